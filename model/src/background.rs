@@ -1,0 +1,209 @@
+//! The background actors (spec §4.4): the block layer completing any in-flight bio
+//! (`dio_bio_end_io`/`dio_bio_end_aio`, `ext4_end_bio`), the DIO completion worker
+//! (`dio_aio_complete_work` on `s_dio_done_wq`: `dio_complete` in its order) and the
+//! conversion worker (`ext4_end_io_rsv_work` on `rsv_conversion_wq`).
+
+use crate::dio::dio_end_io;
+use crate::exec::Wait;
+use crate::io::{
+    clear_io_unwritten_flag, commit, commit_must_wait, convert_unwritten_extents, data_sem_free,
+    inode_dio_end, put_converts, put_io_end_defer, release_io_end,
+};
+use crate::ops::{CompletePc, Frame, OpResult};
+use crate::pagecache::{
+    end_page_writeback, page_range, start_writeback, writeback_needs_map, writeback_pending,
+};
+use crate::state::{BioOwner, Dio, ObjId, State, Work};
+
+/// What completing bio `id` waits for: dispatch from its submitter's plug (the submitter
+/// flushes it when it sleeps or at `blk_finish_plug`), or `i_data_sem` for a conversion run
+/// inline by the last bio of an async dio.
+pub fn bio_wait(state: &State, id: ObjId) -> Option<Wait> {
+    let bio = &state.bios[&id];
+    if let Some(owner) = bio.plugged_by
+        && crate::exec::actor_wait(state, owner).is_none()
+    {
+        return Some(Wait::Plugged { owner });
+    }
+    let BioOwner::Dio(dio) = bio.owner else {
+        return None;
+    };
+    let dio = &state.dios[&dio];
+    let inline = dio.bios == 1 && !dio.submitter_ref && !(dio.defer_completion && dio.result > 0);
+    let converts = inline && dio.end_io && dio.private.is_some_and(|e| put_converts(state, e));
+    (converts && !data_sem_free(state, bio.inode)).then_some(Wait::DataSem { inode: bio.inode })
+}
+
+/// The bio reaches the disk; its owner is told.
+pub fn complete_bio(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
+    let bio = state.bios.remove(&id).expect("in-flight bio");
+    let start = bio.psector as usize;
+    let block = bio.psector as u64 / state.geometry.sectors_per_block();
+    state.disk.sectors[start..start + bio.data.len()].copy_from_slice(&bio.data);
+    let what = if bio.zero { "zeros" } else { "data" };
+    notes.push(format!(
+        "{what} on sectors {start}+{} (p{block})",
+        bio.data.len()
+    ));
+    match bio.owner {
+        BioOwner::Dio(dio) => dio_bio_end(state, dio, notes),
+        BioOwner::Writeback(io_end) => {
+            if state.io_ends[&io_end].unwritten {
+                state
+                    .io_ends
+                    .get_mut(&io_end)
+                    .expect("io_end")
+                    .pages
+                    .extend(bio.pages);
+            } else {
+                end_page_writeback(state, bio.inode, &bio.pages);
+            }
+            put_io_end_defer(state, io_end);
+        }
+    }
+}
+
+/// `dio_bio_end_io` / `dio_bio_end_aio`: a sync submitter is woken by the count reaching 0;
+/// the last bio of a queued async dio completes it, on `s_dio_done_wq` when deferred.
+fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
+    let dio = state.dios.get_mut(&id).expect("dio of a bio");
+    dio.bios -= 1;
+    if dio.bios > 0 || dio.submitter_ref {
+        return;
+    }
+    if dio.defer_completion && dio.result > 0 {
+        let work = state.new_id();
+        state.work.insert(
+            work,
+            Work::DioComplete {
+                dio: id,
+                pc: CompletePc::EndIo,
+            },
+        );
+        notes.push(format!("dio d{id} complete deferred to w{work}"));
+        return;
+    }
+    dio_end_io(state, id, notes);
+    let dio = state.dios.remove(&id).expect("dio");
+    inode_dio_end(state, dio.inode);
+    ki_complete(state, &dio, dio.result as i64, notes);
+}
+
+/// `ki_complete` (`aio_complete`): the AIO event of the dio's write.
+fn ki_complete(state: &mut State, dio: &Dio, ret: i64, notes: &mut Vec<String>) {
+    let actor = &mut state.actors[dio.owner as usize];
+    match (&mut actor.frame, actor.op == dio.op) {
+        (Frame::Write(f), true) => f.event = Some(ret),
+        _ => match &mut actor.results[dio.op] {
+            OpResult::Write { event, .. } => *event = Some(ret),
+            other => unreachable!("ki_complete for {other:?}"),
+        },
+    }
+    notes.push(format!("ki_complete a{} ret={ret}", dio.owner));
+}
+
+/// What a work item waits for.
+pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
+    match &state.work[&id] {
+        Work::EndIo { io_end } => {
+            let inode = state.io_ends[io_end].inode;
+            (!data_sem_free(state, inode)).then_some(Wait::DataSem { inode })
+        }
+        Work::DioComplete { dio, pc } => {
+            let d = &state.dios[dio];
+            let inode = d.inode;
+            let pages = page_range(state, d.offset, d.offset + d.result - 1);
+            let busy = !data_sem_free(state, inode);
+            match pc {
+                CompletePc::EndIo => {
+                    let converts = d.end_io && d.private.is_some_and(|e| put_converts(state, e));
+                    (converts && busy).then_some(Wait::DataSem { inode })
+                }
+                CompletePc::SyncFlush => (writeback_needs_map(state, inode, pages) && busy)
+                    .then_some(Wait::DataSem { inode }),
+                CompletePc::SyncFlushWait => {
+                    writeback_pending(state, inode, pages).then_some(Wait::Writeback { inode })
+                }
+                CompletePc::SyncCommit => commit_must_wait(state).then_some(Wait::Commit),
+                CompletePc::DioEnd | CompletePc::KiComplete => None,
+            }
+        }
+    }
+}
+
+/// Runs one step of work item `id`.
+pub fn run_work(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
+    match state.work[&id].clone() {
+        Work::EndIo { io_end } => end_io_work(state, id, io_end, notes),
+        Work::DioComplete { dio, pc } => {
+            let next = dio_complete_step(state, dio, pc, notes);
+            match next {
+                Some(pc) => {
+                    state.work.insert(id, Work::DioComplete { dio, pc });
+                }
+                None => {
+                    state.work.remove(&id);
+                }
+            }
+        }
+    }
+}
+
+/// `ext4_end_io`: convert the io_end's range, clear the flag, release (which ends the
+/// deferred page writeback).
+fn end_io_work(state: &mut State, id: ObjId, io_end: ObjId, notes: &mut Vec<String>) {
+    state.work.remove(&id);
+    let end = state.io_ends[&io_end].clone();
+    convert_unwritten_extents(state, end.inode, end.offset, end.size, notes);
+    clear_io_unwritten_flag(state, io_end, notes);
+    release_io_end(state, io_end);
+}
+
+/// One step of `dio_complete(dio, offset, 0, is_async = true)`; returns the next point, or
+/// `None` once `ki_complete` ran.
+fn dio_complete_step(
+    state: &mut State,
+    id: ObjId,
+    pc: CompletePc,
+    notes: &mut Vec<String>,
+) -> Option<CompletePc> {
+    let d = state.dios[&id].clone();
+    let dsync = d.file.o_dsync || d.file.o_sync || state.is_sync(d.inode);
+    let pages = page_range(state, d.offset, d.offset + d.result - 1);
+    match pc {
+        CompletePc::EndIo => {
+            dio_end_io(state, id, notes);
+            Some(CompletePc::DioEnd)
+        }
+        CompletePc::DioEnd => {
+            inode_dio_end(state, d.inode);
+            notes.push(format!(
+                "inode_dio_end i_dio_count={}",
+                state.inodes[d.inode].i_dio_count
+            ));
+            Some(if dsync {
+                CompletePc::SyncFlush
+            } else {
+                CompletePc::KiComplete
+            })
+        }
+        CompletePc::SyncFlush => {
+            start_writeback(state, d.inode, pages);
+            Some(CompletePc::SyncFlushWait)
+        }
+        CompletePc::SyncFlushWait => Some(CompletePc::SyncCommit),
+        CompletePc::SyncCommit => {
+            let ino = &state.inodes[d.inode];
+            if ino.datasync_dirty || (d.file.o_sync && ino.sync_dirty) {
+                commit(state);
+                notes.push("journal commit".into());
+            }
+            Some(CompletePc::KiComplete)
+        }
+        CompletePc::KiComplete => {
+            state.dios.remove(&id);
+            ki_complete(state, &d, d.result as i64, notes);
+            None
+        }
+    }
+}

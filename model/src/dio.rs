@@ -1,0 +1,537 @@
+//! Direct I/O writes: `ext4_ext_direct_IO`, `ext4_ind_direct_IO` (fs/ext4/inode.c,
+//! indirect.c) and `do_blockdev_direct_IO` with `dio_zero_block` and `dio_complete`
+//! (fs/direct-io.c), spec §2.9, §4.6. The writer's control flow is in [`crate::write::after`];
+//! here are the waits and the effects of the DIO steps.
+
+use crate::exec::Wait;
+use crate::extent::{Extent, ExtentState};
+use crate::io::{
+    convert_unwritten_extents, data_sem_free, flag_io_unwritten, inode_dio_begin, inode_dio_end,
+    new_io_end, put_converts, put_io_end,
+};
+use crate::iocb::errno;
+use crate::ops::{DioPath, IocbPrivate, WriteFrame, WriteOp, WritePc};
+use crate::pagecache::unwritten_merge_allowed;
+use crate::state::{ActorId, Bio, BioOwner, Data, Dio, InodeIx, ObjId, State};
+
+/// What a DIO step waits for.
+pub fn wait(state: &State, _a: ActorId, f: &WriteFrame) -> Option<Wait> {
+    let inode = f.inode;
+    let sem_busy = !data_sem_free(state, inode);
+    match f.pc {
+        WritePc::DioGetBlock => {
+            (get_block_allocates(state, f) && sem_busy).then_some(Wait::DataSem { inode })
+        }
+        WritePc::DioDrop => {
+            let id = f.dio.expect("dio started");
+            let dio = &state.dios[&id];
+            if !queue_candidate(f, dio) && dio.bios > 0 {
+                return Some(Wait::DioBios { dio: id });
+            }
+            let completes = dio.bios == 0;
+            let converts = completes && end_io_converts(state, dio);
+            (converts && sem_busy).then_some(Wait::DataSem { inode })
+        }
+        WritePc::ExtPutIoEnd => {
+            (puts_convert(state, f) && sem_busy).then_some(Wait::DataSem { inode })
+        }
+        WritePc::ExtConvertAndEnd => {
+            (sync_conversion(state, f) && sem_busy).then_some(Wait::DataSem { inode })
+        }
+        _ => None,
+    }
+}
+
+/// Applies a DIO step.
+pub fn run(
+    state: &mut State,
+    a: ActorId,
+    f: &mut WriteFrame,
+    op: &WriteOp,
+    notes: &mut Vec<String>,
+) {
+    match f.pc {
+        WritePc::ExtBegin => {
+            assert_ne!(
+                f.iocb_private,
+                IocbPrivate::Null,
+                "BUG_ON(iocb->private == NULL)"
+            );
+            inode_dio_begin(state, f.inode);
+            notes.push(format!(
+                "inode_dio_begin i_dio_count={}",
+                state.inodes[f.inode].i_dio_count
+            ));
+        }
+        WritePc::ExtOverwriteUnlock => overwrite_unlock(state, a, f, notes),
+        WritePc::ExtSetPrivate => set_private(state, f, notes),
+        WritePc::IndBegin => ind_begin(state, f, notes),
+        WritePc::DioStart => dio_start(state, a, f, notes),
+        WritePc::DioGetBlock => get_block(state, a, f, op, notes),
+        WritePc::DioZeroTail => zero_tail(state, a, f, notes),
+        WritePc::DioDrop => drop_refcount(state, f, notes),
+        WritePc::ExtPutIoEnd => ext_put_io_end(state, f, notes),
+        WritePc::ExtConvertAndEnd => ext_convert_and_end(state, f, notes),
+        WritePc::IndEnd => ind_end(state, f, notes),
+        pc => unreachable!("{pc:?} is not a DIO step"),
+    }
+}
+
+/// `down_read(&EXT4_I(inode)->i_data_sem); mutex_unlock(&inode->i_mutex);`
+fn overwrite_unlock(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let ino = &mut state.inodes[f.inode];
+    assert!(!ino.i_data_sem.writer && ino.i_mutex == Some(a));
+    ino.i_data_sem.readers += 1;
+    ino.i_mutex = None;
+    f.i_mutex_held = false;
+    notes.push(format!("i_data_sem read, i_mutex({}) released", ino.ino));
+}
+
+/// `iocb->private = NULL; ext4_inode_aio_set(inode, NULL);` then for async an io_end with
+/// two references, in `iocb->private` and `i_private`.
+fn set_private(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    f.iocb_private = IocbPrivate::Null;
+    state.inodes[f.inode].i_private = None;
+    if !f.iocb.is_sync_kiocb() {
+        let io_end = new_io_end(state, f.inode);
+        state.io_ends.get_mut(&io_end).expect("new io_end").count += 1;
+        f.iocb_private = IocbPrivate::IoEnd(io_end);
+        f.io_end = Some(io_end);
+        state.inodes[f.inode].i_private = Some(io_end);
+    }
+    notes.push(format!("i_private={:?}", state.inodes[f.inode].i_private));
+}
+
+/// `ext4_ind_direct_IO`, extending write: `ext4_orphan_add`, `i_disksize = i_size`.
+fn ind_begin(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let ino = &mut state.inodes[f.inode];
+    if f.iocb.ki_pos + f.iter.count() > ino.i_size {
+        ino.orphan = true;
+        ino.i_disksize = ino.i_size;
+        ino.sync_dirty = true;
+        ino.datasync_dirty = true;
+        f.orphan = true;
+        notes.push(format!("orphan_add i_disksize={}", ino.i_disksize));
+    }
+}
+
+/// `do_blockdev_direct_IO` up to `do_direct_IO`: alignment, `is_async`, defer, the dio.
+fn dio_start(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let g = state.geometry;
+    let (pos, count) = (f.iocb.ki_pos, f.iter.count());
+    let align = pos | f.iter.alignment();
+    f.dio_blkbits = if align & (g.blocksize() - 1) == 0 {
+        g.blkbits
+    } else if align & (g.sectorsize() - 1) == 0 {
+        g.sector_bits
+    } else {
+        f.dio_ret = errno::EINVAL;
+        notes.push("misaligned: -EINVAL".into());
+        return;
+    };
+    let i_size = state.inodes[f.inode].i_size;
+    let is_async = !f.iocb.is_sync_kiocb() && pos + count <= i_size;
+    let dsync = f.file.o_dsync || f.file.o_sync || state.is_sync(f.inode);
+    let private = match f.iocb_private {
+        IocbPrivate::IoEnd(io_end) => Some(io_end),
+        _ => None,
+    };
+    let dio = Dio {
+        inode: f.inode,
+        owner: a,
+        is_async,
+        defer_completion: is_async && dsync,
+        bios: 0,
+        submitter_ref: true,
+        result: 0,
+        offset: pos,
+        private,
+        end_io: f.path != Some(DioPath::Ind),
+        file: f.file,
+        op: state.actors[a as usize].op,
+    };
+    inode_dio_begin(state, f.inode);
+    let id = state.new_id();
+    state.dios.insert(id, dio);
+    (f.dio, f.dio_next, f.dio_end, f.dio_ret, f.last_new) = (Some(id), pos, pos + count, 0, false);
+    notes.push(format!(
+        "dio d{id} blkfactor={} is_async={is_async} i_size={i_size}",
+        g.blkbits - f.dio_blkbits
+    ));
+}
+
+/// The block range `get_more_blocks` asks for and whether `get_block` would create.
+fn block_request(state: &State, f: &WriteFrame) -> (u64, u64, bool) {
+    let g = state.geometry;
+    let lblk = f.dio_next >> g.blkbits;
+    let want = f.dio_end.div_ceil(g.blocksize()) - lblk;
+    // DIO_SKIP_HOLES: no create while the DIO unit lies wholly below i_size.
+    let i_size = state.inodes[f.inode].i_size;
+    let create = match f.path {
+        Some(DioPath::Ind) => (f.dio_next >> f.dio_blkbits) >= (i_size >> f.dio_blkbits),
+        Some(DioPath::Ext) => true,
+        _ => false,
+    };
+    (lblk, want, create)
+}
+
+/// This `get_block` call takes `down_write(i_data_sem)`: the lookup found no Written
+/// mapping and the call creates.
+fn get_block_allocates(state: &State, f: &WriteFrame) -> bool {
+    let (lblk, want, create) = block_request(state, f);
+    create && !state.inodes[f.inode].map.lookup(lblk, want).mapped()
+}
+
+/// `get_more_blocks` → `get_block` (spec §2.8, §2.9), the head `dio_zero_block`, and the
+/// data bio of the mapping.
+fn get_block(
+    state: &mut State,
+    a: ActorId,
+    f: &mut WriteFrame,
+    op: &WriteOp,
+    notes: &mut Vec<String>,
+) {
+    let (lblk, want, create) = block_request(state, f);
+    let Some((len, pblk, new)) = map_for_dio(state, f, (lblk, want, create), notes) else {
+        f.last_new = false;
+        return;
+    };
+    defer_if_unwritten_io_end(state, f);
+    let g = state.geometry;
+    let first = f.dio_next == state.dios[&f.dio.expect("dio")].offset;
+    let blkfactor = g.blkbits > f.dio_blkbits;
+    let block_start = f.dio_next & !(g.blocksize() - 1);
+    if first && blkfactor && new && f.dio_next != block_start {
+        let sectors = (f.dio_next - block_start) >> g.sector_bits;
+        submit(
+            state,
+            a,
+            f,
+            (pblk, block_start),
+            vec![Data::Zero; sectors as usize],
+            notes,
+        );
+    }
+    let end = f.dio_end.min((lblk + len) << g.blkbits);
+    let sectors = (end - f.dio_next).div_ceil(g.sectorsize());
+    submit(
+        state,
+        a,
+        f,
+        (pblk, f.dio_next),
+        vec![Data::Write(op.tag); sectors as usize],
+        notes,
+    );
+    state
+        .dios
+        .get_mut(&f.dio.expect("dio"))
+        .expect("dio")
+        .result += end - f.dio_next;
+    f.last_pblk = pblk + ((end - 1) >> g.blkbits).saturating_sub(lblk) as u32;
+    f.dio_next = end;
+    f.last_new = new;
+}
+
+/// The mapping `get_block` returns for the DIO path: `(blocks, pblk, buffer_new)`, or
+/// `None` when the block stays unmapped (`-ENOTBLK`) or allocation fails (`-ENOSPC`).
+fn map_for_dio(
+    state: &mut State,
+    f: &mut WriteFrame,
+    (lblk, want, create): (u64, u64, bool),
+    notes: &mut Vec<String>,
+) -> Option<(u64, u32, bool)> {
+    let found = state.inodes[f.inode].map.lookup(lblk, want);
+    let hole = state.inodes[f.inode].map.hole_len(lblk, want);
+    let result = match (f.path, found.state) {
+        (_, Some(ExtentState::Written)) => Some((found.len, found.pblk, false)),
+        (Some(DioPath::Ext), Some(ExtentState::Unwritten)) => {
+            state.inodes[f.inode].map.split(lblk, found.len);
+            flag_pre_io(state, f.inode);
+            Some((found.len, found.pblk, true))
+        }
+        (Some(DioPath::Ext), None) => {
+            allocate(state, f.inode, (lblk, hole), ExtentState::Unwritten)
+        }
+        (Some(DioPath::Ind), Some(ExtentState::Unwritten)) if create => {
+            let merge = unwritten_merge_allowed(state, f.inode);
+            state.inodes[f.inode]
+                .map
+                .set_state(lblk, found.len, ExtentState::Written, merge);
+            state.inodes[f.inode].datasync_dirty = true;
+            Some((found.len, found.pblk, true))
+        }
+        (Some(DioPath::Ind), None) if create => {
+            allocate(state, f.inode, (lblk, hole), ExtentState::Written)
+        }
+        _ => {
+            f.dio_ret = errno::ENOTBLK;
+            notes.push(format!("block {lblk} unmapped: -ENOTBLK"));
+            return None;
+        }
+    };
+    match result {
+        Some((len, pblk, new)) => {
+            notes.push(format!("get_block {lblk}+{len} -> p{pblk} new={new}"))
+        }
+        None => {
+            f.dio_ret = errno::ENOSPC;
+            notes.push("allocation failed: -ENOSPC".into());
+        }
+    }
+    result
+}
+
+/// A new extent over a hole (`ext4_ext_map_blocks` with CREATE): unwritten for
+/// `EXT4_GET_BLOCKS_IO_CREATE_EXT` (PRE_IO: no merge, flag the io_end), else written.
+fn allocate(
+    state: &mut State,
+    inode: InodeIx,
+    (lblk, len): (u64, u64),
+    kind: ExtentState,
+) -> Option<(u64, u32, bool)> {
+    let (pblk, got) = state.disk.allocate(len)?;
+    let unwritten = kind == ExtentState::Unwritten;
+    let merge_unwritten = unwritten_merge_allowed(state, inode);
+    let ino = &mut state.inodes[inode];
+    (lblk..lblk + got).for_each(|b| {
+        ino.map.delayed.remove(&b);
+    });
+    ino.map.insert(
+        Extent {
+            lblk,
+            len: got,
+            pblk,
+            state: kind,
+        },
+        !unwritten,
+        merge_unwritten,
+    );
+    ino.sync_dirty = true;
+    ino.datasync_dirty |= !unwritten;
+    if unwritten {
+        flag_pre_io(state, inode);
+    }
+    Some((got, pblk, true))
+}
+
+/// `ext4_set_io_unwritten_flag(inode, ext4_inode_aio(inode))` or, with `i_private` NULL,
+/// `EXT4_STATE_DIO_UNWRITTEN` (spec §2.3 (a), (b)).
+fn flag_pre_io(state: &mut State, inode: InodeIx) {
+    match state.inodes[inode].i_private {
+        Some(io_end) => flag_io_unwritten(state, io_end),
+        None => state.inodes[inode].state_dio_unwritten = true,
+    }
+}
+
+/// `_ext4_get_block`: `set_buffer_defer_completion` when `i_private`'s io_end is flagged.
+fn defer_if_unwritten_io_end(state: &mut State, f: &WriteFrame) {
+    let flagged = state.inodes[f.inode]
+        .i_private
+        .is_some_and(|e| state.io_ends[&e].unwritten);
+    if flagged {
+        state
+            .dios
+            .get_mut(&f.dio.expect("dio"))
+            .expect("dio")
+            .defer_completion = true;
+    }
+}
+
+/// Submits a bio of `data` at the physical block `pblk` holding file byte `pos`.
+fn submit(
+    state: &mut State,
+    a: ActorId,
+    f: &WriteFrame,
+    (pblk, pos): (u32, u64),
+    data: Vec<Data>,
+    notes: &mut Vec<String>,
+) {
+    let dio = f.dio.expect("dio");
+    let zero = data.first() == Some(&Data::Zero);
+    let psector = state.psector(pblk, pos);
+    notes.push(format!(
+        "submit {}bio sectors {psector}+{}",
+        if zero { "zero " } else { "" },
+        data.len()
+    ));
+    let bio = Bio {
+        inode: f.inode,
+        owner: BioOwner::Dio(dio),
+        psector,
+        data,
+        zero,
+        plugged_by: f.plugged.then_some(a),
+        pages: Vec::new(),
+    };
+    let id = state.new_id();
+    state.bios.insert(id, bio);
+    state.dios.get_mut(&dio).expect("dio").bios += 1;
+}
+
+/// `dio_zero_block(end = 1)` after `do_direct_IO`; `-ENOTBLK` becomes `retval = 0`.
+fn zero_tail(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    if f.dio_ret == errno::ENOTBLK {
+        f.dio_ret = 0;
+    }
+    let g = state.geometry;
+    let in_block = f.dio_next & (g.blocksize() - 1);
+    if g.blkbits > f.dio_blkbits && f.last_new && in_block != 0 {
+        let sectors = (g.blocksize() - in_block) >> g.sector_bits;
+        submit(
+            state,
+            a,
+            f,
+            (f.last_pblk, f.dio_next),
+            vec![Data::Zero; sectors as usize],
+            notes,
+        );
+    }
+}
+
+/// `-EIOCBQUEUED` is possible: async, no error, everything mapped.
+fn queue_candidate(f: &WriteFrame, dio: &Dio) -> bool {
+    dio.is_async && f.dio_ret == 0 && dio.result > 0 && dio.result == f.dio_end - dio.offset
+}
+
+/// `dio->end_io` (`ext4_end_io_dio`) would drop the io_end's last reference and convert.
+fn end_io_converts(state: &State, dio: &Dio) -> bool {
+    dio.end_io && dio.result > 0 && dio.private.is_some_and(|e| put_converts(state, e))
+}
+
+/// `drop_refcount` in the submitter: queue, or `dio_complete(..., is_async = false)`.
+fn drop_refcount(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let id = f.dio.expect("dio");
+    let dio = state.dios.get_mut(&id).expect("dio");
+    dio.submitter_ref = false;
+    let queue = queue_candidate(f, dio);
+    if queue && dio.bios > 0 {
+        f.dio_ret = errno::EIOCBQUEUED;
+        notes.push(format!("-EIOCBQUEUED, {} bios in flight", dio.bios));
+        return;
+    }
+    assert_eq!(dio.bios, 0, "dio_await_completion");
+    let ret = if queue { 0 } else { f.dio_ret };
+    let clears_private = dio.end_io && dio.result > 0 && dio.private.is_some();
+    f.dio_ret = dio_complete_sync(state, id, ret, notes);
+    if clears_private {
+        f.iocb_private = IocbPrivate::Null;
+    }
+    f.dio = None;
+}
+
+/// `dio_complete(dio, offset, ret, false)` in the submitter: `end_io`, `inode_dio_end`; no
+/// sync, no `ki_complete`. Returns the byte count or the error.
+fn dio_complete_sync(state: &mut State, id: ObjId, ret: i64, notes: &mut Vec<String>) -> i64 {
+    let transferred = state.dios[&id].result;
+    let ret = if ret == 0 { transferred as i64 } else { ret };
+    dio_end_io(state, id, notes);
+    let dio = state.dios.remove(&id).expect("dio");
+    inode_dio_end(state, dio.inode);
+    notes.push(format!("dio_complete (sync) ret={ret}"));
+    ret
+}
+
+/// `dio->end_io` = `ext4_end_io_dio` when `dio->result`: record the range in the io_end,
+/// clear `iocb->private`, put (converting if last).
+pub fn dio_end_io(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
+    let dio = state.dios.get_mut(&id).expect("dio");
+    if !dio.end_io || dio.result == 0 {
+        return;
+    }
+    let Some(io_end) = dio.private.take() else {
+        return;
+    };
+    let (offset, size) = (dio.offset, dio.result);
+    let end = state.io_ends.get_mut(&io_end).expect("io_end of a dio");
+    end.offset = offset;
+    end.size = size;
+    put_io_end(state, io_end, notes);
+}
+
+/// Both puts of the epilogue would convert: the last reference of a flagged io_end.
+fn puts_convert(state: &State, f: &WriteFrame) -> bool {
+    let Some(io_end) = f.io_end else { return false };
+    let Some(end) = state.io_ends.get(&io_end) else {
+        return false;
+    };
+    let refs = 1 + u8::from(extra_put(f));
+    end.unwritten && end.count == refs
+}
+
+/// "When no IO was submitted ext4_end_io_dio() was not called so we have to put iocb's
+/// reference": `ret <= 0 && ret != -EIOCBQUEUED && iocb->private`.
+fn extra_put(f: &WriteFrame) -> bool {
+    f.dio_ret <= 0
+        && f.dio_ret != errno::EIOCBQUEUED
+        && matches!(f.iocb_private, IocbPrivate::IoEnd(_))
+}
+
+/// `ext4_ext_direct_IO` after the I/O: `ext4_inode_aio_set(inode, NULL)`, put, extra put.
+fn ext_put_io_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let Some(io_end) = f.io_end.take() else {
+        return;
+    };
+    state.inodes[f.inode].i_private = None;
+    let extra = extra_put(f);
+    put_io_end(state, io_end, notes);
+    if extra {
+        put_io_end(state, io_end, notes);
+        f.iocb_private = IocbPrivate::Null;
+    }
+    notes.push(format!(
+        "i_private=None put io_end{}",
+        if extra { " twice" } else { "" }
+    ));
+}
+
+/// The sync conversion of `ext4_ext_direct_IO` runs: `ret > 0 && !overwrite &&
+/// EXT4_STATE_DIO_UNWRITTEN`.
+fn sync_conversion(state: &State, f: &WriteFrame) -> bool {
+    f.dio_ret > 0
+        && f.path != Some(DioPath::ExtOverwrite)
+        && state.inodes[f.inode].state_dio_unwritten
+}
+
+/// Sync conversion, `inode_dio_end`, and for overwrite `up_read(i_data_sem)`.
+fn ext_convert_and_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    if sync_conversion(state, f) {
+        convert_unwritten_extents(state, f.inode, f.iocb.ki_pos, f.dio_ret as u64, notes);
+        state.inodes[f.inode].state_dio_unwritten = false;
+    }
+    inode_dio_end(state, f.inode);
+    if f.path == Some(DioPath::ExtOverwrite) {
+        let sem = &mut state.inodes[f.inode].i_data_sem;
+        assert!(sem.readers > 0);
+        sem.readers -= 1;
+        notes.push("i_data_sem read released".into());
+    }
+}
+
+/// `ext4_ind_direct_IO` after the I/O: failed-write truncate, orphan delete, size update.
+fn ind_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let (offset, count, ret) = (f.iocb.ki_pos, f.iter.count(), f.dio_ret);
+    let g = state.geometry;
+    let i_size = state.inodes[f.inode].i_size;
+    if ret < 0 && offset + count > i_size {
+        let first = i_size.div_ceil(g.blocksize());
+        for (pblk, len) in state.inodes[f.inode].map.remove(first, u64::MAX) {
+            state.disk.release(pblk, len);
+        }
+        notes.push("ext4_truncate_failed_write".into());
+    }
+    let ino = &mut state.inodes[f.inode];
+    if f.orphan {
+        ino.orphan = false;
+        f.orphan = false;
+        if ret > 0 && offset + ret as u64 > ino.i_size {
+            let end = offset + ret as u64;
+            ino.i_disksize = end;
+            ino.i_size = end;
+            ino.datasync_dirty = true;
+        }
+        notes.push(format!(
+            "orphan_del i_size={} i_disksize={}",
+            ino.i_size, ino.i_disksize
+        ));
+    }
+}

@@ -1,0 +1,348 @@
+//! Stepping the model: which tasks can run ([`runnable`]), what a blocked task waits for
+//! ([`task_wait`]), and applying one task's next step ([`step`]). A task is an actor, an
+//! in-flight bio (the block layer may complete any of them next) or a queued work item.
+
+use std::fmt;
+
+use crate::iocb::{Iocb, IovIter, KiFlags};
+use crate::ops::{
+    Frame, IocbPrivate, Op, OpResult, OtherFrame, OtherPc, WriteFrame, WriteOp, WritePc,
+};
+use crate::state::{ActorId, InodeIx, ObjId, Sleep, State};
+
+/// What can take a step: an actor, an in-flight bio, or a work item. The engine-independent
+/// schedule is a sequence of these, printed `a0`, `b12`, `w7`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Task {
+    /// Actor `n` takes its next step.
+    Actor(ActorId),
+    /// The block layer completes bio `n`.
+    Bio(ObjId),
+    /// A workqueue runs one step of work item `n`.
+    Work(ObjId),
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Task::Actor(n) => write!(f, "a{n}"),
+            Task::Bio(n) => write!(f, "b{n}"),
+            Task::Work(n) => write!(f, "w{n}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Task {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Task, String> {
+        let bad = || format!("`{text}` is not a task (expected a<N>, b<N> or w<N>)");
+        let (kind, number) = text.split_at_checked(1).ok_or_else(bad)?;
+        match kind {
+            "a" => number.parse().map(Task::Actor).map_err(|_| bad()),
+            "b" => number.parse().map(Task::Bio).map_err(|_| bad()),
+            "w" => number.parse().map(Task::Work).map_err(|_| bad()),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// Why a task cannot take its step now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Wait {
+    /// `ext4__aio_mutex[bucket]` is held.
+    AioMutex {
+        /// The bucket.
+        bucket: u8,
+        /// Its owner.
+        owner: ActorId,
+    },
+    /// `i_mutex` is held.
+    IMutex {
+        /// The inode.
+        inode: InodeIx,
+        /// Its owner.
+        owner: ActorId,
+    },
+    /// `i_data_sem` is held in a conflicting mode.
+    DataSem {
+        /// The inode.
+        inode: InodeIx,
+    },
+    /// `dio_await_completion`: the dio's bios are in flight.
+    DioBios {
+        /// The dio.
+        dio: ObjId,
+    },
+    /// `wait_on_page_writeback` on some page of the range.
+    Writeback {
+        /// The inode.
+        inode: InodeIx,
+    },
+    /// A journal commit waits for ordered data.
+    Commit,
+    /// Asleep on a wait queue until woken.
+    Asleep(Sleep),
+    /// The bio is on its submitter's plug list.
+    Plugged {
+        /// The submitter.
+        owner: ActorId,
+    },
+    /// The actor has finished its program.
+    Finished,
+}
+
+impl fmt::Display for Wait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Wait::AioMutex { bucket, owner } => write!(f, "aio_mutex[{bucket}] held by a{owner}"),
+            Wait::IMutex { inode, owner } => write!(f, "i_mutex of inode {inode} held by a{owner}"),
+            Wait::DataSem { inode } => write!(f, "i_data_sem of inode {inode}"),
+            Wait::DioBios { dio } => write!(f, "bios of dio d{dio}"),
+            Wait::Writeback { inode } => write!(f, "page writeback of inode {inode}"),
+            Wait::Commit => write!(f, "ordered data before the journal commit"),
+            Wait::Asleep(Sleep::IoendWq(b)) => write!(f, "asleep on ioend_wq[{b}]"),
+            Wait::Asleep(Sleep::DioWait(i)) => write!(f, "asleep in inode_dio_wait of inode {i}"),
+            Wait::Plugged { owner } => write!(f, "on the plug of a{owner}"),
+            Wait::Finished => write!(f, "finished"),
+        }
+    }
+}
+
+/// One applied step, for the trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Who stepped.
+    pub task: Task,
+    /// The step, named after its program counter.
+    pub step: String,
+    /// What happened, in ext4 terms.
+    pub notes: Vec<String>,
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:<4} {:<20} {}",
+            self.task.to_string(),
+            self.step,
+            self.notes.join("; ")
+        )
+    }
+}
+
+/// A schedule asked for a step the model cannot take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepError {
+    /// The task does not exist (never created, or already gone).
+    NoSuchTask(Task),
+    /// The task exists but cannot step now.
+    NotRunnable(Task, Wait),
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepError::NoSuchTask(t) => write!(f, "task {t} does not exist now"),
+            StepError::NotRunnable(t, w) => write!(f, "task {t} cannot step: {w}"),
+        }
+    }
+}
+
+/// The frame an operation starts with.
+fn first_frame(op: &Op) -> Frame {
+    match op {
+        Op::Write(w) => Frame::Write(Box::new(first_write_frame(w))),
+        _ => Frame::Other(OtherFrame {
+            pc: crate::other::first(op),
+            pos: 0,
+            read: Vec::new(),
+            shrink: false,
+        }),
+    }
+}
+
+/// The writer's frame at the top of `ext4_file_write_iter`.
+pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
+    let iocb = Iocb {
+        ki_flags: KiFlags::from_file(w.file),
+        ki_pos: w.pos,
+        ki_complete: w.aio,
+    };
+    WriteFrame {
+        pc: WritePc::Gate,
+        inode: w.inode,
+        file: w.file,
+        iocb,
+        iter: IovIter::new(w.segments.clone()),
+        aio_mutex: None,
+        i_mutex_held: false,
+        overwrite: false,
+        iocb_private: IocbPrivate::Null,
+        ret: 0,
+        sigxfsz: false,
+        plugged: false,
+        path: None,
+        io_end: None,
+        dio: None,
+        orphan: false,
+        dio_blkbits: 0,
+        dio_next: 0,
+        dio_end: 0,
+        last_new: false,
+        last_pblk: 0,
+        dio_ret: 0,
+        written: 0,
+        buffered_pos: 0,
+        status: 0,
+        fallback: false,
+        event: None,
+    }
+}
+
+/// What actor `a` waits for; `None` when it can step.
+pub fn actor_wait(state: &State, a: ActorId) -> Option<Wait> {
+    let actor = &state.actors[a as usize];
+    if let Some(sleep) = actor.sleeping {
+        return Some(Wait::Asleep(sleep));
+    }
+    let op = actor.program.get(actor.op)?;
+    match &actor.frame {
+        Frame::Idle => None,
+        Frame::Write(f) => crate::write::wait(state, a, f),
+        Frame::Other(f) => crate::other::wait(state, op, f.pc),
+    }
+}
+
+/// What `task` waits for; `None` when it can step.
+pub fn task_wait(state: &State, task: Task) -> Result<Option<Wait>, StepError> {
+    match task {
+        Task::Actor(a) if (a as usize) < state.actors.len() => {
+            let actor = &state.actors[a as usize];
+            if actor.op >= actor.program.len() {
+                return Ok(Some(Wait::Finished));
+            }
+            Ok(actor_wait(state, a))
+        }
+        Task::Bio(id) if state.bios.contains_key(&id) => Ok(crate::background::bio_wait(state, id)),
+        Task::Work(id) if state.work.contains_key(&id) => {
+            Ok(crate::background::work_wait(state, id))
+        }
+        _ => Err(StepError::NoSuchTask(task)),
+    }
+}
+
+/// Every task that exists now, in a fixed order: actors, bios, work items.
+pub fn tasks(state: &State) -> impl Iterator<Item = Task> + '_ {
+    let actors = (0..state.actors.len() as ActorId).map(Task::Actor);
+    let bios = state.bios.keys().map(|&id| Task::Bio(id));
+    actors
+        .chain(bios)
+        .chain(state.work.keys().map(|&id| Task::Work(id)))
+}
+
+/// The tasks that can step now, in a fixed order.
+pub fn runnable(state: &State) -> Vec<Task> {
+    tasks(state)
+        .filter(|&t| matches!(task_wait(state, t), Ok(None)))
+        .collect()
+}
+
+/// Everything finished: no actor has work left, no bio is in flight, no work is queued.
+pub fn all_done(state: &State) -> bool {
+    state.actors.iter().all(|a| a.op >= a.program.len())
+        && state.bios.is_empty()
+        && state.work.is_empty()
+}
+
+/// Applies `task`'s next step and checks the model's internal invariants.
+pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
+    if let Some(wait) = task_wait(state, task)? {
+        return Err(StepError::NotRunnable(task, wait));
+    }
+    let mut notes = Vec::new();
+    let name = match task {
+        Task::Actor(a) => step_actor(state, a, &mut notes),
+        Task::Bio(id) => {
+            crate::background::complete_bio(state, id, &mut notes);
+            "bio_endio".to_string()
+        }
+        Task::Work(id) => {
+            let name = work_name(state, id);
+            crate::background::run_work(state, id, &mut notes);
+            name
+        }
+    };
+    state.assert_invariants();
+    Ok(Event {
+        task,
+        step: name,
+        notes,
+    })
+}
+
+fn work_name(state: &State, id: ObjId) -> String {
+    match &state.work[&id] {
+        crate::state::Work::DioComplete { pc, .. } => format!("dio_complete:{pc:?}"),
+        crate::state::Work::EndIo { .. } => "ext4_end_io".to_string(),
+    }
+}
+
+/// One step of actor `a`: start its next operation if idle, run the step at its program
+/// counter, move the counter (unless it went to sleep), finish the operation at `Done`.
+fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> String {
+    let index = state.actors[a as usize].op;
+    let op = state.actors[a as usize].program[index].clone();
+    if matches!(state.actors[a as usize].frame, Frame::Idle) {
+        state.actors[a as usize].frame = first_frame(&op);
+    }
+    let mut frame = std::mem::take(&mut state.actors[a as usize].frame);
+    let name = match (&mut frame, &op) {
+        (Frame::Write(f), Op::Write(w)) => {
+            let name = format!("{:?}", f.pc);
+            crate::write::run(state, a, f, w, notes);
+            if state.actors[a as usize].sleeping.is_none() {
+                f.pc = crate::write::after(state, f);
+            }
+            name
+        }
+        (Frame::Other(f), op) => {
+            let name = format!("{:?}", f.pc);
+            crate::other::run(state, a, op, f, notes);
+            if state.actors[a as usize].sleeping.is_none() {
+                f.pc = crate::other::after(state, op, f);
+            }
+            name
+        }
+        _ => unreachable!("frame and operation disagree"),
+    };
+    finish_if_done(state, a, frame);
+    name
+}
+
+/// Puts the frame back, or records the result and moves to the next operation.
+fn finish_if_done(state: &mut State, a: ActorId, frame: Frame) {
+    let actor = &mut state.actors[a as usize];
+    let result = match &frame {
+        Frame::Write(f) if f.pc == WritePc::Done => Some(OpResult::Write {
+            ret: f.ret,
+            sigxfsz: f.sigxfsz,
+            ki_pos: f.iocb.ki_pos,
+            event: f.event,
+        }),
+        Frame::Other(f) if f.pc == OtherPc::Done => Some(match actor.program[actor.op] {
+            Op::Read { .. } => OpResult::Read(f.read.clone()),
+            Op::Stat { .. } => OpResult::Stat(f.pos),
+            _ => OpResult::Done,
+        }),
+        _ => None,
+    };
+    match result {
+        Some(result) => {
+            actor.results.push(result);
+            actor.op += 1;
+            actor.frame = Frame::Idle;
+        }
+        None => actor.frame = frame,
+    }
+}

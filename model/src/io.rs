@@ -1,0 +1,202 @@
+//! io_end and dio bookkeeping shared by the writer, the bio completions and the workers:
+//! `ext4_init_io_end`, `ext4_set_io_unwritten_flag`, `ext4_put_io_end(_defer)`,
+//! `ext4_convert_unwritten_extents`, `ext4_clear_io_unwritten_flag` + `wake_up_all`,
+//! `inode_dio_begin/end` (spec §2.3, §2.9).
+
+use crate::extent::ExtentState;
+use crate::pagecache::{end_page_writeback, unwritten_merge_allowed};
+use crate::state::{InodeIx, IoEnd, ObjId, Sleep, State, Work};
+
+/// `ext4_init_io_end`: `count = 1`, `i_ioend_count++`.
+pub fn new_io_end(state: &mut State, inode: InodeIx) -> ObjId {
+    let id = state.new_id();
+    let io_end = IoEnd {
+        inode,
+        count: 1,
+        unwritten: false,
+        offset: 0,
+        size: 0,
+        pages: Vec::new(),
+    };
+    state.io_ends.insert(id, io_end);
+    state.inodes[inode].i_ioend_count += 1;
+    id
+}
+
+/// `ext4_set_io_unwritten_flag`: `i_unwritten++` only on the first transition.
+pub fn flag_io_unwritten(state: &mut State, io_end: ObjId) {
+    let end = state
+        .io_ends
+        .get_mut(&io_end)
+        .expect("flagging a live io_end");
+    if !end.unwritten {
+        end.unwritten = true;
+        state.inodes[end.inode].i_unwritten += 1;
+    }
+}
+
+/// The conversion `ext4_put_io_end` would do now: the io_end's last reference is going and
+/// it is flagged unwritten. Such a put takes `down_write(i_data_sem)`.
+pub fn put_converts(state: &State, io_end: ObjId) -> bool {
+    state
+        .io_ends
+        .get(&io_end)
+        .is_some_and(|e| e.count == 1 && e.unwritten)
+}
+
+/// `i_data_sem` can be taken for write now.
+pub fn data_sem_free(state: &State, inode: InodeIx) -> bool {
+    let sem = state.inodes[inode].i_data_sem;
+    !sem.writer && sem.readers == 0
+}
+
+/// `ext4_put_io_end`: on the last reference, convert if flagged, clear the flag (waking
+/// `ext4_unwritten_wait`), release.
+pub fn put_io_end(state: &mut State, io_end: ObjId, notes: &mut Vec<String>) {
+    let end = state
+        .io_ends
+        .get_mut(&io_end)
+        .expect("put of a live io_end");
+    assert!(end.count > 0);
+    end.count -= 1;
+    if end.count > 0 {
+        return;
+    }
+    let end = end.clone();
+    if end.unwritten {
+        convert_unwritten_extents(state, end.inode, end.offset, end.size, notes);
+        clear_io_unwritten_flag(state, io_end, notes);
+    }
+    release_io_end(state, io_end);
+}
+
+/// `ext4_put_io_end_defer` (writeback bios): on the last reference, queue the conversion on
+/// `rsv_conversion_wq` if flagged, else release at once.
+pub fn put_io_end_defer(state: &mut State, io_end: ObjId) {
+    let end = state
+        .io_ends
+        .get_mut(&io_end)
+        .expect("put of a live io_end");
+    assert!(end.count > 0);
+    end.count -= 1;
+    if end.count > 0 {
+        return;
+    }
+    if end.unwritten {
+        let id = state.new_id();
+        state.work.insert(id, Work::EndIo { io_end });
+    } else {
+        release_io_end(state, io_end);
+    }
+}
+
+/// `ext4_release_io_end`: the deferred `end_page_writeback`s, `i_ioend_count--`.
+pub fn release_io_end(state: &mut State, io_end: ObjId) {
+    let end = state
+        .io_ends
+        .remove(&io_end)
+        .expect("release of a live io_end");
+    assert!(!end.unwritten, "released while flagged unwritten");
+    end_page_writeback(state, end.inode, &end.pages);
+    let ino = &mut state.inodes[end.inode];
+    assert!(ino.i_ioend_count > 0);
+    ino.i_ioend_count -= 1;
+    assert!(
+        ino.i_private != Some(io_end),
+        "released io_end still in i_private"
+    );
+}
+
+/// `ext4_clear_io_unwritten_flag`: `atomic_dec_and_test(&i_unwritten)` and `wake_up_all` on
+/// the hashed `ioend_wq` at 0.
+pub fn clear_io_unwritten_flag(state: &mut State, io_end: ObjId, notes: &mut Vec<String>) {
+    let end = state.io_ends.get_mut(&io_end).expect("live io_end");
+    assert!(end.unwritten);
+    end.unwritten = false;
+    let inode = end.inode;
+    let ino = &mut state.inodes[inode];
+    assert!(ino.i_unwritten > 0, "i_unwritten underflow");
+    ino.i_unwritten -= 1;
+    if ino.i_unwritten == 0 {
+        let bucket = ino.bucket();
+        wake_up_all(state, Sleep::IoendWq(bucket));
+        notes.push(format!("i_unwritten=0 wake_up_all(ioend_wq[{bucket}])"));
+    }
+}
+
+/// `wake_up_all`: every actor asleep on `queue` becomes runnable (and re-checks).
+pub fn wake_up_all(state: &mut State, queue: Sleep) {
+    for actor in &mut state.actors {
+        if actor.sleeping == Some(queue) {
+            actor.sleeping = None;
+        }
+    }
+}
+
+/// `ext4_convert_unwritten_extents(inode, offset, len)`: the Unwritten blocks of the range
+/// (rounded out to blocks) become Written; Written blocks and holes are skipped. Moves
+/// `i_datasync_tid`.
+pub fn convert_unwritten_extents(
+    state: &mut State,
+    inode: InodeIx,
+    offset: u64,
+    len: u64,
+    notes: &mut Vec<String>,
+) {
+    let g = state.geometry;
+    let first = offset >> g.blkbits;
+    let end = (offset + len).div_ceil(g.blocksize());
+    let merge = unwritten_merge_allowed(state, inode);
+    let ino = &mut state.inodes[inode];
+    for lblk in first..end {
+        if ino
+            .map
+            .pblk(lblk)
+            .is_some_and(|(_, s)| s == ExtentState::Unwritten)
+        {
+            ino.map.set_state(lblk, 1, ExtentState::Written, merge);
+            ino.datasync_dirty = true;
+            ino.sync_dirty = true;
+        }
+    }
+    notes.push(format!("convert blocks {first}..{end} to written"));
+}
+
+/// `inode_dio_begin`.
+pub fn inode_dio_begin(state: &mut State, inode: InodeIx) {
+    state.inodes[inode].i_dio_count += 1;
+}
+
+/// `inode_dio_end`: wakes `inode_dio_wait` at 0.
+pub fn inode_dio_end(state: &mut State, inode: InodeIx) {
+    let ino = &mut state.inodes[inode];
+    assert!(ino.i_dio_count > 0, "i_dio_count underflow");
+    ino.i_dio_count -= 1;
+    if ino.i_dio_count == 0 {
+        wake_up_all(state, Sleep::DioWait(inode));
+    }
+}
+
+/// The journal commit of the running transaction (`jbd2` commit): every inode's extent tree,
+/// `i_disksize` and orphan entry become what survives a crash.
+pub fn commit(state: &mut State) {
+    for ino in &mut state.inodes {
+        let mut map = ino.map.clone();
+        map.delayed.clear();
+        ino.committed = crate::state::Committed {
+            map,
+            i_disksize: ino.i_disksize,
+            orphan: ino.orphan,
+        };
+        ino.sync_dirty = false;
+        ino.datasync_dirty = false;
+        ino.ordered = false;
+    }
+}
+
+/// data=ordered: a commit waits for the writeback of blocks it allocated written.
+pub fn commit_must_wait(state: &State) -> bool {
+    state.bios.values().any(|b| {
+        matches!(b.owner, crate::state::BioOwner::Writeback(_)) && state.inodes[b.inode].ordered
+    })
+}

@@ -1,0 +1,339 @@
+//! What actors do: their operations (`Op`), the local state of the operation in progress
+//! (`Frame`) with its program counter, and what each operation returned (`OpResult`).
+//! Each program-counter variant is one interleaving point (spec §4.6) and names the kernel
+//! code it mirrors.
+
+use crate::iocb::{FileFlags, Iocb, IovIter, Segment};
+use crate::state::{Data, InodeIx, ObjId};
+
+/// One `write`/`pwrite`/`io_submit` of a write (spec §4.4 "Writers").
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WriteOp {
+    /// The file.
+    pub inode: InodeIx,
+    /// `ki_pos` as the caller passes it (ignored in effect by `O_APPEND`).
+    pub pos: u64,
+    /// The iovec.
+    pub segments: Vec<Segment>,
+    /// The open file's flags.
+    pub file: FileFlags,
+    /// Submitted with `io_submit` (`ki_complete` set): asynchronous.
+    pub aio: bool,
+    /// The caller's `RLIMIT_FSIZE` (`RLIM_INFINITY` for none).
+    pub rlimit_fsize: u64,
+    /// The data tag every byte of this write carries.
+    pub tag: u8,
+}
+
+/// An operation of an actor's program.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    /// `ext4_file_write_iter`.
+    Write(WriteOp),
+    /// A buffered read (`generic_file_read_iter` → `ext4_readpage`), or with `direct` an
+    /// `O_DIRECT` read.
+    Read {
+        /// The file.
+        inode: InodeIx,
+        /// Offset.
+        pos: u64,
+        /// Length.
+        len: u64,
+        /// `O_DIRECT`.
+        direct: bool,
+    },
+    /// `stat`: reads `i_size`.
+    Stat {
+        /// The file.
+        inode: InodeIx,
+    },
+    /// `ftruncate` → `ext4_setattr`.
+    Truncate {
+        /// The file.
+        inode: InodeIx,
+        /// New size.
+        size: u64,
+    },
+    /// `fsync`/`fdatasync` → `ext4_sync_file` over the whole file.
+    Fsync {
+        /// The file.
+        inode: InodeIx,
+        /// `fdatasync`.
+        datasync: bool,
+    },
+    /// One flusher pass over the inode's dirty pages (`ext4_writepages`).
+    Writeback {
+        /// The file.
+        inode: InodeIx,
+    },
+    /// A jbd2 commit of the running transaction (kjournald2's periodic commit).
+    Commit,
+    /// Power failure, then journal replay and orphan cleanup at mount.
+    Crash,
+}
+
+/// Program counter of a writer in `ext4_file_write_iter` and its callees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WritePc {
+    /// The serialization gate: `o_direct && EXTENTS && !is_sync_kiocb && (APPEND ||
+    /// ext4_unaligned_aio(...))`; `ext4_unaligned_aio` reads `i_size` without a lock.
+    Gate,
+    /// `mutex_lock(aio_mutex)` on `ext4__aio_mutex[inode % 37]`.
+    AioMutexLock,
+    /// `ext4_unwritten_wait`: `wait_event(ioend_wq, i_unwritten == 0)`.
+    UnwrittenWait,
+    /// `mutex_lock(&inode->i_mutex)`.
+    IMutexLock,
+    /// `generic_write_checks`, the bitmap-file check, `iocb->private = &overwrite` and, for
+    /// `o_direct`, `blk_start_plug`.
+    WriteChecks,
+    /// The overwrite test: `ext4_should_dioread_nolock && !aio_mutex && !nrpages &&
+    /// pos + length <= i_size` then `ext4_map_blocks(create = 0)`; reads `nrpages` unlocked.
+    OverwriteCheck,
+    /// `generic_file_direct_write`: `filemap_write_and_wait_range` starts writeback.
+    DirectFlush,
+    /// `generic_file_direct_write`: waits for that writeback.
+    DirectFlushWait,
+    /// `invalidate_inode_pages2_range` before the I/O (`-EBUSY` → whole write buffered).
+    DirectInvalidate,
+    /// `ext4_direct_IO`: 0 for a refused inode, else `ext4_ext_direct_IO` or
+    /// `ext4_ind_direct_IO`; `ext4_ext_direct_IO` sends extending writes to the latter.
+    DirectIo,
+    /// `ext4_ext_direct_IO`: `inode_dio_begin`, read `overwrite`.
+    ExtBegin,
+    /// `ext4_ext_direct_IO` (overwrite): `down_read(i_data_sem)`, `mutex_unlock(i_mutex)`.
+    ExtOverwriteUnlock,
+    /// `ext4_ext_direct_IO`: `iocb->private = NULL`, `ext4_inode_aio_set(inode, NULL)`; for
+    /// async, `ext4_init_io_end`, `iocb->private = ext4_get_io_end`, `i_private = io_end`.
+    ExtSetPrivate,
+    /// `ext4_ind_direct_IO`: for an extending write, `ext4_orphan_add` and
+    /// `i_disksize = i_size`.
+    IndBegin,
+    /// `do_blockdev_direct_IO`: alignment (`blkfactor`), `is_async`, defer on O_DSYNC,
+    /// `inode_dio_begin`.
+    DioStart,
+    /// `do_direct_IO` → `get_more_blocks` → `get_block`, then the data bio of that mapping;
+    /// the first mapping may add the head `dio_zero_block`.
+    DioGetBlock,
+    /// `dio_zero_block(end = 1)`: the tail zero bio; `-ENOTBLK` becomes a short write.
+    DioZeroTail,
+    /// `drop_refcount`: `-EIOCBQUEUED` if queued with bios in flight, else
+    /// `dio_await_completion` and `dio_complete(..., is_async = false)` in the submitter.
+    DioDrop,
+    /// `ext4_ext_direct_IO`: `ext4_inode_aio_set(inode, NULL)`, `ext4_put_io_end` (converts
+    /// if last) and the extra put when nothing was queued.
+    ExtPutIoEnd,
+    /// `ext4_ext_direct_IO`: sync conversion if `ret > 0 && !overwrite &&
+    /// EXT4_STATE_DIO_UNWRITTEN`; then `inode_dio_end` and, for overwrite, `up_read`.
+    ExtConvertAndEnd,
+    /// `ext4_ext_direct_IO` (overwrite): `mutex_lock(i_mutex)` again.
+    ExtRelock,
+    /// `ext4_ind_direct_IO`: orphan delete and, past `i_size`, `i_disksize = i_size = end`.
+    IndEnd,
+    /// `generic_file_direct_write`: second invalidation, `i_size` raise, `ki_pos = pos`.
+    DirectEnd,
+    /// `generic_perform_write`: one page through `ext4_da_write_begin` / `ext4_da_write_end`.
+    PerformWrite,
+    /// `__generic_file_write_iter` fallback: `filemap_write_and_wait_range` starts writeback.
+    FallbackFlush,
+    /// Waits for it, then `ki_pos = endbyte + 1`, `invalidate_mapping_pages`.
+    FallbackFlushWait,
+    /// `mutex_unlock(&inode->i_mutex)` after `__generic_file_write_iter`.
+    IMutexUnlock,
+    /// `generic_write_sync` → `ext4_sync_file`: `filemap_write_and_wait_range` starts.
+    SyncFlush,
+    /// Waits for that writeback.
+    SyncFlushWait,
+    /// `jbd2_complete_transaction` (datasync or full tid).
+    SyncCommit,
+    /// `blk_finish_plug`.
+    FinishPlug,
+    /// `mutex_unlock(aio_mutex)`, last.
+    AioMutexUnlock,
+    /// `out:` for `ret <= 0` or `-EFBIG`: `mutex_unlock(i_mutex)`, then the aio_mutex.
+    OutUnlock,
+    /// Returned.
+    Done,
+}
+
+/// What `iocb->private` points to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IocbPrivate {
+    /// `NULL`.
+    #[default]
+    Null,
+    /// `&overwrite`, the stack int of `ext4_file_write_iter`.
+    Overwrite,
+    /// An io_end reference (`ext4_get_io_end`).
+    IoEnd(ObjId),
+}
+
+/// Which `->direct_IO` implementation runs the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DioPath {
+    /// `ext4_ext_direct_IO` with `ext4_get_block_write` (unwritten allocation).
+    Ext,
+    /// `ext4_ext_direct_IO` overwrite with `ext4_get_block_write_nolock`.
+    ExtOverwrite,
+    /// `ext4_ind_direct_IO` with `ext4_get_block` (`DIO_SKIP_HOLES`).
+    Ind,
+}
+
+/// A writer's local variables in `ext4_file_write_iter` and its callees.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WriteFrame {
+    /// Where it is.
+    pub pc: WritePc,
+    /// The file written.
+    pub inode: InodeIx,
+    /// The open file's flags.
+    pub file: FileFlags,
+    /// The iocb.
+    pub iocb: Iocb,
+    /// `from`.
+    pub iter: IovIter,
+    /// The aio_mutex bucket taken (`aio_mutex != NULL`).
+    pub aio_mutex: Option<u8>,
+    /// `i_mutex` is held by this writer.
+    pub i_mutex_held: bool,
+    /// `overwrite` (the stack int `iocb->private` points to).
+    pub overwrite: bool,
+    /// `iocb->private`.
+    pub iocb_private: IocbPrivate,
+    /// `ret` of `ext4_file_write_iter`.
+    pub ret: i64,
+    /// SIGXFSZ was raised.
+    pub sigxfsz: bool,
+    /// A plug is started.
+    pub plugged: bool,
+    /// The `->direct_IO` implementation chosen.
+    pub path: Option<DioPath>,
+    /// The io_end of an async `ext4_ext_direct_IO`.
+    pub io_end: Option<ObjId>,
+    /// The dio of `do_blockdev_direct_IO`.
+    pub dio: Option<ObjId>,
+    /// `ext4_ind_direct_IO` put the inode on the orphan list.
+    pub orphan: bool,
+    /// DIO unit bits (`sdio.blkbits`): fs block or, with `blkfactor > 0`, sector.
+    pub dio_blkbits: u32,
+    /// Next byte `do_direct_IO` maps.
+    pub dio_next: u64,
+    /// End of the direct request.
+    pub dio_end: u64,
+    /// The last mapping was `buffer_new`.
+    pub last_new: bool,
+    /// Physical block of the block holding `dio_next` in the last mapping.
+    pub last_pblk: u32,
+    /// `retval` of `do_blockdev_direct_IO` (`-ENOTBLK`, `-EINVAL`, `-EIOCBQUEUED`, bytes).
+    pub dio_ret: i64,
+    /// `written` of `__generic_file_write_iter` (direct part).
+    pub written: i64,
+    /// Start of the buffered part and bytes copied (`generic_perform_write`).
+    pub buffered_pos: u64,
+    /// Bytes `generic_perform_write` copied.
+    pub status: u64,
+    /// The buffered part is a DIO fallback.
+    pub fallback: bool,
+    /// AIO event result, once `ki_complete` ran.
+    pub event: Option<i64>,
+}
+
+/// Program counter of the `dio_complete` work of an async dio (spec §2.9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CompletePc {
+    /// `dio->end_io`: `ext4_end_io_dio` puts the io_end, converting if it was the last ref.
+    EndIo,
+    /// `inode_dio_end`.
+    DioEnd,
+    /// `generic_write_sync(file, offset, transferred)`: writeback of the range starts.
+    SyncFlush,
+    /// Waits for that writeback.
+    SyncFlushWait,
+    /// The journal commit of `ext4_sync_file`.
+    SyncCommit,
+    /// `ki_complete`: the AIO event.
+    KiComplete,
+}
+
+/// Program counter of the other actors' operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OtherPc {
+    /// `mutex_lock(&inode->i_mutex)` (truncate).
+    IMutexLock,
+    /// `ext4_setattr`: `ext4_orphan_add` (shrink), then under `down_write(i_data_sem)`
+    /// `i_disksize` and `i_size` set together.
+    SetSize,
+    /// `inode_dio_wait` (shrinking truncate with an orphan entry).
+    DioWait,
+    /// `truncate_pagecache`: wait for writeback, drop pages past the size.
+    TruncatePagecache,
+    /// `ext4_truncate`: zero the partial block's tail, free blocks past the size, orphan del.
+    FreeBlocks,
+    /// `mutex_unlock(&inode->i_mutex)`.
+    IMutexUnlock,
+    /// `filemap_write_and_wait_range` starts writeback (fsync, direct read).
+    Flush,
+    /// Waits for it.
+    FlushWait,
+    /// `jbd2_complete_transaction` (fsync) or a periodic commit.
+    Commit,
+    /// One page of a buffered read, or the whole of a direct read.
+    ReadPage,
+    /// `ext4_writepages`: map (allocate) and submit the next run of dirty pages.
+    WritebackRun,
+    /// `stat`: `i_size_read`.
+    Stat,
+    /// Power failure, journal replay, orphan cleanup.
+    Crash,
+    /// Returned.
+    Done,
+}
+
+/// The frame of an operation in progress.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Frame {
+    /// Between operations.
+    #[default]
+    Idle,
+    /// A write.
+    Write(Box<WriteFrame>),
+    /// Any other operation.
+    Other(OtherFrame),
+}
+
+/// Local state of a non-write operation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OtherFrame {
+    /// Where it is.
+    pub pc: OtherPc,
+    /// Next byte (reads), or `i_size` seen (stat).
+    pub pos: u64,
+    /// Data read so far, per sector.
+    pub read: Vec<Data>,
+    /// A shrinking truncate (`shrink` in `ext4_setattr`).
+    pub shrink: bool,
+}
+
+/// What an operation returned.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OpResult {
+    /// A write: `ret`, SIGXFSZ, the final `ki_pos`, and the AIO event once it arrived.
+    Write {
+        /// The value `ext4_file_write_iter` returned.
+        ret: i64,
+        /// SIGXFSZ was raised.
+        sigxfsz: bool,
+        /// `ki_pos` after the call.
+        ki_pos: u64,
+        /// `ki_complete` result for a queued AIO (filled in when it arrives).
+        event: Option<i64>,
+    },
+    /// A read: the data, per sector.
+    Read(Vec<Data>),
+    /// `stat`: `i_size`.
+    Stat(u64),
+    /// Anything else finished.
+    Done,
+    /// Killed by a crash.
+    Crashed,
+}

@@ -1,0 +1,175 @@
+//! The other actors' operations (spec §4.4): buffered and direct readers, `stat`, truncate
+//! in `ext4_setattr` order, `fsync`, a flusher pass, a journal commit, and a crash with
+//! journal replay. [`after`] holds their control flow, [`wait`] their waits, [`run`] their
+//! effects.
+
+use crate::exec::Wait;
+use crate::io::{commit, commit_must_wait, data_sem_free};
+use crate::ops::{Op, OtherFrame, OtherPc};
+use crate::pagecache::{
+    self, page_range, read_disk_sector, writeback_needs_map, writeback_pending,
+};
+use crate::state::{ActorId, InodeIx, State};
+use OtherPc::*;
+
+/// The first step of `op`.
+pub fn first(op: &Op) -> OtherPc {
+    match op {
+        Op::Read { direct: false, .. } => ReadPage,
+        Op::Read { direct: true, .. } | Op::Fsync { .. } => Flush,
+        Op::Stat { .. } => Stat,
+        Op::Truncate { .. } => IMutexLock,
+        Op::Writeback { .. } => WritebackRun,
+        Op::Commit => Commit,
+        Op::Crash => Crash,
+        Op::Write(_) => unreachable!("writes run in crate::write"),
+    }
+}
+
+/// The control flow: where the operation goes after the step at `pc` ran.
+pub fn after(state: &State, op: &Op, f: &OtherFrame) -> OtherPc {
+    let (pos, shrink) = (f.pos, f.shrink);
+    match (op, f.pc) {
+        (
+            Op::Read {
+                inode,
+                pos: start,
+                len,
+                direct: false,
+            },
+            ReadPage,
+        ) => {
+            if pos < (start + len).min(state.inodes[*inode].i_size) {
+                ReadPage
+            } else {
+                Done
+            }
+        }
+        (Op::Read { .. }, Flush) => FlushWait,
+        (Op::Read { .. }, FlushWait) => ReadPage,
+        (Op::Fsync { .. }, Flush) => FlushWait,
+        (Op::Fsync { .. }, FlushWait) => Commit,
+        (Op::Truncate { .. }, IMutexLock) => SetSize,
+        (Op::Truncate { .. }, SetSize) if shrink => DioWait,
+        (Op::Truncate { .. }, SetSize | DioWait) => TruncatePagecache,
+        (Op::Truncate { .. }, TruncatePagecache) if shrink => FreeBlocks,
+        (Op::Truncate { .. }, TruncatePagecache | FreeBlocks) => IMutexUnlock,
+        _ => Done,
+    }
+}
+
+/// The byte range an operation's flush or page walk covers.
+fn op_pages(state: &State, op: &Op) -> (InodeIx, std::ops::RangeInclusive<u64>) {
+    match *op {
+        Op::Read {
+            inode, pos, len, ..
+        } => (inode, page_range(state, pos, pos + len.max(1) - 1)),
+        Op::Fsync { inode, .. } | Op::Writeback { inode } => {
+            (inode, 0..=u64::MAX >> state.geometry.page_bits)
+        }
+        Op::Truncate { inode, size } => {
+            (inode, (size >> state.geometry.page_bits)..=u64::MAX >> 12)
+        }
+        _ => (0, 0..=0),
+    }
+}
+
+/// What the step at `pc` waits for.
+pub fn wait(state: &State, op: &Op, pc: OtherPc) -> Option<Wait> {
+    let (inode, pages) = op_pages(state, op);
+    let busy = || !data_sem_free(state, inode);
+    match pc {
+        IMutexLock => state.inodes[inode]
+            .i_mutex
+            .map(|owner| Wait::IMutex { inode, owner }),
+        SetSize | FreeBlocks => busy().then_some(Wait::DataSem { inode }),
+        ReadPage => state.inodes[inode]
+            .i_data_sem
+            .writer
+            .then_some(Wait::DataSem { inode }),
+        Flush | WritebackRun => {
+            (writeback_needs_map(state, inode, pages) && busy()).then_some(Wait::DataSem { inode })
+        }
+        FlushWait | TruncatePagecache => {
+            writeback_pending(state, inode, pages).then_some(Wait::Writeback { inode })
+        }
+        Commit => (commit_needed(state, op) && commit_must_wait(state)).then_some(Wait::Commit),
+        _ => None,
+    }
+}
+
+/// fsync's `jbd2_complete_transaction` has something to wait for; a periodic commit always.
+fn commit_needed(state: &State, op: &Op) -> bool {
+    match *op {
+        Op::Fsync { inode, datasync } => {
+            let ino = &state.inodes[inode];
+            ino.datasync_dirty || (!datasync && ino.sync_dirty)
+        }
+        _ => true,
+    }
+}
+
+/// Applies the step at `f.pc`.
+pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &mut Vec<String>) {
+    let (inode, pages) = op_pages(state, op);
+    match (op, f.pc) {
+        (Op::Read { .. }, ReadPage) => read_step(state, op, f, notes),
+        (_, Flush | WritebackRun) => {
+            let bios = pagecache::start_writeback(state, inode, pages);
+            notes.push(format!("writeback bios {bios:?}"));
+        }
+        (_, FlushWait | Done) => {}
+        (_, Commit) => {
+            if commit_needed(state, op) {
+                commit(state);
+                notes.push("journal commit".into());
+            }
+        }
+        (_, Stat) => {
+            f.pos = state.inodes[inode_of(op)].i_size;
+            notes.push(format!("i_size={}", f.pos));
+        }
+        (Op::Truncate { size, .. }, _) => crate::truncate::run(state, a, inode, *size, f, notes),
+        (_, Crash) => crate::truncate::crash(state, a, notes),
+        (op, pc) => unreachable!("{pc:?} is not a step of {op:?}"),
+    }
+}
+
+fn inode_of(op: &Op) -> InodeIx {
+    match *op {
+        Op::Stat { inode } => inode,
+        _ => unreachable!(),
+    }
+}
+
+/// One page of a buffered read, or the whole of a direct read (read from disk as mapped now).
+fn read_step(state: &mut State, op: &Op, f: &mut OtherFrame, notes: &mut Vec<String>) {
+    let Op::Read {
+        inode,
+        pos: start,
+        len,
+        direct,
+    } = *op
+    else {
+        unreachable!()
+    };
+    let g = state.geometry;
+    let end = (start + len).min(state.inodes[inode].i_size);
+    let pos = f.pos.max(start);
+    if pos >= end {
+        f.pos = end.max(pos);
+        return;
+    }
+    if direct {
+        let sectors = (pos..end).step_by(g.sectorsize() as usize);
+        f.read
+            .extend(sectors.map(|p| read_disk_sector(state, inode, p)));
+        f.pos = end;
+    } else {
+        let chunk = (g.pagesize() - (pos & (g.pagesize() - 1))).min(end - pos);
+        let data = pagecache::read_page(state, inode, pos, chunk);
+        f.read.extend(data);
+        f.pos = pos + chunk;
+    }
+    notes.push(format!("read up to {} ({} sectors)", f.pos, f.read.len()));
+}

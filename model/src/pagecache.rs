@@ -1,0 +1,343 @@
+//! The page cache and buffered I/O: `ext4_da_write_begin/end` (delalloc), `ext4_readpage`,
+//! `ext4_writepages` (writeback, with unwritten extents under dioread_nolock), page
+//! invalidation. Helpers here compute and mutate; they do not pick steps (spec §2.10, §4.4).
+
+use crate::extent::{Extent, ExtentState};
+use crate::io::{flag_io_unwritten, new_io_end, put_io_end_defer};
+use crate::state::{Bio, BioOwner, Data, InodeIx, Page, State};
+
+/// Page indexes overlapping the byte range `[start, end]` (inclusive end, as the kernel's).
+pub fn page_range(state: &State, start: u64, end: u64) -> std::ops::RangeInclusive<u64> {
+    (start >> state.geometry.page_bits)..=(end >> state.geometry.page_bits)
+}
+
+/// Some page in `pages` is under writeback (`wait_on_page_writeback` would sleep).
+pub fn writeback_pending(
+    state: &State,
+    inode: InodeIx,
+    pages: std::ops::RangeInclusive<u64>,
+) -> bool {
+    state.inodes[inode]
+        .pages
+        .range(pages)
+        .any(|(_, p)| p.writeback)
+}
+
+/// What a sector of the file reads as from disk: its data if the block is Written, zeros
+/// for a hole, a delayed or an Unwritten block.
+pub fn read_disk_sector(state: &State, inode: InodeIx, sector_pos: u64) -> Data {
+    match state.inodes[inode]
+        .map
+        .pblk(sector_pos >> state.geometry.blkbits)
+    {
+        Some((pblk, ExtentState::Written)) => {
+            state.disk.sectors[state.psector(pblk, sector_pos) as usize]
+        }
+        _ => Data::Zero,
+    }
+}
+
+/// A page read from disk (`ext4_readpage`, or `__block_write_begin` filling the parts a
+/// write does not cover). Simplification: the whole page is filled at once.
+pub fn page_from_disk(state: &State, inode: InodeIx, index: u64) -> Page {
+    let g = &state.geometry;
+    let data = (0..g.sectors_per_page())
+        .map(|s| read_disk_sector(state, inode, (index << g.page_bits) + (s << g.sector_bits)))
+        .collect();
+    Page {
+        dirty: 0,
+        writeback: false,
+        data,
+    }
+}
+
+/// `ext4_da_write_begin` + copy + `ext4_da_write_end` for the part of a buffered write that
+/// falls in one page; returns the bytes copied. Holes become delayed blocks
+/// (`ext4_da_map_blocks`); `generic_write_end` raises `i_size`; `i_disksize` moves only when
+/// `ext4_da_should_update_i_disksize` (the last block is allocated and not unwritten).
+pub fn da_write_page(state: &mut State, inode: InodeIx, pos: u64, count: u64, tag: u8) -> u64 {
+    let g = state.geometry;
+    let index = pos >> g.page_bits;
+    let in_page = pos & (g.pagesize() - 1);
+    let bytes = count.min(g.pagesize() - in_page);
+    assert!(bytes > 0);
+    if !state.inodes[inode].pages.contains_key(&index) {
+        let page = page_from_disk(state, inode, index);
+        state.inodes[inode].pages.insert(index, page);
+    }
+    let blocks_per_page = g.page_bits - g.blkbits;
+    let mut dirty = 0u64;
+    for lblk in (pos >> g.blkbits)..=((pos + bytes - 1) >> g.blkbits) {
+        let map = &mut state.inodes[inode].map;
+        if map.pblk(lblk).is_none() {
+            map.delayed.insert(lblk);
+        }
+        dirty |= 1 << (lblk - (index << blocks_per_page));
+    }
+    let first = in_page >> g.sector_bits;
+    let last = (in_page + bytes - 1) >> g.sector_bits;
+    let page = state.inodes[inode]
+        .pages
+        .get_mut(&index)
+        .expect("page just inserted");
+    page.data[first as usize..=last as usize].fill(Data::Write(tag));
+    page.dirty |= dirty;
+    da_write_end_sizes(state, inode, pos + bytes);
+    bytes
+}
+
+fn da_write_end_sizes(state: &mut State, inode: InodeIx, new_end: u64) {
+    let last_block = (new_end - 1) >> state.geometry.blkbits;
+    let allocated = state.inodes[inode].map.pblk(last_block);
+    let ino = &mut state.inodes[inode];
+    if new_end > ino.i_size {
+        ino.i_size = new_end;
+    }
+    if new_end > ino.i_disksize && allocated.is_some_and(|(_, s)| s == ExtentState::Written) {
+        ino.i_disksize = new_end;
+        ino.datasync_dirty = true;
+    }
+}
+
+/// One page of a buffered read (`generic_file_buffered_read` → `ext4_readpage` on a miss):
+/// the sectors of `[pos, pos + len)` within that page and `i_size`. Returns them.
+pub fn read_page(state: &mut State, inode: InodeIx, pos: u64, len: u64) -> Vec<Data> {
+    let g = state.geometry;
+    let index = pos >> g.page_bits;
+    if !state.inodes[inode].pages.contains_key(&index) {
+        let page = page_from_disk(state, inode, index);
+        state.inodes[inode].pages.insert(index, page);
+    }
+    let page = &state.inodes[inode].pages[&index];
+    let first = (pos & (g.pagesize() - 1)) >> g.sector_bits;
+    let last = ((pos & (g.pagesize() - 1)) + len - 1) >> g.sector_bits;
+    page.data[first as usize..=last as usize].to_vec()
+}
+
+/// Dirty pages in `pages` need blocks allocated or converted, so writing them back takes
+/// `down_write(i_data_sem)`.
+pub fn writeback_needs_map(
+    state: &State,
+    inode: InodeIx,
+    pages: std::ops::RangeInclusive<u64>,
+) -> bool {
+    let ino = &state.inodes[inode];
+    ino.pages.range(pages).any(|(&index, page)| {
+        dirty_blocks(&state.geometry, index, page.dirty).any(|b| {
+            ino.map
+                .pblk(b)
+                .is_none_or(|(_, s)| s == ExtentState::Unwritten)
+        })
+    })
+}
+
+/// Logical blocks of page `index` whose bit is set in `dirty`.
+fn dirty_blocks(
+    g: &crate::geometry::Geometry,
+    index: u64,
+    dirty: u64,
+) -> impl Iterator<Item = u64> {
+    let shift = g.page_bits - g.blkbits;
+    (0..1u64 << shift)
+        .filter(move |i| dirty & (1 << i) != 0)
+        .map(move |i| (index << shift) + i)
+}
+
+/// `filemap_fdatawrite_range` → `ext4_writepages` over the dirty pages of `pages`: allocate
+/// delayed blocks (unwritten through an io_end under dioread_nolock, else written), raise
+/// `i_disksize` (`ext4_wb_update_i_disksize`), submit one bio a block. Returns the bios.
+pub fn start_writeback(
+    state: &mut State,
+    inode: InodeIx,
+    pages: std::ops::RangeInclusive<u64>,
+) -> Vec<u16> {
+    let g = state.geometry;
+    let dirty: Vec<(u64, u64)> = state.inodes[inode]
+        .pages
+        .range(pages)
+        .filter(|(_, p)| p.dirty != 0)
+        .map(|(&i, p)| (i, p.dirty))
+        .collect();
+    if dirty.is_empty() {
+        return Vec::new();
+    }
+    let io_end = new_io_end(state, inode);
+    let mut bios = Vec::new();
+    for (index, dirty_mask) in dirty {
+        let page_end = (index + 1) << g.page_bits;
+        let i_size = state.inodes[inode].i_size;
+        let page = state.inodes[inode]
+            .pages
+            .get_mut(&index)
+            .expect("dirty page");
+        page.dirty = 0;
+        let eof_block = i_size.div_ceil(g.blocksize());
+        let blocks: Vec<u64> = dirty_blocks(&g, index, dirty_mask)
+            .filter(|&b| b < eof_block)
+            .collect();
+        if blocks.is_empty() {
+            continue; // wholly past EOF: nothing to write
+        }
+        page.writeback = true;
+        let last = *blocks.last().expect("non-empty");
+        for lblk in blocks {
+            let pblk = writeback_map_block(state, inode, lblk, io_end);
+            bios.push(submit_writeback_bio(
+                state,
+                inode,
+                (lblk, pblk),
+                io_end,
+                index,
+                lblk == last,
+            ));
+        }
+        let new_disksize = page_end.min(i_size);
+        let ino = &mut state.inodes[inode];
+        if new_disksize > ino.i_disksize {
+            ino.i_disksize = new_disksize;
+            ino.datasync_dirty = true;
+        }
+    }
+    put_io_end_defer(state, io_end);
+    bios
+}
+
+/// `mpage_map_one_extent` for one block: allocate a delayed block or a hole; with
+/// dioread_nolock as unwritten (`EXT4_GET_BLOCKS_IO_CREATE_EXT`: flag `i_private`'s io_end or
+/// set `EXT4_STATE_DIO_UNWRITTEN`, then flag writeback's own io_end), else written; an
+/// existing unwritten block is flagged likewise, or converted at once without dioread_nolock.
+fn writeback_map_block(state: &mut State, inode: InodeIx, lblk: u64, io_end: u16) -> u32 {
+    let nolock = state.should_dioread_nolock(inode);
+    state.inodes[inode].map.delayed.remove(&lblk);
+    let existing = state.inodes[inode].map.pblk(lblk);
+    let pblk = match existing {
+        Some((pblk, ExtentState::Written)) => return pblk,
+        Some((pblk, ExtentState::Unwritten)) if !nolock => {
+            state.inodes[inode]
+                .map
+                .set_state(lblk, 1, ExtentState::Written, false);
+            state.inodes[inode].datasync_dirty = true;
+            return pblk;
+        }
+        Some((pblk, ExtentState::Unwritten)) => {
+            state.inodes[inode].map.split(lblk, 1);
+            pblk
+        }
+        None => {
+            let Some((pblk, _)) = state.disk.allocate(1) else {
+                panic!("disk full: the scenario's disk_blocks is too small")
+            };
+            let state_of = if nolock {
+                ExtentState::Unwritten
+            } else {
+                ExtentState::Written
+            };
+            let extent = Extent {
+                lblk,
+                len: 1,
+                pblk,
+                state: state_of,
+            };
+            let merge_unwritten = unwritten_merge_allowed(state, inode);
+            state.inodes[inode]
+                .map
+                .insert(extent, !nolock, merge_unwritten);
+            let ino = &mut state.inodes[inode];
+            ino.sync_dirty = true;
+            if nolock {
+                return finish_unwritten_map(state, inode, io_end, pblk);
+            }
+            ino.datasync_dirty = true;
+            ino.ordered = true;
+            return pblk;
+        }
+    };
+    finish_unwritten_map(state, inode, io_end, pblk)
+}
+
+fn finish_unwritten_map(state: &mut State, inode: InodeIx, io_end: u16, pblk: u32) -> u32 {
+    match state.inodes[inode].i_private {
+        Some(aio) => flag_io_unwritten(state, aio),
+        None => state.inodes[inode].state_dio_unwritten = true,
+    }
+    flag_io_unwritten(state, io_end);
+    pblk
+}
+
+/// The extra condition `ext4_can_extents_be_merged` puts on unwritten extents.
+pub fn unwritten_merge_allowed(state: &State, inode: InodeIx) -> bool {
+    let ino = &state.inodes[inode];
+    !ino.state_dio_unwritten && ino.i_unwritten == 0
+}
+
+fn submit_writeback_bio(
+    state: &mut State,
+    inode: InodeIx,
+    (lblk, pblk): (u64, u32),
+    io_end: u16,
+    index: u64,
+    ends_page: bool,
+) -> u16 {
+    let g = state.geometry;
+    let spb = g.sectors_per_block() as usize;
+    let in_page = ((lblk << g.blkbits) & (g.pagesize() - 1)) >> g.sector_bits;
+    let page = &state.inodes[inode].pages[&index];
+    let data = page.data[in_page as usize..in_page as usize + spb].to_vec();
+    state.io_ends.get_mut(&io_end).expect("io_end").count += 1;
+    let bio = Bio {
+        inode,
+        owner: BioOwner::Writeback(io_end),
+        psector: (u64::from(pblk) * g.sectors_per_block()) as u32,
+        data,
+        zero: false,
+        plugged_by: None,
+        pages: if ends_page { vec![index] } else { Vec::new() },
+    };
+    let id = state.new_id();
+    state.bios.insert(id, bio);
+    id
+}
+
+/// `end_page_writeback` for the pages of a finished writeback bio.
+pub fn end_page_writeback(state: &mut State, inode: InodeIx, pages: &[u64]) {
+    for index in pages {
+        if let Some(page) = state.inodes[inode].pages.get_mut(index) {
+            assert!(
+                page.writeback,
+                "end_page_writeback on a page not under writeback"
+            );
+            page.writeback = false;
+        }
+    }
+}
+
+/// `invalidate_inode_pages2_range` (the caller waited for writeback): drops clean pages,
+/// leaves dirty ones; returns false (`-EBUSY`) if any was left.
+pub fn invalidate_pages2(
+    state: &mut State,
+    inode: InodeIx,
+    pages: std::ops::RangeInclusive<u64>,
+) -> bool {
+    let ino = &mut state.inodes[inode];
+    let indexes: Vec<u64> = ino.pages.range(pages).map(|(&i, _)| i).collect();
+    let mut clean = true;
+    for index in indexes {
+        if ino.pages[&index].dirty != 0 {
+            clean = false;
+        } else {
+            ino.pages.remove(&index);
+        }
+    }
+    clean
+}
+
+/// `invalidate_mapping_pages`: best effort, skips dirty and under-writeback pages.
+pub fn invalidate_mapping_pages(
+    state: &mut State,
+    inode: InodeIx,
+    pages: std::ops::RangeInclusive<u64>,
+) {
+    state.inodes[inode]
+        .pages
+        .retain(|i, p| !pages.contains(i) || p.dirty != 0 || p.writeback);
+}

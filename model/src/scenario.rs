@@ -1,0 +1,250 @@
+//! A scenario: the initial file state (geometry, mount options, inodes with their extents
+//! and cached pages) and the actors with their programs. [`Scenario::build`] checks it and
+//! makes the initial [`State`]; an error names the field at fault.
+
+use std::collections::BTreeMap;
+
+use crate::extent::{Extent, ExtentMap, ExtentState};
+use crate::geometry::{Geometry, Mount};
+use crate::limits::{ACTORS_MAX, INODES_MAX, OPS_PER_ACTOR_MAX, REQUEST_BLOCKS_MAX, SEGMENTS_MAX};
+use crate::ops::{Frame, Op};
+use crate::pagecache::page_from_disk;
+use crate::state::{Actor, Committed, Data, Disk, Inode, State};
+
+/// One inode at the start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InodeSpec {
+    /// The inode's address (`ino % 37` picks the aio_mutex / ioend_wq bucket).
+    pub ino: u32,
+    /// `EXT4_INODE_EXTENTS`.
+    pub extents: bool,
+    /// `S_SYNC`.
+    pub s_sync: bool,
+    /// `ext4_direct_IO` returns 0 (encrypted, inline data or journalled data).
+    pub dio_refused: bool,
+    /// `i_size` (= `i_disksize`, committed).
+    pub i_size: u64,
+    /// Extents (Written ones hold the file's initial data).
+    pub extents_at_start: Vec<Extent>,
+    /// Page indexes cached (clean) at the start.
+    pub cached_pages: Vec<u64>,
+}
+
+/// The initial file state and the actors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    /// Superblock geometry.
+    pub geometry: Geometry,
+    /// Mount options.
+    pub mount: Mount,
+    /// The inodes.
+    pub inodes: Vec<InodeSpec>,
+    /// Each actor's program.
+    pub actors: Vec<Vec<Op>>,
+}
+
+/// A scenario the model cannot start from, naming the field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The field, e.g. `inodes[0].extents[1].pblk`.
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+fn error<T>(field: impl Into<String>, reason: impl Into<String>) -> Result<T, ScenarioError> {
+    Err(ScenarioError {
+        field: field.into(),
+        reason: reason.into(),
+    })
+}
+
+impl Scenario {
+    /// Checks the scenario and makes the initial state. Writes are tagged 1, 2, … in actor
+    /// and program order.
+    pub fn build(&self) -> Result<State, ScenarioError> {
+        let g = self.geometry;
+        g.validate(&self.mount).map_err(|e| ScenarioError {
+            field: e.field.into(),
+            reason: e.reason,
+        })?;
+        if self.inodes.is_empty() || self.inodes.len() > INODES_MAX {
+            return error(
+                "inodes",
+                format!("{} inodes; 1..={INODES_MAX} are allowed", self.inodes.len()),
+            );
+        }
+        if self.actors.len() > ACTORS_MAX {
+            return error(
+                "actors",
+                format!("{} actors; at most {ACTORS_MAX}", self.actors.len()),
+            );
+        }
+        let mut disk = Disk::new(&g);
+        let mut inodes = Vec::new();
+        for (i, spec) in self.inodes.iter().enumerate() {
+            inodes.push(self.build_inode(i, spec, &mut disk)?);
+        }
+        let mut state = State {
+            geometry: g,
+            mount: self.mount,
+            inodes,
+            disk,
+            aio_mutex: BTreeMap::new(),
+            bios: BTreeMap::new(),
+            dios: BTreeMap::new(),
+            io_ends: BTreeMap::new(),
+            work: BTreeMap::new(),
+            actors: self.build_actors()?,
+            next_id: 0,
+            crashed: false,
+        };
+        for (i, spec) in self.inodes.iter().enumerate() {
+            for &index in &spec.cached_pages {
+                let page = page_from_disk(&state, i, index);
+                state.inodes[i].pages.insert(index, page);
+            }
+        }
+        state.assert_invariants();
+        Ok(state)
+    }
+
+    fn build_inode(
+        &self,
+        i: usize,
+        spec: &InodeSpec,
+        disk: &mut Disk,
+    ) -> Result<Inode, ScenarioError> {
+        let g = self.geometry;
+        let mut map = ExtentMap::default();
+        for (k, e) in spec.extents_at_start.iter().enumerate() {
+            let field = format!("inodes[{i}].extents[{k}]");
+            if e.len == 0 {
+                return error(format!("{field}.len"), "an extent has at least one block");
+            }
+            let blocks = e.pblk as u64..e.pblk as u64 + e.len;
+            if blocks.end > u64::from(g.disk_blocks)
+                || blocks.clone().any(|b| !disk.free[b as usize])
+            {
+                return error(format!("{field}.pblk"), "outside the disk or already used");
+            }
+            if map
+                .extents
+                .iter()
+                .any(|x| x.lblk < e.end() && e.lblk < x.end())
+            {
+                return error(format!("{field}.lblk"), "overlaps another extent");
+            }
+            if !spec.extents && e.state == ExtentState::Unwritten {
+                return error(
+                    format!("{field}.state"),
+                    "a block-mapped file has no unwritten extents",
+                );
+            }
+            for b in blocks {
+                disk.free[b as usize] = false;
+                if e.state == ExtentState::Written {
+                    let spb = g.sectors_per_block() as usize;
+                    disk.sectors[b as usize * spb..(b as usize + 1) * spb].fill(Data::Initial);
+                }
+            }
+            map.insert(*e, false, false);
+        }
+        if spec.i_size > g.s_maxbytes() {
+            return error(format!("inodes[{i}].i_size"), "past s_maxbytes");
+        }
+        Ok(Inode {
+            ino: spec.ino,
+            extents: spec.extents,
+            s_sync: spec.s_sync,
+            dio_refused: spec.dio_refused,
+            state_dio_unwritten: false,
+            i_size: spec.i_size,
+            i_disksize: spec.i_size,
+            orphan: false,
+            i_mutex: None,
+            i_data_sem: Default::default(),
+            i_dio_count: 0,
+            i_unwritten: 0,
+            i_ioend_count: 0,
+            i_private: None,
+            committed: Committed {
+                map: map.clone(),
+                i_disksize: spec.i_size,
+                orphan: false,
+            },
+            map,
+            pages: BTreeMap::new(),
+            sync_dirty: false,
+            datasync_dirty: false,
+            ordered: false,
+        })
+    }
+
+    fn build_actors(&self) -> Result<Vec<Actor>, ScenarioError> {
+        let mut tag = 0u8;
+        let mut actors = Vec::new();
+        for (a, program) in self.actors.iter().enumerate() {
+            if program.len() > OPS_PER_ACTOR_MAX {
+                return error(
+                    format!("actors[{a}].ops"),
+                    format!("more than {OPS_PER_ACTOR_MAX} operations"),
+                );
+            }
+            let mut ops = program.clone();
+            for (k, op) in ops.iter_mut().enumerate() {
+                self.check_op(&format!("actors[{a}].ops[{k}]"), op)?;
+                if let Op::Write(w) = op {
+                    tag += 1;
+                    w.tag = tag;
+                }
+            }
+            actors.push(Actor {
+                program: ops,
+                op: 0,
+                frame: Frame::Idle,
+                sleeping: None,
+                results: Vec::new(),
+            });
+        }
+        Ok(actors)
+    }
+
+    fn check_op(&self, field: &str, op: &Op) -> Result<(), ScenarioError> {
+        let inode = match op {
+            Op::Write(w) => w.inode,
+            Op::Read { inode, .. } | Op::Stat { inode } | Op::Truncate { inode, .. } => *inode,
+            Op::Fsync { inode, .. } | Op::Writeback { inode } => *inode,
+            Op::Commit | Op::Crash => 0,
+        };
+        if inode >= self.inodes.len() {
+            return error(format!("{field}.inode"), format!("no inode {inode}"));
+        }
+        let bs = self.geometry.blocksize();
+        match op {
+            Op::Write(w) if w.segments.is_empty() || w.segments.len() > SEGMENTS_MAX => error(
+                format!("{field}.segments"),
+                format!("1..={SEGMENTS_MAX} segments"),
+            ),
+            Op::Write(w)
+                if w.segments.iter().map(|s| s.len).sum::<u64>() > REQUEST_BLOCKS_MAX * bs =>
+            {
+                error(
+                    format!("{field}.segments"),
+                    format!("more than {REQUEST_BLOCKS_MAX} blocks"),
+                )
+            }
+            Op::Read { len, .. } if *len > REQUEST_BLOCKS_MAX * bs => error(
+                format!("{field}.len"),
+                format!("more than {REQUEST_BLOCKS_MAX} blocks"),
+            ),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! The whole model state (spec §4.2, §4.3): inodes, disk, page cache, in-flight I/O objects,
+//! the hashed `aio_mutex` buckets and the actors. Pure data: `Clone + Eq + Hash`, so engines
+//! can store and compare states.
+
+use std::collections::BTreeMap;
+
+use crate::extent::{ExtentMap, ExtentState};
+use crate::geometry::{Geometry, Mount};
+use crate::iocb::FileFlags;
+use crate::limits::EXT4_WQ_HASH_SZ;
+use crate::ops::{Frame, Op, OpResult};
+
+/// Index of an actor (a task that runs a program of operations).
+pub type ActorId = u8;
+/// Index of an inode in [`State::inodes`].
+pub type InodeIx = usize;
+/// Identifier of a bio, dio, io_end or work item (one counter for all).
+pub type ObjId = u16;
+
+/// What one sector holds: the tag of whoever wrote it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Data {
+    /// Zeros (from `dio_zero_block`, a hole, or a truncated tail).
+    Zero,
+    /// Garbage left in a free disk block from before (`Stale(pblk)`): must never be read.
+    Stale(u32),
+    /// The file's contents when the scenario starts.
+    Initial,
+    /// Data of write number `n` (see [`crate::ops::WriteOp::tag`]).
+    Write(u8),
+}
+
+/// The simulated block device: sector contents and the block allocator.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Disk {
+    /// Contents per physical sector.
+    pub sectors: Vec<Data>,
+    /// Per physical block: free for allocation.
+    pub free: Vec<bool>,
+}
+
+impl Disk {
+    /// A disk whose every block is free and holds stale garbage.
+    pub fn new(geometry: &Geometry) -> Disk {
+        let spb = geometry.sectors_per_block() as usize;
+        let sectors = (0..geometry.disk_blocks)
+            .flat_map(|b| vec![Data::Stale(b); spb])
+            .collect();
+        Disk {
+            sectors,
+            free: vec![true; geometry.disk_blocks as usize],
+        }
+    }
+
+    /// The block allocator (`ext4_mb_new_blocks`, first fit): up to `len` contiguous free
+    /// blocks at the lowest free block. `None` when the disk is full (`-ENOSPC`).
+    pub fn allocate(&mut self, len: u64) -> Option<(u32, u64)> {
+        let start = self.free.iter().position(|&f| f)?;
+        let run = self.free[start..]
+            .iter()
+            .take(len as usize)
+            .take_while(|&&f| f)
+            .count();
+        self.free[start..start + run]
+            .iter_mut()
+            .for_each(|f| *f = false);
+        Some((start as u32, run as u64))
+    }
+
+    /// Returns blocks to the allocator (`ext4_free_blocks`); their contents stay on disk.
+    pub fn release(&mut self, pblk: u32, len: u64) {
+        for b in pblk as usize..pblk as usize + len as usize {
+            assert!(!self.free[b], "double free of block {b}");
+            self.free[b] = true;
+        }
+    }
+}
+
+/// One page of the page cache with sector-granular contents (spec §4.2). `PG_dirty` and
+/// `PG_writeback` are separate bits: a page under writeback can be dirtied again.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Page {
+    /// `PG_dirty`, per block of the page (bit `i`: block `i` of the page has dirty buffers).
+    pub dirty: u64,
+    /// `PG_writeback`.
+    pub writeback: bool,
+    /// Contents per sector of the page.
+    pub data: Vec<Data>,
+}
+
+/// A sleeping mutex (`struct mutex`): its owner. Not FIFO in 4.4 (spec §4.1): any contender
+/// may win once it is free, so waiters are not recorded.
+pub type Mutex = Option<ActorId>;
+
+/// `i_data_sem`, a read-write semaphore.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RwSem {
+    /// Readers holding it.
+    pub readers: u8,
+    /// A writer holds it.
+    pub writer: bool,
+}
+
+/// What the journal has committed for an inode: what survives a crash (spec §4.4).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Committed {
+    /// The extent tree at the last commit.
+    pub map: ExtentMap,
+    /// `i_disksize` at the last commit.
+    pub i_disksize: u64,
+    /// On the orphan list at the last commit.
+    pub orphan: bool,
+}
+
+/// Per-inode state (spec §4.2).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Inode {
+    /// The inode's address, the key of `ext4_aio_mutex` / `ext4_ioend_wq` (mod 37).
+    pub ino: u32,
+    /// `EXT4_INODE_EXTENTS`: extent-mapped (else block-mapped, "bitmap").
+    pub extents: bool,
+    /// `S_SYNC`.
+    pub s_sync: bool,
+    /// Encrypted, inline data or journalled data: `ext4_direct_IO` returns 0 (spec §2.9).
+    pub dio_refused: bool,
+    /// `EXT4_STATE_DIO_UNWRITTEN`.
+    pub state_dio_unwritten: bool,
+    /// `i_size`.
+    pub i_size: u64,
+    /// `i_disksize`.
+    pub i_disksize: u64,
+    /// On the orphan list.
+    pub orphan: bool,
+    /// `i_mutex`.
+    pub i_mutex: Mutex,
+    /// `i_data_sem`.
+    pub i_data_sem: RwSem,
+    /// `i_dio_count`.
+    pub i_dio_count: u32,
+    /// `i_unwritten`: io_ends flagged `EXT4_IO_END_UNWRITTEN`.
+    pub i_unwritten: u32,
+    /// `i_ioend_count`: live io_ends.
+    pub i_ioend_count: u32,
+    /// `i_private`: the current AIO io_end (`ext4_inode_aio`).
+    pub i_private: Option<ObjId>,
+    /// The extent tree and delayed blocks.
+    pub map: ExtentMap,
+    /// The page cache, by page index; `nrpages` is its length.
+    pub pages: BTreeMap<u64, Page>,
+    /// The journal's view.
+    pub committed: Committed,
+    /// `i_sync_tid` not yet committed: some metadata changed since the last commit.
+    pub sync_dirty: bool,
+    /// `i_datasync_tid` not yet committed (allocation of written extents, conversion, size).
+    pub datasync_dirty: bool,
+    /// Blocks were allocated written by writeback in the running transaction: data=ordered
+    /// makes the commit wait for their writeback.
+    pub ordered: bool,
+}
+
+impl Inode {
+    /// `mapping->nrpages`.
+    pub fn nrpages(&self) -> usize {
+        self.pages.len()
+    }
+    /// The hash bucket of `ext4_aio_mutex(inode)` and `ext4_ioend_wq(inode)`.
+    pub fn bucket(&self) -> u8 {
+        (self.ino % EXT4_WQ_HASH_SZ) as u8
+    }
+}
+
+/// `struct dio` (fs/direct-io.c) and the ext4 state hung on it (spec §4.3).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Dio {
+    /// The inode.
+    pub inode: InodeIx,
+    /// The submitting actor.
+    pub owner: ActorId,
+    /// `dio->is_async`.
+    pub is_async: bool,
+    /// `dio->defer_completion`: complete on `s_dio_done_wq`.
+    pub defer_completion: bool,
+    /// Bios in flight (the refcount beyond the submitter's).
+    pub bios: u16,
+    /// The submitter still holds its reference.
+    pub submitter_ref: bool,
+    /// `dio->result`: bytes mapped and submitted.
+    pub result: u64,
+    /// File offset of the request (`offset` of `dio_complete`).
+    pub offset: u64,
+    /// `dio->private`: the io_end (async `ext4_ext_direct_IO` only).
+    pub private: Option<ObjId>,
+    /// `dio->end_io` is `ext4_end_io_dio` (extent path); none on the indirect path.
+    pub end_io: bool,
+    /// The file's flags (for `generic_write_sync` in `dio_complete`).
+    pub file: FileFlags,
+    /// Index of the write in the owner's program (where `ki_complete` reports).
+    pub op: usize,
+}
+
+/// `ext4_io_end_t` (spec §2.3).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IoEnd {
+    /// The inode.
+    pub inode: InodeIx,
+    /// `count`: references.
+    pub count: u8,
+    /// `EXT4_IO_END_UNWRITTEN`.
+    pub unwritten: bool,
+    /// `offset` of the range to convert.
+    pub offset: u64,
+    /// `size` of the range to convert.
+    pub size: u64,
+    /// Writeback pages whose `end_page_writeback` waits for the conversion.
+    pub pages: Vec<u64>,
+}
+
+/// Who a bio reports to when it completes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BioOwner {
+    /// A direct I/O (`dio_bio_end_io` / `dio_bio_end_aio`).
+    Dio(ObjId),
+    /// Buffered writeback (`ext4_end_bio`), with its io_end.
+    Writeback(ObjId),
+}
+
+/// A bio in flight: where it writes, what, and for whom (spec §4.2).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Bio {
+    /// The inode whose data it carries.
+    pub inode: InodeIx,
+    /// Who completes it.
+    pub owner: BioOwner,
+    /// First physical sector.
+    pub psector: u32,
+    /// Contents, one per sector.
+    pub data: Vec<Data>,
+    /// A `dio_zero_block` zero bio.
+    pub zero: bool,
+    /// Still on this actor's plug list (not dispatched).
+    pub plugged_by: Option<ActorId>,
+    /// Pages a writeback bio ends writeback on.
+    pub pages: Vec<u64>,
+}
+
+/// A queued work item.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Work {
+    /// `dio_aio_complete_work` on `s_dio_done_wq`, at a point of `dio_complete`.
+    DioComplete {
+        /// The dio.
+        dio: ObjId,
+        /// Where in `dio_complete` the worker is.
+        pc: crate::ops::CompletePc,
+    },
+    /// `ext4_end_io_rsv_work` on `rsv_conversion_wq`: convert a writeback io_end.
+    EndIo {
+        /// The io_end.
+        io_end: ObjId,
+    },
+}
+
+/// An actor: a task running its program of operations.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Actor {
+    /// The operations, in order.
+    pub program: Vec<Op>,
+    /// Index of the current operation (`program.len()` when finished).
+    pub op: usize,
+    /// The current operation's local state.
+    pub frame: Frame,
+    /// Asleep on a wait queue, until woken.
+    pub sleeping: Option<Sleep>,
+    /// Results of finished operations.
+    pub results: Vec<OpResult>,
+}
+
+/// A wait queue an actor sleeps on (`wait_event`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Sleep {
+    /// `ext4_ioend_wq[bucket]` in `ext4_unwritten_wait`.
+    IoendWq(u8),
+    /// `inode_dio_wait` on this inode.
+    DioWait(InodeIx),
+}
+
+/// The model state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct State {
+    /// Superblock geometry.
+    pub geometry: Geometry,
+    /// Mount options.
+    pub mount: Mount,
+    /// Inodes.
+    pub inodes: Vec<Inode>,
+    /// The block device.
+    pub disk: Disk,
+    /// `ext4__aio_mutex[37]`: owner per bucket (only non-free buckets are kept).
+    pub aio_mutex: BTreeMap<u8, ActorId>,
+    /// In-flight bios.
+    pub bios: BTreeMap<ObjId, Bio>,
+    /// Live dios.
+    pub dios: BTreeMap<ObjId, Dio>,
+    /// Live io_ends.
+    pub io_ends: BTreeMap<ObjId, IoEnd>,
+    /// Queued work items.
+    pub work: BTreeMap<ObjId, Work>,
+    /// The actors.
+    pub actors: Vec<Actor>,
+    /// Next identifier for a bio, dio, io_end or work item.
+    pub next_id: ObjId,
+    /// A crash happened; the state is the one journal replay recovered.
+    pub crashed: bool,
+}
+
+impl State {
+    /// A fresh identifier.
+    pub fn new_id(&mut self) -> ObjId {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// `IS_SYNC(inode)`: `S_SYNC` or a `MS_SYNCHRONOUS` mount.
+    pub fn is_sync(&self, inode: InodeIx) -> bool {
+        self.inodes[inode].s_sync || self.mount.sync
+    }
+
+    /// `ext4_should_dioread_nolock(inode)` (spec §2.7; data=journal is not modelled).
+    pub fn should_dioread_nolock(&self, inode: InodeIx) -> bool {
+        self.mount.dioread_nolock && self.inodes[inode].extents
+    }
+
+    /// Internal consistency (not the oracles): lock owners exist, counters match the
+    /// objects, extent trees are well formed, every mapped block is allocated.
+    pub fn assert_invariants(&self) {
+        for (ix, inode) in self.inodes.iter().enumerate() {
+            inode.map.assert_well_formed(self.geometry.disk_blocks);
+            if let Some(owner) = inode.i_mutex {
+                assert!((owner as usize) < self.actors.len(), "i_mutex owner");
+            }
+            assert!(
+                !(inode.i_data_sem.writer && inode.i_data_sem.readers > 0),
+                "i_data_sem"
+            );
+            let flagged = self
+                .io_ends
+                .values()
+                .filter(|e| e.inode == ix && e.unwritten)
+                .count();
+            assert_eq!(
+                inode.i_unwritten as usize, flagged,
+                "i_unwritten of inode {ix}"
+            );
+            let live = self.io_ends.values().filter(|e| e.inode == ix).count();
+            assert_eq!(
+                inode.i_ioend_count as usize, live,
+                "i_ioend_count of inode {ix}"
+            );
+            for e in &inode.map.extents {
+                let blocks = e.pblk as usize..e.pblk as usize + e.len as usize;
+                assert!(
+                    blocks.clone().all(|b| !self.disk.free[b]),
+                    "mapped block is free"
+                );
+            }
+            if let Some(io_end) = inode.i_private {
+                assert!(self.io_ends.contains_key(&io_end), "i_private dangles");
+            }
+        }
+        for (&bucket, &owner) in &self.aio_mutex {
+            assert!(u32::from(bucket) < EXT4_WQ_HASH_SZ && (owner as usize) < self.actors.len());
+        }
+        for (&id, dio) in &self.dios {
+            let bios = self
+                .bios
+                .values()
+                .filter(|b| b.owner == BioOwner::Dio(id))
+                .count();
+            assert_eq!(dio.bios as usize, bios, "dio {id} bio count");
+        }
+    }
+
+    /// Physical sector of byte `pos` of a file, given the physical block of its block.
+    pub fn psector(&self, pblk: u32, pos: u64) -> u32 {
+        let g = &self.geometry;
+        let in_block = (pos & (g.blocksize() - 1)) >> g.sector_bits;
+        (u64::from(pblk) * g.sectors_per_block() + in_block) as u32
+    }
+
+    /// Extent state of the block holding byte `pos` of `inode`.
+    pub fn block_state(&self, inode: InodeIx, pos: u64) -> Option<ExtentState> {
+        self.inodes[inode]
+            .map
+            .pblk(pos >> self.geometry.blkbits)
+            .map(|(_, s)| s)
+    }
+}

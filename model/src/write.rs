@@ -1,0 +1,445 @@
+//! The writer: `ext4_file_write_iter` (fs/ext4/file.c, 4.1–4.4; `../shared/seed/`) and its
+//! callees down to `__generic_file_write_iter`, step by step (spec §2.0).
+//!
+//! Three functions hold a writer's whole control flow: [`after`] says where a writer goes
+//! once the step at its program counter ran (the function read top to bottom), [`wait`] says
+//! what a step waits for, and [`run`] applies the step through helpers that compute and do
+//! not decide. DIO steps are in [`crate::dio`].
+
+use crate::exec::Wait;
+use crate::io::{commit, commit_must_wait, data_sem_free};
+use crate::iocb::{bitmap_file_check, errno, ext4_unaligned_aio, generic_write_checks};
+use crate::ops::{DioPath, IocbPrivate, WriteFrame, WriteOp, WritePc};
+use crate::pagecache::{self, page_range, writeback_needs_map, writeback_pending};
+use crate::state::{ActorId, State};
+use WritePc::*;
+
+/// The control flow: where a writer at `f.pc` goes after that step ran.
+pub fn after(state: &State, f: &WriteFrame) -> WritePc {
+    match f.pc {
+        Gate if f.aio_mutex.is_some() => AioMutexLock,
+        Gate => IMutexLock,
+        AioMutexLock => UnwrittenWait,
+        UnwrittenWait => IMutexLock,
+        IMutexLock => WriteChecks,
+        WriteChecks if f.ret <= 0 => OutUnlock,
+        WriteChecks if f.iocb.ki_flags.direct => OverwriteCheck,
+        WriteChecks => PerformWrite,
+        OverwriteCheck => DirectFlush,
+        DirectFlush => DirectFlushWait,
+        DirectFlushWait => DirectInvalidate,
+        DirectInvalidate if f.dio_ret == errno::EBUSY => PerformWrite,
+        DirectInvalidate => DirectIo,
+        DirectIo => match f.path {
+            None => DirectEnd,
+            Some(DioPath::Ind) => IndBegin,
+            Some(_) => ExtBegin,
+        },
+        ExtBegin if f.overwrite => ExtOverwriteUnlock,
+        ExtBegin | ExtOverwriteUnlock => ExtSetPrivate,
+        ExtSetPrivate | IndBegin => DioStart,
+        DioStart if f.dio.is_none() => after_dio(f),
+        DioStart => DioGetBlock,
+        DioGetBlock if f.dio_ret < 0 || f.dio_next >= f.dio_end => DioZeroTail,
+        DioGetBlock => DioGetBlock,
+        DioZeroTail => DioDrop,
+        DioDrop => after_dio(f),
+        ExtPutIoEnd => ExtConvertAndEnd,
+        ExtConvertAndEnd if f.path == Some(DioPath::ExtOverwrite) => ExtRelock,
+        ExtConvertAndEnd | ExtRelock | IndEnd => DirectEnd,
+        DirectEnd if f.written < 0 || f.iter.count() == 0 => IMutexUnlock,
+        DirectEnd => PerformWrite,
+        PerformWrite if f.iter.count() > 0 => PerformWrite,
+        PerformWrite if f.fallback => FallbackFlush,
+        PerformWrite => IMutexUnlock,
+        FallbackFlush => FallbackFlushWait,
+        FallbackFlushWait => IMutexUnlock,
+        IMutexUnlock if f.ret > 0 && sync_needed(state, f) => SyncFlush,
+        IMutexUnlock | SyncCommit => after_sync(f),
+        SyncFlush => SyncFlushWait,
+        SyncFlushWait => SyncCommit,
+        FinishPlug if f.aio_mutex.is_some() => AioMutexUnlock,
+        FinishPlug | AioMutexUnlock | OutUnlock | Done => Done,
+    }
+}
+
+/// Back in the `->direct_IO` implementation after `do_blockdev_direct_IO` returned.
+fn after_dio(f: &WriteFrame) -> WritePc {
+    if f.path == Some(DioPath::Ind) {
+        IndEnd
+    } else {
+        ExtPutIoEnd
+    }
+}
+
+/// After `generic_write_sync`: `blk_finish_plug` for `o_direct`, then the aio_mutex.
+fn after_sync(f: &WriteFrame) -> WritePc {
+    match (f.iocb.ki_flags.direct, f.aio_mutex) {
+        (true, _) => FinishPlug,
+        (false, Some(_)) => AioMutexUnlock,
+        (false, None) => Done,
+    }
+}
+
+/// `generic_write_sync` does anything: `O_DSYNC` (which `O_SYNC` includes) or `IS_SYNC`.
+pub fn sync_needed(state: &State, f: &WriteFrame) -> bool {
+    f.file.o_dsync || f.file.o_sync || state.is_sync(f.inode)
+}
+
+/// What the step at `f.pc` waits for, if it cannot run now.
+pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
+    let inode = f.inode;
+    let ino = &state.inodes[inode];
+    let range = || {
+        page_range(
+            state,
+            f.iocb.ki_pos,
+            f.iocb.ki_pos + f.iter.count().max(1) - 1,
+        )
+    };
+    let flushing = |pages| writeback_needs_map(state, inode, pages) && !data_sem_free(state, inode);
+    match f.pc {
+        AioMutexLock => {
+            let bucket = ino.bucket();
+            state
+                .aio_mutex
+                .get(&bucket)
+                .map(|&owner| Wait::AioMutex { bucket, owner })
+        }
+        IMutexLock | ExtRelock => ino.i_mutex.map(|owner| Wait::IMutex { inode, owner }),
+        ExtOverwriteUnlock | PerformWrite => {
+            ino.i_data_sem.writer.then_some(Wait::DataSem { inode })
+        }
+        DirectFlush => flushing(range()).then_some(Wait::DataSem { inode }),
+        DirectFlushWait | DirectInvalidate | DirectEnd => (ino.nrpages() > 0
+            && writeback_pending(state, inode, range()))
+        .then_some(Wait::Writeback { inode }),
+        FallbackFlush => flushing(buffered_range(state, f)).then_some(Wait::DataSem { inode }),
+        FallbackFlushWait => writeback_pending(state, inode, buffered_range(state, f))
+            .then_some(Wait::Writeback { inode }),
+        SyncFlush => flushing(sync_range(state, f)).then_some(Wait::DataSem { inode }),
+        SyncFlushWait => writeback_pending(state, inode, sync_range(state, f))
+            .then_some(Wait::Writeback { inode }),
+        SyncCommit => {
+            (sync_commit_needed(state, f) && commit_must_wait(state)).then_some(Wait::Commit)
+        }
+        DioGetBlock | DioDrop | ExtPutIoEnd | ExtConvertAndEnd => crate::dio::wait(state, a, f),
+        _ => None,
+    }
+}
+
+fn buffered_range(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64> {
+    page_range(state, f.buffered_pos, f.buffered_pos + f.status.max(1) - 1)
+}
+
+/// `[ki_pos - ret, ki_pos - 1]`, the range `generic_write_sync` covers.
+fn sync_range(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64> {
+    let ret = f.ret.max(1) as u64;
+    page_range(state, f.iocb.ki_pos - ret, f.iocb.ki_pos - 1)
+}
+
+/// `jbd2_complete_transaction` has a transaction to wait for: the inode's `i_datasync_tid`
+/// (O_DSYNC only or IS_SYNC) or `i_sync_tid` (O_SYNC) is not committed yet.
+fn sync_commit_needed(state: &State, f: &WriteFrame) -> bool {
+    let ino = &state.inodes[f.inode];
+    if f.file.o_sync {
+        ino.sync_dirty || ino.datasync_dirty
+    } else {
+        ino.datasync_dirty
+    }
+}
+
+/// Applies the step at `f.pc`; `notes` gets what happened, in ext4 terms.
+pub fn run(
+    state: &mut State,
+    a: ActorId,
+    f: &mut WriteFrame,
+    op: &WriteOp,
+    notes: &mut Vec<String>,
+) {
+    match f.pc {
+        Gate => gate(state, f, notes),
+        AioMutexLock => lock_aio_mutex(state, a, f, notes),
+        UnwrittenWait => unwritten_wait(state, a, f, notes),
+        IMutexLock | ExtRelock => lock_i_mutex(state, a, f, notes),
+        WriteChecks => write_checks(state, f, op, notes),
+        OverwriteCheck => overwrite_check(state, f, notes),
+        DirectFlush => flush(state, f.inode, range_of(state, f), notes),
+        DirectFlushWait | SyncFlushWait => {}
+        FallbackFlushWait => fallback_done(state, f, notes),
+        DirectInvalidate => direct_invalidate(state, f, notes),
+        DirectIo => direct_io(state, f, notes),
+        DirectEnd => direct_end(state, f, notes),
+        PerformWrite => perform_write(state, f, op, notes),
+        FallbackFlush => flush(state, f.inode, buffered_range(state, f), notes),
+        IMutexUnlock | OutUnlock => unlock_i_mutex(state, a, f, notes),
+        SyncFlush => flush(state, f.inode, sync_range(state, f), notes),
+        SyncCommit => sync_commit(state, f, notes),
+        FinishPlug => finish_plug(state, a, f, notes),
+        AioMutexUnlock => unlock_aio_mutex(state, a, f, notes),
+        Done => unreachable!("a finished write takes no step"),
+        _ => crate::dio::run(state, a, f, op, notes),
+    }
+    if f.pc == OutUnlock && f.aio_mutex.is_some() {
+        unlock_aio_mutex(state, a, f, notes);
+    }
+}
+
+fn range_of(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64> {
+    page_range(
+        state,
+        f.iocb.ki_pos,
+        f.iocb.ki_pos + f.iter.count().max(1) - 1,
+    )
+}
+
+/// The serialization gate (spec §2.0 step 2), `i_size` read unlocked.
+fn gate(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let ino = &state.inodes[f.inode];
+    let unaligned = || {
+        ext4_unaligned_aio(
+            ino.i_size,
+            &f.iter,
+            f.iocb.ki_pos,
+            state.geometry.blocksize(),
+        )
+    };
+    let serialize = f.iocb.ki_flags.direct
+        && ino.extents
+        && !f.iocb.is_sync_kiocb()
+        && (f.iocb.ki_flags.append || unaligned());
+    if serialize {
+        f.aio_mutex = Some(ino.bucket());
+    }
+    notes.push(format!("i_size_read={} serialize={serialize}", ino.i_size));
+}
+
+fn lock_aio_mutex(state: &mut State, a: ActorId, f: &WriteFrame, notes: &mut Vec<String>) {
+    let bucket = f.aio_mutex.expect("gate chose the aio_mutex");
+    assert!(
+        state.aio_mutex.insert(bucket, a).is_none(),
+        "aio_mutex[{bucket}] taken twice"
+    );
+    notes.push(format!("aio_mutex[{bucket}] taken"));
+}
+
+fn unlock_aio_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let bucket = f.aio_mutex.take().expect("aio_mutex held");
+    assert_eq!(
+        state.aio_mutex.remove(&bucket),
+        Some(a),
+        "aio_mutex[{bucket}] owner"
+    );
+    notes.push(format!("aio_mutex[{bucket}] released"));
+}
+
+/// `ext4_unwritten_wait`: sleeps on the hashed queue while `i_unwritten != 0`.
+fn unwritten_wait(state: &mut State, a: ActorId, f: &WriteFrame, notes: &mut Vec<String>) {
+    let ino = &state.inodes[f.inode];
+    if ino.i_unwritten != 0 {
+        let bucket = ino.bucket();
+        notes.push(format!(
+            "i_unwritten={} sleep on ioend_wq[{bucket}]",
+            ino.i_unwritten
+        ));
+        state.actors[a as usize].sleeping = Some(crate::state::Sleep::IoendWq(bucket));
+    } else {
+        notes.push("i_unwritten=0".into());
+    }
+}
+
+fn lock_i_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let ino = &mut state.inodes[f.inode];
+    assert!(ino.i_mutex.is_none() && !f.i_mutex_held);
+    ino.i_mutex = Some(a);
+    f.i_mutex_held = true;
+    notes.push(format!("i_mutex({}) taken", ino.ino));
+}
+
+fn unlock_i_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let ino = &mut state.inodes[f.inode];
+    assert_eq!(ino.i_mutex, Some(a), "i_mutex owner");
+    assert!(f.i_mutex_held);
+    ino.i_mutex = None;
+    f.i_mutex_held = false;
+    if f.pc == IMutexUnlock {
+        f.ret = f.written;
+    }
+    notes.push(format!("i_mutex({}) released ret={}", ino.ino, f.ret));
+}
+
+/// `generic_write_checks`, the bitmap-file check, `iocb->private = &overwrite`, the plug.
+fn write_checks(state: &State, f: &mut WriteFrame, op: &WriteOp, notes: &mut Vec<String>) {
+    let ino = &state.inodes[f.inode];
+    let g = &state.geometry;
+    let checks = generic_write_checks(
+        &mut f.iocb,
+        &mut f.iter,
+        ino.i_size,
+        op.file,
+        op.rlimit_fsize,
+        g.s_maxbytes(),
+    );
+    f.ret = checks.ret;
+    f.sigxfsz = checks.sigxfsz;
+    if f.ret > 0
+        && !ino.extents
+        && let Some(error) = bitmap_file_check(f.iocb.ki_pos, &mut f.iter, g.s_bitmap_maxbytes())
+    {
+        f.ret = error;
+    }
+    notes.push(format!(
+        "ki_pos={} count={} ret={} sigxfsz={}",
+        f.iocb.ki_pos,
+        f.iter.count(),
+        f.ret,
+        f.sigxfsz
+    ));
+    if f.ret <= 0 {
+        return;
+    }
+    f.iocb_private = IocbPrivate::Overwrite;
+    f.plugged = f.iocb.ki_flags.direct;
+    f.buffered_pos = f.iocb.ki_pos;
+}
+
+/// The overwrite test of spec §2.0 step 6 (`nrpages` and `i_size` read here).
+fn overwrite_check(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let ino = &state.inodes[f.inode];
+    let (pos, length) = (f.iocb.ki_pos, f.iter.count());
+    let blkbits = state.geometry.blkbits;
+    if state.should_dioread_nolock(f.inode)
+        && f.aio_mutex.is_none()
+        && ino.nrpages() == 0
+        && pos + length <= ino.i_size
+    {
+        let m_lblk = pos >> blkbits;
+        let m_len = (pos + length).div_ceil(state.geometry.blocksize()) - m_lblk;
+        let map = ino.map.lookup(m_lblk, m_len);
+        f.overwrite = map.len == m_len && map.mapped();
+    }
+    notes.push(format!("overwrite={}", f.overwrite));
+}
+
+/// `filemap_write_and_wait_range`, first half: writeback starts over the range.
+fn flush(
+    state: &mut State,
+    inode: usize,
+    pages: std::ops::RangeInclusive<u64>,
+    notes: &mut Vec<String>,
+) {
+    let bios = pagecache::start_writeback(state, inode, pages);
+    if !bios.is_empty() {
+        notes.push(format!("writeback bios {bios:?}"));
+    }
+}
+
+/// `invalidate_inode_pages2_range` before the direct I/O; `-EBUSY` → all buffered.
+fn direct_invalidate(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    if state.inodes[f.inode].nrpages() == 0 {
+        return;
+    }
+    if !pagecache::invalidate_pages2(state, f.inode, range_of(state, f)) {
+        notes.push("invalidate -EBUSY: written=0, buffered fallback".into());
+        f.dio_ret = errno::EBUSY;
+        f.written = 0;
+        f.fallback = true;
+        f.buffered_pos = f.iocb.ki_pos;
+    }
+}
+
+/// `ext4_direct_IO` and the head of `ext4_ext_direct_IO` (spec §2.9).
+fn direct_io(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let ino = &state.inodes[f.inode];
+    let final_size = f.iocb.ki_pos + f.iter.count();
+    f.path = if ino.dio_refused {
+        f.dio_ret = 0;
+        None
+    } else if !ino.extents || final_size > ino.i_size {
+        Some(DioPath::Ind)
+    } else if f.overwrite {
+        Some(DioPath::ExtOverwrite)
+    } else {
+        Some(DioPath::Ext)
+    };
+    notes.push(format!(
+        "direct_IO path={:?} final_size={final_size} i_size={}",
+        f.path, ino.i_size
+    ));
+}
+
+/// The tail of `generic_file_direct_write` (spec §2.10).
+fn direct_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    if state.inodes[f.inode].nrpages() > 0 {
+        pagecache::invalidate_pages2(state, f.inode, range_of(state, f));
+    }
+    let written = f.dio_ret;
+    if written > 0 {
+        let pos = f.iocb.ki_pos + written as u64;
+        f.iter.advance(written as u64);
+        let ino = &mut state.inodes[f.inode];
+        if pos > ino.i_size {
+            ino.i_size = pos;
+            notes.push(format!("i_size={pos}"));
+        }
+        f.iocb.ki_pos = pos;
+    }
+    f.written = written;
+    f.fallback = written >= 0 && f.iter.count() > 0;
+    f.buffered_pos = f.iocb.ki_pos;
+    notes.push(format!("written={written} ki_pos={}", f.iocb.ki_pos));
+}
+
+/// One page of `generic_perform_write`.
+fn perform_write(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mut Vec<String>) {
+    let pos = f.buffered_pos + f.status;
+    let bytes = pagecache::da_write_page(state, f.inode, pos, f.iter.count(), op.tag);
+    f.iter.advance(bytes);
+    f.status += bytes;
+    let ino = &state.inodes[f.inode];
+    notes.push(format!(
+        "page {} +{bytes} i_size={} i_disksize={}",
+        pos >> state.geometry.page_bits,
+        ino.i_size,
+        ino.i_disksize
+    ));
+    if f.iter.count() == 0 && !f.fallback {
+        f.iocb.ki_pos += f.status;
+        f.written = f.status as i64;
+    }
+}
+
+/// The fallback's flush finished: `ki_pos = endbyte + 1`, `written += status`,
+/// `invalidate_mapping_pages`.
+fn fallback_done(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    f.iocb.ki_pos = f.buffered_pos + f.status;
+    f.written += f.status as i64;
+    pagecache::invalidate_mapping_pages(state, f.inode, buffered_range(state, f));
+    notes.push(format!(
+        "fallback written={} ki_pos={}",
+        f.written, f.iocb.ki_pos
+    ));
+}
+
+/// `jbd2_complete_transaction` in `ext4_sync_file`.
+fn sync_commit(state: &mut State, f: &WriteFrame, notes: &mut Vec<String>) {
+    if sync_commit_needed(state, f) {
+        commit(state);
+        notes.push("journal commit".into());
+    }
+}
+
+/// `blk_finish_plug`: this task's plugged bios are dispatched.
+fn finish_plug(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let mut dispatched = Vec::new();
+    for (id, bio) in state
+        .bios
+        .iter_mut()
+        .filter(|(_, b)| b.plugged_by == Some(a))
+    {
+        bio.plugged_by = None;
+        dispatched.push(*id);
+    }
+    f.plugged = false;
+    notes.push(format!("unplug {dispatched:?}"));
+}
