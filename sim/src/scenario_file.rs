@@ -1,0 +1,415 @@
+//! The scenario file: TOML read with serde into a [`model::scenario::Scenario`]. The format
+//! is documented in the README ("Scenario files"). Every error names the file and the field.
+
+use std::path::Path;
+
+use model::extent::{Extent, ExtentState};
+use model::geometry::{Geometry, Mount};
+use model::iocb::{FileFlags, Segment};
+use model::limits::RLIM_INFINITY;
+use model::ops::{Op, WriteOp};
+use model::scenario::{InodeSpec, Scenario};
+use serde::Deserialize;
+
+/// Address of the default user buffer (page aligned).
+pub const DEFAULT_BUFFER: u64 = 0x10_0000;
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// `[geometry]`; defaults to 4 KiB blocks and pages on 1 KiB sectors, 16 disk blocks.
+    #[serde(default)]
+    pub geometry: GeometryFile,
+    /// `[mount]`.
+    #[serde(default)]
+    pub mount: MountFile,
+    /// `[[inodes]]`.
+    pub inodes: Vec<InodeFile>,
+    /// `[[actors]]`.
+    #[serde(default)]
+    pub actors: Vec<ActorFile>,
+}
+
+/// `[geometry]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeometryFile {
+    /// log2 of the fs block size.
+    pub blkbits: u32,
+    /// log2 of the logical sector size.
+    pub sector_bits: u32,
+    /// log2 of the page size.
+    pub page_bits: u32,
+    /// The huge_file feature.
+    pub huge_file: bool,
+    /// Blocks on the simulated disk.
+    pub disk_blocks: u32,
+}
+
+impl Default for GeometryFile {
+    fn default() -> Self {
+        let g = Geometry::SMALL;
+        GeometryFile {
+            blkbits: g.blkbits,
+            sector_bits: g.sector_bits,
+            page_bits: g.page_bits,
+            huge_file: g.huge_file,
+            disk_blocks: g.disk_blocks,
+        }
+    }
+}
+
+/// `[mount]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MountFile {
+    /// `-o dioread_nolock`.
+    pub dioread_nolock: bool,
+    /// `-o sync` (`MS_SYNCHRONOUS`).
+    pub sync: bool,
+}
+
+/// How an inode maps its blocks.
+#[derive(Debug, Default, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Mapping {
+    /// `EXT4_INODE_EXTENTS`.
+    #[default]
+    Extents,
+    /// Block-mapped (indirect blocks, "bitmap" in the kernel's comments).
+    Bitmap,
+}
+
+/// `[[inodes]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InodeFile {
+    /// Inode address (bucket = ino % 37).
+    #[serde(default = "default_ino")]
+    pub ino: u32,
+    /// `extents` or `bitmap`.
+    #[serde(default)]
+    pub mapping: Mapping,
+    /// `i_size` (and `i_disksize`).
+    #[serde(default)]
+    pub i_size: u64,
+    /// `S_SYNC`.
+    #[serde(default)]
+    pub s_sync: bool,
+    /// `ext4_direct_IO` returns 0 (encrypted, inline or journalled data).
+    #[serde(default)]
+    pub dio_refused: bool,
+    /// Extents at the start.
+    #[serde(default)]
+    pub extents: Vec<ExtentFile>,
+    /// Pages cached (clean) at the start.
+    #[serde(default)]
+    pub cached_pages: Vec<u64>,
+}
+
+fn default_ino() -> u32 {
+    12
+}
+
+/// One extent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtentFile {
+    /// First logical block.
+    pub lblk: u64,
+    /// Blocks.
+    pub len: u64,
+    /// First physical block.
+    pub pblk: u32,
+    /// `written` or `unwritten`.
+    pub state: StateFile,
+}
+
+/// Extent state as written in the file.
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum StateFile {
+    /// Written.
+    Written,
+    /// Unwritten.
+    Unwritten,
+}
+
+/// `[[actors]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorFile {
+    /// The operations in order.
+    pub ops: Vec<OpFile>,
+}
+
+/// `O_SYNC` / `O_DSYNC`.
+#[derive(Debug, Default, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncFile {
+    /// Neither.
+    #[default]
+    None,
+    /// `O_DSYNC`.
+    Dsync,
+    /// `O_SYNC`.
+    Sync,
+}
+
+/// One operation.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OpFile {
+    /// A write.
+    Write {
+        /// Inode index.
+        #[serde(default)]
+        inode: usize,
+        /// Offset as passed (O_APPEND moves it).
+        pos: u64,
+        /// Length, for one buffer at `DEFAULT_BUFFER` (or give `segments`).
+        len: Option<u64>,
+        /// The iovec, `{ base, len }` each.
+        segments: Option<Vec<SegmentFile>>,
+        /// `O_DIRECT`.
+        #[serde(default)]
+        direct: bool,
+        /// Submitted with `io_submit`.
+        #[serde(default)]
+        aio: bool,
+        /// `O_APPEND`.
+        #[serde(default)]
+        append: bool,
+        /// `none`, `dsync` or `sync`.
+        #[serde(default)]
+        sync: SyncFile,
+        /// `O_LARGEFILE` (a 64-bit `open` sets it).
+        #[serde(default = "yes")]
+        largefile: bool,
+        /// `RLIMIT_FSIZE` (none when absent).
+        rlimit_fsize: Option<u64>,
+    },
+    /// A read.
+    Read {
+        /// Inode index.
+        #[serde(default)]
+        inode: usize,
+        /// Offset.
+        pos: u64,
+        /// Length.
+        len: u64,
+        /// `O_DIRECT`.
+        #[serde(default)]
+        direct: bool,
+    },
+    /// `stat`.
+    Stat {
+        /// Inode index.
+        #[serde(default)]
+        inode: usize,
+    },
+    /// `ftruncate`.
+    Truncate {
+        /// Inode index.
+        #[serde(default)]
+        inode: usize,
+        /// New size.
+        size: u64,
+    },
+    /// `fsync` / `fdatasync`.
+    Fsync {
+        /// Inode index.
+        #[serde(default)]
+        inode: usize,
+        /// `fdatasync`.
+        #[serde(default)]
+        datasync: bool,
+    },
+    /// A flusher pass.
+    Writeback {
+        /// Inode index.
+        #[serde(default)]
+        inode: usize,
+    },
+    /// A journal commit.
+    Commit,
+    /// A crash and recovery.
+    Crash,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One iovec segment.
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentFile {
+    /// `iov_base`.
+    pub base: u64,
+    /// `iov_len`.
+    pub len: u64,
+}
+
+/// A scenario file that cannot be used: the file and what is wrong with it.
+#[derive(Debug)]
+pub struct LoadError {
+    /// The file.
+    pub path: String,
+    /// What is wrong (naming the field, and the line where TOML knows it).
+    pub message: String,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Reads and checks a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, LoadError> {
+    let error = |message: String| LoadError {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}")))?;
+    parse(&text).map_err(error)
+}
+
+/// Parses and checks scenario text.
+pub fn parse(text: &str) -> Result<Scenario, String> {
+    let file: ScenarioFile =
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+    let scenario = file.into_scenario()?;
+    scenario.build().map_err(|e| e.to_string())?;
+    Ok(scenario)
+}
+
+impl ScenarioFile {
+    fn into_scenario(self) -> Result<Scenario, String> {
+        let g = &self.geometry;
+        let geometry = Geometry {
+            blkbits: g.blkbits,
+            sector_bits: g.sector_bits,
+            page_bits: g.page_bits,
+            huge_file: g.huge_file,
+            disk_blocks: g.disk_blocks,
+        };
+        let mount = Mount {
+            dioread_nolock: self.mount.dioread_nolock,
+            sync: self.mount.sync,
+        };
+        let inodes = self.inodes.into_iter().map(InodeFile::into_spec).collect();
+        let mut actors = Vec::new();
+        for (a, actor) in self.actors.into_iter().enumerate() {
+            let ops = actor
+                .ops
+                .into_iter()
+                .enumerate()
+                .map(|(k, op)| op.into_op(&format!("actors[{a}].ops[{k}]")));
+            actors.push(ops.collect::<Result<Vec<Op>, String>>()?);
+        }
+        Ok(Scenario {
+            geometry,
+            mount,
+            inodes,
+            actors,
+        })
+    }
+}
+
+impl InodeFile {
+    fn into_spec(self) -> InodeSpec {
+        let extents_at_start = self
+            .extents
+            .iter()
+            .map(|e| Extent {
+                lblk: e.lblk,
+                len: e.len,
+                pblk: e.pblk,
+                state: match e.state {
+                    StateFile::Written => ExtentState::Written,
+                    StateFile::Unwritten => ExtentState::Unwritten,
+                },
+            })
+            .collect();
+        InodeSpec {
+            ino: self.ino,
+            extents: self.mapping == Mapping::Extents,
+            s_sync: self.s_sync,
+            dio_refused: self.dio_refused,
+            i_size: self.i_size,
+            extents_at_start,
+            cached_pages: self.cached_pages,
+        }
+    }
+}
+
+impl OpFile {
+    fn into_op(self, field: &str) -> Result<Op, String> {
+        Ok(match self {
+            OpFile::Write {
+                inode,
+                pos,
+                len,
+                segments,
+                direct,
+                aio,
+                append,
+                sync,
+                largefile,
+                rlimit_fsize,
+            } => {
+                let segments = match (len, segments) {
+                    (Some(len), None) => vec![Segment {
+                        base: DEFAULT_BUFFER,
+                        len,
+                    }],
+                    (None, Some(s)) => s
+                        .iter()
+                        .map(|s| Segment {
+                            base: s.base,
+                            len: s.len,
+                        })
+                        .collect(),
+                    _ => return Err(format!("{field}: give exactly one of `len` and `segments`")),
+                };
+                let file = FileFlags {
+                    o_direct: direct,
+                    o_append: append,
+                    o_sync: sync == SyncFile::Sync,
+                    o_dsync: sync != SyncFile::None,
+                    o_largefile: largefile,
+                };
+                let rlimit_fsize = rlimit_fsize.unwrap_or(RLIM_INFINITY);
+                Op::Write(WriteOp {
+                    inode,
+                    pos,
+                    segments,
+                    file,
+                    aio,
+                    rlimit_fsize,
+                    tag: 0,
+                })
+            }
+            OpFile::Read {
+                inode,
+                pos,
+                len,
+                direct,
+            } => Op::Read {
+                inode,
+                pos,
+                len,
+                direct,
+            },
+            OpFile::Stat { inode } => Op::Stat { inode },
+            OpFile::Truncate { inode, size } => Op::Truncate { inode, size },
+            OpFile::Fsync { inode, datasync } => Op::Fsync { inode, datasync },
+            OpFile::Writeback { inode } => Op::Writeback { inode },
+            OpFile::Commit => Op::Commit,
+            OpFile::Crash => Op::Crash,
+        })
+    }
+}

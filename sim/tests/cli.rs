@@ -1,0 +1,157 @@
+//! `writeiter run`: the example runs, bad input exits 2 naming the file and the field.
+
+use std::process::{Command, Output};
+
+fn writeiter(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_writeiter"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("writeiter runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Writes `text` to a scenario file of its own and runs `writeiter run` on it.
+fn run_text(name: &str, text: &str, extra: &[&str]) -> Output {
+    let dir = std::env::temp_dir().join(format!("writeiter-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("scenario written");
+    let mut args = vec!["run", path.to_str().expect("utf-8 path")];
+    args.extend_from_slice(extra);
+    writeiter(&args)
+}
+
+#[test]
+fn run_prints_the_trace_in_ext4_terms_and_exits_0() {
+    let out = writeiter(&["run", "examples/unaligned-aio.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "aio_mutex[12] taken",
+        "submit zero bio sectors 4+1",
+        "-EIOCBQUEUED",
+        "ki_complete a0 ret=1024",
+        "done:",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}
+
+#[test]
+fn an_exact_schedule_runs_only_its_steps() {
+    let out = writeiter(&[
+        "run",
+        "examples/unaligned-aio.toml",
+        "--schedule",
+        "a0 a0 a1",
+        "--exact",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("   2 a1   Gate"), "{text}");
+    assert!(!text.contains("   3 "), "{text}");
+    assert!(text.contains("paused:"), "{text}");
+}
+
+#[test]
+fn a_schedule_naming_a_blocked_actor_exits_2_saying_what_it_waits_on() {
+    let schedule = "a0 a0 a1 a1";
+    let out = writeiter(&["run", "examples/unaligned-aio.toml", "--schedule", schedule]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("schedule step 3: task a1 cannot step: aio_mutex[12] held by a0"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_malformed_schedule_exits_2_naming_the_flag() {
+    let out = writeiter(&["run", "examples/unaligned-aio.toml", "--schedule", "a0 x9"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--schedule: `x9` is not a task"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_unknown_field_exits_2_naming_the_file_line_and_field() {
+    let out = run_text(
+        "unknown.toml",
+        "[[inodes]]\ni_size = 4096\nsizee = 3\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let message = stderr(&out);
+    assert!(
+        message.contains("unknown.toml") && message.contains("sizee") && message.contains("line 3"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_impossible_geometry_exits_2_naming_the_field() {
+    let out = run_text(
+        "geometry.toml",
+        "[geometry]\nblkbits = 9\n[[inodes]]\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let message = stderr(&out);
+    assert!(
+        message.contains("geometry.toml") && message.contains("blkbits"),
+        "{message}"
+    );
+    let nolock =
+        "[geometry]\nblkbits = 10\nsector_bits = 9\n[mount]\ndioread_nolock = true\n[[inodes]]\n";
+    let out = run_text("nolock.toml", nolock, &[]);
+    assert!(
+        stderr(&out).contains("dioread_nolock: mount refuses it"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_bad_operation_field_exits_2_naming_its_path() {
+    let text = "[[inodes]]\n[[actors]]\nops = [{ op = \"stat\", inode = 3 }]\n";
+    let out = run_text("inode.toml", text, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("actors[0].ops[0].inode: no inode 3"),
+        "{}",
+        stderr(&out)
+    );
+    let both = "[[inodes]]\n[[actors]]\nops = [{ op = \"write\", pos = 0 }]\n";
+    let out = run_text("len.toml", both, &[]);
+    assert!(
+        stderr(&out).contains("actors[0].ops[0]: give exactly one of `len` and `segments`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_missing_file_and_a_bad_flag_exit_2() {
+    let out = writeiter(&["run", "no/such/file.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no/such/file.toml: cannot read"),
+        "{}",
+        stderr(&out)
+    );
+    let out = writeiter(&["run", "examples/unaligned-aio.toml", "--bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown flag --bogus"));
+    assert_eq!(writeiter(&[]).status.code(), Some(2));
+}
