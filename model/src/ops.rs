@@ -54,6 +54,15 @@ pub enum Op {
         /// New size.
         size: u64,
     },
+    /// `fallocate(FALLOC_FL_PUNCH_HOLE)` → `ext4_punch_hole`.
+    PunchHole {
+        /// The file.
+        inode: InodeIx,
+        /// Offset.
+        pos: u64,
+        /// Length.
+        len: u64,
+    },
     /// `fsync`/`fdatasync` → `ext4_sync_file` over the whole file.
     Fsync {
         /// The file.
@@ -258,16 +267,20 @@ pub enum CompletePc {
 /// Program counter of the other actors' operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OtherPc {
-    /// `mutex_lock(&inode->i_mutex)` (truncate).
+    /// `mutex_lock(&inode->i_mutex)` (truncate, punch hole; punch returns at or past
+    /// `i_size`).
     IMutexLock,
     /// `ext4_setattr`: `ext4_orphan_add` (shrink), then under `down_write(i_data_sem)`
     /// `i_disksize` and `i_size` set together.
     SetSize,
-    /// `inode_dio_wait` (shrinking truncate with an orphan entry).
+    /// `ext4_inode_block_unlocked_dio` + `inode_dio_wait` (shrinking truncate with an
+    /// orphan entry; punch hole).
     DioWait,
-    /// `truncate_pagecache`: wait for writeback, drop pages past the size.
+    /// `truncate_pagecache` (wait for writeback, drop pages past the size), or for punch
+    /// `truncate_pagecache_range` and `ext4_zero_partial_blocks`.
     TruncatePagecache,
-    /// `ext4_truncate`: zero the partial block's tail, free blocks past the size, orphan del.
+    /// `ext4_truncate` (zero the partial block's tail, free blocks past the size, orphan
+    /// del), or for punch `ext4_ext_remove_space` under `down_write(i_data_sem)`.
     FreeBlocks,
     /// `mutex_unlock(&inode->i_mutex)`.
     IMutexUnlock,

@@ -16,7 +16,7 @@ use OtherPc::*;
 pub fn first(op: &Op) -> OtherPc {
     match op {
         Op::Read { direct: false, .. } => ReadPage,
-        Op::Read { direct: true, .. } | Op::Fsync { .. } => Flush,
+        Op::Read { direct: true, .. } | Op::Fsync { .. } | Op::PunchHole { .. } => Flush,
         Op::Stat { .. } => Stat,
         Op::Truncate { .. } => IMutexLock,
         Op::Writeback { .. } => WritebackRun,
@@ -54,6 +54,12 @@ pub fn after(state: &State, op: &Op, f: &OtherFrame) -> OtherPc {
         (Op::Truncate { .. }, SetSize | DioWait) => TruncatePagecache,
         (Op::Truncate { .. }, TruncatePagecache) if shrink => FreeBlocks,
         (Op::Truncate { .. }, TruncatePagecache | FreeBlocks) => IMutexUnlock,
+        (Op::PunchHole { .. }, Flush) => FlushWait,
+        (Op::PunchHole { .. }, FlushWait) => IMutexLock,
+        (Op::PunchHole { .. }, IMutexLock) if shrink => DioWait,
+        (Op::PunchHole { .. }, IMutexLock | FreeBlocks) => IMutexUnlock,
+        (Op::PunchHole { .. }, DioWait) => TruncatePagecache,
+        (Op::PunchHole { .. }, TruncatePagecache) => FreeBlocks,
         _ => Done,
     }
 }
@@ -130,6 +136,9 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
             notes.push(format!("i_size={}", f.pos));
         }
         (Op::Truncate { size, .. }, _) => crate::truncate::run(state, a, inode, *size, f, notes),
+        (Op::PunchHole { pos, len, .. }, _) => {
+            crate::truncate::punch(state, a, inode, (*pos, *len), f, notes)
+        }
         (_, Crash) => crate::truncate::crash(state, a, notes),
         (op, pc) => unreachable!("{pc:?} is not a step of {op:?}"),
     }

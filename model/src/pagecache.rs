@@ -143,44 +143,36 @@ fn dirty_blocks(
         .map(move |i| (index << shift) + i)
 }
 
-/// `filemap_fdatawrite_range` → `ext4_writepages` over the dirty pages of `pages`: allocate
-/// delayed blocks (unwritten through an io_end under dioread_nolock, else written), raise
-/// `i_disksize` (`ext4_wb_update_i_disksize`), submit one bio a block. Returns the bios.
+/// `filemap_fdatawrite_range` → `ext4_writepages` over the dirty blocks of `pages` below
+/// EOF: one io_end per run of logically contiguous blocks (`mpd->map`, its `offset`/`size`
+/// the run), each block allocated if delayed (unwritten through the io_end under
+/// dioread_nolock, else written), one bio a block, then `ext4_wb_update_i_disksize` and the
+/// submitter's `ext4_put_io_end_defer`. Returns the bios.
 pub fn start_writeback(
     state: &mut State,
     inode: InodeIx,
     pages: std::ops::RangeInclusive<u64>,
 ) -> Vec<u16> {
     let g = state.geometry;
-    let dirty: Vec<(u64, u64)> = state.inodes[inode]
-        .pages
-        .range(pages)
-        .filter(|(_, p)| p.dirty != 0)
-        .map(|(&i, p)| (i, p.dirty))
-        .collect();
-    if dirty.is_empty() {
-        return Vec::new();
-    }
-    let io_end = new_io_end(state, inode);
-    let mut bios = Vec::new();
-    for (index, dirty_mask) in dirty {
-        let page_end = (index + 1) << g.page_bits;
-        let i_size = state.inodes[inode].i_size;
-        let page = state.inodes[inode]
-            .pages
-            .get_mut(&index)
-            .expect("dirty page");
-        page.dirty = 0;
-        let eof_block = i_size.div_ceil(g.blocksize());
-        let blocks: Vec<u64> = dirty_blocks(&g, index, dirty_mask)
+    let eof_block = state.inodes[inode].i_size.div_ceil(g.blocksize());
+    let mut blocks: Vec<(u64, u64, bool)> = Vec::new(); // (page, lblk, last block of the page)
+    for (&index, page) in state.inodes[inode].pages.range_mut(pages) {
+        let dirty: Vec<u64> = dirty_blocks(&g, index, page.dirty)
             .filter(|&b| b < eof_block)
             .collect();
-        if blocks.is_empty() {
-            continue; // wholly past EOF: nothing to write
+        page.dirty = 0;
+        if let Some(&last) = dirty.last() {
+            page.writeback = true;
+            blocks.extend(dirty.iter().map(|&b| (index, b, b == last)));
         }
-        page.writeback = true;
-        let last = *blocks.last().expect("non-empty");
-        for lblk in blocks {
+    }
+    let mut bios = Vec::new();
+    for run in blocks.chunk_by(|x, y| x.1 + 1 == y.1) {
+        let io_end = new_io_end(state, inode);
+        let (first, last) = (run[0].1, run[run.len() - 1].1);
+        let end = state.io_ends.get_mut(&io_end).expect("new io_end");
+        (end.offset, end.size) = (first << g.blkbits, (last + 1 - first) << g.blkbits);
+        for &(index, lblk, ends_page) in run {
             let pblk = writeback_map_block(state, inode, lblk, io_end);
             bios.push(submit_writeback_bio(
                 state,
@@ -188,17 +180,17 @@ pub fn start_writeback(
                 (lblk, pblk),
                 io_end,
                 index,
-                lblk == last,
+                ends_page,
             ));
         }
-        let new_disksize = page_end.min(i_size);
         let ino = &mut state.inodes[inode];
+        let new_disksize = ((last + 1) << g.blkbits).min(ino.i_size);
         if new_disksize > ino.i_disksize {
             ino.i_disksize = new_disksize;
             ino.datasync_dirty = true;
         }
+        put_io_end_defer(state, io_end);
     }
-    put_io_end_defer(state, io_end);
     bios
 }
 

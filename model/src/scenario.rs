@@ -220,6 +220,7 @@ impl Scenario {
         let inode = match op {
             Op::Write(w) => w.inode,
             Op::Read { inode, .. } | Op::Stat { inode } | Op::Truncate { inode, .. } => *inode,
+            Op::PunchHole { inode, .. } => *inode,
             Op::Fsync { inode, .. } | Op::Writeback { inode } => *inode,
             Op::Commit | Op::Crash => 0,
         };

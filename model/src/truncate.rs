@@ -1,7 +1,6 @@
 //! Truncate in `ext4_setattr` order (fs/ext4/inode.c, spec §4.4) and a crash followed by
 //! journal replay and `ext4_orphan_cleanup`.
 
-use crate::extent::ExtentState;
 use crate::ops::{Frame, OpResult, OtherFrame, OtherPc};
 use crate::pagecache::page_from_disk;
 use crate::state::{ActorId, Data, Disk, InodeIx, Sleep, State};
@@ -78,25 +77,13 @@ fn truncate_pagecache(state: &mut State, inode: InodeIx, size: u64, notes: &mut 
     ));
 }
 
-/// `ext4_truncate`: `ext4_block_truncate_page` zeroes the partial block's tail in the page
-/// cache (reading it if the block is written), the blocks past `size` are freed, the orphan
-/// entry goes.
+/// `ext4_truncate`: `ext4_block_truncate_page` zeroes the partial block's tail, the blocks
+/// past `size` are freed, the orphan entry goes.
 fn ext4_truncate(state: &mut State, inode: InodeIx, size: u64, notes: &mut Vec<String>) {
     let g = state.geometry;
-    if !size.is_multiple_of(g.blocksize())
-        && state.block_state(inode, size) == Some(ExtentState::Written)
-    {
-        let index = size >> g.page_bits;
-        if !state.inodes[inode].pages.contains_key(&index) {
-            let page = page_from_disk(state, inode, index);
-            state.inodes[inode].pages.insert(index, page);
-        }
-        let page = state.inodes[inode].pages.get_mut(&index).expect("page");
+    if !size.is_multiple_of(g.blocksize()) {
         let block_end = (size | (g.blocksize() - 1)) + 1;
-        let from = (size & (g.pagesize() - 1)).div_ceil(g.sectorsize()) as usize;
-        let to = (((block_end - 1) & (g.pagesize() - 1)) >> g.sector_bits) as usize;
-        page.data[from..=to].fill(Data::Zero);
-        page.dirty |= 1 << ((size >> g.blkbits) - (index << (g.page_bits - g.blkbits)));
+        zero_block_range(state, inode, size, block_end, notes);
     }
     let first = size.div_ceil(g.blocksize());
     let freed = state.inodes[inode].map.remove(first, u64::MAX);
@@ -106,6 +93,160 @@ fn ext4_truncate(state: &mut State, inode: InodeIx, size: u64, notes: &mut Vec<S
     let ino = &mut state.inodes[inode];
     ino.orphan = false;
     notes.push(format!("ext4_truncate freed {freed:?}, orphan_del"));
+}
+
+/// `__ext4_block_zero_page_range` over `[from, to)` inside one block: nothing for a hole;
+/// a mapped block (written **or unwritten**: `ext4_get_block(create = 0)` maps both) whose
+/// page is not cached is read from disk as it is (`ll_rw_block`), then the range is zeroed
+/// in the page and the block's buffer dirtied.
+fn zero_block_range(
+    state: &mut State,
+    inode: InodeIx,
+    from: u64,
+    to: u64,
+    notes: &mut Vec<String>,
+) {
+    let g = state.geometry;
+    let Some((pblk, extent_state)) = state.inodes[inode].map.pblk(from >> g.blkbits) else {
+        return;
+    };
+    let index = from >> g.page_bits;
+    if !state.inodes[inode].pages.contains_key(&index) {
+        let mut page = page_from_disk(state, inode, index);
+        let spb = g.sectors_per_block() as usize;
+        let in_page = (((from >> g.blkbits) << g.blkbits) & (g.pagesize() - 1)) >> g.sector_bits;
+        let raw = &state.disk.sectors[pblk as usize * spb..(pblk as usize + 1) * spb];
+        page.data[in_page as usize..in_page as usize + spb].copy_from_slice(raw);
+        state.inodes[inode].pages.insert(index, page);
+        notes.push(format!("read block p{pblk} ({extent_state:?}) from disk"));
+    }
+    let page = state.inodes[inode].pages.get_mut(&index).expect("page");
+    let first = (from & (g.pagesize() - 1)).div_ceil(g.sectorsize()) as usize;
+    let last = (((to - 1) & (g.pagesize() - 1)) + 1) >> g.sector_bits;
+    if first < last as usize {
+        page.data[first..last as usize].fill(Data::Zero);
+    }
+    page.dirty |= 1 << ((from >> g.blkbits) - (index << (g.page_bits - g.blkbits)));
+    notes.push(format!("zero {from}..{to} in page {index}"));
+}
+
+/// One step of `ext4_punch_hole(inode, offset, length)` (4.4 order: flush the range, lock,
+/// return at or past `i_size`, block unlocked DIO and `inode_dio_wait`, drop the whole pages,
+/// zero the partial blocks, remove the whole blocks under `i_data_sem`, unlock).
+pub fn punch(
+    state: &mut State,
+    a: ActorId,
+    inode: InodeIx,
+    (offset, length): (u64, u64),
+    f: &mut OtherFrame,
+    notes: &mut Vec<String>,
+) {
+    let g = state.geometry;
+    match f.pc {
+        OtherPc::Flush => {
+            let bios = crate::pagecache::start_writeback(
+                state,
+                inode,
+                crate::pagecache::page_range(state, offset, offset + length.max(1) - 1),
+            );
+            notes.push(format!("writeback bios {bios:?}"));
+        }
+        OtherPc::FlushWait => {}
+        OtherPc::IMutexLock => {
+            let ino = &mut state.inodes[inode];
+            assert!(ino.i_mutex.is_none());
+            ino.i_mutex = Some(a);
+            f.shrink = offset < ino.i_size && length > 0;
+            // "If the hole extends beyond i_size, set the hole to end after the page that
+            // contains i_size."
+            let end = if offset + length > ino.i_size {
+                ino.i_size + g.pagesize() - (ino.i_size & (g.pagesize() - 1))
+            } else {
+                offset + length
+            };
+            f.pos = end;
+            notes.push(format!("i_mutex({}) taken, hole {offset}..{end}", ino.ino));
+        }
+        OtherPc::DioWait | OtherPc::IMutexUnlock => run(state, a, inode, 0, f, notes),
+        OtherPc::TruncatePagecache => punch_pagecache(state, inode, offset, f.pos, notes),
+        OtherPc::FreeBlocks => {
+            let first = offset.div_ceil(g.blocksize());
+            let stop = f.pos >> g.blkbits;
+            let freed = if first < stop {
+                state.inodes[inode].map.remove(first, stop)
+            } else {
+                Vec::new()
+            };
+            for &(pblk, len) in &freed {
+                state.disk.release(pblk, len);
+            }
+            state.inodes[inode].datasync_dirty = true;
+            state.inodes[inode].sync_dirty = true;
+            notes.push(format!(
+                "ext4_ext_remove_space {first}..{stop} freed {freed:?}"
+            ));
+        }
+        pc => unreachable!("{pc:?} is not a punch-hole step"),
+    }
+}
+
+/// `truncate_pagecache_range` over the whole blocks of the hole (the caller waited for
+/// writeback), then `ext4_zero_partial_blocks(offset, end - offset)`.
+fn punch_pagecache(
+    state: &mut State,
+    inode: InodeIx,
+    offset: u64,
+    end: u64,
+    notes: &mut Vec<String>,
+) {
+    let g = state.geometry;
+    let first_block_offset = offset.div_ceil(g.blocksize()) * g.blocksize();
+    let last_block_offset = (end >> g.blkbits << g.blkbits).saturating_sub(1);
+    if last_block_offset > first_block_offset {
+        truncate_pagecache_range(state, inode, first_block_offset, last_block_offset);
+        notes.push(format!(
+            "truncate_pagecache_range {first_block_offset}..={last_block_offset}"
+        ));
+    }
+    let byte_end = end - 1;
+    let (partial_start, partial_end) =
+        (offset & (g.blocksize() - 1), byte_end & (g.blocksize() - 1));
+    let block_end = |pos: u64| (pos | (g.blocksize() - 1)) + 1;
+    if offset >> g.blkbits == byte_end >> g.blkbits {
+        if partial_start != 0 || partial_end != g.blocksize() - 1 {
+            zero_block_range(state, inode, offset, end, notes);
+        }
+        return;
+    }
+    if partial_start != 0 {
+        zero_block_range(state, inode, offset, block_end(offset), notes);
+    }
+    if partial_end != g.blocksize() - 1 {
+        zero_block_range(state, inode, byte_end - partial_end, end, notes);
+    }
+}
+
+/// `truncate_inode_pages_range(start, last)`: drops the pages wholly inside, zeroes the part
+/// inside of the others.
+fn truncate_pagecache_range(state: &mut State, inode: InodeIx, start: u64, last: u64) {
+    let g = state.geometry;
+    let ino = &mut state.inodes[inode];
+    let indexes: Vec<u64> = ino
+        .pages
+        .range(start >> g.page_bits..=last >> g.page_bits)
+        .map(|(&i, _)| i)
+        .collect();
+    for index in indexes {
+        let (page_start, page_last) = (index << g.page_bits, ((index + 1) << g.page_bits) - 1);
+        if start <= page_start && page_last <= last {
+            ino.pages.remove(&index);
+            continue;
+        }
+        let from = (start.max(page_start) - page_start) >> g.sector_bits;
+        let to = (last.min(page_last) - page_start + 1) >> g.sector_bits;
+        let page = ino.pages.get_mut(&index).expect("cached page");
+        page.data[from as usize..to as usize].fill(Data::Zero);
+    }
 }
 
 /// Power failure: what the committed journal and the disk hold survives (spec §4.4); journal

@@ -1,0 +1,342 @@
+//! The other actors (spec §4.4): truncate, punch hole, writeback, fsync, crash, hashing.
+
+mod common;
+use common::*;
+use model::exec::{self, Task, Wait};
+use model::ops::{Op, OpResult, WritePc};
+use model::state::{Data, Sleep};
+
+fn other_steps(trace: &[String], actor: &str) -> Vec<String> {
+    trace
+        .iter()
+        .filter(|t| t.starts_with(actor))
+        .map(|t| t.split(' ').nth(1).unwrap().to_string())
+        .collect()
+}
+
+mod ext4_setattr {
+    use super::*;
+
+    #[test]
+    fn a_shrinking_truncate_runs_in_ext4_setattr_order_and_frees_blocks() {
+        let truncate = Op::Truncate {
+            inode: 0,
+            size: B + S,
+        };
+        let mut s = state(
+            DEFAULT,
+            vec![inode(4 * B, &[(0, 4, 2, Written)])],
+            vec![vec![truncate]],
+        );
+        let trace = finish(&mut s);
+        let steps = other_steps(&trace, "a0");
+        assert_eq!(
+            steps,
+            [
+                "IMutexLock",
+                "SetSize",
+                "DioWait",
+                "TruncatePagecache",
+                "FreeBlocks",
+                "IMutexUnlock"
+            ]
+        );
+        let ino = &s.inodes[0];
+        assert_eq!(
+            (ino.i_size, ino.i_disksize, ino.orphan),
+            (B + S, B + S, false)
+        );
+        assert_eq!(ino.map.extents.len(), 1);
+        assert_eq!(ino.map.extents[0].len, 2);
+        assert!(s.disk.free[4] && s.disk.free[5] && !s.disk.free[3]);
+        let page = &ino.pages[&1];
+        assert_eq!(
+            page.data,
+            vec![Data::Initial, Data::Zero, Data::Zero, Data::Zero],
+            "tail of the block zeroed"
+        );
+    }
+
+    /// Spec §2.10 step 5: the truncate runs while the overwrite DIO is between dropping and
+    /// retaking i_mutex; `generic_file_direct_write` then raises `i_size` back to the end of
+    /// the write, while the blocks the truncate freed stay freed and `i_disksize` stays 0.
+    #[test]
+    fn truncate_waits_for_an_overwrite_dio_then_gets_its_i_size_raised_back_as_in_4_4() {
+        let actors = vec![
+            vec![Op::Write(dio(0, B))],
+            vec![Op::Truncate { inode: 0, size: 0 }],
+        ];
+        let mut s = state(NOLOCK, vec![inode(2 * B, &[(0, 2, 4, Written)])], actors);
+        step_to(&mut s, 0, WritePc::DioDrop);
+        exec::step(&mut s, Task::Actor(1)).expect("i_mutex is free: the overwrite dropped it");
+        assert_eq!(
+            exec::task_wait(&s, Task::Actor(1)),
+            Ok(Some(Wait::DataSem { inode: 0 }))
+        );
+        finish(&mut s);
+        let ino = &s.inodes[0];
+        assert_eq!((ino.i_size, ino.i_disksize), (B, 0));
+        assert!(ino.map.extents.is_empty(), "the blocks stay freed");
+    }
+
+    #[test]
+    fn inode_dio_wait_sleeps_until_a_queued_aio_ends() {
+        let actors = vec![
+            vec![Op::Write(aio(0, B))],
+            vec![Op::Truncate { inode: 0, size: 0 }],
+        ];
+        let mut s = state(DEFAULT, vec![inode(2 * B, &[(0, 2, 4, Written)])], actors);
+        finish_op(&mut s, 0);
+        assert_eq!(
+            s.inodes[0].i_dio_count, 1,
+            "queued AIO holds its dio's reference"
+        );
+        for _ in 0..3 {
+            exec::step(&mut s, Task::Actor(1)).expect("lock, set size, wait");
+        }
+        assert_eq!(s.actors[1].sleeping, Some(Sleep::DioWait(0)));
+        let bio = *s.bios.keys().next().expect("the AIO's bio");
+        exec::step(&mut s, Task::Bio(bio)).expect("bio completes, the dio with it");
+        assert_eq!(
+            s.actors[1].sleeping, None,
+            "inode_dio_end woke the truncate"
+        );
+        finish(&mut s);
+    }
+}
+
+mod ext4_punch_hole {
+    use super::*;
+
+    #[test]
+    fn punch_frees_whole_blocks_and_zeroes_partial_ones() {
+        let punch = Op::PunchHole {
+            inode: 0,
+            pos: S,
+            len: 2 * B,
+        };
+        let mut s = state(
+            DEFAULT,
+            vec![inode(4 * B, &[(0, 4, 0, Written)])],
+            vec![vec![punch, Op::Writeback { inode: 0 }]],
+        );
+        let trace = finish(&mut s);
+        assert_eq!(
+            other_steps(&trace, "a0")[..7],
+            [
+                "Flush",
+                "FlushWait",
+                "IMutexLock",
+                "DioWait",
+                "TruncatePagecache",
+                "FreeBlocks",
+                "IMutexUnlock"
+            ]
+        );
+        let extents: Vec<(u64, u64)> = s.inodes[0]
+            .map
+            .extents
+            .iter()
+            .map(|e| (e.lblk, e.len))
+            .collect();
+        assert_eq!(extents, [(0, 1), (2, 2)], "block 1 removed");
+        assert_eq!(
+            &s.disk.sectors[0..4],
+            &[Data::Initial, Data::Zero, Data::Zero, Data::Zero]
+        );
+        assert_eq!(
+            &s.disk.sectors[8..12],
+            &[Data::Zero, Data::Initial, Data::Initial, Data::Initial]
+        );
+    }
+
+    #[test]
+    fn punch_at_or_past_i_size_does_nothing() {
+        let punch = Op::PunchHole {
+            inode: 0,
+            pos: 4 * B,
+            len: B,
+        };
+        let mut s = state(
+            DEFAULT,
+            vec![inode(4 * B, &[(0, 4, 0, Written)])],
+            vec![vec![punch]],
+        );
+        let trace = finish(&mut s);
+        assert_eq!(
+            other_steps(&trace, "a0"),
+            ["Flush", "FlushWait", "IMutexLock", "IMutexUnlock"]
+        );
+    }
+
+    #[test]
+    fn a_partial_block_zeroing_reads_an_unwritten_block_from_disk_as_4_4_does() {
+        let punch = Op::PunchHole {
+            inode: 0,
+            pos: 0,
+            len: S,
+        };
+        let read = Op::Read {
+            inode: 0,
+            pos: 0,
+            len: B,
+            direct: false,
+        };
+        let mut s = state(
+            DEFAULT,
+            vec![inode(B, &[(0, 1, 3, Unwritten)])],
+            vec![vec![punch, read]],
+        );
+        finish(&mut s);
+        let OpResult::Read(data) = &s.actors[0].results[1] else {
+            panic!("read result")
+        };
+        assert_eq!(
+            data,
+            &[Data::Zero, Data::Stale(3), Data::Stale(3), Data::Stale(3)]
+        );
+    }
+}
+
+mod ext4_writepages {
+    use super::*;
+
+    #[test]
+    fn writeback_under_dioread_nolock_flags_the_io_end_in_i_private() {
+        let actors = vec![
+            vec![Op::Write(aio(0, B))],
+            vec![Op::Write(buffered(B, B)), Op::Writeback { inode: 0 }],
+        ];
+        let mut s = state(NOLOCK, vec![inode(2 * B, &[(0, 1, 4, Written)])], actors);
+        finish_op(&mut s, 1);
+        step_to(&mut s, 0, WritePc::DioStart);
+        let aio_io_end = s.inodes[0].i_private.expect("async DIO set i_private");
+        assert!(!s.io_ends[&aio_io_end].unwritten);
+        finish_op(&mut s, 1);
+        assert!(
+            s.io_ends[&aio_io_end].unwritten,
+            "(a): the DIO's io_end is flagged by writeback"
+        );
+        assert_eq!(s.inodes[0].i_unwritten, 2, "writeback's own io_end too (c)");
+        finish(&mut s);
+        assert_eq!(s.inodes[0].i_unwritten, 0);
+        assert!(s.inodes[0].map.extents.iter().all(|e| e.state == Written));
+    }
+
+    #[test]
+    fn writeback_allocates_written_blocks_without_dioread_nolock() {
+        let w = Op::Write(buffered(0, 2 * B));
+        let mut s = state(
+            DEFAULT,
+            vec![inode(0, &[])],
+            vec![vec![w, Op::Writeback { inode: 0 }]],
+        );
+        finish(&mut s);
+        let e = s.inodes[0].map.extents[0];
+        assert_eq!((e.lblk, e.len, e.state), (0, 2, Written));
+        assert_eq!(s.inodes[0].i_disksize, 2 * B);
+        assert_eq!(s.inodes[0].nrpages(), 2);
+        assert!(
+            s.inodes[0]
+                .pages
+                .values()
+                .all(|p| p.dirty == 0 && !p.writeback)
+        );
+    }
+}
+
+mod ext4_sync_file_and_crash {
+    use super::*;
+
+    #[test]
+    fn fsync_commits_what_a_crash_then_keeps() {
+        let program = vec![
+            Op::Write(buffered(0, B)),
+            Op::Fsync {
+                inode: 0,
+                datasync: true,
+            },
+            Op::Crash,
+            Op::Read {
+                inode: 0,
+                pos: 0,
+                len: B,
+                direct: false,
+            },
+        ];
+        let mut s = state(DEFAULT, vec![inode(0, &[])], vec![program]);
+        finish(&mut s);
+        assert_eq!(s.inodes[0].i_size, B);
+        let OpResult::Read(data) = &s.actors[0].results[3] else {
+            panic!("read")
+        };
+        assert_eq!(data, &[Data::Write(1); 4]);
+    }
+
+    #[test]
+    fn without_a_commit_a_crash_loses_the_write() {
+        let program = vec![
+            Op::Write(buffered(0, B)),
+            Op::Writeback { inode: 0 },
+            Op::Crash,
+            Op::Stat { inode: 0 },
+        ];
+        let mut s = state(DEFAULT, vec![inode(0, &[])], vec![program]);
+        finish(&mut s);
+        assert_eq!(s.actors[0].results[3], OpResult::Stat(0));
+        assert!(s.inodes[0].map.extents.is_empty());
+        assert!(
+            s.disk.free.iter().all(|&f| f),
+            "the uncommitted allocation is gone"
+        );
+    }
+
+    #[test]
+    fn a_crash_kills_the_other_actors_and_orphan_cleanup_truncates() {
+        let actors = vec![vec![Op::Write(dio(B, B))], vec![Op::Commit, Op::Crash]];
+        let mut s = state(DEFAULT, vec![inode(B, &[(0, 1, 0, Written)])], actors);
+        step_to(&mut s, 0, WritePc::DioGetBlock);
+        assert!(s.inodes[0].orphan, "extending DIO is on the orphan list");
+        exec::step(&mut s, Task::Actor(0)).expect("allocates block 1");
+        finish_op(&mut s, 1);
+        finish_op(&mut s, 1);
+        assert_eq!(s.actors[0].results, vec![OpResult::Crashed]);
+        assert_eq!(
+            s.inodes[0].map.extents.len(),
+            1,
+            "the orphan's block past i_disksize is gone"
+        );
+        assert_eq!(s.inodes[0].i_size, B);
+        assert!(s.crashed);
+        finish(&mut s);
+    }
+}
+
+mod ext4_aio_mutex_hashing {
+    use super::*;
+
+    #[test]
+    fn two_inodes_in_one_bucket_share_the_aio_mutex() {
+        let mut other = inode(B, &[(0, 1, 8, Written)]);
+        other.ino = 12 + 37;
+        let mut w1 = aio(0, B);
+        w1.file.o_append = true;
+        let mut w2 = w1.clone();
+        w2.inode = 1;
+        let mut s = state(
+            DEFAULT,
+            vec![inode(B, &[(0, 1, 0, Written)]), other],
+            vec![vec![Op::Write(w1)], vec![Op::Write(w2)]],
+        );
+        step_to(&mut s, 0, WritePc::IMutexLock);
+        step_to(&mut s, 1, WritePc::AioMutexLock);
+        assert_eq!(
+            exec::task_wait(&s, Task::Actor(1)),
+            Ok(Some(Wait::AioMutex {
+                bucket: 12,
+                owner: 0
+            }))
+        );
+        finish(&mut s);
+    }
+}
