@@ -217,6 +217,16 @@ pub enum OpFile {
         /// New size.
         size: u64,
     },
+    /// `fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)`.
+    PunchHole {
+        /// Inode index.
+        #[serde(default)]
+        inode: usize,
+        /// Offset.
+        pos: u64,
+        /// Length.
+        len: u64,
+    },
     /// `fsync` / `fdatasync`.
     Fsync {
         /// Inode index.
@@ -406,6 +416,7 @@ impl OpFile {
             },
             OpFile::Stat { inode } => Op::Stat { inode },
             OpFile::Truncate { inode, size } => Op::Truncate { inode, size },
+            OpFile::PunchHole { inode, pos, len } => Op::PunchHole { inode, pos, len },
             OpFile::Fsync { inode, datasync } => Op::Fsync { inode, datasync },
             OpFile::Writeback { inode } => Op::Writeback { inode },
             OpFile::Commit => Op::Commit,

@@ -155,3 +155,25 @@ fn a_missing_file_and_a_bad_flag_exit_2() {
     assert!(stderr(&out).contains("unknown flag --bogus"));
     assert_eq!(writeiter(&[]).status.code(), Some(2));
 }
+
+#[test]
+fn the_overwrite_truncate_example_ends_with_i_size_raised_over_no_blocks() {
+    let schedule = format!("{}a1", "a0 ".repeat(14));
+    let out = writeiter(&[
+        "run",
+        "examples/overwrite-truncate.toml",
+        "--schedule",
+        &schedule,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("i_data_sem read, i_mutex(12) released"),
+        "{text}"
+    );
+    assert!(
+        text.contains("inode 0 (ino 12): i_size=4096 i_disksize=0"),
+        "{text}"
+    );
+    assert!(!text.contains("  extent "), "no blocks left: {text}");
+}
