@@ -176,6 +176,7 @@ fn dio_complete_step(
             Some(CompletePc::DioEnd)
         }
         CompletePc::DioEnd => {
+            state.dios.get_mut(&id).expect("dio").holds_dio_count = false;
             inode_dio_end(state, d.inode);
             notes.push(format!(
                 "inode_dio_end i_dio_count={}",

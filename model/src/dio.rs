@@ -143,6 +143,7 @@ fn dio_start(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<
         defer_completion: is_async && dsync,
         bios: 0,
         submitter_ref: true,
+        holds_dio_count: true,
         result: 0,
         offset: pos,
         private,

@@ -157,7 +157,7 @@ fn first_frame(op: &Op) -> Frame {
             pc: crate::other::first(op),
             pos: 0,
             read: Vec::new(),
-            shrink: false,
+            flag: false,
         }),
     }
 }
@@ -200,15 +200,24 @@ pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
     }
 }
 
-/// What actor `a` waits for; `None` when it can step.
+/// What actor `a` waits for; `None` when it can step. An idle actor waits for what the
+/// first step of its next operation waits for.
 pub fn actor_wait(state: &State, a: ActorId) -> Option<Wait> {
     let actor = &state.actors[a as usize];
     if let Some(sleep) = actor.sleeping {
         return Some(Wait::Asleep(sleep));
     }
     let op = actor.program.get(actor.op)?;
-    match &actor.frame {
-        Frame::Idle => None,
+    let first;
+    let frame = match &actor.frame {
+        Frame::Idle => {
+            first = first_frame(op);
+            &first
+        }
+        frame => frame,
+    };
+    match frame {
+        Frame::Idle => unreachable!("a first frame is never idle"),
         Frame::Write(f) => crate::write::wait(state, a, f),
         Frame::Other(f) => crate::other::wait(state, op, f.pc),
     }

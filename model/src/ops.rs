@@ -290,8 +290,17 @@ pub enum OtherPc {
     FlushWait,
     /// `jbd2_complete_transaction` (fsync) or a periodic commit.
     Commit,
-    /// One page of a buffered read, or the whole of a direct read.
+    /// One page of a buffered read, or the whole of a direct read (mapped and read in one
+    /// step).
     ReadPage,
+    /// Direct read, `ext4_ind_direct_IO`: with dioread_nolock, `inode_dio_begin` and the
+    /// `EXT4_STATE_DIOREAD_LOCK` check (set: the locked path); without, the locked path.
+    DioReadBegin,
+    /// Direct read, locked path (`DIO_LOCKING`): `filemap_write_and_wait_range` again under
+    /// `i_mutex`, starting writeback.
+    LockedFlush,
+    /// Waits for it.
+    LockedFlushWait,
     /// `ext4_writepages`: map (allocate) and submit the next run of dirty pages.
     WritebackRun,
     /// `stat`: `i_size_read`.
@@ -323,8 +332,9 @@ pub struct OtherFrame {
     pub pos: u64,
     /// Data read so far, per sector.
     pub read: Vec<Data>,
-    /// A shrinking truncate (`shrink` in `ext4_setattr`).
-    pub shrink: bool,
+    /// Truncate: shrinking (`shrink` in `ext4_setattr`); punch: the hole starts inside
+    /// `i_size`; direct read: it takes the locked path.
+    pub flag: bool,
 }
 
 /// What an operation returned.

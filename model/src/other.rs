@@ -28,7 +28,7 @@ pub fn first(op: &Op) -> OtherPc {
 
 /// The control flow: where the operation goes after the step at `pc` ran.
 pub fn after(state: &State, op: &Op, f: &OtherFrame) -> OtherPc {
-    let (pos, shrink) = (f.pos, f.shrink);
+    let (pos, flag) = (f.pos, f.flag);
     match (op, f.pc) {
         (
             Op::Read {
@@ -46,17 +46,22 @@ pub fn after(state: &State, op: &Op, f: &OtherFrame) -> OtherPc {
             }
         }
         (Op::Read { .. }, Flush) => FlushWait,
-        (Op::Read { .. }, FlushWait) => ReadPage,
+        (Op::Read { .. }, FlushWait) => DioReadBegin,
+        (Op::Read { .. }, DioReadBegin) if flag => IMutexLock,
+        (Op::Read { .. }, DioReadBegin | LockedFlushWait) => ReadPage,
+        (Op::Read { .. }, IMutexLock) => LockedFlush,
+        (Op::Read { .. }, LockedFlush) => LockedFlushWait,
+        (Op::Read { direct: true, .. }, ReadPage) if flag => IMutexUnlock,
         (Op::Fsync { .. }, Flush) => FlushWait,
         (Op::Fsync { .. }, FlushWait) => Commit,
         (Op::Truncate { .. }, IMutexLock) => SetSize,
-        (Op::Truncate { .. }, SetSize) if shrink => DioWait,
+        (Op::Truncate { .. }, SetSize) if flag => DioWait,
         (Op::Truncate { .. }, SetSize | DioWait) => TruncatePagecache,
-        (Op::Truncate { .. }, TruncatePagecache) if shrink => FreeBlocks,
+        (Op::Truncate { .. }, TruncatePagecache) if flag => FreeBlocks,
         (Op::Truncate { .. }, TruncatePagecache | FreeBlocks) => IMutexUnlock,
         (Op::PunchHole { .. }, Flush) => FlushWait,
         (Op::PunchHole { .. }, FlushWait) => IMutexLock,
-        (Op::PunchHole { .. }, IMutexLock) if shrink => DioWait,
+        (Op::PunchHole { .. }, IMutexLock) if flag => DioWait,
         (Op::PunchHole { .. }, IMutexLock | FreeBlocks) => IMutexUnlock,
         (Op::PunchHole { .. }, DioWait) => TruncatePagecache,
         (Op::PunchHole { .. }, TruncatePagecache) => FreeBlocks,
@@ -120,11 +125,26 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
     let (inode, pages) = op_pages(state, op);
     match (op, f.pc) {
         (Op::Read { .. }, ReadPage) => read_step(state, op, f, notes),
+        (Op::Read { .. }, DioReadBegin) => {
+            let ino = &state.inodes[inode];
+            f.flag = !state.should_dioread_nolock(inode) || ino.state_dioread_lock;
+            notes.push(format!(
+                "{} path",
+                if f.flag { "locked" } else { "dioread_nolock" }
+            ));
+        }
+        (Op::Read { .. }, IMutexLock | IMutexUnlock) => {
+            crate::truncate::run(state, a, inode, 0, f, notes)
+        }
+        (Op::Read { .. }, LockedFlush) => {
+            let bios = pagecache::start_writeback(state, inode, pages);
+            notes.push(format!("writeback bios {bios:?}"));
+        }
         (_, Flush | WritebackRun) => {
             let bios = pagecache::start_writeback(state, inode, pages);
             notes.push(format!("writeback bios {bios:?}"));
         }
-        (_, FlushWait | Done) => {}
+        (_, FlushWait | LockedFlushWait | Done) => {}
         (_, Commit) => {
             if commit_needed(state, op) {
                 commit(state);

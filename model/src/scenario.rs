@@ -165,6 +165,7 @@ impl Scenario {
             s_sync: spec.s_sync,
             dio_refused: spec.dio_refused,
             state_dio_unwritten: false,
+            state_dioread_lock: false,
             i_size: spec.i_size,
             i_disksize: spec.i_size,
             orphan: false,

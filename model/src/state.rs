@@ -125,6 +125,8 @@ pub struct Inode {
     pub dio_refused: bool,
     /// `EXT4_STATE_DIO_UNWRITTEN`.
     pub state_dio_unwritten: bool,
+    /// `EXT4_STATE_DIOREAD_LOCK` (`ext4_inode_block_unlocked_dio`): direct reads lock.
+    pub state_dioread_lock: bool,
     /// `i_size`.
     pub i_size: u64,
     /// `i_disksize`.
@@ -184,6 +186,8 @@ pub struct Dio {
     pub bios: u16,
     /// The submitter still holds its reference.
     pub submitter_ref: bool,
+    /// The dio still holds its `i_dio_count` reference (`inode_dio_end` not yet called).
+    pub holds_dio_count: bool,
     /// `dio->result`: bytes mapped and submitted.
     pub result: u64,
     /// File offset of the request (`offset` of `dio_complete`).
@@ -366,6 +370,19 @@ impl State {
             if let Some(io_end) = inode.i_private {
                 assert!(self.io_ends.contains_key(&io_end), "i_private dangles");
             }
+            assert!(
+                inode.i_disksize <= inode.i_size,
+                "i_disksize past i_size in inode {ix}"
+            );
+            let dios = self
+                .dios
+                .values()
+                .filter(|d| d.inode == ix && d.holds_dio_count)
+                .count();
+            assert!(
+                inode.i_dio_count as usize >= dios,
+                "a dio's i_dio_count reference is gone"
+            );
         }
         for (&bucket, &owner) in &self.aio_mutex {
             assert!(u32::from(bucket) < EXT4_WQ_HASH_SZ && (owner as usize) < self.actors.len());

@@ -22,8 +22,8 @@ pub fn run(
             notes.push(format!("i_mutex({}) taken", ino.ino));
         }
         OtherPc::SetSize => {
-            f.shrink = size < ino.i_size;
-            if f.shrink {
+            f.flag = size < ino.i_size;
+            if f.flag {
                 ino.orphan = true;
             }
             ino.i_disksize = size;
@@ -36,6 +36,8 @@ pub fn run(
             ));
         }
         OtherPc::DioWait => {
+            // ext4_inode_block_unlocked_dio, inode_dio_wait, ext4_inode_resume_unlocked_dio.
+            ino.state_dioread_lock = ino.i_dio_count != 0;
             if ino.i_dio_count != 0 {
                 notes.push(format!(
                     "inode_dio_wait: i_dio_count={} sleep",
@@ -156,7 +158,7 @@ pub fn punch(
             let ino = &mut state.inodes[inode];
             assert!(ino.i_mutex.is_none());
             ino.i_mutex = Some(a);
-            f.shrink = offset < ino.i_size && length > 0;
+            f.flag = offset < ino.i_size && length > 0;
             // "If the hole extends beyond i_size, set the hole to end after the page that
             // contains i_size."
             let end = if offset + length > ino.i_size {
@@ -167,7 +169,15 @@ pub fn punch(
             f.pos = end;
             notes.push(format!("i_mutex({}) taken, hole {offset}..{end}", ino.ino));
         }
-        OtherPc::DioWait | OtherPc::IMutexUnlock => run(state, a, inode, 0, f, notes),
+        OtherPc::DioWait => {
+            run(state, a, inode, 0, f, notes);
+            // Punch keeps unlocked DIO blocked until it is done.
+            state.inodes[inode].state_dioread_lock = true;
+        }
+        OtherPc::IMutexUnlock => {
+            state.inodes[inode].state_dioread_lock = false;
+            run(state, a, inode, 0, f, notes);
+        }
         OtherPc::TruncatePagecache => punch_pagecache(state, inode, offset, f.pos, notes),
         OtherPc::FreeBlocks => {
             let first = offset.div_ceil(g.blocksize());
@@ -266,6 +276,7 @@ pub fn crash(state: &mut State, a: ActorId, notes: &mut Vec<String>) {
         ino.orphan = false;
         ino.pages.clear();
         (ino.i_mutex, ino.i_private, ino.state_dio_unwritten) = (None, None, false);
+        ino.state_dioread_lock = false;
         (ino.i_dio_count, ino.i_unwritten, ino.i_ioend_count) = (0, 0, 0);
         ino.i_data_sem = Default::default();
         (ino.sync_dirty, ino.datasync_dirty, ino.ordered) = (false, false, false);

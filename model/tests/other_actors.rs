@@ -340,3 +340,79 @@ mod ext4_aio_mutex_hashing {
         finish(&mut s);
     }
 }
+
+mod direct_read {
+    use super::*;
+
+    fn read_steps(mount: model::geometry::Mount) -> Vec<String> {
+        let read = Op::Read {
+            inode: 0,
+            pos: 0,
+            len: B,
+            direct: true,
+        };
+        let mut s = state(
+            mount,
+            vec![inode(B, &[(0, 1, 0, Written)])],
+            vec![vec![read]],
+        );
+        let trace = finish(&mut s);
+        assert_eq!(
+            s.actors[0].results[0],
+            OpResult::Read(vec![Data::Initial; 4])
+        );
+        other_steps(&trace, "a0")
+    }
+
+    #[test]
+    fn a_direct_read_takes_i_mutex_without_dioread_nolock_and_not_with_it() {
+        assert_eq!(
+            read_steps(DEFAULT),
+            [
+                "Flush",
+                "FlushWait",
+                "DioReadBegin",
+                "IMutexLock",
+                "LockedFlush",
+                "LockedFlushWait",
+                "ReadPage",
+                "IMutexUnlock"
+            ]
+        );
+        assert_eq!(
+            read_steps(NOLOCK),
+            ["Flush", "FlushWait", "DioReadBegin", "ReadPage"]
+        );
+    }
+
+    #[test]
+    fn a_direct_read_during_a_punch_takes_the_locked_path() {
+        let actors = vec![
+            vec![Op::PunchHole {
+                inode: 0,
+                pos: 0,
+                len: B,
+            }],
+            vec![Op::Read {
+                inode: 0,
+                pos: 0,
+                len: B,
+                direct: true,
+            }],
+        ];
+        let mut s = state(NOLOCK, vec![inode(2 * B, &[(0, 2, 0, Written)])], actors);
+        for _ in 0..4 {
+            exec::step(&mut s, Task::Actor(0)).expect("punch up to its inode_dio_wait");
+        }
+        assert!(s.inodes[0].state_dioread_lock);
+        for _ in 0..3 {
+            exec::step(&mut s, Task::Actor(1)).expect("read up to DioReadBegin");
+        }
+        assert_eq!(
+            exec::task_wait(&s, Task::Actor(1)),
+            Ok(Some(Wait::IMutex { inode: 0, owner: 0 }))
+        );
+        finish(&mut s);
+        assert_eq!(s.actors[1].results[0], OpResult::Read(vec![Data::Zero; 4]));
+    }
+}
