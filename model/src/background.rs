@@ -15,14 +15,12 @@ use crate::pagecache::{
 };
 use crate::state::{BioOwner, Dio, ObjId, State, Work};
 
-/// What completing bio `id` waits for: dispatch from its submitter's plug (the submitter
-/// flushes it when it sleeps or at `blk_finish_plug`), or `i_data_sem` for a conversion run
-/// inline by the last bio of an async dio.
+/// What completing bio `id` waits for: dispatch from its submitter's plug (see
+/// [`flush_plugs_of_sleepers`]), or `i_data_sem` for a conversion run inline by the last bio
+/// of an async dio.
 pub fn bio_wait(state: &State, id: ObjId) -> Option<Wait> {
     let bio = &state.bios[&id];
-    if let Some(owner) = bio.plugged_by
-        && crate::exec::actor_wait(state, owner).is_none()
-    {
+    if let Some(owner) = bio.plugged_by {
         return Some(Wait::Plugged { owner });
     }
     let BioOwner::Dio(dio) = bio.owner else {
@@ -205,6 +203,25 @@ fn dio_complete_step(
             state.dios.remove(&id);
             ki_complete(state, &d, d.result as i64, notes);
             None
+        }
+    }
+}
+
+/// `blk_schedule_flush_plug` from `schedule()`: an actor that cannot go on sleeps, and its
+/// plugged bios are dispatched for good.
+pub fn flush_plugs_of_sleepers(state: &mut State) {
+    let sleepers: Vec<u8> = state
+        .bios
+        .values()
+        .filter_map(|b| b.plugged_by)
+        .filter(|&owner| crate::exec::actor_wait(state, owner).is_some())
+        .collect();
+    for bio in state.bios.values_mut() {
+        if bio
+            .plugged_by
+            .is_some_and(|owner| sleepers.contains(&owner))
+        {
+            bio.plugged_by = None;
         }
     }
 }

@@ -361,7 +361,7 @@ fn submit(
         psector,
         data,
         zero,
-        plugged_by: f.plugged.then_some(a),
+        plugged_by: (f.plugged && state.mount.plug_holds_bios).then_some(a),
         pages: Vec::new(),
     };
     let id = state.new_id();

@@ -282,6 +282,7 @@ pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
             name
         }
     };
+    crate::background::flush_plugs_of_sleepers(state);
     state.assert_invariants();
     Ok(Event {
         task,
@@ -329,6 +330,17 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> String 
     name
 }
 
+/// The AIO event of a write: `aio_run_iocb` completes the iocb at once with `ret` unless it
+/// is `-EIOCBQUEUED`, when `ki_complete` brings it later.
+fn aio_event(f: &WriteFrame) -> Option<i64> {
+    let queued = f.ret == crate::iocb::errno::EIOCBQUEUED;
+    if f.iocb.ki_complete && !queued {
+        Some(f.ret)
+    } else {
+        f.event
+    }
+}
+
 /// Puts the frame back, or records the result and moves to the next operation.
 fn finish_if_done(state: &mut State, a: ActorId, frame: Frame) {
     let actor = &mut state.actors[a as usize];
@@ -337,7 +349,7 @@ fn finish_if_done(state: &mut State, a: ActorId, frame: Frame) {
             ret: f.ret,
             sigxfsz: f.sigxfsz,
             ki_pos: f.iocb.ki_pos,
-            event: f.event,
+            event: aio_event(f),
         }),
         Frame::Other(f) if f.pc == OtherPc::Done => Some(match actor.program[actor.op] {
             Op::Read { .. } => OpResult::Read(f.read.clone()),

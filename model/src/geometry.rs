@@ -25,6 +25,11 @@ pub struct Mount {
     pub dioread_nolock: bool,
     /// `MS_SYNCHRONOUS`: every inode `IS_SYNC`.
     pub sync: bool,
+    /// The device is request-based: bios submitted under a plug stay on the plug list until
+    /// the submitter sleeps (`blk_schedule_flush_plug`) or calls `blk_finish_plug` (spec
+    /// §2.12). Off: a bio-based device (brd, pmem, md) dispatches each bio at submission, so
+    /// any bio may complete at once.
+    pub plug_holds_bios: bool,
 }
 
 /// A geometry the kernel would refuse (or the model cannot hold), naming the field.
@@ -155,7 +160,7 @@ mod tests {
         };
         let nolock = Mount {
             dioread_nolock: true,
-            sync: false,
+            ..Mount::default()
         };
         assert_eq!(small.validate(&nolock).unwrap_err().field, "dioread_nolock");
         assert!(Geometry::SMALL.validate(&nolock).is_ok());

@@ -45,7 +45,7 @@
 //! };
 //! let scenario = Scenario {
 //!     geometry: Geometry::SMALL,
-//!     mount: Mount { dioread_nolock: true, sync: false },
+//!     mount: Mount { dioread_nolock: true, ..Mount::default() },
 //!     inodes: vec![inode],
 //!     actors: vec![vec![Op::Write(write)], vec![Op::Truncate { inode: 0, size: 0 }]],
 //! };

@@ -79,9 +79,12 @@ fn op_pages(state: &State, op: &Op) -> (InodeIx, std::ops::RangeInclusive<u64>) 
             (inode, 0..=u64::MAX >> state.geometry.page_bits)
         }
         Op::Truncate { inode, size } => {
-            (inode, (size >> state.geometry.page_bits)..=u64::MAX >> 12)
+            let page_bits = state.geometry.page_bits;
+            (inode, (size >> page_bits)..=u64::MAX >> page_bits)
         }
-        _ => (0, 0..=0),
+        Op::PunchHole { inode, pos, len } => (inode, page_range(state, pos, pos + len.max(1) - 1)),
+        Op::Stat { inode } => (inode, 0..=0),
+        Op::Write(_) | Op::Commit | Op::Crash => (0, 0..=0),
     }
 }
 
@@ -152,7 +155,7 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
             }
         }
         (_, Stat) => {
-            f.pos = state.inodes[inode_of(op)].i_size;
+            f.pos = state.inodes[inode].i_size;
             notes.push(format!("i_size={}", f.pos));
         }
         (Op::Truncate { size, .. }, _) => crate::truncate::run(state, a, inode, *size, f, notes),
@@ -161,13 +164,6 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
         }
         (_, Crash) => crate::truncate::crash(state, a, notes),
         (op, pc) => unreachable!("{pc:?} is not a step of {op:?}"),
-    }
-}
-
-fn inode_of(op: &Op) -> InodeIx {
-    match *op {
-        Op::Stat { inode } => inode,
-        _ => unreachable!(),
     }
 }
 

@@ -49,7 +49,11 @@ mod ext4_file_write_iter {
     fn zero_length_write_returns_zero_through_out_and_releases_every_lock() {
         let mut s = one_writer(DEFAULT, inode(B, &[]), WriteOpExt::append(aio(0, 0)));
         let trace = finish(&mut s);
-        assert_eq!(write_result(&s, 0, 0), (0, None));
+        assert_eq!(
+            write_result(&s, 0, 0),
+            (0, Some(0)),
+            "aio_run_iocb completes it with 0"
+        );
         assert!(trace.iter().any(|t| t.ends("OutUnlock")));
         assert!(s.aio_mutex.is_empty() && s.inodes[0].i_mutex.is_none());
     }
@@ -239,8 +243,8 @@ mod do_blockdev_direct_io {
         finish(&mut s);
         assert_eq!(
             write_result(&s, 0, 0),
-            (B as i64, None),
-            "bytes returned, no -EIOCBQUEUED"
+            (B as i64, Some(B as i64)),
+            "bytes returned at once, no -EIOCBQUEUED"
         );
         assert_eq!(s.inodes[0].i_size, 2 * B);
         assert_eq!(s.inodes[0].i_disksize, 2 * B);
@@ -348,5 +352,58 @@ mod generic_perform_write {
         assert_eq!(s.inodes[0].i_disksize, 2 * B);
         assert!(s.inodes[0].map.delayed.is_empty());
         assert_eq!(s.inodes[0].map.extents.len(), 1, "written blocks merge");
+    }
+}
+
+mod blk_plug {
+    use super::*;
+
+    #[test]
+    fn on_a_request_based_device_the_plug_holds_aio_bios_until_blk_finish_plug() {
+        let mut s = one_writer(PLUGGED, inode(B, &[(0, 1, 0, Unwritten)]), aio(0, B));
+        step_to(&mut s, 0, WritePc::FinishPlug);
+        let bio = *s.bios.keys().next().expect("queued bio");
+        let owner = exec::task_wait(&s, Task::Bio(bio));
+        assert_eq!(owner, Ok(Some(exec::Wait::Plugged { owner: 0 })));
+        exec::step(&mut s, Task::Actor(0)).expect("blk_finish_plug");
+        assert_eq!(exec::task_wait(&s, Task::Bio(bio)), Ok(None));
+        finish(&mut s);
+    }
+
+    #[test]
+    fn a_sleeping_submitter_dispatches_its_plugged_bios() {
+        let mut s = one_writer(PLUGGED, inode(B, &[(0, 1, 0, Written)]), dio(0, B));
+        step_to(&mut s, 0, WritePc::DioDrop);
+        // dio_await_completion sleeps: schedule() flushed the plug.
+        assert!(s.bios.values().all(|b| b.plugged_by.is_none()));
+        finish(&mut s);
+        assert_eq!(write_result(&s, 0, 0), (B as i64, None));
+    }
+
+    /// On a bio-based device the bio may finish before `drop_refcount`: the submitter runs
+    /// `dio_complete` itself, returns the bytes, and its put of the io_end converts, under
+    /// `i_mutex` (spec §2.3, §2.9).
+    #[test]
+    fn a_queued_aio_whose_bios_finish_first_completes_and_converts_in_the_submitter() {
+        let mut s = one_writer(DEFAULT, inode(B, &[(0, 1, 0, Unwritten)]), aio(0, B));
+        step_to(&mut s, 0, WritePc::DioDrop);
+        let bio = *s.bios.keys().next().expect("bio");
+        exec::step(&mut s, Task::Bio(bio)).expect("bio completes at once");
+        step_to(&mut s, 0, WritePc::ExtConvertAndEnd);
+        assert_eq!(
+            s.inodes[0].map.extents[0].state, Written,
+            "the submitter's put converted"
+        );
+        assert_eq!(s.inodes[0].i_mutex, Some(0));
+        let trace = finish(&mut s);
+        assert!(
+            trace.iter().all(|t| !t.starts_with('w')),
+            "no worker: {trace:?}"
+        );
+        assert_eq!(
+            write_result(&s, 0, 0),
+            (B as i64, Some(B as i64)),
+            "aio_run_iocb completes it"
+        );
     }
 }

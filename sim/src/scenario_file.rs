@@ -68,6 +68,8 @@ pub struct MountFile {
     pub dioread_nolock: bool,
     /// `-o sync` (`MS_SYNCHRONOUS`).
     pub sync: bool,
+    /// A request-based device whose plug holds bios until the submitter sleeps or unplugs.
+    pub plug_holds_bios: bool,
 }
 
 /// How an inode maps its blocks.
@@ -309,6 +311,7 @@ impl ScenarioFile {
         let mount = Mount {
             dioread_nolock: self.mount.dioread_nolock,
             sync: self.mount.sync,
+            plug_holds_bios: self.mount.plug_holds_bios,
         };
         let inodes = self.inodes.into_iter().map(InodeFile::into_spec).collect();
         let mut actors = Vec::new();

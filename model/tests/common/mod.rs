@@ -17,13 +17,23 @@ pub const G: Geometry = Geometry::SMALL;
 pub const B: u64 = 4096;
 pub const S: u64 = 1024;
 
+/// Mounted `-o dioread_nolock` on a bio-based device.
 pub const NOLOCK: Mount = Mount {
     dioread_nolock: true,
     sync: false,
+    plug_holds_bios: false,
 };
+/// Default mount options on a bio-based device (bios dispatch at submission).
 pub const DEFAULT: Mount = Mount {
     dioread_nolock: false,
     sync: false,
+    plug_holds_bios: false,
+};
+/// Default mount options on a request-based device: the plug holds bios.
+pub const PLUGGED: Mount = Mount {
+    dioread_nolock: false,
+    sync: false,
+    plug_holds_bios: true,
 };
 
 /// An extent-mapped inode of `i_size` bytes with `extents` as `(lblk, len, pblk, state)`.
