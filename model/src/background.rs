@@ -10,9 +10,7 @@ use crate::io::{
     inode_dio_end, put_converts, put_io_end_defer, release_io_end,
 };
 use crate::ops::{CompletePc, Frame, OpResult};
-use crate::pagecache::{
-    end_page_writeback, page_range, start_writeback, writeback_needs_map, writeback_pending,
-};
+use crate::pagecache::{end_page_writeback, page_range, start_writeback, writeback_pending};
 use crate::state::{BioOwner, Dio, ObjId, State, Work};
 
 /// What completing bio `id` waits for: dispatch from its submitter's plug (see
@@ -117,8 +115,7 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
                     let converts = d.end_io && d.private.is_some_and(|e| put_converts(state, e));
                     (converts && busy).then_some(Wait::DataSem { inode })
                 }
-                CompletePc::SyncFlush => (writeback_needs_map(state, inode, pages) && busy)
-                    .then_some(Wait::DataSem { inode }),
+                CompletePc::SyncFlush => crate::pagecache::flush_wait(state, inode, pages),
                 CompletePc::SyncFlushWait => {
                     writeback_pending(state, inode, pages).then_some(Wait::Writeback { inode })
                 }
@@ -187,7 +184,7 @@ fn dio_complete_step(
             })
         }
         CompletePc::SyncFlush => {
-            start_writeback(state, d.inode, pages);
+            start_writeback(state, d.inode, pages, crate::pagecache::SyncMode::All);
             Some(CompletePc::SyncFlushWait)
         }
         CompletePc::SyncFlushWait => Some(CompletePc::SyncCommit),

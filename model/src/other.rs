@@ -101,7 +101,8 @@ pub fn wait(state: &State, op: &Op, pc: OtherPc) -> Option<Wait> {
             .i_data_sem
             .writer
             .then_some(Wait::DataSem { inode }),
-        Flush | WritebackRun => {
+        Flush | LockedFlush => pagecache::flush_wait(state, inode, pages),
+        WritebackRun => {
             (writeback_needs_map(state, inode, pages) && busy()).then_some(Wait::DataSem { inode })
         }
         FlushWait | TruncatePagecache => {
@@ -139,12 +140,12 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
         (Op::Read { .. }, IMutexLock | IMutexUnlock) => {
             crate::truncate::run(state, a, inode, 0, f, notes)
         }
-        (Op::Read { .. }, LockedFlush) => {
-            let bios = pagecache::start_writeback(state, inode, pages);
+        (_, Flush | LockedFlush) => {
+            let bios = pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::All);
             notes.push(format!("writeback bios {bios:?}"));
         }
-        (_, Flush | WritebackRun) => {
-            let bios = pagecache::start_writeback(state, inode, pages);
+        (_, WritebackRun) => {
+            let bios = pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::None);
             notes.push(format!("writeback bios {bios:?}"));
         }
         (_, FlushWait | LockedFlushWait | Done) => {}

@@ -2,6 +2,7 @@
 //! `ext4_writepages` (writeback, with unwritten extents under dioread_nolock), page
 //! invalidation. Helpers here compute and mutate; they do not pick steps (spec §2.10, §4.4).
 
+use crate::exec::Wait;
 use crate::extent::{Extent, ExtentState};
 use crate::io::{flag_io_unwritten, new_io_end, put_io_end_defer};
 use crate::state::{Bio, BioOwner, Data, InodeIx, Page, State};
@@ -20,7 +21,7 @@ pub fn writeback_pending(
     state.inodes[inode]
         .pages
         .range(pages)
-        .any(|(_, p)| p.writeback)
+        .any(|(_, p)| p.writeback > 0)
 }
 
 /// What a sector of the file reads as from disk: its data if the block is Written, zeros
@@ -46,7 +47,7 @@ pub fn page_from_disk(state: &State, inode: InodeIx, index: u64) -> Page {
         .collect();
     Page {
         dirty: 0,
-        writeback: false,
+        writeback: 0,
         data,
     }
 }
@@ -143,28 +144,64 @@ fn dirty_blocks(
         .map(move |i| (index << shift) + i)
 }
 
-/// `filemap_fdatawrite_range` → `ext4_writepages` over the dirty blocks of `pages` below
-/// EOF: one io_end per run of logically contiguous blocks (`mpd->map`, its `offset`/`size`
-/// the run), each block allocated if delayed (unwritten through the io_end under
-/// dioread_nolock, else written), one bio a block, then `ext4_wb_update_i_disksize` and the
+/// How a writeback pass treats a dirty page already under writeback
+/// (`mpage_prepare_extent_to_map`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncMode {
+    /// `WB_SYNC_ALL` (`filemap_write_and_wait_range`, fsync): waits for it, then writes.
+    All,
+    /// `WB_SYNC_NONE` (the flusher): skips it, leaving it dirty.
+    None,
+}
+
+/// What a `WB_SYNC_ALL` pass over `pages` waits for first: a dirty page still under
+/// writeback, then `i_data_sem` if blocks must be allocated or converted.
+pub fn flush_wait(
+    state: &State,
+    inode: InodeIx,
+    pages: std::ops::RangeInclusive<u64>,
+) -> Option<Wait> {
+    let ino = &state.inodes[inode];
+    if ino
+        .pages
+        .range(pages.clone())
+        .any(|(_, p)| p.dirty != 0 && p.writeback > 0)
+    {
+        return Some(Wait::Writeback { inode });
+    }
+    let busy = !crate::io::data_sem_free(state, inode);
+    (busy && writeback_needs_map(state, inode, pages)).then_some(Wait::DataSem { inode })
+}
+
+/// `ext4_writepages` over the dirty blocks of `pages` below EOF: one io_end per run of
+/// logically contiguous blocks (`mpd->map`, its `offset`/`size` the run), each block
+/// allocated if delayed (unwritten through the io_end under dioread_nolock, else written),
+/// one bio a block holding a writeback reference on its page, then
+/// `ext4_wb_update_i_disksize` to the end of the run's last page (capped at `i_size`) and the
 /// submitter's `ext4_put_io_end_defer`. Returns the bios.
 pub fn start_writeback(
     state: &mut State,
     inode: InodeIx,
     pages: std::ops::RangeInclusive<u64>,
+    mode: SyncMode,
 ) -> Vec<u16> {
     let g = state.geometry;
     let eof_block = state.inodes[inode].i_size.div_ceil(g.blocksize());
-    let mut blocks: Vec<(u64, u64, bool)> = Vec::new(); // (page, lblk, last block of the page)
+    let mut blocks: Vec<(u64, u64)> = Vec::new(); // (page, lblk)
     for (&index, page) in state.inodes[inode].pages.range_mut(pages) {
+        if page.dirty == 0 || (page.writeback > 0 && mode == SyncMode::None) {
+            continue;
+        }
+        assert_eq!(
+            page.writeback, 0,
+            "WB_SYNC_ALL waited for the page's writeback"
+        );
         let dirty: Vec<u64> = dirty_blocks(&g, index, page.dirty)
             .filter(|&b| b < eof_block)
             .collect();
         page.dirty = 0;
-        if let Some(&last) = dirty.last() {
-            page.writeback = true;
-            blocks.extend(dirty.iter().map(|&b| (index, b, b == last)));
-        }
+        page.writeback = dirty.len() as u8;
+        blocks.extend(dirty.iter().map(|&b| (index, b)));
     }
     let mut bios = Vec::new();
     for run in blocks.chunk_by(|x, y| x.1 + 1 == y.1) {
@@ -172,7 +209,7 @@ pub fn start_writeback(
         let (first, last) = (run[0].1, run[run.len() - 1].1);
         let end = state.io_ends.get_mut(&io_end).expect("new io_end");
         (end.offset, end.size) = (first << g.blkbits, (last + 1 - first) << g.blkbits);
-        for &(index, lblk, ends_page) in run {
+        for &(index, lblk) in run {
             let pblk = writeback_map_block(state, inode, lblk, io_end);
             bios.push(submit_writeback_bio(
                 state,
@@ -180,14 +217,15 @@ pub fn start_writeback(
                 (lblk, pblk),
                 io_end,
                 index,
-                ends_page,
             ));
         }
         let ino = &mut state.inodes[inode];
-        let new_disksize = ((last + 1) << g.blkbits).min(ino.i_size);
+        let last_page_end = (run[run.len() - 1].0 + 1) << g.page_bits;
+        let new_disksize = last_page_end.min(ino.i_size);
         if new_disksize > ino.i_disksize {
             ino.i_disksize = new_disksize;
             ino.datasync_dirty = true;
+            ino.sync_dirty = true;
         }
         put_io_end_defer(state, io_end);
     }
@@ -268,7 +306,6 @@ fn submit_writeback_bio(
     (lblk, pblk): (u64, u32),
     io_end: u16,
     index: u64,
-    ends_page: bool,
 ) -> u16 {
     let g = state.geometry;
     let spb = g.sectors_per_block() as usize;
@@ -283,22 +320,23 @@ fn submit_writeback_bio(
         data,
         zero: false,
         plugged_by: None,
-        pages: if ends_page { vec![index] } else { Vec::new() },
+        pages: vec![index],
     };
     let id = state.new_id();
     state.bios.insert(id, bio);
     id
 }
 
-/// `end_page_writeback` for the pages of a finished writeback bio.
+/// One block write of each page in `pages` ended; `end_page_writeback` when it was the
+/// page's last.
 pub fn end_page_writeback(state: &mut State, inode: InodeIx, pages: &[u64]) {
     for index in pages {
         if let Some(page) = state.inodes[inode].pages.get_mut(index) {
             assert!(
-                page.writeback,
+                page.writeback > 0,
                 "end_page_writeback on a page not under writeback"
             );
-            page.writeback = false;
+            page.writeback -= 1;
         }
     }
 }
@@ -331,5 +369,5 @@ pub fn invalidate_mapping_pages(
 ) {
     state.inodes[inode]
         .pages
-        .retain(|i, p| !pages.contains(i) || p.dirty != 0 || p.writeback);
+        .retain(|i, p| !pages.contains(i) || p.dirty != 0 || p.writeback > 0);
 }

@@ -82,8 +82,9 @@ impl Disk {
 pub struct Page {
     /// `PG_dirty`, per block of the page (bit `i`: block `i` of the page has dirty buffers).
     pub dirty: u64,
-    /// `PG_writeback`.
-    pub writeback: bool,
+    /// `PG_writeback`, as the count of the page's block writes not yet ended (the page
+    /// leaves writeback when the last ends: `ext4_finish_bio` checks every buffer).
+    pub writeback: u8,
     /// Contents per sector of the page.
     pub data: Vec<Data>,
 }

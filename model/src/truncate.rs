@@ -145,15 +145,6 @@ pub fn punch(
 ) {
     let g = state.geometry;
     match f.pc {
-        OtherPc::Flush => {
-            let bios = crate::pagecache::start_writeback(
-                state,
-                inode,
-                crate::pagecache::page_range(state, offset, offset + length.max(1) - 1),
-            );
-            notes.push(format!("writeback bios {bios:?}"));
-        }
-        OtherPc::FlushWait => {}
         OtherPc::IMutexLock => {
             let ino = &mut state.inodes[inode];
             assert!(ino.i_mutex.is_none());

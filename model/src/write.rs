@@ -7,10 +7,10 @@
 //! not decide. DIO steps are in [`crate::dio`].
 
 use crate::exec::Wait;
-use crate::io::{commit, commit_must_wait, data_sem_free};
+use crate::io::{commit, commit_must_wait};
 use crate::iocb::{bitmap_file_check, errno, ext4_unaligned_aio, generic_write_checks};
 use crate::ops::{DioPath, IocbPrivate, WriteFrame, WriteOp, WritePc};
-use crate::pagecache::{self, page_range, writeback_needs_map, writeback_pending};
+use crate::pagecache::{self, page_range, writeback_pending};
 use crate::state::{ActorId, State};
 use WritePc::*;
 
@@ -97,7 +97,6 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
             f.iocb.ki_pos + f.iter.count().max(1) - 1,
         )
     };
-    let flushing = |pages| writeback_needs_map(state, inode, pages) && !data_sem_free(state, inode);
     match f.pc {
         AioMutexLock => {
             let bucket = ino.bucket();
@@ -110,14 +109,14 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
         ExtOverwriteUnlock | PerformWrite => {
             ino.i_data_sem.writer.then_some(Wait::DataSem { inode })
         }
-        DirectFlush => flushing(range()).then_some(Wait::DataSem { inode }),
+        DirectFlush => pagecache::flush_wait(state, inode, range()),
         DirectFlushWait | DirectInvalidate | DirectEnd => (ino.nrpages() > 0
             && writeback_pending(state, inode, range()))
         .then_some(Wait::Writeback { inode }),
-        FallbackFlush => flushing(buffered_range(state, f)).then_some(Wait::DataSem { inode }),
+        FallbackFlush => pagecache::flush_wait(state, inode, buffered_range(state, f)),
         FallbackFlushWait => writeback_pending(state, inode, buffered_range(state, f))
             .then_some(Wait::Writeback { inode }),
-        SyncFlush => flushing(sync_range(state, f)).then_some(Wait::DataSem { inode }),
+        SyncFlush => pagecache::flush_wait(state, inode, sync_range(state, f)),
         SyncFlushWait => writeback_pending(state, inode, sync_range(state, f))
             .then_some(Wait::Writeback { inode }),
         SyncCommit => {
@@ -328,7 +327,7 @@ fn flush(
     pages: std::ops::RangeInclusive<u64>,
     notes: &mut Vec<String>,
 ) {
-    let bios = pagecache::start_writeback(state, inode, pages);
+    let bios = pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::All);
     if !bios.is_empty() {
         notes.push(format!("writeback bios {bios:?}"));
     }

@@ -240,7 +240,7 @@ mod ext4_writepages {
             s.inodes[0]
                 .pages
                 .values()
-                .all(|p| p.dirty == 0 && !p.writeback)
+                .all(|p| p.dirty == 0 && p.writeback == 0)
         );
     }
 }
@@ -414,5 +414,69 @@ mod direct_read {
         );
         finish(&mut s);
         assert_eq!(s.actors[1].results[0], OpResult::Read(vec![Data::Zero; 4]));
+    }
+}
+
+mod mpage_prepare_extent_to_map {
+    use super::*;
+
+    /// A page dirtied again while under writeback: the flusher (`WB_SYNC_NONE`) skips it, an
+    /// integrity flush (`WB_SYNC_ALL`, fsync) waits for its writeback before writing it.
+    #[test]
+    fn a_redirtied_page_under_writeback_is_skipped_by_the_flusher_and_waited_for_by_fsync() {
+        let program = vec![
+            Op::Write(buffered(0, B)),
+            Op::Writeback { inode: 0 },
+            Op::Write(buffered(0, B)),
+            Op::Writeback { inode: 0 },
+            Op::Fsync {
+                inode: 0,
+                datasync: false,
+            },
+        ];
+        let mut s = state(DEFAULT, vec![inode(0, &[])], vec![program]);
+        for _ in 0..4 {
+            finish_op(&mut s, 0);
+        }
+        assert_eq!(
+            s.bios.len(),
+            1,
+            "the flusher skipped the page under writeback"
+        );
+        let page = &s.inodes[0].pages[&0];
+        assert!(page.dirty != 0 && page.writeback == 1);
+        exec::step(&mut s, Task::Actor(0)).expect_err("fsync's flush waits");
+        assert_eq!(
+            exec::task_wait(&s, Task::Actor(0)),
+            Ok(Some(Wait::Writeback { inode: 0 }))
+        );
+        finish(&mut s);
+        assert_eq!(&s.disk.sectors[0..4], &[Data::Write(2); 4]);
+    }
+
+    /// 1 KiB blocks in 4 KiB pages: the page leaves writeback when its last block write ends.
+    #[test]
+    fn a_page_of_several_blocks_leaves_writeback_after_all_its_bios() {
+        let g = model::geometry::Geometry {
+            blkbits: 10,
+            sector_bits: 9,
+            ..G
+        };
+        let scenario = model::scenario::Scenario {
+            geometry: g,
+            mount: DEFAULT,
+            inodes: vec![inode(0, &[])],
+            actors: vec![vec![Op::Write(buffered(0, B)), Op::Writeback { inode: 0 }]],
+        };
+        let mut s = scenario.build().expect("valid");
+        finish_op(&mut s, 0);
+        finish_op(&mut s, 0);
+        let bios: Vec<u16> = s.bios.keys().copied().collect();
+        assert_eq!(bios.len(), 4);
+        for (done, bio) in bios.iter().rev().enumerate() {
+            assert_eq!(s.inodes[0].pages[&0].writeback as usize, 4 - done);
+            exec::step(&mut s, Task::Bio(*bio)).expect("bio completes");
+        }
+        assert_eq!(s.inodes[0].pages[&0].writeback, 0);
     }
 }
