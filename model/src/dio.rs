@@ -38,6 +38,9 @@ pub fn wait(state: &State, _a: ActorId, f: &WriteFrame) -> Option<Wait> {
         WritePc::ExtConvertAndEnd => {
             (sync_conversion(state, f) && sem_busy).then_some(Wait::DataSem { inode })
         }
+        WritePc::IndEnd => {
+            (failed_write_truncates(state, f) && sem_busy).then_some(Wait::DataSem { inode })
+        }
         _ => None,
     }
 }
@@ -64,7 +67,12 @@ pub fn run(
             ));
         }
         WritePc::ExtOverwriteUnlock => overwrite_unlock(state, a, f, notes),
-        WritePc::ExtSetPrivate => set_private(state, f, notes),
+        WritePc::ExtSetPrivate => {
+            f.iocb_private = IocbPrivate::Null;
+            state.inodes[f.inode].i_private = None;
+            notes.push("iocb->private=NULL i_private=NULL".into());
+        }
+        WritePc::ExtInitIoEnd => init_io_end(state, f, notes),
         WritePc::IndBegin => ind_begin(state, f, notes),
         WritePc::DioStart => dio_start(state, a, f, notes),
         WritePc::DioGetBlock => get_block(state, a, f, op, notes),
@@ -87,19 +95,14 @@ fn overwrite_unlock(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &m
     notes.push(format!("i_data_sem read, i_mutex({}) released", ino.ino));
 }
 
-/// `iocb->private = NULL; ext4_inode_aio_set(inode, NULL);` then for async an io_end with
-/// two references, in `iocb->private` and `i_private`.
-fn set_private(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
-    f.iocb_private = IocbPrivate::Null;
-    state.inodes[f.inode].i_private = None;
-    if !f.iocb.is_sync_kiocb() {
-        let io_end = new_io_end(state, f.inode);
-        state.io_ends.get_mut(&io_end).expect("new io_end").count += 1;
-        f.iocb_private = IocbPrivate::IoEnd(io_end);
-        f.io_end = Some(io_end);
-        state.inodes[f.inode].i_private = Some(io_end);
-    }
-    notes.push(format!("i_private={:?}", state.inodes[f.inode].i_private));
+/// `ext4_init_io_end` with two references: `iocb->private` and `i_private`.
+fn init_io_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let io_end = new_io_end(state, f.inode);
+    state.io_ends.get_mut(&io_end).expect("new io_end").count += 1;
+    f.iocb_private = IocbPrivate::IoEnd(io_end);
+    f.io_end = Some(io_end);
+    state.inodes[f.inode].i_private = Some(io_end);
+    notes.push(format!("io_end e{io_end} in iocb->private and i_private"));
 }
 
 /// `ext4_ind_direct_IO`, extending write: `ext4_orphan_add`, `i_disksize = i_size`.
@@ -290,7 +293,11 @@ fn allocate(
     (lblk, len): (u64, u64),
     kind: ExtentState,
 ) -> Option<(u64, u32, bool)> {
-    let (pblk, got) = state.disk.allocate(len)?;
+    let claimable = state.claimable_blocks();
+    if claimable == 0 {
+        return None;
+    }
+    let (pblk, got) = state.disk.allocate(len.min(claimable))?;
     let unwritten = kind == ExtentState::Unwritten;
     let merge_unwritten = unwritten_merge_allowed(state, inode);
     let ino = &mut state.inodes[inode];
@@ -508,16 +515,20 @@ fn ext_convert_and_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<St
     }
 }
 
+/// A failed write past `i_size` (`ret < 0 && offset + count > i_size_read`) gets
+/// `ext4_truncate_failed_write`, which takes `down_write(i_data_sem)`.
+fn failed_write_truncates(state: &State, f: &WriteFrame) -> bool {
+    f.dio_ret < 0 && f.iocb.ki_pos + f.iter.count() > state.inodes[f.inode].i_size
+}
+
 /// `ext4_ind_direct_IO` after the I/O: failed-write truncate, orphan delete, size update.
 fn ind_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
-    let (offset, count, ret) = (f.iocb.ki_pos, f.iter.count(), f.dio_ret);
-    let g = state.geometry;
-    let i_size = state.inodes[f.inode].i_size;
-    if ret < 0 && offset + count > i_size {
-        let first = i_size.div_ceil(g.blocksize());
-        for (pblk, len) in state.inodes[f.inode].map.remove(first, u64::MAX) {
-            state.disk.release(pblk, len);
-        }
+    let (offset, ret) = (f.iocb.ki_pos, f.dio_ret);
+    if failed_write_truncates(state, f) {
+        // ext4_truncate_failed_write: truncate_inode_pages(i_size), ext4_truncate.
+        let i_size = state.inodes[f.inode].i_size;
+        crate::truncate::truncate_pagecache(state, f.inode, i_size, notes);
+        crate::truncate::ext4_truncate(state, f.inode, i_size, notes);
         notes.push("ext4_truncate_failed_write".into());
     }
     let ino = &mut state.inodes[f.inode];
@@ -529,6 +540,7 @@ fn ind_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
             ino.i_disksize = end;
             ino.i_size = end;
             ino.datasync_dirty = true;
+            ino.sync_dirty = true;
         }
         notes.push(format!(
             "orphan_del i_size={} i_disksize={}",

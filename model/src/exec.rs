@@ -158,6 +158,7 @@ fn first_frame(op: &Op) -> Frame {
             pos: 0,
             read: Vec::new(),
             flag: false,
+            orphan: false,
         }),
     }
 }
@@ -195,6 +196,7 @@ pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
         written: 0,
         buffered_pos: 0,
         status: 0,
+        perform_error: 0,
         fallback: false,
         event: None,
     }

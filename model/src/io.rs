@@ -100,11 +100,15 @@ pub fn release_io_end(state: &mut State, io_end: ObjId) {
     end_page_writeback(state, end.inode, &end.pages);
     let ino = &mut state.inodes[end.inode];
     assert!(ino.i_ioend_count > 0);
-    ino.i_ioend_count -= 1;
     assert!(
         ino.i_private != Some(io_end),
         "released io_end still in i_private"
     );
+    ino.i_ioend_count -= 1;
+    if ino.i_ioend_count == 0 {
+        let bucket = ino.bucket(); // nobody waits for this in 4.4: a spurious wakeup at most
+        wake_up_all(state, Sleep::IoendWq(bucket));
+    }
 }
 
 /// `ext4_clear_io_unwritten_flag`: `atomic_dec_and_test(&i_unwritten)` and `wake_up_all` on

@@ -112,9 +112,11 @@ pub enum WritePc {
     ExtBegin,
     /// `ext4_ext_direct_IO` (overwrite): `down_read(i_data_sem)`, `mutex_unlock(i_mutex)`.
     ExtOverwriteUnlock,
-    /// `ext4_ext_direct_IO`: `iocb->private = NULL`, `ext4_inode_aio_set(inode, NULL)`; for
-    /// async, `ext4_init_io_end`, `iocb->private = ext4_get_io_end`, `i_private = io_end`.
+    /// `ext4_ext_direct_IO`: `iocb->private = NULL`, `ext4_inode_aio_set(inode, NULL)`.
     ExtSetPrivate,
+    /// `ext4_ext_direct_IO`, async: `ext4_init_io_end` (may sleep: a separate step),
+    /// `iocb->private = ext4_get_io_end(io_end)`, `ext4_inode_aio_set(inode, io_end)`.
+    ExtInitIoEnd,
     /// `ext4_ind_direct_IO`: for an extending write, `ext4_orphan_add` and
     /// `i_disksize = i_size`.
     IndBegin,
@@ -241,6 +243,8 @@ pub struct WriteFrame {
     pub buffered_pos: u64,
     /// Bytes `generic_perform_write` copied.
     pub status: u64,
+    /// The error that stopped `generic_perform_write` (0: none).
+    pub perform_error: i64,
     /// The buffered part is a DIO fallback.
     pub fallback: bool,
     /// AIO event result, once `ki_complete` ran.
@@ -270,8 +274,10 @@ pub enum OtherPc {
     /// `mutex_lock(&inode->i_mutex)` (truncate, punch hole; punch returns at or past
     /// `i_size`).
     IMutexLock,
-    /// `ext4_setattr`: `ext4_orphan_add` (shrink), then under `down_write(i_data_sem)`
-    /// `i_disksize` and `i_size` set together.
+    /// `ext4_setattr`: `ext4_orphan_add` in a journal handle (the size shrinks).
+    OrphanAdd,
+    /// `ext4_setattr`: under `down_write(i_data_sem)`, `i_disksize` and `i_size` set
+    /// together (only when the size changes).
     SetSize,
     /// `ext4_inode_block_unlocked_dio` + `inode_dio_wait` (shrinking truncate with an
     /// orphan entry; punch hole).
@@ -332,9 +338,11 @@ pub struct OtherFrame {
     pub pos: u64,
     /// Data read so far, per sector.
     pub read: Vec<Data>,
-    /// Truncate: shrinking (`shrink` in `ext4_setattr`); punch: the hole starts inside
-    /// `i_size`; direct read: it takes the locked path.
+    /// Truncate: shrinking (`shrink = size <= i_size` in `ext4_setattr`); punch: the hole
+    /// starts inside `i_size`; direct read: it takes the locked path.
     pub flag: bool,
+    /// Truncate: `orphan` in `ext4_setattr` (the size shrinks).
+    pub orphan: bool,
 }
 
 /// What an operation returned.

@@ -54,8 +54,16 @@ pub fn after(state: &State, op: &Op, f: &OtherFrame) -> OtherPc {
         (Op::Read { direct: true, .. }, ReadPage) if flag => IMutexUnlock,
         (Op::Fsync { .. }, Flush) => FlushWait,
         (Op::Fsync { .. }, FlushWait) => Commit,
-        (Op::Truncate { .. }, IMutexLock) => SetSize,
-        (Op::Truncate { .. }, SetSize) if flag => DioWait,
+        (Op::Truncate { inode, size }, IMutexLock) if *size != state.inodes[*inode].i_size => {
+            if flag {
+                OrphanAdd
+            } else {
+                SetSize
+            }
+        }
+        (Op::Truncate { .. }, IMutexLock) => TruncatePagecache,
+        (Op::Truncate { .. }, OrphanAdd) => SetSize,
+        (Op::Truncate { .. }, SetSize) if f.orphan => DioWait,
         (Op::Truncate { .. }, SetSize | DioWait) => TruncatePagecache,
         (Op::Truncate { .. }, TruncatePagecache) if flag => FreeBlocks,
         (Op::Truncate { .. }, TruncatePagecache | FreeBlocks) => IMutexUnlock,

@@ -40,10 +40,19 @@ pub fn read_disk_sector(state: &State, inode: InodeIx, sector_pos: u64) -> Data 
 
 /// A page read from disk (`ext4_readpage`, or `__block_write_begin` filling the parts a
 /// write does not cover). Simplification: the whole page is filled at once.
+/// Blocks at or past the block holding EOF read as zeros (`ext4_mpage_readpages`).
 pub fn page_from_disk(state: &State, inode: InodeIx, index: u64) -> Page {
     let g = &state.geometry;
+    let eof = state.inodes[inode].i_size.div_ceil(g.blocksize()) << g.blkbits;
+    let sector = |s: u64| (index << g.page_bits) + (s << g.sector_bits);
     let data = (0..g.sectors_per_page())
-        .map(|s| read_disk_sector(state, inode, (index << g.page_bits) + (s << g.sector_bits)))
+        .map(|s| {
+            if sector(s) >= eof {
+                Data::Zero
+            } else {
+                read_disk_sector(state, inode, sector(s))
+            }
+        })
         .collect();
     Page {
         dirty: 0,
@@ -56,12 +65,29 @@ pub fn page_from_disk(state: &State, inode: InodeIx, index: u64) -> Page {
 /// falls in one page; returns the bytes copied. Holes become delayed blocks
 /// (`ext4_da_map_blocks`); `generic_write_end` raises `i_size`; `i_disksize` moves only when
 /// `ext4_da_should_update_i_disksize` (the last block is allocated and not unwritten).
-pub fn da_write_page(state: &mut State, inode: InodeIx, pos: u64, count: u64, tag: u8) -> u64 {
+///
+/// A hole needs a delalloc reservation (`ext4_da_reserve_space`): without a claimable block
+/// the write fails `-ENOSPC` before touching anything (`ext4_should_retry_alloc`'s forced
+/// commit frees nothing here).
+pub fn da_write_page(
+    state: &mut State,
+    inode: InodeIx,
+    pos: u64,
+    count: u64,
+    tag: u8,
+) -> Result<u64, i64> {
     let g = state.geometry;
     let index = pos >> g.page_bits;
     let in_page = pos & (g.pagesize() - 1);
     let bytes = count.min(g.pagesize() - in_page);
     assert!(bytes > 0);
+    let map = &state.inodes[inode].map;
+    let holes = ((pos >> g.blkbits)..=((pos + bytes - 1) >> g.blkbits))
+        .filter(|&b| map.pblk(b).is_none() && !map.delayed.contains(&b))
+        .count() as u64;
+    if holes > state.claimable_blocks() {
+        return Err(crate::iocb::errno::ENOSPC);
+    }
     if !state.inodes[inode].pages.contains_key(&index) {
         let page = page_from_disk(state, inode, index);
         state.inodes[inode].pages.insert(index, page);
@@ -84,7 +110,17 @@ pub fn da_write_page(state: &mut State, inode: InodeIx, pos: u64, count: u64, ta
     page.data[first as usize..=last as usize].fill(Data::Write(tag));
     page.dirty |= dirty;
     da_write_end_sizes(state, inode, pos + bytes);
-    bytes
+    Ok(bytes)
+}
+
+/// `ext4_da_write_end` will call `ext4_update_i_disksize` (which takes
+/// `down_write(i_data_sem)`) for a write of `bytes` at `pos`.
+pub fn da_write_updates_disksize(state: &State, inode: InodeIx, pos: u64, bytes: u64) -> bool {
+    let g = state.geometry;
+    let in_page = (g.pagesize() - (pos & (g.pagesize() - 1))).min(bytes);
+    let new_end = pos + in_page;
+    let last = state.inodes[inode].map.pblk((new_end - 1) >> g.blkbits);
+    new_end > state.inodes[inode].i_disksize && last.is_some_and(|(_, s)| s == ExtentState::Written)
 }
 
 fn da_write_end_sizes(state: &mut State, inode: InodeIx, new_end: u64) {
@@ -97,6 +133,7 @@ fn da_write_end_sizes(state: &mut State, inode: InodeIx, new_end: u64) {
     if new_end > ino.i_disksize && allocated.is_some_and(|(_, s)| s == ExtentState::Written) {
         ino.i_disksize = new_end;
         ino.datasync_dirty = true;
+        ino.sync_dirty = true;
     }
 }
 
@@ -254,9 +291,10 @@ fn writeback_map_block(state: &mut State, inode: InodeIx, lblk: u64, io_end: u16
             pblk
         }
         None => {
-            let Some((pblk, _)) = state.disk.allocate(1) else {
-                panic!("disk full: the scenario's disk_blocks is too small")
-            };
+            let (pblk, _) = state
+                .disk
+                .allocate(1)
+                .expect("a delayed block has its reservation");
             let state_of = if nolock {
                 ExtentState::Unwritten
             } else {

@@ -67,6 +67,11 @@ impl Disk {
         Some((start as u32, run as u64))
     }
 
+    /// Free blocks.
+    pub fn free_blocks(&self) -> u64 {
+        self.free.iter().filter(|&&f| f).count() as u64
+    }
+
     /// Returns blocks to the allocator (`ext4_free_blocks`); their contents stay on disk.
     pub fn release(&mut self, pblk: u32, len: u64) {
         for b in pblk as usize..pblk as usize + len as usize {
@@ -325,6 +330,18 @@ impl State {
         self.next_id
     }
 
+    /// Blocks reserved for delayed allocation (`s_dirtyclusters_counter`): one per delayed
+    /// block of every inode.
+    pub fn reserved_blocks(&self) -> u64 {
+        self.inodes.iter().map(|i| i.map.delayed.len() as u64).sum()
+    }
+
+    /// Blocks a new allocation may take without eating delalloc reservations
+    /// (`ext4_claim_free_clusters`).
+    pub fn claimable_blocks(&self) -> u64 {
+        self.disk.free_blocks() - self.reserved_blocks()
+    }
+
     /// `IS_SYNC(inode)`: `S_SYNC` or a `MS_SYNCHRONOUS` mount.
     pub fn is_sync(&self, inode: InodeIx) -> bool {
         self.inodes[inode].s_sync || self.mount.sync
@@ -385,6 +402,10 @@ impl State {
                 "a dio's i_dio_count reference is gone"
             );
         }
+        assert!(
+            self.disk.free_blocks() >= self.reserved_blocks(),
+            "delalloc reservations exceed free blocks"
+        );
         for (&bucket, &owner) in &self.aio_mutex {
             assert!(u32::from(bucket) < EXT4_WQ_HASH_SZ && (owner as usize) < self.actors.len());
         }

@@ -19,21 +19,21 @@ pub fn run(
         OtherPc::IMutexLock => {
             assert!(ino.i_mutex.is_none());
             ino.i_mutex = Some(a);
-            notes.push(format!("i_mutex({}) taken", ino.ino));
+            f.flag = size <= ino.i_size;
+            notes.push(format!("i_mutex({}) taken, shrink={}", ino.ino, f.flag));
+        }
+        OtherPc::OrphanAdd => {
+            ino.orphan = true;
+            f.orphan = true;
+            ino.sync_dirty = true;
+            notes.push("ext4_orphan_add".into());
         }
         OtherPc::SetSize => {
-            f.flag = size < ino.i_size;
-            if f.flag {
-                ino.orphan = true;
-            }
             ino.i_disksize = size;
             ino.i_size = size;
             ino.sync_dirty = true;
             ino.datasync_dirty = true;
-            notes.push(format!(
-                "orphan={} i_disksize=i_size={size} under i_data_sem",
-                ino.orphan
-            ));
+            notes.push(format!("i_disksize=i_size={size} under i_data_sem"));
         }
         OtherPc::DioWait => {
             // ext4_inode_block_unlocked_dio, inode_dio_wait, ext4_inode_resume_unlocked_dio.
@@ -59,7 +59,12 @@ pub fn run(
 
 /// `truncate_pagecache(inode, size)`: drop the pages wholly past `size`, zero the tail of
 /// the page holding it (the caller waited for their writeback).
-fn truncate_pagecache(state: &mut State, inode: InodeIx, size: u64, notes: &mut Vec<String>) {
+pub(crate) fn truncate_pagecache(
+    state: &mut State,
+    inode: InodeIx,
+    size: u64,
+    notes: &mut Vec<String>,
+) {
     let g = state.geometry;
     let ino = &mut state.inodes[inode];
     let first_whole = size.div_ceil(g.pagesize());
@@ -81,7 +86,7 @@ fn truncate_pagecache(state: &mut State, inode: InodeIx, size: u64, notes: &mut 
 
 /// `ext4_truncate`: `ext4_block_truncate_page` zeroes the partial block's tail, the blocks
 /// past `size` are freed, the orphan entry goes.
-fn ext4_truncate(state: &mut State, inode: InodeIx, size: u64, notes: &mut Vec<String>) {
+pub(crate) fn ext4_truncate(state: &mut State, inode: InodeIx, size: u64, notes: &mut Vec<String>) {
     let g = state.geometry;
     if !size.is_multiple_of(g.blocksize()) {
         let block_end = (size | (g.blocksize() - 1)) + 1;
@@ -260,11 +265,7 @@ pub fn crash(state: &mut State, a: ActorId, notes: &mut Vec<String>) {
         ino.map = committed.map;
         ino.i_size = committed.i_disksize;
         ino.i_disksize = committed.i_disksize;
-        if committed.orphan {
-            let first = committed.i_disksize.div_ceil(g.blocksize());
-            ino.map.remove(first, u64::MAX);
-        }
-        ino.orphan = false;
+        ino.orphan = committed.orphan;
         ino.pages.clear();
         (ino.i_mutex, ino.i_private, ino.state_dio_unwritten) = (None, None, false);
         ino.state_dioread_lock = false;
@@ -280,12 +281,19 @@ pub fn crash(state: &mut State, a: ActorId, notes: &mut Vec<String>) {
         disk.free[e.pblk as usize..(e.pblk as u64 + e.len) as usize].fill(false);
     }
     state.disk = disk;
-    crate::io::commit(state);
     state.bios.clear();
     state.dios.clear();
     state.io_ends.clear();
     state.work.clear();
     state.aio_mutex.clear();
+    // ext4_orphan_cleanup: ext4_truncate each orphan to its size (tail zeroing included).
+    for inode in 0..state.inodes.len() {
+        if state.inodes[inode].orphan {
+            let size = state.inodes[inode].i_size;
+            ext4_truncate(state, inode, size, notes);
+        }
+    }
+    crate::io::commit(state);
     state.crashed = true;
     kill_others(state, a);
     notes.push("crash: journal replayed, orphans truncated".into());

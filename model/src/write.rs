@@ -37,7 +37,8 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         },
         ExtBegin if f.overwrite => ExtOverwriteUnlock,
         ExtBegin | ExtOverwriteUnlock => ExtSetPrivate,
-        ExtSetPrivate | IndBegin => DioStart,
+        ExtSetPrivate if !f.iocb.is_sync_kiocb() => ExtInitIoEnd,
+        ExtSetPrivate | ExtInitIoEnd | IndBegin => DioStart,
         DioStart if f.dio.is_none() => after_dio(f),
         DioStart => DioGetBlock,
         DioGetBlock if f.dio_ret < 0 || f.dio_next >= f.dio_end => DioZeroTail,
@@ -49,8 +50,8 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         ExtConvertAndEnd | ExtRelock | IndEnd => DirectEnd,
         DirectEnd if f.written < 0 || f.iter.count() == 0 => IMutexUnlock,
         DirectEnd => PerformWrite,
-        PerformWrite if f.iter.count() > 0 => PerformWrite,
-        PerformWrite if f.fallback => FallbackFlush,
+        PerformWrite if f.iter.count() > 0 && f.perform_error == 0 => PerformWrite,
+        PerformWrite if f.fallback && f.status > 0 => FallbackFlush,
         PerformWrite => IMutexUnlock,
         FallbackFlush => FallbackFlushWait,
         FallbackFlushWait => IMutexUnlock,
@@ -106,8 +107,12 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
                 .map(|&owner| Wait::AioMutex { bucket, owner })
         }
         IMutexLock | ExtRelock => ino.i_mutex.map(|owner| Wait::IMutex { inode, owner }),
-        ExtOverwriteUnlock | PerformWrite => {
-            ino.i_data_sem.writer.then_some(Wait::DataSem { inode })
+        ExtOverwriteUnlock => ino.i_data_sem.writer.then_some(Wait::DataSem { inode }),
+        PerformWrite => {
+            let pos = f.buffered_pos + f.status;
+            let disksize = pagecache::da_write_updates_disksize(state, inode, pos, f.iter.count());
+            let busy = ino.i_data_sem.writer || (disksize && ino.i_data_sem.readers > 0);
+            busy.then_some(Wait::DataSem { inode })
         }
         DirectFlush => pagecache::flush_wait(state, inode, range()),
         DirectFlushWait | DirectInvalidate | DirectEnd => (ino.nrpages() > 0
@@ -122,7 +127,9 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
         SyncCommit => {
             (sync_commit_needed(state, f) && commit_must_wait(state)).then_some(Wait::Commit)
         }
-        DioGetBlock | DioDrop | ExtPutIoEnd | ExtConvertAndEnd => crate::dio::wait(state, a, f),
+        DioGetBlock | DioDrop | ExtPutIoEnd | ExtConvertAndEnd | IndEnd => {
+            crate::dio::wait(state, a, f)
+        }
         _ => None,
     }
 }
@@ -268,7 +275,7 @@ fn unlock_i_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut
 }
 
 /// `generic_write_checks`, the bitmap-file check, `iocb->private = &overwrite`, the plug.
-fn write_checks(state: &State, f: &mut WriteFrame, op: &WriteOp, notes: &mut Vec<String>) {
+fn write_checks(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mut Vec<String>) {
     let ino = &state.inodes[f.inode];
     let g = &state.geometry;
     let checks = generic_write_checks(
@@ -299,6 +306,8 @@ fn write_checks(state: &State, f: &mut WriteFrame, op: &WriteOp, notes: &mut Vec
     }
     f.iocb_private = IocbPrivate::Overwrite;
     f.plugged = f.iocb.ki_flags.direct;
+    // file_update_time in __generic_file_write_iter dirties the inode: i_sync_tid moves.
+    state.inodes[f.inode].sync_dirty = true;
     f.buffered_pos = f.iocb.ki_pos;
 }
 
@@ -379,6 +388,7 @@ fn direct_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
         let ino = &mut state.inodes[f.inode];
         if pos > ino.i_size {
             ino.i_size = pos;
+            ino.sync_dirty = true; // mark_inode_dirty
             notes.push(format!("i_size={pos}"));
         }
         f.iocb.ki_pos = pos;
@@ -390,9 +400,24 @@ fn direct_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
 }
 
 /// One page of `generic_perform_write`.
+/// On `-ENOSPC` the loop stops: `generic_perform_write` returns the bytes copied, or the
+/// error when none were.
 fn perform_write(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mut Vec<String>) {
     let pos = f.buffered_pos + f.status;
-    let bytes = pagecache::da_write_page(state, f.inode, pos, f.iter.count(), op.tag);
+    let bytes = match pagecache::da_write_page(state, f.inode, pos, f.iter.count(), op.tag) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            f.perform_error = error;
+            notes.push(format!("ext4_da_write_begin {error}"));
+            if !f.fallback {
+                f.iocb.ki_pos += f.status;
+                f.written = if f.status > 0 { f.status as i64 } else { error };
+            } else if f.status == 0 && f.written == 0 {
+                f.written = error;
+            }
+            return;
+        }
+    };
     f.iter.advance(bytes);
     f.status += bytes;
     let ino = &state.inodes[f.inode];

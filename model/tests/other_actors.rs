@@ -34,6 +34,7 @@ mod ext4_setattr {
             steps,
             [
                 "IMutexLock",
+                "OrphanAdd",
                 "SetSize",
                 "DioWait",
                 "TruncatePagecache",
@@ -57,6 +58,37 @@ mod ext4_setattr {
         );
     }
 
+    /// `shrink = size <= i_size`: a truncate to the current size changes no size, takes no
+    /// orphan and no `inode_dio_wait`, yet runs `ext4_truncate`: the partial block's tail is
+    /// zeroed and the blocks past EOF are freed.
+    #[test]
+    fn a_truncate_to_the_same_size_still_runs_ext4_truncate() {
+        let truncate = Op::Truncate {
+            inode: 0,
+            size: B + S,
+        };
+        let mut s = state(
+            DEFAULT,
+            vec![inode(B + S, &[(0, 4, 2, Written)])],
+            vec![vec![truncate]],
+        );
+        let trace = finish(&mut s);
+        assert_eq!(
+            other_steps(&trace, "a0"),
+            [
+                "IMutexLock",
+                "TruncatePagecache",
+                "FreeBlocks",
+                "IMutexUnlock"
+            ]
+        );
+        assert_eq!(s.inodes[0].map.extents[0].len, 2);
+        assert_eq!(
+            s.inodes[0].pages[&1].data,
+            vec![Data::Initial, Data::Zero, Data::Zero, Data::Zero]
+        );
+    }
+
     /// Spec §2.10 step 5: the truncate runs while the overwrite DIO is between dropping and
     /// retaking i_mutex; `generic_file_direct_write` then raises `i_size` back to the end of
     /// the write, while the blocks the truncate freed stay freed and `i_disksize` stays 0.
@@ -69,6 +101,7 @@ mod ext4_setattr {
         let mut s = state(NOLOCK, vec![inode(2 * B, &[(0, 2, 4, Written)])], actors);
         step_to(&mut s, 0, WritePc::DioDrop);
         exec::step(&mut s, Task::Actor(1)).expect("i_mutex is free: the overwrite dropped it");
+        exec::step(&mut s, Task::Actor(1)).expect("ext4_orphan_add");
         assert_eq!(
             exec::task_wait(&s, Task::Actor(1)),
             Ok(Some(Wait::DataSem { inode: 0 }))
@@ -91,8 +124,8 @@ mod ext4_setattr {
             s.inodes[0].i_dio_count, 1,
             "queued AIO holds its dio's reference"
         );
-        for _ in 0..3 {
-            exec::step(&mut s, Task::Actor(1)).expect("lock, set size, wait");
+        for _ in 0..4 {
+            exec::step(&mut s, Task::Actor(1)).expect("lock, orphan, set size, wait");
         }
         assert_eq!(s.actors[1].sleeping, Some(Sleep::DioWait(0)));
         let bio = *s.bios.keys().next().expect("the AIO's bio");
@@ -478,5 +511,108 @@ mod mpage_prepare_extent_to_map {
             exec::step(&mut s, Task::Bio(*bio)).expect("bio completes");
         }
         assert_eq!(s.inodes[0].pages[&0].writeback, 0);
+    }
+}
+
+mod ext4_da_reserve_space {
+    use super::*;
+
+    fn small_disk(
+        blocks: u32,
+        inodes: Vec<model::scenario::InodeSpec>,
+        actors: Vec<Vec<Op>>,
+    ) -> model::state::State {
+        let g = model::geometry::Geometry {
+            disk_blocks: blocks,
+            ..G
+        };
+        model::scenario::Scenario {
+            geometry: g,
+            mount: DEFAULT,
+            inodes,
+            actors,
+        }
+        .build()
+        .expect("valid")
+    }
+
+    #[test]
+    fn a_buffered_write_without_a_block_to_reserve_fails_enospc_after_what_it_copied() {
+        let program = vec![Op::Write(buffered(0, 3 * B))];
+        let mut s = small_disk(2, vec![inode(0, &[(0, 1, 0, Written)])], vec![program]);
+        finish(&mut s);
+        assert_eq!(
+            write_result(&s, 0, 0).0,
+            2 * B as i64,
+            "two pages copied, the third has no block"
+        );
+        let program = vec![Op::Write(buffered(0, B))];
+        let mut s = small_disk(
+            1,
+            vec![inode(B, &[]), inode(0, &[(0, 1, 0, Written)])],
+            vec![program],
+        );
+        finish(&mut s);
+        assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::ENOSPC);
+    }
+
+    #[test]
+    fn a_dio_allocation_leaves_delalloc_reservations_alone() {
+        let actors = vec![vec![Op::Write(buffered(B, B)), Op::Write(dio(0, B))]];
+        let mut s = small_disk(2, vec![inode(2 * B, &[(3, 1, 0, Written)])], actors);
+        finish(&mut s);
+        assert_eq!(write_result(&s, 0, 1).0, model::iocb::errno::ENOSPC);
+        assert_eq!(
+            s.reserved_blocks(),
+            1,
+            "the delayed block keeps its reservation"
+        );
+    }
+}
+
+mod ext4_orphan_cleanup {
+    use super::*;
+
+    /// A crash after a committed shrinking truncate set the sizes but before it freed the
+    /// blocks: orphan cleanup runs `ext4_truncate`, tail zeroing included.
+    #[test]
+    fn orphan_cleanup_truncates_and_zeroes_the_partial_block() {
+        let actors = vec![
+            vec![Op::Truncate {
+                inode: 0,
+                size: B + S,
+            }],
+            vec![
+                Op::Commit,
+                Op::Crash,
+                Op::Read {
+                    inode: 0,
+                    pos: 0,
+                    len: 4 * B,
+                    direct: false,
+                },
+            ],
+        ];
+        let mut s = state(DEFAULT, vec![inode(4 * B, &[(0, 4, 0, Written)])], actors);
+        for _ in 0..3 {
+            exec::step(&mut s, Task::Actor(0)).expect("lock, orphan add, set size");
+        }
+        exec::step(&mut s, Task::Actor(1)).expect("commit");
+        exec::step(&mut s, Task::Actor(1)).expect("crash");
+        assert_eq!(s.actors[0].results, vec![OpResult::Crashed]);
+        finish(&mut s);
+        let OpResult::Read(data) = &s.actors[1].results[2] else {
+            panic!("read")
+        };
+        assert_eq!(data, &[Data::Initial; 5], "i_size is B + S after recovery");
+        let page = &s.inodes[0].pages[&1];
+        assert_eq!(
+            page.data,
+            [Data::Initial, Data::Zero, Data::Zero, Data::Zero],
+            "tail zeroed"
+        );
+        assert_ne!(page.dirty, 0);
+        assert_eq!(s.inodes[0].map.extents[0].len, 2);
+        assert!(!s.inodes[0].orphan);
     }
 }
