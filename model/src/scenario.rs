@@ -20,7 +20,7 @@ pub struct InodeSpec {
     pub extents: bool,
     /// `S_SYNC`.
     pub s_sync: bool,
-    /// `ext4_direct_IO` returns 0 (encrypted, inline data or journalled data).
+    /// `ext4_direct_IO` returns 0 (encrypted or inline data).
     pub dio_refused: bool,
     /// `i_size` (= `i_disksize`, committed).
     pub i_size: u64,

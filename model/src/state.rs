@@ -127,7 +127,8 @@ pub struct Inode {
     pub extents: bool,
     /// `S_SYNC`.
     pub s_sync: bool,
-    /// Encrypted, inline data or journalled data: `ext4_direct_IO` returns 0 (spec §2.9).
+    /// Encrypted or inline data: `ext4_direct_IO` returns 0 (spec §2.9). (A journalled-data
+    /// inode needs nodelalloc, which is not modelled.)
     pub dio_refused: bool,
     /// `EXT4_STATE_DIO_UNWRITTEN`.
     pub state_dio_unwritten: bool,

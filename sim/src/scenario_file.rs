@@ -99,7 +99,7 @@ pub struct InodeFile {
     /// `S_SYNC`.
     #[serde(default)]
     pub s_sync: bool,
-    /// `ext4_direct_IO` returns 0 (encrypted, inline or journalled data).
+    /// `ext4_direct_IO` returns 0 (encrypted or inline data).
     #[serde(default)]
     pub dio_refused: bool,
     /// Extents at the start.
