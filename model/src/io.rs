@@ -50,19 +50,24 @@ pub fn data_sem_free(state: &State, inode: InodeIx) -> bool {
     !sem.writer && sem.readers == 0
 }
 
-/// `ext4_put_io_end`: on the last reference, convert if flagged, clear the flag (waking
-/// `ext4_unwritten_wait`), release.
-pub fn put_io_end(state: &mut State, io_end: ObjId, notes: &mut Vec<String>) {
+/// `atomic_dec_and_test(&io_end->count)`: true when that was the last reference.
+fn drop_io_end_ref(state: &mut State, io_end: ObjId) -> bool {
     let end = state
         .io_ends
         .get_mut(&io_end)
         .expect("put of a live io_end");
-    assert!(end.count > 0);
+    assert!(end.count > 0, "io_end count underflow");
     end.count -= 1;
-    if end.count > 0 {
+    end.count == 0
+}
+
+/// `ext4_put_io_end`: on the last reference, convert if flagged, clear the flag (waking
+/// `ext4_unwritten_wait`), release.
+pub fn put_io_end(state: &mut State, io_end: ObjId, notes: &mut Vec<String>) {
+    if !drop_io_end_ref(state, io_end) {
         return;
     }
-    let end = end.clone();
+    let end = state.io_ends[&io_end].clone();
     if end.unwritten {
         convert_unwritten_extents(state, end.inode, end.offset, end.size, notes);
         clear_io_unwritten_flag(state, io_end, notes);
@@ -73,16 +78,10 @@ pub fn put_io_end(state: &mut State, io_end: ObjId, notes: &mut Vec<String>) {
 /// `ext4_put_io_end_defer` (writeback bios): on the last reference, queue the conversion on
 /// `rsv_conversion_wq` if flagged, else release at once.
 pub fn put_io_end_defer(state: &mut State, io_end: ObjId) {
-    let end = state
-        .io_ends
-        .get_mut(&io_end)
-        .expect("put of a live io_end");
-    assert!(end.count > 0);
-    end.count -= 1;
-    if end.count > 0 {
+    if !drop_io_end_ref(state, io_end) {
         return;
     }
-    if end.unwritten {
+    if state.io_ends[&io_end].unwritten {
         let id = state.new_id();
         state.work.insert(id, Work::EndIo { io_end });
     } else {
