@@ -31,16 +31,26 @@ pub fn bio_wait(state: &State, id: ObjId) -> Option<Wait> {
 }
 
 /// The bio reaches the disk; its owner is told.
-pub fn complete_bio(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
+/// With `failed`, nothing reaches the disk: a dio records `io_error`, writeback sets
+/// `AS_EIO` on the mapping (`ext4_finish_bio`).
+pub fn complete_bio(state: &mut State, id: ObjId, failed: bool, notes: &mut Vec<String>) {
     let bio = state.bios.remove(&id).expect("in-flight bio");
     let start = bio.psector as usize;
     let block = bio.psector as u64 / state.geometry.sectors_per_block();
-    state.disk.sectors[start..start + bio.data.len()].copy_from_slice(&bio.data);
     let what = if bio.zero { "zeros" } else { "data" };
-    notes.push(format!(
-        "{what} on sectors {start}+{} (p{block})",
-        bio.data.len()
-    ));
+    let sectors = bio.data.len();
+    if failed {
+        notes.push(format!(
+            "-EIO: {what} lost for sectors {start}+{sectors} (p{block})"
+        ));
+        match bio.owner {
+            BioOwner::Dio(dio) => state.dios.get_mut(&dio).expect("dio").io_error = true,
+            BioOwner::Writeback(_) => state.inodes[bio.inode].as_eio = true,
+        }
+    } else {
+        state.disk.sectors[start..start + sectors].copy_from_slice(&bio.data);
+        notes.push(format!("{what} on sectors {start}+{sectors} (p{block})"));
+    }
     match bio.owner {
         BioOwner::Dio(dio) => dio_bio_end(state, dio, notes),
         BioOwner::Writeback(io_end) => {
@@ -82,7 +92,7 @@ fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
     dio_end_io(state, id, notes);
     let dio = state.dios.remove(&id).expect("dio");
     inode_dio_end(state, dio.inode);
-    ki_complete(state, &dio, dio.result as i64, notes);
+    ki_complete(state, &dio, crate::dio::dio_result(&dio), notes);
 }
 
 /// `ki_complete` (`aio_complete`): the AIO event of the dio's write.
@@ -187,7 +197,14 @@ fn dio_complete_step(
             start_writeback(state, d.inode, pages, crate::pagecache::SyncMode::All);
             Some(CompletePc::SyncFlushWait)
         }
-        CompletePc::SyncFlushWait => Some(CompletePc::SyncCommit),
+        CompletePc::SyncFlushWait => {
+            // ext4_sync_file returns the flush's error at once, before any commit.
+            if crate::pagecache::filemap_check_errors(state, d.inode, notes) {
+                state.dios.get_mut(&id).expect("dio").sync_error = true;
+                return Some(CompletePc::KiComplete);
+            }
+            Some(CompletePc::SyncCommit)
+        }
         CompletePc::SyncCommit => {
             let ino = &state.inodes[d.inode];
             if ino.datasync_dirty || (d.file.o_sync && ino.sync_dirty) {
@@ -198,7 +215,14 @@ fn dio_complete_step(
         }
         CompletePc::KiComplete => {
             state.dios.remove(&id);
-            ki_complete(state, &d, d.result as i64, notes);
+            let ret = crate::dio::dio_result(&d);
+            // "if (err < 0 && ret > 0) ret = err": the sync error replaces a positive result.
+            let ret = if d.sync_error && ret > 0 {
+                crate::iocb::errno::EIO
+            } else {
+                ret
+            };
+            ki_complete(state, &d, ret, notes);
             None
         }
     }

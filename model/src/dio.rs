@@ -147,6 +147,8 @@ fn dio_start(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<
         bios: 0,
         submitter_ref: true,
         holds_dio_count: true,
+        io_error: false,
+        sync_error: false,
         result: 0,
         offset: pos,
         private,
@@ -430,13 +432,26 @@ fn drop_refcount(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>)
 /// `dio_complete(dio, offset, ret, false)` in the submitter: `end_io`, `inode_dio_end`; no
 /// sync, no `ki_complete`. Returns the byte count or the error.
 fn dio_complete_sync(state: &mut State, id: ObjId, ret: i64, notes: &mut Vec<String>) -> i64 {
-    let transferred = state.dios[&id].result;
-    let ret = if ret == 0 { transferred as i64 } else { ret };
+    let ret = if ret == 0 {
+        dio_result(&state.dios[&id])
+    } else {
+        ret
+    };
     dio_end_io(state, id, notes);
     let dio = state.dios.remove(&id).expect("dio");
     inode_dio_end(state, dio.inode);
     notes.push(format!("dio_complete (sync) ret={ret}"));
     ret
+}
+
+/// What `dio_complete` returns when nothing failed before it: `-EIO` after a bio error,
+/// else the bytes transferred.
+pub fn dio_result(dio: &Dio) -> i64 {
+    if dio.io_error {
+        crate::iocb::errno::EIO
+    } else {
+        dio.result as i64
+    }
 }
 
 /// `dio->end_io` = `ext4_end_io_dio` when `dio->result`: record the range in the io_end,

@@ -20,6 +20,8 @@ pub enum Task {
     Bio(ObjId),
     /// A workqueue runs one step of work item `n`.
     Work(ObjId),
+    /// The block layer completes bio `n` with `-EIO` (only with `bio_errors`).
+    BioError(ObjId),
 }
 
 impl fmt::Display for Task {
@@ -28,6 +30,7 @@ impl fmt::Display for Task {
             Task::Actor(n) => write!(f, "a{n}"),
             Task::Bio(n) => write!(f, "b{n}"),
             Task::Work(n) => write!(f, "w{n}"),
+            Task::BioError(n) => write!(f, "e{n}"),
         }
     }
 }
@@ -41,6 +44,7 @@ impl std::str::FromStr for Task {
             "a" => number.parse().map(Task::Actor).map_err(|_| bad()),
             "b" => number.parse().map(Task::Bio).map_err(|_| bad()),
             "w" => number.parse().map(Task::Work).map_err(|_| bad()),
+            "e" => number.parse().map(Task::BioError).map_err(|_| bad()),
             _ => Err(bad()),
         }
     }
@@ -159,6 +163,7 @@ fn first_frame(op: &Op) -> Frame {
             read: Vec::new(),
             flag: false,
             orphan: false,
+            error: 0,
         }),
     }
 }
@@ -236,6 +241,9 @@ pub fn task_wait(state: &State, task: Task) -> Result<Option<Wait>, StepError> {
             Ok(actor_wait(state, a))
         }
         Task::Bio(id) if state.bios.contains_key(&id) => Ok(crate::background::bio_wait(state, id)),
+        Task::BioError(id) if state.mount.bio_errors && state.bios.contains_key(&id) => {
+            Ok(crate::background::bio_wait(state, id))
+        }
         Task::Work(id) if state.work.contains_key(&id) => {
             Ok(crate::background::work_wait(state, id))
         }
@@ -246,7 +254,10 @@ pub fn task_wait(state: &State, task: Task) -> Result<Option<Wait>, StepError> {
 /// Every task that exists now, in a fixed order: actors, bios, work items.
 pub fn tasks(state: &State) -> impl Iterator<Item = Task> + '_ {
     let actors = (0..state.actors.len() as ActorId).map(Task::Actor);
-    let bios = state.bios.keys().map(|&id| Task::Bio(id));
+    let errors = state.mount.bio_errors;
+    let bios = state.bios.keys().flat_map(move |&id| {
+        std::iter::once(Task::Bio(id)).chain(errors.then_some(Task::BioError(id)))
+    });
     actors
         .chain(bios)
         .chain(state.work.keys().map(|&id| Task::Work(id)))
@@ -275,8 +286,12 @@ pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
     let name = match task {
         Task::Actor(a) => step_actor(state, a, &mut notes),
         Task::Bio(id) => {
-            crate::background::complete_bio(state, id, &mut notes);
+            crate::background::complete_bio(state, id, false, &mut notes);
             "bio_endio".to_string()
+        }
+        Task::BioError(id) => {
+            crate::background::complete_bio(state, id, true, &mut notes);
+            "bio_endio -EIO".to_string()
         }
         Task::Work(id) => {
             let name = work_name(state, id);
@@ -353,6 +368,7 @@ fn finish_if_done(state: &mut State, a: ActorId, frame: Frame) {
             ki_pos: f.iocb.ki_pos,
             event: aio_event(f),
         }),
+        Frame::Other(f) if f.pc == OtherPc::Done && f.error < 0 => Some(OpResult::Failed(f.error)),
         Frame::Other(f) if f.pc == OtherPc::Done => Some(match actor.program[actor.op] {
             Op::Read { .. } => OpResult::Read(f.read.clone()),
             Op::Stat { .. } => OpResult::Stat(f.pos),

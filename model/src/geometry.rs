@@ -30,6 +30,8 @@ pub struct Mount {
     /// §2.12). Off: a bio-based device (brd, pmem, md) dispatches each bio at submission, so
     /// any bio may complete at once.
     pub plug_holds_bios: bool,
+    /// The device may fail any bio with `-EIO` (a completion task `e<n>` beside `b<n>`).
+    pub bio_errors: bool,
 }
 
 /// A geometry the kernel would refuse (or the model cannot hold), naming the field.

@@ -343,6 +343,8 @@ pub struct OtherFrame {
     pub flag: bool,
     /// Truncate: `orphan` in `ext4_setattr` (the size shrinks).
     pub orphan: bool,
+    /// The error the operation returns (0: none), e.g. `-EIO` from a flush.
+    pub error: i64,
 }
 
 /// What an operation returned.
@@ -365,6 +367,8 @@ pub enum OpResult {
     Stat(u64),
     /// Anything else finished.
     Done,
+    /// A read, fsync or punch hole failed with this error.
+    Failed(i64),
     /// Killed by a crash.
     Crashed,
 }

@@ -30,6 +30,7 @@ pub fn first(op: &Op) -> OtherPc {
 pub fn after(state: &State, op: &Op, f: &OtherFrame) -> OtherPc {
     let (pos, flag) = (f.pos, f.flag);
     match (op, f.pc) {
+        (_, FlushWait | LockedFlushWait) if f.error < 0 => Done,
         (
             Op::Read {
                 inode,
@@ -156,7 +157,19 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
             let bios = pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::None);
             notes.push(format!("writeback bios {bios:?}"));
         }
-        (_, FlushWait | LockedFlushWait | Done) => {}
+        (Op::Read { .. }, LockedFlushWait) => {
+            // The locked path drops i_mutex before returning the error.
+            if pagecache::filemap_check_errors(state, inode, notes) {
+                f.error = crate::iocb::errno::EIO;
+                crate::truncate::unlock_i_mutex(state, a, inode, notes);
+            }
+        }
+        (_, FlushWait) => {
+            if pagecache::filemap_check_errors(state, inode, notes) {
+                f.error = crate::iocb::errno::EIO;
+            }
+        }
+        (_, Done) => {}
         (_, Commit) => {
             if commit_needed(state, op) {
                 commit(state);

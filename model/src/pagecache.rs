@@ -365,6 +365,16 @@ fn submit_writeback_bio(
     id
 }
 
+/// `filemap_check_errors`: test and clear `AS_EIO`; true when it was set (the caller's
+/// `filemap_write_and_wait_range` returns `-EIO`).
+pub fn filemap_check_errors(state: &mut State, inode: InodeIx, notes: &mut Vec<String>) -> bool {
+    let failed = std::mem::take(&mut state.inodes[inode].as_eio);
+    if failed {
+        notes.push("filemap_check_errors: -EIO".into());
+    }
+    failed
+}
+
 /// One block write of each page in `pages` ended; `end_page_writeback` when it was the
 /// page's last.
 pub fn end_page_writeback(state: &mut State, inode: InodeIx, pages: &[u64]) {

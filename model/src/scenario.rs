@@ -166,6 +166,7 @@ impl Scenario {
             dio_refused: spec.dio_refused,
             state_dio_unwritten: false,
             state_dioread_lock: false,
+            as_eio: false,
             i_size: spec.i_size,
             i_disksize: spec.i_size,
             orphan: false,

@@ -134,6 +134,9 @@ pub struct Inode {
     pub state_dio_unwritten: bool,
     /// `EXT4_STATE_DIOREAD_LOCK` (`ext4_inode_block_unlocked_dio`): direct reads lock.
     pub state_dioread_lock: bool,
+    /// `AS_EIO` on the mapping: a writeback bio failed; the next
+    /// `filemap_write_and_wait_range` reports it once and clears it (`filemap_check_errors`).
+    pub as_eio: bool,
     /// `i_size`.
     pub i_size: u64,
     /// `i_disksize`.
@@ -197,6 +200,10 @@ pub struct Dio {
     pub holds_dio_count: bool,
     /// `dio->result`: bytes mapped and submitted.
     pub result: u64,
+    /// `dio->io_error`: a bio failed.
+    pub io_error: bool,
+    /// The `generic_write_sync` of an async completion failed.
+    pub sync_error: bool,
     /// File offset of the request (`offset` of `dio_complete`).
     pub offset: u64,
     /// `dio->private`: the io_end (async `ext4_ext_direct_IO` only).

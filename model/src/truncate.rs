@@ -48,13 +48,22 @@ pub fn run(
         }
         OtherPc::TruncatePagecache => truncate_pagecache(state, inode, size, notes),
         OtherPc::FreeBlocks => ext4_truncate(state, inode, size, notes),
-        OtherPc::IMutexUnlock => {
-            assert_eq!(ino.i_mutex, Some(a));
-            ino.i_mutex = None;
-            notes.push(format!("i_mutex({}) released", ino.ino));
-        }
+        OtherPc::IMutexUnlock => unlock_i_mutex(state, a, inode, notes),
         pc => unreachable!("{pc:?} is not a truncate step"),
     }
+}
+
+/// `mutex_unlock(&inode->i_mutex)` by actor `a`.
+pub(crate) fn unlock_i_mutex(
+    state: &mut State,
+    a: ActorId,
+    inode: InodeIx,
+    notes: &mut Vec<String>,
+) {
+    let ino = &mut state.inodes[inode];
+    assert_eq!(ino.i_mutex, Some(a), "i_mutex owner");
+    ino.i_mutex = None;
+    notes.push(format!("i_mutex({}) released", ino.ino));
 }
 
 /// `truncate_pagecache(inode, size)`: drop the pages wholly past `size`, zero the tail of
@@ -269,6 +278,7 @@ pub fn crash(state: &mut State, a: ActorId, notes: &mut Vec<String>) {
         ino.pages.clear();
         (ino.i_mutex, ino.i_private, ino.state_dio_unwritten) = (None, None, false);
         ino.state_dioread_lock = false;
+        ino.as_eio = false;
         (ino.i_dio_count, ino.i_unwritten, ino.i_ioend_count) = (0, 0, 0);
         ino.i_data_sem = Default::default();
         (ino.sync_dirty, ino.datasync_dirty, ino.ordered) = (false, false, false);

@@ -27,6 +27,7 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         WriteChecks => PerformWrite,
         OverwriteCheck => DirectFlush,
         DirectFlush => DirectFlushWait,
+        DirectFlushWait if f.written < 0 => IMutexUnlock,
         DirectFlushWait => DirectInvalidate,
         DirectInvalidate if f.dio_ret == errno::EBUSY => PerformWrite,
         DirectInvalidate => DirectIo,
@@ -58,6 +59,7 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         IMutexUnlock if f.ret > 0 && sync_needed(state, f) => SyncFlush,
         IMutexUnlock | SyncCommit => after_sync(f),
         SyncFlush => SyncFlushWait,
+        SyncFlushWait if f.ret < 0 => after_sync(f),
         SyncFlushWait => SyncCommit,
         FinishPlug if f.aio_mutex.is_some() => AioMutexUnlock,
         FinishPlug | AioMutexUnlock | OutUnlock | Done => Done,
@@ -171,7 +173,18 @@ pub fn run(
         WriteChecks => write_checks(state, f, op, notes),
         OverwriteCheck => overwrite_check(state, f, notes),
         DirectFlush => flush(state, f.inode, range_of(state, f), notes),
-        DirectFlushWait | SyncFlushWait => {}
+        DirectFlushWait => {
+            // generic_file_direct_write: "if (written) goto out".
+            if pagecache::filemap_check_errors(state, f.inode, notes) {
+                f.written = errno::EIO;
+            }
+        }
+        SyncFlushWait => {
+            // ext4_sync_file returns the error before the commit; it replaces ret.
+            if pagecache::filemap_check_errors(state, f.inode, notes) {
+                f.ret = errno::EIO;
+            }
+        }
         FallbackFlushWait => fallback_done(state, f, notes),
         DirectInvalidate => direct_invalidate(state, f, notes),
         DirectIo => direct_io(state, f, notes),
@@ -435,7 +448,12 @@ fn perform_write(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mu
 
 /// The fallback's flush finished: `ki_pos = endbyte + 1`, `written += status`,
 /// `invalidate_mapping_pages`.
+/// On a flush error "we don't know how much we wrote, so just return the number of bytes
+/// which were direct-written": `ki_pos` stays after the direct part.
 fn fallback_done(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    if pagecache::filemap_check_errors(state, f.inode, notes) {
+        return;
+    }
     f.iocb.ki_pos = f.buffered_pos + f.status;
     f.written += f.status as i64;
     pagecache::invalidate_mapping_pages(state, f.inode, buffered_range(state, f));

@@ -616,3 +616,86 @@ mod ext4_orphan_cleanup {
         assert!(!s.inodes[0].orphan);
     }
 }
+
+mod bio_errors {
+    use super::*;
+
+    fn first_bio(s: &model::state::State) -> u16 {
+        *s.bios.keys().next().expect("a bio in flight")
+    }
+
+    /// A failed bio of a sync DIO into an unwritten extent: `dio_complete` returns `-EIO`,
+    /// so `ext4_ext_direct_IO` skips its sync conversion and `EXT4_STATE_DIO_UNWRITTEN`
+    /// stays set (spec §2.9 step 10).
+    #[test]
+    fn a_failed_sync_dio_returns_eio_and_leaves_the_state_bit_set() {
+        let mut s = one_writer(FAILING, inode(B, &[(0, 1, 0, Unwritten)]), dio(0, B));
+        step_to(&mut s, 0, WritePc::DioDrop);
+        let bio = first_bio(&s);
+        exec::step(&mut s, Task::BioError(bio)).expect("the device fails the bio");
+        finish(&mut s);
+        assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::EIO);
+        assert!(s.inodes[0].state_dio_unwritten);
+        assert_eq!(s.inodes[0].map.extents[0].state, Unwritten);
+        assert_eq!(&s.disk.sectors[0..4], &[Data::Stale(0); 4]);
+    }
+
+    /// `ext4_end_io_dio` converts even after a failed bio; the AIO event carries `-EIO`.
+    #[test]
+    fn a_failed_aio_is_converted_all_the_same_and_its_event_is_eio() {
+        let mut s = one_writer(FAILING, inode(B, &[(0, 1, 0, Unwritten)]), aio(0, B));
+        finish_op(&mut s, 0);
+        let bio = first_bio(&s);
+        exec::step(&mut s, Task::BioError(bio)).expect("the device fails the bio");
+        finish(&mut s);
+        assert_eq!(
+            write_result(&s, 0, 0),
+            (
+                model::iocb::errno::EIOCBQUEUED,
+                Some(model::iocb::errno::EIO)
+            )
+        );
+        assert_eq!(
+            s.inodes[0].map.extents[0].state, Written,
+            "stale data now readable"
+        );
+    }
+
+    /// `AS_EIO` is reported once: the first fsync after a failed writeback gets `-EIO`, the
+    /// next one 0 (`filemap_check_errors` clears it).
+    #[test]
+    fn a_writeback_error_is_reported_by_the_next_fsync_only() {
+        let program = vec![
+            Op::Write(buffered(0, B)),
+            Op::Writeback { inode: 0 },
+            Op::Fsync {
+                inode: 0,
+                datasync: true,
+            },
+            Op::Fsync {
+                inode: 0,
+                datasync: true,
+            },
+        ];
+        let mut s = state(FAILING, vec![inode(0, &[])], vec![program]);
+        finish_op(&mut s, 0);
+        finish_op(&mut s, 0);
+        let bio = first_bio(&s);
+        exec::step(&mut s, Task::BioError(bio)).expect("the device fails the bio");
+        finish(&mut s);
+        assert_eq!(
+            s.actors[0].results[2],
+            OpResult::Failed(model::iocb::errno::EIO)
+        );
+        assert_eq!(s.actors[0].results[3], OpResult::Done);
+    }
+
+    #[test]
+    fn without_bio_errors_there_is_no_failing_completion() {
+        let mut s = one_writer(DEFAULT, inode(B, &[(0, 1, 0, Written)]), dio(0, B));
+        step_to(&mut s, 0, WritePc::DioDrop);
+        let bio = first_bio(&s);
+        assert!(exec::step(&mut s, Task::BioError(bio)).is_err());
+        assert!(!exec::runnable(&s).contains(&Task::BioError(bio)));
+    }
+}

@@ -81,6 +81,7 @@ fn result(r: &OpResult) -> String {
         OpResult::Read(d) => format!("read [{}]", data(d)),
         OpResult::Stat(size) => format!("stat i_size={size}"),
         OpResult::Done => "done".to_string(),
+        OpResult::Failed(e) => format!("failed {e}"),
         OpResult::Crashed => "crashed".to_string(),
     }
 }

@@ -70,6 +70,8 @@ pub struct MountFile {
     pub sync: bool,
     /// A request-based device whose plug holds bios until the submitter sleeps or unplugs.
     pub plug_holds_bios: bool,
+    /// The device may fail any bio with `-EIO`.
+    pub bio_errors: bool,
 }
 
 /// How an inode maps its blocks.
@@ -312,6 +314,7 @@ impl ScenarioFile {
             dioread_nolock: self.mount.dioread_nolock,
             sync: self.mount.sync,
             plug_holds_bios: self.mount.plug_holds_bios,
+            bio_errors: self.mount.bio_errors,
         };
         let inodes = self.inodes.into_iter().map(InodeFile::into_spec).collect();
         let mut actors = Vec::new();

@@ -20,20 +20,24 @@ pub const S: u64 = 1024;
 /// Mounted `-o dioread_nolock` on a bio-based device.
 pub const NOLOCK: Mount = Mount {
     dioread_nolock: true,
-    sync: false,
-    plug_holds_bios: false,
+    ..DEFAULT
 };
 /// Default mount options on a bio-based device (bios dispatch at submission).
 pub const DEFAULT: Mount = Mount {
     dioread_nolock: false,
     sync: false,
     plug_holds_bios: false,
+    bio_errors: false,
 };
 /// Default mount options on a request-based device: the plug holds bios.
 pub const PLUGGED: Mount = Mount {
-    dioread_nolock: false,
-    sync: false,
     plug_holds_bios: true,
+    ..DEFAULT
+};
+/// A device that may fail bios.
+pub const FAILING: Mount = Mount {
+    bio_errors: true,
+    ..DEFAULT
 };
 
 /// An extent-mapped inode of `i_size` bytes with `extents` as `(lblk, len, pblk, state)`.
