@@ -151,7 +151,12 @@ impl Scenario {
                 disk.free[b as usize] = false;
                 if e.state == ExtentState::Written {
                     let spb = g.sectors_per_block() as usize;
-                    disk.sectors[b as usize * spb..(b as usize + 1) * spb].fill(Data::Initial);
+                    let lblk = (e.lblk + (b - u64::from(e.pblk))) as u32;
+                    let data = Data::Initial {
+                        inode: i as u8,
+                        lblk,
+                    };
+                    disk.sectors[b as usize * spb..(b as usize + 1) * spb].fill(data);
                 }
             }
             map.insert(*e, false, false);

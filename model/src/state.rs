@@ -24,8 +24,13 @@ pub enum Data {
     Zero,
     /// Garbage left in a free disk block from before (`Stale(pblk)`): must never be read.
     Stale(u32),
-    /// The file's contents when the scenario starts.
-    Initial,
+    /// The file's contents when the scenario starts: inode index and logical block.
+    Initial {
+        /// The inode.
+        inode: u8,
+        /// Its logical block.
+        lblk: u32,
+    },
     /// Data of write number `n` (see [`crate::ops::WriteOp::tag`]).
     Write(u8),
 }

@@ -53,7 +53,7 @@ mod ext4_setattr {
         let page = &ino.pages[&1];
         assert_eq!(
             page.data,
-            vec![Data::Initial, Data::Zero, Data::Zero, Data::Zero],
+            vec![init(1), Data::Zero, Data::Zero, Data::Zero],
             "tail of the block zeroed"
         );
     }
@@ -85,7 +85,7 @@ mod ext4_setattr {
         assert_eq!(s.inodes[0].map.extents[0].len, 2);
         assert_eq!(
             s.inodes[0].pages[&1].data,
-            vec![Data::Initial, Data::Zero, Data::Zero, Data::Zero]
+            vec![init(1), Data::Zero, Data::Zero, Data::Zero]
         );
     }
 
@@ -175,11 +175,11 @@ mod ext4_punch_hole {
         assert_eq!(extents, [(0, 1), (2, 2)], "block 1 removed");
         assert_eq!(
             &s.disk.sectors[0..4],
-            &[Data::Initial, Data::Zero, Data::Zero, Data::Zero]
+            &[init(0), Data::Zero, Data::Zero, Data::Zero]
         );
         assert_eq!(
             &s.disk.sectors[8..12],
-            &[Data::Zero, Data::Initial, Data::Initial, Data::Initial]
+            &[Data::Zero, init(2), init(2), init(2)]
         );
     }
 
@@ -390,10 +390,7 @@ mod direct_read {
             vec![vec![read]],
         );
         let trace = finish(&mut s);
-        assert_eq!(
-            s.actors[0].results[0],
-            OpResult::Read(vec![Data::Initial; 4])
-        );
+        assert_eq!(s.actors[0].results[0], OpResult::Read(vec![init(0); 4]));
         other_steps(&trace, "a0")
     }
 
@@ -604,11 +601,15 @@ mod ext4_orphan_cleanup {
         let OpResult::Read(data) = &s.actors[1].results[2] else {
             panic!("read")
         };
-        assert_eq!(data, &[Data::Initial; 5], "i_size is B + S after recovery");
+        assert_eq!(
+            data,
+            &[init(0), init(0), init(0), init(0), init(1)],
+            "i_size is B + S after recovery"
+        );
         let page = &s.inodes[0].pages[&1];
         assert_eq!(
             page.data,
-            [Data::Initial, Data::Zero, Data::Zero, Data::Zero],
+            [init(1), Data::Zero, Data::Zero, Data::Zero],
             "tail zeroed"
         );
         assert_ne!(page.dirty, 0);

@@ -90,7 +90,7 @@ fn result(r: &OpResult) -> String {
 pub fn data(sectors: &[Data]) -> String {
     let tag = |d: &Data| match d {
         Data::Zero => "0".to_string(),
-        Data::Initial => "I".to_string(),
+        Data::Initial { .. } => "I".to_string(),
         Data::Stale(p) => format!("S{p}"),
         Data::Write(w) => format!("W{w}"),
     };

@@ -8,7 +8,7 @@ use model::iocb::{FileFlags, Segment};
 use model::limits::RLIM_INFINITY;
 use model::ops::{Frame, Op, WriteFrame, WriteOp, WritePc};
 use model::scenario::{InodeSpec, Scenario};
-use model::state::State;
+use model::state::{Data, State};
 
 pub use ExtentState::{Unwritten, Written};
 
@@ -175,4 +175,9 @@ pub fn finish_op(state: &mut State, a: u8) {
         exec::step(state, Task::Actor(a)).unwrap_or_else(|e| panic!("{e}"));
     }
     panic!("actor {a} did not finish its operation");
+}
+
+/// Initial data of logical block `lblk` of inode 0.
+pub fn init(lblk: u32) -> Data {
+    Data::Initial { inode: 0, lblk }
 }
