@@ -124,42 +124,7 @@ impl Scenario {
         let g = self.geometry;
         let mut map = ExtentMap::default();
         for (k, e) in spec.extents_at_start.iter().enumerate() {
-            let field = format!("inodes[{i}].extents[{k}]");
-            if e.len == 0 {
-                return error(format!("{field}.len"), "an extent has at least one block");
-            }
-            let blocks = e.pblk as u64..e.pblk as u64 + e.len;
-            if blocks.end > u64::from(g.disk_blocks)
-                || blocks.clone().any(|b| !disk.free[b as usize])
-            {
-                return error(format!("{field}.pblk"), "outside the disk or already used");
-            }
-            if map
-                .extents
-                .iter()
-                .any(|x| x.lblk < e.end() && e.lblk < x.end())
-            {
-                return error(format!("{field}.lblk"), "overlaps another extent");
-            }
-            if !spec.extents && e.state == ExtentState::Unwritten {
-                return error(
-                    format!("{field}.state"),
-                    "a block-mapped file has no unwritten extents",
-                );
-            }
-            for b in blocks {
-                disk.free[b as usize] = false;
-                if e.state == ExtentState::Written {
-                    let spb = g.sectors_per_block() as usize;
-                    let lblk = (e.lblk + (b - u64::from(e.pblk))) as u32;
-                    let data = Data::Initial {
-                        inode: i as u8,
-                        lblk,
-                    };
-                    disk.sectors[b as usize * spb..(b as usize + 1) * spb].fill(data);
-                }
-            }
-            map.insert(*e, false, false);
+            self.place_extent((i, k), spec, e, (&mut map, disk))?;
         }
         if spec.i_size > g.s_maxbytes() {
             return error(format!("inodes[{i}].i_size"), "past s_maxbytes");
@@ -192,6 +157,53 @@ impl Scenario {
             datasync_dirty: false,
             ordered: false,
         })
+    }
+
+    /// Checks extent `k` of inode `i` and puts it on the disk (Written blocks hold the
+    /// inode's initial data).
+    fn place_extent(
+        &self,
+        (i, k): (usize, usize),
+        spec: &InodeSpec,
+        e: &Extent,
+        (map, disk): (&mut ExtentMap, &mut Disk),
+    ) -> Result<(), ScenarioError> {
+        let g = self.geometry;
+        let field = format!("inodes[{i}].extents[{k}]");
+        if e.len == 0 {
+            return error(format!("{field}.len"), "an extent has at least one block");
+        }
+        let blocks = e.pblk as u64..e.pblk as u64 + e.len;
+        if blocks.end > u64::from(g.disk_blocks) || blocks.clone().any(|b| !disk.free[b as usize]) {
+            return error(format!("{field}.pblk"), "outside the disk or already used");
+        }
+        if map
+            .extents
+            .iter()
+            .any(|x| x.lblk < e.end() && e.lblk < x.end())
+        {
+            return error(format!("{field}.lblk"), "overlaps another extent");
+        }
+        if !spec.extents && e.state == ExtentState::Unwritten {
+            return error(
+                format!("{field}.state"),
+                "a block-mapped file has no unwritten extents",
+            );
+        }
+        let spb = g.sectors_per_block() as usize;
+        for b in blocks {
+            disk.free[b as usize] = false;
+            if e.state == ExtentState::Written {
+                let lblk = (e.lblk + (b - u64::from(e.pblk))) as u32;
+                let data = Data::Initial {
+                    inode: i as u8,
+                    lblk,
+                };
+                disk.sectors[b as usize * spb..(b as usize + 1) * spb].fill(data);
+            }
+        }
+        map.insert(*e, false, false);
+        Ok(())
     }
 
     fn build_actors(&self) -> Result<Vec<Actor>, ScenarioError> {
