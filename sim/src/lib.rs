@@ -5,5 +5,7 @@
 //! ([`report`]). The engines (our simulator, shuttle, loom) come with the hunt.
 #![warn(missing_docs)]
 
+pub mod engine;
+pub mod oracle;
 pub mod report;
 pub mod scenario_file;

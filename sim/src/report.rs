@@ -1,12 +1,13 @@
 //! Text for people: the trace one line per step, the final state, what a run ended on.
 
-use model::drive::{End, Run};
+use model::drive::End;
+use model::exec::Event;
 use model::ops::OpResult;
 use model::state::{Data, State};
 
 /// The trace, one numbered line per step.
-pub fn trace(run: &Run) -> String {
-    run.trace
+pub fn trace(trace: &[Event]) -> String {
+    trace
         .iter()
         .enumerate()
         .map(|(i, e)| format!("{i:>4} {e}\n"))

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use sim::{report, scenario_file};
+use sim::{engine, report, scenario_file};
 
 const USAGE: &str = "usage: writeiter run FILE [--schedule \"a0 a1 b3 ...\"] [--exact]";
 
@@ -42,20 +42,29 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let scenario = scenario_file::load(&args.file).map_err(|e| e.to_string())?;
     let schedule =
         model::drive::parse_schedule(&args.schedule).map_err(|e| format!("--schedule: {e}"))?;
-    let mut state = scenario
+    let initial = scenario
         .build()
         .map_err(|e| format!("{}: {e}", args.file.display()))?;
     println!(
         "writeiter run {}: ext4_file_write_iter as in Linux 4.1-4.4",
         args.file.display()
     );
-    let outcome = model::drive::run(&mut state, &schedule, !args.exact);
-    let run = outcome.map_err(|e| format!("--schedule: {e}"))?;
-    print!("{}", report::trace(&run));
+    let replayed = engine::replay(&initial, &schedule, model::exec::step)
+        .map_err(|(index, e)| format!("--schedule: schedule step {index}: {e}"))?;
+    let run = if args.exact || replayed.violation.is_some() {
+        replayed
+    } else {
+        let mut chooser = engine::ScheduleThenFirst::new(schedule);
+        engine::execute(&initial, &mut chooser, model::exec::step, true)
+    };
+    print!("{}", report::trace(&run.trace));
     println!("{}", report::ending(&run.end));
-    print!("{}", report::final_state(&state));
+    if let Some(violation) = &run.violation {
+        println!("VIOLATION {violation}");
+    }
+    print!("{}", report::final_state(&run.state));
     let finished = matches!(run.end, model::drive::End::Done | model::drive::End::Paused);
-    Ok(if finished {
+    Ok(if finished && run.violation.is_none() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

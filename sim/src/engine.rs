@@ -1,0 +1,399 @@
+//! Our own simulator over the pure model: one execution under a [`Chooser`], and the
+//! strategies that pick the next task: a seeded random walk, PCT, depth-first search bounded
+//! by preemptions, and a breadth-first search over states with a visited set. Every random
+//! choice comes from one ChaCha8 stream per seed; nothing else (no clock, no hash order)
+//! changes a result.
+
+use std::collections::{HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
+
+use model::drive::{End, ending};
+use model::exec::{self, Event, StepError, Task};
+use model::limits::STEPS_MAX;
+use model::state::State;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::oracle::{Observer, Violation};
+
+/// How one step is applied: `model::exec::step`, or a deliberately broken copy in a test.
+pub type Stepper = fn(&mut State, Task) -> Result<Event, StepError>;
+
+/// Picks the next task among the runnable ones (never empty).
+pub trait Chooser {
+    /// The task to run next.
+    fn choose(&mut self, state: &State, runnable: &[Task]) -> Task;
+}
+
+/// One finished execution.
+#[derive(Clone, Debug)]
+pub struct Execution {
+    /// The engine-independent schedule: the tasks that took steps, in order.
+    pub schedule: Vec<Task>,
+    /// The steps, when kept.
+    pub trace: Vec<Event>,
+    /// How it ended.
+    pub end: End,
+    /// The first oracle that broke.
+    pub violation: Option<Violation>,
+    /// The final state.
+    pub state: State,
+}
+
+/// Runs `initial` to the end under `chooser`, checking every oracle.
+pub fn execute(
+    initial: &State,
+    chooser: &mut dyn Chooser,
+    stepper: Stepper,
+    keep_trace: bool,
+) -> Execution {
+    let mut state = initial.clone();
+    let mut observer = Observer::new(initial);
+    let (mut schedule, mut trace) = (Vec::new(), Vec::new());
+    loop {
+        let runnable = exec::runnable(&state);
+        if runnable.is_empty() || schedule.len() >= STEPS_MAX {
+            let end = if runnable.is_empty() {
+                ending(&state)
+            } else {
+                End::StepLimit
+            };
+            let violation = observer.at_end(&state, &end).err();
+            return Execution {
+                schedule,
+                trace,
+                end,
+                violation,
+                state,
+            };
+        }
+        let task = chooser.choose(&state, &runnable);
+        let event = stepper(&mut state, task).expect("a chooser picks a runnable task");
+        schedule.push(task);
+        let checked = observer.after_step(&state, &event);
+        if keep_trace {
+            trace.push(event);
+        }
+        if let Err(violation) = checked {
+            let end = ending(&state);
+            return Execution {
+                schedule,
+                trace,
+                end,
+                violation: Some(violation),
+                state,
+            };
+        }
+    }
+}
+
+/// Replays an engine-independent schedule exactly, then stops: the schedule of a violation
+/// reproduces it. A step the model refuses is an error.
+pub fn replay(
+    initial: &State,
+    schedule: &[Task],
+    stepper: Stepper,
+) -> Result<Execution, (usize, StepError)> {
+    let mut state = initial.clone();
+    let mut observer = Observer::new(initial);
+    let mut trace = Vec::new();
+    for (index, &task) in schedule.iter().enumerate() {
+        let event = stepper(&mut state, task).map_err(|e| (index, e))?;
+        let checked = observer.after_step(&state, &event);
+        trace.push(event);
+        if let Err(violation) = checked {
+            let schedule = schedule[..=index].to_vec();
+            return Ok(Execution {
+                schedule,
+                trace,
+                end: ending(&state),
+                violation: Some(violation),
+                state,
+            });
+        }
+    }
+    let end = ending(&state);
+    let violation = observer.at_end(&state, &end).err();
+    Ok(Execution {
+        schedule: schedule.to_vec(),
+        trace,
+        end,
+        violation,
+        state,
+    })
+}
+
+/// Follows a given schedule, then takes the first runnable task each time (the default
+/// schedule of `writeiter run`).
+#[derive(Debug)]
+pub struct ScheduleThenFirst {
+    schedule: Vec<Task>,
+    next: usize,
+}
+
+impl ScheduleThenFirst {
+    /// `schedule` first (it must apply: check it with [`replay`]).
+    pub fn new(schedule: Vec<Task>) -> ScheduleThenFirst {
+        ScheduleThenFirst { schedule, next: 0 }
+    }
+}
+
+impl Chooser for ScheduleThenFirst {
+    fn choose(&mut self, _state: &State, runnable: &[Task]) -> Task {
+        let task = self.schedule.get(self.next).copied().unwrap_or(runnable[0]);
+        self.next += 1;
+        assert!(
+            runnable.contains(&task),
+            "the schedule was checked by replay"
+        );
+        task
+    }
+}
+
+/// Uniform choice among the runnable tasks from a seeded ChaCha8 stream.
+#[derive(Debug)]
+pub struct RandomWalk {
+    rng: ChaCha8Rng,
+}
+
+impl RandomWalk {
+    /// A walk from `seed`.
+    pub fn new(seed: u64) -> RandomWalk {
+        RandomWalk {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+}
+
+impl Chooser for RandomWalk {
+    fn choose(&mut self, _state: &State, runnable: &[Task]) -> Task {
+        runnable[self.rng.random_range(0..runnable.len())]
+    }
+}
+
+/// PCT (Burckhardt et al.): random priorities per task, the highest runnable one runs; at
+/// `depth - 1` random steps the running task drops below every other.
+#[derive(Debug)]
+pub struct Pct {
+    rng: ChaCha8Rng,
+    priorities: Vec<(Task, u64)>,
+    change_points: Vec<usize>,
+    steps: usize,
+}
+
+/// The schedule length PCT draws its change points from.
+pub const PCT_STEPS_ESTIMATE: usize = 120;
+
+impl Pct {
+    /// PCT of `depth` from `seed`.
+    pub fn new(seed: u64, depth: usize) -> Pct {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let change_points = (1..depth)
+            .map(|_| rng.random_range(0..PCT_STEPS_ESTIMATE))
+            .collect();
+        Pct {
+            rng,
+            priorities: Vec::new(),
+            change_points,
+            steps: 0,
+        }
+    }
+
+    fn priority(&mut self, task: Task) -> u64 {
+        if let Some(&(_, p)) = self.priorities.iter().find(|(t, _)| *t == task) {
+            return p;
+        }
+        let p = self.rng.random_range(1_000..u64::MAX);
+        self.priorities.push((task, p));
+        p
+    }
+}
+
+impl Chooser for Pct {
+    fn choose(&mut self, _state: &State, runnable: &[Task]) -> Task {
+        let mut best = runnable[0];
+        let mut best_priority = self.priority(best);
+        for &task in &runnable[1..] {
+            let p = self.priority(task);
+            if p > best_priority {
+                (best, best_priority) = (task, p);
+            }
+        }
+        if let Some(k) = self.change_points.iter().position(|&c| c == self.steps) {
+            let entry = self
+                .priorities
+                .iter_mut()
+                .find(|(t, _)| *t == best)
+                .expect("known");
+            entry.1 = k as u64;
+        }
+        self.steps += 1;
+        best
+    }
+}
+
+/// Follows a fixed prefix of choices (indexes into the runnable list), then keeps running the
+/// task that ran last while it can, else the first runnable one (no further preemption):
+/// the leaf policy of [`dfs`]. Records every choice point.
+#[derive(Debug)]
+struct Prefix {
+    choices: Vec<usize>,
+    /// Per step: the runnable tasks and the index chosen.
+    taken: Vec<(Vec<Task>, usize)>,
+}
+
+impl Chooser for Prefix {
+    fn choose(&mut self, _state: &State, runnable: &[Task]) -> Task {
+        let depth = self.taken.len();
+        let last = self.taken.last().map(|(tasks, i)| tasks[*i]);
+        let index = match self.choices.get(depth) {
+            Some(&i) => i,
+            None => last
+                .and_then(|l| runnable.iter().position(|&t| t == l))
+                .unwrap_or(0),
+        };
+        self.taken.push((runnable.to_vec(), index));
+        runnable[index]
+    }
+}
+
+/// Choosing `runnable[index]` at `depth` preempts: the previous task could have gone on.
+fn is_preemption(taken: &[(Vec<Task>, usize)], depth: usize, index: usize) -> bool {
+    let Some((tasks, chosen)) = depth.checked_sub(1).map(|d| &taken[d]) else {
+        return false;
+    };
+    let previous = tasks[*chosen];
+    let runnable = &taken[depth].0;
+    runnable[index] != previous && runnable.contains(&previous)
+}
+
+/// What a search did: executions, steps, distinct states, the first violation found.
+#[derive(Clone, Debug, Default)]
+pub struct SearchReport {
+    /// Complete executions (schedules) run.
+    pub schedules: u64,
+    /// Steps applied.
+    pub steps: u64,
+    /// Distinct states seen (breadth-first search only).
+    pub states: u64,
+    /// The search covered everything within its bound.
+    pub exhausted: bool,
+    /// The first violating execution.
+    pub found: Option<Execution>,
+}
+
+/// Depth-first search over schedules with at most `bound` preemptions, up to `budget`
+/// executions. Each execution re-runs from the start along a prefix of choices and then
+/// goes on without preempting.
+pub fn dfs(initial: &State, bound: usize, budget: u64, stepper: Stepper) -> SearchReport {
+    let mut report = SearchReport::default();
+    let mut stack: Vec<Vec<usize>> = vec![Vec::new()];
+    while let Some(prefix) = stack.pop() {
+        if report.schedules >= budget {
+            return report;
+        }
+        let mut chooser = Prefix {
+            choices: prefix.clone(),
+            taken: Vec::new(),
+        };
+        let run = execute(initial, &mut chooser, stepper, false);
+        report.schedules += 1;
+        report.steps += run.schedule.len() as u64;
+        if run.violation.is_some() {
+            report.found = Some(run);
+            return report;
+        }
+        push_alternatives(&chooser.taken, prefix.len(), bound, &mut stack);
+    }
+    report.exhausted = true;
+    report
+}
+
+/// For every choice point past the prefix, the other runnable tasks whose new prefix stays
+/// within `bound` preemptions; deepest last so they are explored first.
+fn push_alternatives(
+    taken: &[(Vec<Task>, usize)],
+    from: usize,
+    bound: usize,
+    stack: &mut Vec<Vec<usize>>,
+) {
+    let mut used = vec![0usize; taken.len() + 1];
+    for depth in 0..taken.len() {
+        used[depth + 1] = used[depth] + usize::from(is_preemption(taken, depth, taken[depth].1));
+    }
+    for depth in from..taken.len() {
+        let (tasks, chosen) = &taken[depth];
+        for alternative in (0..tasks.len()).filter(|i| i != chosen) {
+            if used[depth] + usize::from(is_preemption(taken, depth, alternative)) <= bound {
+                let mut prefix: Vec<usize> = taken[..depth].iter().map(|t| t.1).collect();
+                prefix.push(alternative);
+                stack.push(prefix);
+            }
+        }
+    }
+}
+
+/// Breadth-first search over states with a visited set of fingerprints (state plus the
+/// oracles' history summary), up to `max_states`: a shortest counterexample, or every
+/// reachable state explored.
+pub fn bfs(initial: &State, max_states: u64, stepper: Stepper) -> SearchReport {
+    let mut report = SearchReport::default();
+    let mut nodes: Vec<(Option<usize>, Task)> = Vec::new();
+    let mut queue = VecDeque::from([(initial.clone(), Observer::new(initial), None::<usize>)]);
+    let mut visited = HashSet::from([fingerprint(initial, &Observer::new(initial))]);
+    while let Some((state, observer, node)) = queue.pop_front() {
+        let runnable = exec::runnable(&state);
+        if runnable.is_empty() {
+            report.schedules += 1;
+            let end = ending(&state);
+            if observer.at_end(&state, &end).is_err() {
+                report.found = Some(rebuild(initial, &nodes, node, stepper));
+                return report;
+            }
+        }
+        for task in runnable {
+            let (mut next, mut watch) = (state.clone(), observer.clone());
+            let event = stepper(&mut next, task).expect("runnable");
+            report.steps += 1;
+            nodes.push((node, task));
+            let id = nodes.len() - 1;
+            if watch.after_step(&next, &event).is_err() {
+                report.found = Some(rebuild(initial, &nodes, Some(id), stepper));
+                return report;
+            }
+            if visited.insert(fingerprint(&next, &watch)) {
+                report.states += 1;
+                if report.states >= max_states {
+                    return report;
+                }
+                queue.push_back((next, watch, Some(id)));
+            }
+        }
+    }
+    report.exhausted = true;
+    report
+}
+
+/// Replays the path to `node` to rebuild its execution with a trace.
+fn rebuild(
+    initial: &State,
+    nodes: &[(Option<usize>, Task)],
+    mut node: Option<usize>,
+    stepper: Stepper,
+) -> Execution {
+    let mut schedule = Vec::new();
+    while let Some(id) = node {
+        schedule.push(nodes[id].1);
+        node = nodes[id].0;
+    }
+    schedule.reverse();
+    replay(initial, &schedule, stepper).expect("a found path replays")
+}
+
+/// A deterministic 64-bit fingerprint (SipHash with fixed keys).
+fn fingerprint(state: &State, observer: &Observer) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    state.hash(&mut hasher);
+    observer.summary().hash(&mut hasher);
+    hasher.finish()
+}
