@@ -5,7 +5,10 @@
 //! ([`report`]). The engines (our simulator, shuttle, loom) come with the hunt.
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod engine;
+pub mod hunt;
 pub mod oracle;
 pub mod report;
 pub mod scenario_file;
+pub mod swarm;

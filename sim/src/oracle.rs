@@ -887,14 +887,13 @@ fn check_durable(
             }
             _ => Data::Zero,
         };
-        let newer = |t: u8| {
-            observer
-                .writes
-                .get(&t)
-                .is_some_and(|o| o.start > w.start && o.start != usize::MAX)
+        // A write that had not finished when this one started may land on top of it.
+        let concurrent = |t: u8| {
+            let o = &observer.writes[&t];
+            o.start != usize::MAX && o.end.is_none_or(|e| e >= w.start)
         };
         let ok = survives == Data::Write(tag)
-            || matches!(survives, Data::Write(t) if newer(t))
+            || matches!(survives, Data::Write(t) if concurrent(t))
             || observer.zeroed_since(w.inode, offset, w.start);
         if !ok {
             let msg = format!(

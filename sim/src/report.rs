@@ -5,6 +5,18 @@ use model::exec::Event;
 use model::ops::OpResult;
 use model::state::{Data, State};
 
+/// Steps of a trace a violation report shows.
+pub const TRACE_TAIL: usize = 30;
+
+/// Trace lines numbered from `first`.
+pub fn trace_from(trace: &[Event], first: usize) -> String {
+    trace
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("{:>4} {e}\n", first + i))
+        .collect()
+}
+
 /// The trace, one numbered line per step.
 pub fn trace(trace: &[Event]) -> String {
     trace

@@ -430,3 +430,125 @@ impl OpFile {
         })
     }
 }
+
+/// The scenario as a scenario file (what [`parse`] reads back to the same scenario).
+pub fn to_toml(scenario: &Scenario) -> String {
+    let g = &scenario.geometry;
+    let m = &scenario.mount;
+    let mut out = format!(
+        "[geometry]\nblkbits = {}\nsector_bits = {}\npage_bits = {}\nhuge_file = {}\ndisk_blocks = {}\n\n",
+        g.blkbits, g.sector_bits, g.page_bits, g.huge_file, g.disk_blocks
+    );
+    out += &format!(
+        "[mount]\ndioread_nolock = {}\nsync = {}\nplug_holds_bios = {}\nbio_errors = {}\n",
+        m.dioread_nolock, m.sync, m.plug_holds_bios, m.bio_errors
+    );
+    for inode in &scenario.inodes {
+        out += &inode_toml(inode);
+    }
+    for program in &scenario.actors {
+        let ops: Vec<String> = program.iter().map(op_toml).collect();
+        out += &format!("\n[[actors]]\nops = [\n  {},\n]\n", ops.join(",\n  "));
+    }
+    out
+}
+
+fn inode_toml(inode: &InodeSpec) -> String {
+    let extents: Vec<String> = inode
+        .extents_at_start
+        .iter()
+        .map(|e| {
+            let state = if e.state == ExtentState::Written {
+                "written"
+            } else {
+                "unwritten"
+            };
+            format!(
+                "{{ lblk = {}, len = {}, pblk = {}, state = \"{state}\" }}",
+                e.lblk, e.len, e.pblk
+            )
+        })
+        .collect();
+    let mapping = if inode.extents { "extents" } else { "bitmap" };
+    format!(
+        "\n[[inodes]]\nino = {}\nmapping = \"{mapping}\"\ni_size = {}\ns_sync = {}\ndio_refused = {}\ncached_pages = {:?}\nextents = [{}]\n",
+        inode.ino,
+        inode.i_size,
+        inode.s_sync,
+        inode.dio_refused,
+        inode.cached_pages,
+        extents.join(", ")
+    )
+}
+
+fn op_toml(op: &Op) -> String {
+    match op {
+        Op::Write(w) => write_toml(w),
+        Op::Read {
+            inode,
+            pos,
+            len,
+            direct,
+        } => {
+            format!(
+                "{{ op = \"read\", inode = {inode}, pos = {pos}, len = {len}, direct = {direct} }}"
+            )
+        }
+        Op::Stat { inode } => format!("{{ op = \"stat\", inode = {inode} }}"),
+        Op::Truncate { inode, size } => {
+            format!("{{ op = \"truncate\", inode = {inode}, size = {size} }}")
+        }
+        Op::PunchHole { inode, pos, len } => {
+            format!("{{ op = \"punch_hole\", inode = {inode}, pos = {pos}, len = {len} }}")
+        }
+        Op::Fsync { inode, datasync } => {
+            format!("{{ op = \"fsync\", inode = {inode}, datasync = {datasync} }}")
+        }
+        Op::Writeback { inode } => format!("{{ op = \"writeback\", inode = {inode} }}"),
+        Op::Commit => "{ op = \"commit\" }".to_string(),
+        Op::Crash => "{ op = \"crash\" }".to_string(),
+    }
+}
+
+fn write_toml(w: &WriteOp) -> String {
+    let segments: Vec<String> = w
+        .segments
+        .iter()
+        .map(|s| format!("{{ base = {}, len = {} }}", s.base, s.len))
+        .collect();
+    let sync = match (w.file.o_sync, w.file.o_dsync) {
+        (true, _) => "sync",
+        (false, true) => "dsync",
+        (false, false) => "none",
+    };
+    let rlimit = if w.rlimit_fsize == RLIM_INFINITY {
+        String::new()
+    } else {
+        format!(", rlimit_fsize = {}", w.rlimit_fsize)
+    };
+    format!(
+        "{{ op = \"write\", inode = {}, pos = {}, segments = [{}], direct = {}, aio = {}, append = {}, sync = \"{sync}\", largefile = {}{rlimit} }}",
+        w.inode,
+        w.pos,
+        segments.join(", "),
+        w.file.o_direct,
+        w.aio,
+        w.file.o_append,
+        w.file.o_largefile
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_toml_reads_back_to_the_same_scenario() {
+        for seed in 0..100 {
+            let (scenario, _) = crate::swarm::generate(seed);
+            let text = to_toml(&scenario);
+            let back = parse(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
+            assert_eq!(back, scenario, "seed {seed}");
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! The `writeiter` command line: `run` and `hunt`. Bad input (an unknown flag, a bad value,
+//! a malformed or unreadable file) is exit status 2 with a message naming the flag or file.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use model::exec::Task;
+use model::scenario::Scenario;
+
+use crate::engine;
+use crate::hunt::{CASE_SCHEDULES, CaseResult, Hunt, HuntResult, Source, Strategy};
+use crate::{report, scenario_file, swarm};
+
+/// Usage, printed with `--help` and with a usage error.
+pub const USAGE: &str = "usage:
+  writeiter run (FILE | --swarm SEED) [--schedule \"a0 a1 b3 ...\"] [--exact]
+  writeiter hunt [--engine sim] [--strategy random|pct|dfs|bfs] [--seed N] [--schedules N]
+                 [--max-seconds S] [--scenario FILE] [--jobs N] [--corpus-dir DIR] [--json]";
+
+/// Runs the command line `args` (without the program name).
+pub fn main(args: &[String]) -> ExitCode {
+    let result = match args.first().map(String::as_str) {
+        Some("run") => parse_run(&args[1..]).and_then(run),
+        Some("hunt") => parse_hunt(&args[1..]).and_then(hunt),
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(format!("unknown command {other}\n{USAGE}")),
+        None => Err(USAGE.to_string()),
+    };
+    result.unwrap_or_else(|message| {
+        eprintln!("writeiter: {message}");
+        ExitCode::from(2)
+    })
+}
+
+/// Flags and their values, in order; positional arguments under the empty name.
+fn flags<'a>(
+    args: &'a [String],
+    valued: &[&str],
+    bare: &[&str],
+) -> Result<Vec<(&'a str, &'a str)>, String> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        if valued.contains(&arg.as_str()) {
+            let value = it.next().ok_or_else(|| format!("{arg} needs a value"))?;
+            out.push((arg.as_str(), value.as_str()));
+        } else if bare.contains(&arg.as_str()) {
+            out.push((arg.as_str(), ""));
+        } else if arg.starts_with("--") {
+            return Err(format!("unknown flag {arg}\n{USAGE}"));
+        } else {
+            out.push(("", arg.as_str()));
+        }
+    }
+    Ok(out)
+}
+
+fn number(flag: &str, value: &str) -> Result<u64, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{flag}: `{value}` is not a whole number"))
+}
+
+/// Where a scenario comes from on the command line.
+#[derive(Debug)]
+enum ScenarioArg {
+    File(PathBuf),
+    Swarm(u64),
+}
+
+impl ScenarioArg {
+    fn load(&self) -> Result<Scenario, String> {
+        match self {
+            ScenarioArg::File(path) => scenario_file::load(path).map_err(|e| e.to_string()),
+            ScenarioArg::Swarm(seed) => Ok(swarm::generate(*seed).0),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            ScenarioArg::File(path) => path.display().to_string(),
+            ScenarioArg::Swarm(seed) => format!("--swarm {seed}"),
+        }
+    }
+}
+
+struct RunArgs {
+    scenario: ScenarioArg,
+    schedule: String,
+    exact: bool,
+}
+
+fn parse_run(args: &[String]) -> Result<RunArgs, String> {
+    let mut scenario = None;
+    let (mut schedule, mut exact) = (String::new(), false);
+    for (flag, value) in flags(args, &["--schedule", "--swarm"], &["--exact"])? {
+        match flag {
+            "--schedule" => schedule = value.to_string(),
+            "--exact" => exact = true,
+            "--swarm" => scenario = Some(ScenarioArg::Swarm(number(flag, value)?)),
+            _ if scenario.is_none() => scenario = Some(ScenarioArg::File(PathBuf::from(value))),
+            _ => return Err(format!("unexpected argument {value}")),
+        }
+    }
+    let scenario = scenario.ok_or("missing scenario FILE (or --swarm SEED)")?;
+    Ok(RunArgs {
+        scenario,
+        schedule,
+        exact,
+    })
+}
+
+fn run(args: RunArgs) -> Result<ExitCode, String> {
+    let scenario = args.scenario.load()?;
+    let schedule =
+        model::drive::parse_schedule(&args.schedule).map_err(|e| format!("--schedule: {e}"))?;
+    let initial = scenario
+        .build()
+        .map_err(|e| format!("{}: {e}", args.scenario.describe()))?;
+    println!(
+        "writeiter run {}: ext4_file_write_iter as in Linux 4.1-4.4",
+        args.scenario.describe()
+    );
+    let replayed = engine::replay(&initial, &schedule, model::exec::step)
+        .map_err(|(index, e)| format!("--schedule: schedule step {index}: {e}"))?;
+    let run = if args.exact || replayed.violation.is_some() {
+        replayed
+    } else {
+        let mut chooser = engine::ScheduleThenFirst::new(schedule);
+        engine::execute(&initial, &mut chooser, model::exec::step, true)
+    };
+    print!("{}", report::trace(&run.trace));
+    println!("{}", report::ending(&run.end));
+    if let Some(violation) = &run.violation {
+        println!("VIOLATION {violation}");
+    }
+    print!("{}", report::final_state(&run.state));
+    let finished = matches!(run.end, model::drive::End::Done | model::drive::End::Paused);
+    Ok(if finished && run.violation.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `writeiter hunt`'s settings.
+struct HuntArgs {
+    hunt: Hunt,
+    scenario_file: Option<PathBuf>,
+    schedules: u64,
+    corpus_dir: Option<PathBuf>,
+    json: bool,
+}
+
+/// Default budget of `writeiter hunt`: schedules, and seconds.
+pub const HUNT_SCHEDULES: u64 = 1_000_000;
+/// Default wall-clock budget of `writeiter hunt`.
+pub const HUNT_SECONDS: u64 = 60;
+
+fn parse_hunt(args: &[String]) -> Result<HuntArgs, String> {
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let hunt = Hunt {
+        seed: 0,
+        strategy: None,
+        source: Source::Swarm,
+        cases: 0,
+        max_seconds: Some(HUNT_SECONDS),
+        jobs,
+        stepper: model::exec::step,
+    };
+    let mut parsed = HuntArgs {
+        hunt,
+        scenario_file: None,
+        schedules: HUNT_SCHEDULES,
+        corpus_dir: None,
+        json: false,
+    };
+    let valued = [
+        "--engine",
+        "--strategy",
+        "--seed",
+        "--schedules",
+        "--max-seconds",
+        "--scenario",
+        "--jobs",
+        "--corpus-dir",
+    ];
+    for (flag, value) in flags(args, &valued, &["--json"])? {
+        let h = &mut parsed.hunt;
+        match flag {
+            "--engine" if value == "sim" => {}
+            "--engine" => return Err(format!("--engine: `{value}` is not an engine (sim)")),
+            "--strategy" => {
+                h.strategy = Some(Strategy::from_name(value).ok_or(format!(
+                    "--strategy: `{value}` is not random, pct, dfs or bfs"
+                ))?)
+            }
+            "--seed" => h.seed = number(flag, value)?,
+            "--schedules" => parsed.schedules = number(flag, value)?.max(1),
+            "--max-seconds" => h.max_seconds = Some(number(flag, value)?),
+            "--jobs" => h.jobs = number(flag, value)?.clamp(1, 256) as usize,
+            "--scenario" => parsed.scenario_file = Some(PathBuf::from(value)),
+            "--corpus-dir" => parsed.corpus_dir = Some(PathBuf::from(value)),
+            "--json" => parsed.json = true,
+            _ => return Err(format!("unexpected argument {value}")),
+        }
+    }
+    if let Some(path) = &parsed.scenario_file {
+        parsed.hunt.source = Source::File(scenario_file::load(path).map_err(|e| e.to_string())?);
+    }
+    parsed.hunt.cases = parsed.schedules.div_ceil(CASE_SCHEDULES);
+    Ok(parsed)
+}
+
+fn hunt(args: HuntArgs) -> Result<ExitCode, String> {
+    let h = &args.hunt;
+    let strategy = h.strategy.map_or("portfolio", Strategy::name);
+    println!(
+        "writeiter hunt: engine sim, strategy {strategy}, seed {}, up to {} schedules ({} cases), jobs {}",
+        h.seed, args.schedules, h.cases, h.jobs
+    );
+    let started = Instant::now();
+    let terminal = std::io::stderr().is_terminal() && !args.json;
+    let mut last = Instant::now();
+    let result = h.run(&mut |case: &CaseResult, schedules: u64| {
+        if terminal && last.elapsed().as_millis() >= 200 {
+            let rate = schedules as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            eprint!(
+                "\r  cases {:>6}  schedules {schedules:>9}  {rate:>9.0} schedules/s  violations {}",
+                case.case.index + 1,
+                u8::from(case.found.is_some())
+            );
+            last = Instant::now();
+        }
+    });
+    if terminal {
+        eprintln!();
+    }
+    let counterexample = match &result.found {
+        Some(found) => report_violation(&args, found)?,
+        None => None,
+    };
+    print_summary(&args, &result, counterexample.as_deref());
+    Ok(if result.found.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The replay line of a found case.
+fn replay_line(args: &HuntArgs, found: &CaseResult, schedule: &str) -> String {
+    match &args.scenario_file {
+        Some(path) => format!(
+            "writeiter run {} --schedule \"{schedule}\" --exact",
+            path.display()
+        ),
+        None => format!(
+            "writeiter run --swarm {} --schedule \"{schedule}\" --exact",
+            found.case.seed
+        ),
+    }
+}
+
+/// Prints the seed and replay line first, then the oracle, the actors and the trace tail;
+/// writes the counterexample to the corpus dir when given. Returns its path.
+fn report_violation(args: &HuntArgs, found: &CaseResult) -> Result<Option<String>, String> {
+    let execution = found.found.as_ref().expect("a violation");
+    let violation = execution.violation.as_ref().expect("a violation");
+    let schedule: Vec<String> = execution.schedule.iter().map(Task::to_string).collect();
+    let schedule = schedule.join(" ");
+    let replay = replay_line(args, found, &schedule);
+    println!("{}", found.case.options);
+    println!("replay: {replay}");
+    println!("VIOLATION {violation}");
+    println!(
+        "case {} (strategy {}), {} steps",
+        found.case.index,
+        found.case.strategy.name(),
+        execution.schedule.len()
+    );
+    let initial = found.case.scenario.build().expect("valid");
+    let traced = engine::replay(&initial, &execution.schedule, model::exec::step)
+        .map_err(|(i, e)| format!("replay failed at {i}: {e}"))?;
+    let tail = traced.trace.len().saturating_sub(report::TRACE_TAIL);
+    println!(
+        "trace (last {} of {} steps):",
+        traced.trace.len() - tail,
+        traced.trace.len()
+    );
+    print!("{}", report::trace_from(&traced.trace[tail..], tail));
+    let Some(dir) = &args.corpus_dir else {
+        return Ok(None);
+    };
+    let path = write_counterexample(dir, found, &violation.to_string(), &schedule)?;
+    println!("counterexample: {path}");
+    Ok(Some(path))
+}
+
+fn write_counterexample(
+    dir: &Path,
+    found: &CaseResult,
+    violation: &str,
+    schedule: &str,
+) -> Result<String, String> {
+    let oracle = violation.split(':').next().unwrap_or("violation");
+    std::fs::create_dir_all(dir).map_err(|e| format!("--corpus-dir {}: {e}", dir.display()))?;
+    let path = dir.join(format!("{oracle}-seed{}.toml", found.case.seed));
+    let mut text = format!("# {violation}\n# {}\n", found.case.options);
+    text += &format!(
+        "# replay: writeiter run {} --schedule \"{schedule}\" --exact\n\n",
+        path.display()
+    );
+    text += &scenario_file::to_toml(&found.case.scenario);
+    std::fs::write(&path, text).map_err(|e| format!("--corpus-dir {}: {e}", path.display()))?;
+    Ok(path.display().to_string())
+}
+
+fn print_summary(args: &HuntArgs, result: &HuntResult, counterexample: Option<&str>) {
+    let verdict = if result.found.is_some() {
+        "violation"
+    } else {
+        "clean"
+    };
+    let rate = result.schedules as f64 * 1000.0 / (result.elapsed_ms.max(1) as f64);
+    println!(
+        "{verdict}: {} cases, {} schedules, {} steps in {} ms ({rate:.0} schedules/s)",
+        result.cases, result.schedules, result.steps, result.elapsed_ms
+    );
+    if !args.json {
+        return;
+    }
+    let found = result.found.as_ref();
+    let oracle = found
+        .and_then(|f| f.found.as_ref())
+        .and_then(|e| e.violation.as_ref())
+        .map(|v| v.oracle.name());
+    let strategy = found.map_or(
+        args.hunt.strategy.map_or("portfolio", Strategy::name),
+        |f| f.case.strategy.name(),
+    );
+    let seed = found.map_or(args.hunt.seed, |f| f.case.seed);
+    println!(
+        "{{\"verdict\":\"{verdict}\",\"oracle\":{},\"engine\":\"sim\",\"strategy\":\"{strategy}\",\"seed\":{seed},\"schedules\":{},\"steps\":{},\"elapsed_ms\":{},\"counterexample\":{}}}",
+        json_string(oracle),
+        result.schedules,
+        result.steps,
+        result.elapsed_ms,
+        json_string(counterexample)
+    );
+}
+
+/// A JSON string (or `null`).
+fn json_string(value: Option<&str>) -> String {
+    let Some(text) = value else {
+        return "null".to_string();
+    };
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out += "\\\"",
+            '\\' => out += "\\\\",
+            c if (c as u32) < 0x20 => out += &format!("\\u{:04x}", c as u32),
+            c => out.push(c),
+        }
+    }
+    out + "\""
+}

@@ -1,0 +1,268 @@
+//! `writeiter hunt`: runs many cases, each a scenario (a swarm seed, or a given file) under
+//! one strategy, until a violation or the budget. Work is split by case across threads and
+//! the result is the violation of the lowest case, so it depends on the seed and never on
+//! `--jobs`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use model::scenario::Scenario;
+use model::state::State;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::engine::{self, Execution, Pct, RandomWalk, Stepper};
+use crate::swarm;
+
+/// Schedules one case runs (random and PCT), or its execution budget (DFS).
+pub const CASE_SCHEDULES: u64 = 64;
+/// Preemption bound of the depth-first search.
+pub const DFS_PREEMPTIONS: usize = 2;
+/// PCT depth.
+pub const PCT_DEPTH: usize = 3;
+/// States the breadth-first search may visit per case.
+pub const BFS_STATES: u64 = 50_000;
+
+/// How a case explores interleavings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Uniform random walk.
+    Random,
+    /// PCT with depth [`PCT_DEPTH`].
+    Pct,
+    /// Depth-first, at most [`DFS_PREEMPTIONS`] preemptions.
+    Dfs,
+    /// Breadth-first over states with a visited set.
+    Bfs,
+}
+
+impl Strategy {
+    /// The default portfolio, one strategy per case in turn.
+    pub const PORTFOLIO: [Strategy; 3] = [Strategy::Random, Strategy::Pct, Strategy::Dfs];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Random => "random",
+            Strategy::Pct => "pct",
+            Strategy::Dfs => "dfs",
+            Strategy::Bfs => "bfs",
+        }
+    }
+
+    /// Parses a command-line name.
+    pub fn from_name(name: &str) -> Option<Strategy> {
+        [
+            Strategy::Random,
+            Strategy::Pct,
+            Strategy::Dfs,
+            Strategy::Bfs,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+}
+
+/// What to hunt in.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// Swarm scenarios from this base seed (case `i` uses seed `base + i`).
+    Swarm,
+    /// One scenario, every case a different schedule seed.
+    File(Scenario),
+}
+
+/// A hunt's settings.
+#[derive(Clone, Debug)]
+pub struct Hunt {
+    /// The base seed.
+    pub seed: u64,
+    /// A fixed strategy, or the portfolio.
+    pub strategy: Option<Strategy>,
+    /// Where scenarios come from.
+    pub source: Source,
+    /// Cases to run at most.
+    pub cases: u64,
+    /// Wall-clock budget in seconds (stops early; results up to then stay deterministic).
+    pub max_seconds: Option<u64>,
+    /// Worker threads.
+    pub jobs: usize,
+    /// How steps apply (`model::exec::step`, or a broken copy in a test).
+    pub stepper: Stepper,
+}
+
+/// One case: which scenario, which strategy.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// Case index.
+    pub index: u64,
+    /// The seed of this case (swarm scenario and schedule seeds derive from it).
+    pub seed: u64,
+    /// Its strategy.
+    pub strategy: Strategy,
+    /// Its scenario.
+    pub scenario: Scenario,
+    /// The derived options, printed with the seed.
+    pub options: String,
+}
+
+/// What one case did.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    /// The case.
+    pub case: Case,
+    /// Schedules run.
+    pub schedules: u64,
+    /// Steps taken.
+    pub steps: u64,
+    /// The violating execution, if any.
+    pub found: Option<Execution>,
+}
+
+/// The outcome of a hunt.
+#[derive(Clone, Debug)]
+pub struct HuntResult {
+    /// Cases finished.
+    pub cases: u64,
+    /// Schedules run in all.
+    pub schedules: u64,
+    /// Steps taken in all.
+    pub steps: u64,
+    /// The violation of the lowest case, if any.
+    pub found: Option<CaseResult>,
+    /// Milliseconds taken (the one figure that is not deterministic).
+    pub elapsed_ms: u128,
+}
+
+impl Hunt {
+    /// Case `index`.
+    pub fn case(&self, index: u64) -> Case {
+        let seed = self.seed.wrapping_add(index);
+        let strategy = self
+            .strategy
+            .unwrap_or(Strategy::PORTFOLIO[(index % 3) as usize]);
+        let (scenario, options) = match &self.source {
+            Source::Swarm => {
+                let (scenario, options) = swarm::generate(seed);
+                (scenario, options.to_string())
+            }
+            Source::File(scenario) => (scenario.clone(), format!("SEED={seed} scenario file")),
+        };
+        Case {
+            index,
+            seed,
+            strategy,
+            scenario,
+            options,
+        }
+    }
+
+    /// Runs cases until a violation, the case count or the time budget; `progress` is
+    /// called with each finished case (for a progress line).
+    pub fn run(&self, progress: &mut dyn FnMut(&CaseResult, u64)) -> HuntResult {
+        let started = Instant::now();
+        let next = AtomicU64::new(0);
+        let lowest_found = AtomicU64::new(u64::MAX);
+        let (send, receive) = mpsc::channel::<CaseResult>();
+        let mut result = HuntResult {
+            cases: 0,
+            schedules: 0,
+            steps: 0,
+            found: None,
+            elapsed_ms: 0,
+        };
+        std::thread::scope(|scope| {
+            for _ in 0..self.jobs.max(1) {
+                let send = send.clone();
+                let (next, lowest) = (&next, &lowest_found);
+                scope.spawn(move || self.worker(next, lowest, &send, started));
+            }
+            drop(send);
+            for case in receive {
+                result.cases += 1;
+                result.schedules += case.schedules;
+                result.steps += case.steps;
+                progress(&case, result.schedules);
+                let better = result
+                    .found
+                    .as_ref()
+                    .is_none_or(|f| case.case.index < f.case.index);
+                if case.found.is_some() && better {
+                    result.found = Some(case);
+                }
+            }
+        });
+        result.elapsed_ms = started.elapsed().as_millis();
+        result
+    }
+
+    /// Takes cases in order; stops past the lowest violating case, the case count or the
+    /// time budget.
+    fn worker(
+        &self,
+        next: &AtomicU64,
+        lowest: &AtomicU64,
+        send: &mpsc::Sender<CaseResult>,
+        started: Instant,
+    ) {
+        loop {
+            let index = next.fetch_add(1, Ordering::SeqCst);
+            let out_of_time = self
+                .max_seconds
+                .is_some_and(|s| started.elapsed().as_secs() >= s);
+            if index >= self.cases || index > lowest.load(Ordering::SeqCst) || out_of_time {
+                return;
+            }
+            let result = run_case(self.case(index), self.stepper);
+            if result.found.is_some() {
+                lowest.fetch_min(index, Ordering::SeqCst);
+            }
+            if send.send(result).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Runs one case with its strategy.
+pub fn run_case(case: Case, stepper: Stepper) -> CaseResult {
+    let initial = case.scenario.build().expect("cases hold valid scenarios");
+    let (schedules, steps, found) = match case.strategy {
+        Strategy::Random | Strategy::Pct => sample(&initial, &case, stepper),
+        Strategy::Dfs => {
+            let report = engine::dfs(&initial, DFS_PREEMPTIONS, CASE_SCHEDULES, stepper);
+            (report.schedules, report.steps, report.found)
+        }
+        Strategy::Bfs => {
+            let report = engine::bfs(&initial, BFS_STATES, stepper);
+            (report.schedules, report.steps, report.found)
+        }
+    };
+    CaseResult {
+        case,
+        schedules,
+        steps,
+        found,
+    }
+}
+
+/// Random or PCT schedules, each from a seed drawn from the case's ChaCha8 stream.
+fn sample(initial: &State, case: &Case, stepper: Stepper) -> (u64, u64, Option<Execution>) {
+    let mut seeds = ChaCha8Rng::seed_from_u64(case.seed);
+    let mut steps = 0;
+    for schedule in 0..CASE_SCHEDULES {
+        let seed: u64 = seeds.random();
+        let run = match case.strategy {
+            Strategy::Pct => {
+                engine::execute(initial, &mut Pct::new(seed, PCT_DEPTH), stepper, false)
+            }
+            _ => engine::execute(initial, &mut RandomWalk::new(seed), stepper, false),
+        };
+        steps += run.schedule.len() as u64;
+        if run.violation.is_some() {
+            return (schedule + 1, steps, Some(run));
+        }
+    }
+    (CASE_SCHEDULES, steps, None)
+}
