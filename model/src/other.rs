@@ -114,7 +114,7 @@ pub fn wait(state: &State, op: &Op, pc: OtherPc) -> Option<Wait> {
         WritebackRun => {
             (writeback_needs_map(state, inode, pages) && busy()).then_some(Wait::DataSem { inode })
         }
-        FlushWait | TruncatePagecache => {
+        FlushWait | LockedFlushWait | TruncatePagecache => {
             writeback_pending(state, inode, pages).then_some(Wait::Writeback { inode })
         }
         Commit => (commit_needed(state, op) && commit_must_wait(state)).then_some(Wait::Commit),

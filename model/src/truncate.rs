@@ -1,6 +1,7 @@
 //! Truncate in `ext4_setattr` order (fs/ext4/inode.c, spec §4.4) and a crash followed by
 //! journal replay and `ext4_orphan_cleanup`.
 
+use crate::extent::ExtentState;
 use crate::ops::{Frame, OpResult, OtherFrame, OtherPc};
 use crate::pagecache::page_from_disk;
 use crate::state::{ActorId, Data, Disk, InodeIx, Sleep, State};
@@ -111,10 +112,13 @@ pub(crate) fn ext4_truncate(state: &mut State, inode: InodeIx, size: u64, notes:
     notes.push(format!("ext4_truncate freed {freed:?}, orphan_del"));
 }
 
-/// `__ext4_block_zero_page_range` over `[from, to)` inside one block: nothing for a hole;
-/// a mapped block (written **or unwritten**: `ext4_get_block(create = 0)` maps both) whose
-/// page is not cached is read from disk as it is (`ll_rw_block`), then the range is zeroed
-/// in the page and the block's buffer dirtied.
+/// `__ext4_block_zero_page_range` over `[from, to)` inside one block. `ext4_get_block`
+/// (create = 0) leaves the buffer unmapped for a hole **and for an unwritten extent**
+/// (`ext4_ext_handle_unwritten_extents`: "the buffer head will be unmapped so that a read
+/// from the block returns 0s"; `_ext4_get_block` copies `m_flags` over the mapped bit):
+/// "unmapped? It's a hole - nothing to do". A Written block whose page is not cached is
+/// read from disk (`ll_rw_block`), then the range is zeroed in the page and the block's
+/// buffer dirtied.
 fn zero_block_range(
     state: &mut State,
     inode: InodeIx,
@@ -123,7 +127,9 @@ fn zero_block_range(
     notes: &mut Vec<String>,
 ) {
     let g = state.geometry;
-    let Some((pblk, extent_state)) = state.inodes[inode].map.pblk(from >> g.blkbits) else {
+    let Some((pblk, extent_state @ ExtentState::Written)) =
+        state.inodes[inode].map.pblk(from >> g.blkbits)
+    else {
         return;
     };
     let index = from >> g.page_bits;

@@ -10,6 +10,26 @@ use model::exec::Task;
 use model::scenario::Scenario;
 
 use crate::engine;
+
+/// `println!` that stops quietly when the reader went away (`writeiter … | head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+/// `print!` that stops quietly when the reader went away.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if write!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
 use crate::hunt::{CASE_SCHEDULES, CaseResult, Hunt, HuntResult, Source, Strategy};
 use crate::{report, scenario_file, swarm};
 
@@ -25,7 +45,7 @@ pub fn main(args: &[String]) -> ExitCode {
         Some("run") => parse_run(&args[1..]).and_then(run),
         Some("hunt") => parse_hunt(&args[1..]).and_then(hunt),
         Some("-h" | "--help") => {
-            println!("{USAGE}");
+            say!("{USAGE}");
             return ExitCode::SUCCESS;
         }
         Some(other) => Err(format!("unknown command {other}\n{USAGE}")),
@@ -122,7 +142,7 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     let initial = scenario
         .build()
         .map_err(|e| format!("{}: {e}", args.scenario.describe()))?;
-    println!(
+    say!(
         "writeiter run {}: ext4_file_write_iter as in Linux 4.1-4.4",
         args.scenario.describe()
     );
@@ -134,12 +154,12 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         let mut chooser = engine::ScheduleThenFirst::new(schedule);
         engine::execute(&initial, &mut chooser, model::exec::step, true)
     };
-    print!("{}", report::trace(&run.trace));
-    println!("{}", report::ending(&run.end));
+    say_raw!("{}", report::trace(&run.trace));
+    say!("{}", report::ending(&run.end));
     if let Some(violation) = &run.violation {
-        println!("VIOLATION {violation}");
+        say!("VIOLATION {violation}");
     }
-    print!("{}", report::final_state(&run.state));
+    say_raw!("{}", report::final_state(&run.state));
     let finished = matches!(run.end, model::drive::End::Done | model::drive::End::Paused);
     Ok(if finished && run.violation.is_none() {
         ExitCode::SUCCESS
@@ -220,9 +240,12 @@ fn parse_hunt(args: &[String]) -> Result<HuntArgs, String> {
 fn hunt(args: HuntArgs) -> Result<ExitCode, String> {
     let h = &args.hunt;
     let strategy = h.strategy.map_or("portfolio", Strategy::name);
-    println!(
+    say!(
         "writeiter hunt: engine sim, strategy {strategy}, seed {}, up to {} schedules ({} cases), jobs {}",
-        h.seed, args.schedules, h.cases, h.jobs
+        h.seed,
+        args.schedules,
+        h.cases,
+        h.jobs
     );
     let started = Instant::now();
     let terminal = std::io::stderr().is_terminal() && !args.json;
@@ -275,10 +298,10 @@ fn report_violation(args: &HuntArgs, found: &CaseResult) -> Result<Option<String
     let schedule: Vec<String> = execution.schedule.iter().map(Task::to_string).collect();
     let schedule = schedule.join(" ");
     let replay = replay_line(args, found, &schedule);
-    println!("{}", found.case.options);
-    println!("replay: {replay}");
-    println!("VIOLATION {violation}");
-    println!(
+    say!("{}", found.case.options);
+    say!("replay: {replay}");
+    say!("VIOLATION {violation}");
+    say!(
         "case {} (strategy {}), {} steps",
         found.case.index,
         found.case.strategy.name(),
@@ -288,17 +311,17 @@ fn report_violation(args: &HuntArgs, found: &CaseResult) -> Result<Option<String
     let traced = engine::replay(&initial, &execution.schedule, model::exec::step)
         .map_err(|(i, e)| format!("replay failed at {i}: {e}"))?;
     let tail = traced.trace.len().saturating_sub(report::TRACE_TAIL);
-    println!(
+    say!(
         "trace (last {} of {} steps):",
         traced.trace.len() - tail,
         traced.trace.len()
     );
-    print!("{}", report::trace_from(&traced.trace[tail..], tail));
+    say_raw!("{}", report::trace_from(&traced.trace[tail..], tail));
     let Some(dir) = &args.corpus_dir else {
         return Ok(None);
     };
     let path = write_counterexample(dir, found, &violation.to_string(), &schedule)?;
-    println!("counterexample: {path}");
+    say!("counterexample: {path}");
     Ok(Some(path))
 }
 
@@ -328,9 +351,12 @@ fn print_summary(args: &HuntArgs, result: &HuntResult, counterexample: Option<&s
         "clean"
     };
     let rate = result.schedules as f64 * 1000.0 / (result.elapsed_ms.max(1) as f64);
-    println!(
+    say!(
         "{verdict}: {} cases, {} schedules, {} steps in {} ms ({rate:.0} schedules/s)",
-        result.cases, result.schedules, result.steps, result.elapsed_ms
+        result.cases,
+        result.schedules,
+        result.steps,
+        result.elapsed_ms
     );
     if !args.json {
         return;
@@ -345,7 +371,7 @@ fn print_summary(args: &HuntArgs, result: &HuntResult, counterexample: Option<&s
         |f| f.case.strategy.name(),
     );
     let seed = found.map_or(args.hunt.seed, |f| f.case.seed);
-    println!(
+    say!(
         "{{\"verdict\":\"{verdict}\",\"oracle\":{},\"engine\":\"sim\",\"strategy\":\"{strategy}\",\"seed\":{seed},\"schedules\":{},\"steps\":{},\"elapsed_ms\":{},\"counterexample\":{}}}",
         json_string(oracle),
         result.schedules,

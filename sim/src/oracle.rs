@@ -142,6 +142,8 @@ struct WriteRecord {
 /// inodes for a crash).
 #[derive(Clone, Debug)]
 struct ZeroMaker {
+    /// The actor running it (`u8::MAX` for a crash).
+    actor: u8,
     inode: Option<InodeIx>,
     from: u64,
     to: u64,
@@ -296,6 +298,7 @@ impl Observer {
 
     fn op_started(&mut self, state: &State, a: usize, op: usize) {
         let maker = |inode, from, to| ZeroMaker {
+            actor: a as u8,
             inode: Some(inode),
             from,
             to,
@@ -374,20 +377,17 @@ impl Observer {
             };
             return self.check_read(state, a as u8, inode, pos, data);
         }
+        let step = self.step;
         for maker in self
             .zero_makers
             .iter_mut()
-            .filter(|m| m.end.is_none() && m.start <= self.step)
+            .filter(|m| m.end.is_none() && m.actor == a as u8)
         {
-            if matches!(
-                state.actors[a].program[op],
-                Op::Truncate { .. } | Op::PunchHole { .. }
-            ) {
-                maker.end = Some(self.step);
-            }
+            maker.end = Some(step);
         }
         if matches!(state.actors[a].program[op], Op::Crash) {
             self.zero_makers.push(ZeroMaker {
+                actor: u8::MAX,
                 inode: None,
                 from: 0,
                 to: u64::MAX,
@@ -514,11 +514,13 @@ impl Observer {
             }
             let ino = &state.inodes[w.inode];
             for lblk in (from >> g.blkbits)..to.div_ceil(g.blocksize()) {
-                if ino
+                // A cached page serves reads: its data is not lost by an unwritten block yet.
+                let cached = ino.pages.contains_key(&(lblk << g.blkbits >> g.page_bits));
+                let unwritten = ino
                     .map
                     .pblk(lblk)
-                    .is_some_and(|(_, s)| s == ExtentState::Unwritten)
-                {
+                    .is_some_and(|(_, s)| s == ExtentState::Unwritten);
+                if unwritten && !cached {
                     let msg = format!(
                         "write {tag} completed but block {lblk} of inode {} is still unwritten",
                         w.inode
