@@ -183,6 +183,7 @@ pub fn inode_dio_end(state: &mut State, inode: InodeIx) {
 /// The journal commit of the running transaction (`jbd2` commit): every inode's extent tree,
 /// `i_disksize` and orphan entry become what survives a crash.
 pub fn commit(state: &mut State) {
+    state.disk.commit_frees();
     for ino in &mut state.inodes {
         let mut map = ino.map.clone();
         map.delayed.clear();

@@ -42,6 +42,10 @@ pub struct Disk {
     pub sectors: Vec<Data>,
     /// Per physical block: free for allocation.
     pub free: Vec<bool>,
+    /// Per physical block: freed in the running transaction. In data=ordered `ext4_free_blocks`
+    /// hands freed data blocks to `ext4_mb_free_metadata`: they become free only when the
+    /// transaction that freed them commits, so they are never reused before.
+    pub freed_uncommitted: Vec<bool>,
 }
 
 impl Disk {
@@ -51,9 +55,11 @@ impl Disk {
         let sectors = (0..geometry.disk_blocks)
             .flat_map(|b| vec![Data::Stale(b); spb])
             .collect();
+        let blocks = geometry.disk_blocks as usize;
         Disk {
             sectors,
-            free: vec![true; geometry.disk_blocks as usize],
+            free: vec![true; blocks],
+            freed_uncommitted: vec![false; blocks],
         }
     }
 
@@ -77,11 +83,22 @@ impl Disk {
         self.free.iter().filter(|&&f| f).count() as u64
     }
 
-    /// Returns blocks to the allocator (`ext4_free_blocks`); their contents stay on disk.
+    /// `ext4_free_blocks`: the blocks become free at the next commit ([`Disk::commit_frees`]);
+    /// their contents stay on disk.
     pub fn release(&mut self, pblk: u32, len: u64) {
         for b in pblk as usize..pblk as usize + len as usize {
-            assert!(!self.free[b], "double free of block {b}");
-            self.free[b] = true;
+            assert!(
+                !self.free[b] && !self.freed_uncommitted[b],
+                "double free of block {b}"
+            );
+            self.freed_uncommitted[b] = true;
+        }
+    }
+
+    /// `ext4_free_data_callback` at commit: blocks freed in the transaction become free.
+    pub fn commit_frees(&mut self) {
+        for (free, pending) in self.free.iter_mut().zip(self.freed_uncommitted.iter_mut()) {
+            *free |= std::mem::take(pending);
         }
     }
 }
@@ -393,10 +410,8 @@ impl State {
             );
             for e in &inode.map.extents {
                 let blocks = e.pblk as usize..e.pblk as usize + e.len as usize;
-                assert!(
-                    blocks.clone().all(|b| !self.disk.free[b]),
-                    "mapped block is free"
-                );
+                let live = |b: usize| !self.disk.free[b] && !self.disk.freed_uncommitted[b];
+                assert!(blocks.clone().all(live), "mapped block is free");
             }
             if let Some(io_end) = inode.i_private {
                 assert!(self.io_ends.contains_key(&io_end), "i_private dangles");

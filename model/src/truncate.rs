@@ -289,9 +289,12 @@ pub fn crash(state: &mut State, a: ActorId, notes: &mut Vec<String>) {
         ino.i_data_sem = Default::default();
         (ino.sync_dirty, ino.datasync_dirty, ino.ordered) = (false, false, false);
     }
+    let blocks = g.disk_blocks as usize;
+    let sectors = state.disk.sectors.clone();
     let mut disk = Disk {
-        sectors: state.disk.sectors.clone(),
-        free: vec![true; g.disk_blocks as usize],
+        sectors,
+        free: vec![true; blocks],
+        freed_uncommitted: vec![false; blocks],
     };
     for e in state.inodes.iter().flat_map(|i| i.map.extents.iter()) {
         disk.free[e.pblk as usize..(e.pblk as u64 + e.len) as usize].fill(false);
