@@ -30,13 +30,13 @@ macro_rules! say_raw {
         }
     }};
 }
-use crate::hunt::{CASE_SCHEDULES, CaseResult, Hunt, HuntResult, Source, Strategy};
+use crate::hunt::{CASE_SCHEDULES, CaseResult, Engine, Hunt, HuntResult, Source, Strategy};
 use crate::{report, scenario_file, swarm};
 
 /// Usage, printed with `--help` and with a usage error.
 pub const USAGE: &str = "usage:
-  writeiter run (FILE | --swarm SEED) [--schedule \"a0 a1 b3 ...\"] [--exact]
-  writeiter hunt [--engine sim] [--strategy random|pct|dfs|bfs] [--seed N] [--schedules N]
+  writeiter run (FILE | --swarm SEED [--actors-max N]) [--schedule \"a0 a1 b3 ...\"] [--exact]
+  writeiter hunt [--engine sim|shuttle|loom] [--strategy random|pct|dfs|bfs] [--seed N] [--schedules N]
                  [--max-seconds S] [--scenario FILE] [--jobs N] [--corpus-dir DIR] [--json]";
 
 /// Runs the command line `args` (without the program name).
@@ -90,21 +90,26 @@ fn number(flag: &str, value: &str) -> Result<u64, String> {
 #[derive(Debug)]
 enum ScenarioArg {
     File(PathBuf),
-    Swarm(u64),
+    /// A swarm seed, keeping at most this many actors (loom's limit).
+    Swarm(u64, usize),
 }
 
 impl ScenarioArg {
     fn load(&self) -> Result<Scenario, String> {
         match self {
             ScenarioArg::File(path) => scenario_file::load(path).map_err(|e| e.to_string()),
-            ScenarioArg::Swarm(seed) => Ok(swarm::generate(*seed).0),
+            ScenarioArg::Swarm(seed, actors_max) => {
+                let mut scenario = swarm::generate(*seed).0;
+                scenario.actors.truncate(*actors_max);
+                Ok(scenario)
+            }
         }
     }
 
     fn describe(&self) -> String {
         match self {
             ScenarioArg::File(path) => path.display().to_string(),
-            ScenarioArg::Swarm(seed) => format!("--swarm {seed}"),
+            ScenarioArg::Swarm(seed, _) => format!("--swarm {seed}"),
         }
     }
 }
@@ -117,17 +122,25 @@ struct RunArgs {
 
 fn parse_run(args: &[String]) -> Result<RunArgs, String> {
     let mut scenario = None;
-    let (mut schedule, mut exact) = (String::new(), false);
-    for (flag, value) in flags(args, &["--schedule", "--swarm"], &["--exact"])? {
+    let (mut schedule, mut exact, mut actors_max) = (String::new(), false, usize::MAX);
+    for (flag, value) in flags(
+        args,
+        &["--schedule", "--swarm", "--actors-max"],
+        &["--exact"],
+    )? {
         match flag {
             "--schedule" => schedule = value.to_string(),
             "--exact" => exact = true,
-            "--swarm" => scenario = Some(ScenarioArg::Swarm(number(flag, value)?)),
+            "--actors-max" => actors_max = number(flag, value)? as usize,
+            "--swarm" => scenario = Some(ScenarioArg::Swarm(number(flag, value)?, usize::MAX)),
             _ if scenario.is_none() => scenario = Some(ScenarioArg::File(PathBuf::from(value))),
             _ => return Err(format!("unexpected argument {value}")),
         }
     }
-    let scenario = scenario.ok_or("missing scenario FILE (or --swarm SEED)")?;
+    let mut scenario = scenario.ok_or("missing scenario FILE (or --swarm SEED)")?;
+    if let ScenarioArg::Swarm(_, max) = &mut scenario {
+        *max = actors_max;
+    }
     Ok(RunArgs {
         scenario,
         schedule,
@@ -185,6 +198,7 @@ pub const HUNT_SECONDS: u64 = 60;
 fn parse_hunt(args: &[String]) -> Result<HuntArgs, String> {
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let hunt = Hunt {
+        engine: Engine::Sim,
         seed: 0,
         strategy: None,
         source: Source::Swarm,
@@ -213,8 +227,10 @@ fn parse_hunt(args: &[String]) -> Result<HuntArgs, String> {
     for (flag, value) in flags(args, &valued, &["--json"])? {
         let h = &mut parsed.hunt;
         match flag {
-            "--engine" if value == "sim" => {}
-            "--engine" => return Err(format!("--engine: `{value}` is not an engine (sim)")),
+            "--engine" => {
+                h.engine = Engine::from_name(value)
+                    .ok_or(format!("--engine: `{value}` is not sim, shuttle or loom"))?
+            }
             "--strategy" => {
                 h.strategy = Some(Strategy::from_name(value).ok_or(format!(
                     "--strategy: `{value}` is not random, pct, dfs or bfs"
@@ -230,18 +246,47 @@ fn parse_hunt(args: &[String]) -> Result<HuntArgs, String> {
             _ => return Err(format!("unexpected argument {value}")),
         }
     }
-    if let Some(path) = &parsed.scenario_file {
-        parsed.hunt.source = Source::File(scenario_file::load(path).map_err(|e| e.to_string())?);
-    }
+    check_hunt(&mut parsed)?;
     parsed.hunt.cases = parsed.schedules.div_ceil(CASE_SCHEDULES);
     Ok(parsed)
+}
+
+/// The engine runs the strategy; the scenario file loads (and fits loom).
+fn check_hunt(parsed: &mut HuntArgs) -> Result<(), String> {
+    let engine = parsed.hunt.engine;
+    if let Some(strategy) = parsed
+        .hunt
+        .strategy
+        .filter(|s| !engine.strategies().contains(s))
+    {
+        return Err(format!(
+            "--strategy {} does not run on --engine {}",
+            strategy.name(),
+            engine.name()
+        ));
+    }
+    let Some(path) = &parsed.scenario_file else {
+        return Ok(());
+    };
+    let scenario = scenario_file::load(path).map_err(|e| e.to_string())?;
+    let max = crate::threaded::LOOM_ACTORS_MAX;
+    if engine == Engine::Loom && scenario.actors.len() > max {
+        let actors = scenario.actors.len();
+        return Err(format!(
+            "{}: loom runs at most {max} actors, the scenario has {actors}",
+            path.display()
+        ));
+    }
+    parsed.hunt.source = Source::File(scenario);
+    Ok(())
 }
 
 fn hunt(args: HuntArgs) -> Result<ExitCode, String> {
     let h = &args.hunt;
     let strategy = h.strategy.map_or("portfolio", Strategy::name);
     say!(
-        "writeiter hunt: engine sim, strategy {strategy}, seed {}, up to {} schedules ({} cases), jobs {}",
+        "writeiter hunt: engine {}, strategy {strategy}, seed {}, up to {} schedules ({} cases), jobs {}",
+        h.engine.name(),
         h.seed,
         args.schedules,
         h.cases,
@@ -282,6 +327,11 @@ fn replay_line(args: &HuntArgs, found: &CaseResult, schedule: &str) -> String {
         Some(path) => format!(
             "writeiter run {} --schedule \"{schedule}\" --exact",
             path.display()
+        ),
+        None if args.hunt.engine == Engine::Loom => format!(
+            "writeiter run --swarm {} --actors-max {} --schedule \"{schedule}\" --exact",
+            found.case.seed,
+            crate::threaded::LOOM_ACTORS_MAX
         ),
         None => format!(
             "writeiter run --swarm {} --schedule \"{schedule}\" --exact",
@@ -372,8 +422,9 @@ fn print_summary(args: &HuntArgs, result: &HuntResult, counterexample: Option<&s
     );
     let seed = found.map_or(args.hunt.seed, |f| f.case.seed);
     say!(
-        "{{\"verdict\":\"{verdict}\",\"oracle\":{},\"engine\":\"sim\",\"strategy\":\"{strategy}\",\"seed\":{seed},\"schedules\":{},\"steps\":{},\"elapsed_ms\":{},\"counterexample\":{}}}",
+        "{{\"verdict\":\"{verdict}\",\"oracle\":{},\"engine\":\"{}\",\"strategy\":\"{strategy}\",\"seed\":{seed},\"schedules\":{},\"steps\":{},\"elapsed_ms\":{},\"counterexample\":{}}}",
         json_string(oracle),
+        args.hunt.engine.name(),
         result.schedules,
         result.steps,
         result.elapsed_ms,

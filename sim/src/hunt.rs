@@ -24,6 +24,49 @@ pub const PCT_DEPTH: usize = 3;
 /// States the breadth-first search may visit per case.
 pub const BFS_STATES: u64 = 50_000;
 
+/// Which engine explores the interleavings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// Our simulator over the pure model (every strategy).
+    Sim,
+    /// shuttle: random or PCT scheduling of real checker threads.
+    Shuttle,
+    /// loom: exhaustive within a preemption bound (at most 3 actors).
+    Loom,
+}
+
+impl Engine {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sim => "sim",
+            Engine::Shuttle => "shuttle",
+            Engine::Loom => "loom",
+        }
+    }
+
+    /// Parses a command-line name.
+    pub fn from_name(name: &str) -> Option<Engine> {
+        [Engine::Sim, Engine::Shuttle, Engine::Loom]
+            .into_iter()
+            .find(|e| e.name() == name)
+    }
+
+    /// The strategies this engine runs, the portfolio first.
+    pub fn strategies(self) -> &'static [Strategy] {
+        match self {
+            Engine::Sim => &[
+                Strategy::Random,
+                Strategy::Pct,
+                Strategy::Dfs,
+                Strategy::Bfs,
+            ],
+            Engine::Shuttle => &[Strategy::Random, Strategy::Pct],
+            Engine::Loom => &[Strategy::Dfs],
+        }
+    }
+}
+
 /// How a case explores interleavings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
@@ -76,6 +119,8 @@ pub enum Source {
 /// A hunt's settings.
 #[derive(Clone, Debug)]
 pub struct Hunt {
+    /// The engine.
+    pub engine: Engine,
     /// The base seed.
     pub seed: u64,
     /// A fixed strategy, or the portfolio.
@@ -139,16 +184,25 @@ impl Hunt {
     /// Case `index`.
     pub fn case(&self, index: u64) -> Case {
         let seed = self.seed.wrapping_add(index);
+        let portfolio: &[Strategy] = if self.engine == Engine::Sim {
+            &Strategy::PORTFOLIO
+        } else {
+            self.engine.strategies()
+        };
         let strategy = self
             .strategy
-            .unwrap_or(Strategy::PORTFOLIO[(index % 3) as usize]);
-        let (scenario, options) = match &self.source {
+            .unwrap_or(portfolio[(index % portfolio.len() as u64) as usize]);
+        let (mut scenario, options) = match &self.source {
             Source::Swarm => {
                 let (scenario, options) = swarm::generate(seed);
                 (scenario, options.to_string())
             }
             Source::File(scenario) => (scenario.clone(), format!("SEED={seed} scenario file")),
         };
+        if self.engine == Engine::Loom {
+            // loom's thread limit: the first actors only.
+            scenario.actors.truncate(crate::threaded::LOOM_ACTORS_MAX);
+        }
         Case {
             index,
             seed,
@@ -214,7 +268,7 @@ impl Hunt {
             if index >= self.cases || index > lowest.load(Ordering::SeqCst) || out_of_time {
                 return;
             }
-            let result = run_case(self.case(index), self.stepper);
+            let result = run_case_on(self.engine, self.case(index), self.stepper);
             if result.found.is_some() {
                 lowest.fetch_min(index, Ordering::SeqCst);
             }
@@ -225,7 +279,53 @@ impl Hunt {
     }
 }
 
-/// Runs one case with its strategy.
+/// Runs one case on `engine` with its strategy.
+pub fn run_case_on(engine: Engine, case: Case, stepper: Stepper) -> CaseResult {
+    match engine {
+        Engine::Sim => run_case(case, stepper),
+        Engine::Shuttle | Engine::Loom => run_threaded_case(engine, case, stepper),
+    }
+}
+
+/// A case under shuttle or loom. The failure's engine-independent schedule is replayed in
+/// our simulator to report it like any other; a schedule that does not reproduce there is
+/// reported as it came.
+fn run_threaded_case(engine: Engine, case: Case, stepper: Stepper) -> CaseResult {
+    let initial = case.scenario.build().expect("cases hold valid scenarios");
+    let iterations = CASE_SCHEDULES as usize;
+    let failure = match (engine, case.strategy) {
+        (Engine::Loom, _) => {
+            crate::threaded::loom_check(&initial, stepper, None).expect("cases fit loom")
+        }
+        (_, Strategy::Pct) => {
+            crate::threaded::shuttle_pct(&initial, stepper, case.seed, PCT_DEPTH, iterations)
+        }
+        _ => crate::threaded::shuttle_random(&initial, stepper, case.seed, iterations),
+    };
+    let schedules = if engine == Engine::Loom {
+        1
+    } else {
+        CASE_SCHEDULES
+    };
+    let found = failure.map(|f| match engine::replay(&initial, &f.schedule, stepper) {
+        Ok(run) if run.violation.is_some() => run,
+        _ => panic!(
+            "{} reported {} but its schedule does not reproduce it in the simulator:\n{}",
+            engine.name(),
+            f.oracle,
+            f.message
+        ),
+    });
+    let steps = found.as_ref().map_or(0, |f| f.schedule.len() as u64);
+    CaseResult {
+        case,
+        schedules,
+        steps,
+        found,
+    }
+}
+
+/// Runs one case with its strategy on our simulator.
 pub fn run_case(case: Case, stepper: Stepper) -> CaseResult {
     let initial = case.scenario.build().expect("cases hold valid scenarios");
     let (schedules, steps, found) = match case.strategy {

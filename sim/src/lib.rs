@@ -12,3 +12,5 @@ pub mod oracle;
 pub mod report;
 pub mod scenario_file;
 pub mod swarm;
+pub mod sync;
+pub mod threaded;

@@ -71,6 +71,7 @@ fn extending_dio() -> Scenario {
 
 fn case(strategy: Strategy) -> sim::hunt::CaseResult {
     let hunt = Hunt {
+        engine: sim::hunt::Engine::Sim,
         seed: 7,
         strategy: Some(strategy),
         source: Source::File(extending_dio()),
@@ -153,6 +154,7 @@ fn the_same_seed_gives_the_same_trace() {
 #[test]
 fn a_hunt_reports_the_same_lowest_case_whatever_the_jobs() {
     let hunt = |jobs| Hunt {
+        engine: sim::hunt::Engine::Sim,
         seed: 0,
         strategy: None,
         source: Source::Swarm,
@@ -326,6 +328,10 @@ fn bad_hunt_flags_exit_2_naming_the_flag() {
             "--seed: `x` is not a whole number",
         ),
         (vec!["hunt", "--engine", "qemu"], "--engine: `qemu`"),
+        (
+            vec!["hunt", "--engine", "shuttle", "--strategy", "bfs"],
+            "--strategy bfs does not run on --engine shuttle",
+        ),
         (
             vec!["hunt", "--scenario", "no/such.toml"],
             "no/such.toml: cannot read",

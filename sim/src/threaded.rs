@@ -1,0 +1,364 @@
+//! The scenario on real (checker) threads: shuttle and loom explore the same model that our
+//! simulator ([`crate::engine`]) steps, through the [`Backend`] of [`crate::sync`].
+//!
+//! # How a scenario becomes threads
+//!
+//! One mutex guards the whole run, `Shared { state, observer, schedule }`, with one condition
+//! variable beside it. Each scenario actor gets a thread that loops: lock; if its actor has
+//! finished its program, wake everyone and exit; if the model says the actor can step
+//! (`task_wait(&state, Task::Actor(a))` is `Ok(None)`), apply the step, append it to
+//! `schedule`, run the oracles' `after_step` and wake everyone if the step made another
+//! task runnable; otherwise wait on the condition variable. (Waking only then keeps loom
+//! from spending its preemptions on threads that wake, find nothing to do and sleep again:
+//! it cut loom's executions 4–8× on the examples, with the same model-level
+//! interleavings. A waiting thread's task can only become runnable through someone's step,
+//! and the thread that took the last step always looks again itself.)
+//!
+//! Every step is one critical section, so shuttle and loom explore at
+//! **model-step granularity**: they choose which thread takes the mutex next, which is which
+//! task steps next, exactly the choice our simulator's schedulers make. The
+//! engine-independent schedule (`a0 a0 b3 a1 ...`) is the order in which the steps were
+//! applied, and [`crate::engine::replay`] replays it on the pure model.
+//!
+//! Bios and work items are not threads. **One background thread** plays the block layer and
+//! the workqueues: it steps one of the runnable non-actor tasks, picked with
+//! [`Backend::choose`], waits when none is runnable and exits when everything is done
+//! (`model::exec::all_done`). That is how a scenario fits loom's limit of
+//! [`sync::LOOM_MAX_THREADS`] threads counting the main thread: main, the background thread
+//! and at most [`LOOM_ACTORS_MAX`] actors (a scenario with more is refused by
+//! [`loom_check`]). Under loom `choose` is always 0, so the background thread completes the
+//! *first* runnable bio or work item: loom explores every interleaving of the actors against
+//! the block layer (within its preemption bound) but not the order among bios. Shuttle draws
+//! `choose` from its own random source (recorded in its schedule, so replays repeat it), and
+//! our simulator treats every bio as its own task; both explore that order too.
+//!
+//! # Failures
+//!
+//! A broken oracle panics with two lines, parsed back by [`parse_failure`]:
+//!
+//! ```text
+//! ORACLE size-rules: write returned 4096 at 8192 but i_size=7168 (actors a0)
+//! SCHEDULE: a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a1 b2 a0 a0 a0 a0 a0
+//! ```
+//!
+//! A thread that finds nothing runnable while the run is not done reports the model's stuck
+//! state (a `locks` violation: every stuck task and what it waits on) instead of leaving the
+//! checker to find a thread deadlock; the main thread checks the quiescence oracles after
+//! joining everyone. A panic inside the model's step (its internal assertions) is reported
+//! the same way under the name [`MODEL_ASSERTION`]; any other panic (a deadlock or step bound
+//! the checker found, a replay string that does not fit) comes back as [`CHECKER`].
+//!
+//! # Reproducing
+//!
+//! ```text
+//! writeiter run FILE --schedule "<SCHEDULE line>" --exact     # any engine
+//! shuttle_replay(&initial, stepper, &failure.shuttle_schedule.unwrap())
+//! LOOM_CHECKPOINT_FILE=f.json LOOM_CHECKPOINT_INTERVAL=1 LOOM_LOG=trace LOOM_LOCATION=1
+//! ```
+//!
+//! Shuttle and loom replays are tied to this exact code (each mutex acquisition is a
+//! scheduling point); the engine-independent schedule is tied only to the model.
+//!
+//! # Cost (release, one core)
+//!
+//! Shuttle runs roughly 10–35 k executions a second on these scenarios. Loom's cost grows
+//! fast with actors and steps: the two-actor scenario of `tests/engines.rs` takes 2.8 k
+//! executions (0.2 s) at bound 2; the three-actor examples take 0.1–0.5 s at bound 1 but
+//! 17–100 s at bound 2 (`examples/bitmap-file.toml`: 0.9 M executions, 103 s).
+//!
+//! While a checker runs, the panic hook is silenced on its thread
+//! ([`sync::catch_quietly`]); shuttle still writes `test panicked in task '…'` (and its
+//! random scheduler the failing seed) to stderr itself.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+
+use model::drive::{End, ending, parse_schedule};
+use model::exec::{self, Task, Wait};
+use model::limits::STEPS_MAX;
+use model::state::{ActorId, State};
+
+use crate::engine::Stepper;
+use crate::oracle::{Observer, Violation};
+use crate::sync::{self, Backend, CheckerPanic, Loom, Shuttle, ShuttleExploration};
+
+/// Loom's preemption bound when none is given (and `LOOM_MAX_PREEMPTIONS` is not set).
+pub const LOOM_PREEMPTION_BOUND: usize = 2;
+/// Actors loom can run: its thread limit less the main and the background thread.
+pub const LOOM_ACTORS_MAX: usize = sync::LOOM_MAX_THREADS - 2;
+/// The name reported when the model's step panicked (an internal assertion).
+pub const MODEL_ASSERTION: &str = "model-assertion";
+/// The name reported for a panic that is not ours: the checker's own failure.
+pub const CHECKER: &str = "checker";
+
+/// The first failure a checker found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadedFailure {
+    /// The oracle's kebab-case name, [`MODEL_ASSERTION`] or [`CHECKER`].
+    pub oracle: String,
+    /// The engine-independent schedule up to the failure (empty for [`CHECKER`]).
+    pub schedule: Vec<Task>,
+    /// Shuttle's own failing schedule, for [`shuttle_replay`].
+    pub shuttle_schedule: Option<String>,
+    /// The whole panic message.
+    pub message: String,
+}
+
+/// Shuttle with uniformly random scheduling, `iterations` executions from `seed`.
+pub fn shuttle_random(
+    initial: &State,
+    stepper: Stepper,
+    seed: u64,
+    iterations: usize,
+) -> Option<ThreadedFailure> {
+    shuttle(
+        initial,
+        stepper,
+        ShuttleExploration::Random { seed, iterations },
+    )
+}
+
+/// Shuttle with PCT of `depth`, `iterations` executions from `seed`.
+pub fn shuttle_pct(
+    initial: &State,
+    stepper: Stepper,
+    seed: u64,
+    depth: usize,
+    iterations: usize,
+) -> Option<ThreadedFailure> {
+    let exploration = ShuttleExploration::Pct {
+        seed,
+        depth,
+        iterations,
+    };
+    shuttle(initial, stepper, exploration)
+}
+
+/// One shuttle execution along `shuttle_schedule` ([`ThreadedFailure::shuttle_schedule`]).
+pub fn shuttle_replay(
+    initial: &State,
+    stepper: Stepper,
+    shuttle_schedule: &str,
+) -> Option<ThreadedFailure> {
+    let exploration = ShuttleExploration::Replay(shuttle_schedule.to_string());
+    shuttle(initial, stepper, exploration)
+}
+
+/// Loom's exhaustive search within `preemption_bound` preemptions (default
+/// [`LOOM_PREEMPTION_BOUND`]; `LOOM_MAX_PREEMPTIONS` in the environment wins over both). A
+/// scenario with more than [`LOOM_ACTORS_MAX`] actors is an error.
+pub fn loom_check(
+    initial: &State,
+    stepper: Stepper,
+    preemption_bound: Option<usize>,
+) -> Result<Option<ThreadedFailure>, String> {
+    let actors = initial.actors.len();
+    if actors > LOOM_ACTORS_MAX {
+        return Err(format!(
+            "loom runs at most {LOOM_ACTORS_MAX} actors ({} threads counting main and the \
+             background thread); this scenario has {actors}: use shuttle or the simulator",
+            sync::LOOM_MAX_THREADS
+        ));
+    }
+    let initial = Arc::new(initial.clone());
+    let bound = preemption_bound.unwrap_or(LOOM_PREEMPTION_BOUND);
+    let outcome = sync::run_loom(move || run::<Loom>(&initial, stepper), bound);
+    Ok(outcome.err().map(failure))
+}
+
+fn shuttle(
+    initial: &State,
+    stepper: Stepper,
+    exploration: ShuttleExploration,
+) -> Option<ThreadedFailure> {
+    let initial = Arc::new(initial.clone());
+    let outcome = sync::run_shuttle(move || run::<Shuttle>(&initial, stepper), &exploration);
+    outcome.err().map(failure)
+}
+
+fn failure(panic: CheckerPanic) -> ThreadedFailure {
+    let (oracle, schedule) =
+        parse_failure(&panic.message).unwrap_or_else(|| (CHECKER.to_string(), Vec::new()));
+    ThreadedFailure {
+        oracle,
+        schedule,
+        shuttle_schedule: panic.shuttle_schedule,
+        message: panic.message,
+    }
+}
+
+/// Parses a failure message: the name after `ORACLE ` on one line, the schedule after
+/// `SCHEDULE:` on the next.
+pub fn parse_failure(message: &str) -> Option<(String, Vec<Task>)> {
+    let mut lines = message.lines();
+    let first = lines.find_map(|line| line.strip_prefix("ORACLE "))?;
+    let (oracle, _) = first.split_once(':')?;
+    let schedule = lines.next()?.strip_prefix("SCHEDULE:")?;
+    Some((oracle.to_string(), parse_schedule(schedule).ok()?))
+}
+
+/// The failure message: `ORACLE <name>: <text>` and `SCHEDULE: <tasks>`.
+fn failure_message(oracle: &str, text: &str, schedule: &[Task]) -> String {
+    let tasks: Vec<String> = schedule.iter().map(Task::to_string).collect();
+    let text = text.replace('\n', " ");
+    format!("ORACLE {oracle}: {text}\nSCHEDULE: {}", tasks.join(" "))
+}
+
+/// One execution of `initial` on `B`'s threads: the actors, the background thread, then the
+/// quiescence oracles. Panics with a failure message ([`parse_failure`]) on a violation.
+pub fn run<B: Backend>(initial: &State, stepper: Stepper) {
+    let world = Arc::new(World::<B> {
+        shared: B::mutex(Shared {
+            state: initial.clone(),
+            observer: Observer::new(initial),
+            schedule: Vec::new(),
+            failed: false,
+        }),
+        changed: B::condvar(),
+        stepper,
+    });
+    let mut threads = Vec::new();
+    for a in 0..initial.actors.len() as ActorId {
+        let world = Arc::clone(&world);
+        threads.push(B::spawn(move || world.actor(a)));
+    }
+    let background = Arc::clone(&world);
+    threads.push(B::spawn(move || background.background()));
+    for thread in threads {
+        B::join(thread);
+    }
+    let mut shared = B::lock(&world.shared);
+    let end = ending(&shared.state);
+    world.check_end(&mut shared, &end);
+}
+
+/// What the threads share under the one mutex.
+struct Shared {
+    state: State,
+    observer: Observer,
+    /// The engine-independent schedule so far.
+    schedule: Vec<Task>,
+    /// A thread reported a failure: the others leave.
+    failed: bool,
+}
+
+struct World<B: Backend> {
+    shared: B::Mutex<Shared>,
+    changed: B::Condvar,
+    stepper: Stepper,
+}
+
+impl<B: Backend> World<B> {
+    /// Actor `a`'s thread: one step per critical section until its program is done.
+    fn actor(&self, a: ActorId) {
+        let task = Task::Actor(a);
+        let mut shared = B::lock(&self.shared);
+        loop {
+            if shared.failed {
+                return;
+            }
+            match exec::task_wait(&shared.state, task) {
+                Ok(None) => {
+                    self.apply(&mut shared, task);
+                    drop(shared);
+                    shared = B::lock(&self.shared);
+                }
+                Ok(Some(Wait::Finished)) | Err(_) => {
+                    B::notify_all(&self.changed);
+                    return;
+                }
+                Ok(Some(_)) => {
+                    self.check_stuck(&mut shared);
+                    shared = B::wait(&self.changed, shared);
+                }
+            }
+        }
+    }
+
+    /// The block layer and the workqueues: completes one runnable bio or runs one work item
+    /// per critical section, chosen with [`Backend::choose`], until everything is done.
+    fn background(&self) {
+        let mut shared = B::lock(&self.shared);
+        loop {
+            if shared.failed {
+                return;
+            }
+            if exec::all_done(&shared.state) {
+                B::notify_all(&self.changed);
+                return;
+            }
+            let tasks: Vec<Task> = exec::runnable(&shared.state)
+                .into_iter()
+                .filter(|t| !matches!(t, Task::Actor(_)))
+                .collect();
+            if tasks.is_empty() {
+                self.check_stuck(&mut shared);
+                shared = B::wait(&self.changed, shared);
+            } else {
+                let task = tasks[B::choose(tasks.len())];
+                self.apply(&mut shared, task);
+                drop(shared);
+                shared = B::lock(&self.shared);
+            }
+        }
+    }
+
+    /// Applies `task`'s step (the caller saw it runnable), records it, checks the safety
+    /// oracles and wakes every thread if another task became runnable.
+    fn apply(&self, shared: &mut Shared, task: Task) {
+        let before = exec::runnable(&shared.state);
+        let state = &mut shared.state;
+        let stepped = panic::catch_unwind(AssertUnwindSafe(|| (self.stepper)(state, task)));
+        shared.schedule.push(task);
+        let event = match stepped {
+            Ok(Ok(event)) => event,
+            Ok(Err(error)) => {
+                let text = format!("a runnable task refused its step: {error}");
+                self.fail(shared, MODEL_ASSERTION, &text)
+            }
+            Err(payload) => self.fail(shared, MODEL_ASSERTION, &sync::payload_text(&*payload)),
+        };
+        if let Err(violation) = shared.observer.after_step(&shared.state, &event) {
+            self.fail_with(shared, &violation);
+        }
+        if shared.schedule.len() >= STEPS_MAX {
+            self.check_end(shared, &End::StepLimit);
+        }
+        let after = exec::runnable(&shared.state);
+        if after.iter().any(|t| *t != task && !before.contains(t)) {
+            B::notify_all(&self.changed);
+        }
+    }
+
+    /// Nothing at all can run: the model is stuck (a `locks` violation), which the threads
+    /// report themselves rather than leave to the checker as a thread deadlock.
+    fn check_stuck(&self, shared: &mut Shared) {
+        if exec::runnable(&shared.state).is_empty() {
+            let end = ending(&shared.state);
+            self.check_end(shared, &end);
+        }
+    }
+
+    /// The quiescence oracles for a run that ended as `end`.
+    fn check_end(&self, shared: &mut Shared, end: &End) {
+        if let Err(violation) = shared.observer.at_end(&shared.state, end) {
+            self.fail_with(shared, &violation);
+        }
+    }
+
+    /// Reports a broken oracle.
+    fn fail_with(&self, shared: &mut Shared, violation: &Violation) -> ! {
+        // `Violation`'s text without its leading `<oracle>: `.
+        let text = violation.to_string();
+        let prefix = format!("{}: ", violation.oracle);
+        let text = text.strip_prefix(&prefix).unwrap_or(&text);
+        self.fail(shared, violation.oracle.name(), text)
+    }
+
+    /// Reports a failure: the other threads are told to leave, this one panics.
+    fn fail(&self, shared: &mut Shared, oracle: &str, text: &str) -> ! {
+        shared.failed = true;
+        B::notify_all(&self.changed);
+        panic!("{}", failure_message(oracle, text, &shared.schedule));
+    }
+}
