@@ -76,4 +76,46 @@ fn main() {
         report.exhausted,
         report.found.map(|f| f.violation.map(|v| v.oracle.name()))
     );
+    threaded_rows(&initial);
 }
+
+/// shuttle and loom rows: executions and steps counted by `sim::threaded`.
+fn threaded_rows(initial: &model::state::State) {
+    use sim::threaded::{EXECUTIONS, STEPS};
+    use std::sync::atomic::Ordering::Relaxed;
+    let counted = |name: &str, started: Instant, found: Option<String>| {
+        row(
+            name,
+            EXECUTIONS.swap(0, Relaxed),
+            STEPS.swap(0, Relaxed),
+            started,
+        );
+        if let Some(oracle) = found {
+            println!("  ({name} stopped at a violation: {oracle})");
+        }
+    };
+    EXECUTIONS.store(0, Relaxed);
+    STEPS.store(0, Relaxed);
+    let iterations = SHUTTLE_ITERATIONS as usize;
+    let started = Instant::now();
+    let found = sim::threaded::shuttle_random(initial, model::exec::step, 1, iterations);
+    counted("shuttle random", started, found.map(|f| f.oracle));
+    let started = Instant::now();
+    let found = sim::threaded::shuttle_pct(initial, model::exec::step, 1, 3, iterations);
+    counted("shuttle pct (depth 3)", started, found.map(|f| f.oracle));
+    if initial.actors.len() <= sim::threaded::LOOM_ACTORS_MAX {
+        for bound in [1, 2] {
+            let started = Instant::now();
+            let found = sim::threaded::loom_check(initial, model::exec::step, Some(bound));
+            let found = found.expect("fits loom");
+            counted(
+                &format!("loom (bound {bound})"),
+                started,
+                found.map(|f| f.oracle),
+            );
+        }
+    }
+}
+
+/// Executions per shuttle measurement.
+const SHUTTLE_ITERATIONS: u64 = 2_000;

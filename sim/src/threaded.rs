@@ -82,6 +82,12 @@ use crate::engine::Stepper;
 use crate::oracle::{Observer, Violation};
 use crate::sync::{self, Backend, CheckerPanic, Loom, Shuttle, ShuttleExploration};
 
+/// Executions and model steps the threaded engines ran in this process: figures for
+/// `examples/engine_speed.rs`, never an input to a result.
+pub static EXECUTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Model steps the threaded engines applied in this process.
+pub static STEPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Loom's preemption bound when none is given (and `LOOM_MAX_PREEMPTIONS` is not set).
 pub const LOOM_PREEMPTION_BOUND: usize = 2;
 /// Actors loom can run: its thread limit less the main and the background thread.
@@ -207,6 +213,7 @@ fn failure_message(oracle: &str, text: &str, schedule: &[Task]) -> String {
 /// One execution of `initial` on `B`'s threads: the actors, the background thread, then the
 /// quiescence oracles. Panics with a failure message ([`parse_failure`]) on a violation.
 pub fn run<B: Backend>(initial: &State, stepper: Stepper) {
+    EXECUTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let world = Arc::new(World::<B> {
         shared: B::mutex(Shared {
             state: initial.clone(),
@@ -310,6 +317,7 @@ impl<B: Backend> World<B> {
         let state = &mut shared.state;
         let stepped = panic::catch_unwind(AssertUnwindSafe(|| (self.stepper)(state, task)));
         shared.schedule.push(task);
+        STEPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let event = match stepped {
             Ok(Ok(event)) => event,
             Ok(Err(error)) => {
