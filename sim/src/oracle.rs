@@ -344,25 +344,36 @@ impl Observer {
                 self.op_finished(state, a, op)?;
             }
         }
-        let queued: Vec<u8> = self
+        self.track_aio_events(state)
+    }
+
+    /// An AIO event of a queued write arrives (`ki_complete`): its data is promised from now
+    /// on, whether the submitter has returned yet or not.
+    fn track_aio_events(&mut self, state: &State) -> Result<(), Violation> {
+        let pending: Vec<u8> = self
             .writes
             .iter()
-            .filter(|(_, w)| w.end.is_some() && w.done.is_none())
+            .filter(|(_, w)| w.done.is_none() && w.start != usize::MAX)
             .map(|(t, _)| *t)
             .collect();
-        for tag in queued {
+        for tag in pending {
             let w = &self.writes[&tag];
-            if let Some(OpResult::Write {
-                ret,
-                event: Some(event),
-                ki_pos,
-                ..
-            }) = state.actors[w.actor as usize].results.get(w.op)
-                && *ret == errno::EIOCBQUEUED
-                && *event > 0
-            {
-                let range = (*ki_pos, *ki_pos + *event as u64);
-                self.write_completed(state, tag, range)?;
+            let actor = &state.actors[w.actor as usize];
+            let arrived = match (&actor.frame, actor.results.get(w.op)) {
+                (
+                    _,
+                    Some(OpResult::Write {
+                        ret,
+                        event: Some(e),
+                        ki_pos,
+                        ..
+                    }),
+                ) if *ret == errno::EIOCBQUEUED => Some((*ki_pos, *e)),
+                (Frame::Write(f), None) if actor.op == w.op => f.event.map(|e| (f.iocb.ki_pos, e)),
+                _ => None,
+            };
+            if let Some((ki_pos, event)) = arrived.filter(|&(_, e)| e > 0) {
+                self.write_completed(state, tag, (ki_pos, ki_pos + event as u64))?;
             }
         }
         Ok(())
