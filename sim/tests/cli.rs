@@ -1,22 +1,8 @@
 //! `writeiter run`: the example runs, bad input exits 2 naming the file and the field.
 
-use std::process::{Command, Output};
-
-fn writeiter(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_writeiter"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("writeiter runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod common;
+use common::{stderr, stdout, writeiter};
+use std::process::Output;
 
 /// Writes `text` to a scenario file of its own and runs `writeiter run` on it.
 fn run_text(name: &str, text: &str, extra: &[&str]) -> Output {

@@ -3,13 +3,13 @@
 //! correct model passes, and loom refuses a scenario with more actors than it has threads.
 //! Every bound is a count (iterations, a preemption bound), never a time.
 
+mod common;
 use model::exec::{self, Event, StepError, Task};
-use model::extent::{Extent, ExtentState};
 use model::geometry::{Geometry, Mount};
 use model::iocb::{FileFlags, Segment};
 use model::limits::RLIM_INFINITY;
 use model::ops::{DioPath, Frame, Op, WriteOp};
-use model::scenario::{InodeSpec, Scenario};
+use model::scenario::Scenario;
 use model::state::{Sleep, State};
 use sim::engine::{self, Stepper};
 use sim::threaded::{self, ThreadedFailure};
@@ -64,20 +64,7 @@ fn put_a1_to_sleep(state: &mut State, task: Task) -> Result<Event, StepError> {
 
 /// One inode (ino 12) of one written block, `i_size` 4096, and these actors.
 fn scenario(actors: Vec<Vec<Op>>) -> State {
-    let inode = InodeSpec {
-        ino: 12,
-        extents: true,
-        s_sync: false,
-        dio_refused: false,
-        i_size: 4096,
-        extents_at_start: vec![Extent {
-            lblk: 0,
-            len: 1,
-            pblk: 0,
-            state: ExtentState::Written,
-        }],
-        cached_pages: Vec::new(),
-    };
+    let inode = common::one_block_inode();
     Scenario {
         geometry: Geometry::SMALL,
         mount: Mount::default(),

@@ -2,14 +2,14 @@
 //! same seed giving the same trace, the printed replay command reproducing a violation, the
 //! JSON summary, exit statuses.
 
-use std::process::{Command, Output};
+mod common;
+use common::{stdout, writeiter};
 
 use model::exec::{Event, StepError, Task};
-use model::extent::{Extent, ExtentState};
 use model::geometry::{Geometry, Mount};
 use model::iocb::{FileFlags, Segment};
 use model::ops::{Op, WriteOp};
-use model::scenario::{InodeSpec, Scenario};
+use model::scenario::Scenario;
 use model::state::State;
 use sim::engine::{self, Pct, RandomWalk};
 use sim::hunt::{Hunt, Source, Strategy, run_case};
@@ -46,20 +46,7 @@ fn extending_dio() -> Scenario {
         rlimit_fsize: model::limits::RLIM_INFINITY,
         tag: 0,
     };
-    let inode = InodeSpec {
-        ino: 12,
-        extents: true,
-        s_sync: false,
-        dio_refused: false,
-        i_size: 4096,
-        extents_at_start: vec![Extent {
-            lblk: 0,
-            len: 1,
-            pblk: 0,
-            state: ExtentState::Written,
-        }],
-        cached_pages: vec![],
-    };
+    let inode = common::one_block_inode();
     let actors = vec![vec![Op::Write(write)], vec![Op::Stat { inode: 0 }]];
     Scenario {
         geometry: Geometry::SMALL,
@@ -175,18 +162,6 @@ fn a_hunt_reports_the_same_lowest_case_whatever_the_jobs() {
         "the 4.4 model has violations a small hunt finds"
     );
     assert_eq!(index(&one), index(&four));
-}
-
-fn writeiter(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_writeiter"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .expect("writeiter runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
