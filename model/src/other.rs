@@ -146,9 +146,8 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
                 if f.flag { "locked" } else { "dioread_nolock" }
             ));
         }
-        (Op::Read { .. }, IMutexLock | IMutexUnlock) => {
-            crate::truncate::run(state, a, inode, 0, f, notes)
-        }
+        (Op::Read { .. }, IMutexLock) => crate::truncate::lock_i_mutex(state, a, inode, notes),
+        (Op::Read { .. }, IMutexUnlock) => crate::truncate::unlock_i_mutex(state, a, inode, notes),
         (_, Flush | LockedFlush) => {
             let bios = pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::All);
             notes.push(format!("writeback bios {bios:?}"));

@@ -18,10 +18,9 @@ pub fn run(
     let ino = &mut state.inodes[inode];
     match f.pc {
         OtherPc::IMutexLock => {
-            assert!(ino.i_mutex.is_none());
-            ino.i_mutex = Some(a);
             f.flag = size <= ino.i_size;
-            notes.push(format!("i_mutex({}) taken, shrink={}", ino.ino, f.flag));
+            lock_i_mutex(state, a, inode, notes);
+            notes.push(format!("shrink={}", f.flag));
         }
         OtherPc::OrphanAdd => {
             ino.orphan = true;
@@ -52,6 +51,14 @@ pub fn run(
         OtherPc::IMutexUnlock => unlock_i_mutex(state, a, inode, notes),
         pc => unreachable!("{pc:?} is not a truncate step"),
     }
+}
+
+/// `mutex_lock(&inode->i_mutex)` by actor `a` (the caller checked it was free).
+pub(crate) fn lock_i_mutex(state: &mut State, a: ActorId, inode: InodeIx, notes: &mut Vec<String>) {
+    let ino = &mut state.inodes[inode];
+    assert!(ino.i_mutex.is_none(), "i_mutex taken twice");
+    ino.i_mutex = Some(a);
+    notes.push(format!("i_mutex({}) taken", ino.ino));
 }
 
 /// `mutex_unlock(&inode->i_mutex)` by actor `a`.
@@ -166,9 +173,8 @@ pub fn punch(
     let g = state.geometry;
     match f.pc {
         OtherPc::IMutexLock => {
+            lock_i_mutex(state, a, inode, notes);
             let ino = &mut state.inodes[inode];
-            assert!(ino.i_mutex.is_none());
-            ino.i_mutex = Some(a);
             f.flag = offset < ino.i_size && length > 0;
             // "If the hole extends beyond i_size, set the hole to end after the page that
             // contains i_size."
