@@ -35,6 +35,7 @@ use crate::{report, scenario_file, swarm};
 
 /// Usage, printed with `--help` and with a usage error.
 pub const USAGE: &str = "usage:
+  writeiter replay FILE                      (a corpus file: exit 0 when it still shows its verdict)
   writeiter run (FILE | --swarm SEED [--actors-max N]) [--schedule \"a0 a1 b3 ...\"] [--exact]
   writeiter hunt [--engine sim|shuttle|loom] [--strategy random|pct|dfs|bfs] [--seed N] [--schedules N]
                  [--max-seconds S] [--scenario FILE] [--jobs N] [--corpus-dir DIR] [--json]";
@@ -44,6 +45,7 @@ pub fn main(args: &[String]) -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("run") => parse_run(&args[1..]).and_then(run),
         Some("hunt") => parse_hunt(&args[1..]).and_then(hunt),
+        Some("replay") => replay_corpus(&args[1..]),
         Some("-h" | "--help") => {
             say!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -175,6 +177,48 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     say_raw!("{}", report::final_state(&run.state));
     let finished = matches!(run.end, model::drive::End::Done | model::drive::End::Paused);
     Ok(if finished && run.violation.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `writeiter replay FILE`: 0 when the outcome matches the entry's verdict, 1 when not, 2 for
+/// a malformed or unreadable file.
+fn replay_corpus(args: &[String]) -> Result<ExitCode, String> {
+    let [file] = args else {
+        return Err(format!("replay takes one corpus FILE\n{USAGE}"));
+    };
+    let loaded = crate::corpus::load(Path::new(file)).map_err(|e| e.to_string())?;
+    let entry = &loaded.entry;
+    say!(
+        "writeiter replay {file}: {} {} ({:?}), kernel {}",
+        entry.id,
+        entry.slug,
+        entry.verdict,
+        entry.kernel
+    );
+    let outcome = crate::corpus::replay(&loaded);
+    let verdict_holds = entry.verdict == crate::corpus::Verdict::Holds;
+    let matches = match &outcome {
+        crate::corpus::Outcome::Reproduced => {
+            say!("reproduced: {}", entry.oracle);
+            !verdict_holds
+        }
+        crate::corpus::Outcome::Refound(schedule) => {
+            say!("schedule stale, violation re-found at \"{schedule}\"");
+            !verdict_holds
+        }
+        crate::corpus::Outcome::Held => {
+            say!("held: no search breaks {}", entry.oracle);
+            verdict_holds
+        }
+        crate::corpus::Outcome::Other(oracle) => {
+            say!("the schedule breaks {oracle} instead of {}", entry.oracle);
+            false
+        }
+    };
+    Ok(if matches {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -370,28 +414,65 @@ fn report_violation(args: &HuntArgs, found: &CaseResult) -> Result<Option<String
     let Some(dir) = &args.corpus_dir else {
         return Ok(None);
     };
-    let path = write_counterexample(dir, found, &violation.to_string(), &schedule)?;
+    let path = write_counterexample(dir, args, found, &violation.to_string(), &schedule)?;
     say!("counterexample: {path}");
     Ok(Some(path))
 }
 
+/// Writes a corpus file `NNNN-<oracle>-seed<S>.toml` (the next free number in `dir`).
 fn write_counterexample(
     dir: &Path,
+    args: &HuntArgs,
     found: &CaseResult,
     violation: &str,
     schedule: &str,
 ) -> Result<String, String> {
     let oracle = violation.split(':').next().unwrap_or("violation");
     std::fs::create_dir_all(dir).map_err(|e| format!("--corpus-dir {}: {e}", dir.display()))?;
-    let path = dir.join(format!("{oracle}-seed{}.toml", found.case.seed));
-    let mut text = format!("# {violation}\n# {}\n", found.case.options);
-    text += &format!(
-        "# replay: writeiter run {} --schedule \"{schedule}\" --exact\n\n",
-        path.display()
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("--corpus-dir {}: {e}", dir.display()))?;
+    let id = 1 + entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        .count() as u32;
+    let slug = format!("{oracle}-seed{}", found.case.seed);
+    let path = dir.join(format!("{id:04}-{slug}.toml"));
+    let postmortem = format!(
+        "Found by writeiter hunt, not yet explained.\n{violation}\n{}",
+        found.case.options
     );
-    text += &scenario_file::to_toml(&found.case.scenario);
+    let new = crate::corpus::NewEntry {
+        id,
+        slug: &slug,
+        oracle,
+        schedule,
+        postmortem: &postmortem,
+        engine: args.hunt.engine.name(),
+        strategy: found.case.strategy.name(),
+        seed: found.case.seed,
+        date: &today(),
+    };
+    let text = crate::corpus::to_toml(&new, &found.case.scenario);
     std::fs::write(&path, text).map_err(|e| format!("--corpus-dir {}: {e}", path.display()))?;
     Ok(path.display().to_string())
+}
+
+/// Today's date (UTC, YYYY-MM-DD) for a corpus file's provenance; it never enters a result.
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 fn print_summary(args: &HuntArgs, result: &HuntResult, counterexample: Option<&str>) {

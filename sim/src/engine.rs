@@ -337,6 +337,13 @@ fn push_alternatives(
 /// oracles' history summary), up to `max_states`: a shortest counterexample, or every
 /// reachable state explored.
 pub fn bfs(initial: &State, max_states: u64, stepper: Stepper) -> SearchReport {
+    bfs_for(initial, max_states, stepper, "")
+}
+
+/// [`bfs`] for a violation of the oracle named `oracle` only (`""`: any); a path that
+/// breaks another oracle ends there.
+pub fn bfs_for(initial: &State, max_states: u64, stepper: Stepper, oracle: &str) -> SearchReport {
+    let wanted = |v: &crate::oracle::Violation| oracle.is_empty() || v.oracle.name() == oracle;
     let mut report = SearchReport::default();
     let mut nodes: Vec<(Option<usize>, Task)> = Vec::new();
     let mut queue = VecDeque::from([(initial.clone(), Observer::new(initial), None::<usize>)]);
@@ -345,8 +352,11 @@ pub fn bfs(initial: &State, max_states: u64, stepper: Stepper) -> SearchReport {
         let runnable = exec::runnable(&state);
         if runnable.is_empty() {
             report.schedules += 1;
-            let end = ending(&state);
-            if observer.at_end(&state, &end).is_err() {
+            if observer
+                .at_end(&state, &ending(&state))
+                .err()
+                .is_some_and(|v| wanted(&v))
+            {
                 report.found = Some(rebuild(initial, &nodes, node, stepper));
                 return report;
             }
@@ -357,9 +367,13 @@ pub fn bfs(initial: &State, max_states: u64, stepper: Stepper) -> SearchReport {
             report.steps += 1;
             nodes.push((node, task));
             let id = nodes.len() - 1;
-            if watch.after_step(&next, &event).is_err() {
-                report.found = Some(rebuild(initial, &nodes, Some(id), stepper));
-                return report;
+            match watch.after_step(&next, &event) {
+                Err(v) if wanted(&v) => {
+                    report.found = Some(rebuild(initial, &nodes, Some(id), stepper));
+                    return report;
+                }
+                Err(_) => continue,
+                Ok(()) => {}
             }
             if visited.insert(fingerprint(&next, &watch)) {
                 report.states += 1;

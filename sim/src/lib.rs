@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod corpus;
 pub mod engine;
 pub mod hunt;
 pub mod oracle;

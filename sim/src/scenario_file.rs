@@ -15,7 +15,7 @@ use serde::Deserialize;
 pub const DEFAULT_BUFFER: u64 = 0x10_0000;
 
 /// The file as written.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     /// `[geometry]`; defaults to 4 KiB blocks and pages on 1 KiB sectors, 16 disk blocks.
@@ -32,7 +32,7 @@ pub struct ScenarioFile {
 }
 
 /// `[geometry]`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GeometryFile {
     /// log2 of the fs block size.
@@ -61,7 +61,7 @@ impl Default for GeometryFile {
 }
 
 /// `[mount]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MountFile {
     /// `-o dioread_nolock`.
@@ -86,7 +86,7 @@ pub enum Mapping {
 }
 
 /// `[[inodes]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InodeFile {
     /// Inode address (bucket = ino % 37).
@@ -117,7 +117,7 @@ fn default_ino() -> u32 {
 }
 
 /// One extent.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExtentFile {
     /// First logical block.
@@ -141,7 +141,7 @@ pub enum StateFile {
 }
 
 /// `[[actors]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActorFile {
     /// The operations in order.
@@ -162,7 +162,7 @@ pub enum SyncFile {
 }
 
 /// One operation.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OpFile {
     /// A write.
@@ -295,12 +295,17 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
 pub fn parse(text: &str) -> Result<Scenario, String> {
     let file: ScenarioFile =
         toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
-    let scenario = file.into_scenario()?;
-    scenario.build().map_err(|e| e.to_string())?;
-    Ok(scenario)
+    file.checked()
 }
 
 impl ScenarioFile {
+    /// The scenario, checked by building its initial state.
+    pub fn checked(self) -> Result<Scenario, String> {
+        let scenario = self.into_scenario()?;
+        scenario.build().map_err(|e| e.to_string())?;
+        Ok(scenario)
+    }
+
     fn into_scenario(self) -> Result<Scenario, String> {
         let g = &self.geometry;
         let geometry = Geometry {
@@ -433,22 +438,30 @@ impl OpFile {
 
 /// The scenario as a scenario file (what [`parse`] reads back to the same scenario).
 pub fn to_toml(scenario: &Scenario) -> String {
+    to_toml_under(scenario, "")
+}
+
+/// The scenario's tables under `prefix` (`"scenario."` inside a corpus file).
+pub fn to_toml_under(scenario: &Scenario, prefix: &str) -> String {
     let g = &scenario.geometry;
     let m = &scenario.mount;
     let mut out = format!(
-        "[geometry]\nblkbits = {}\nsector_bits = {}\npage_bits = {}\nhuge_file = {}\ndisk_blocks = {}\n\n",
+        "[{prefix}geometry]\nblkbits = {}\nsector_bits = {}\npage_bits = {}\nhuge_file = {}\ndisk_blocks = {}\n\n",
         g.blkbits, g.sector_bits, g.page_bits, g.huge_file, g.disk_blocks
     );
     out += &format!(
-        "[mount]\ndioread_nolock = {}\nsync = {}\nplug_holds_bios = {}\nbio_errors = {}\n",
+        "[{prefix}mount]\ndioread_nolock = {}\nsync = {}\nplug_holds_bios = {}\nbio_errors = {}\n",
         m.dioread_nolock, m.sync, m.plug_holds_bios, m.bio_errors
     );
     for inode in &scenario.inodes {
-        out += &inode_toml(inode);
+        out += &format!("\n[[{prefix}inodes]]\n{}", inode_toml(inode));
     }
     for program in &scenario.actors {
         let ops: Vec<String> = program.iter().map(op_toml).collect();
-        out += &format!("\n[[actors]]\nops = [\n  {},\n]\n", ops.join(",\n  "));
+        out += &format!(
+            "\n[[{prefix}actors]]\nops = [\n  {},\n]\n",
+            ops.join(",\n  ")
+        );
     }
     out
 }
@@ -471,7 +484,7 @@ fn inode_toml(inode: &InodeSpec) -> String {
         .collect();
     let mapping = if inode.extents { "extents" } else { "bitmap" };
     format!(
-        "\n[[inodes]]\nino = {}\nmapping = \"{mapping}\"\ni_size = {}\ns_sync = {}\ndio_refused = {}\ncached_pages = {:?}\nextents = [{}]\n",
+        "ino = {}\nmapping = \"{mapping}\"\ni_size = {}\ns_sync = {}\ndio_refused = {}\ncached_pages = {:?}\nextents = [{}]\n",
         inode.ino,
         inode.i_size,
         inode.s_sync,

@@ -1,0 +1,238 @@
+//! The corpus: one counterexample (or one case known to hold) per TOML file under `corpus/`,
+//! read with serde. `corpus/README.md` documents the format; `cargo test` replays every file
+//! (`sim/tests/corpus.rs`) and `writeiter replay FILE` replays one.
+
+use std::path::Path;
+
+use model::scenario::Scenario;
+use serde::Deserialize;
+
+use crate::engine::{self, Execution, Pct, RandomWalk};
+use crate::scenario_file::{ScenarioFile, to_toml_under};
+
+/// Random and PCT schedules a stale schedule's re-search tries, each.
+pub const RESEARCH_SCHEDULES: u64 = 5_000;
+/// States the re-search's breadth-first search may visit.
+pub const RESEARCH_STATES: u64 = 200_000;
+
+/// The kernel version every corpus entry is about.
+pub const KERNEL: &str = "4.4";
+
+/// What an entry claims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The schedule breaks the oracle.
+    Violates,
+    /// Nothing in the scenario breaks the oracle (checked by a bounded search).
+    Holds,
+}
+
+/// Where an entry came from.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// `writeiter <version>`.
+    pub tool: String,
+    /// `sim`, `shuttle` or `loom`.
+    pub engine: String,
+    /// The strategy that found it.
+    pub strategy: String,
+    /// The seed of the case.
+    pub seed: u64,
+    /// When (YYYY-MM-DD).
+    pub date: String,
+}
+
+/// One corpus file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Number, unique in the corpus.
+    pub id: u32,
+    /// Short name, as in the file name `NNNN-slug.toml`.
+    pub slug: String,
+    /// The oracle's kebab-case name.
+    pub oracle: String,
+    /// The kernel version modelled (`4.4`).
+    pub kernel: String,
+    /// `violates` or `holds`.
+    pub verdict: Verdict,
+    /// The engine-independent schedule.
+    pub schedule: String,
+    /// shuttle's own schedule string, where one exists.
+    #[serde(default)]
+    pub shuttle_schedule: Option<String>,
+    /// Which kernel code does it, and why.
+    pub postmortem: String,
+    /// Where it came from.
+    pub provenance: Provenance,
+    /// The scenario, in the scenario-file format.
+    pub scenario: ScenarioFile,
+}
+
+/// A corpus file that cannot be used: the file and what is wrong (line and field where TOML
+/// knows them).
+#[derive(Debug)]
+pub struct CorpusError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for CorpusError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// A loaded entry with its checked scenario.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The entry.
+    pub entry: Entry,
+    /// Its scenario.
+    pub scenario: Scenario,
+}
+
+/// Reads and checks a corpus file.
+pub fn load(path: &Path) -> Result<Loaded, CorpusError> {
+    let error = |message: String| CorpusError {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}")))?;
+    let entry: Entry =
+        toml::from_str(&text).map_err(|e| error(e.to_string().trim_end().to_string()))?;
+    if crate::oracle::Oracle::from_name(&entry.oracle).is_none() {
+        return Err(error(format!(
+            "oracle: `{}` is not an oracle",
+            entry.oracle
+        )));
+    }
+    if entry.kernel != KERNEL {
+        return Err(error(format!(
+            "kernel: `{}`; the model mirrors {KERNEL}",
+            entry.kernel
+        )));
+    }
+    model::drive::parse_schedule(&entry.schedule).map_err(|e| error(format!("schedule: {e}")))?;
+    let scenario = entry
+        .scenario
+        .clone()
+        .checked()
+        .map_err(|e| error(format!("scenario: {e}")))?;
+    Ok(Loaded { entry, scenario })
+}
+
+/// How a replay came out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The stored schedule breaks the stored oracle.
+    Reproduced,
+    /// The stored schedule no longer does, but a search of the scenario found this one.
+    Refound(String),
+    /// No search breaks the oracle (a `holds` entry wants this).
+    Held,
+    /// The schedule breaks another oracle first.
+    Other(String),
+}
+
+/// Replays an entry: its schedule, and when that no longer shows the violation, a bounded
+/// search of its scenario for the same oracle.
+pub fn replay(loaded: &Loaded) -> Outcome {
+    let initial = loaded.scenario.build().expect("checked on load");
+    let schedule = model::drive::parse_schedule(&loaded.entry.schedule).expect("checked on load");
+    let oracle = loaded.entry.oracle.as_str();
+    let seen = engine::replay(&initial, &schedule, model::exec::step)
+        .ok()
+        .and_then(|r| r.violation);
+    match seen {
+        Some(v) if v.oracle.name() == oracle => return Outcome::Reproduced,
+        Some(v) if loaded.entry.verdict == Verdict::Holds => {
+            return Outcome::Other(v.oracle.name().to_string());
+        }
+        _ => {}
+    }
+    match search(&initial, oracle) {
+        Some(found) => Outcome::Refound(schedule_text(&found)),
+        None => Outcome::Held,
+    }
+}
+
+/// Random walks, PCT and a breadth-first search for a violation of `oracle`.
+fn search(initial: &model::state::State, oracle: &str) -> Option<Execution> {
+    let hits = |run: &Execution| {
+        run.violation
+            .as_ref()
+            .is_some_and(|v| v.oracle.name() == oracle)
+    };
+    for seed in 0..RESEARCH_SCHEDULES {
+        let run = engine::execute(
+            initial,
+            &mut RandomWalk::new(seed),
+            model::exec::step,
+            false,
+        );
+        if hits(&run) {
+            return Some(run);
+        }
+        let run = engine::execute(initial, &mut Pct::new(seed, 3), model::exec::step, false);
+        if hits(&run) {
+            return Some(run);
+        }
+    }
+    engine::bfs_for(initial, RESEARCH_STATES, model::exec::step, oracle).found
+}
+
+/// A schedule as text.
+pub fn schedule_text(run: &Execution) -> String {
+    run.schedule
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What a new entry needs besides its scenario.
+#[derive(Clone, Debug)]
+pub struct NewEntry<'a> {
+    /// Number.
+    pub id: u32,
+    /// Short name.
+    pub slug: &'a str,
+    /// Oracle.
+    pub oracle: &'a str,
+    /// Schedule.
+    pub schedule: &'a str,
+    /// Postmortem.
+    pub postmortem: &'a str,
+    /// Engine, strategy, seed.
+    pub engine: &'a str,
+    /// Strategy.
+    pub strategy: &'a str,
+    /// Seed.
+    pub seed: u64,
+    /// Date (YYYY-MM-DD).
+    pub date: &'a str,
+}
+
+/// A corpus file's text.
+pub fn to_toml(new: &NewEntry<'_>, scenario: &Scenario) -> String {
+    let postmortem = new.postmortem.replace("'''", "''\\'");
+    format!(
+        "id = {}\nslug = \"{}\"\noracle = \"{}\"\nkernel = \"{KERNEL}\"\nverdict = \"violates\"\nschedule = \"{}\"\npostmortem = '''\n{}\n'''\n\n[provenance]\ntool = \"writeiter {}\"\nengine = \"{}\"\nstrategy = \"{}\"\nseed = {}\ndate = \"{}\"\n\n{}",
+        new.id,
+        new.slug,
+        new.oracle,
+        new.schedule,
+        postmortem.trim(),
+        env!("CARGO_PKG_VERSION"),
+        new.engine,
+        new.strategy,
+        new.seed,
+        new.date,
+        to_toml_under(scenario, "scenario.")
+    )
+}
