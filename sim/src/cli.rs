@@ -36,6 +36,7 @@ use crate::{report, scenario_file, swarm};
 /// Usage, printed with `--help` and with a usage error.
 pub const USAGE: &str = "usage:
   writeiter replay FILE                      (a corpus file: exit 0 when it still shows its verdict)
+  writeiter shrink FILE                      (a corpus file: shrink it in place)
   writeiter run (FILE | --swarm SEED [--actors-max N]) [--schedule \"a0 a1 b3 ...\"] [--exact]
   writeiter hunt [--engine sim|shuttle|loom] [--strategy random|pct|dfs|bfs] [--seed N] [--schedules N]
                  [--max-seconds S] [--scenario FILE] [--jobs N] [--corpus-dir DIR] [--json]";
@@ -46,6 +47,7 @@ pub fn main(args: &[String]) -> ExitCode {
         Some("run") => parse_run(&args[1..]).and_then(run),
         Some("hunt") => parse_hunt(&args[1..]).and_then(hunt),
         Some("replay") => replay_corpus(&args[1..]),
+        Some("shrink") => shrink_corpus(&args[1..]),
         Some("-h" | "--help") => {
             say!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -223,6 +225,49 @@ fn replay_corpus(args: &[String]) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `writeiter shrink FILE`: shrinks a `violates` corpus entry in place and prints its sizes
+/// before and after; exit 1 when the entry no longer violates its oracle.
+fn shrink_corpus(args: &[String]) -> Result<ExitCode, String> {
+    let [file] = args else {
+        return Err(format!("shrink takes one corpus FILE\n{USAGE}"));
+    };
+    let path = Path::new(file);
+    let loaded = crate::corpus::load(path).map_err(|e| e.to_string())?;
+    let entry = &loaded.entry;
+    let steps = model::drive::parse_schedule(&entry.schedule).map_or(0, |s| s.len());
+    let before = crate::shrink::size(&loaded.scenario, steps);
+    let Some(shrunk) = crate::shrink::shrink(&loaded.scenario, &entry.oracle, model::exec::step)
+    else {
+        say!(
+            "{file}: no search breaks {} any more; nothing written",
+            entry.oracle
+        );
+        return Ok(ExitCode::from(1));
+    };
+    let after = crate::shrink::size(&shrunk.scenario, shrunk.execution.schedule.len());
+    let p = &entry.provenance;
+    let new = crate::corpus::NewEntry {
+        id: entry.id,
+        slug: &entry.slug,
+        oracle: &entry.oracle,
+        schedule: &crate::corpus::schedule_text(&shrunk.execution),
+        postmortem: &entry.postmortem,
+        engine: &p.engine,
+        strategy: &p.strategy,
+        seed: p.seed,
+        date: &p.date,
+        shrink: Some((shrunk.preemptions, shrunk.shortest, before.to_string())),
+    };
+    std::fs::write(path, crate::corpus::to_toml(&new, &shrunk.scenario))
+        .map_err(|e| format!("{file}: {e}"))?;
+    say!(
+        "{file}: {before} -> {after}; preemptions {:?}, as short as the shortest found: {}",
+        shrunk.preemptions,
+        shrunk.shortest
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `writeiter hunt`'s settings.
@@ -414,7 +459,7 @@ fn report_violation(args: &HuntArgs, found: &CaseResult) -> Result<Option<String
     let Some(dir) = &args.corpus_dir else {
         return Ok(None);
     };
-    let path = write_counterexample(dir, args, found, &violation.to_string(), &schedule)?;
+    let path = write_counterexample(dir, args, found, &violation.to_string())?;
     say!("counterexample: {path}");
     Ok(Some(path))
 }
@@ -425,9 +470,23 @@ fn write_counterexample(
     args: &HuntArgs,
     found: &CaseResult,
     violation: &str,
-    schedule: &str,
 ) -> Result<String, String> {
     let oracle = violation.split(':').next().unwrap_or("violation");
+    let execution = found.found.as_ref().expect("a violation");
+    let before = crate::shrink::size(&found.case.scenario, execution.schedule.len());
+    let shrunk = crate::shrink::shrink(&found.case.scenario, oracle, args.hunt.stepper);
+    let (scenario, run, record) = match &shrunk {
+        Some(s) => (
+            &s.scenario,
+            &s.execution,
+            Some((s.preemptions, s.shortest, before.to_string())),
+        ),
+        None => (&found.case.scenario, execution, None),
+    };
+    say!(
+        "shrunk: {before} -> {}",
+        crate::shrink::size(scenario, run.schedule.len())
+    );
     std::fs::create_dir_all(dir).map_err(|e| format!("--corpus-dir {}: {e}", dir.display()))?;
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("--corpus-dir {}: {e}", dir.display()))?;
@@ -445,15 +504,16 @@ fn write_counterexample(
         id,
         slug: &slug,
         oracle,
-        schedule,
+        schedule: &crate::corpus::schedule_text(run),
         postmortem: &postmortem,
         engine: args.hunt.engine.name(),
         strategy: found.case.strategy.name(),
         seed: found.case.seed,
         date: &today(),
+        shrink: record,
     };
-    let text = crate::corpus::to_toml(&new, &found.case.scenario);
-    std::fs::write(&path, text).map_err(|e| format!("--corpus-dir {}: {e}", path.display()))?;
+    std::fs::write(&path, crate::corpus::to_toml(&new, scenario))
+        .map_err(|e| format!("--corpus-dir {}: {e}", path.display()))?;
     Ok(path.display().to_string())
 }
 

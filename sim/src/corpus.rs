@@ -67,8 +67,24 @@ pub struct Entry {
     pub postmortem: String,
     /// Where it came from.
     pub provenance: Provenance,
+    /// What shrinking found, once shrunk.
+    #[serde(default)]
+    pub shrink: Option<ShrinkRecord>,
     /// The scenario, in the scenario-file format.
     pub scenario: ScenarioFile,
+}
+
+/// What `writeiter shrink` recorded.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShrinkRecord {
+    /// The preemption bound of the schedule's search (absent: found breadth-first only).
+    #[serde(default)]
+    pub preemptions: Option<u64>,
+    /// The schedule is as short as the shortest the breadth-first search found.
+    pub shortest: bool,
+    /// Sizes before shrinking.
+    pub before: String,
 }
 
 /// A corpus file that cannot be used: the file and what is wrong (line and field where TOML
@@ -216,13 +232,22 @@ pub struct NewEntry<'a> {
     pub seed: u64,
     /// Date (YYYY-MM-DD).
     pub date: &'a str,
+    /// What shrinking found, if shrunk.
+    pub shrink: Option<(Option<usize>, bool, String)>,
 }
 
 /// A corpus file's text.
 pub fn to_toml(new: &NewEntry<'_>, scenario: &Scenario) -> String {
     let postmortem = new.postmortem.replace("'''", "''\\'");
+    let shrink = new
+        .shrink
+        .as_ref()
+        .map_or(String::new(), |(preemptions, shortest, before)| {
+            let preemptions = preemptions.map_or(String::new(), |p| format!("preemptions = {p}\n"));
+            format!("[shrink]\n{preemptions}shortest = {shortest}\nbefore = \"{before}\"\n\n")
+        });
     format!(
-        "id = {}\nslug = \"{}\"\noracle = \"{}\"\nkernel = \"{KERNEL}\"\nverdict = \"violates\"\nschedule = \"{}\"\npostmortem = '''\n{}\n'''\n\n[provenance]\ntool = \"writeiter {}\"\nengine = \"{}\"\nstrategy = \"{}\"\nseed = {}\ndate = \"{}\"\n\n{}",
+        "id = {}\nslug = \"{}\"\noracle = \"{}\"\nkernel = \"{KERNEL}\"\nverdict = \"violates\"\nschedule = \"{}\"\npostmortem = '''\n{}\n'''\n\n[provenance]\ntool = \"writeiter {}\"\nengine = \"{}\"\nstrategy = \"{}\"\nseed = {}\ndate = \"{}\"\n\n{shrink}{}",
         new.id,
         new.slug,
         new.oracle,

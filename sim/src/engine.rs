@@ -286,6 +286,18 @@ pub struct SearchReport {
 /// executions. Each execution re-runs from the start along a prefix of choices and then
 /// goes on without preempting.
 pub fn dfs(initial: &State, bound: usize, budget: u64, stepper: Stepper) -> SearchReport {
+    dfs_for(initial, bound, budget, stepper, "")
+}
+
+/// [`dfs`] for a violation of the oracle named `oracle` only (`""`: any); an execution that
+/// breaks another oracle counts and the search goes on.
+pub fn dfs_for(
+    initial: &State,
+    bound: usize,
+    budget: u64,
+    stepper: Stepper,
+    oracle: &str,
+) -> SearchReport {
     let mut report = SearchReport::default();
     let mut stack: Vec<Vec<usize>> = vec![Vec::new()];
     while let Some(prefix) = stack.pop() {
@@ -299,7 +311,11 @@ pub fn dfs(initial: &State, bound: usize, budget: u64, stepper: Stepper) -> Sear
         let run = execute(initial, &mut chooser, stepper, false);
         report.schedules += 1;
         report.steps += run.schedule.len() as u64;
-        if run.violation.is_some() {
+        if run
+            .violation
+            .as_ref()
+            .is_some_and(|v| oracle.is_empty() || v.oracle.name() == oracle)
+        {
             report.found = Some(run);
             return report;
         }

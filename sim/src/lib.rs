@@ -12,6 +12,7 @@ pub mod hunt;
 pub mod oracle;
 pub mod report;
 pub mod scenario_file;
+pub mod shrink;
 pub mod swarm;
 pub mod sync;
 pub mod threaded;
