@@ -37,6 +37,7 @@ use crate::{report, scenario_file, swarm};
 pub const USAGE: &str = "usage:
   writeiter replay FILE                      (a corpus file: exit 0 when it still shows its verdict)
   writeiter shrink FILE                      (a corpus file: shrink it in place)
+  writeiter explain FILE [--svg OUT] [--html OUT]   (a corpus file as a timeline)
   writeiter run (FILE | --swarm SEED [--actors-max N]) [--schedule \"a0 a1 b3 ...\"] [--exact]
   writeiter hunt [--engine sim|shuttle|loom] [--strategy random|pct|dfs|bfs] [--seed N] [--schedules N]
                  [--max-seconds S] [--scenario FILE] [--jobs N] [--corpus-dir DIR] [--json]";
@@ -48,6 +49,7 @@ pub fn main(args: &[String]) -> ExitCode {
         Some("hunt") => parse_hunt(&args[1..]).and_then(hunt),
         Some("replay") => replay_corpus(&args[1..]),
         Some("shrink") => shrink_corpus(&args[1..]),
+        Some("explain") => explain(&args[1..]),
         Some("-h" | "--help") => {
             say!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -268,6 +270,44 @@ fn shrink_corpus(args: &[String]) -> Result<ExitCode, String> {
         shrunk.shortest
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `writeiter explain FILE [--svg OUT] [--html OUT]`: the corpus entry's run as a timeline.
+fn explain(args: &[String]) -> Result<ExitCode, String> {
+    let (mut file, mut svg, mut html) = (None, None, None);
+    for (flag, value) in flags(args, &["--svg", "--html"], &[])? {
+        match flag {
+            "--svg" => svg = Some(PathBuf::from(value)),
+            "--html" => html = Some(PathBuf::from(value)),
+            _ if file.is_none() => file = Some(value.to_string()),
+            _ => return Err(format!("unexpected argument {value}")),
+        }
+    }
+    let file = file.ok_or("explain takes a corpus FILE")?;
+    let loaded = crate::corpus::load(Path::new(&file)).map_err(|e| e.to_string())?;
+    let initial = loaded.scenario.build().expect("checked on load");
+    let schedule = model::drive::parse_schedule(&loaded.entry.schedule).expect("checked on load");
+    let run = engine::replay(&initial, &schedule, model::exec::step)
+        .map_err(|(i, e)| format!("{file}: schedule step {i}: {e}"))?;
+    let title = format!(
+        "{} {} ({}, Linux {})",
+        loaded.entry.id, loaded.entry.slug, loaded.entry.oracle, loaded.entry.kernel
+    );
+    say_raw!("{}", crate::explain::text(&title, &run));
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    if let Some(path) = &svg {
+        write(path, crate::explain::svg(&title, &run))?;
+    }
+    if let Some(path) = &html {
+        write(path, crate::explain::html(&title, &run))?;
+    }
+    Ok(if run.violation.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `writeiter hunt`'s settings.

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod corpus;
 pub mod engine;
+pub mod explain;
 pub mod hunt;
 pub mod oracle;
 pub mod report;
