@@ -38,9 +38,11 @@ pub const USAGE: &str = "usage:
   writeiter replay FILE                      (a corpus file: exit 0 when it still shows its verdict)
   writeiter shrink FILE                      (a corpus file: shrink it in place)
   writeiter explain FILE [--svg OUT] [--html OUT]   (a corpus file as a timeline)
+  writeiter bench [--seeds N] [--schedules N]      (the engines side by side)
   writeiter run (FILE | --swarm SEED [--actors-max N]) [--schedule \"a0 a1 b3 ...\"] [--exact]
   writeiter hunt [--engine sim|shuttle|loom] [--strategy random|pct|dfs|bfs] [--seed N] [--schedules N]
-                 [--max-seconds S] [--scenario FILE] [--jobs N] [--corpus-dir DIR] [--json]";
+                 [--max-seconds S] [--scenario FILE] [--jobs N] [--corpus-dir DIR] [--json]
+                 [--shard I/N]";
 
 /// Runs the command line `args` (without the program name).
 pub fn main(args: &[String]) -> ExitCode {
@@ -50,6 +52,7 @@ pub fn main(args: &[String]) -> ExitCode {
         Some("replay") => replay_corpus(&args[1..]),
         Some("shrink") => shrink_corpus(&args[1..]),
         Some("explain") => explain(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         Some("-h" | "--help") => {
             say!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -310,6 +313,53 @@ fn explain(args: &[String]) -> Result<ExitCode, String> {
     })
 }
 
+/// `writeiter bench [--seeds N] [--schedules N]`: the engines side by side, as tables.
+fn bench(args: &[String]) -> Result<ExitCode, String> {
+    let mut b = crate::bench::Bench {
+        seeds: 5,
+        schedules: 20_000,
+    };
+    for (flag, value) in flags(args, &["--seeds", "--schedules"], &[])? {
+        match flag {
+            "--seeds" => b.seeds = number(flag, value)?.max(1),
+            "--schedules" => b.schedules = number(flag, value)?.max(10),
+            _ => return Err(format!("unexpected argument {value}")),
+        }
+    }
+    let load = |file: &str| {
+        scenario_file::load(Path::new(file))
+            .map_err(|e| format!("{e} (run bench from the repository root)"))
+    };
+    let (throughput, loom) = (
+        load(crate::bench::THROUGHPUT_SCENARIO)?,
+        load(crate::bench::LOOM_SCENARIO)?,
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    say!("writeiter bench: {cores} cores, release build");
+    say!("\nthroughput on {}:\n", crate::bench::THROUGHPUT_SCENARIO);
+    say_raw!(
+        "{}",
+        crate::bench::throughput(&throughput.build().expect("valid"), b.schedules)
+    );
+    say!(
+        "\nfirst violation, swarm seeds 0..{} (jobs 1, up to {} cases each):\n",
+        b.seeds,
+        crate::bench::HUNT_CASES
+    );
+    say_raw!("{}", crate::bench::time_to_violation(b.seeds, &loom));
+    let (one, all) = (
+        crate::bench::hunt_rate(&throughput, 1),
+        crate::bench::hunt_rate(&throughput, cores),
+    );
+    say!(
+        "\nhunt speed-up ({} random cases on {}): jobs 1 {one:.0} schedules/s, jobs {cores} {all:.0} schedules/s: x{:.2}",
+        crate::bench::SPEEDUP_CASES,
+        crate::bench::THROUGHPUT_SCENARIO,
+        all / one.max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `writeiter hunt`'s settings.
 struct HuntArgs {
     hunt: Hunt,
@@ -335,6 +385,7 @@ fn parse_hunt(args: &[String]) -> Result<HuntArgs, String> {
         max_seconds: Some(HUNT_SECONDS),
         jobs,
         stepper: model::exec::step,
+        shard: (0, 1),
     };
     let mut parsed = HuntArgs {
         hunt,
@@ -352,6 +403,7 @@ fn parse_hunt(args: &[String]) -> Result<HuntArgs, String> {
         "--scenario",
         "--jobs",
         "--corpus-dir",
+        "--shard",
     ];
     for (flag, value) in flags(args, &valued, &["--json"])? {
         let h = &mut parsed.hunt;
@@ -372,12 +424,27 @@ fn parse_hunt(args: &[String]) -> Result<HuntArgs, String> {
             "--scenario" => parsed.scenario_file = Some(PathBuf::from(value)),
             "--corpus-dir" => parsed.corpus_dir = Some(PathBuf::from(value)),
             "--json" => parsed.json = true,
+            "--shard" => h.shard = shard(value)?,
             _ => return Err(format!("unexpected argument {value}")),
         }
     }
     check_hunt(&mut parsed)?;
-    parsed.hunt.cases = parsed.schedules.div_ceil(CASE_SCHEDULES);
+    parsed.hunt.cases = parsed
+        .schedules
+        .div_ceil(CASE_SCHEDULES)
+        .div_ceil(parsed.hunt.shard.1);
     Ok(parsed)
+}
+
+/// `--shard I/N` (I from 1): this hunt runs the cases numbered I-1 modulo N.
+fn shard(value: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("--shard: `{value}` is not I/N with 1 <= I <= N");
+    let (i, n) = value.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if i == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i - 1, n))
 }
 
 /// The engine runs the strategy; the scenario file loads (and fits loom).
@@ -414,9 +481,11 @@ fn hunt(args: HuntArgs) -> Result<ExitCode, String> {
     let h = &args.hunt;
     let strategy = h.strategy.map_or("portfolio", Strategy::name);
     say!(
-        "writeiter hunt: engine {}, strategy {strategy}, seed {}, up to {} schedules ({} cases), jobs {}",
+        "writeiter hunt: engine {}, strategy {strategy}, seed {}, shard {}/{}, up to {} schedules ({} cases), jobs {}",
         h.engine.name(),
         h.seed,
+        h.shard.0 + 1,
+        h.shard.1,
         args.schedules,
         h.cases,
         h.jobs

@@ -135,6 +135,8 @@ pub struct Hunt {
     pub jobs: usize,
     /// How steps apply (`model::exec::step`, or a broken copy in a test).
     pub stepper: Stepper,
+    /// This hunt runs shard `.0` (from 0) of `.1`: the cases whose number is `.0` modulo `.1`.
+    pub shard: (u64, u64),
 }
 
 /// One case: which scenario, which strategy.
@@ -182,7 +184,8 @@ pub struct HuntResult {
 
 impl Hunt {
     /// Case `index`.
-    pub fn case(&self, index: u64) -> Case {
+    pub fn case(&self, local: u64) -> Case {
+        let index = local * self.shard.1 + self.shard.0;
         let seed = self.seed.wrapping_add(index);
         let portfolio: &[Strategy] = if self.engine == Engine::Sim {
             &Strategy::PORTFOLIO

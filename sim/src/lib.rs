@@ -5,6 +5,7 @@
 //! ([`report`]). The engines (our simulator, shuttle, loom) come with the hunt.
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod cli;
 pub mod corpus;
 pub mod engine;

@@ -66,6 +66,7 @@ fn case(strategy: Strategy) -> sim::hunt::CaseResult {
         max_seconds: None,
         jobs: 1,
         stepper: broken_step,
+        shard: (0, 1),
     };
     run_case(hunt.case(0), broken_step)
 }
@@ -149,6 +150,7 @@ fn a_hunt_reports_the_same_lowest_case_whatever_the_jobs() {
         max_seconds: None,
         jobs,
         stepper: model::exec::step,
+        shard: (0, 1),
     };
     let one = hunt(1).run(&mut |_, _| {});
     let four = hunt(4).run(&mut |_, _| {});
@@ -313,5 +315,67 @@ fn bad_hunt_flags_exit_2_naming_the_flag() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn shards_split_the_seed_space_into_disjoint_parts() {
+    let shard = |i: u64| Hunt {
+        engine: sim::hunt::Engine::Sim,
+        seed: 100,
+        strategy: None,
+        source: Source::Swarm,
+        cases: 10,
+        max_seconds: None,
+        jobs: 1,
+        stepper: model::exec::step,
+        shard: (i, 3),
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..3 {
+        for local in 0..10 {
+            let case = shard(i).case(local);
+            assert_eq!((case.seed - 100) % 3, i, "shard {i}");
+            assert!(seen.insert(case.seed), "seed {} in two shards", case.seed);
+        }
+    }
+    let out = writeiter(&["hunt", "--shard", "2/3", "--json", "--jobs", "1"]);
+    let last = stdout(&out).lines().last().unwrap().to_string();
+    let seed: u64 = last
+        .split("\"seed\":")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(seed % 3, 1, "{last}");
+    for bad in ["0/3", "4/3", "x"] {
+        assert_eq!(
+            writeiter(&["hunt", "--shard", bad]).status.code(),
+            Some(2),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn bench_prints_every_engine_side_by_side() {
+    let out = writeiter(&["bench", "--seeds", "1", "--schedules", "200"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    for row in [
+        "| sim random |",
+        "| sim pct |",
+        "| sim dfs |",
+        "| sim bfs",
+        "| shuttle random |",
+        "| shuttle pct |",
+        "| loom (bound 1) |",
+        "| loom dfs",
+        "hunt speed-up",
+    ] {
+        assert!(text.contains(row), "missing {row} in\n{text}");
     }
 }
