@@ -83,7 +83,7 @@ use crate::oracle::{Observer, Violation};
 use crate::sync::{self, Backend, CheckerPanic, Loom, Shuttle, ShuttleExploration};
 
 /// Executions and model steps the threaded engines ran in this process: figures for
-/// `examples/engine_speed.rs`, never an input to a result.
+/// `writeiter bench` (`sim/src/bench.rs`), never an input to a result.
 pub static EXECUTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 /// Model steps the threaded engines applied in this process.
 pub static STEPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
