@@ -264,6 +264,7 @@ fn shrink_corpus(args: &[String]) -> Result<ExitCode, String> {
         seed: p.seed,
         date: &p.date,
         shrink: Some((shrunk.preemptions, shrunk.shortest, before.to_string())),
+        shuttle_schedule: None,
     };
     std::fs::write(path, crate::corpus::to_toml(&new, &shrunk.scenario))
         .map_err(|e| format!("{file}: {e}"))?;
@@ -620,10 +621,24 @@ fn write_counterexample(
         seed: found.case.seed,
         date: &today(),
         shrink: record,
+        shuttle_schedule: shuttle_schedule(args, scenario, oracle),
     };
     std::fs::write(&path, crate::corpus::to_toml(&new, scenario))
         .map_err(|e| format!("--corpus-dir {}: {e}", path.display()))?;
     Ok(path.display().to_string())
+}
+
+/// For a shuttle hunt, shuttle's own schedule string of the (shrunk) scenario's violation.
+fn shuttle_schedule(args: &HuntArgs, scenario: &Scenario, oracle: &str) -> Option<String> {
+    if args.hunt.engine != Engine::Shuttle {
+        return None;
+    }
+    let initial = scenario.build().ok()?;
+    let found =
+        crate::threaded::shuttle_pct(&initial, args.hunt.stepper, args.hunt.seed, 3, 2_000)?;
+    (found.oracle == oracle)
+        .then_some(found.shuttle_schedule)
+        .flatten()
 }
 
 /// Today's date (UTC, YYYY-MM-DD) for a corpus file's provenance; it never enters a result.

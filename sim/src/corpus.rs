@@ -165,7 +165,7 @@ pub fn replay(loaded: &Loaded) -> Outcome {
         .ok()
         .and_then(|r| r.violation);
     match seen {
-        Some(v) if v.oracle.name() == oracle => return Outcome::Reproduced,
+        Some(v) if v.oracle.name() == oracle => return shuttle_agrees(loaded, &initial),
         Some(v) if loaded.entry.verdict == Verdict::Holds => {
             return Outcome::Other(v.oracle.name().to_string());
         }
@@ -174,6 +174,18 @@ pub fn replay(loaded: &Loaded) -> Outcome {
     match search(&initial, oracle) {
         Some(found) => Outcome::Refound(schedule_text(&found)),
         None => Outcome::Held,
+    }
+}
+
+/// A stored shuttle schedule must reproduce the oracle in shuttle too.
+fn shuttle_agrees(loaded: &Loaded, initial: &model::state::State) -> Outcome {
+    let Some(shuttle) = &loaded.entry.shuttle_schedule else {
+        return Outcome::Reproduced;
+    };
+    match crate::threaded::shuttle_replay(initial, model::exec::step, shuttle) {
+        Some(failure) if failure.oracle == loaded.entry.oracle => Outcome::Reproduced,
+        Some(failure) => Outcome::Other(format!("{} under shuttle's replay", failure.oracle)),
+        None => Outcome::Other("nothing under shuttle's replay".to_string()),
     }
 }
 
@@ -234,11 +246,17 @@ pub struct NewEntry<'a> {
     pub date: &'a str,
     /// What shrinking found, if shrunk.
     pub shrink: Option<(Option<usize>, bool, String)>,
+    /// shuttle's schedule string for the scenario, if shuttle found it.
+    pub shuttle_schedule: Option<String>,
 }
 
 /// A corpus file's text.
 pub fn to_toml(new: &NewEntry<'_>, scenario: &Scenario) -> String {
     let postmortem = new.postmortem.replace("'''", "''\\'");
+    let shuttle = new
+        .shuttle_schedule
+        .as_ref()
+        .map_or(String::new(), |s| format!("shuttle_schedule = \"{s}\"\n"));
     let shrink = new
         .shrink
         .as_ref()
@@ -247,7 +265,7 @@ pub fn to_toml(new: &NewEntry<'_>, scenario: &Scenario) -> String {
             format!("[shrink]\n{preemptions}shortest = {shortest}\nbefore = \"{before}\"\n\n")
         });
     format!(
-        "id = {}\nslug = \"{}\"\noracle = \"{}\"\nkernel = \"{KERNEL}\"\nverdict = \"violates\"\nschedule = \"{}\"\npostmortem = '''\n{}\n'''\n\n[provenance]\ntool = \"writeiter {}\"\nengine = \"{}\"\nstrategy = \"{}\"\nseed = {}\ndate = \"{}\"\n\n{shrink}{}",
+        "id = {}\nslug = \"{}\"\noracle = \"{}\"\nkernel = \"{KERNEL}\"\nverdict = \"violates\"\nschedule = \"{}\"\n{shuttle}postmortem = '''\n{}\n'''\n\n[provenance]\ntool = \"writeiter {}\"\nengine = \"{}\"\nstrategy = \"{}\"\nseed = {}\ndate = \"{}\"\n\n{shrink}{}",
         new.id,
         new.slug,
         new.oracle,

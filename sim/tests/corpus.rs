@@ -133,3 +133,44 @@ fn replay_exits_1_when_an_entry_no_longer_shows_its_verdict() {
     let out = writeiter(&["replay", corpus_files()[0].to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
+
+#[test]
+fn a_shuttle_hunt_stores_shuttle_s_schedule_and_replay_checks_it() {
+    let dir = std::env::temp_dir().join(format!("writeiter-corpus-shuttle-{}", std::process::id()));
+    let out = writeiter(&[
+        "hunt",
+        "--engine",
+        "shuttle",
+        "--jobs",
+        "1",
+        "--corpus-dir",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("shuttle_schedule = "))
+        .expect("shuttle's schedule stored")
+        .to_string();
+    assert_eq!(
+        writeiter(&["replay", file.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    std::fs::write(&file, text.replace(&line, "shuttle_schedule = \"9102\"")).unwrap();
+    let out = writeiter(&["replay", file.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a shuttle schedule that no longer reproduces: {}",
+        stdout(&out)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
