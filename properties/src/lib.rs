@@ -7,6 +7,8 @@
 //! limits, overwrite detection, sync ordering, sequential conformance) build on it.
 #![warn(missing_docs)]
 
+pub mod reference;
+
 /// Largest file size an extent-mapped file may reach (`s_maxbytes`), from first principles:
 /// logical blocks `0 ..= 2^32 - 2` are addressable (block `2^32 - 1` is never mapped); without
 /// `huge_file`, `i_blocks` counts 512-byte sectors in 32 bits, so at most
