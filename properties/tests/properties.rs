@@ -83,7 +83,7 @@ fn config(cases: u32) -> ProptestConfig {
 }
 
 proptest! {
-    #![proptest_config(config(512))]
+    #![proptest_config(config(CASES))]
 
     /// Size limits: the model's return, SIGXFSZ and final position equal the reference's, and
     /// nothing is written at or past the limit that applies (spec §2.5, §2.0 step 4).
@@ -123,6 +123,8 @@ proptest! {
 
 const B: u64 = 4096;
 const S: u64 = 1024;
+/// Cases per property in `cargo test` (about a second for all four); `PROPTEST_CASES` overrides.
+const CASES: u32 = 20_000;
 /// Where failing seeds persist, relative to the package root (cargo test's working directory).
 const REGRESSIONS: &str = "proptest-regressions/properties.txt";
 
@@ -163,7 +165,7 @@ fn step_until(state: &mut State, until: WritePc) {
 }
 
 proptest! {
-    #![proptest_config(config(4000))]
+    #![proptest_config(config(CASES))]
 
     /// Overwrite detection: the aio_mutex gate and the `overwrite` flag equal the reference
     /// predicates of spec §2.0 steps 2 and 6 and §2.8, and the write drops i_mutex in
@@ -224,7 +226,7 @@ fn after_crash(state: &State, offset: u64) -> Data {
 }
 
 proptest! {
-    #![proptest_config(config(1000))]
+    #![proptest_config(config(CASES))]
 
     /// Sync ordering (spec §2.11): `generic_write_sync` runs exactly when `ret > 0` and the
     /// file is O_SYNC/O_DSYNC or IS_SYNC; in `ext4_file_write_iter` after i_mutex is released
@@ -425,7 +427,7 @@ fn reference_run(ops: &[SeqOp]) -> (Vec<Vec<Data>>, RefFile) {
 }
 
 proptest! {
-    #![proptest_config(config(3000))]
+    #![proptest_config(config(CASES))]
 
     /// Sequential conformance: one process doing writes of every kind (buffered, DIO, AIO DIO;
     /// block-aligned and sub-block; positional and O_APPEND; O_SYNC), reads, truncates,
