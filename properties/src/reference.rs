@@ -91,6 +91,24 @@ pub fn expected_write(
     }
 }
 
+/// `do_blockdev_direct_IO`'s `-EINVAL` (spec §2.7): a direct write of `count` bytes (what
+/// the limits left) at `pos` is refused when the offset, or the address or length of any part
+/// of any segment it uses, is not a multiple of the device's sector. `segments` are
+/// `(address, length)` pairs in order.
+pub fn dio_misaligned(pos: u64, segments: &[(u64, u64)], count: u64, sector: u64) -> bool {
+    let mut left = count;
+    let mut bits = pos;
+    for &(base, len) in segments {
+        if left == 0 {
+            break;
+        }
+        let used = len.min(left);
+        bits |= base | used;
+        left -= used;
+    }
+    !bits.is_multiple_of(sector)
+}
+
 /// Spec §2.0 step 6 and §2.8: a DIO write is an overwrite when dioread_nolock applies, no
 /// aio_mutex was taken, nothing is cached, the range ends within `i_size`, and one written
 /// extent covers every block it touches.

@@ -85,8 +85,10 @@ fn config(cases: u32) -> ProptestConfig {
 proptest! {
     #![proptest_config(config(CASES))]
 
-    /// Size limits: the model's return, SIGXFSZ and final position equal the reference's, and
-    /// nothing is written at or past the limit that applies (spec §2.5, §2.0 step 4).
+    /// Size limits: for buffered, DIO and AIO DIO writes of one to four iovec segments, the
+    /// model's return (bytes, `-EFBIG`, `-EINVAL` for a misaligned DIO, 0), SIGXFSZ and final
+    /// position equal the reference's, and nothing is written at or past the limit that
+    /// applies (spec §2.5, §2.0 step 4, `do_blockdev_direct_IO`'s alignment).
     #[test]
     fn size_limits_match_the_reference(
         g in geometry(),
@@ -98,27 +100,56 @@ proptest! {
         append in any::<bool>(),
         largefile in any::<bool>(),
         rlimit in proptest::option::of(0u64..(1 << 40)),
+        (direct, aio) in prop_oneof![Just((false, false)), Just((true, false)), Just((true, true))],
+        split in 0u64..4,
+        base_skew in prop_oneof![Just(0u64), Just(1), Just(512)],
     ) {
         let limit = if extents { g.s_maxbytes() } else { g.s_bitmap_maxbytes().max(0) as u64 };
         let i_size = [0, g.blocksize(), limit.saturating_sub(g.blocksize()), (1 << 31) - 1][i_size_pick].min(g.s_maxbytes());
         let edges = [0, i_size, limit, (1 << 31) - 1, rlimit.unwrap_or(0)];
         let pos = edges[pos_pick.index(edges.len())].saturating_add_signed(k * g.sectorsize() as i64);
         let len = blocks * g.blocksize();
-        let w = write_op(pos, len, file_flags(false, append, largefile), false, rlimit);
+        let mut w = write_op(pos, len, file_flags(direct, append, largefile), aio, rlimit);
+        w.segments = iovec(len, split, base_skew);
+        let segments: Vec<(u64, u64)> = w.segments.iter().map(|s| (s.base, s.len)).collect();
         let scenario = Scenario { geometry: g, mount: Mount::default(), inodes: vec![inode(i_size, extents, vec![], vec![])], actors: vec![vec![Op::Write(w)]] };
         let mut state = scenario.build().unwrap();
         drive::run(&mut state, &[], true).unwrap();
-        let OpResult::Write { ret, sigxfsz, ki_pos, .. } = state.actors[0].results[0] else { unreachable!() };
+        let OpResult::Write { ret, sigxfsz, ki_pos, event } = state.actors[0].results[0] else { unreachable!() };
+        let ret = if ret == model::iocb::errno::EIOCBQUEUED { event.expect("a queued AIO completes") } else { ret };
         let bitmap = (!extents).then(|| g.s_bitmap_maxbytes());
-        let expected = reference::expected_write(Request { pos, len, append, largefile, rlimit }, i_size, g.s_maxbytes(), bitmap);
+        let mut expected = reference::expected_write(Request { pos, len, append, largefile, rlimit }, i_size, g.s_maxbytes(), bitmap);
+        if direct && expected.ret > 0 && reference::dio_misaligned(expected.pos, &segments, expected.ret as u64, g.sectorsize()) {
+            expected.ret = model::iocb::errno::EINVAL;
+        }
         prop_assert_eq!((ret, sigxfsz), (expected.ret, expected.sigxfsz));
-        if expected.ret > 0 {
+        if expected.ret > 0 && !aio {
             prop_assert_eq!(ki_pos, expected.pos + expected.ret as u64);
         }
         prop_assert!(state.inodes[0].i_size <= limit.max(i_size), "i_size {} past the limit {}", state.inodes[0].i_size, limit);
         let past = state.inodes[0].map.delayed.iter().any(|&b| (b + 1) << g.blkbits > limit.next_multiple_of(g.blocksize()));
         prop_assert!(!past, "a block at or past the limit");
     }
+}
+
+/// `len` bytes as `split + 1` iovec segments (the first `split` of one sector each, the rest
+/// in the last), the first one's address `skew` bytes past a page boundary.
+fn iovec(len: u64, split: u64, skew: u64) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    let mut left = len;
+    for _ in 0..split.min(len / S) {
+        segments.push(Segment {
+            base: 0x10_0000,
+            len: S,
+        });
+        left -= S;
+    }
+    segments.push(Segment {
+        base: 0x10_0000,
+        len: left,
+    });
+    segments[0].base += skew;
+    segments
 }
 
 const B: u64 = 4096;
