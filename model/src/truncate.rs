@@ -2,9 +2,10 @@
 //! journal replay and `ext4_orphan_cleanup`.
 
 use crate::extent::ExtentState;
+use crate::geometry::Geometry;
 use crate::ops::{Frame, OpResult, OtherFrame, OtherPc};
 use crate::pagecache::page_from_disk;
-use crate::state::{ActorId, Data, Disk, InodeIx, Sleep, State};
+use crate::state::{ActorId, Data, Disk, InodeIx, Page, Sleep, State};
 
 /// One step of `ftruncate(size)`.
 pub fn run(
@@ -92,8 +93,10 @@ pub(crate) fn truncate_pagecache(
         .get_mut(&(size >> g.page_bits))
         .filter(|_| !size.is_multiple_of(g.pagesize()))
     {
-        let first_sector = (size & (g.pagesize() - 1)).div_ceil(g.sectorsize());
+        let offset = size & (g.pagesize() - 1);
+        let first_sector = offset.div_ceil(g.sectorsize());
         page.data[first_sector as usize..].fill(Data::Zero);
+        discard_buffers(page, g, offset, g.pagesize());
     }
     notes.push(format!(
         "truncate_pagecache dropped {} pages",
@@ -273,6 +276,18 @@ fn truncate_pagecache_range(state: &mut State, inode: InodeIx, start: u64, last:
         let to = (last.min(page_last) - page_start + 1) >> g.sector_bits;
         let page = ino.pages.get_mut(&index).expect("cached page");
         page.data[from as usize..to as usize].fill(Data::Zero);
+        discard_buffers(page, g, from << g.sector_bits, to << g.sector_bits);
+    }
+}
+
+/// `block_invalidatepage(page, offset, length)` (via `ext4_da_invalidatepage`) on the part
+/// `[from, to)` of a page that stays cached: each buffer wholly inside is discarded
+/// (`discard_buffer` clears its dirty bit), so writeback never writes those blocks.
+fn discard_buffers(page: &mut Page, g: Geometry, from: u64, to: u64) {
+    let first = from.div_ceil(g.blocksize());
+    let end = to >> g.blkbits;
+    for block in first..end {
+        page.dirty &= !(1 << block);
     }
 }
 
