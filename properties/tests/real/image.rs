@@ -1,0 +1,164 @@
+//! A small ext4 image, made with `mkfs.ext4` in a fresh temporary directory and loop-mounted;
+//! dropping the guard (also while a test panics) unmounts it (`umount`, then `umount -l` if
+//! busy), detaches its loop devices and removes the directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Size of every image: room for the generated cases, small enough to make in milliseconds.
+const IMAGE_BYTES: u64 = 64 << 20;
+
+/// The two images the suite runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    /// 4 KiB blocks with extents (`mkfs.ext4 -b 4096`): files are extent-mapped.
+    Extent4K,
+    /// 1 KiB blocks without extents (`-O ^extent,^64bit,^flex_bg`): files are block-mapped.
+    Bitmap1K,
+}
+
+impl Flavour {
+    /// log2 of the block size.
+    pub fn blkbits(self) -> u32 {
+        match self {
+            Flavour::Extent4K => 12,
+            Flavour::Bitmap1K => 10,
+        }
+    }
+
+    /// The block size in bytes.
+    pub fn blocksize(self) -> u64 {
+        1 << self.blkbits()
+    }
+
+    /// Files on this image carry `EXT4_EXTENTS_FL`.
+    pub fn extents(self) -> bool {
+        self == Flavour::Extent4K
+    }
+
+    fn mkfs_args(self) -> &'static [&'static str] {
+        match self {
+            Flavour::Extent4K => &["-b", "4096"],
+            Flavour::Bitmap1K => &["-b", "1024", "-O", "^extent,^64bit,^flex_bg"],
+        }
+    }
+}
+
+/// A mounted image; see the module documentation for what drop undoes.
+#[derive(Debug)]
+pub struct Image {
+    /// The temporary directory holding `img` and `mnt`.
+    dir: PathBuf,
+    /// The mounted image is there.
+    mounted: bool,
+    /// The flavour.
+    pub flavour: Flavour,
+}
+
+/// Runs a command; `Err` names it with its status and standard error.
+fn run(program: &str, args: &[&str]) -> Result<(), String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{program} {} failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    ))
+}
+
+impl Image {
+    /// Makes and mounts an image of `flavour`, or says why it cannot (not root, no
+    /// `mkfs.ext4`, no loop device). Whatever was made before a failure is undone.
+    pub fn new(flavour: Flavour) -> Result<Image, String> {
+        static SERIAL: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "real-ext4-{}-{}",
+            std::process::id(),
+            SERIAL.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let mut image = Image {
+            dir,
+            mounted: false,
+            flavour,
+        };
+        let (img, mnt) = (image.img(), image.mnt());
+        let io = |e: std::io::Error| e.to_string();
+        std::fs::File::create(&img)
+            .and_then(|f| f.set_len(IMAGE_BYTES))
+            .map_err(io)?;
+        std::fs::create_dir(&mnt).map_err(io)?;
+        let (img, mnt) = (path_str(&img)?, path_str(&mnt)?);
+        let mut mkfs = vec!["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"];
+        mkfs.extend(flavour.mkfs_args());
+        mkfs.push(img);
+        run("mkfs.ext4", &mkfs)?;
+        // The model's default mount: no dioread_nolock (6.18 turns it on by default).
+        run(
+            "mount",
+            &["-t", "ext4", "-o", "loop,dioread_lock", img, mnt],
+        )?;
+        image.mounted = true;
+        Ok(image)
+    }
+
+    fn img(&self) -> PathBuf {
+        self.dir.join("img")
+    }
+
+    /// The mount point.
+    pub fn mnt(&self) -> PathBuf {
+        self.dir.join("mnt")
+    }
+
+    /// The loop devices backed by this image (`losetup -j`).
+    fn loop_devices(&self) -> Vec<String> {
+        let Ok(out) = Command::new("losetup").arg("-j").arg(self.img()).output() else {
+            return Vec::new();
+        };
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split(':').next())
+            .filter(|d| d.starts_with("/dev/"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn path_str(path: &Path) -> Result<&str, String> {
+    path.to_str()
+        .ok_or_else(|| format!("{} is not UTF-8", path.display()))
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let mnt = self.mnt();
+        if self.mounted {
+            let plain = Command::new("umount").arg(&mnt).status();
+            if !plain.is_ok_and(|s| s.success()) {
+                let lazy = Command::new("umount").arg("-l").arg(&mnt).status();
+                if !lazy.is_ok_and(|s| s.success()) {
+                    // Removing the directory now would descend into the mounted image.
+                    eprintln!(
+                        "real_ext4: could not unmount {}; left in place",
+                        mnt.display()
+                    );
+                    return;
+                }
+            }
+        }
+        for device in self.loop_devices() {
+            let _ = Command::new("losetup").arg("-d").arg(&device).status();
+        }
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            eprintln!("real_ext4: could not remove {}: {e}", self.dir.display());
+        }
+    }
+}
