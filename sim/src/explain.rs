@@ -68,6 +68,25 @@ pub struct SectorLine {
     pub suspicious: bool,
 }
 
+impl SectorLine {
+    /// The completed writes, as `write 2 (a1), write 3 (a0)`; empty for none.
+    fn writes_text(&self) -> String {
+        let writes: Vec<String> = self
+            .completed
+            .iter()
+            .map(|(t, a)| format!("write {t} (a{a})"))
+            .collect();
+        writes.join(", ")
+    }
+
+    /// The last bio, as `b3 (zeros)`; empty for none.
+    fn bio_text(&self) -> String {
+        self.last_bio.map_or(String::new(), |(t, z)| {
+            format!("{t}{}", if z { " (zeros)" } else { "" })
+        })
+    }
+}
+
 /// The final contents of inode 0 below `i_size`, sector by sector.
 pub fn sectors(execution: &Execution) -> Vec<SectorLine> {
     let state = &execution.state;
@@ -209,19 +228,14 @@ pub fn text(title: &str, execution: &Execution) -> String {
 fn sector_text(execution: &Execution) -> String {
     let mut out = String::from("\nfinal contents of inode 0 (per sector):\n");
     for s in sectors(execution) {
-        let writes: Vec<String> = s
-            .completed
-            .iter()
-            .map(|(t, a)| format!("write {t} (a{a})"))
-            .collect();
-        let bio = s.last_bio.map_or(String::new(), |(t, z)| {
-            format!(", last bio {t}{}", if z { " (zeros)" } else { "" })
-        });
+        let bio = s
+            .last_bio
+            .map_or(String::new(), |_| format!(", last bio {}", s.bio_text()));
         let mark = if s.suspicious { "!!" } else { "  " };
-        let done = if writes.is_empty() {
+        let done = if s.completed.is_empty() {
             "none".to_string()
         } else {
-            writes.join(", ")
+            s.writes_text()
         };
         let _ = writeln!(
             out,
@@ -330,22 +344,14 @@ pub fn html(title: &str, execution: &Execution) -> String {
         .map_or("no violation".to_string(), ToString::to_string);
     let mut rows = String::new();
     for s in sectors(execution) {
-        let writes: Vec<String> = s
-            .completed
-            .iter()
-            .map(|(t, a)| format!("write {t} (a{a})"))
-            .collect();
-        let bio = s.last_bio.map_or(String::new(), |(t, z)| {
-            format!("{t}{}", if z { " (zeros)" } else { "" })
-        });
         let class = if s.suspicious { " class=\"bad\"" } else { "" };
         let _ = writeln!(
             rows,
             "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             s.offset,
             escape(&data_text(s.now)),
-            escape(&writes.join(", ")),
-            escape(&bio)
+            escape(&s.writes_text()),
+            escape(&s.bio_text())
         );
     }
     format!(
