@@ -127,7 +127,9 @@ proptest! {
             prop_assert_eq!(ki_pos, expected.pos + expected.ret as u64);
         }
         prop_assert!(state.inodes[0].i_size <= limit.max(i_size), "i_size {} past the limit {}", state.inodes[0].i_size, limit);
-        let past = state.inodes[0].map.delayed.iter().any(|&b| (b + 1) << g.blkbits > limit.next_multiple_of(g.blocksize()));
+        let past_limit = |b: u64| (b + 1) << g.blkbits > limit.next_multiple_of(g.blocksize());
+        let map = &state.inodes[0].map;
+        let past = map.delayed.iter().any(|&b| past_limit(b)) || map.extents.iter().any(|e| past_limit(e.lblk + e.len - 1));
         prop_assert!(!past, "a block at or past the limit");
     }
 }
