@@ -10,8 +10,8 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 
 use model::drive::{self, End};
 use model::exec::{self, Task};
-use model::extent::ExtentState;
-use model::geometry::{Geometry, Mount};
+use model::extent::{Extent, ExtentState};
+use model::geometry::Geometry;
 use model::iocb::{FileFlags, Segment, errno};
 use model::limits::RLIM_INFINITY;
 use model::limits::STEPS_MAX;
@@ -38,6 +38,34 @@ pub enum Kind {
     Direct,
     /// `io_submit` of one `IOCB_CMD_PWRITE` on the `O_DIRECT` descriptor, then `io_getevents`.
     Aio,
+    /// As `Direct`, from a buffer this many bytes past a 4096-byte boundary (the model's
+    /// segment `base` is `0x100000` plus it): not a multiple of 512 is misaligned.
+    DirectAt(u64),
+    /// As `Aio`, from a buffer this many bytes past a 4096-byte boundary.
+    AioAt(u64),
+}
+
+impl Kind {
+    /// Issued on the `O_DIRECT` descriptor.
+    pub fn direct(self) -> bool {
+        matches!(
+            self,
+            Kind::Direct | Kind::Aio | Kind::DirectAt(_) | Kind::AioAt(_)
+        )
+    }
+
+    /// Issued through `io_submit`.
+    pub fn aio(self) -> bool {
+        matches!(self, Kind::Aio | Kind::AioAt(_))
+    }
+
+    /// Bytes past a 4096-byte boundary where the buffer starts.
+    pub fn addr_offset(self) -> u64 {
+        match self {
+            Kind::DirectAt(n) | Kind::AioAt(n) => n,
+            _ => 0,
+        }
+    }
 }
 
 /// One operation of a case.
@@ -59,6 +87,18 @@ pub enum CaseOp {
     Truncate {
         /// New size.
         size: u64,
+    },
+    /// `fallocate(mode, off, len)`, mode 0 or `FALLOC_FL_KEEP_SIZE`, block-aligned; only as
+    /// the first operation on an extent-mapped file. The model has no fallocate: it starts
+    /// from an inode with one unwritten extent over those blocks and `i_size` `off + len`
+    /// (0 with `keep_size`).
+    Fallocate {
+        /// `FALLOC_FL_KEEP_SIZE`.
+        keep_size: bool,
+        /// Offset.
+        off: u64,
+        /// Length.
+        len: u64,
     },
 }
 
@@ -105,6 +145,17 @@ pub struct OpOutcome {
     pub position: Option<u64>,
 }
 
+impl OpOutcome {
+    /// The outcome of an operation that is not a write: its return only.
+    fn plain(ret: i64) -> OpOutcome {
+        OpOutcome {
+            ret,
+            sigxfsz: false,
+            position: None,
+        }
+    }
+}
+
 /// Everything compared for a case.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
@@ -119,7 +170,7 @@ pub struct Outcome {
 }
 
 /// Merges adjacent runs in the same state.
-fn merge(mut runs: Vec<(u64, u64, BlockState)>) -> Vec<(u64, u64, BlockState)> {
+pub fn merge(mut runs: Vec<(u64, u64, BlockState)>) -> Vec<(u64, u64, BlockState)> {
     runs.sort_by_key(|r| r.0);
     let mut out: Vec<(u64, u64, BlockState)> = Vec::new();
     for run in runs {
@@ -168,42 +219,79 @@ impl Case {
                 inode: 0,
                 pos,
                 segments: vec![Segment {
-                    base: 0x10_0000,
+                    base: 0x10_0000 + kind.addr_offset(),
                     len,
                 }],
                 file: FileFlags {
-                    o_direct: matches!(kind, Kind::Direct | Kind::Aio),
+                    o_direct: kind.direct(),
                     o_append: kind == Kind::Append,
                     o_largefile: true,
                     ..FileFlags::default()
                 },
-                aio: kind == Kind::Aio,
+                aio: kind.aio(),
                 rlimit_fsize: rlimit.unwrap_or(RLIM_INFINITY),
                 tag: 0,
             }),
             CaseOp::Truncate { size } => Op::Truncate { inode: 0, size },
+            CaseOp::Fallocate { .. } => unreachable!("a leading fallocate is the initial inode"),
+        }
+    }
+
+    /// The leading fallocate, if any, and the operations after it.
+    fn split_fallocate(&self) -> (Option<(bool, u64, u64)>, &[CaseOp]) {
+        match self.ops.split_first() {
+            Some((
+                &CaseOp::Fallocate {
+                    keep_size,
+                    off,
+                    len,
+                },
+                rest,
+            )) => (Some((keep_size, off, len)), rest),
+            _ => (None, &self.ops),
+        }
+    }
+
+    /// The model's inode at the start: empty, or the result of the leading fallocate (one
+    /// unwritten extent from physical block 0, the first block the first-fit allocator of
+    /// an empty model disk hands out).
+    fn initial_inode(&self) -> InodeSpec {
+        let bs = self.flavour.blocksize();
+        let (extents_at_start, i_size) = match self.split_fallocate().0 {
+            Some((keep_size, off, len)) => (
+                vec![Extent {
+                    lblk: off / bs,
+                    len: len / bs,
+                    pblk: 0,
+                    state: ExtentState::Unwritten,
+                }],
+                if keep_size { 0 } else { off + len },
+            ),
+            None => (vec![], 0),
+        };
+        InodeSpec {
+            ino: 12,
+            extents: self.flavour.extents(),
+            s_sync: false,
+            dio_refused: false,
+            i_size,
+            extents_at_start,
+            cached_pages: vec![],
         }
     }
 
     /// Runs the case in the model (one actor, the default schedule, to quiescence).
     pub fn run_model(&self) -> Result<(Outcome, State), String> {
-        let mut program: Vec<Op> = self.ops.iter().map(Case::model_op).collect();
+        let (fallocate, rest) = self.split_fallocate();
+        let mut program: Vec<Op> = rest.iter().map(Case::model_op).collect();
         program.push(Op::Fsync {
             inode: 0,
             datasync: false,
         });
         let scenario = Scenario {
             geometry: self.geometry(),
-            mount: Mount::default(),
-            inodes: vec![InodeSpec {
-                ino: 12,
-                extents: self.flavour.extents(),
-                s_sync: false,
-                dio_refused: false,
-                i_size: 0,
-                extents_at_start: vec![],
-                cached_pages: vec![],
-            }],
+            mount: self.flavour.mount(),
+            inodes: vec![self.initial_inode()],
             actors: vec![program],
         };
         let mut state = scenario.build().map_err(|e| format!("model: {e}"))?;
@@ -212,40 +300,36 @@ impl Case {
         if results.last() != Some(&OpResult::Done) {
             return Err(format!("model fsync: {:?}", results.last()));
         }
-        let ops = self
-            .ops
-            .iter()
-            .zip(results)
-            .map(|(op, r)| model_outcome(op, r))
-            .collect::<Result<_, _>>()?;
-        let inode = &state.inodes[0];
-        let mut runs: Vec<_> = inode
-            .map
-            .extents
-            .iter()
-            .map(|e| {
-                let s = match e.state {
-                    ExtentState::Written => BlockState::Written,
-                    ExtentState::Unwritten => BlockState::Unwritten,
-                };
-                (e.lblk, e.len, s)
-            })
-            .collect();
-        runs.extend(
-            inode
-                .map
-                .delayed
-                .iter()
-                .map(|&b| (b, 1, BlockState::Delayed)),
-        );
+        let mut ops: Vec<OpOutcome> = fallocate.iter().map(|_| OpOutcome::plain(0)).collect();
+        for (op, r) in rest.iter().zip(results) {
+            ops.push(model_outcome(op, r)?);
+        }
         let outcome = Outcome {
             ops,
-            size: inode.i_size,
-            map: merge(runs),
+            size: state.inodes[0].i_size,
+            map: model_map(&state),
             data: Vec::new(),
         };
         Ok((outcome, state))
     }
+}
+
+/// The model's block map as merged runs (delayed blocks included, to fail the comparison).
+fn model_map(state: &State) -> Vec<(u64, u64, BlockState)> {
+    let map = &state.inodes[0].map;
+    let mut runs: Vec<_> = map
+        .extents
+        .iter()
+        .map(|e| {
+            let s = match e.state {
+                ExtentState::Written => BlockState::Written,
+                ExtentState::Unwritten => BlockState::Unwritten,
+            };
+            (e.lblk, e.len, s)
+        })
+        .collect();
+    runs.extend(map.delayed.iter().map(|&b| (b, 1, BlockState::Delayed)));
+    merge(runs)
 }
 
 /// Runs the program with the default schedule (the first runnable task), except that
@@ -298,16 +382,8 @@ fn model_outcome(op: &CaseOp, result: &OpResult) -> Result<OpOutcome, String> {
                 position,
             })
         }
-        (CaseOp::Truncate { .. }, OpResult::Done) => Ok(OpOutcome {
-            ret: 0,
-            sigxfsz: false,
-            position: None,
-        }),
-        (CaseOp::Truncate { .. }, OpResult::Failed(e)) => Ok(OpOutcome {
-            ret: *e,
-            sigxfsz: false,
-            position: None,
-        }),
+        (CaseOp::Truncate { .. }, OpResult::Done) => Ok(OpOutcome::plain(0)),
+        (CaseOp::Truncate { .. }, OpResult::Failed(e)) => Ok(OpOutcome::plain(*e)),
         _ => Err(format!("model: {op:?} returned {result:?}")),
     }
 }
@@ -327,7 +403,8 @@ pub fn model_sector(state: &State, sector: u64) -> Sector {
     }
 }
 
-/// A buffer of `len` bytes equal to `byte`, starting on a 4096-byte boundary (O_DIRECT).
+/// A buffer of `len` bytes equal to `byte`, starting `offset` bytes past a 4096-byte
+/// boundary (O_DIRECT).
 struct AlignedBuf {
     storage: Vec<u8>,
     start: usize,
@@ -335,10 +412,10 @@ struct AlignedBuf {
 }
 
 impl AlignedBuf {
-    fn new(len: u64, byte: u8) -> AlignedBuf {
-        let len = len as usize;
-        let storage = vec![byte; len + 4096];
-        let start = storage.as_ptr().align_offset(4096);
+    fn new(len: u64, byte: u8, offset: u64) -> AlignedBuf {
+        let (len, offset) = (len as usize, offset as usize);
+        let storage = vec![byte; len + offset + 4096];
+        let start = storage.as_ptr().align_offset(4096) + offset;
         AlignedBuf {
             storage,
             start,
@@ -404,8 +481,8 @@ impl Files {
     fn write(&self, kind: Kind, buf: &[u8], pos: u64) -> Result<(i64, Option<u64>), String> {
         Ok(match kind {
             Kind::Buffered => (ret(self.plain.write_at(buf, pos)), None),
-            Kind::Direct => (ret(self.direct.write_at(buf, pos)), None),
-            Kind::Aio => (sys::aio_pwrite(&self.direct, buf, pos), None),
+            Kind::Direct | Kind::DirectAt(_) => (ret(self.direct.write_at(buf, pos)), None),
+            Kind::Aio | Kind::AioAt(_) => (sys::aio_pwrite(&self.direct, buf, pos), None),
             Kind::Append => {
                 let mut f = &self.append;
                 f.seek(SeekFrom::Start(pos)).map_err(io("lseek"))?;
@@ -432,7 +509,7 @@ impl Case {
                     rlimit,
                 } => {
                     tag += 1;
-                    let buf = AlignedBuf::new(len, tag);
+                    let buf = AlignedBuf::new(len, tag, kind.addr_offset());
                     let limit = rlimit.map(sys::FsizeLimit::set);
                     let before = sys::sigxfsz_count();
                     let (ret, position) = files.write(kind, buf.bytes(), pos)?;
@@ -444,11 +521,14 @@ impl Case {
                         position,
                     }
                 }
-                CaseOp::Truncate { size } => OpOutcome {
-                    ret: ret(files.plain.set_len(size).map(|()| 0)),
-                    sigxfsz: false,
-                    position: None,
-                },
+                CaseOp::Truncate { size } => {
+                    OpOutcome::plain(ret(files.plain.set_len(size).map(|()| 0)))
+                }
+                CaseOp::Fallocate {
+                    keep_size,
+                    off,
+                    len,
+                } => OpOutcome::plain(sys::fallocate(&files.plain, keep_size, off, len)),
             };
             ops.push(outcome);
         }

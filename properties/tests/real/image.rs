@@ -9,11 +9,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Size of every image: room for the generated cases, small enough to make in milliseconds.
 const IMAGE_BYTES: u64 = 64 << 20;
 
-/// The two images the suite runs on.
+/// The images the suite runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavour {
     /// 4 KiB blocks with extents (`mkfs.ext4 -b 4096`): files are extent-mapped.
     Extent4K,
+    /// The same image mounted with `dioread_nolock` (model `Mount::dioread_nolock`).
+    Extent4KNolock,
     /// 1 KiB blocks without extents (`-O ^extent,^64bit,^flex_bg`): files are block-mapped.
     Bitmap1K,
 }
@@ -22,7 +24,7 @@ impl Flavour {
     /// log2 of the block size.
     pub fn blkbits(self) -> u32 {
         match self {
-            Flavour::Extent4K => 12,
+            Flavour::Extent4K | Flavour::Extent4KNolock => 12,
             Flavour::Bitmap1K => 10,
         }
     }
@@ -34,12 +36,25 @@ impl Flavour {
 
     /// Files on this image carry `EXT4_EXTENTS_FL`.
     pub fn extents(self) -> bool {
-        self == Flavour::Extent4K
+        self != Flavour::Bitmap1K
+    }
+
+    /// Mounted with `dioread_nolock` (4.4's default and the others: `dioread_lock`).
+    pub fn dioread_nolock(self) -> bool {
+        self == Flavour::Extent4KNolock
+    }
+
+    /// The model's mount options for this image.
+    pub fn mount(self) -> model::geometry::Mount {
+        model::geometry::Mount {
+            dioread_nolock: self.dioread_nolock(),
+            ..model::geometry::Mount::default()
+        }
     }
 
     fn mkfs_args(self) -> &'static [&'static str] {
         match self {
-            Flavour::Extent4K => &["-b", "4096"],
+            Flavour::Extent4K | Flavour::Extent4KNolock => &["-b", "4096"],
             Flavour::Bitmap1K => &["-b", "1024", "-O", "^extent,^64bit,^flex_bg"],
         }
     }
@@ -100,11 +115,13 @@ impl Image {
         mkfs.extend(flavour.mkfs_args());
         mkfs.push(img);
         run("mkfs.ext4", &mkfs)?;
-        // The model's default mount: no dioread_nolock (6.18 turns it on by default).
-        run(
-            "mount",
-            &["-t", "ext4", "-o", "loop,dioread_lock", img, mnt],
-        )?;
+        // dioread_lock unless asked for: 6.18 turns dioread_nolock on by default, 4.4 did not.
+        let options = if flavour.dioread_nolock() {
+            "loop,dioread_nolock"
+        } else {
+            "loop,dioread_lock"
+        };
+        run("mount", &["-t", "ext4", "-o", options, img, mnt])?;
         image.mounted = true;
         Ok(image)
     }

@@ -253,3 +253,15 @@ impl Drop for FsizeLimit {
         }
     }
 }
+
+/// `fallocate(fd, mode, off, len)` with mode 0 or `FALLOC_FL_KEEP_SIZE`: 0 or `-errno`.
+pub fn fallocate(file: &std::fs::File, keep_size: bool, off: u64, len: u64) -> i64 {
+    let mode = if keep_size {
+        libc::FALLOC_FL_KEEP_SIZE
+    } else {
+        0
+    };
+    // SAFETY: `fallocate` takes a descriptor and three integers; it touches no memory of ours.
+    let r = unsafe { libc::fallocate(file.as_raw_fd(), mode, off as i64, len as i64) };
+    if r < 0 { neg_errno() } else { 0 }
+}
