@@ -3,6 +3,7 @@
 //! (fs/direct-io.c), spec §2.9, §4.6. The writer's control flow is in [`crate::write::after`];
 //! here are the waits and the effects of the DIO steps.
 
+use crate::convert::ext4_ext_convert_to_initialized;
 use crate::exec::Wait;
 use crate::extent::{Extent, ExtentState};
 use crate::io::{
@@ -259,11 +260,7 @@ fn map_for_dio(
             allocate(state, f.inode, (lblk, hole), ExtentState::Unwritten)
         }
         (Some(DioPath::Ind), Some(ExtentState::Unwritten)) if create => {
-            let merge = unwritten_merge_allowed(state, f.inode);
-            state.inodes[f.inode]
-                .map
-                .set_state(lblk, found.len, ExtentState::Written, merge);
-            state.inodes[f.inode].datasync_dirty = true;
+            ext4_ext_convert_to_initialized(state, f.inode, lblk, found.len, notes);
             Some((found.len, found.pblk, true))
         }
         (Some(DioPath::Ind), None) if create => {

@@ -69,12 +69,13 @@
 //!
 //! Only modelled steps interleave: a race inside one atomic step (for example within one
 //! `get_block` call, or a writeback pass) is invisible. Memory ordering is sequentially
-//! consistent. Bios never fail; the device has no volatile cache. DAX, data=journal,
-//! nodelalloc, inline data, encryption (beyond "`ext4_direct_IO` returns 0"),
-//! `ext4_ext_zeroout`, mmap and timestamps are left out. The README lists every
-//! simplification.
+//! consistent. Bios fail only with `bio_errors`; the device has no volatile cache. DAX, data=journal,
+//! nodelalloc, inline data, encryption (beyond "`ext4_direct_IO` returns 0"), mmap and
+//! timestamps are left out; `ext4_ext_zeroout` only as `ext4_ext_convert_to_initialized`
+//! calls it. The README lists every simplification.
 
 pub mod background;
+pub mod convert;
 pub mod dio;
 pub mod drive;
 pub mod exec;

@@ -88,6 +88,13 @@ const _: () = assert!(BLKBITS_MAX <= PAGE_BITS_MAX);
 const _: () = assert!(ACTORS_MAX < u8::MAX as usize);
 const _: () = assert!(DISK_BLOCKS_MAX as u64 * (SECTORS_PER_BLOCK_MAX as u64) < u16::MAX as u64);
 
+/// `s_extent_max_zeroout_kb`'s default (fs/ext4/super.c): unwritten extents up to 32 KiB are
+/// zeroed out rather than split by `ext4_ext_convert_to_initialized` (spec §2.8).
+pub const EXTENT_MAX_ZEROOUT_KB: u64 = 32;
+
+/// `EXT_INIT_MAX_LEN`: the most blocks one written extent holds (`1 << 15`, ext4_extents.h).
+pub const EXT_INIT_MAX_LEN: u64 = 1 << 15;
+
 #[cfg(test)]
 mod tests {
     use super::*;

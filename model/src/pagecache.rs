@@ -2,6 +2,7 @@
 //! `ext4_writepages` (writeback, with unwritten extents under dioread_nolock), page
 //! invalidation. Helpers here compute and mutate; they do not pick steps (spec §2.10, §4.4).
 
+use crate::convert::ext4_ext_convert_to_initialized;
 use crate::exec::Wait;
 use crate::extent::{Extent, ExtentState};
 use crate::io::{flag_io_unwritten, new_io_end, put_io_end_defer};
@@ -246,8 +247,8 @@ pub fn start_writeback(
         let (first, last) = (run[0].1, run[run.len() - 1].1);
         let end = state.io_ends.get_mut(&io_end).expect("new io_end");
         (end.offset, end.size) = (first << g.blkbits, (last + 1 - first) << g.blkbits);
-        for &(index, lblk) in run {
-            let pblk = writeback_map_block(state, inode, lblk, io_end);
+        for (k, &(index, lblk)) in run.iter().enumerate() {
+            let pblk = writeback_map_block(state, inode, (lblk, (run.len() - k) as u64), io_end);
             bios.push(submit_writeback_bio(
                 state,
                 inode,
@@ -272,18 +273,23 @@ pub fn start_writeback(
 /// `mpage_map_one_extent` for one block: allocate a delayed block or a hole; with
 /// dioread_nolock as unwritten (`EXT4_GET_BLOCKS_IO_CREATE_EXT`: flag `i_private`'s io_end or
 /// set `EXT4_STATE_DIO_UNWRITTEN`, then flag writeback's own io_end), else written; an
-/// existing unwritten block is flagged likewise, or converted at once without dioread_nolock.
-fn writeback_map_block(state: &mut State, inode: InodeIx, lblk: u64, io_end: u16) -> u32 {
+/// existing unwritten block is flagged likewise, or converted at once without dioread_nolock
+/// (`ext4_ext_convert_to_initialized` over the rest of the run, `m_len = run_left`, as
+/// `mpage_map_one_extent` maps the whole run in one `ext4_map_blocks`).
+fn writeback_map_block(
+    state: &mut State,
+    inode: InodeIx,
+    (lblk, run_left): (u64, u64),
+    io_end: u16,
+) -> u32 {
     let nolock = state.should_dioread_nolock(inode);
     state.inodes[inode].map.delayed.remove(&lblk);
     let existing = state.inodes[inode].map.pblk(lblk);
     let pblk = match existing {
         Some((pblk, ExtentState::Written)) => return pblk,
         Some((pblk, ExtentState::Unwritten)) if !nolock => {
-            state.inodes[inode]
-                .map
-                .set_state(lblk, 1, ExtentState::Written, false);
-            state.inodes[inode].datasync_dirty = true;
+            let mut notes = Vec::new();
+            ext4_ext_convert_to_initialized(state, inode, lblk, run_left, &mut notes);
             return pblk;
         }
         Some((pblk, ExtentState::Unwritten)) => {

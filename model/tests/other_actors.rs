@@ -830,3 +830,84 @@ mod ext4_free_blocks {
         );
     }
 }
+
+/// `ext4_ext_convert_to_initialized` (spec §2.8): a buffered write into an unwritten extent,
+/// written back without dioread_nolock.
+mod ext4_ext_convert_to_initialized {
+    use super::*;
+    use model::extent::ExtentState;
+    use model::state::State;
+
+    /// Writes block `lblk` of an inode of `i_size` holding `extent` and writes it back;
+    /// returns the extent states as `(lblk, len, state)` and the state.
+    fn write_back(
+        i_size: u64,
+        extent: (u64, u64),
+        lblk: u64,
+    ) -> (Vec<(u64, u64, ExtentState)>, State) {
+        let (first, len) = extent;
+        let program = vec![Op::Write(buffered(lblk * B, B)), Op::Writeback { inode: 0 }];
+        let mut s = state(
+            DEFAULT,
+            vec![inode(i_size, &[(first, len, 2, Unwritten)])],
+            vec![program],
+        );
+        finish(&mut s);
+        let map = s.inodes[0]
+            .map
+            .extents
+            .iter()
+            .map(|e| (e.lblk, e.len, e.state))
+            .collect();
+        (map, s)
+    }
+
+    /// The disk contents of the extent's physical block `k` (it started at pblk 2).
+    fn disk_block(s: &State, k: u64) -> &[Data] {
+        let spb = (B / S) as usize;
+        let at = (2 + k as usize) * spb;
+        &s.disk.sectors[at..at + spb]
+    }
+
+    #[test]
+    fn a_small_extent_within_i_size_is_zeroed_out_whole() {
+        let (map, s) = write_back(4 * B, (0, 4), 1);
+        assert_eq!(map, [(0, 4, Written)]);
+        assert!(
+            disk_block(&s, 0).iter().all(|&d| d == Data::Zero),
+            "zeroed on disk"
+        );
+        assert!(
+            disk_block(&s, 3).iter().all(|&d| d == Data::Zero),
+            "zeroed on disk"
+        );
+    }
+
+    #[test]
+    fn an_extent_past_i_size_is_split_not_zeroed() {
+        let (map, s) = write_back(2 * B, (0, 4), 1);
+        assert_eq!(map, [(0, 1, Unwritten), (1, 1, Written), (2, 2, Unwritten)]);
+        assert!(
+            disk_block(&s, 0)
+                .iter()
+                .all(|d| matches!(d, Data::Stale(_))),
+            "stale, not zeroed"
+        );
+    }
+
+    #[test]
+    fn a_large_extent_zeroes_its_head_or_its_tail_when_small_enough() {
+        let (head, _) = write_back(12 * B, (0, 12), 1);
+        assert_eq!(
+            head,
+            [(0, 2, Written), (2, 10, Unwritten)],
+            "case 2: head zeroed"
+        );
+        let (tail, _) = write_back(12 * B, (0, 12), 8);
+        assert_eq!(
+            tail,
+            [(0, 8, Unwritten), (8, 4, Written)],
+            "case 3: tail zeroed"
+        );
+    }
+}
