@@ -78,39 +78,10 @@ fn case(flavour: Flavour) -> impl Strategy<Value = Case> {
         offset(flavour, REGION_BLOCKS + LEN_BLOCKS).prop_map(|size| CaseOp::Truncate { size });
     let op = prop_oneof![4 => write(flavour), 1 => truncate];
     let ops = proptest::collection::vec(op, 1..=OPS_MAX);
-    (fallocate(flavour), ops)
-        .prop_map(move |(first, ops)| Case {
-            flavour,
-            ops: first.into_iter().chain(ops).collect(),
-        })
-        .prop_filter("F1: the model has no ext4_ext_zeroout", |case| {
-            !zeroout(case)
-        })
-}
-
-/// Whether `case` may reach 4.4's `ext4_ext_convert_to_initialized` zero-out, which the model
-/// leaves out (F1 in `REAL_EXT4.md`): a buffered write into the blocks of the leading
-/// fallocate (an O_APPEND write anywhere) on a `dioread_lock` mount. Such cases run in the
-/// ignored test `f1_buffered_writes_into_fallocated_blocks`, which fails.
-fn zeroout(case: &Case) -> bool {
-    let Some(&CaseOp::Fallocate { off, len, .. }) = case.ops.first() else {
-        return false;
-    };
-    let bs = case.flavour.blocksize();
-    let (first, end) = (off / bs, (off + len) / bs);
-    !case.flavour.dioread_nolock()
-        && case.ops.iter().any(|op| match *op {
-            CaseOp::Write {
-                kind: Kind::Append, ..
-            } => true,
-            CaseOp::Write {
-                kind: Kind::Buffered,
-                pos,
-                len,
-                ..
-            } => len > 0 && pos / bs < end && first < (pos + len).div_ceil(bs),
-            _ => false,
-        })
+    (fallocate(flavour), ops).prop_map(move |(first, ops)| Case {
+        flavour,
+        ops: first.into_iter().chain(ops).collect(),
+    })
 }
 
 /// Runs `CASES` generated cases on one image of `flavour`, each on a new file.
@@ -329,7 +300,7 @@ fn run_fixed(flavour: Flavour, image: &Image, cases: &[Case]) {
         if flavour == Flavour::Extent4KNolock && case.flavour == Flavour::Extent4K {
             case.flavour = flavour;
         }
-        if case.flavour != flavour || zeroout(&case) {
+        if case.flavour != flavour {
             continue;
         }
         match case.check(image, &format!("fixed{i}")) {
@@ -366,29 +337,4 @@ fn fallocate_cases_agree() {
         };
         run_fixed(flavour, &image, &fallocate_cases());
     }
-}
-
-/// F1 (`REAL_EXT4.md`): buffered writes into fallocated blocks on a `dioread_lock` mount. 4.4
-/// (and 6.18) zero out a small unwritten extent in `ext4_ext_convert_to_initialized` and map
-/// it all written; the model, which leaves `ext4_ext_zeroout` out, splits it. This test fails
-/// until the model has it: `cargo test --release -p properties --test real_ext4 -- --ignored`.
-#[test]
-#[ignore = "F1: fails, the model has no ext4_ext_zeroout (REAL_EXT4.md)"]
-fn f1_buffered_writes_into_fallocated_blocks() {
-    let _serial = real::serial();
-    let flavour = Flavour::Extent4K;
-    let Some(image) = real::image_or_skip("f1_buffered_writes_into_fallocated_blocks", flavour)
-    else {
-        return;
-    };
-    let mut failures = Vec::new();
-    for (i, case) in fallocate_cases().iter().enumerate() {
-        if case.flavour == flavour
-            && zeroout(case)
-            && let Err(e) = case.check(&image, &format!("f1_{i}"))
-        {
-            failures.push(e);
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
