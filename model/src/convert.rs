@@ -13,7 +13,8 @@ use crate::state::{Data, InodeIx, State};
 /// when it is at most `s_extent_max_zeroout_kb` and lies below `eof_block`; else a zero-out
 /// of the extent's tail from `lblk` (case 3) or of its head before `lblk` (case 2) when
 /// small enough; else a plain split. Zeroed blocks are written with zeros on disk
-/// (`ext4_ext_zeroout`, synchronous) and become written too. Returns the blocks converted.
+/// (`ext4_ext_zeroout`, synchronous) and become written too. `len` is `map->m_len`.
+/// Returns the blocks of the range converted.
 pub fn ext4_ext_convert_to_initialized(
     state: &mut State,
     inode: InodeIx,
@@ -22,12 +23,14 @@ pub fn ext4_ext_convert_to_initialized(
     notes: &mut Vec<String>,
 ) -> u64 {
     let ex = unwritten_extent_at(state, inode, lblk);
-    let map_len = len.min(ex.end() - lblk);
-    let (written, zeroed) = if abuts_written_neighbour(state, inode, &ex, lblk, map_len) {
-        ((lblk, map_len), None)
+    // The kernel decides with `map->m_len` as asked (it may run past the extent) and
+    // converts within the extent.
+    let (planned, zeroed) = if abuts_written_neighbour(state, inode, &ex, lblk, len) {
+        ((lblk, len), None)
     } else {
-        zeroout_plan(state, inode, &ex, lblk, map_len)
+        zeroout_plan(state, inode, &ex, lblk, len)
     };
+    let written = (planned.0, (planned.0 + planned.1).min(ex.end()) - planned.0);
     if let Some((from, count)) = zeroed {
         ext4_ext_zeroout(state, ex.pblk + (from - ex.lblk) as u32, count);
         notes.push(format!("ext4_ext_zeroout blocks {from}+{count}"));
@@ -42,7 +45,7 @@ pub fn ext4_ext_convert_to_initialized(
         "convert_to_initialized {}+{}",
         written.0, written.1
     ));
-    map_len
+    len.min(ex.end() - lblk)
 }
 
 /// The unwritten extent holding `lblk`.

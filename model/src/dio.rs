@@ -260,7 +260,7 @@ fn map_for_dio(
             allocate(state, f.inode, (lblk, hole), ExtentState::Unwritten)
         }
         (Some(DioPath::Ind), Some(ExtentState::Unwritten)) if create => {
-            ext4_ext_convert_to_initialized(state, f.inode, lblk, found.len, notes);
+            ext4_ext_convert_to_initialized(state, f.inode, lblk, want, notes);
             Some((found.len, found.pblk, true))
         }
         (Some(DioPath::Ind), None) if create => {

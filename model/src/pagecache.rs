@@ -274,8 +274,8 @@ pub fn start_writeback(
 /// dioread_nolock as unwritten (`EXT4_GET_BLOCKS_IO_CREATE_EXT`: flag `i_private`'s io_end or
 /// set `EXT4_STATE_DIO_UNWRITTEN`, then flag writeback's own io_end), else written; an
 /// existing unwritten block is flagged likewise, or converted at once without dioread_nolock
-/// (`ext4_ext_convert_to_initialized` over the rest of the run, `m_len = run_left`, as
-/// `mpage_map_one_extent` maps the whole run in one `ext4_map_blocks`).
+/// (`ext4_ext_convert_to_initialized` with `m_len` the unwritten blocks from `lblk` on in
+/// the run, as `mpage_map_one_extent` maps them in one `ext4_map_blocks`).
 fn writeback_map_block(
     state: &mut State,
     inode: InodeIx,
@@ -288,8 +288,17 @@ fn writeback_map_block(
     let pblk = match existing {
         Some((pblk, ExtentState::Written)) => return pblk,
         Some((pblk, ExtentState::Unwritten)) if !nolock => {
+            // `mpage_add_bh_to_extent` only joins buffers in the same state: `m_len` is the
+            // unwritten blocks from `lblk` on in this run.
+            let map = &state.inodes[inode].map;
+            let m_len = (0..run_left)
+                .take_while(|&k| {
+                    map.pblk(lblk + k)
+                        .is_some_and(|(_, s)| s == ExtentState::Unwritten)
+                })
+                .count() as u64;
             let mut notes = Vec::new();
-            ext4_ext_convert_to_initialized(state, inode, lblk, run_left, &mut notes);
+            ext4_ext_convert_to_initialized(state, inode, lblk, m_len, &mut notes);
             return pblk;
         }
         Some((pblk, ExtentState::Unwritten)) => {
