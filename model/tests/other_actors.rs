@@ -895,6 +895,23 @@ mod ext4_ext_convert_to_initialized {
         );
     }
 
+    /// The fast path comes first: a write at the start of an unwritten extent whose written
+    /// left neighbour is contiguous moves the block over, with no zero-out.
+    #[test]
+    fn a_written_left_neighbour_takes_the_block_without_a_zero_out() {
+        let extents = [(0, 2, 2, Written), (2, 4, 4, Unwritten)];
+        let program = vec![Op::Write(buffered(2 * B, B)), Op::Writeback { inode: 0 }];
+        let mut s = state(DEFAULT, vec![inode(6 * B, &extents)], vec![program]);
+        finish(&mut s);
+        let map: Vec<_> = s.inodes[0]
+            .map
+            .extents
+            .iter()
+            .map(|e| (e.lblk, e.len, e.state))
+            .collect();
+        assert_eq!(map, [(0, 3, Written), (3, 3, Unwritten)]);
+    }
+
     #[test]
     fn a_large_extent_zeroes_its_head_or_its_tail_when_small_enough() {
         let (head, _) = write_back(12 * B, (0, 12), 1);
