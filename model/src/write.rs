@@ -268,23 +268,19 @@ fn unwritten_wait(state: &mut State, a: ActorId, f: &WriteFrame, notes: &mut Vec
 }
 
 fn lock_i_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
-    let ino = &mut state.inodes[f.inode];
-    assert!(ino.i_mutex.is_none() && !f.i_mutex_held);
-    ino.i_mutex = Some(a);
+    assert!(!f.i_mutex_held);
+    crate::truncate::lock_i_mutex(state, a, f.inode, notes);
     f.i_mutex_held = true;
-    notes.push(format!("i_mutex({}) taken", ino.ino));
 }
 
 fn unlock_i_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
-    let ino = &mut state.inodes[f.inode];
-    assert_eq!(ino.i_mutex, Some(a), "i_mutex owner");
     assert!(f.i_mutex_held);
-    ino.i_mutex = None;
+    crate::truncate::unlock_i_mutex(state, a, f.inode, notes);
     f.i_mutex_held = false;
     if f.pc == IMutexUnlock {
         f.ret = f.written;
     }
-    notes.push(format!("i_mutex({}) released ret={}", ino.ino, f.ret));
+    notes.push(format!("ret={}", f.ret));
 }
 
 /// `generic_write_checks`, the bitmap-file check, `iocb->private = &overwrite`, the plug.
