@@ -6,7 +6,7 @@ use std::fmt;
 
 use crate::iocb::{Iocb, IovIter, KiFlags};
 use crate::ops::{
-    Frame, IocbPrivate, Op, OpResult, OtherFrame, OtherPc, WriteFrame, WriteOp, WritePc,
+    CompletePc, Frame, IocbPrivate, Op, OpResult, OtherFrame, OtherPc, WriteFrame, WriteOp, WritePc,
 };
 use crate::state::{ActorId, InodeIx, ObjId, Sleep, State};
 
@@ -112,11 +112,32 @@ impl fmt::Display for Wait {
     }
 }
 
+/// Which step ran: the program counter it ran at (structured, for the oracles and tests;
+/// [`Event::step`] is its name for people).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Pc {
+    /// A writer's step in `ext4_file_write_iter` and its callees.
+    Write(WritePc),
+    /// A step of another operation.
+    Other(OtherPc),
+    /// A bio completed (`bio_endio`), with `-EIO` when `failed`.
+    BioEnd {
+        /// Completed with `-EIO`.
+        failed: bool,
+    },
+    /// A step of `dio_complete` on `s_dio_done_wq`.
+    DioComplete(CompletePc),
+    /// `ext4_end_io` on `rsv_conversion_wq`.
+    EndIo,
+}
+
 /// One applied step, for the trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     /// Who stepped.
     pub task: Task,
+    /// The program counter the step ran at.
+    pub pc: Pc,
     /// The step, named after its program counter.
     pub step: String,
     /// What happened, in ext4 terms.
@@ -283,68 +304,71 @@ pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
         return Err(StepError::NotRunnable(task, wait));
     }
     let mut notes = Vec::new();
-    let name = match task {
+    let (pc, name) = match task {
         Task::Actor(a) => step_actor(state, a, &mut notes),
         Task::Bio(id) => {
             crate::background::complete_bio(state, id, false, &mut notes);
-            "bio_endio".to_string()
+            (Pc::BioEnd { failed: false }, "bio_endio".to_string())
         }
         Task::BioError(id) => {
             crate::background::complete_bio(state, id, true, &mut notes);
-            "bio_endio -EIO".to_string()
+            (Pc::BioEnd { failed: true }, "bio_endio -EIO".to_string())
         }
         Task::Work(id) => {
-            let name = work_name(state, id);
+            let named = work_name(state, id);
             crate::background::run_work(state, id, &mut notes);
-            name
+            named
         }
     };
     crate::background::flush_plugs_of_sleepers(state);
     state.assert_invariants();
     Ok(Event {
         task,
+        pc,
         step: name,
         notes,
     })
 }
 
-fn work_name(state: &State, id: ObjId) -> String {
+fn work_name(state: &State, id: ObjId) -> (Pc, String) {
     match &state.work[&id] {
-        crate::state::Work::DioComplete { pc, .. } => format!("dio_complete:{pc:?}"),
-        crate::state::Work::EndIo { .. } => "ext4_end_io".to_string(),
+        crate::state::Work::DioComplete { pc, .. } => {
+            (Pc::DioComplete(*pc), format!("dio_complete:{pc:?}"))
+        }
+        crate::state::Work::EndIo { .. } => (Pc::EndIo, "ext4_end_io".to_string()),
     }
 }
 
 /// One step of actor `a`: start its next operation if idle, run the step at its program
 /// counter, move the counter (unless it went to sleep), finish the operation at `Done`.
-fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> String {
+fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> (Pc, String) {
     let index = state.actors[a as usize].op;
     let op = state.actors[a as usize].program[index].clone();
     if matches!(state.actors[a as usize].frame, Frame::Idle) {
         state.actors[a as usize].frame = first_frame(&op);
     }
     let mut frame = std::mem::take(&mut state.actors[a as usize].frame);
-    let name = match (&mut frame, &op) {
+    let named = match (&mut frame, &op) {
         (Frame::Write(f), Op::Write(w)) => {
-            let name = format!("{:?}", f.pc);
+            let named = (Pc::Write(f.pc), format!("{:?}", f.pc));
             crate::write::run(state, a, f, w, notes);
             if state.actors[a as usize].sleeping.is_none() {
                 f.pc = crate::write::after(state, f);
             }
-            name
+            named
         }
         (Frame::Other(f), op) => {
-            let name = format!("{:?}", f.pc);
+            let named = (Pc::Other(f.pc), format!("{:?}", f.pc));
             crate::other::run(state, a, op, f, notes);
             if state.actors[a as usize].sleeping.is_none() {
                 f.pc = crate::other::after(state, op, f);
             }
-            name
+            named
         }
         _ => unreachable!("frame and operation disagree"),
     };
     finish_if_done(state, a, frame);
-    name
+    named
 }
 
 /// The AIO event of a write: `aio_run_iocb` completes the iocb at once with `ret` unless it

@@ -183,6 +183,14 @@ pub fn inode_dio_end(state: &mut State, inode: InodeIx) {
 /// The journal commit of the running transaction (`jbd2` commit): every inode's extent tree,
 /// `i_disksize` and orphan entry become what survives a crash.
 pub fn commit(state: &mut State) {
+    let running = state.disk.freed_uncommitted.iter().any(|&f| f)
+        || state
+            .inodes
+            .iter()
+            .any(|i| i.sync_dirty || i.datasync_dirty || i.ordered);
+    if running {
+        state.j_commit_sequence += 1;
+    }
     state.disk.commit_frees();
     for ino in &mut state.inodes {
         let mut map = ino.map.clone();

@@ -104,6 +104,7 @@ impl Scenario {
             actors: self.build_actors()?,
             next_id: 0,
             crashed: false,
+            j_commit_sequence: 0,
         };
         for (i, spec) in self.inodes.iter().enumerate() {
             for &index in &spec.cached_pages {
@@ -128,6 +129,33 @@ impl Scenario {
         }
         if spec.i_size > g.s_maxbytes() {
             return error(format!("inodes[{i}].i_size"), "past s_maxbytes");
+        }
+        let bitmap_limit = g.s_bitmap_maxbytes();
+        if !spec.extents && spec.i_size > 0 && i128::from(spec.i_size) > i128::from(bitmap_limit) {
+            return error(
+                format!("inodes[{i}].i_size"),
+                format!(
+                    "{} is past s_bitmap_maxbytes ({bitmap_limit} for {}-byte blocks in 4.4's loff_t arithmetic): \
+                     no write can make a block-mapped file that large",
+                    spec.i_size,
+                    g.blocksize()
+                ),
+            );
+        }
+        let eof_pages = spec.i_size.div_ceil(g.pagesize());
+        if let Some((k, &index)) = spec
+            .cached_pages
+            .iter()
+            .enumerate()
+            .find(|(_, index)| **index >= eof_pages)
+        {
+            return error(
+                format!("inodes[{i}].cached_pages[{k}]"),
+                format!(
+                    "page {index} lies past EOF (i_size {}): 4.4 caches no page there",
+                    spec.i_size
+                ),
+            );
         }
         Ok(Inode {
             ino: spec.ino,
@@ -190,6 +218,20 @@ impl Scenario {
                 "a block-mapped file has no unwritten extents",
             );
         }
+        let eof_block = spec.i_size.div_ceil(g.blocksize());
+        if e.state == ExtentState::Written && e.end() > eof_block {
+            return error(
+                format!("{field}.lblk"),
+                format!(
+                    "a written extent reaches block {} past the block holding EOF (i_size {}): \
+                     4.4 keeps no written block there (ext4_truncate and a failed write's \
+                     truncate free them, writeback maps nothing past EOF); use an unwritten \
+                     extent, as fallocate(FALLOC_FL_KEEP_SIZE) leaves",
+                    e.end() - 1,
+                    spec.i_size
+                ),
+            );
+        }
         let spb = g.sectors_per_block() as usize;
         for b in blocks {
             disk.free[b as usize] = false;
@@ -199,7 +241,21 @@ impl Scenario {
                     inode: i as u8,
                     lblk,
                 };
-                disk.sectors[b as usize * spb..(b as usize + 1) * spb].fill(data);
+                // The tail of the block holding EOF is zeros, as ext4_block_truncate_page
+                // and dio_zero_block leave it.
+                let block_start = u64::from(lblk) << g.blkbits;
+                let in_file = spec
+                    .i_size
+                    .saturating_sub(block_start)
+                    .div_ceil(g.sectorsize());
+                let sectors = &mut disk.sectors[b as usize * spb..(b as usize + 1) * spb];
+                for (k, sector) in sectors.iter_mut().enumerate() {
+                    *sector = if (k as u64) < in_file {
+                        data
+                    } else {
+                        Data::Zero
+                    };
+                }
             }
         }
         map.insert(*e, false, false);

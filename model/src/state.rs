@@ -351,6 +351,9 @@ pub struct State {
     pub next_id: ObjId,
     /// A crash happened; the state is the one journal replay recovered.
     pub crashed: bool,
+    /// `journal->j_commit_sequence`: transactions committed so far (a commit with nothing
+    /// to commit commits no transaction).
+    pub j_commit_sequence: u32,
 }
 
 impl State {

@@ -122,7 +122,7 @@ mod ext4_setattr {
         };
         let mut s = state(
             DEFAULT,
-            vec![inode(B + S, &[(0, 4, 2, Written)])],
+            vec![inode(B + S, &[(0, 2, 2, Written), (2, 2, 4, Unwritten)])],
             vec![vec![truncate]],
         );
         let trace = finish(&mut s);
@@ -589,7 +589,8 @@ mod ext4_da_reserve_space {
     #[test]
     fn a_buffered_write_without_a_block_to_reserve_fails_enospc_after_what_it_copied() {
         let program = vec![Op::Write(buffered(0, 3 * B))];
-        let mut s = small_disk(2, vec![inode(0, &[(0, 1, 0, Written)])], vec![program]);
+        // The only other block is taken by a preallocated (unwritten) extent.
+        let mut s = small_disk(2, vec![inode(0, &[(0, 1, 0, Unwritten)])], vec![program]);
         finish(&mut s);
         assert_eq!(
             write_result(&s, 0, 0).0,
@@ -599,7 +600,7 @@ mod ext4_da_reserve_space {
         let program = vec![Op::Write(buffered(0, B))];
         let mut s = small_disk(
             1,
-            vec![inode(B, &[]), inode(0, &[(0, 1, 0, Written)])],
+            vec![inode(B, &[]), inode(0, &[(0, 1, 0, Unwritten)])],
             vec![program],
         );
         finish(&mut s);
@@ -609,7 +610,7 @@ mod ext4_da_reserve_space {
     #[test]
     fn a_dio_allocation_leaves_delalloc_reservations_alone() {
         let actors = vec![vec![Op::Write(buffered(B, B)), Op::Write(dio(0, B))]];
-        let mut s = small_disk(2, vec![inode(2 * B, &[(3, 1, 0, Written)])], actors);
+        let mut s = small_disk(2, vec![inode(2 * B, &[(3, 1, 0, Unwritten)])], actors);
         finish(&mut s);
         assert_eq!(write_result(&s, 0, 1).0, model::iocb::errno::ENOSPC);
         assert_eq!(
@@ -925,6 +926,81 @@ mod ext4_ext_convert_to_initialized {
             tail,
             [(0, 8, Unwritten), (8, 4, Written)],
             "case 3: tail zeroed"
+        );
+    }
+}
+
+/// The initial states a scenario may start from are states 4.4 can reach: the load refuses
+/// the others, naming the field.
+mod reachable_initial_state {
+    use super::*;
+    use model::geometry::Geometry;
+    use model::scenario::Scenario;
+
+    fn build(geometry: Geometry, inode: model::scenario::InodeSpec) -> Result<(), String> {
+        let scenario = Scenario {
+            geometry,
+            mount: DEFAULT,
+            inodes: vec![inode],
+            actors: vec![vec![Op::Stat { inode: 0 }]],
+        };
+        scenario.build().map(drop).map_err(|e| e.to_string())
+    }
+
+    /// On 32 and 64 KiB blocks `ext4_max_bitmap_size` is negative in 4.4's `loff_t`
+    /// arithmetic: every write to a block-mapped file fails `-EFBIG`, so none has data.
+    #[test]
+    fn a_block_mapped_file_with_data_past_a_negative_s_bitmap_maxbytes_is_refused() {
+        let g = Geometry {
+            blkbits: 16,
+            sector_bits: 12,
+            page_bits: 16,
+            huge_file: true,
+            disk_blocks: 4,
+        };
+        assert!(g.s_bitmap_maxbytes() < 0);
+        let error = build(g, bitmap_inode(65536, &[(0, 1, 0, Written)])).unwrap_err();
+        assert!(
+            error.contains("inodes[0].i_size") && error.contains("s_bitmap_maxbytes"),
+            "{error}"
+        );
+        assert_eq!(build(g, bitmap_inode(0, &[])), Ok(()));
+        let g = Geometry { blkbits: 12, ..G };
+        assert_eq!(build(g, bitmap_inode(65536, &[(0, 1, 0, Written)])), Ok(()));
+    }
+
+    /// No written block lies past the one holding EOF (`ext4_truncate` and a failed write's
+    /// truncate free them, writeback maps nothing there); an unwritten one may
+    /// (`fallocate(FALLOC_FL_KEEP_SIZE)`). No page past EOF is cached.
+    #[test]
+    fn written_blocks_and_cached_pages_past_eof_are_refused() {
+        let error = build(G, inode(B + S, &[(0, 3, 0, Written)])).unwrap_err();
+        assert!(
+            error.contains("inodes[0].extents[0].lblk")
+                && error.contains("past the block holding EOF"),
+            "{error}"
+        );
+        assert_eq!(
+            build(G, inode(B + S, &[(0, 2, 0, Written), (2, 1, 2, Unwritten)])),
+            Ok(())
+        );
+        let mut cached = inode(B, &[(0, 1, 0, Written)]);
+        cached.cached_pages = vec![1];
+        let error = build(G, cached).unwrap_err();
+        assert!(error.contains("inodes[0].cached_pages[0]"), "{error}");
+    }
+
+    /// The tail of the block holding EOF reads zeros on disk, as `ext4_block_truncate_page`
+    /// and `dio_zero_block` leave it.
+    #[test]
+    fn the_tail_of_the_eof_block_is_zeros() {
+        let s = state(DEFAULT, vec![inode(B + S, &[(0, 2, 0, Written)])], vec![]);
+        let spb = (B / S) as usize;
+        assert_eq!(s.disk.sectors[spb], init(1));
+        assert!(
+            s.disk.sectors[spb + 1..2 * spb]
+                .iter()
+                .all(|&d| d == Data::Zero)
         );
     }
 }

@@ -53,6 +53,33 @@ fn inode(i_size: u64, extents: bool, map: Vec<Extent>, cached: Vec<u64>) -> Inod
     }
 }
 
+/// The initial state 4.4 can reach from `map` and `cached`: a written block past the one
+/// holding EOF becomes unwritten (as `fallocate(FALLOC_FL_KEEP_SIZE)` leaves it), and no
+/// page past EOF is cached.
+fn reachable(
+    map: Vec<Extent>,
+    cached: Vec<u64>,
+    i_size: u64,
+    block: u64,
+) -> (Vec<Extent>, Vec<u64>) {
+    let eof_block = i_size.div_ceil(block);
+    let map = map
+        .into_iter()
+        .map(|e| match e.state {
+            ExtentState::Written if e.lblk + e.len > eof_block => Extent {
+                state: ExtentState::Unwritten,
+                ..e
+            },
+            _ => e,
+        })
+        .collect();
+    let cached = cached
+        .into_iter()
+        .filter(|&p| p < i_size.div_ceil(block))
+        .collect();
+    (map, cached)
+}
+
 /// Block sizes with a sector size the model can hold (at most 16 sectors a block).
 fn geometry() -> impl Strategy<Value = Geometry> {
     (
@@ -105,7 +132,7 @@ proptest! {
         base_skew in prop_oneof![Just(0u64), Just(1), Just(512)],
     ) {
         let limit = if extents { g.s_maxbytes() } else { g.s_bitmap_maxbytes().max(0) as u64 };
-        let i_size = [0, g.blocksize(), limit.saturating_sub(g.blocksize()), (1 << 31) - 1][i_size_pick].min(g.s_maxbytes());
+        let i_size = [0, g.blocksize(), limit.saturating_sub(g.blocksize()), (1 << 31) - 1][i_size_pick].min(limit).min(g.s_maxbytes());
         let edges = [0, i_size, limit, (1 << 31) - 1, rlimit.unwrap_or(0)];
         let pos = edges[pos_pick.index(edges.len())].saturating_add_signed(k * g.sectorsize() as i64);
         let len = blocks * g.blocksize();
@@ -214,6 +241,7 @@ proptest! {
         append in any::<bool>(),
         misaligned_buffer in any::<bool>(),
     ) {
+        let (map, cached) = reachable(map, cached, i_size, B);
         let mut w = write_op(pos, len, file_flags(true, append, true), aio, None);
         if misaligned_buffer {
             w.segments[0].base += S;
@@ -281,6 +309,7 @@ proptest! {
         (file.o_sync, file.o_dsync) = (sync == 2, sync > 0);
         let w = write_op(pos, len, file, aio, None);
         let g = Geometry { blkbits: 12, sector_bits: 10, page_bits: 12, huge_file: true, disk_blocks: 16 };
+        let (map, _) = reachable(map, vec![], i_size, B);
         let mut spec = inode(i_size, true, map, vec![]);
         spec.s_sync = s_sync;
         let scenario = Scenario { geometry: g, mount: Mount { dioread_nolock: nolock, ..Mount::default() }, inodes: vec![spec], actors: vec![vec![Op::Write(w)]] };

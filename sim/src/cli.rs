@@ -205,6 +205,7 @@ fn replay_corpus(args: &[String]) -> Result<ExitCode, String> {
         entry.verdict,
         entry.kernel
     );
+    say!("class: {}", entry.class_words());
     let outcome = crate::corpus::replay(&loaded);
     let verdict_holds = entry.verdict == crate::corpus::Verdict::Holds;
     let matches = match &outcome {
@@ -213,15 +214,26 @@ fn replay_corpus(args: &[String]) -> Result<ExitCode, String> {
             !verdict_holds
         }
         crate::corpus::Outcome::Refound(schedule) => {
-            say!("schedule stale, violation re-found at \"{schedule}\"");
-            !verdict_holds
+            say!(
+                "stale: the stored schedule no longer breaks {}; a search found it at \"{schedule}\"",
+                entry.oracle
+            );
+            false
         }
         crate::corpus::Outcome::Held => {
-            say!("held: no search breaks {}", entry.oracle);
+            if verdict_holds {
+                say!("held: a breadth-first search of every reachable state finds no violation");
+            } else {
+                say!("held: no search breaks {}", entry.oracle);
+            }
             verdict_holds
         }
-        crate::corpus::Outcome::Other(oracle) => {
-            say!("the schedule breaks {oracle} instead of {}", entry.oracle);
+        crate::corpus::Outcome::NotExhausted(states) => {
+            say!("not proven: the breadth-first search stopped at {states} states");
+            false
+        }
+        crate::corpus::Outcome::Other(what) => {
+            say!("broken instead: {what}");
             false
         }
     };
@@ -265,6 +277,7 @@ fn shrink_corpus(args: &[String]) -> Result<ExitCode, String> {
         date: &p.date,
         shrink: Some((shrunk.preemptions, shrunk.shortest, before.to_string())),
         shuttle_schedule: None,
+        class_lines: entry.class_lines(),
     };
     std::fs::write(path, crate::corpus::to_toml(&new, &shrunk.scenario))
         .map_err(|e| format!("{file}: {e}"))?;
@@ -294,8 +307,12 @@ fn explain(args: &[String]) -> Result<ExitCode, String> {
     let run = engine::replay(&initial, &schedule, model::exec::step)
         .map_err(|(i, e)| format!("{file}: schedule step {i}: {e}"))?;
     let title = format!(
-        "{} {} ({}, Linux {})",
-        loaded.entry.id, loaded.entry.slug, loaded.entry.oracle, loaded.entry.kernel
+        "{} {} ({}, Linux {}; {})",
+        loaded.entry.id,
+        loaded.entry.slug,
+        loaded.entry.oracle,
+        loaded.entry.kernel,
+        loaded.entry.class_words()
     );
     say_raw!("{}", crate::explain::text(&title, &run));
     let write = |path: &PathBuf, text: String| {
@@ -622,6 +639,7 @@ fn write_counterexample(
         date: &today(),
         shrink: record,
         shuttle_schedule: shuttle_schedule(args, scenario, oracle),
+        class_lines: "class = \"unknown\"\n".to_string(),
     };
     std::fs::write(&path, crate::corpus::to_toml(&new, scenario))
         .map_err(|e| format!("--corpus-dir {}: {e}", path.display()))?;

@@ -14,6 +14,9 @@ use crate::scenario_file::{ScenarioFile, to_toml_under};
 pub const RESEARCH_SCHEDULES: u64 = 5_000;
 /// States the re-search's breadth-first search may visit.
 pub const RESEARCH_STATES: u64 = 200_000;
+/// States the breadth-first search that proves a `holds` entry may visit: it must explore
+/// every reachable state within this bound.
+pub const HOLDS_STATES: u64 = 500_000;
 
 /// The kernel version every corpus entry is about.
 pub const KERNEL: &str = "4.4";
@@ -26,6 +29,42 @@ pub enum Verdict {
     Violates,
     /// Nothing in the scenario breaks the oracle (checked by a bounded search).
     Holds,
+}
+
+/// What kind of behaviour a stored violation is, judged against the kernel's history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    /// A 4.4 defect that upstream fixed: `fixed_by` names the commit.
+    Bug,
+    /// 4.4 does this by its own contract, which a later kernel changed: `changed_by`.
+    ByDesign,
+    /// Still so upstream and considered correct: `reference` (a commit or a document).
+    Accepted,
+    /// Not yet matched to upstream history.
+    Unknown,
+}
+
+impl Class {
+    /// The kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Bug => "bug",
+            Class::ByDesign => "by-design",
+            Class::Accepted => "accepted",
+            Class::Unknown => "unknown",
+        }
+    }
+
+    /// The field that cites the evidence for this class, if it has one.
+    pub fn evidence_field(self) -> Option<&'static str> {
+        match self {
+            Class::Bug => Some("fixed_by"),
+            Class::ByDesign => Some("changed_by"),
+            Class::Accepted => Some("reference"),
+            Class::Unknown => None,
+        }
+    }
 }
 
 /// Where an entry came from.
@@ -58,6 +97,18 @@ pub struct Entry {
     pub kernel: String,
     /// `violates` or `holds`.
     pub verdict: Verdict,
+    /// For a violation: what kind of behaviour it is.
+    #[serde(default)]
+    pub class: Option<Class>,
+    /// `class = "bug"`: `"<12 hex digits> <title> (<version>)"` of the upstream fix.
+    #[serde(default)]
+    pub fixed_by: Option<String>,
+    /// `class = "by-design"`: the upstream change of contract.
+    #[serde(default)]
+    pub changed_by: Option<String>,
+    /// `class = "accepted"`: the commit or document that keeps it.
+    #[serde(default)]
+    pub reference: Option<String>,
     /// The engine-independent schedule.
     pub schedule: String,
     /// shuttle's own schedule string, where one exists.
@@ -134,12 +185,116 @@ pub fn load(path: &Path) -> Result<Loaded, CorpusError> {
         )));
     }
     model::drive::parse_schedule(&entry.schedule).map_err(|e| error(format!("schedule: {e}")))?;
+    check_class(&entry).map_err(error)?;
     let scenario = entry
         .scenario
         .clone()
         .checked()
         .map_err(|e| error(format!("scenario: {e}")))?;
     Ok(Loaded { entry, scenario })
+}
+
+/// A violation has a class and exactly the evidence field its class asks for; a `holds`
+/// entry has none.
+fn check_class(entry: &Entry) -> Result<(), String> {
+    let fields = [
+        ("fixed_by", &entry.fixed_by),
+        ("changed_by", &entry.changed_by),
+        ("reference", &entry.reference),
+    ];
+    let wanted = match (entry.verdict, entry.class) {
+        (Verdict::Holds, Some(_)) => {
+            return Err("class: a holds entry is a control, it has no class".to_string());
+        }
+        (Verdict::Holds, None) => None,
+        (Verdict::Violates, None) => {
+            return Err(
+                "class: missing; a violation is a bug, by-design, accepted or unknown".to_string(),
+            );
+        }
+        (Verdict::Violates, Some(class)) => class.evidence_field(),
+    };
+    for (name, value) in fields {
+        match (Some(name) == wanted, value) {
+            (true, None) => return Err(format!("{name}: missing for class {:?}", entry.class)),
+            (false, Some(_)) => {
+                return Err(format!("{name}: not a field of class {:?}", entry.class));
+            }
+            _ => {}
+        }
+    }
+    if let Some(fix) = &entry.fixed_by
+        && !is_commit_citation(fix)
+    {
+        return Err(format!(
+            "fixed_by: `{fix}` is not \"<12 hex digits> <title> (<version>)\""
+        ));
+    }
+    Ok(())
+}
+
+/// `"<12 hex digits> <title> (<version>)"`, e.g. `"372a03e01853 ext4: fix data corruption
+/// caused by unaligned direct AIO (v5.1)"`.
+fn is_commit_citation(text: &str) -> bool {
+    let Some((id, rest)) = text.split_once(' ') else {
+        return false;
+    };
+    let hex = id.len() == 12
+        && id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase());
+    let version = rest
+        .rsplit_once(" (")
+        .and_then(|(title, v)| (!title.is_empty()).then_some(v))
+        .and_then(|v| v.strip_suffix(')'))
+        .is_some_and(|v| v.starts_with('v') && v[1..].split('.').all(|n| n.parse::<u32>().is_ok()));
+    hex && version
+}
+
+impl Entry {
+    /// The class and its evidence, as TOML lines (empty for a `holds` entry).
+    pub fn class_lines(&self) -> String {
+        let Some(class) = self.class else {
+            return String::new();
+        };
+        let evidence = [
+            ("fixed_by", &self.fixed_by),
+            ("changed_by", &self.changed_by),
+            ("reference", &self.reference),
+        ]
+        .into_iter()
+        .find_map(|(name, value)| {
+            value
+                .as_ref()
+                .map(|v| format!("{name} = {}\n", toml_string(v)))
+        })
+        .unwrap_or_default();
+        format!("class = \"{}\"\n{evidence}", class.name())
+    }
+
+    /// The class in words for reports: `bug (fixed by …)`, `unknown`, `control`.
+    pub fn class_words(&self) -> String {
+        match self.class {
+            None => "control".to_string(),
+            Some(Class::Bug) => {
+                format!("bug, fixed by {}", self.fixed_by.as_deref().unwrap_or("?"))
+            }
+            Some(Class::ByDesign) => format!(
+                "by design in 4.4, changed by {}",
+                self.changed_by.as_deref().unwrap_or("?")
+            ),
+            Some(Class::Accepted) => format!(
+                "accepted upstream ({})",
+                self.reference.as_deref().unwrap_or("?")
+            ),
+            Some(Class::Unknown) => "unknown: not yet matched to upstream history".to_string(),
+        }
+    }
+}
+
+/// A TOML basic string.
+fn toml_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// How a replay came out.
@@ -149,31 +304,50 @@ pub enum Outcome {
     Reproduced,
     /// The stored schedule no longer does, but a search of the scenario found this one.
     Refound(String),
-    /// No search breaks the oracle (a `holds` entry wants this).
+    /// No search breaks the oracle (a `holds` entry wants this: a breadth-first search
+    /// explored every reachable state and found no violation of any oracle).
     Held,
+    /// The breadth-first search of a `holds` entry stopped at its bound of this many states.
+    NotExhausted(u64),
     /// The schedule breaks another oracle first.
     Other(String),
 }
 
-/// Replays an entry: its schedule, and when that no longer shows the violation, a bounded
-/// search of its scenario for the same oracle.
+/// Replays an entry. A `violates` entry: its schedule, and when that no longer shows the
+/// violation, a bounded search of its scenario for the same oracle. A `holds` entry: a
+/// breadth-first search of every reachable state, which must find no violation at all.
 pub fn replay(loaded: &Loaded) -> Outcome {
     let initial = loaded.scenario.build().expect("checked on load");
+    if loaded.entry.verdict == Verdict::Holds {
+        return prove_holds(&initial);
+    }
     let schedule = model::drive::parse_schedule(&loaded.entry.schedule).expect("checked on load");
     let oracle = loaded.entry.oracle.as_str();
     let seen = engine::replay(&initial, &schedule, model::exec::step)
         .ok()
         .and_then(|r| r.violation);
-    match seen {
-        Some(v) if v.oracle.name() == oracle => return shuttle_agrees(loaded, &initial),
-        Some(v) if loaded.entry.verdict == Verdict::Holds => {
-            return Outcome::Other(v.oracle.name().to_string());
-        }
-        _ => {}
+    if seen.is_some_and(|v| v.oracle.name() == oracle) {
+        return shuttle_agrees(loaded, &initial);
     }
     match search(&initial, oracle) {
         Some(found) => Outcome::Refound(schedule_text(&found)),
         None => Outcome::Held,
+    }
+}
+
+/// A breadth-first search of every state reachable from `initial`.
+fn prove_holds(initial: &model::state::State) -> Outcome {
+    let report = engine::bfs(initial, HOLDS_STATES, model::exec::step);
+    match report.found {
+        Some(found) => {
+            let v = found
+                .violation
+                .as_ref()
+                .expect("a found execution violates");
+            Outcome::Other(format!("{v} at \"{}\"", schedule_text(&found)))
+        }
+        None if report.exhausted => Outcome::Held,
+        None => Outcome::NotExhausted(report.states),
     }
 }
 
@@ -248,6 +422,8 @@ pub struct NewEntry<'a> {
     pub shrink: Option<(Option<usize>, bool, String)>,
     /// shuttle's schedule string for the scenario, if shuttle found it.
     pub shuttle_schedule: Option<String>,
+    /// The class lines ([`Entry::class_lines`]); a new finding is `class = "unknown"`.
+    pub class_lines: String,
 }
 
 /// A corpus file's text.
@@ -265,10 +441,11 @@ pub fn to_toml(new: &NewEntry<'_>, scenario: &Scenario) -> String {
             format!("[shrink]\n{preemptions}shortest = {shortest}\nbefore = \"{before}\"\n\n")
         });
     format!(
-        "id = {}\nslug = \"{}\"\noracle = \"{}\"\nkernel = \"{KERNEL}\"\nverdict = \"violates\"\nschedule = \"{}\"\n{shuttle}postmortem = '''\n{}\n'''\n\n[provenance]\ntool = \"writeiter {}\"\nengine = \"{}\"\nstrategy = \"{}\"\nseed = {}\ndate = \"{}\"\n\n{shrink}{}",
+        "id = {}\nslug = \"{}\"\noracle = \"{}\"\nkernel = \"{KERNEL}\"\nverdict = \"violates\"\n{}schedule = \"{}\"\n{shuttle}postmortem = '''\n{}\n'''\n\n[provenance]\ntool = \"writeiter {}\"\nengine = \"{}\"\nstrategy = \"{}\"\nseed = {}\ndate = \"{}\"\n\n{shrink}{}",
         new.id,
         new.slug,
         new.oracle,
+        new.class_lines,
         new.schedule,
         postmortem.trim(),
         env!("CARGO_PKG_VERSION"),

@@ -14,10 +14,32 @@ use model::state::State;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::oracle::{Observer, Violation};
+use crate::oracle::{Observer, Oracle, Violation};
 
 /// How one step is applied: `model::exec::step`, or a deliberately broken copy in a test.
 pub type Stepper = fn(&mut State, Task) -> Result<Event, StepError>;
+
+/// Applies `task`'s step with `stepper`. A panic inside the model (one of its internal
+/// assertions: a state the model itself says cannot happen) is a finding like any other, the
+/// `model-assertion` violation, with the schedule that led to it; the panic prints nothing.
+pub fn apply(
+    stepper: Stepper,
+    state: &mut State,
+    task: Task,
+) -> Result<Result<Event, StepError>, Violation> {
+    let mut stepped = None;
+    crate::sync::catch_quietly(|| stepped = Some(stepper(state, task))).map_err(|text| {
+        Violation {
+            oracle: Oracle::ModelAssertion,
+            message: format!("{task}'s step panicked: {text}"),
+            actors: match task {
+                Task::Actor(a) => vec![a],
+                _ => Vec::new(),
+            },
+        }
+    })?;
+    Ok(stepped.expect("the step ran"))
+}
 
 /// Picks the next task among the runnable ones (never empty).
 pub trait Chooser {
@@ -68,12 +90,15 @@ pub fn execute(
             };
         }
         let task = chooser.choose(&state, &runnable);
-        let event = stepper(&mut state, task).expect("a chooser picks a runnable task");
         schedule.push(task);
-        let checked = observer.after_step(&state, &event);
-        if keep_trace {
-            trace.push(event);
-        }
+        let checked = apply(stepper, &mut state, task).and_then(|event| {
+            let event = event.expect("a chooser picks a runnable task");
+            let checked = observer.after_step(&state, &event);
+            if keep_trace {
+                trace.push(event);
+            }
+            checked
+        });
         if let Err(violation) = checked {
             let end = ending(&state);
             return Execution {
@@ -98,9 +123,15 @@ pub fn replay(
     let mut observer = Observer::new(initial);
     let mut trace = Vec::new();
     for (index, &task) in schedule.iter().enumerate() {
-        let event = stepper(&mut state, task).map_err(|e| (index, e))?;
-        let checked = observer.after_step(&state, &event);
-        trace.push(event);
+        let checked = match apply(stepper, &mut state, task) {
+            Ok(event) => {
+                let event = event.map_err(|e| (index, e))?;
+                let checked = observer.after_step(&state, &event);
+                trace.push(event);
+                checked
+            }
+            Err(violation) => Err(violation),
+        };
         if let Err(violation) = checked {
             let schedule = schedule[..=index].to_vec();
             return Ok(Execution {
@@ -379,11 +410,12 @@ pub fn bfs_for(initial: &State, max_states: u64, stepper: Stepper, oracle: &str)
         }
         for task in runnable {
             let (mut next, mut watch) = (state.clone(), observer.clone());
-            let event = stepper(&mut next, task).expect("runnable");
+            let checked = apply(stepper, &mut next, task)
+                .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
             report.steps += 1;
             nodes.push((node, task));
             let id = nodes.len() - 1;
-            match watch.after_step(&next, &event) {
+            match checked {
                 Err(v) if wanted(&v) => {
                     report.found = Some(rebuild(initial, &nodes, Some(id), stepper));
                     return report;

@@ -146,14 +146,19 @@ fn options(seed: u64, rng: &mut ChaCha8Rng) -> SwarmOptions {
 }
 
 /// One extent-mapped inode: each of its blocks a hole, written or unwritten, at scattered
-/// physical blocks (so that neighbours are not always physically contiguous).
+/// physical blocks (so that neighbours are not always physically contiguous). A state 4.4
+/// can reach: no written block past the one holding EOF (a drawn one is unwritten, as
+/// `fallocate(FALLOC_FL_KEEP_SIZE)` leaves it), no cached page past EOF.
 fn inode(options: &SwarmOptions, rng: &mut ChaCha8Rng) -> InodeSpec {
+    let g = options.geometry;
+    let eof_block = options.i_size.div_ceil(g.blocksize());
     let mut extents = Vec::new();
     let mut pblk = rng.random_range(0..3);
     for lblk in 0..FILE_BLOCKS {
         let state = match rng.random_range(0..4) {
             0 => continue,
             1 => ExtentState::Unwritten,
+            _ if lblk >= eof_block => ExtentState::Unwritten,
             _ => ExtentState::Written,
         };
         extents.push(Extent {
@@ -164,8 +169,10 @@ fn inode(options: &SwarmOptions, rng: &mut ChaCha8Rng) -> InodeSpec {
         });
         pblk += 1 + rng.random_range(0..2);
     }
+    let eof_page = options.i_size.div_ceil(g.pagesize());
     let cached_pages = (0..FILE_BLOCKS)
         .filter(|_| rng.random_range(0..5) == 0)
+        .filter(|&index| index < eof_page)
         .collect();
     InodeSpec {
         ino: 12,

@@ -1,7 +1,8 @@
-//! Replays every file of `corpus/`: a `violates` entry must still break its oracle (by its
-//! stored schedule, or, when the model changed under it, by a search of its scenario, which
-//! is said plainly), a `holds` entry must hold. Also the corpus format's errors and
-//! `writeiter replay`'s exit statuses.
+//! Replays every file of `corpus/`: a `violates` entry's stored schedule must still break its
+//! oracle (a stale schedule fails, printing the one a search found in its place), a `holds`
+//! entry must survive a breadth-first search of every reachable state. Also the corpus
+//! format's errors (the class and its evidence included) and `writeiter replay`'s exit
+//! statuses.
 
 mod common;
 use common::{stdout, writeiter};
@@ -43,9 +44,10 @@ fn every_corpus_entry_still_shows_its_verdict() {
         let outcome = corpus::replay(&loaded);
         match (loaded.entry.verdict, &outcome) {
             (Verdict::Violates, Outcome::Reproduced) | (Verdict::Holds, Outcome::Held) => {}
-            (Verdict::Violates, Outcome::Refound(schedule)) => {
-                eprintln!("{name}: schedule stale, violation re-found at \"{schedule}\"");
-            }
+            (Verdict::Violates, Outcome::Refound(schedule)) => panic!(
+                "{name}: stale: the stored schedule no longer breaks {}; a search found it at \"{schedule}\"",
+                loaded.entry.oracle
+            ),
             (verdict, outcome) => panic!("{name}: {verdict:?} but {outcome:?}"),
         }
     }
@@ -75,18 +77,51 @@ fn with_schedule(schedule: &str) -> String {
 }
 
 #[test]
-fn a_stale_schedule_is_re_found_and_said_so() {
+fn a_stale_schedule_fails_and_prints_the_schedule_found_in_its_place() {
     let text = with_schedule("a0 a0 a0");
     let path = write("stale.toml", &text);
     let loaded = corpus::load(&path).expect("loads");
-    assert!(matches!(corpus::replay(&loaded), Outcome::Refound(_)));
+    let Outcome::Refound(found) = corpus::replay(&loaded) else {
+        panic!("a search re-finds the violation");
+    };
     let out = writeiter(&["replay", path.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(1), "a stale entry is a failure");
     assert!(
-        stdout(&out).contains("schedule stale, violation re-found at"),
+        stdout(&out).contains(&format!("a search found it at \"{found}\"")),
         "{}",
         stdout(&out)
     );
+}
+
+#[test]
+fn a_violation_needs_a_class_and_its_evidence() {
+    let class = |text: &str| {
+        let path = write("class.toml", text);
+        corpus::load(&path).err().map(|e| e.to_string())
+    };
+    let text = entry_text();
+    let fixed_by = text
+        .lines()
+        .find(|l| l.starts_with("fixed_by = "))
+        .expect("entry 10 is a bug with its fix")
+        .to_string();
+    assert_eq!(class(&text), None);
+    let without = text
+        .replace("class = \"bug\"\n", "")
+        .replace(&format!("{fixed_by}\n"), "");
+    assert!(class(&without).is_some_and(|e| e.contains("class: missing")));
+    let no_evidence = text.replace(&format!("{fixed_by}\n"), "");
+    assert!(class(&no_evidence).is_some_and(|e| e.contains("fixed_by: missing")));
+    let bad_citation = text.replace(&fixed_by, "fixed_by = \"109811c ext4: something\"");
+    assert!(class(&bad_citation).is_some_and(|e| e.contains("is not \"<12 hex digits>")));
+    let wrong_field = text.replace("fixed_by = ", "reference = ");
+    assert!(class(&wrong_field).is_some_and(|e| e.contains("fixed_by: missing")));
+    let unknown = text
+        .replace("class = \"bug\"", "class = \"unknown\"")
+        .replace(&format!("{fixed_by}\n"), "");
+    assert_eq!(class(&unknown), None);
+    let holds = unknown.replace("verdict = \"violates\"", "verdict = \"holds\"");
+    assert!(class(&holds).is_some_and(|e| e.contains("a holds entry is a control")));
 }
 
 #[test]
@@ -126,7 +161,16 @@ fn a_malformed_entry_names_the_file_line_and_field() {
 
 #[test]
 fn replay_exits_1_when_an_entry_no_longer_shows_its_verdict() {
-    let text = entry_text().replace("verdict = \"violates\"", "verdict = \"holds\"");
+    let text = entry_text();
+    let fixed_by = text
+        .lines()
+        .find(|l| l.starts_with("fixed_by = "))
+        .expect("entry 10 is a bug with its fix")
+        .to_string();
+    let text = text
+        .replace("verdict = \"violates\"", "verdict = \"holds\"")
+        .replace("class = \"bug\"\n", "")
+        .replace(&format!("{fixed_by}\n"), "");
     let path = write("wrong-verdict.toml", &text);
     let out = writeiter(&["replay", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));

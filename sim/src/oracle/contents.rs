@@ -1,0 +1,386 @@
+//! The file-contents oracles: what a read may return.
+//!
+//! - `no-stale-exposure`, after every step and on every read: what a buffered or a direct
+//!   read would return below `i_size` is never stale disk data, data of another file or
+//!   offset, or data that a truncate or punch which completed after it removed (it may not
+//!   come back).
+//! - At quiescence, every sector below `i_size` holds a value some order of the operations
+//!   allows: the data of a write that nothing completed later overwrote, zeros of a truncate or
+//!   punch likewise, or the epoch's prior contents when nothing definitely replaced them.
+//!   Otherwise: zeros in an Unwritten block are `completed-writes-converted`, other zeros are
+//!   `no-spurious-zeros`, older data is `lost-write`. A write whose data a failed bio carried
+//!   replaced nothing: its loss is the error path's, which `durability` judges.
+//! - `page-cache-coherence`, when a direct write completes and at quiescence: a clean cached
+//!   page holds what the disk holds, unless the page is the newer (its data's bio failed) or
+//!   the sector is still unsettled (a bio in flight, a conversion pending).
+
+use model::extent::ExtentState;
+use model::state::{Data, InodeIx, State};
+
+use super::history::{History, Step, WriteRecord};
+use super::{Oracle, Violation, violation};
+
+/// What a read of `offset` returns now: the page cache, else the disk through the block map
+/// (Unwritten blocks and holes read as zeros).
+pub fn visible(state: &State, inode: InodeIx, offset: u64) -> Data {
+    let g = state.geometry;
+    let ino = &state.inodes[inode];
+    match ino.pages.get(&(offset >> g.page_bits)) {
+        Some(page) => page.data[((offset & (g.pagesize() - 1)) >> g.sector_bits) as usize],
+        None => on_disk(state, inode, offset),
+    }
+}
+
+/// What the disk holds for `offset` through the block map: a direct read's view.
+pub fn on_disk(state: &State, inode: InodeIx, offset: u64) -> Data {
+    let g = state.geometry;
+    match state.inodes[inode].map.pblk(offset >> g.blkbits) {
+        Some((pblk, ExtentState::Written)) => {
+            state.disk.sectors[state.psector(pblk, offset) as usize]
+        }
+        _ => Data::Zero,
+    }
+}
+
+/// Sector offsets of `inode` that can hold anything but zeros: its mapped blocks and its
+/// cached pages (an offset may come twice).
+pub fn sectors_of_interest(state: &State, inode: InodeIx) -> impl Iterator<Item = u64> + '_ {
+    let g = state.geometry;
+    let ino = &state.inodes[inode];
+    let sector = g.sectorsize() as usize;
+    let blocks = ino
+        .map
+        .extents
+        .iter()
+        .flat_map(move |e| (e.lblk << g.blkbits..e.end() << g.blkbits).step_by(sector));
+    let pages = ino
+        .pages
+        .keys()
+        .flat_map(move |&index| (index << g.page_bits..(index + 1) << g.page_bits).step_by(sector));
+    blocks.chain(pages)
+}
+
+/// Why `value` may not show at `offset` of `inode` for a read that started at `since`
+/// (`since` past every step: now), if it may not.
+fn exposure(h: &History, inode: InodeIx, offset: u64, value: Data, since: Step) -> Option<String> {
+    let lblk = offset >> h.block_bits;
+    let from_prior = match value {
+        Data::Zero => return None,
+        Data::Stale(p) => return Some(format!("stale disk contents of block p{p}")),
+        Data::Initial { inode: i, lblk: l } if (i as usize, u64::from(l)) != (inode, lblk) => {
+            return Some(format!("initial data of inode {i} block {l}"));
+        }
+        Data::Initial { .. } => None,
+        Data::Write(t) => {
+            let w = h.write(t);
+            let in_epoch = w.start.is_some_and(|s| s > h.epoch);
+            let covers = w.range.is_some_and(|(f, to)| f <= offset && offset < to);
+            if w.inode != inode || (in_epoch && !covers) {
+                return Some(format!("data of write {t} (a{}) from elsewhere", w.actor));
+            }
+            in_epoch.then_some(w.completed)
+        }
+    };
+    // `from_prior`: None for the epoch's prior contents, Some(completed) for a write.
+    if from_prior.is_none() && !h.prior.allows(inode, offset, value) {
+        return Some(format!(
+            "{} which the file did not hold when the epoch began (a freed block's old contents)",
+            describe(value)
+        ));
+    }
+    let remover = h.zero_makers.iter().find(|m| {
+        m.inode == inode
+            && m.from <= offset
+            && offset < m.to
+            && m.end.is_some_and(|e| e < since)
+            && from_prior.is_none_or(|completed| History::precedes(completed, m.start))
+    })?;
+    Some(format!(
+        "{} which the truncate or punch of a{} (trace steps {}..={}) removed",
+        describe(value),
+        remover.actor,
+        History::trace_step(remover.start),
+        History::trace_step(remover.end.expect("completed"))
+    ))
+}
+
+/// A sector value in words.
+pub fn describe(value: Data) -> String {
+    match value {
+        Data::Zero => "zeros".to_string(),
+        Data::Stale(p) => format!("stale data of block p{p}"),
+        Data::Initial { inode, lblk } => format!("initial data of inode {inode} block {lblk}"),
+        Data::Write(t) => format!("data of write {t}"),
+    }
+}
+
+/// What an `O_DIRECT` read of `offset` returns now: the disk through the block map, except
+/// under a dirty page or one under writeback, which it flushes or waits for first and so
+/// reads the page's data.
+pub fn direct_view(state: &State, inode: InodeIx, offset: u64) -> Data {
+    let g = state.geometry;
+    match state.inodes[inode].pages.get(&(offset >> g.page_bits)) {
+        Some(page) if page.dirty != 0 || page.writeback > 0 => visible(state, inode, offset),
+        _ => on_disk(state, inode, offset),
+    }
+}
+
+/// `no-stale-exposure` over everything a buffered or a direct read would return now.
+pub fn check_exposure(h: &History, state: &State) -> Result<(), Violation> {
+    for (inode, ino) in state.inodes.iter().enumerate() {
+        for offset in sectors_of_interest(state, inode).filter(|&s| s < ino.i_size) {
+            let buffered = visible(state, inode, offset);
+            let direct = direct_view(state, inode, offset);
+            for (value, read) in [(buffered, "a read"), (direct, "a direct read")] {
+                if let Some(why) = exposure(h, inode, offset, value, Step::MAX) {
+                    return violation(
+                        Oracle::NoStaleExposure,
+                        actors_of(h, value),
+                        format!("{read} of inode {inode} at {offset} now returns {why}"),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `no-stale-exposure` for what a read that started at its operation's start returned.
+pub fn check_read(
+    h: &History,
+    state: &State,
+    (reader, since): (u8, Step),
+    (inode, pos): (InodeIx, u64),
+    data: &[Data],
+) -> Result<(), Violation> {
+    let sector = state.geometry.sectorsize();
+    for (k, &value) in data.iter().enumerate() {
+        let offset = (pos & !(sector - 1)) + k as u64 * sector;
+        if let Some(why) = exposure(h, inode, offset, value, since) {
+            let mut actors = vec![reader];
+            actors.extend(actors_of(h, value));
+            return violation(
+                Oracle::NoStaleExposure,
+                actors,
+                format!("a read of inode {inode} at {offset} returned {why}"),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn actors_of(h: &History, value: Data) -> Vec<u8> {
+    match value {
+        Data::Write(t) => vec![h.write(t).actor],
+        _ => Vec::new(),
+    }
+}
+
+/// An operation that may put a value at a sector: a write (its tag) or a truncate/punch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Producer {
+    Write(u8),
+    Remover(usize),
+}
+
+/// The values a sector may hold at quiescence, and the operations that must have put
+/// theirs there when exactly one is left.
+struct Allowed {
+    values: Vec<Data>,
+    /// The completed operations no other completed operation followed.
+    last: Vec<Producer>,
+}
+
+/// The operations of the epoch covering `offset` of `inode`, with when each started and
+/// completed, and whether it definitely put its value there.
+fn producers(
+    h: &History,
+    inode: InodeIx,
+    offset: u64,
+) -> Vec<(Producer, Step, Option<Step>, bool)> {
+    let covers = |r: Option<(u64, u64)>| r.is_some_and(|(f, t)| f <= offset && offset < t);
+    let mut out = Vec::new();
+    for (tag, w) in h.epoch_writes() {
+        if w.inode == inode && covers(w.range) {
+            let definite = covers(w.done) && !h.lost(inode, offset, tag);
+            out.push((Producer::Write(tag), start_of(w), w.completed, definite));
+        }
+    }
+    for (k, m) in h.zero_makers.iter().enumerate() {
+        if m.inode == inode && m.from <= offset && offset < m.to {
+            out.push((Producer::Remover(k), m.start, m.end, m.end.is_some()));
+        }
+    }
+    out
+}
+
+fn start_of(w: &WriteRecord) -> Step {
+    w.start.expect("an epoch write started")
+}
+
+fn allowed(h: &History, inode: InodeIx, offset: u64) -> Allowed {
+    let ops = producers(h, inode, offset);
+    let definite: Vec<_> = ops.iter().filter(|o| o.3).collect();
+    let followed = |(_, _, completed, _): &(Producer, Step, Option<Step>, bool)| {
+        definite.iter().any(|d| History::precedes(*completed, d.1))
+    };
+    let mut allowed = Allowed {
+        values: Vec::new(),
+        last: Vec::new(),
+    };
+    for op in ops.iter().filter(|o| !followed(o)) {
+        allowed.values.push(match op.0 {
+            Producer::Write(t) => Data::Write(t),
+            Producer::Remover(_) => Data::Zero,
+        });
+        if op.3 {
+            allowed.last.push(op.0);
+        }
+    }
+    allowed
+}
+
+/// The quiescence checks: every sector below `i_size` holds a value some order allows, and
+/// clean cached pages hold what the disk holds.
+pub fn check_at_rest(h: &History, state: &State) -> Result<(), Violation> {
+    for (inode, ino) in state.inodes.iter().enumerate() {
+        let mut offsets: Vec<u64> = sectors_of_interest(state, inode).collect();
+        for (_, w) in h.epoch_writes().filter(|(_, w)| w.inode == inode) {
+            if let Some((from, to)) = w.done {
+                let sector = state.geometry.sectorsize();
+                offsets.extend((from & !(sector - 1)..to).step_by(sector as usize));
+            }
+        }
+        offsets.sort_unstable();
+        offsets.dedup();
+        for &offset in offsets.iter().filter(|&&s| s < ino.i_size) {
+            check_sector(h, state, inode, offset)?;
+        }
+        for &offset in offsets.iter().filter(|&&s| s < ino.i_size) {
+            check_page(h, state, inode, offset, None)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_sector(h: &History, state: &State, inode: InodeIx, offset: u64) -> Result<(), Violation> {
+    let value = visible(state, inode, offset);
+    if let Some(why) = exposure(h, inode, offset, value, Step::MAX) {
+        return violation(
+            Oracle::NoStaleExposure,
+            actors_of(h, value),
+            format!("at rest, inode {inode} at {offset} shows {why}"),
+        );
+    }
+    let allowed = allowed(h, inode, offset);
+    let prior_allowed = allowed.last.is_empty() && h.prior.allows(inode, offset, value);
+    if allowed.values.contains(&value) || prior_allowed {
+        return Ok(());
+    }
+    let expected: Vec<String> = allowed
+        .last
+        .iter()
+        .map(|p| match *p {
+            Producer::Write(t) => format!("write {t} (a{})", h.write(t).actor),
+            Producer::Remover(k) => format!("the truncate or punch of a{}", h.zero_makers[k].actor),
+        })
+        .collect();
+    let expected = if expected.is_empty() {
+        "the contents it started with".to_string()
+    } else {
+        expected.join(" or ")
+    };
+    let writers = allowed.last.iter().filter_map(|p| match *p {
+        Producer::Write(t) => Some(h.write(t).actor),
+        Producer::Remover(_) => None,
+    });
+    let mut actors: Vec<u8> = writers.collect();
+    actors.extend(actors_of(h, value));
+    let unwritten = state.block_state(inode, offset) == Some(ExtentState::Unwritten);
+    let oracle = match value {
+        Data::Zero if unwritten && !allowed.last.is_empty() => Oracle::CompletedWritesConverted,
+        Data::Zero => Oracle::NoSpuriousZeros,
+        _ => Oracle::LostWrite,
+    };
+    let block = if unwritten {
+        " (its block is still unwritten)"
+    } else {
+        ""
+    };
+    violation(
+        oracle,
+        actors,
+        format!(
+            "inode {inode} at {offset} reads {}{block}, but {expected} completed last there",
+            describe(value)
+        ),
+    )
+}
+
+/// `page-cache-coherence` over the range of direct write `tag`, which just completed.
+pub fn check_coherence_after(h: &History, state: &State, tag: u8) -> Result<(), Violation> {
+    let w = h.write(tag);
+    let (from, to) = w.done.expect("completed with bytes");
+    let sector = state.geometry.sectorsize();
+    for offset in (from & !(sector - 1)..to).step_by(sector as usize) {
+        check_page(h, state, w.inode, offset, Some(tag))?;
+    }
+    Ok(())
+}
+
+/// A clean cached page at `offset` holds what the disk holds, unless the sector is unsettled
+/// (a bio in flight to its block, its block still Unwritten while `after` is being checked)
+/// or the page holds what the last bio there carried and failed to write (the page is the
+/// newer: the I/O error was reported through the error path).
+fn check_page(
+    h: &History,
+    state: &State,
+    inode: InodeIx,
+    offset: u64,
+    after: Option<u8>,
+) -> Result<(), Violation> {
+    let g = state.geometry;
+    let Some(page) = state.inodes[inode].pages.get(&(offset >> g.page_bits)) else {
+        return Ok(());
+    };
+    if page.dirty != 0 || page.writeback > 0 {
+        return Ok(());
+    }
+    let cached = visible(state, inode, offset);
+    let disk = on_disk(state, inode, offset);
+    if cached == disk {
+        return Ok(());
+    }
+    if h.failed.get(&(inode, offset)) == Some(&cached) {
+        return Ok(());
+    }
+    if after.is_some() && unsettled(h, state, inode, offset) {
+        return Ok(());
+    }
+    let when = match after {
+        Some(t) => format!("after direct write {t} completed"),
+        None => "at rest".to_string(),
+    };
+    let mut actors: Vec<u8> = after.map(|t| h.write(t).actor).into_iter().collect();
+    actors.extend(actors_of(h, cached));
+    violation(
+        Oracle::PageCacheCoherence,
+        actors,
+        format!(
+            "{when}, a clean page of inode {inode} caches {} at {offset} but the disk holds {}",
+            describe(cached),
+            describe(disk)
+        ),
+    )
+}
+
+/// Some bio in flight targets the block of `offset`, or the block is Unwritten (a
+/// conversion may be pending).
+fn unsettled(h: &History, state: &State, inode: InodeIx, offset: u64) -> bool {
+    let lblk = offset >> state.geometry.blkbits;
+    let in_flight = h
+        .bios
+        .values()
+        .any(|b| b.inode == inode && b.blocks.iter().any(|&(l, _)| l == Some(lblk)));
+    in_flight || state.block_state(inode, offset) == Some(ExtentState::Unwritten)
+}

@@ -1,0 +1,679 @@
+//! What the oracles remember of a run, kept by the observer itself from the states it sees:
+//! when each operation started and completed, the range each write got past
+//! `generic_write_checks`, what truncates and punches removed, the bios in flight with the
+//! blocks they target, the pending conversions, the data lost to failed bios, and what the
+//! file held when the current epoch (the run, or the time since the last crash) began.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
+
+use model::exec::{Event, Task};
+use model::extent::ExtentState;
+use model::iocb::errno;
+use model::ops::{Frame, Op, OpResult};
+use model::state::{BioOwner, Data, InodeIx, ObjId, State};
+
+use super::contents::{on_disk, sectors_of_interest, visible};
+
+/// A step number: 0 is the initial state, the first step is 1.
+pub type Step = u32;
+
+/// What the oracles know of one write.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WriteRecord {
+    /// Its actor.
+    pub actor: u8,
+    /// Its index in the actor's program.
+    pub op: usize,
+    /// The file.
+    pub inode: InodeIx,
+    /// The step of its first step.
+    pub start: Option<Step>,
+    /// `[ki_pos, ki_pos + count)` after `generic_write_checks` (and the bitmap limit).
+    pub range: Option<(u64, u64)>,
+    /// When `ext4_file_write_iter` returned.
+    pub returned: Option<Step>,
+    /// It returned `-EIOCBQUEUED`.
+    pub queued: bool,
+    /// When it completed: its return, or for a queued AIO its event.
+    pub completed: Option<Step>,
+    /// `j_commit_sequence` when it completed: a later commit has its metadata.
+    pub completed_tid: u32,
+    /// The bytes it reported written, `[from, to)`, once it completed with `ret > 0`.
+    pub done: Option<(u64, u64)>,
+    /// O_SYNC, O_DSYNC or `IS_SYNC`.
+    pub sync: bool,
+    /// O_DIRECT.
+    pub direct: bool,
+    /// O_APPEND.
+    pub append: bool,
+}
+
+/// A truncate or punch hole: what it removes, `[from, to)` of an inode.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ZeroMaker {
+    /// Its actor.
+    pub actor: u8,
+    /// The file.
+    pub inode: InodeIx,
+    /// First byte removed.
+    pub from: u64,
+    /// One past the last byte removed.
+    pub to: u64,
+    /// What it removes is not known yet: it depends on `i_size` under `i_mutex`.
+    pub pending: Option<Removal>,
+    /// When it started.
+    pub start: Step,
+    /// When it returned.
+    pub end: Option<Step>,
+}
+
+/// What a truncate or punch asks for, before it reads `i_size` under `i_mutex`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Removal {
+    /// `ftruncate(size)`.
+    Truncate {
+        /// The new size.
+        size: u64,
+    },
+    /// `fallocate(FALLOC_FL_PUNCH_HOLE, pos, len)`.
+    Punch {
+        /// Offset.
+        pos: u64,
+        /// Length.
+        len: u64,
+    },
+}
+
+/// A bio in flight as the observer first saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BioRecord {
+    /// The file.
+    pub inode: InodeIx,
+    /// A direct I/O bio (data or `dio_zero_block` zeros); else writeback.
+    pub dio: bool,
+    /// Each block it targets: the logical block that mapped it then (`None`: unmapped) and
+    /// the physical block.
+    pub blocks: Vec<(Option<u64>, u32)>,
+    /// Each sector: its file offset (when mapped) and what it carries.
+    pub sectors: Vec<(Option<u64>, Data)>,
+}
+
+/// A pending conversion: a flagged io_end's range and the blocks it mapped when first seen.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Conversion {
+    /// The file.
+    pub inode: InodeIx,
+    /// `(lblk, pblk)` of every mapped block of the range.
+    pub blocks: Vec<(u64, u32)>,
+}
+
+/// What the file held when an epoch began (the run's start, or right after a crash).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Prior {
+    /// `i_size` of each inode then.
+    pub i_size: Vec<u64>,
+    /// What a read returned then, below `i_size` (zeros are not stored).
+    pub below: BTreeMap<(InodeIx, u64), Data>,
+    /// What the disk held then at and past `i_size`, through the block map (zeros not
+    /// stored): growing the file may show it.
+    pub above: BTreeMap<(InodeIx, u64), Data>,
+    /// `(inode, lblk, pblk)` of every block mapped written then.
+    pub written: BTreeSet<(InodeIx, u64, u32)>,
+}
+
+impl Prior {
+    /// The contents of every inode as `state` holds them.
+    pub fn snapshot(state: &State) -> Prior {
+        let mut prior = Prior {
+            i_size: state.inodes.iter().map(|i| i.i_size).collect(),
+            ..Prior::default()
+        };
+        for (inode, ino) in state.inodes.iter().enumerate() {
+            for e in ino
+                .map
+                .extents
+                .iter()
+                .filter(|e| e.state == ExtentState::Written)
+            {
+                prior
+                    .written
+                    .extend((0..e.len).map(|k| (inode, e.lblk + k, e.pblk + k as u32)));
+            }
+            for s in sectors_of_interest(state, inode) {
+                let (value, map) = if s < ino.i_size {
+                    (visible(state, inode, s), &mut prior.below)
+                } else {
+                    (on_disk(state, inode, s), &mut prior.above)
+                };
+                if value != Data::Zero {
+                    map.insert((inode, s), value);
+                }
+            }
+        }
+        prior
+    }
+
+    /// `value` at `offset` of `inode` is what the epoch started with.
+    pub fn allows(&self, inode: InodeIx, offset: u64, value: Data) -> bool {
+        let key = (inode, offset);
+        if offset < self.i_size[inode] {
+            self.below.get(&key).copied().unwrap_or(Data::Zero) == value
+        } else {
+            value == Data::Zero || self.above.get(&key) == Some(&value)
+        }
+    }
+}
+
+/// An operation that returned in this step.
+#[derive(Clone, Copy, Debug)]
+pub struct Finished {
+    /// Its actor.
+    pub actor: u8,
+    /// Its index in the program.
+    pub op: usize,
+    /// When it started.
+    pub start: Step,
+    /// What it was.
+    pub what: FinishedOp,
+}
+
+/// The kind of a finished operation, as far as the oracles care.
+#[derive(Clone, Copy, Debug)]
+pub enum FinishedOp {
+    /// A write.
+    Write {
+        /// The write's tag.
+        tag: u8,
+    },
+    /// A read of `inode` from `pos`.
+    Read {
+        /// The file.
+        inode: InodeIx,
+        /// Offset.
+        pos: u64,
+    },
+    /// A crash (journal replay and orphan cleanup done).
+    Crash,
+    /// Anything else.
+    Other,
+}
+
+/// The observer's record of a run.
+#[derive(Clone, Debug)]
+pub struct History {
+    /// Steps taken.
+    pub step: Step,
+    /// `blkbits` of the file system.
+    pub block_bits: u32,
+    /// The step the current epoch began at (0, or the last crash).
+    pub epoch: Step,
+    /// `j_commit_sequence` after the previous step.
+    pub tid: u32,
+    /// Every write of every program, by tag.
+    pub writes: BTreeMap<u8, WriteRecord>,
+    /// Truncates and punches of the current epoch.
+    pub zero_makers: Vec<ZeroMaker>,
+    /// Per actor: when its current operation started.
+    op_start: Vec<Option<Step>>,
+    /// Per actor: results already handled.
+    results_seen: Vec<usize>,
+    /// Bios in flight, as first seen.
+    pub bios: BTreeMap<ObjId, BioRecord>,
+    /// Flagged io_ends with a known range, as first seen.
+    pub conversions: BTreeMap<ObjId, Conversion>,
+    /// What the last bio to `(inode, offset)` carried, when it failed (`-EIO`): the disk
+    /// did not get it. A later bio that lands there clears it.
+    pub failed: BTreeMap<(InodeIx, u64), Data>,
+    /// The contents at the start of the epoch.
+    pub prior: Prior,
+    /// Blocks under an in-flight direct I/O bio whose page was dirty after the last step.
+    pub dirty_under_dio: BTreeSet<(InodeIx, u64)>,
+}
+
+impl History {
+    /// The record of a run starting at `initial`.
+    pub fn new(initial: &State) -> History {
+        let mut writes = BTreeMap::new();
+        for (a, actor) in initial.actors.iter().enumerate() {
+            for (op, what) in actor.program.iter().enumerate() {
+                if let Op::Write(w) = what {
+                    let record = WriteRecord {
+                        actor: a as u8,
+                        op,
+                        inode: w.inode,
+                        start: None,
+                        range: None,
+                        returned: None,
+                        queued: false,
+                        completed: None,
+                        completed_tid: 0,
+                        done: None,
+                        sync: w.file.o_sync || w.file.o_dsync || initial.is_sync(w.inode),
+                        direct: w.file.o_direct,
+                        append: w.file.o_append,
+                    };
+                    writes.insert(w.tag, record);
+                }
+            }
+        }
+        let actors = initial.actors.len();
+        History {
+            step: 0,
+            block_bits: initial.geometry.blkbits,
+            epoch: 0,
+            tid: initial.j_commit_sequence,
+            writes,
+            zero_makers: Vec::new(),
+            op_start: vec![None; actors],
+            results_seen: vec![0; actors],
+            bios: BTreeMap::new(),
+            conversions: BTreeMap::new(),
+            failed: BTreeMap::new(),
+            prior: Prior::snapshot(initial),
+            dirty_under_dio: BTreeSet::new(),
+        }
+    }
+
+    /// Write `tag`'s data at `offset` of `inode` went to a bio that failed.
+    pub fn lost(&self, inode: InodeIx, offset: u64, tag: u8) -> bool {
+        self.failed.get(&(inode, offset)) == Some(&Data::Write(tag))
+    }
+
+    /// The write tagged `tag`.
+    pub fn write(&self, tag: u8) -> &WriteRecord {
+        &self.writes[&tag]
+    }
+
+    /// A new step is being judged.
+    pub fn begin_step(&mut self) {
+        self.step += 1;
+    }
+
+    /// The index in the trace of step `step` (the trace counts from 0, the history from 1:
+    /// step 0 of the history is the initial state).
+    pub fn trace_step(step: Step) -> Step {
+        step - 1
+    }
+
+    /// Operation `p` (which completed at `completed`) precedes an operation that started at
+    /// `start`: `p` completed first. An operation that has not completed precedes nothing.
+    pub fn precedes(completed: Option<Step>, start: Step) -> bool {
+        completed.is_some_and(|c| c < start)
+    }
+
+    /// The writes of the current epoch.
+    pub fn epoch_writes(&self) -> impl Iterator<Item = (u8, &WriteRecord)> {
+        self.writes
+            .iter()
+            .filter(|(_, w)| w.start.is_some_and(|s| s > self.epoch))
+            .map(|(&t, w)| (t, w))
+    }
+
+    /// Records the operations that started in this step.
+    pub fn note_starts(&mut self, state: &State) {
+        for (a, actor) in state.actors.iter().enumerate() {
+            let running = !matches!(actor.frame, Frame::Idle);
+            if running && self.op_start[a].is_none() {
+                self.op_start[a] = Some(self.step);
+                self.started(a as u8, &actor.program[actor.op]);
+            }
+        }
+        self.note_punch_ranges(state);
+    }
+
+    fn started(&mut self, actor: u8, op: &Op) {
+        let step = self.step;
+        let maker = |inode, from, to, pending| ZeroMaker {
+            actor,
+            inode,
+            from,
+            to,
+            pending,
+            start: step,
+            end: None,
+        };
+        match *op {
+            Op::Write(ref w) => self.writes.get_mut(&w.tag).expect("known").start = Some(step),
+            Op::Truncate { inode, size } => {
+                self.zero_makers
+                    .push(maker(inode, size, size, Some(Removal::Truncate { size })));
+            }
+            Op::PunchHole { inode, pos, len } => {
+                self.zero_makers
+                    .push(maker(inode, pos, pos, Some(Removal::Punch { pos, len })));
+            }
+            _ => {}
+        }
+    }
+
+    /// What a truncate or punch removes depends on `i_size` under `i_mutex`
+    /// (`ext4_setattr`, `ext4_punch_hole`): a truncate to at most `i_size` removes everything
+    /// from the new size on (`ext4_truncate`), a larger one removes nothing; a punch removes
+    /// nothing at or past `i_size`, and a hole past it ends after the page holding `i_size`.
+    fn note_punch_ranges(&mut self, state: &State) {
+        let page = state.geometry.pagesize();
+        for m in self.zero_makers.iter_mut().filter(|m| m.pending.is_some()) {
+            let ino = &state.inodes[m.inode];
+            if ino.i_mutex != Some(m.actor) {
+                continue;
+            }
+            let i_size = ino.i_size;
+            (m.from, m.to) = match m.pending.take().expect("pending") {
+                Removal::Truncate { size } if size <= i_size => (size, u64::MAX),
+                Removal::Truncate { size } => (size, size),
+                Removal::Punch { pos, len } if pos < i_size && len > 0 => {
+                    let end = if pos.saturating_add(len) > i_size {
+                        i_size + page - (i_size & (page - 1))
+                    } else {
+                        pos + len
+                    };
+                    (pos, end)
+                }
+                Removal::Punch { pos, .. } => (pos, pos),
+            };
+        }
+    }
+
+    /// Records the ranges writes got past `generic_write_checks` in this step; returns their
+    /// tags.
+    pub fn note_ranges(&mut self, state: &State) -> Vec<u8> {
+        let mut new = Vec::new();
+        for actor in &state.actors {
+            let (Frame::Write(f), Some(Op::Write(w))) = (&actor.frame, actor.program.get(actor.op))
+            else {
+                continue;
+            };
+            let record = self.writes.get_mut(&w.tag).expect("known");
+            if record.range.is_none() && past_checks(f) {
+                record.range = Some((f.iocb.ki_pos, f.iocb.ki_pos + f.iter.count()));
+                new.push(w.tag);
+            }
+        }
+        new
+    }
+
+    /// Records new bios and forgets finished ones, noting where a failed bio's data did not
+    /// reach the disk.
+    pub fn note_bios(&mut self, state: &State, event: &Event) {
+        let failed = match event.task {
+            Task::BioError(id) => Some(id),
+            _ => None,
+        };
+        let gone: Vec<ObjId> = self
+            .bios
+            .keys()
+            .filter(|id| !state.bios.contains_key(id))
+            .copied()
+            .collect();
+        for id in gone {
+            let record = self.bios.remove(&id).expect("known bio");
+            for (offset, data) in record.sectors {
+                let Some(offset) = offset else { continue };
+                if failed == Some(id) {
+                    self.failed.insert((record.inode, offset), data);
+                } else {
+                    self.failed.remove(&(record.inode, offset));
+                }
+            }
+        }
+        for (&id, bio) in &state.bios {
+            self.bios
+                .entry(id)
+                .or_insert_with(|| bio_record(state, bio));
+        }
+        self.dirty_under_dio = self.dio_blocks_dirty(state);
+    }
+
+    /// Blocks under in-flight direct I/O bios whose page is dirty now.
+    pub fn dio_blocks_dirty(&self, state: &State) -> BTreeSet<(InodeIx, u64)> {
+        self.bios
+            .values()
+            .filter(|b| b.dio)
+            .flat_map(|b| {
+                b.blocks
+                    .iter()
+                    .filter_map(move |(l, _)| l.map(|l| (b.inode, l)))
+            })
+            .filter(|&(inode, lblk)| block_dirty(state, inode, lblk))
+            .collect()
+    }
+
+    /// Records the ranges of flagged io_ends once known; forgets converted ones.
+    pub fn note_conversions(&mut self, state: &State) {
+        self.conversions.retain(|id, _| {
+            state
+                .io_ends
+                .get(id)
+                .is_some_and(|e| e.unwritten && e.size > 0)
+        });
+        let g = state.geometry;
+        for (&id, end) in &state.io_ends {
+            if !end.unwritten || end.size == 0 || self.conversions.contains_key(&id) {
+                continue;
+            }
+            let map = &state.inodes[end.inode].map;
+            let first = end.offset >> g.blkbits;
+            let last = (end.offset + end.size).div_ceil(g.blocksize());
+            let blocks = (first..last)
+                .filter_map(|l| map.pblk(l).map(|(p, _)| (l, p)))
+                .collect();
+            self.conversions.insert(
+                id,
+                Conversion {
+                    inode: end.inode,
+                    blocks,
+                },
+            );
+        }
+    }
+
+    /// The operation actor `a` ran its last step in (before [`History::note_finished`]
+    /// handles this step).
+    pub fn op_of_step<'s>(&self, state: &'s State, a: u8) -> &'s Op {
+        let actor = &state.actors[a as usize];
+        let index = if actor.results.len() > self.results_seen[a as usize] {
+            self.results_seen[a as usize]
+        } else {
+            actor.op
+        };
+        &actor.program[index.min(actor.program.len() - 1)]
+    }
+
+    /// Records the operations that returned in this step.
+    pub fn note_finished(&mut self, state: &State) -> Vec<Finished> {
+        let mut finished = Vec::new();
+        for (a, actor) in state.actors.iter().enumerate() {
+            while self.results_seen[a] < actor.results.len() {
+                let op = self.results_seen[a];
+                self.results_seen[a] += 1;
+                let start = self.op_start[a].take().unwrap_or(self.step);
+                let what = self.returned(state, a as u8, op);
+                finished.push(Finished {
+                    actor: a as u8,
+                    op,
+                    start,
+                    what,
+                });
+            }
+        }
+        finished
+    }
+
+    fn returned(&mut self, state: &State, a: u8, op: usize) -> FinishedOp {
+        let step = self.step;
+        for m in self.zero_makers.iter_mut() {
+            if m.actor == a && m.end.is_none() {
+                m.end = Some(step);
+            }
+        }
+        let actor = &state.actors[a as usize];
+        let result = &actor.results[op];
+        match (&actor.program[op], result) {
+            (_, OpResult::Crashed) => FinishedOp::Other,
+            (Op::Write(w), &OpResult::Write { ret, ki_pos, .. }) => {
+                let record = self.writes.get_mut(&w.tag).expect("known");
+                record.start.get_or_insert(step);
+                record.returned = Some(step);
+                record.queued = ret == errno::EIOCBQUEUED;
+                if !record.queued {
+                    record.completed = Some(step);
+                    record.completed_tid = state.j_commit_sequence;
+                    if ret > 0 {
+                        record.done = Some((ki_pos - ret as u64, ki_pos));
+                    }
+                }
+                FinishedOp::Write { tag: w.tag }
+            }
+            (&Op::Read { inode, pos, .. }, OpResult::Read(_)) => FinishedOp::Read { inode, pos },
+            (Op::Crash, _) => FinishedOp::Crash,
+            _ => FinishedOp::Other,
+        }
+    }
+
+    /// Records the AIO events that arrived in this step; returns the writes they completed.
+    pub fn note_events(&mut self, state: &State) -> Vec<u8> {
+        let mut completed = Vec::new();
+        for (&tag, w) in self.writes.iter_mut() {
+            if w.completed.is_some() || w.start.is_none() {
+                continue;
+            }
+            let actor = &state.actors[w.actor as usize];
+            let event = match (&actor.frame, actor.results.get(w.op)) {
+                (_, Some(OpResult::Write { event, .. })) => *event,
+                (Frame::Write(f), None) if actor.op == w.op => f.event,
+                _ => None,
+            };
+            let Some(event) = event else { continue };
+            w.completed = Some(self.step);
+            w.completed_tid = state.j_commit_sequence;
+            if event > 0 {
+                let from = w.range.expect("a queued write has its range").0;
+                w.done = Some((from, from + event as u64));
+            }
+            completed.push(tag);
+        }
+        completed
+    }
+
+    /// The step is judged: remember the journal's commit sequence after it.
+    pub fn end_step(&mut self, state: &State) {
+        self.tid = state.j_commit_sequence;
+    }
+
+    /// A crash happened: the recovered state starts a new epoch.
+    pub fn new_epoch(&mut self, state: &State) {
+        self.epoch = self.step;
+        self.zero_makers.clear();
+        self.bios.clear();
+        self.conversions.clear();
+        self.failed.clear();
+        self.dirty_under_dio.clear();
+        self.prior = Prior::snapshot(state);
+    }
+
+    /// What the oracles still need of the history, with step numbers replaced by their
+    /// ranks (see [`super::Observer::summary`]).
+    pub fn summary(&self) -> Summary<'_> {
+        let mut steps: Vec<Step> = vec![self.epoch];
+        for w in self.writes.values() {
+            steps.extend([w.start, w.returned, w.completed].into_iter().flatten());
+        }
+        for m in &self.zero_makers {
+            steps.extend(std::iter::once(m.start).chain(m.end));
+        }
+        steps.extend(self.op_start.iter().flatten());
+        steps.sort_unstable();
+        steps.dedup();
+        Summary {
+            history: self,
+            steps,
+        }
+    }
+}
+
+/// The history as the breadth-first search's visited set sees it: every step number as its
+/// rank among the steps recorded.
+pub struct Summary<'a> {
+    history: &'a History,
+    steps: Vec<Step>,
+}
+
+impl Summary<'_> {
+    fn rank(&self, step: Option<Step>) -> Option<usize> {
+        step.map(|s| self.steps.binary_search(&s).expect("collected"))
+    }
+}
+
+impl Hash for Summary<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let h = self.history;
+        (self.rank(Some(h.epoch)), h.tid).hash(state);
+        for (tag, w) in &h.writes {
+            (tag, self.rank(w.start), w.range, self.rank(w.returned)).hash(state);
+            (w.queued, self.rank(w.completed), w.completed_tid, w.done).hash(state);
+        }
+        for m in &h.zero_makers {
+            (m.actor, m.inode, m.from, m.to, m.pending).hash(state);
+            (self.rank(Some(m.start)), self.rank(m.end)).hash(state);
+        }
+        for s in &h.op_start {
+            self.rank(*s).hash(state);
+        }
+        h.bios.hash(state);
+        h.conversions.hash(state);
+        h.failed.hash(state);
+        h.prior.hash(state);
+        h.dirty_under_dio.hash(state);
+    }
+}
+
+/// A writer frame is past `generic_write_checks` with something to write.
+fn past_checks(f: &model::ops::WriteFrame) -> bool {
+    use model::ops::WritePc::*;
+    !matches!(
+        f.pc,
+        Gate | AioMutexLock | UnwrittenWait | IMutexLock | WriteChecks | OutUnlock | Done
+    ) && f.ret > 0
+}
+
+/// The record of a bio as it stands now.
+fn bio_record(state: &State, bio: &model::state::Bio) -> BioRecord {
+    let g = state.geometry;
+    let spb = g.sectors_per_block() as u32;
+    let map = &state.inodes[bio.inode].map;
+    let lblk_of = |pblk: u32| {
+        map.extents
+            .iter()
+            .find(|e| e.pblk <= pblk && u64::from(pblk - e.pblk) < e.len)
+            .map(|e| e.lblk + u64::from(pblk - e.pblk))
+    };
+    let mut blocks: Vec<(Option<u64>, u32)> = Vec::new();
+    let mut sectors = Vec::new();
+    for (k, &data) in bio.data.iter().enumerate() {
+        let psector = bio.psector + k as u32;
+        let pblk = psector / spb;
+        let lblk = lblk_of(pblk);
+        if blocks.last().is_none_or(|&(_, p)| p != pblk) {
+            blocks.push((lblk, pblk));
+        }
+        let offset = lblk.map(|l| (l << g.blkbits) + (u64::from(psector % spb) << g.sector_bits));
+        sectors.push((offset, data));
+    }
+    BioRecord {
+        inode: bio.inode,
+        dio: matches!(bio.owner, BioOwner::Dio(_)),
+        blocks,
+        sectors,
+    }
+}
+
+/// Logical block `lblk` of `inode` has dirty buffers in the page cache.
+pub fn block_dirty(state: &State, inode: InodeIx, lblk: u64) -> bool {
+    let g = state.geometry;
+    let per_page = g.page_bits - g.blkbits;
+    state.inodes[inode]
+        .pages
+        .get(&(lblk >> per_page))
+        .is_some_and(|p| p.dirty & (1 << (lblk & ((1 << per_page) - 1))) != 0)
+}

@@ -1,0 +1,256 @@
+//! The oracles: the properties every explored execution must keep, each named, each checked
+//! on every run. They share no logic with the model: they read its state and the results of
+//! finished operations, keep their own record of what happened ([`history`]), and judge that
+//! against what the callers of `write(2)`, `ftruncate(2)`, `fallocate(2)` and `fsync(2)` were
+//! promised.
+//!
+//! | family | oracles | file |
+//! |---|---|---|
+//! | file contents | `no-spurious-zeros`, `no-stale-exposure`, `completed-writes-converted`, `lost-write`, `page-cache-coherence` | [`contents`] |
+//! | blocks | `block-freeing-exclusion` | [`blocks`] |
+//! | what a sync and a crash keep | `durability`, `size-rules` | [`durability`] |
+//! | the protocol | `locks`, `counter-consistency`, `single-dio-decision`, `limits`, `append-placement` | [`protocol`] |
+//! | the model itself | `model-assertion` (a model assertion fired: reported by the engines) | |
+//!
+//! **Order.** Operations that overlap in time are unordered: each may land first. An oracle
+//! only demands what every order consistent with the operations' start and completion
+//! promises. A write completes when it returns, or, for an AIO queued with `-EIOCBQUEUED`,
+//! when its event arrives (`ki_complete`); `p` precedes `q` when `p` completed before `q`
+//! started ([`history::History::precedes`]). A crash starts a new epoch: what the recovered
+//! file holds is its new starting point.
+
+pub mod blocks;
+pub mod contents;
+pub mod durability;
+pub mod history;
+pub mod protocol;
+
+use std::fmt;
+
+use model::drive::End;
+use model::exec::Event;
+use model::state::State;
+
+pub use contents::visible;
+use history::History;
+
+/// The oracles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Oracle {
+    /// Zeros only where a hole, a truncate or punch, or the prior contents put them.
+    NoSpuriousZeros,
+    /// Visible contents never show stale disk data, another file's or offset's data, or
+    /// data a completed truncate or punch removed; checked after every step.
+    NoStaleExposure,
+    /// A completed write's block is not left Unwritten at quiescence.
+    CompletedWritesConverted,
+    /// `i_unwritten`, `i_dio_count`, `i_ioend_count` 0 at quiescence; every sleeper woken.
+    CounterConsistency,
+    /// No block under an in-flight bio or a pending conversion is freed, reused or rewritten
+    /// from a stale page by truncate, punch or a failed write's truncate.
+    BlockFreeingExclusion,
+    /// A clean cached page holds what the disk holds once writes have completed.
+    PageCacheCoherence,
+    /// `i_size` covers a returned write; after a crash, the size covers committed DIO data.
+    SizeRules,
+    /// An O_SYNC/O_DSYNC write's range survives a crash when it returns or its event arrives.
+    Durability,
+    /// Nothing at or past the size limit; `-EFBIG` and SIGXFSZ as `generic_write_checks` says.
+    Limits,
+    /// The direct/buffered choice, `iocb->private` and the io_end `get_block` flags agree.
+    SingleDioDecision,
+    /// Mutual exclusion, lock order, locks released, no deadlock, no endless run.
+    Locks,
+    /// A completed write's data replaced by data older than it.
+    LostWrite,
+    /// An O_APPEND write lands at the `i_size` read under `i_mutex`; appends never overlap.
+    AppendPlacement,
+    /// An assertion inside the model fired: a state the model itself says cannot happen.
+    ModelAssertion,
+}
+
+impl Oracle {
+    /// Every oracle.
+    pub const ALL: [Oracle; 14] = [
+        Oracle::NoSpuriousZeros,
+        Oracle::NoStaleExposure,
+        Oracle::CompletedWritesConverted,
+        Oracle::CounterConsistency,
+        Oracle::BlockFreeingExclusion,
+        Oracle::PageCacheCoherence,
+        Oracle::SizeRules,
+        Oracle::Durability,
+        Oracle::Limits,
+        Oracle::SingleDioDecision,
+        Oracle::Locks,
+        Oracle::LostWrite,
+        Oracle::AppendPlacement,
+        Oracle::ModelAssertion,
+    ];
+
+    /// The kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Oracle::NoSpuriousZeros => "no-spurious-zeros",
+            Oracle::NoStaleExposure => "no-stale-exposure",
+            Oracle::CompletedWritesConverted => "completed-writes-converted",
+            Oracle::CounterConsistency => "counter-consistency",
+            Oracle::BlockFreeingExclusion => "block-freeing-exclusion",
+            Oracle::PageCacheCoherence => "page-cache-coherence",
+            Oracle::SizeRules => "size-rules",
+            Oracle::Durability => "durability",
+            Oracle::Limits => "limits",
+            Oracle::SingleDioDecision => "single-dio-decision",
+            Oracle::Locks => "locks",
+            Oracle::LostWrite => "lost-write",
+            Oracle::AppendPlacement => "append-placement",
+            Oracle::ModelAssertion => "model-assertion",
+        }
+    }
+
+    /// The oracle of a kebab-case name.
+    pub fn from_name(name: &str) -> Option<Oracle> {
+        Oracle::ALL.into_iter().find(|o| o.name() == name)
+    }
+}
+
+impl fmt::Display for Oracle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A broken oracle: which, what was seen, and who was involved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The oracle.
+    pub oracle: Oracle,
+    /// What was seen, in ext4 terms.
+    pub message: String,
+    /// The actors involved.
+    pub actors: Vec<u8>,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let actors: Vec<String> = self.actors.iter().map(|a| format!("a{a}")).collect();
+        write!(
+            f,
+            "{}: {} (actors {})",
+            self.oracle,
+            self.message,
+            actors.join(" ")
+        )
+    }
+}
+
+/// A violation of `oracle` by `actors`.
+pub(crate) fn violation(oracle: Oracle, actors: Vec<u8>, message: String) -> Result<(), Violation> {
+    Err(Violation {
+        oracle,
+        message,
+        actors,
+    })
+}
+
+/// Watches one run: records what happens ([`History`]) and checks the oracles.
+#[derive(Clone, Debug)]
+pub struct Observer {
+    history: History,
+}
+
+impl Observer {
+    /// An observer for a run starting at `initial`.
+    pub fn new(initial: &State) -> Observer {
+        Observer {
+            history: History::new(initial),
+        }
+    }
+
+    /// What the oracles still need of the run so far, with step numbers replaced by their
+    /// ranks: two paths to one state with the same order of events look alike (for the
+    /// visited set of the breadth-first search).
+    pub fn summary(&self) -> impl std::hash::Hash + '_ {
+        self.history.summary()
+    }
+
+    /// Checks the oracles after `event` was applied to `state`.
+    pub fn after_step(&mut self, state: &State, event: &Event) -> Result<(), Violation> {
+        let h = &mut self.history;
+        h.begin_step();
+        h.note_starts(state);
+        for tag in h.note_ranges(state) {
+            protocol::check_range(h, state, tag)?;
+        }
+        blocks::check_rewrites(h, state, event)?;
+        h.note_bios(state, event);
+        h.note_conversions(state);
+        for finished in h.note_finished(state) {
+            self.finished(state, finished)?;
+        }
+        for tag in self.history.note_events(state) {
+            self.write_completed(state, tag)?;
+        }
+        let h = &self.history;
+        blocks::check_in_flight(h, state)?;
+        contents::check_exposure(h, state)?;
+        protocol::check_frames(state, event)?;
+        protocol::check_limits(state)?;
+        self.history.end_step(state);
+        Ok(())
+    }
+
+    /// Checks what must hold when a run ended as `end`.
+    pub fn at_end(&self, state: &State, end: &End) -> Result<(), Violation> {
+        protocol::check_end(state, end)?;
+        if *end == End::Done {
+            protocol::check_counters_at_rest(state)?;
+            contents::check_at_rest(&self.history, state)?;
+        }
+        Ok(())
+    }
+
+    /// An operation returned.
+    fn finished(&mut self, state: &State, finished: history::Finished) -> Result<(), Violation> {
+        protocol::check_locks_released(state, finished.actor)?;
+        match finished.what {
+            history::FinishedOp::Read { inode, pos } => {
+                let data = match &state.actors[finished.actor as usize].results[finished.op] {
+                    model::ops::OpResult::Read(data) => data.clone(),
+                    _ => Vec::new(),
+                };
+                let reader = (finished.actor, finished.start);
+                contents::check_read(&self.history, state, reader, (inode, pos), &data)
+            }
+            history::FinishedOp::Write { tag } => {
+                protocol::check_write_return(&self.history, state, tag)?;
+                if self.history.write(tag).completed.is_some() {
+                    self.write_completed(state, tag)?;
+                }
+                Ok(())
+            }
+            history::FinishedOp::Crash => {
+                durability::check_crash(&self.history, state)?;
+                self.history.new_epoch(state);
+                Ok(())
+            }
+            history::FinishedOp::Other => Ok(()),
+        }
+    }
+
+    /// A write's data is promised from now on (its return, or its AIO event).
+    fn write_completed(&mut self, state: &State, tag: u8) -> Result<(), Violation> {
+        let h = &self.history;
+        let w = h.write(tag);
+        if w.done.is_none() {
+            return Ok(());
+        }
+        if w.direct {
+            contents::check_coherence_after(h, state, tag)?;
+        }
+        if w.sync {
+            durability::check_durable(h, state, tag)?;
+        }
+        protocol::check_appends(h, tag)
+    }
+}
