@@ -431,6 +431,11 @@ fn a_model_assertion_is_a_finding() {
         violation.message.contains("i_unwritten of inode 0"),
         "{violation}"
     );
+    // Shrunk like any finding: the stat is not needed.
+    let scenario = sim::scenario_file::parse(&scenario).unwrap();
+    let shrunk = sim::shrink::shrink(&scenario, "model-assertion", corrupt_i_unwritten)
+        .expect("still found");
+    assert_eq!(shrunk.scenario.actors[0].len(), 1);
 }
 
 /// The limits oracle computes `s_maxbytes` and `s_bitmap_maxbytes` itself: 4.4's values on a
