@@ -310,7 +310,7 @@ pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
 
 fn work_name(state: &State, id: ObjId) -> String {
     match &state.work[&id] {
-        crate::state::Work::DioComplete { pc, .. } => format!("dio_complete:{pc:?}"),
+        crate::state::Work::DioComplete { pc, .. } => format!("dio_complete:{pc}"),
         crate::state::Work::EndIo { .. } => "ext4_end_io".to_string(),
     }
 }
@@ -326,7 +326,7 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> String 
     let mut frame = std::mem::take(&mut state.actors[a as usize].frame);
     let name = match (&mut frame, &op) {
         (Frame::Write(f), Op::Write(w)) => {
-            let name = format!("{:?}", f.pc);
+            let name = f.pc.to_string();
             crate::write::run(state, a, f, w, notes);
             if state.actors[a as usize].sleeping.is_none() {
                 f.pc = crate::write::after(state, f);
@@ -334,7 +334,7 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> String 
             name
         }
         (Frame::Other(f), op) => {
-            let name = format!("{:?}", f.pc);
+            let name = f.pc.to_string();
             crate::other::run(state, a, op, f, notes);
             if state.actors[a as usize].sleeping.is_none() {
                 f.pc = crate::other::after(state, op, f);

@@ -63,7 +63,7 @@ pub fn final_state(state: &State) -> String {
             let sectors = &state.disk.sectors
                 [e.pblk as usize * spb..(e.pblk as usize + e.len as usize) * spb];
             out += &format!(
-                "  extent {}+{} -> p{} {:?}: {}\n",
+                "  extent {}+{} -> p{} {}: {}\n",
                 e.lblk,
                 e.len,
                 e.pblk,
