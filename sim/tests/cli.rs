@@ -138,7 +138,11 @@ fn a_missing_file_and_a_bad_flag_exit_2() {
     );
     let out = writeiter(&["run", "examples/unaligned-aio.toml", "--bogus"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("unknown flag --bogus"));
+    assert!(
+        stderr(&out).contains("unexpected argument '--bogus'"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(writeiter(&[]).status.code(), Some(2));
 }
 
@@ -285,4 +289,119 @@ fn run_output_has_no_rust_debug_formatting() {
         seen_path |= text.contains("path=ext4_ext_direct_IO");
     }
     assert!(seen_path, "a direct write names its ->direct_IO");
+}
+
+/// `writeiter help`, `--help` on every command (`replay --help` is help, not a file name),
+/// `--version`: exit 0 on standard output.
+#[test]
+fn help_and_version_exit_0_for_every_command() {
+    let out = writeiter(&["help"]);
+    assert_eq!(out.status.code(), Some(0));
+    for command in [
+        "run", "hunt", "replay", "shrink", "explain", "bench", "help",
+    ] {
+        assert!(
+            stdout(&out).contains(&format!("  {command} ")),
+            "{}",
+            stdout(&out)
+        );
+    }
+    for command in ["run", "hunt", "replay", "shrink", "explain", "bench"] {
+        for args in [
+            vec![command, "--help"],
+            vec!["help", command],
+            vec![command, "-h"],
+        ] {
+            let out = writeiter(&args);
+            assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+            assert!(
+                stdout(&out).contains(&format!("Usage: writeiter {command}")),
+                "{args:?}: {}",
+                stdout(&out)
+            );
+        }
+    }
+    let out = writeiter(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("writeiter {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// `--flag=value` works; conflicting and repeated flags exit 2 saying so.
+#[test]
+fn flags_take_their_value_with_equals_and_conflicts_exit_2() {
+    let out = writeiter(&[
+        "run",
+        "examples/unaligned-aio.toml",
+        "--schedule=a0 a0 a1",
+        "--exact",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("   2 a1   Gate"), "{}", stdout(&out));
+    for (args, expected) in [
+        (
+            vec!["run", "examples/unaligned-aio.toml", "--swarm", "3"],
+            "cannot be used with",
+        ),
+        (
+            vec!["run", "--actors-max", "3", "examples/unaligned-aio.toml"],
+            "--swarm",
+        ),
+        (
+            vec!["run", "examples/unaligned-aio.toml", "--exact", "--exact"],
+            "cannot be used multiple times",
+        ),
+        (
+            vec!["run", "--swarm=1", "--schedule", "a0", "--schedule=a1"],
+            "cannot be used multiple times",
+        ),
+        (vec!["run"], "required"),
+        (
+            vec!["explain", "a.toml", "b.toml"],
+            "unexpected argument 'b.toml'",
+        ),
+        (
+            vec!["bench", "--seeds", "0"],
+            "invalid value '0' for '--seeds",
+        ),
+        (vec!["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+    ] {
+        let out = writeiter(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+    }
+}
+
+/// An error quoting a line of the file quotes at most its first 200 characters, whatever
+/// the line's length (here a megabyte).
+#[test]
+fn an_error_quotes_at_most_200_characters_of_a_huge_line() {
+    let huge = "x".repeat(1 << 20);
+    for text in [
+        format!("[[inodes]]\nbogus = \"{huge}\"\n"),
+        format!("[[inodes]]\ni_size = {huge}\n"),
+        format!("[[inodes]]\n{huge}\n"),
+    ] {
+        let out = run_text("huge.toml", &text, &[]);
+        assert_eq!(out.status.code(), Some(2));
+        let message = stderr(&out);
+        assert!(
+            message.contains("huge.toml"),
+            "{}",
+            &message[..message.len().min(500)]
+        );
+        assert!(message.len() < 2_000, "{} bytes of error", message.len());
+        assert!(
+            message.lines().all(|l| l.chars().count() <= 260),
+            "{message}"
+        );
+        assert!(message.contains("more characters"), "{message}");
+    }
 }
