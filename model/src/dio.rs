@@ -499,7 +499,7 @@ fn ext_put_io_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>
         f.iocb_private = IocbPrivate::Null;
     }
     notes.push(format!(
-        "i_private=None put io_end{}",
+        "i_private=NULL put io_end{}",
         if extra { " twice" } else { "" }
     ));
 }

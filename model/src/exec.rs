@@ -333,7 +333,7 @@ pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
 fn work_name(state: &State, id: ObjId) -> (Pc, String) {
     match &state.work[&id] {
         crate::state::Work::DioComplete { pc, .. } => {
-            (Pc::DioComplete(*pc), format!("dio_complete:{pc:?}"))
+            (Pc::DioComplete(*pc), format!("dio_complete:{pc}"))
         }
         crate::state::Work::EndIo { .. } => (Pc::EndIo, "ext4_end_io".to_string()),
     }
@@ -350,7 +350,7 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> (Pc, St
     let mut frame = std::mem::take(&mut state.actors[a as usize].frame);
     let named = match (&mut frame, &op) {
         (Frame::Write(f), Op::Write(w)) => {
-            let named = (Pc::Write(f.pc), format!("{:?}", f.pc));
+            let named = (Pc::Write(f.pc), f.pc.to_string());
             crate::write::run(state, a, f, w, notes);
             if state.actors[a as usize].sleeping.is_none() {
                 f.pc = crate::write::after(state, f);
@@ -358,7 +358,7 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> (Pc, St
             named
         }
         (Frame::Other(f), op) => {
-            let named = (Pc::Other(f.pc), format!("{:?}", f.pc));
+            let named = (Pc::Other(f.pc), f.pc.to_string());
             crate::other::run(state, a, op, f, notes);
             if state.actors[a as usize].sleeping.is_none() {
                 f.pc = crate::other::after(state, op, f);

@@ -372,3 +372,100 @@ pub enum OpResult {
     /// Killed by a crash.
     Crashed,
 }
+
+/// A program counter's step name, as the trace prints it: the variant's name (each variant
+/// documents the kernel code it stands for).
+macro_rules! step_names {
+    ($($pc:ident),+) => {$(
+        impl std::fmt::Display for $pc {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                // Unit variants only: their `Debug` text is exactly the variant's name.
+                std::fmt::Debug::fmt(self, f)
+            }
+        }
+    )+};
+}
+step_names!(WritePc, CompletePc, OtherPc);
+
+impl std::fmt::Display for DioPath {
+    /// The `->direct_IO` implementation's kernel name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DioPath::Ext => "ext4_ext_direct_IO",
+            DioPath::ExtOverwrite => "ext4_ext_direct_IO (overwrite)",
+            DioPath::Ind => "ext4_ind_direct_IO",
+        })
+    }
+}
+
+impl std::fmt::Display for WriteOp {
+    /// The system call and its flags: `io_submit pwrite(inode 0, pos 5120, 1024 bytes,
+    /// O_DIRECT|O_DSYNC)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let call = match (self.aio, self.segments.len()) {
+            (true, 1) => "io_submit pwrite",
+            (true, _) => "io_submit pwritev",
+            (false, 1) => "pwrite",
+            (false, _) => "pwritev",
+        };
+        let bytes: Vec<String> = self.segments.iter().map(|s| s.len.to_string()).collect();
+        let mut flags = Vec::new();
+        let fl = &self.file;
+        for (set, name) in [
+            (fl.o_direct, "O_DIRECT"),
+            (fl.o_append, "O_APPEND"),
+            (fl.o_sync, "O_SYNC"),
+            (fl.o_dsync && !fl.o_sync, "O_DSYNC"),
+            (!fl.o_largefile, "no O_LARGEFILE"),
+        ] {
+            if set {
+                flags.push(name);
+            }
+        }
+        write!(
+            f,
+            "{call}(inode {}, pos {}, {} bytes",
+            self.inode,
+            self.pos,
+            bytes.join("+")
+        )?;
+        if !flags.is_empty() {
+            write!(f, ", {}", flags.join("|"))?;
+        }
+        if self.rlimit_fsize != crate::limits::RLIM_INFINITY {
+            write!(f, ", RLIMIT_FSIZE {}", self.rlimit_fsize)?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl std::fmt::Display for Op {
+    /// The operation as the system call (or kernel activity) it stands for.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Op::Write(w) => write!(f, "{w}"),
+            Op::Read {
+                inode,
+                pos,
+                len,
+                direct,
+            } => {
+                let direct = if *direct { ", O_DIRECT" } else { "" };
+                write!(f, "pread(inode {inode}, pos {pos}, {len} bytes{direct})")
+            }
+            Op::Stat { inode } => write!(f, "stat(inode {inode})"),
+            Op::Truncate { inode, size } => write!(f, "ftruncate(inode {inode}, {size})"),
+            Op::PunchHole { inode, pos, len } => write!(
+                f,
+                "fallocate(inode {inode}, PUNCH_HOLE|KEEP_SIZE, pos {pos}, {len} bytes)"
+            ),
+            Op::Fsync { inode, datasync } => {
+                let call = if *datasync { "fdatasync" } else { "fsync" };
+                write!(f, "{call}(inode {inode})")
+            }
+            Op::Writeback { inode } => write!(f, "writeback of inode {inode} (ext4_writepages)"),
+            Op::Commit => f.write_str("jbd2 commit"),
+            Op::Crash => f.write_str("crash and recovery"),
+        }
+    }
+}

@@ -150,11 +150,11 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
         (Op::Read { .. }, IMutexUnlock) => crate::truncate::unlock_i_mutex(state, a, inode, notes),
         (_, Flush | LockedFlush) => {
             let bios = pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::All);
-            notes.push(format!("writeback bios {bios:?}"));
+            notes.push(format!("writeback bios {}", crate::state::bio_names(&bios)));
         }
         (_, WritebackRun) => {
             let bios = pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::None);
-            notes.push(format!("writeback bios {bios:?}"));
+            notes.push(format!("writeback bios {}", crate::state::bio_names(&bios)));
         }
         (Op::Read { .. }, LockedFlushWait) => {
             // The locked path drops i_mutex before returning the error.

@@ -119,7 +119,10 @@ pub(crate) fn ext4_truncate(state: &mut State, inode: InodeIx, size: u64, notes:
     }
     let ino = &mut state.inodes[inode];
     ino.orphan = false;
-    notes.push(format!("ext4_truncate freed {freed:?}, orphan_del"));
+    notes.push(format!(
+        "ext4_truncate freed {}, orphan_del",
+        freed_text(&freed)
+    ));
 }
 
 /// `__ext4_block_zero_page_range` over `[from, to)` inside one block. `ext4_get_block`
@@ -150,7 +153,7 @@ fn zero_block_range(
         let raw = &state.disk.sectors[pblk as usize * spb..(pblk as usize + 1) * spb];
         page.data[in_page as usize..in_page as usize + spb].copy_from_slice(raw);
         state.inodes[inode].pages.insert(index, page);
-        notes.push(format!("read block p{pblk} ({extent_state:?}) from disk"));
+        notes.push(format!("read block p{pblk} ({extent_state}) from disk"));
     }
     let page = state.inodes[inode].pages.get_mut(&index).expect("page");
     let first = (from & (g.pagesize() - 1)).div_ceil(g.sectorsize()) as usize;
@@ -213,7 +216,8 @@ pub fn punch(
             state.inodes[inode].datasync_dirty = true;
             state.inodes[inode].sync_dirty = true;
             notes.push(format!(
-                "ext4_ext_remove_space {first}..{stop} freed {freed:?}"
+                "ext4_ext_remove_space {first}..{stop} freed {}",
+                freed_text(&freed)
             ));
         }
         pc => unreachable!("{pc:?} is not a punch-hole step"),
@@ -355,4 +359,13 @@ fn kill_others(state: &mut State, a: ActorId) {
         }
         actor.frame = Frame::Idle;
     }
+}
+
+/// Freed physical runs as `p3+2 p7+1` (`none` when nothing was freed).
+fn freed_text(freed: &[(u32, u64)]) -> String {
+    if freed.is_empty() {
+        return "none".to_string();
+    }
+    let runs: Vec<String> = freed.iter().map(|(p, n)| format!("p{p}+{n}")).collect();
+    runs.join(" ")
 }

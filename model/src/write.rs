@@ -347,7 +347,7 @@ fn flush(
 ) {
     let bios = pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::All);
     if !bios.is_empty() {
-        notes.push(format!("writeback bios {bios:?}"));
+        notes.push(format!("writeback bios {}", crate::state::bio_names(&bios)));
     }
 }
 
@@ -379,9 +379,14 @@ fn direct_io(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     } else {
         Some(DioPath::Ext)
     };
+    let path = f
+        .path
+        .map_or("none (ext4_direct_IO returns 0)".to_string(), |p| {
+            p.to_string()
+        });
     notes.push(format!(
-        "direct_IO path={:?} final_size={final_size} i_size={}",
-        f.path, ino.i_size
+        "direct_IO path={path} final_size={final_size} i_size={}",
+        ino.i_size
     ));
 }
 
@@ -479,5 +484,5 @@ fn finish_plug(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Ve
         dispatched.push(*id);
     }
     f.plugged = false;
-    notes.push(format!("unplug {dispatched:?}"));
+    notes.push(format!("unplug {}", crate::state::bio_names(&dispatched)));
 }
