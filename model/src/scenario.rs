@@ -199,6 +199,21 @@ impl Scenario {
         e: &Extent,
         (map, disk): (&mut ExtentMap, &mut Disk),
     ) -> Result<(), ScenarioError> {
+        let blocks = self.check_extent((i, k), spec, e, (map, disk))?;
+        self.put_on_disk(i, spec, e, blocks, disk);
+        map.insert(*e, false, false);
+        Ok(())
+    }
+
+    /// Checks extent `k` of inode `i` against 4.4's types, the disk, the other extents and
+    /// what 4.4 can reach; returns its physical blocks.
+    fn check_extent(
+        &self,
+        (i, k): (usize, usize),
+        spec: &InodeSpec,
+        e: &Extent,
+        (map, disk): (&ExtentMap, &Disk),
+    ) -> Result<std::ops::Range<u64>, ScenarioError> {
         let g = self.geometry;
         let field = format!("inodes[{i}].extents[{k}]");
         if e.len == 0 {
@@ -265,6 +280,21 @@ impl Scenario {
                 ),
             );
         }
+        Ok(blocks)
+    }
+
+    /// Takes the extent's blocks from the allocator; a Written block holds the inode's
+    /// initial data, and the tail of the block holding EOF zeros, as
+    /// `ext4_block_truncate_page` and `dio_zero_block` leave it.
+    fn put_on_disk(
+        &self,
+        i: usize,
+        spec: &InodeSpec,
+        e: &Extent,
+        blocks: std::ops::Range<u64>,
+        disk: &mut Disk,
+    ) {
+        let g = self.geometry;
         let spb = g.sectors_per_block() as usize;
         for b in blocks {
             disk.free[b as usize] = false;
@@ -274,8 +304,6 @@ impl Scenario {
                     inode: i as u8,
                     lblk,
                 };
-                // The tail of the block holding EOF is zeros, as ext4_block_truncate_page
-                // and dio_zero_block leave it.
                 let block_start = u64::from(lblk) << g.blkbits;
                 let in_file = spec
                     .i_size
@@ -291,8 +319,6 @@ impl Scenario {
                 }
             }
         }
-        map.insert(*e, false, false);
-        Ok(())
     }
 
     fn build_actors(&self) -> Result<Vec<Actor>, ScenarioError> {
