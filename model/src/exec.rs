@@ -86,6 +86,11 @@ pub enum Wait {
     Commit,
     /// Asleep on a wait queue until woken.
     Asleep(Sleep),
+    /// A serial workqueue (`rsv_conversion_wq`) runs an earlier work item first.
+    WorkQueue {
+        /// The work item queued before.
+        before: ObjId,
+    },
     /// The bio is on its submitter's plug list.
     Plugged {
         /// The submitter.
@@ -106,6 +111,7 @@ impl fmt::Display for Wait {
             Wait::Commit => write!(f, "ordered data before the journal commit"),
             Wait::Asleep(Sleep::IoendWq(b)) => write!(f, "asleep on ioend_wq[{b}]"),
             Wait::Asleep(Sleep::DioWait(i)) => write!(f, "asleep in inode_dio_wait of inode {i}"),
+            Wait::WorkQueue { before } => write!(f, "rsv_conversion_wq runs w{before} first"),
             Wait::Plugged { owner } => write!(f, "on the plug of a{owner}"),
             Wait::Finished => write!(f, "finished"),
         }
@@ -208,7 +214,7 @@ pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
         iocb_private: IocbPrivate::Null,
         ret: 0,
         sigxfsz: false,
-        plugged: false,
+        plugged: w.aio,
         path: None,
         io_end: None,
         dio: None,

@@ -157,12 +157,17 @@ pub enum WritePc {
     SyncFlushWait,
     /// `jbd2_complete_transaction` (datasync or full tid).
     SyncCommit,
-    /// `blk_finish_plug`.
+    /// `blk_finish_plug` (fs/ext4/file.c:182). For an AIO write this plug is nested under
+    /// `io_submit`'s (`blk_start_plug` only installs the outermost): it dispatches nothing.
     FinishPlug,
     /// `mutex_unlock(aio_mutex)`, last.
     AioMutexUnlock,
     /// `out:` for `ret <= 0` or `-EFBIG`: `mutex_unlock(i_mutex)`, then the aio_mutex.
     OutUnlock,
+    /// AIO only: back in `do_io_submit` (fs/aio.c:1624), `blk_finish_plug` of the plug
+    /// `io_submit` started before the write (fs/aio.c:1600) dispatches the write's plugged
+    /// bios, after `i_mutex` and `aio_mutex` were released.
+    IoSubmitFinishPlug,
     /// Returned.
     Done,
 }
@@ -215,7 +220,8 @@ pub struct WriteFrame {
     pub ret: i64,
     /// SIGXFSZ was raised.
     pub sigxfsz: bool,
-    /// A plug is started.
+    /// Bios go to this task's plug list: `io_submit`'s plug for an AIO write (from the
+    /// start), ext4's own for a synchronous direct write (from `blk_start_plug`).
     pub plugged: bool,
     /// The `->direct_IO` implementation chosen.
     pub path: Option<DioPath>,
@@ -292,6 +298,11 @@ pub enum OtherPc {
     IMutexUnlock,
     /// `filemap_write_and_wait_range` starts writeback (fsync, direct read).
     Flush,
+    /// `ext4_punch_hole` (fs/ext4/inode.c:3712): `if (mapping_tagged(mapping,
+    /// PAGECACHE_TAG_DIRTY))` `filemap_write_and_wait_range` starts writeback of the hole;
+    /// with no dirty page anywhere in the file it neither flushes, nor waits, nor looks at
+    /// `AS_EIO`.
+    PunchFlush,
     /// Waits for it.
     FlushWait,
     /// `jbd2_complete_transaction` (fsync) or a periodic commit.
