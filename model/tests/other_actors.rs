@@ -1129,3 +1129,76 @@ mod reachable_initial_state {
         );
     }
 }
+
+/// The io_end's last references and the conversion workqueue (fs/ext4/page-io.c).
+mod io_end_puts {
+    use super::*;
+    use model::state::Work;
+
+    /// Two writeback runs under dioread_nolock, each with its io_end flagged unwritten:
+    /// `rsv_conversion_wq` (max_active 1, per-inode FIFO lists) converts them one at a time
+    /// in the order queued.
+    #[test]
+    fn writeback_conversions_run_one_at_a_time_in_order() {
+        let program = vec![
+            Op::Write(buffered(0, B)),
+            Op::Write(buffered(2 * B, B)),
+            Op::Writeback { inode: 0 },
+        ];
+        let extents = [(0, 1, 0, Unwritten), (2, 1, 4, Unwritten)];
+        let mut s = state(NOLOCK, vec![inode(3 * B, &extents)], vec![program]);
+        finish_op(&mut s, 0);
+        finish_op(&mut s, 0);
+        finish_op(&mut s, 0);
+        let bios: Vec<u16> = s.bios.keys().copied().collect();
+        for bio in bios.into_iter().rev() {
+            exec::step(&mut s, Task::Bio(bio)).expect("bio completes");
+        }
+        let works: Vec<u16> = s.work.keys().copied().collect();
+        assert_eq!(works.len(), 2, "two conversions queued");
+        assert_eq!(
+            exec::task_wait(&s, Task::Work(works[1])),
+            Ok(Some(Wait::WorkQueue { before: works[0] }))
+        );
+        exec::step(&mut s, Task::Work(works[0])).expect("the first runs");
+        assert_eq!(exec::task_wait(&s, Task::Work(works[1])), Ok(None));
+    }
+
+    /// The last put of a flagged io_end whose range is already written converts nothing:
+    /// `ext4_map_blocks(EXT4_GET_BLOCKS_IO_CONVERT_EXT)` finds the range written in its
+    /// lookup and never takes `down_write(i_data_sem)`, so it does not wait for a reader.
+    #[test]
+    fn a_put_over_a_written_range_does_not_wait_for_i_data_sem() {
+        let mut write = aio(0, B);
+        write.file.o_dsync = true; // deferred: dio_complete runs on the worker
+        let mut s = one_writer(DEFAULT, inode(B, &[(0, 1, 0, Unwritten)]), write);
+        finish_op(&mut s, 0);
+        let bio = *s.bios.keys().next().expect("queued bio");
+        exec::step(&mut s, Task::Bio(bio)).expect("the bio lands");
+        let (&work, _) = s
+            .work
+            .iter()
+            .find(|(_, w)| matches!(w, Work::DioComplete { .. }))
+            .expect("dio_complete deferred");
+        s.inodes[0].i_data_sem.readers = 1; // a reader holds it
+        assert_eq!(
+            exec::task_wait(&s, Task::Work(work)),
+            Ok(Some(Wait::DataSem { inode: 0 })),
+            "an unwritten range needs down_write"
+        );
+        s.inodes[0].map.set_state(0, 1, Written, false); // converted meanwhile
+        assert_eq!(exec::task_wait(&s, Task::Work(work)), Ok(None));
+    }
+
+    /// `ext4_put_io_end_defer` releases an io_end flagged unwritten with size 0 at once
+    /// (`|| !io_end->size`), and `ext4_release_io_end`'s `BUG_ON(io_end->flag &
+    /// EXT4_IO_END_UNWRITTEN)` fires: the model's assertion.
+    #[test]
+    #[should_panic(expected = "released while flagged unwritten")]
+    fn a_flagged_io_end_of_size_0_meets_the_release_bug_on() {
+        let mut s = state(DEFAULT, vec![inode(B, &[(0, 1, 0, Unwritten)])], vec![]);
+        let io_end = model::io::new_io_end(&mut s, 0);
+        model::io::flag_io_unwritten(&mut s, io_end);
+        model::io::put_io_end_defer(&mut s, io_end);
+    }
+}
