@@ -14,22 +14,12 @@ use crate::pagecache::{end_page_writeback, page_range, start_writeback, writebac
 use crate::state::{BioOwner, Dio, ObjId, State, Work};
 
 /// What completing bio `id` waits for: dispatch from its submitter's plug (see
-/// [`flush_plugs_of_sleepers`]), or `i_data_sem` for a conversion run inline by the last bio
-/// of an async dio.
+/// [`flush_plugs_of_sleepers`]). A bio completion runs in interrupt context and waits for
+/// nothing else: a conversion its `dio_complete` would run there is a hazard, not a wait
+/// ([`dio_bio_end`]).
 pub fn bio_wait(state: &State, id: ObjId) -> Option<Wait> {
     let bio = &state.bios[&id];
-    if let Some(owner) = bio.plugged_by {
-        return Some(Wait::Plugged { owner });
-    }
-    let BioOwner::Dio(dio) = bio.owner else {
-        return None;
-    };
-    let dio = &state.dios[&dio];
-    let inline = dio.bios == 1 && !dio.submitter_ref && !(dio.defer_completion && dio.result > 0);
-    let range = (dio.offset, dio.result);
-    let converts =
-        inline && dio.end_io && dio.private.is_some_and(|e| put_converts(state, e, range));
-    (converts && !data_sem_free(state, bio.inode)).then_some(Wait::DataSem { inode: bio.inode })
+    bio.plugged_by.map(|owner| Wait::Plugged { owner })
 }
 
 /// The bio reaches the disk; its owner is told.
@@ -86,10 +76,26 @@ fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
             Work::DioComplete {
                 dio: id,
                 pc: CompletePc::EndIo,
+                wb_map: None,
             },
         );
         notes.push(format!("dio d{id} complete deferred to w{work}"));
         return;
+    }
+    // dio_bio_end_aio runs dio_complete here, in bio-completion (interrupt) context
+    // (fs/direct-io.c:306-314): its end_io may drop the io_end's last reference.
+    let d = &state.dios[&id];
+    let converts_here = d.end_io
+        && d.result > 0
+        && d.private
+            .is_some_and(|e| state.io_ends[&e].count == 1 && state.io_ends[&e].unwritten);
+    if converts_here {
+        state.hazard = Some(crate::state::Hazard::SleepInAtomic(format!(
+            "dio d{id} completes in bio-completion (interrupt) context without \
+             defer_completion, and its ext4_end_io_dio drops the last reference of a flagged \
+             io_end: ext4_convert_unwritten_extents starts a jbd2 handle and takes \
+             down_write(i_data_sem)"
+        )));
     }
     dio_end_io(state, id, notes);
     let dio = state.dios.remove(&id).expect("dio");
@@ -129,7 +135,10 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
             let inode = end.inode;
             (converts && !data_sem_free(state, inode)).then_some(Wait::DataSem { inode })
         }
-        Work::DioComplete { dio, pc } => {
+        Work::DioComplete {
+            wb_map: Some(_), ..
+        } => None,
+        Work::DioComplete { dio, pc, .. } => {
             let d = &state.dios[dio];
             let inode = d.inode;
             let pages = page_range(state, d.offset, d.offset + d.result - 1);
@@ -156,11 +165,12 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
 pub fn run_work(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
     match state.work[&id].clone() {
         Work::EndIo { io_end } => end_io_work(state, id, io_end, notes),
-        Work::DioComplete { dio, pc } => {
-            let next = dio_complete_step(state, dio, pc, notes);
+        Work::DioComplete { dio, pc, wb_map } => {
+            let mut wb_map = wb_map;
+            let next = dio_complete_step(state, dio, (pc, &mut wb_map), notes);
             match next {
                 Some(pc) => {
-                    state.work.insert(id, Work::DioComplete { dio, pc });
+                    state.work.insert(id, Work::DioComplete { dio, pc, wb_map });
                 }
                 None => {
                     state.work.remove(&id);
@@ -185,7 +195,7 @@ fn end_io_work(state: &mut State, id: ObjId, io_end: ObjId, notes: &mut Vec<Stri
 fn dio_complete_step(
     state: &mut State,
     id: ObjId,
-    pc: CompletePc,
+    (pc, wb_map): (CompletePc, &mut crate::state::MapEntry),
     notes: &mut Vec<String>,
 ) -> Option<CompletePc> {
     let d = state.dios[&id].clone();
@@ -210,8 +220,13 @@ fn dio_complete_step(
             })
         }
         CompletePc::SyncFlush => {
-            start_writeback(state, d.inode, pages, crate::pagecache::SyncMode::All);
-            Some(CompletePc::SyncFlushWait)
+            let mode = crate::pagecache::SyncMode::All;
+            start_writeback(state, d.inode, pages, mode, wb_map);
+            Some(if wb_map.is_some() {
+                CompletePc::SyncFlush
+            } else {
+                CompletePc::SyncFlushWait
+            })
         }
         CompletePc::SyncFlushWait => {
             // ext4_sync_file returns the flush's error at once, before any commit.

@@ -76,7 +76,8 @@ pub fn run(
         WritePc::ExtInitIoEnd => init_io_end(state, f, notes),
         WritePc::IndBegin => ind_begin(state, f, notes),
         WritePc::DioStart => dio_start(state, a, f, notes),
-        WritePc::DioGetBlock => get_block(state, a, f, op, notes),
+        WritePc::DioGetBlock if get_block_allocates(state, f) => map_enter(state, f, notes),
+        WritePc::DioGetBlock | WritePc::DioMapAlloc => get_block(state, a, f, op, notes),
         WritePc::DioZeroTail => zero_tail(state, a, f, notes),
         WritePc::DioDrop => drop_refcount(state, f, notes),
         WritePc::ExtPutIoEnd => ext_put_io_end(state, f, notes),
@@ -189,6 +190,21 @@ fn get_block_allocates(state: &State, f: &WriteFrame) -> bool {
     create && !state.inodes[f.inode].map.lookup(lblk, want).mapped()
 }
 
+/// `ext4_map_blocks` with CREATE finds no written mapping: `down_write(i_data_sem)`, and
+/// `ext4_ext_map_blocks` reads `io = ext4_inode_aio(inode)` on entry, before
+/// `ext4_mb_new_blocks` (which may sleep) allocates.
+fn map_enter(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let ino = &mut state.inodes[f.inode];
+    assert!(!ino.i_data_sem.writer && ino.i_data_sem.readers == 0);
+    ino.i_data_sem.writer = true;
+    f.gb_io = ino.i_private;
+    f.gb_io_pending = true;
+    notes.push(format!(
+        "down_write(i_data_sem), io = i_private = {}",
+        crate::state::io_end_name(f.gb_io)
+    ));
+}
+
 /// `get_more_blocks` → `get_block` (spec §2.8, §2.9), the head `dio_zero_block`, and the
 /// data bio of the mapping.
 fn get_block(
@@ -199,7 +215,11 @@ fn get_block(
     notes: &mut Vec<String>,
 ) {
     let (lblk, want, create) = block_request(state, f);
-    let Some((len, pblk, new)) = map_for_dio(state, f, (lblk, want, create), notes) else {
+    let mapped = map_for_dio(state, f, (lblk, want, create), notes);
+    if std::mem::take(&mut f.gb_io_pending) {
+        state.inodes[f.inode].i_data_sem.writer = false;
+    }
+    let Some((len, pblk, new)) = mapped else {
         f.last_new = false;
         return;
     };
@@ -253,11 +273,13 @@ fn map_for_dio(
         (_, Some(ExtentState::Written)) => Some((found.len, found.pblk, false)),
         (Some(DioPath::Ext), Some(ExtentState::Unwritten)) => {
             state.inodes[f.inode].map.split(lblk, found.len);
-            flag_pre_io(state, f.inode);
+            flag_pre_io(state, f.inode, f.gb_io);
             Some((found.len, found.pblk, true))
         }
         (Some(DioPath::Ext), None) => {
-            allocate(state, f.inode, (lblk, hole), ExtentState::Unwritten)
+            allocate(state, f.inode, (lblk, hole), ExtentState::Unwritten).inspect(|_| {
+                flag_pre_io(state, f.inode, f.gb_io);
+            })
         }
         (Some(DioPath::Ind), Some(ExtentState::Unwritten)) if create => {
             ext4_ext_convert_to_initialized(state, f.inode, lblk, want, notes);
@@ -315,16 +337,20 @@ fn allocate(
     );
     ino.sync_dirty = true;
     ino.datasync_dirty |= !unwritten;
-    if unwritten {
-        flag_pre_io(state, inode);
-    }
     Some((got, pblk, true))
 }
 
 /// `ext4_set_io_unwritten_flag(inode, ext4_inode_aio(inode))` or, with `i_private` NULL,
 /// `EXT4_STATE_DIO_UNWRITTEN` (spec §2.3 (a), (b)).
-fn flag_pre_io(state: &mut State, inode: InodeIx) {
-    match state.inodes[inode].i_private {
+fn flag_pre_io(state: &mut State, inode: InodeIx, io: Option<ObjId>) {
+    match io {
+        Some(io_end) if !state.io_ends.contains_key(&io_end) => {
+            // The io_end read from i_private before ext4_mb_new_blocks was freed since.
+            state.hazard = Some(crate::state::Hazard::UseAfterFree(format!(
+                "ext4_set_io_unwritten_flag on io_end e{io_end}, which ext4_ext_map_blocks \
+                 read from i_private before ext4_mb_new_blocks and which was freed since"
+            )));
+        }
         Some(io_end) => flag_io_unwritten(state, io_end),
         None => state.inodes[inode].state_dio_unwritten = true,
     }

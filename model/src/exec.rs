@@ -146,6 +146,8 @@ pub struct Event {
     pub pc: Pc,
     /// The step, named after its program counter.
     pub step: String,
+    /// What the step did that the kernel must never do, if anything.
+    pub hazard: Option<crate::state::Hazard>,
     /// What happened, in ext4 terms.
     pub notes: Vec<String>,
 }
@@ -218,6 +220,8 @@ pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
         path: None,
         io_end: None,
         dio: None,
+        gb_io: None,
+        gb_io_pending: false,
         orphan: false,
         dio_blkbits: 0,
         dio_next: 0,
@@ -240,6 +244,9 @@ pub fn actor_wait(state: &State, a: ActorId) -> Option<Wait> {
     let actor = &state.actors[a as usize];
     if let Some(sleep) = actor.sleeping {
         return Some(Wait::Asleep(sleep));
+    }
+    if actor.wb_map.is_some() {
+        return None; // inside ext4_ext_map_blocks, holding i_data_sem: it goes on
     }
     let op = actor.program.get(actor.op)?;
     let first;
@@ -327,11 +334,13 @@ pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
         }
     };
     crate::background::flush_plugs_of_sleepers(state);
+    let hazard = state.hazard.take();
     state.assert_invariants();
     Ok(Event {
         task,
         pc,
         step: name,
+        hazard,
         notes,
     })
 }
@@ -358,7 +367,7 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> (Pc, St
         (Frame::Write(f), Op::Write(w)) => {
             let named = (Pc::Write(f.pc), f.pc.to_string());
             crate::write::run(state, a, f, w, notes);
-            if state.actors[a as usize].sleeping.is_none() {
+            if state.actors[a as usize].goes_on() {
                 f.pc = crate::write::after(state, f);
             }
             named
@@ -366,7 +375,7 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> (Pc, St
         (Frame::Other(f), op) => {
             let named = (Pc::Other(f.pc), f.pc.to_string());
             crate::other::run(state, a, op, f, notes);
-            if state.actors[a as usize].sleeping.is_none() {
+            if state.actors[a as usize].goes_on() {
                 f.pc = crate::other::after(state, op, f);
             }
             named

@@ -123,9 +123,17 @@ pub enum WritePc {
     /// `do_blockdev_direct_IO`: alignment (`blkfactor`), `is_async`, defer on O_DSYNC,
     /// `inode_dio_begin`.
     DioStart,
-    /// `do_direct_IO` → `get_more_blocks` → `get_block`, then the data bio of that mapping;
-    /// the first mapping may add the head `dio_zero_block`.
+    /// `do_direct_IO` → `get_more_blocks` → `get_block` (`_ext4_get_block`,
+    /// fs/ext4/inode.c:710). A written mapping is looked up and used at once: the data bio
+    /// (after the head `dio_zero_block` of the first mapping when NEW). One that allocates or
+    /// converts takes `down_write(i_data_sem)` and `ext4_ext_map_blocks` reads `io =
+    /// ext4_inode_aio(inode)` on entry; then [`WritePc::DioMapAlloc`].
     DioGetBlock,
+    /// `ext4_ext_map_blocks` after `ext4_mb_new_blocks`, which may sleep: insert the extent,
+    /// flag the io_end read on entry (or set `EXT4_STATE_DIO_UNWRITTEN`), `up_write`; back in
+    /// `_ext4_get_block`, `ext4_inode_aio(inode)` is read again for the deferral check
+    /// (fs/ext4/inode.c:740, 754-755); then the bios of the mapping.
+    DioMapAlloc,
     /// `dio_zero_block(end = 1)`: the tail zero bio; `-ENOTBLK` becomes a short write.
     DioZeroTail,
     /// `drop_refcount`: `-EIOCBQUEUED` if queued with bios in flight, else
@@ -229,6 +237,12 @@ pub struct WriteFrame {
     pub io_end: Option<ObjId>,
     /// The dio of `do_blockdev_direct_IO`.
     pub dio: Option<ObjId>,
+    /// `io = ext4_inode_aio(inode)` as `ext4_ext_map_blocks` read it on entry
+    /// (fs/ext4/extents.c:4294), before `ext4_mb_new_blocks`; it flags this one.
+    pub gb_io: Option<ObjId>,
+    /// A `get_block` is inside `ext4_ext_map_blocks`, holding `i_data_sem` for write across
+    /// `ext4_mb_new_blocks`.
+    pub gb_io_pending: bool,
     /// `ext4_ind_direct_IO` put the inode on the orphan list.
     pub orphan: bool,
     /// DIO unit bits (`sdio.blkbits`): fs block or, with `blkfactor > 0`, sector.

@@ -144,22 +144,19 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
         (Op::Read { .. }, IMutexLock) => crate::truncate::lock_i_mutex(state, a, inode, notes),
         (Op::Read { .. }, IMutexUnlock) => crate::truncate::unlock_i_mutex(state, a, inode, notes),
         (_, Flush | LockedFlush) => {
-            let bios = pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::All);
-            notes.push(format!("writeback bios {}", crate::state::bio_names(&bios)));
+            pagecache::writeback_by(state, a, (inode, pages), pagecache::SyncMode::All, notes);
         }
         (Op::PunchHole { .. }, PunchFlush) => {
             f.flag = state.inodes[inode].pages.values().any(|p| p.dirty != 0);
             if f.flag {
-                let bios =
-                    pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::All);
-                notes.push(format!("writeback bios {}", crate::state::bio_names(&bios)));
+                let mode = pagecache::SyncMode::All;
+                pagecache::writeback_by(state, a, (inode, pages), mode, notes);
             } else {
                 notes.push("no page tagged dirty: no flush".into());
             }
         }
         (_, WritebackRun) => {
-            let bios = pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::None);
-            notes.push(format!("writeback bios {}", crate::state::bio_names(&bios)));
+            pagecache::writeback_by(state, a, (inode, pages), pagecache::SyncMode::None, notes);
         }
         (Op::Read { .. }, LockedFlushWait) => {
             // The locked path drops i_mutex before returning the error.

@@ -211,22 +211,67 @@ pub fn flush_wait(
     (busy && writeback_needs_map(state, inode, pages)).then_some(Wait::DataSem { inode })
 }
 
+/// The dirty blocks a writeback pass over `pages` would write: `(page, lblk)` below EOF,
+/// skipping (for the flusher) pages still under writeback.
+fn writeback_blocks(
+    state: &State,
+    inode: InodeIx,
+    pages: std::ops::RangeInclusive<u64>,
+    mode: SyncMode,
+) -> Vec<(u64, u64)> {
+    let g = state.geometry;
+    let eof_block = state.inodes[inode].i_size.div_ceil(g.blocksize());
+    let mut blocks = Vec::new();
+    for (&index, page) in state.inodes[inode].pages.range(pages) {
+        if page.dirty == 0 || (page.writeback > 0 && mode == SyncMode::None) {
+            continue;
+        }
+        blocks.extend(
+            dirty_blocks(&g, index, page.dirty)
+                .filter(|&b| b < eof_block)
+                .map(|b| (index, b)),
+        );
+    }
+    blocks
+}
+
 /// `ext4_writepages` over the dirty blocks of `pages` below EOF: one io_end per run of
 /// logically contiguous blocks (`mpd->map`, its `offset`/`size` the run), each block
 /// allocated if delayed (unwritten through the io_end under dioread_nolock, else written),
 /// one bio a block holding a writeback reference on its page, then
 /// `ext4_wb_update_i_disksize` to the end of the run's last page (capped at `i_size`) and the
 /// submitter's `ext4_put_io_end_defer`. Returns the bios.
+///
+/// Under dioread_nolock a pass that must allocate or convert first only enters
+/// `ext4_ext_map_blocks` ([`crate::state::MapEntry`]): `down_write(i_data_sem)`, `io` read
+/// from `i_private`, and returns no bio; `entry` keeps `io` for the task's next step, whose
+/// pass flags that `io` (a freed one is a use after free) and releases `i_data_sem`.
 pub fn start_writeback(
     state: &mut State,
     inode: InodeIx,
     pages: std::ops::RangeInclusive<u64>,
     mode: SyncMode,
+    entry: &mut crate::state::MapEntry,
 ) -> Vec<u16> {
     let g = state.geometry;
-    let eof_block = state.inodes[inode].i_size.div_ceil(g.blocksize());
-    let mut blocks: Vec<(u64, u64)> = Vec::new(); // (page, lblk)
-    for (&index, page) in state.inodes[inode].pages.range_mut(pages) {
+    let blocks = writeback_blocks(state, inode, pages.clone(), mode);
+    let maps = |&(_, b): &(u64, u64)| {
+        state.inodes[inode]
+            .map
+            .pblk(b)
+            .is_none_or(|(_, s)| s == ExtentState::Unwritten)
+    };
+    if entry.is_none() && state.should_dioread_nolock(inode) && blocks.iter().any(maps) {
+        let ino = &mut state.inodes[inode];
+        assert!(!ino.i_data_sem.writer && ino.i_data_sem.readers == 0);
+        ino.i_data_sem.writer = true;
+        *entry = Some(ino.i_private);
+        return Vec::new();
+    }
+    let mut io = entry.take().inspect(|_| {
+        state.inodes[inode].i_data_sem.writer = false;
+    });
+    for (_, page) in state.inodes[inode].pages.range_mut(pages) {
         if page.dirty == 0 || (page.writeback > 0 && mode == SyncMode::None) {
             continue;
         }
@@ -234,12 +279,14 @@ pub fn start_writeback(
             page.writeback, 0,
             "WB_SYNC_ALL waited for the page's writeback"
         );
-        let dirty: Vec<u64> = dirty_blocks(&g, index, page.dirty)
-            .filter(|&b| b < eof_block)
-            .collect();
         page.dirty = 0;
-        page.writeback = dirty.len() as u8;
-        blocks.extend(dirty.iter().map(|&b| (index, b)));
+    }
+    for &(index, _) in &blocks {
+        let page = state.inodes[inode]
+            .pages
+            .get_mut(&index)
+            .expect("dirty page");
+        page.writeback += 1;
     }
     let mut bios = Vec::new();
     for run in blocks.chunk_by(|x, y| x.1 + 1 == y.1) {
@@ -248,7 +295,8 @@ pub fn start_writeback(
         let end = state.io_ends.get_mut(&io_end).expect("new io_end");
         (end.offset, end.size) = (first << g.blkbits, (last + 1 - first) << g.blkbits);
         for (k, &(index, lblk)) in run.iter().enumerate() {
-            let pblk = writeback_map_block(state, inode, (lblk, (run.len() - k) as u64), io_end);
+            let left = (run.len() - k) as u64;
+            let pblk = writeback_map_block(state, inode, (lblk, left), (io_end, &mut io));
             bios.push(submit_writeback_bio(
                 state,
                 inode,
@@ -270,6 +318,31 @@ pub fn start_writeback(
     bios
 }
 
+/// A writeback pass run by actor `a` ([`start_writeback`] with the actor's
+/// [`crate::state::MapEntry`]); a note says what it did.
+pub fn writeback_by(
+    state: &mut State,
+    a: crate::state::ActorId,
+    (inode, pages): (InodeIx, std::ops::RangeInclusive<u64>),
+    mode: SyncMode,
+    notes: &mut Vec<String>,
+) -> Vec<u16> {
+    let mut entry = state.actors[a as usize].wb_map.take();
+    let bios = start_writeback(state, inode, pages, mode, &mut entry);
+    match entry {
+        Some(io) => notes.push(format!(
+            "ext4_ext_map_blocks: down_write(i_data_sem), io = i_private = {}, ext4_mb_new_blocks",
+            crate::state::io_end_name(io)
+        )),
+        None if !bios.is_empty() => {
+            notes.push(format!("writeback bios {}", crate::state::bio_names(&bios)));
+        }
+        None => {}
+    }
+    state.actors[a as usize].wb_map = entry;
+    bios
+}
+
 /// `mpage_map_one_extent` for one block: allocate a delayed block or a hole; with
 /// dioread_nolock as unwritten (`EXT4_GET_BLOCKS_IO_CREATE_EXT`: flag `i_private`'s io_end or
 /// set `EXT4_STATE_DIO_UNWRITTEN`, then flag writeback's own io_end), else written; an
@@ -280,7 +353,7 @@ fn writeback_map_block(
     state: &mut State,
     inode: InodeIx,
     (lblk, run_left): (u64, u64),
-    io_end: u16,
+    (io_end, io): (u16, &mut crate::state::MapEntry),
 ) -> u32 {
     let nolock = state.should_dioread_nolock(inode);
     state.inodes[inode].map.delayed.remove(&lblk);
@@ -328,18 +401,34 @@ fn writeback_map_block(
             let ino = &mut state.inodes[inode];
             ino.sync_dirty = true;
             if nolock {
-                return finish_unwritten_map(state, inode, io_end, pblk);
+                return finish_unwritten_map(state, inode, (io_end, io), pblk);
             }
             ino.datasync_dirty = true;
             ino.ordered = true;
             return pblk;
         }
     };
-    finish_unwritten_map(state, inode, io_end, pblk)
+    finish_unwritten_map(state, inode, (io_end, io), pblk)
 }
 
-fn finish_unwritten_map(state: &mut State, inode: InodeIx, io_end: u16, pblk: u32) -> u32 {
-    match state.inodes[inode].i_private {
+/// `ext4_ext_map_blocks` flags the `io` it read on entry (the pass's first mapping: the one
+/// read before `ext4_mb_new_blocks`; later ones read `i_private` now) or sets
+/// `EXT4_STATE_DIO_UNWRITTEN`; `mpage_map_one_extent` flags writeback's own io_end.
+fn finish_unwritten_map(
+    state: &mut State,
+    inode: InodeIx,
+    (io_end, io): (u16, &mut crate::state::MapEntry),
+    pblk: u32,
+) -> u32 {
+    let read = io.take().unwrap_or(state.inodes[inode].i_private);
+    match read {
+        Some(aio) if !state.io_ends.contains_key(&aio) => {
+            state.hazard = Some(crate::state::Hazard::UseAfterFree(format!(
+                "writeback's ext4_set_io_unwritten_flag on io_end e{aio}, which \
+                 ext4_ext_map_blocks read from i_private before ext4_mb_new_blocks and which \
+                 its direct write freed since"
+            )));
+        }
         Some(aio) => flag_io_unwritten(state, aio),
         None => state.inodes[inode].state_dio_unwritten = true,
     }

@@ -108,6 +108,7 @@ impl Scenario {
             next_id: 0,
             crashed: false,
             j_commit_sequence: 0,
+            hazard: None,
         };
         for (i, spec) in self.inodes.iter().enumerate() {
             for &index in &spec.cached_pages {
@@ -345,6 +346,7 @@ impl Scenario {
                 frame: Frame::Idle,
                 sleeping: None,
                 results: Vec::new(),
+                wb_map: None,
             });
         }
         Ok(actors)

@@ -59,6 +59,11 @@ pub fn bio_names(ids: &[ObjId]) -> String {
     names.join(" ")
 }
 
+/// An io_end pointer as the trace names it: `e<id>`, or `NULL`.
+pub fn io_end_name(io_end: Option<ObjId>) -> String {
+    io_end.map_or_else(|| "NULL".to_string(), |e| format!("e{e}"))
+}
+
 /// The simulated block device: sector contents and the block allocator.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Disk {
@@ -316,6 +321,8 @@ pub enum Work {
         dio: ObjId,
         /// Where in `dio_complete` the worker is.
         pc: crate::ops::CompletePc,
+        /// Its writeback is inside `ext4_ext_map_blocks` ([`MapEntry`]).
+        wb_map: MapEntry,
     },
     /// `ext4_end_io_rsv_work` on `rsv_conversion_wq`: convert a writeback io_end.
     EndIo {
@@ -337,6 +344,23 @@ pub struct Actor {
     pub sleeping: Option<Sleep>,
     /// Results of finished operations.
     pub results: Vec<OpResult>,
+    /// Its writeback is inside `ext4_ext_map_blocks` ([`MapEntry`]).
+    pub wb_map: MapEntry,
+}
+
+/// A writeback pass under dioread_nolock that must allocate (or convert) is inside
+/// `ext4_ext_map_blocks` (via `mpage_map_one_extent`): it holds `down_write(i_data_sem)`
+/// and has read `io = ext4_inode_aio(inode)` on entry (fs/ext4/extents.c:4294), and
+/// `ext4_mb_new_blocks`, which may sleep, runs before it flags `io` (extents.c:4512).
+/// `Some(io)` from that read to the task's next step, which finishes the pass.
+pub type MapEntry = Option<Option<ObjId>>;
+
+impl Actor {
+    /// The step just run finished its program point: the actor neither went to sleep nor
+    /// stopped inside `ext4_ext_map_blocks` ([`MapEntry`]).
+    pub fn goes_on(&self) -> bool {
+        self.sleeping.is_none() && self.wb_map.is_none()
+    }
 }
 
 /// A wait queue an actor sleeps on (`wait_event`).
@@ -378,6 +402,22 @@ pub struct State {
     /// `journal->j_commit_sequence`: transactions committed so far (a commit with nothing
     /// to commit commits no transaction).
     pub j_commit_sequence: u32,
+    /// What the step being applied did that the kernel must never do (it would crash or
+    /// corrupt memory there); [`crate::exec::step`] moves it into the step's event, so it is
+    /// `None` between steps.
+    pub hazard: Option<Hazard>,
+}
+
+/// Something 4.4 does that must never happen: the model carries on as the kernel would
+/// try to, and reports it with the step.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Hazard {
+    /// A function that may sleep (a jbd2 handle, `down_write`, a mutex, a wait queue) called
+    /// in bio-completion (interrupt) context: "sleeping function called from invalid
+    /// context", "scheduling while atomic".
+    SleepInAtomic(String),
+    /// An object used after its last reference was dropped and it was freed.
+    UseAfterFree(String),
 }
 
 impl State {

@@ -376,6 +376,7 @@ pub fn crash(state: &mut State, a: ActorId, notes: &mut Vec<String>) {
 fn kill_others(state: &mut State, a: ActorId) {
     for (id, actor) in state.actors.iter_mut().enumerate() {
         actor.sleeping = None;
+        actor.wb_map = None;
         if id == a as usize || actor.op >= actor.program.len() {
             continue;
         }

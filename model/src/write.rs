@@ -42,8 +42,9 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         ExtSetPrivate | ExtInitIoEnd | IndBegin => DioStart,
         DioStart if f.dio.is_none() => after_dio(f),
         DioStart => DioGetBlock,
-        DioGetBlock if f.dio_ret < 0 || f.dio_next >= f.dio_end => DioZeroTail,
-        DioGetBlock => DioGetBlock,
+        DioGetBlock if f.gb_io_pending => DioMapAlloc,
+        DioGetBlock | DioMapAlloc if f.dio_ret < 0 || f.dio_next >= f.dio_end => DioZeroTail,
+        DioGetBlock | DioMapAlloc => DioGetBlock,
         DioZeroTail => DioDrop,
         DioDrop => after_dio(f),
         ExtPutIoEnd => ExtConvertAndEnd,
@@ -174,7 +175,7 @@ pub fn run(
         IMutexLock | ExtRelock => lock_i_mutex(state, a, f, notes),
         WriteChecks => write_checks(state, f, op, notes),
         OverwriteCheck => overwrite_check(state, f, notes),
-        DirectFlush => flush(state, f.inode, range_of(state, f), notes),
+        DirectFlush => flush(state, a, f.inode, range_of(state, f), notes),
         DirectFlushWait => {
             // generic_file_direct_write: "if (written) goto out".
             if pagecache::filemap_check_errors(state, f.inode, notes) {
@@ -192,9 +193,9 @@ pub fn run(
         DirectIo => direct_io(state, f, notes),
         DirectEnd => direct_end(state, f, notes),
         PerformWrite => perform_write(state, f, op, notes),
-        FallbackFlush => flush(state, f.inode, buffered_range(state, f), notes),
+        FallbackFlush => flush(state, a, f.inode, buffered_range(state, f), notes),
         IMutexUnlock | OutUnlock => unlock_i_mutex(state, a, f, notes),
-        SyncFlush => flush(state, f.inode, sync_range(state, f), notes),
+        SyncFlush => flush(state, a, f.inode, sync_range(state, f), notes),
         SyncCommit => sync_commit(state, f, notes),
         FinishPlug if !f.iocb.is_sync_kiocb() => {
             notes.push("nested under io_submit's plug: dispatches nothing".into());
@@ -346,14 +347,12 @@ fn overwrite_check(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
 /// `filemap_write_and_wait_range`, first half: writeback starts over the range.
 fn flush(
     state: &mut State,
+    a: ActorId,
     inode: usize,
     pages: std::ops::RangeInclusive<u64>,
     notes: &mut Vec<String>,
 ) {
-    let bios = pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::All);
-    if !bios.is_empty() {
-        notes.push(format!("writeback bios {}", crate::state::bio_names(&bios)));
-    }
+    pagecache::writeback_by(state, a, (inode, pages), pagecache::SyncMode::All, notes);
 }
 
 /// `invalidate_inode_pages2_range` before the direct I/O; `-EBUSY` → all buffered.

@@ -82,7 +82,7 @@ enum Command {
     /// Hunt for oracle violations over swarm scenarios (or one scenario file).
     Hunt(HuntArgs),
     /// Replay a corpus file: exit 0 when it still shows its verdict, 1 when not.
-    Replay(FileArg),
+    Replay(ReplayArgs),
     /// Shrink a `violates` corpus file in place (actors, operations, lengths, schedule).
     Shrink(FileArg),
     /// Explain a corpus file as a timeline (text, SVG, HTML).
@@ -108,6 +108,16 @@ struct RunArgs {
     /// Stop after the schedule (otherwise the first runnable task steps until the end).
     #[arg(long)]
     exact: bool,
+}
+
+#[derive(Debug, Args)]
+struct ReplayArgs {
+    /// The corpus file.
+    file: PathBuf,
+    /// When the stored schedule is stale, write the schedule a search found in its place
+    /// (same oracle) into the file; review the diff like code.
+    #[arg(long)]
+    update: bool,
 }
 
 #[derive(Debug, Args)]
@@ -263,7 +273,7 @@ pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
             };
             hunt(&args, io)
         }
-        Command::Replay(args) => replay_corpus(&args.file, out),
+        Command::Replay(args) => replay_corpus(&args, out),
         Command::Shrink(args) => shrink_corpus(&args.file, out),
         Command::Explain(args) => explain(&args, out, err),
         Command::Bench(args) => bench(&args, out),
@@ -350,7 +360,8 @@ fn verdict_name(verdict: crate::corpus::Verdict) -> &'static str {
 
 /// `writeiter replay FILE`: 0 when the outcome matches the entry's verdict, 1 when not, 2 for
 /// a malformed or unreadable file.
-fn replay_corpus(file: &Path, out: &mut dyn Write) -> Result<ExitCode, String> {
+fn replay_corpus(args: &ReplayArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
+    let file = args.file.as_path();
     let loaded = crate::corpus::load(file).map_err(|e| e.to_string())?;
     let entry = &loaded.entry;
     say!(
@@ -370,10 +381,19 @@ fn replay_corpus(file: &Path, out: &mut dyn Write) -> Result<ExitCode, String> {
             say!(out, "reproduced: {}", entry.oracle);
             !verdict_holds
         }
+        crate::corpus::Outcome::Refound(schedule) if args.update => {
+            crate::corpus::store_schedule(file, schedule).map_err(|e| e.to_string())?;
+            say!(
+                out,
+                "updated: the stored schedule was stale; {} now holds the one a search found: \"{schedule}\"",
+                file.display()
+            );
+            true
+        }
         crate::corpus::Outcome::Refound(schedule) => {
             say!(
                 out,
-                "stale: the stored schedule no longer breaks {}; a search found it at \"{schedule}\"",
+                "stale: the stored schedule no longer breaks {}; a search found it at \"{schedule}\" (writeiter replay --update writes it)",
                 entry.oracle
             );
             false

@@ -388,6 +388,31 @@ fn search(initial: &model::state::State, oracle: &str) -> Option<Execution> {
     engine::bfs_for(initial, RESEARCH_STATES, model::exec::step, oracle).found
 }
 
+/// Replaces the `schedule = "..."` line of the corpus file at `path` (nothing else changes).
+pub fn store_schedule(path: &Path, schedule: &str) -> Result<(), CorpusError> {
+    let error = |message: String| CorpusError {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}")))?;
+    let mut done = false;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            if !done && line.starts_with("schedule = ") {
+                done = true;
+                format!("schedule = \"{schedule}\"")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect();
+    if !done {
+        return Err(error("schedule: no line to replace".to_string()));
+    }
+    std::fs::write(path, lines.join("\n") + "\n").map_err(|e| error(format!("cannot write: {e}")))
+}
+
 /// A schedule as text.
 pub fn schedule_text(run: &Execution) -> String {
     run.schedule

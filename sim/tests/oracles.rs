@@ -109,10 +109,10 @@ fn no_sync_conversion(state: &mut State, task: Task) -> Result<Event, StepError>
     Ok(event)
 }
 
-/// `get_block` maps a hole it allocates written, before the data lands.
+/// `ext4_ext_map_blocks` maps a hole it allocates written, before the data lands.
 fn allocate_written(state: &mut State, task: Task) -> Result<Event, StepError> {
     let event = exec::step(state, task)?;
-    if ran(&event, WritePc::DioGetBlock) {
+    if ran(&event, WritePc::DioMapAlloc) {
         state.inodes[0]
             .map
             .set_state(1, 1, ExtentState::Written, false);
@@ -469,4 +469,38 @@ fn the_limits_oracle_computes_4_4_s_size_limits_itself() {
             );
         }
     }
+}
+
+const AIO_BESIDE_NOLOCK_WRITEBACK: &str = r#"
+[geometry]
+sector_bits = 10
+[mount]
+dioread_nolock = true
+[[inodes]]
+i_size = 8192
+extents = [{ lblk = 0, len = 1, pblk = 0, state = "written" }]
+[[actors]]
+ops = [{ op = "write", pos = 0, len = 1024, direct = true, aio = true }]
+[[actors]]
+ops = [{ op = "write", pos = 4096, len = 4096 }, { op = "writeback" }]
+"#;
+
+/// Two 4.4 bugs of the inode-wide `i_private` io_end, found in the model as it is (no
+/// planted bug): writeback under dioread_nolock flags the io_end an AIO left in `i_private`
+/// after the AIO's `get_block` decided not to defer its completion, which then converts in
+/// bio-completion context (`sleep-in-atomic`); and writeback reads that io_end before
+/// `ext4_mb_new_blocks` and flags it after the AIO freed it (`use-after-free`).
+#[test]
+fn sleep_in_atomic_and_use_after_free_of_the_i_private_io_end() {
+    let initial = state(AIO_BESIDE_NOLOCK_WRITEBACK);
+    for oracle in ["sleep-in-atomic", "use-after-free"] {
+        let report = engine::bfs_for(&initial, STATES, exec::step, oracle);
+        let run = report
+            .found
+            .unwrap_or_else(|| panic!("{oracle} is reachable"));
+        assert_eq!(run.violation.map(|v| v.oracle.name()), Some(oracle));
+    }
+    // Without dioread_nolock writeback neither reads nor flags i_private: both go.
+    let without = AIO_BESIDE_NOLOCK_WRITEBACK.replace("dioread_nolock = true", "");
+    legal(&without);
 }

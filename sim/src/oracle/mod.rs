@@ -10,6 +10,7 @@
 //! | blocks | `block-freeing-exclusion` | [`blocks`] |
 //! | what a sync and a crash keep | `durability`, `size-rules` | [`durability`] |
 //! | the protocol | `locks`, `counter-consistency`, `single-dio-decision`, `limits`, `append-placement` | [`protocol`] |
+//! | what the kernel must never do | `sleep-in-atomic`, `use-after-free` (the step's hazard) | [`protocol`] |
 //! | the model itself | `model-assertion` (a model assertion fired: reported by the engines) | |
 //!
 //! **Order.** Operations that overlap in time are unordered: each may land first. An oracle
@@ -67,11 +68,15 @@ pub enum Oracle {
     AppendPlacement,
     /// An assertion inside the model fired: a state the model itself says cannot happen.
     ModelAssertion,
+    /// A function that may sleep called in bio-completion (interrupt) context.
+    SleepInAtomic,
+    /// An object used after it was freed.
+    UseAfterFree,
 }
 
 impl Oracle {
     /// Every oracle.
-    pub const ALL: [Oracle; 14] = [
+    pub const ALL: [Oracle; 16] = [
         Oracle::NoSpuriousZeros,
         Oracle::NoStaleExposure,
         Oracle::CompletedWritesConverted,
@@ -86,6 +91,8 @@ impl Oracle {
         Oracle::LostWrite,
         Oracle::AppendPlacement,
         Oracle::ModelAssertion,
+        Oracle::SleepInAtomic,
+        Oracle::UseAfterFree,
     ];
 
     /// The kebab-case name.
@@ -105,6 +112,8 @@ impl Oracle {
             Oracle::LostWrite => "lost-write",
             Oracle::AppendPlacement => "append-placement",
             Oracle::ModelAssertion => "model-assertion",
+            Oracle::SleepInAtomic => "sleep-in-atomic",
+            Oracle::UseAfterFree => "use-after-free",
         }
     }
 
@@ -191,6 +200,7 @@ impl Observer {
         for tag in self.history.note_events(state) {
             self.write_completed(state, tag)?;
         }
+        protocol::check_hazard(event)?;
         let h = &self.history;
         blocks::check_in_flight(h, state)?;
         contents::check_exposure(h, state)?;

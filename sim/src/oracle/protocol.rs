@@ -19,6 +19,8 @@
 //! - `append-placement`: an O_APPEND write gets past `generic_write_checks` holding `i_mutex`
 //!   at the `i_size` of that moment; completed appends to one file never overlap unless a
 //!   truncate or punch ran between them.
+//! - `sleep-in-atomic`, `use-after-free`: the model reports, with the step, that it called
+//!   a function that may sleep in bio-completion context, or used a freed object.
 //! - `size-rules`, return clause: a write returning `n > 0` at `p` leaves `i_size >= p`
 //!   unless a truncate or punch overlapped it.
 
@@ -26,7 +28,7 @@ use model::drive::End;
 use model::exec::{Event, Pc, Task, Wait};
 use model::iocb::errno;
 use model::ops::{DioPath, Frame, Op, OpResult, WriteFrame, WritePc};
-use model::state::State;
+use model::state::{Hazard, State};
 
 use super::history::History;
 use super::{Oracle, Violation, violation};
@@ -188,7 +190,7 @@ pub fn check_frames(state: &State, event: &Event) -> Result<(), Violation> {
         };
         let a = a as u8;
         check_dio_decision(a, f, state)?;
-        if event.task == Task::Actor(a) && event.pc == Pc::Write(WritePc::DioGetBlock) {
+        if event.task == Task::Actor(a) && event.pc == Pc::Write(WritePc::DioMapAlloc) {
             check_get_block_io_end(a, f, state)?;
         }
         let holds = state.inodes[f.inode].i_mutex == Some(a);
@@ -229,14 +231,14 @@ fn check_dio_decision(a: u8, f: &WriteFrame, state: &State) -> Result<(), Violat
     Ok(())
 }
 
-/// `_ext4_get_block` of `ext4_ext_direct_IO` just returned a new (unwritten) mapping: the
-/// io_end it flagged through `i_private` (`ext4_inode_aio`) is the caller's own, or none
-/// for a synchronous direct write.
+/// `ext4_ext_map_blocks`, for `ext4_ext_direct_IO`'s `get_block`, just made a new
+/// (unwritten) mapping: the io_end it flagged, the one it read from `i_private`
+/// (`ext4_inode_aio`) on entry, is the caller's own, or none for a synchronous direct write.
 fn check_get_block_io_end(a: u8, f: &WriteFrame, state: &State) -> Result<(), Violation> {
     if f.path != Some(DioPath::Ext) || !f.last_new {
         return Ok(());
     }
-    let private = state.inodes[f.inode].i_private;
+    let private = f.gb_io;
     if private == f.io_end {
         return Ok(());
     }
@@ -262,6 +264,28 @@ fn check_get_block_io_end(a: u8, f: &WriteFrame, state: &State) -> Result<(), Vi
         words(f.io_end)
     );
     violation(Oracle::SingleDioDecision, actors, msg)
+}
+
+/// `sleep-in-atomic` and `use-after-free`: the step did something the kernel must never do
+/// (the model reports it with the step, [`model::state::Hazard`]).
+pub fn check_hazard(event: &Event) -> Result<(), Violation> {
+    let actors = match event.task {
+        Task::Actor(a) => vec![a],
+        _ => Vec::new(),
+    };
+    match &event.hazard {
+        None => Ok(()),
+        Some(Hazard::SleepInAtomic(what)) => violation(
+            Oracle::SleepInAtomic,
+            actors,
+            format!("{}: {what}", event.task),
+        ),
+        Some(Hazard::UseAfterFree(what)) => violation(
+            Oracle::UseAfterFree,
+            actors,
+            format!("{}: {what}", event.task),
+        ),
+    }
 }
 
 /// Actor `a` finished an operation holding no lock.
