@@ -58,6 +58,7 @@ fn main() {
 
 fn corpus_files() -> Vec<std::path::PathBuf> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus");
+    let dir = std::path::Path::new(dir).canonicalize().expect("corpus/");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("corpus/")
         .map(|e| e.expect("entry").path())

@@ -491,6 +491,8 @@ impl Check {
     fn persist(&self, found: &Execution) -> Option<String> {
         let dir = (self.corpus_dir.clone())
             .or_else(|| std::env::var_os(CORPUS_DIR_VAR).map(PathBuf::from))?;
+        // Printed whole: a relative path is taken from the test's (the package's) directory.
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
         if self.modified {
             return Some(format!(
                 "counterexample not written to {}: the check stepped a modified model, which a \
