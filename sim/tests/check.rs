@@ -5,28 +5,15 @@
 //! Every search is bounded by counts.
 
 mod common;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::{stdout, writeiter};
+use common::{corpus_file, stdout, writeiter};
 use model::exec::{Event, StepError, Task};
 use model::state::State;
 use sim::check::{CORPUS_DIR_VAR, Error, Inode, Scenario, op};
 use sim::corpus::{self, Class};
 
 const ORACLE: &str = "single-dio-decision";
-
-fn corpus_file(prefix: &str) -> PathBuf {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus"));
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
-        .expect("entry")
-}
 
 /// Corpus 0003's scenario, in code.
 fn overwrite_aio_clears_i_private() -> Scenario {

@@ -338,30 +338,10 @@ impl Operation {
         self
     }
 
-    /// The write's flags, or `field` recorded as misused.
-    fn write_op(mut self, field: &'static str, set: impl FnOnce(&mut WriteFields<'_>)) -> Self {
-        if let OpFile::Write {
-            direct,
-            aio,
-            append,
-            sync,
-            largefile,
-            rlimit_fsize,
-            len,
-            segments,
-            ..
-        } = &mut self.op
-        {
-            set(&mut WriteFields {
-                direct,
-                aio,
-                append,
-                sync,
-                largefile,
-                rlimit_fsize,
-                len,
-                segments,
-            });
+    /// `set` applied to a write, or `field` recorded as misused.
+    fn write_op(mut self, field: &'static str, set: impl FnOnce(&mut OpFile)) -> Self {
+        if matches!(self.op, OpFile::Write { .. }) {
+            set(&mut self.op);
             return self;
         }
         self.misuse(field)
@@ -388,37 +368,65 @@ impl Operation {
             *direct = true;
             return self;
         }
-        self.write_op("direct", |w| *w.direct = true)
+        self.write_op("direct", |op| {
+            if let OpFile::Write { direct, .. } = op {
+                *direct = true;
+            }
+        })
     }
 
     /// `aio`: a write submitted with `io_submit`.
     pub fn aio(self) -> Self {
-        self.write_op("aio", |w| *w.aio = true)
+        self.write_op("aio", |op| {
+            if let OpFile::Write { aio, .. } = op {
+                *aio = true;
+            }
+        })
     }
 
     /// `append`: `O_APPEND`.
     pub fn append(self) -> Self {
-        self.write_op("append", |w| *w.append = true)
+        self.write_op("append", |op| {
+            if let OpFile::Write { append, .. } = op {
+                *append = true;
+            }
+        })
     }
 
     /// `sync = "dsync"`: `O_DSYNC`.
     pub fn dsync(self) -> Self {
-        self.write_op("sync", |w| *w.sync = SyncFile::Dsync)
+        self.write_op("sync", |op| {
+            if let OpFile::Write { sync, .. } = op {
+                *sync = SyncFile::Dsync;
+            }
+        })
     }
 
     /// `sync = "sync"`: `O_SYNC`.
     pub fn sync(self) -> Self {
-        self.write_op("sync", |w| *w.sync = SyncFile::Sync)
+        self.write_op("sync", |op| {
+            if let OpFile::Write { sync, .. } = op {
+                *sync = SyncFile::Sync;
+            }
+        })
     }
 
     /// `largefile`: `O_LARGEFILE` (on by default, as a 64-bit `open` sets it).
     pub fn largefile(self, on: bool) -> Self {
-        self.write_op("largefile", |w| *w.largefile = on)
+        self.write_op("largefile", |op| {
+            if let OpFile::Write { largefile, .. } = op {
+                *largefile = on;
+            }
+        })
     }
 
     /// `rlimit_fsize`: the writer's `RLIMIT_FSIZE` in bytes.
     pub fn rlimit_fsize(self, bytes: u64) -> Self {
-        self.write_op("rlimit_fsize", |w| *w.rlimit_fsize = Some(bytes))
+        self.write_op("rlimit_fsize", |op| {
+            if let OpFile::Write { rlimit_fsize, .. } = op {
+                *rlimit_fsize = Some(bytes);
+            }
+        })
     }
 
     /// `segments`: the iovec as `(iov_base, iov_len)` pairs, in place of one buffer.
@@ -427,9 +435,13 @@ impl Operation {
             .into_iter()
             .map(|(base, len)| SegmentFile { base, len })
             .collect();
-        self.write_op("segments", |w| {
-            *w.len = None;
-            *w.segments = Some(segments);
+        self.write_op("segments", |op| {
+            if let OpFile::Write {
+                len, segments: s, ..
+            } = op
+            {
+                (*len, *s) = (None, Some(segments));
+            }
         })
     }
 
@@ -441,16 +453,4 @@ impl Operation {
         }
         self.misuse("datasync")
     }
-}
-
-/// The fields of a write the methods set.
-struct WriteFields<'a> {
-    direct: &'a mut bool,
-    aio: &'a mut bool,
-    append: &'a mut bool,
-    sync: &'a mut SyncFile,
-    largefile: &'a mut bool,
-    rlimit_fsize: &'a mut Option<u64>,
-    len: &'a mut Option<u64>,
-    segments: &'a mut Option<Vec<SegmentFile>>,
 }
