@@ -26,7 +26,9 @@ pub fn bio_wait(state: &State, id: ObjId) -> Option<Wait> {
     };
     let dio = &state.dios[&dio];
     let inline = dio.bios == 1 && !dio.submitter_ref && !(dio.defer_completion && dio.result > 0);
-    let converts = inline && dio.end_io && dio.private.is_some_and(|e| put_converts(state, e));
+    let range = (dio.offset, dio.result);
+    let converts =
+        inline && dio.end_io && dio.private.is_some_and(|e| put_converts(state, e, range));
     (converts && !data_sem_free(state, bio.inode)).then_some(Wait::DataSem { inode: bio.inode })
 }
 
@@ -112,8 +114,20 @@ fn ki_complete(state: &mut State, dio: &Dio, ret: i64, notes: &mut Vec<String>) 
 pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
     match &state.work[&id] {
         Work::EndIo { io_end } => {
-            let inode = state.io_ends[io_end].inode;
-            (!data_sem_free(state, inode)).then_some(Wait::DataSem { inode })
+            // rsv_conversion_wq runs one work at a time, in the order queued (max_active 1,
+            // per-inode FIFO lists: ext4_add_complete_io, fs/ext4/page-io.c:215-231).
+            let first = state
+                .work
+                .iter()
+                .find(|(_, w)| matches!(w, Work::EndIo { .. }))
+                .map(|(&first, _)| first);
+            if first != Some(id) {
+                return first.map(|w| Wait::WorkQueue { before: w });
+            }
+            let end = &state.io_ends[io_end];
+            let converts = crate::io::has_unwritten(state, end.inode, end.offset, end.size);
+            let inode = end.inode;
+            (converts && !data_sem_free(state, inode)).then_some(Wait::DataSem { inode })
         }
         Work::DioComplete { dio, pc } => {
             let d = &state.dios[dio];
@@ -122,7 +136,9 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
             let busy = !data_sem_free(state, inode);
             match pc {
                 CompletePc::EndIo => {
-                    let converts = d.end_io && d.private.is_some_and(|e| put_converts(state, e));
+                    let range = (d.offset, d.result);
+                    let converts =
+                        d.end_io && d.private.is_some_and(|e| put_converts(state, e, range));
                     (converts && busy).then_some(Wait::DataSem { inode })
                 }
                 CompletePc::SyncFlush => crate::pagecache::flush_wait(state, inode, pages),

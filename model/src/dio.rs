@@ -402,7 +402,8 @@ fn queue_candidate(f: &WriteFrame, dio: &Dio) -> bool {
 
 /// `dio->end_io` (`ext4_end_io_dio`) would drop the io_end's last reference and convert.
 fn end_io_converts(state: &State, dio: &Dio) -> bool {
-    dio.end_io && dio.result > 0 && dio.private.is_some_and(|e| put_converts(state, e))
+    let range = (dio.offset, dio.result);
+    dio.end_io && dio.result > 0 && dio.private.is_some_and(|e| put_converts(state, e, range))
 }
 
 /// `drop_refcount` in the submitter: queue, or `dio_complete(..., is_async = false)`.
@@ -475,7 +476,9 @@ fn puts_convert(state: &State, f: &WriteFrame) -> bool {
         return false;
     };
     let refs = 1 + u8::from(extra_put(f));
-    end.unwritten && end.count == refs
+    end.unwritten
+        && end.count == refs
+        && crate::io::has_unwritten(state, end.inode, end.offset, end.size)
 }
 
 /// "When no IO was submitted ext4_end_io_dio() was not called so we have to put iocb's
@@ -499,7 +502,7 @@ fn ext_put_io_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>
         f.iocb_private = IocbPrivate::Null;
     }
     notes.push(format!(
-        "i_private=None put io_end{}",
+        "i_private=NULL put io_end{}",
         if extra { " twice" } else { "" }
     ));
 }

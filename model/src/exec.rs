@@ -86,6 +86,11 @@ pub enum Wait {
     Commit,
     /// Asleep on a wait queue until woken.
     Asleep(Sleep),
+    /// A serial workqueue (`rsv_conversion_wq`) runs an earlier work item first.
+    WorkQueue {
+        /// The work item queued before.
+        before: ObjId,
+    },
     /// The bio is on its submitter's plug list.
     Plugged {
         /// The submitter.
@@ -106,6 +111,7 @@ impl fmt::Display for Wait {
             Wait::Commit => write!(f, "ordered data before the journal commit"),
             Wait::Asleep(Sleep::IoendWq(b)) => write!(f, "asleep on ioend_wq[{b}]"),
             Wait::Asleep(Sleep::DioWait(i)) => write!(f, "asleep in inode_dio_wait of inode {i}"),
+            Wait::WorkQueue { before } => write!(f, "rsv_conversion_wq runs w{before} first"),
             Wait::Plugged { owner } => write!(f, "on the plug of a{owner}"),
             Wait::Finished => write!(f, "finished"),
         }
@@ -208,7 +214,7 @@ pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
         iocb_private: IocbPrivate::Null,
         ret: 0,
         sigxfsz: false,
-        plugged: false,
+        plugged: w.aio,
         path: None,
         io_end: None,
         dio: None,
@@ -333,7 +339,7 @@ pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
 fn work_name(state: &State, id: ObjId) -> (Pc, String) {
     match &state.work[&id] {
         crate::state::Work::DioComplete { pc, .. } => {
-            (Pc::DioComplete(*pc), format!("dio_complete:{pc:?}"))
+            (Pc::DioComplete(*pc), format!("dio_complete:{pc}"))
         }
         crate::state::Work::EndIo { .. } => (Pc::EndIo, "ext4_end_io".to_string()),
     }
@@ -350,7 +356,7 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> (Pc, St
     let mut frame = std::mem::take(&mut state.actors[a as usize].frame);
     let named = match (&mut frame, &op) {
         (Frame::Write(f), Op::Write(w)) => {
-            let named = (Pc::Write(f.pc), format!("{:?}", f.pc));
+            let named = (Pc::Write(f.pc), f.pc.to_string());
             crate::write::run(state, a, f, w, notes);
             if state.actors[a as usize].sleeping.is_none() {
                 f.pc = crate::write::after(state, f);
@@ -358,7 +364,7 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> (Pc, St
             named
         }
         (Frame::Other(f), op) => {
-            let named = (Pc::Other(f.pc), format!("{:?}", f.pc));
+            let named = (Pc::Other(f.pc), f.pc.to_string());
             crate::other::run(state, a, op, f, notes);
             if state.actors[a as usize].sleeping.is_none() {
                 f.pc = crate::other::after(state, op, f);

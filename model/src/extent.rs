@@ -13,6 +13,16 @@ pub enum ExtentState {
     Written,
 }
 
+impl std::fmt::Display for ExtentState {
+    /// `written` or `unwritten`, as the scenario files spell it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ExtentState::Unwritten => "unwritten",
+            ExtentState::Written => "written",
+        })
+    }
+}
+
 /// One extent: logical start, length, physical start, state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Extent {

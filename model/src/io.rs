@@ -35,13 +35,26 @@ pub fn flag_io_unwritten(state: &mut State, io_end: ObjId) {
     }
 }
 
-/// The conversion `ext4_put_io_end` would do now: the io_end's last reference is going and
-/// it is flagged unwritten. Such a put takes `down_write(i_data_sem)`.
-pub fn put_converts(state: &State, io_end: ObjId) -> bool {
+/// The conversion `ext4_put_io_end` would do now over `(offset, size)`: the io_end's last
+/// reference is going, it is flagged unwritten, and the range still has an Unwritten block.
+/// Such a put takes `down_write(i_data_sem)`; over a range already written,
+/// `ext4_map_blocks(EXT4_GET_BLOCKS_IO_CONVERT_EXT)` finds it in its lookup and takes none.
+pub fn put_converts(state: &State, io_end: ObjId, (offset, size): (u64, u64)) -> bool {
     state
         .io_ends
         .get(&io_end)
         .is_some_and(|e| e.count == 1 && e.unwritten)
+        && has_unwritten(state, state.io_ends[&io_end].inode, offset, size)
+}
+
+/// Some block of `[offset, offset + size)` of `inode` is Unwritten.
+pub fn has_unwritten(state: &State, inode: InodeIx, offset: u64, size: u64) -> bool {
+    let g = state.geometry;
+    let map = &state.inodes[inode].map;
+    (offset >> g.blkbits..(offset + size).div_ceil(g.blocksize())).any(|lblk| {
+        map.pblk(lblk)
+            .is_some_and(|(_, s)| s == ExtentState::Unwritten)
+    })
 }
 
 /// `i_data_sem` can be taken for write now.
@@ -81,7 +94,11 @@ pub fn put_io_end_defer(state: &mut State, io_end: ObjId) {
     if !drop_io_end_ref(state, io_end) {
         return;
     }
-    if state.io_ends[&io_end].unwritten {
+    // `if (!(io_end->flag & EXT4_IO_END_UNWRITTEN) || !io_end->size)` release at once
+    // (fs/ext4/page-io.c:281): a flagged io_end of size 0 meets the BUG_ON of
+    // ext4_release_io_end, as the model's assertion there.
+    let end = &state.io_ends[&io_end];
+    if end.unwritten && end.size > 0 {
         let id = state.new_id();
         state.work.insert(id, Work::EndIo { io_end });
     } else {

@@ -11,6 +11,14 @@ pub const MAX_NON_LFS: u64 = (1 << 31) - 1;
 /// `MAX_LFS_FILESIZE` on a 64-bit kernel (`0x7fffffffffffffff`, include/linux/fs.h).
 pub const MAX_LFS_FILESIZE: u64 = i64::MAX as u64;
 
+/// Largest `loff_t` (a signed 64-bit file offset): a scenario's offsets, and an offset plus
+/// a length, stay at or below it (`rw_verify_area` and `vfs_fallocate` refuse a range that
+/// wraps through zero).
+pub const LOFF_T_MAX: u64 = i64::MAX as u64;
+
+/// Largest `ssize_t`: `rw_copy_check_uvector` refuses an iovec length above it (`-EINVAL`).
+pub const SSIZE_T_MAX: u64 = i64::MAX as u64;
+
 /// `RLIM_INFINITY`: no `RLIMIT_FSIZE` limit.
 pub const RLIM_INFINITY: u64 = u64::MAX;
 
@@ -94,6 +102,10 @@ pub const EXTENT_MAX_ZEROOUT_KB: u64 = 32;
 
 /// `EXT_INIT_MAX_LEN`: the most blocks one written extent holds (`1 << 15`, ext4_extents.h).
 pub const EXT_INIT_MAX_LEN: u64 = 1 << 15;
+
+/// `EXT_UNWRITTEN_MAX_LEN`: the most blocks one unwritten extent holds (`EXT_INIT_MAX_LEN -
+/// 1`, ext4_extents.h).
+pub const EXT_UNWRITTEN_MAX_LEN: u64 = EXT_INIT_MAX_LEN - 1;
 
 #[cfg(test)]
 mod tests {

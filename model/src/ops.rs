@@ -157,12 +157,17 @@ pub enum WritePc {
     SyncFlushWait,
     /// `jbd2_complete_transaction` (datasync or full tid).
     SyncCommit,
-    /// `blk_finish_plug`.
+    /// `blk_finish_plug` (fs/ext4/file.c:182). For an AIO write this plug is nested under
+    /// `io_submit`'s (`blk_start_plug` only installs the outermost): it dispatches nothing.
     FinishPlug,
     /// `mutex_unlock(aio_mutex)`, last.
     AioMutexUnlock,
     /// `out:` for `ret <= 0` or `-EFBIG`: `mutex_unlock(i_mutex)`, then the aio_mutex.
     OutUnlock,
+    /// AIO only: back in `do_io_submit` (fs/aio.c:1624), `blk_finish_plug` of the plug
+    /// `io_submit` started before the write (fs/aio.c:1600) dispatches the write's plugged
+    /// bios, after `i_mutex` and `aio_mutex` were released.
+    IoSubmitFinishPlug,
     /// Returned.
     Done,
 }
@@ -215,7 +220,8 @@ pub struct WriteFrame {
     pub ret: i64,
     /// SIGXFSZ was raised.
     pub sigxfsz: bool,
-    /// A plug is started.
+    /// Bios go to this task's plug list: `io_submit`'s plug for an AIO write (from the
+    /// start), ext4's own for a synchronous direct write (from `blk_start_plug`).
     pub plugged: bool,
     /// The `->direct_IO` implementation chosen.
     pub path: Option<DioPath>,
@@ -292,6 +298,11 @@ pub enum OtherPc {
     IMutexUnlock,
     /// `filemap_write_and_wait_range` starts writeback (fsync, direct read).
     Flush,
+    /// `ext4_punch_hole` (fs/ext4/inode.c:3712): `if (mapping_tagged(mapping,
+    /// PAGECACHE_TAG_DIRTY))` `filemap_write_and_wait_range` starts writeback of the hole;
+    /// with no dirty page anywhere in the file it neither flushes, nor waits, nor looks at
+    /// `AS_EIO`.
+    PunchFlush,
     /// Waits for it.
     FlushWait,
     /// `jbd2_complete_transaction` (fsync) or a periodic commit.
@@ -371,4 +382,101 @@ pub enum OpResult {
     Failed(i64),
     /// Killed by a crash.
     Crashed,
+}
+
+/// A program counter's step name, as the trace prints it: the variant's name (each variant
+/// documents the kernel code it stands for).
+macro_rules! step_names {
+    ($($pc:ident),+) => {$(
+        impl std::fmt::Display for $pc {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                // Unit variants only: their `Debug` text is exactly the variant's name.
+                std::fmt::Debug::fmt(self, f)
+            }
+        }
+    )+};
+}
+step_names!(WritePc, CompletePc, OtherPc);
+
+impl std::fmt::Display for DioPath {
+    /// The `->direct_IO` implementation's kernel name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DioPath::Ext => "ext4_ext_direct_IO",
+            DioPath::ExtOverwrite => "ext4_ext_direct_IO (overwrite)",
+            DioPath::Ind => "ext4_ind_direct_IO",
+        })
+    }
+}
+
+impl std::fmt::Display for WriteOp {
+    /// The system call and its flags: `io_submit pwrite(inode 0, pos 5120, 1024 bytes,
+    /// O_DIRECT|O_DSYNC)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let call = match (self.aio, self.segments.len()) {
+            (true, 1) => "io_submit pwrite",
+            (true, _) => "io_submit pwritev",
+            (false, 1) => "pwrite",
+            (false, _) => "pwritev",
+        };
+        let bytes: Vec<String> = self.segments.iter().map(|s| s.len.to_string()).collect();
+        let mut flags = Vec::new();
+        let fl = &self.file;
+        for (set, name) in [
+            (fl.o_direct, "O_DIRECT"),
+            (fl.o_append, "O_APPEND"),
+            (fl.o_sync, "O_SYNC"),
+            (fl.o_dsync && !fl.o_sync, "O_DSYNC"),
+            (!fl.o_largefile, "no O_LARGEFILE"),
+        ] {
+            if set {
+                flags.push(name);
+            }
+        }
+        write!(
+            f,
+            "{call}(inode {}, pos {}, {} bytes",
+            self.inode,
+            self.pos,
+            bytes.join("+")
+        )?;
+        if !flags.is_empty() {
+            write!(f, ", {}", flags.join("|"))?;
+        }
+        if self.rlimit_fsize != crate::limits::RLIM_INFINITY {
+            write!(f, ", RLIMIT_FSIZE {}", self.rlimit_fsize)?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl std::fmt::Display for Op {
+    /// The operation as the system call (or kernel activity) it stands for.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Op::Write(w) => write!(f, "{w}"),
+            Op::Read {
+                inode,
+                pos,
+                len,
+                direct,
+            } => {
+                let direct = if *direct { ", O_DIRECT" } else { "" };
+                write!(f, "pread(inode {inode}, pos {pos}, {len} bytes{direct})")
+            }
+            Op::Stat { inode } => write!(f, "stat(inode {inode})"),
+            Op::Truncate { inode, size } => write!(f, "ftruncate(inode {inode}, {size})"),
+            Op::PunchHole { inode, pos, len } => write!(
+                f,
+                "fallocate(inode {inode}, PUNCH_HOLE|KEEP_SIZE, pos {pos}, {len} bytes)"
+            ),
+            Op::Fsync { inode, datasync } => {
+                let call = if *datasync { "fdatasync" } else { "fsync" };
+                write!(f, "{call}(inode {inode})")
+            }
+            Op::Writeback { inode } => write!(f, "writeback of inode {inode} (ext4_writepages)"),
+            Op::Commit => f.write_str("jbd2 commit"),
+            Op::Crash => f.write_str("crash and recovery"),
+        }
+    }
 }

@@ -16,7 +16,8 @@ use OtherPc::*;
 pub fn first(op: &Op) -> OtherPc {
     match op {
         Op::Read { direct: false, .. } => ReadPage,
-        Op::Read { direct: true, .. } | Op::Fsync { .. } | Op::PunchHole { .. } => Flush,
+        Op::Read { direct: true, .. } | Op::Fsync { .. } => Flush,
+        Op::PunchHole { .. } => PunchFlush,
         Op::Stat { .. } => Stat,
         Op::Truncate { .. } => IMutexLock,
         Op::Writeback { .. } => WritebackRun,
@@ -68,7 +69,8 @@ pub fn after(state: &State, op: &Op, f: &OtherFrame) -> OtherPc {
         (Op::Truncate { .. }, SetSize | DioWait) => TruncatePagecache,
         (Op::Truncate { .. }, TruncatePagecache) if flag => FreeBlocks,
         (Op::Truncate { .. }, TruncatePagecache | FreeBlocks) => IMutexUnlock,
-        (Op::PunchHole { .. }, Flush) => FlushWait,
+        (Op::PunchHole { .. }, PunchFlush) if flag => FlushWait,
+        (Op::PunchHole { .. }, PunchFlush) => IMutexLock,
         (Op::PunchHole { .. }, FlushWait) => IMutexLock,
         (Op::PunchHole { .. }, IMutexLock) if flag => DioWait,
         (Op::PunchHole { .. }, IMutexLock | FreeBlocks) => IMutexUnlock,
@@ -110,7 +112,7 @@ pub fn wait(state: &State, op: &Op, pc: OtherPc) -> Option<Wait> {
             .i_data_sem
             .writer
             .then_some(Wait::DataSem { inode }),
-        Flush | LockedFlush => pagecache::flush_wait(state, inode, pages),
+        Flush | LockedFlush | PunchFlush => pagecache::flush_wait(state, inode, pages),
         WritebackRun => {
             (writeback_needs_map(state, inode, pages) && busy()).then_some(Wait::DataSem { inode })
         }
@@ -138,23 +140,26 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
     let (inode, pages) = op_pages(state, op);
     match (op, f.pc) {
         (Op::Read { .. }, ReadPage) => read_step(state, op, f, notes),
-        (Op::Read { .. }, DioReadBegin) => {
-            let ino = &state.inodes[inode];
-            f.flag = !state.should_dioread_nolock(inode) || ino.state_dioread_lock;
-            notes.push(format!(
-                "{} path",
-                if f.flag { "locked" } else { "dioread_nolock" }
-            ));
-        }
+        (Op::Read { .. }, DioReadBegin) => dio_read_begin(state, inode, f, notes),
         (Op::Read { .. }, IMutexLock) => crate::truncate::lock_i_mutex(state, a, inode, notes),
         (Op::Read { .. }, IMutexUnlock) => crate::truncate::unlock_i_mutex(state, a, inode, notes),
         (_, Flush | LockedFlush) => {
             let bios = pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::All);
-            notes.push(format!("writeback bios {bios:?}"));
+            notes.push(format!("writeback bios {}", crate::state::bio_names(&bios)));
+        }
+        (Op::PunchHole { .. }, PunchFlush) => {
+            f.flag = state.inodes[inode].pages.values().any(|p| p.dirty != 0);
+            if f.flag {
+                let bios =
+                    pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::All);
+                notes.push(format!("writeback bios {}", crate::state::bio_names(&bios)));
+            } else {
+                notes.push("no page tagged dirty: no flush".into());
+            }
         }
         (_, WritebackRun) => {
             let bios = pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::None);
-            notes.push(format!("writeback bios {bios:?}"));
+            notes.push(format!("writeback bios {}", crate::state::bio_names(&bios)));
         }
         (Op::Read { .. }, LockedFlushWait) => {
             // The locked path drops i_mutex before returning the error.
@@ -188,6 +193,25 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
     }
 }
 
+/// `ext4_ind_direct_IO` for a read (fs/ext4/indirect.c): with dioread_nolock,
+/// `inode_dio_begin` "while holding extra i_dio_count ref" checks `EXT4_STATE_DIOREAD_LOCK`;
+/// set, `inode_dio_end` and the locked path. The unlocked read holds `i_dio_count` until
+/// its I/O is done, so truncate and punch wait for it in `inode_dio_wait`.
+fn dio_read_begin(state: &mut State, inode: InodeIx, f: &mut OtherFrame, notes: &mut Vec<String>) {
+    let nolock = state.should_dioread_nolock(inode);
+    if nolock {
+        crate::io::inode_dio_begin(state, inode);
+    }
+    f.flag = !nolock || state.inodes[inode].state_dioread_lock;
+    if nolock && f.flag {
+        crate::io::inode_dio_end(state, inode);
+    }
+    notes.push(format!(
+        "{} path",
+        if f.flag { "locked" } else { "dioread_nolock" }
+    ));
+}
+
 /// One page of a buffered read, or the whole of a direct read (read from disk as mapped now).
 fn read_step(state: &mut State, op: &Op, f: &mut OtherFrame, notes: &mut Vec<String>) {
     let Op::Read {
@@ -200,6 +224,10 @@ fn read_step(state: &mut State, op: &Op, f: &mut OtherFrame, notes: &mut Vec<Str
         unreachable!()
     };
     let g = state.geometry;
+    if direct && !f.flag {
+        // The unlocked read's I/O is done in this step: its inode_dio_end.
+        crate::io::inode_dio_end(state, inode);
+    }
     let end = (start + len).min(state.inodes[inode].i_size);
     let pos = f.pos.max(start);
     if pos >= end {

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 
 use crate::extent::{Extent, ExtentMap, ExtentState};
 use crate::geometry::{Geometry, Mount};
-use crate::limits::{ACTORS_MAX, INODES_MAX, OPS_PER_ACTOR_MAX, REQUEST_BLOCKS_MAX, SEGMENTS_MAX};
+use crate::limits::{
+    ACTORS_MAX, EXT_INIT_MAX_LEN, EXT_MAX_BLOCKS, EXT_UNWRITTEN_MAX_LEN, INODES_MAX, LOFF_T_MAX,
+    OPS_PER_ACTOR_MAX, REQUEST_BLOCKS_MAX, SEGMENTS_MAX, SSIZE_T_MAX,
+};
 use crate::ops::{Frame, Op};
 use crate::pagecache::page_from_disk;
 use crate::state::{Actor, Committed, Data, Disk, Inode, State};
@@ -196,13 +199,58 @@ impl Scenario {
         e: &Extent,
         (map, disk): (&mut ExtentMap, &mut Disk),
     ) -> Result<(), ScenarioError> {
+        let blocks = self.check_extent((i, k), spec, e, (map, disk))?;
+        self.put_on_disk(i, spec, e, blocks, disk);
+        map.insert(*e, false, false);
+        Ok(())
+    }
+
+    /// Checks extent `k` of inode `i` against 4.4's types, the disk, the other extents and
+    /// what 4.4 can reach; returns its physical blocks.
+    fn check_extent(
+        &self,
+        (i, k): (usize, usize),
+        spec: &InodeSpec,
+        e: &Extent,
+        (map, disk): (&ExtentMap, &Disk),
+    ) -> Result<std::ops::Range<u64>, ScenarioError> {
         let g = self.geometry;
         let field = format!("inodes[{i}].extents[{k}]");
         if e.len == 0 {
             return error(format!("{field}.len"), "an extent has at least one block");
         }
-        let blocks = e.pblk as u64..e.pblk as u64 + e.len;
-        if blocks.end > u64::from(g.disk_blocks) || blocks.clone().any(|b| !disk.free[b as usize]) {
+        // ee_block and ee_len are 32 and 16 bits: an extent ends at or below EXT_MAX_BLOCKS
+        // and holds at most EXT_INIT_MAX_LEN (written) or EXT_UNWRITTEN_MAX_LEN blocks.
+        if e.lblk
+            .checked_add(e.len)
+            .is_none_or(|end| end > EXT_MAX_BLOCKS)
+        {
+            return error(
+                format!("{field}.lblk"),
+                format!("lblk + len is past EXT_MAX_BLOCKS ({EXT_MAX_BLOCKS})"),
+            );
+        }
+        let max_len = match e.state {
+            ExtentState::Written => EXT_INIT_MAX_LEN,
+            ExtentState::Unwritten => EXT_UNWRITTEN_MAX_LEN,
+        };
+        if e.len > max_len {
+            return error(
+                format!("{field}.len"),
+                format!(
+                    "{} blocks; a {} extent holds at most {max_len}",
+                    e.len, e.state
+                ),
+            );
+        }
+        let end = u64::from(e.pblk).checked_add(e.len);
+        let Some(blocks) = end
+            .filter(|&end| end <= u64::from(g.disk_blocks))
+            .map(|end| u64::from(e.pblk)..end)
+        else {
+            return error(format!("{field}.pblk"), "outside the disk or already used");
+        };
+        if blocks.clone().any(|b| !disk.free[b as usize]) {
             return error(format!("{field}.pblk"), "outside the disk or already used");
         }
         if map
@@ -232,6 +280,21 @@ impl Scenario {
                 ),
             );
         }
+        Ok(blocks)
+    }
+
+    /// Takes the extent's blocks from the allocator; a Written block holds the inode's
+    /// initial data, and the tail of the block holding EOF zeros, as
+    /// `ext4_block_truncate_page` and `dio_zero_block` leave it.
+    fn put_on_disk(
+        &self,
+        i: usize,
+        spec: &InodeSpec,
+        e: &Extent,
+        blocks: std::ops::Range<u64>,
+        disk: &mut Disk,
+    ) {
+        let g = self.geometry;
         let spb = g.sectors_per_block() as usize;
         for b in blocks {
             disk.free[b as usize] = false;
@@ -241,8 +304,6 @@ impl Scenario {
                     inode: i as u8,
                     lblk,
                 };
-                // The tail of the block holding EOF is zeros, as ext4_block_truncate_page
-                // and dio_zero_block leave it.
                 let block_start = u64::from(lblk) << g.blkbits;
                 let in_file = spec
                     .i_size
@@ -258,8 +319,6 @@ impl Scenario {
                 }
             }
         }
-        map.insert(*e, false, false);
-        Ok(())
     }
 
     fn build_actors(&self) -> Result<Vec<Actor>, ScenarioError> {
@@ -302,24 +361,119 @@ impl Scenario {
         if inode >= self.inodes.len() {
             return error(format!("{field}.inode"), format!("no inode {inode}"));
         }
-        let bs = self.geometry.blocksize();
-        match op {
-            Op::Write(w) if w.segments.is_empty() || w.segments.len() > SEGMENTS_MAX => error(
+        self.check_values(field, op)
+    }
+
+    /// The bytes of a write's iovec: 1..=[`SEGMENTS_MAX`] segments, each an `ssize_t` over
+    /// a buffer that does not wrap, within [`REQUEST_BLOCKS_MAX`] blocks in all.
+    fn write_bytes(&self, field: &str, w: &crate::ops::WriteOp) -> Result<u64, ScenarioError> {
+        if w.segments.is_empty() || w.segments.len() > SEGMENTS_MAX {
+            return error(
                 format!("{field}.segments"),
                 format!("1..={SEGMENTS_MAX} segments"),
-            ),
-            Op::Write(w)
-                if w.segments.iter().map(|s| s.len).sum::<u64>() > REQUEST_BLOCKS_MAX * bs =>
-            {
-                error(
-                    format!("{field}.segments"),
-                    format!("more than {REQUEST_BLOCKS_MAX} blocks"),
-                )
+            );
+        }
+        for (k, s) in w.segments.iter().enumerate() {
+            if s.len > SSIZE_T_MAX {
+                return error(
+                    format!("{field}.segments[{k}].len"),
+                    format!("{} is past ssize_t's largest value", s.len),
+                );
             }
-            Op::Read { len, .. } if *len > REQUEST_BLOCKS_MAX * bs => error(
-                format!("{field}.len"),
-                format!("more than {REQUEST_BLOCKS_MAX} blocks"),
-            ),
+            if s.base.checked_add(s.len).is_none() {
+                return error(
+                    format!("{field}.segments[{k}].base"),
+                    "the buffer wraps the address space (access_ok fails)",
+                );
+            }
+        }
+        let limit = REQUEST_BLOCKS_MAX * self.geometry.blocksize();
+        w.segments
+            .iter()
+            .try_fold(0u64, |sum, s| sum.checked_add(s.len))
+            .filter(|&sum| sum <= limit)
+            .map_or_else(
+                || {
+                    error(
+                        format!("{field}.segments"),
+                        format!("more than {REQUEST_BLOCKS_MAX} blocks"),
+                    )
+                },
+                Ok,
+            )
+    }
+
+    /// Each value of `op` fits the kernel type it has in 4.4 (`loff_t` offsets and ranges,
+    /// `ssize_t` iovec lengths, user buffers that do not wrap) and the model's bounds; the
+    /// VFS refusals that come before ext4 (`rw_verify_area`, `vfs_fallocate`,
+    /// `inode_newsize_ok`) are not modelled, so such values are refused here.
+    fn check_values(&self, field: &str, op: &Op) -> Result<(), ScenarioError> {
+        let bs = self.geometry.blocksize();
+        let s_maxbytes = self.geometry.s_maxbytes();
+        let loff_t = |name: &str, value: u64| {
+            if value > LOFF_T_MAX {
+                error(
+                    format!("{field}.{name}"),
+                    format!("{value} is past loff_t's largest value {LOFF_T_MAX}"),
+                )
+            } else {
+                Ok(())
+            }
+        };
+        let range = |name: &str, pos: u64, len: u64| {
+            loff_t("pos", pos)?;
+            if pos.checked_add(len).is_none_or(|end| end > LOFF_T_MAX) {
+                return error(
+                    format!("{field}.{name}"),
+                    format!("pos + {name} is past loff_t's largest value {LOFF_T_MAX}"),
+                );
+            }
+            Ok(())
+        };
+        match op {
+            Op::Write(w) => {
+                let total = self.write_bytes(field, w)?;
+                range("len", w.pos, total)
+            }
+            Op::Read { pos, len, .. } => {
+                if *len > REQUEST_BLOCKS_MAX * bs {
+                    return error(
+                        format!("{field}.len"),
+                        format!("more than {REQUEST_BLOCKS_MAX} blocks"),
+                    );
+                }
+                range("len", *pos, *len)
+            }
+            Op::PunchHole { pos, len, .. } => {
+                range("len", *pos, *len)?;
+                if *len == 0 {
+                    return error(
+                        format!("{field}.len"),
+                        "0: vfs_fallocate returns -EINVAL before ext4 (not modelled)",
+                    );
+                }
+                if pos + len > s_maxbytes {
+                    return error(
+                        format!("{field}.len"),
+                        format!(
+                            "pos + len is past s_maxbytes {s_maxbytes}: vfs_fallocate returns -EFBIG before ext4 (not modelled)"
+                        ),
+                    );
+                }
+                Ok(())
+            }
+            Op::Truncate { size, .. } => {
+                loff_t("size", *size)?;
+                if *size > s_maxbytes {
+                    return error(
+                        format!("{field}.size"),
+                        format!(
+                            "past s_maxbytes {s_maxbytes}: inode_newsize_ok returns -EFBIG (not modelled)"
+                        ),
+                    );
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
     }

@@ -35,6 +35,30 @@ pub enum Data {
     Write(u8),
 }
 
+impl std::fmt::Display for Data {
+    /// In words, for messages: `zeros`, `stale data of p5`, `initial data of inode 0 block 3`,
+    /// `data of write 2`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Data::Zero => f.write_str("zeros"),
+            Data::Stale(p) => write!(f, "stale data of p{p}"),
+            Data::Initial { inode, lblk } => {
+                write!(f, "initial data of inode {inode} block {lblk}")
+            }
+            Data::Write(n) => write!(f, "data of write {n}"),
+        }
+    }
+}
+
+/// Bios by their task names, `b2 b5` (`none` for an empty list), for trace notes.
+pub fn bio_names(ids: &[ObjId]) -> String {
+    if ids.is_empty() {
+        return "none".to_string();
+    }
+    let names: Vec<String> = ids.iter().map(|id| format!("b{id}")).collect();
+    names.join(" ")
+}
+
 /// The simulated block device: sector contents and the block allocator.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Disk {

@@ -118,8 +118,18 @@ pub(crate) fn ext4_truncate(state: &mut State, inode: InodeIx, size: u64, notes:
         state.disk.release(pblk, len);
     }
     let ino = &mut state.inodes[inode];
+    // ext4_ext_truncate / ext4_ind_truncate: "we have to know where to truncate from in
+    // crash case" (fs/ext4/extents.c:4650-4651, indirect.c:1238).
+    if ino.i_disksize != ino.i_size {
+        ino.i_disksize = ino.i_size;
+        (ino.sync_dirty, ino.datasync_dirty) = (true, true);
+    }
     ino.orphan = false;
-    notes.push(format!("ext4_truncate freed {freed:?}, orphan_del"));
+    notes.push(format!(
+        "ext4_truncate freed {}, i_disksize={}, orphan_del",
+        freed_text(&freed),
+        ino.i_disksize
+    ));
 }
 
 /// `__ext4_block_zero_page_range` over `[from, to)` inside one block. `ext4_get_block`
@@ -150,7 +160,7 @@ fn zero_block_range(
         let raw = &state.disk.sectors[pblk as usize * spb..(pblk as usize + 1) * spb];
         page.data[in_page as usize..in_page as usize + spb].copy_from_slice(raw);
         state.inodes[inode].pages.insert(index, page);
-        notes.push(format!("read block p{pblk} ({extent_state:?}) from disk"));
+        notes.push(format!("read block p{pblk} ({extent_state}) from disk"));
     }
     let page = state.inodes[inode].pages.get_mut(&index).expect("page");
     let first = (from & (g.pagesize() - 1)).div_ceil(g.sectorsize()) as usize;
@@ -187,7 +197,7 @@ pub fn punch(
                 offset + length
             };
             f.pos = end;
-            notes.push(format!("i_mutex({}) taken, hole {offset}..{end}", ino.ino));
+            notes.push(format!("hole {offset}..{end}"));
         }
         OtherPc::DioWait => {
             run(state, a, inode, 0, f, notes);
@@ -213,7 +223,8 @@ pub fn punch(
             state.inodes[inode].datasync_dirty = true;
             state.inodes[inode].sync_dirty = true;
             notes.push(format!(
-                "ext4_ext_remove_space {first}..{stop} freed {freed:?}"
+                "ext4_ext_remove_space {first}..{stop} freed {}",
+                freed_text(&freed)
             ));
         }
         pc => unreachable!("{pc:?} is not a punch-hole step"),
@@ -233,6 +244,7 @@ fn punch_pagecache(
     let first_block_offset = offset.div_ceil(g.blocksize()) * g.blocksize();
     let last_block_offset = (end >> g.blkbits << g.blkbits).saturating_sub(1);
     if last_block_offset > first_block_offset {
+        update_disksize_before_punch(state, inode, offset, end - offset, notes);
         truncate_pagecache_range(state, inode, first_block_offset, last_block_offset);
         notes.push(format!(
             "truncate_pagecache_range {first_block_offset}..={last_block_offset}"
@@ -254,6 +266,28 @@ fn punch_pagecache(
     if partial_end != g.blocksize() - 1 {
         zero_block_range(state, inode, byte_end - partial_end, end, notes);
     }
+}
+
+/// `ext4_update_disksize_before_punch` (fs/ext4/inode.c:3659-3680): a hole reaching
+/// `i_size` raises `i_disksize` to `i_size` first, since the writeback that would have
+/// raised it never comes for the pages the punch drops.
+fn update_disksize_before_punch(
+    state: &mut State,
+    inode: InodeIx,
+    offset: u64,
+    len: u64,
+    notes: &mut Vec<String>,
+) {
+    let ino = &mut state.inodes[inode];
+    let size = ino.i_size;
+    if offset > size || offset + len < size || ino.i_disksize >= size {
+        return;
+    }
+    ino.i_disksize = size;
+    (ino.sync_dirty, ino.datasync_dirty) = (true, true);
+    notes.push(format!(
+        "ext4_update_disksize_before_punch i_disksize={size}"
+    ));
 }
 
 /// `truncate_inode_pages_range(start, last)`: drops the pages wholly inside, zeroes the part
@@ -355,4 +389,13 @@ fn kill_others(state: &mut State, a: ActorId) {
         }
         actor.frame = Frame::Idle;
     }
+}
+
+/// Freed physical runs as `p3+2 p7+1` (`none` when nothing was freed).
+fn freed_text(freed: &[(u32, u64)]) -> String {
+    if freed.is_empty() {
+        return "none".to_string();
+    }
+    let runs: Vec<String> = freed.iter().map(|(p, n)| format!("p{p}+{n}")).collect();
+    runs.join(" ")
 }

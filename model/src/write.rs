@@ -62,7 +62,8 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         SyncFlushWait if f.ret < 0 => after_sync(f),
         SyncFlushWait => SyncCommit,
         FinishPlug if f.aio_mutex.is_some() => AioMutexUnlock,
-        FinishPlug | AioMutexUnlock | OutUnlock | Done => Done,
+        FinishPlug | AioMutexUnlock | OutUnlock if !f.iocb.is_sync_kiocb() => IoSubmitFinishPlug,
+        FinishPlug | AioMutexUnlock | OutUnlock | IoSubmitFinishPlug | Done => Done,
     }
 }
 
@@ -80,6 +81,7 @@ fn after_sync(f: &WriteFrame) -> WritePc {
     match (f.iocb.ki_flags.direct, f.aio_mutex) {
         (true, _) => FinishPlug,
         (false, Some(_)) => AioMutexUnlock,
+        (false, None) if !f.iocb.is_sync_kiocb() => IoSubmitFinishPlug,
         (false, None) => Done,
     }
 }
@@ -194,7 +196,10 @@ pub fn run(
         IMutexUnlock | OutUnlock => unlock_i_mutex(state, a, f, notes),
         SyncFlush => flush(state, f.inode, sync_range(state, f), notes),
         SyncCommit => sync_commit(state, f, notes),
-        FinishPlug => finish_plug(state, a, f, notes),
+        FinishPlug if !f.iocb.is_sync_kiocb() => {
+            notes.push("nested under io_submit's plug: dispatches nothing".into());
+        }
+        FinishPlug | IoSubmitFinishPlug => finish_plug(state, a, f, notes),
         AioMutexUnlock => unlock_aio_mutex(state, a, f, notes),
         Done => unreachable!("a finished write takes no step"),
         _ => crate::dio::run(state, a, f, op, notes),
@@ -314,7 +319,7 @@ fn write_checks(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mut
         return;
     }
     f.iocb_private = IocbPrivate::Overwrite;
-    f.plugged = f.iocb.ki_flags.direct;
+    f.plugged |= f.iocb.ki_flags.direct;
     // file_update_time in __generic_file_write_iter dirties the inode: i_sync_tid moves.
     state.inodes[f.inode].sync_dirty = true;
     f.buffered_pos = f.iocb.ki_pos;
@@ -347,7 +352,7 @@ fn flush(
 ) {
     let bios = pagecache::start_writeback(state, inode, pages, pagecache::SyncMode::All);
     if !bios.is_empty() {
-        notes.push(format!("writeback bios {bios:?}"));
+        notes.push(format!("writeback bios {}", crate::state::bio_names(&bios)));
     }
 }
 
@@ -379,9 +384,14 @@ fn direct_io(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     } else {
         Some(DioPath::Ext)
     };
+    let path = f
+        .path
+        .map_or("none (ext4_direct_IO returns 0)".to_string(), |p| {
+            p.to_string()
+        });
     notes.push(format!(
-        "direct_IO path={:?} final_size={final_size} i_size={}",
-        f.path, ino.i_size
+        "direct_IO path={path} final_size={final_size} i_size={}",
+        ino.i_size
     ));
 }
 
@@ -448,6 +458,11 @@ fn perform_write(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mu
 /// which were direct-written": `ki_pos` stays after the direct part.
 fn fallback_done(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     if pagecache::filemap_check_errors(state, f.inode, notes) {
+        // `return written ? written : err` (mm/filemap.c:2681): with nothing written
+        // directly, the flush's error.
+        if f.written == 0 {
+            f.written = errno::EIO;
+        }
         return;
     }
     f.iocb.ki_pos = f.buffered_pos + f.status;
@@ -479,5 +494,5 @@ fn finish_plug(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Ve
         dispatched.push(*id);
     }
     f.plugged = false;
-    notes.push(format!("unplug {dispatched:?}"));
+    notes.push(format!("unplug {}", crate::state::bio_names(&dispatched)));
 }

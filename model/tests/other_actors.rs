@@ -17,6 +17,29 @@ fn other_steps(trace: &[String], actor: &str) -> Vec<String> {
 mod ext4_setattr {
     use super::*;
 
+    /// `ext4_ext_truncate` sets `i_disksize = i_size`: a truncate to the current size after a
+    /// buffered extending write keeps that size across a commit and a crash.
+    #[test]
+    fn a_truncate_to_the_same_size_commits_i_size_as_i_disksize() {
+        let program = vec![
+            Op::Write(buffered(B, S)),
+            Op::Truncate {
+                inode: 0,
+                size: B + S,
+            },
+            Op::Commit,
+            Op::Crash,
+            Op::Stat { inode: 0 },
+        ];
+        let mut s = state(
+            DEFAULT,
+            vec![inode(B, &[(0, 1, 0, Written)])],
+            vec![program],
+        );
+        finish(&mut s);
+        assert_eq!(s.actors[0].results[4], OpResult::Stat(B + S));
+    }
+
     #[test]
     fn a_shrinking_truncate_runs_in_ext4_setattr_order_and_frees_blocks() {
         let truncate = Op::Truncate {
@@ -194,6 +217,31 @@ mod ext4_setattr {
 mod ext4_punch_hole {
     use super::*;
 
+    /// `ext4_update_disksize_before_punch`: a punch finds nothing dirty and skips its flush;
+    /// then a buffered write extends the file (`i_disksize` waits for writeback) and the
+    /// punch, to EOF, drops that page, so it raises `i_disksize` to `i_size` itself. After a
+    /// commit and a crash the file keeps its size.
+    #[test]
+    fn a_punch_to_eof_commits_the_size_writeback_would_have_raised() {
+        let punch = vec![
+            Op::PunchHole {
+                inode: 0,
+                pos: B,
+                len: B,
+            },
+            Op::Commit,
+            Op::Crash,
+            Op::Stat { inode: 0 },
+        ];
+        let actors = vec![punch, vec![Op::Write(buffered(B, B))]];
+        let mut s = state(DEFAULT, vec![inode(B, &[(0, 1, 0, Written)])], actors);
+        exec::step(&mut s, Task::Actor(0)).expect("the punch's pre-lock flush check");
+        finish_op(&mut s, 1);
+        assert_eq!(s.inodes[0].i_disksize, B, "delalloc: i_disksize waits");
+        finish(&mut s);
+        assert_eq!(s.actors[0].results[3], OpResult::Stat(2 * B));
+    }
+
     #[test]
     fn punch_frees_whole_blocks_and_zeroes_partial_ones() {
         let punch = Op::PunchHole {
@@ -207,11 +255,11 @@ mod ext4_punch_hole {
             vec![vec![punch, Op::Writeback { inode: 0 }]],
         );
         let trace = finish(&mut s);
+        // Nothing is dirty: no flush before i_mutex (fs/ext4/inode.c:3712).
         assert_eq!(
-            other_steps(&trace, "a0")[..7],
+            other_steps(&trace, "a0")[..6],
             [
-                "Flush",
-                "FlushWait",
+                "PunchFlush",
                 "IMutexLock",
                 "DioWait",
                 "TruncatePagecache",
@@ -251,7 +299,7 @@ mod ext4_punch_hole {
         let trace = finish(&mut s);
         assert_eq!(
             other_steps(&trace, "a0"),
-            ["Flush", "FlushWait", "IMutexLock", "IMutexUnlock"]
+            ["PunchFlush", "IMutexLock", "IMutexUnlock"]
         );
     }
 
@@ -466,6 +514,40 @@ mod direct_read {
             read_steps(NOLOCK),
             ["Flush", "FlushWait", "DioReadBegin", "ReadPage"]
         );
+    }
+
+    /// The unlocked (dioread_nolock) direct read holds an `i_dio_count` reference from its
+    /// `DIOREAD_LOCK` check to the end of its I/O: a shrinking truncate sleeps in
+    /// `inode_dio_wait` until the read is done.
+    #[test]
+    fn a_shrinking_truncate_waits_for_an_unlocked_direct_read() {
+        let actors = vec![
+            vec![Op::Read {
+                inode: 0,
+                pos: 0,
+                len: B,
+                direct: true,
+            }],
+            vec![Op::Truncate { inode: 0, size: 0 }],
+        ];
+        let mut s = state(NOLOCK, vec![inode(B, &[(0, 1, 0, Written)])], actors);
+        for _ in 0..3 {
+            exec::step(&mut s, Task::Actor(0)).expect("read up to DioReadBegin");
+        }
+        assert_eq!(s.inodes[0].i_dio_count, 1);
+        while exec::task_wait(&s, Task::Actor(1)) == Ok(None) {
+            exec::step(&mut s, Task::Actor(1)).expect("truncate steps");
+        }
+        assert_eq!(
+            exec::task_wait(&s, Task::Actor(1)),
+            Ok(Some(Wait::Asleep(Sleep::DioWait(0))))
+        );
+        finish(&mut s);
+        // The read ran after the truncate set the new size (in 4.4 a direct read may see
+        // it, as a direct write may): it read nothing.
+        assert_eq!(s.actors[0].results[0], OpResult::Read(vec![]));
+        assert_eq!(s.inodes[0].i_dio_count, 0);
+        assert_eq!(s.actors[1].results[0], OpResult::Done);
     }
 
     #[test]
@@ -745,6 +827,49 @@ mod bio_errors {
         assert_eq!(s.actors[0].results[3], OpResult::Done);
     }
 
+    /// `ext4_punch_hole` flushes only `if (mapping_tagged(mapping, PAGECACHE_TAG_DIRTY))`
+    /// (fs/ext4/inode.c:3712): an O_DSYNC buffered write's writeback fails while no page is
+    /// dirty; the punch neither flushes nor takes `AS_EIO`, and the write's own sync reports
+    /// `-EIO`.
+    #[test]
+    fn a_punch_with_no_dirty_page_leaves_as_eio_to_the_writer() {
+        let mut write = buffered(0, B);
+        write.file.o_dsync = true;
+        let actors = vec![
+            vec![Op::Write(write)],
+            vec![Op::PunchHole {
+                inode: 0,
+                pos: B,
+                len: B,
+            }],
+        ];
+        let mut s = state(FAILING, vec![inode(2 * B, &[(0, 2, 0, Written)])], actors);
+        step_to(&mut s, 0, WritePc::SyncFlushWait);
+        let bio = first_bio(&s);
+        exec::step(&mut s, Task::BioError(bio)).expect("the device fails the bio");
+        finish_op(&mut s, 1);
+        assert_eq!(s.actors[1].results[0], OpResult::Done, "the punch succeeds");
+        finish(&mut s);
+        assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::EIO);
+    }
+
+    /// A direct write that wrote nothing directly (a hole of a block-mapped file: `-ENOTBLK`)
+    /// falls back to buffered; its fallback flush fails; `__generic_file_write_iter` returns
+    /// `written ? written : err` (mm/filemap.c:2681): `-EIO`, not 0.
+    #[test]
+    fn a_fallback_whose_flush_fails_with_nothing_written_directly_returns_eio() {
+        let mut s = one_writer(
+            FAILING,
+            bitmap_inode(2 * B, &[(1, 1, 0, Written)]),
+            dio(0, B),
+        );
+        step_to(&mut s, 0, WritePc::FallbackFlushWait);
+        let bio = first_bio(&s);
+        exec::step(&mut s, Task::BioError(bio)).expect("the device fails the bio");
+        finish(&mut s);
+        assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::EIO);
+    }
+
     #[test]
     fn without_bio_errors_there_is_no_failing_completion() {
         let mut s = one_writer(DEFAULT, inode(B, &[(0, 1, 0, Written)]), dio(0, B));
@@ -1002,5 +1127,78 @@ mod reachable_initial_state {
                 .iter()
                 .all(|&d| d == Data::Zero)
         );
+    }
+}
+
+/// The io_end's last references and the conversion workqueue (fs/ext4/page-io.c).
+mod io_end_puts {
+    use super::*;
+    use model::state::Work;
+
+    /// Two writeback runs under dioread_nolock, each with its io_end flagged unwritten:
+    /// `rsv_conversion_wq` (max_active 1, per-inode FIFO lists) converts them one at a time
+    /// in the order queued.
+    #[test]
+    fn writeback_conversions_run_one_at_a_time_in_order() {
+        let program = vec![
+            Op::Write(buffered(0, B)),
+            Op::Write(buffered(2 * B, B)),
+            Op::Writeback { inode: 0 },
+        ];
+        let extents = [(0, 1, 0, Unwritten), (2, 1, 4, Unwritten)];
+        let mut s = state(NOLOCK, vec![inode(3 * B, &extents)], vec![program]);
+        finish_op(&mut s, 0);
+        finish_op(&mut s, 0);
+        finish_op(&mut s, 0);
+        let bios: Vec<u16> = s.bios.keys().copied().collect();
+        for bio in bios.into_iter().rev() {
+            exec::step(&mut s, Task::Bio(bio)).expect("bio completes");
+        }
+        let works: Vec<u16> = s.work.keys().copied().collect();
+        assert_eq!(works.len(), 2, "two conversions queued");
+        assert_eq!(
+            exec::task_wait(&s, Task::Work(works[1])),
+            Ok(Some(Wait::WorkQueue { before: works[0] }))
+        );
+        exec::step(&mut s, Task::Work(works[0])).expect("the first runs");
+        assert_eq!(exec::task_wait(&s, Task::Work(works[1])), Ok(None));
+    }
+
+    /// The last put of a flagged io_end whose range is already written converts nothing:
+    /// `ext4_map_blocks(EXT4_GET_BLOCKS_IO_CONVERT_EXT)` finds the range written in its
+    /// lookup and never takes `down_write(i_data_sem)`, so it does not wait for a reader.
+    #[test]
+    fn a_put_over_a_written_range_does_not_wait_for_i_data_sem() {
+        let mut write = aio(0, B);
+        write.file.o_dsync = true; // deferred: dio_complete runs on the worker
+        let mut s = one_writer(DEFAULT, inode(B, &[(0, 1, 0, Unwritten)]), write);
+        finish_op(&mut s, 0);
+        let bio = *s.bios.keys().next().expect("queued bio");
+        exec::step(&mut s, Task::Bio(bio)).expect("the bio lands");
+        let (&work, _) = s
+            .work
+            .iter()
+            .find(|(_, w)| matches!(w, Work::DioComplete { .. }))
+            .expect("dio_complete deferred");
+        s.inodes[0].i_data_sem.readers = 1; // a reader holds it
+        assert_eq!(
+            exec::task_wait(&s, Task::Work(work)),
+            Ok(Some(Wait::DataSem { inode: 0 })),
+            "an unwritten range needs down_write"
+        );
+        s.inodes[0].map.set_state(0, 1, Written, false); // converted meanwhile
+        assert_eq!(exec::task_wait(&s, Task::Work(work)), Ok(None));
+    }
+
+    /// `ext4_put_io_end_defer` releases an io_end flagged unwritten with size 0 at once
+    /// (`|| !io_end->size`), and `ext4_release_io_end`'s `BUG_ON(io_end->flag &
+    /// EXT4_IO_END_UNWRITTEN)` fires: the model's assertion.
+    #[test]
+    #[should_panic(expected = "released while flagged unwritten")]
+    fn a_flagged_io_end_of_size_0_meets_the_release_bug_on() {
+        let mut s = state(DEFAULT, vec![inode(B, &[(0, 1, 0, Unwritten)])], vec![]);
+        let io_end = model::io::new_io_end(&mut s, 0);
+        model::io::flag_io_unwritten(&mut s, io_end);
+        model::io::put_io_end_defer(&mut s, io_end);
     }
 }

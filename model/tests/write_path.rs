@@ -358,16 +358,37 @@ mod generic_perform_write {
 mod blk_plug {
     use super::*;
 
+    /// An AIO write runs under `io_submit`'s plug (fs/aio.c:1600-1624): ext4's own
+    /// `blk_start_plug` is nested and its `blk_finish_plug` dispatches nothing; the bios
+    /// leave when `do_io_submit` finishes its plug, after the write returned its locks.
     #[test]
-    fn on_a_request_based_device_the_plug_holds_aio_bios_until_blk_finish_plug() {
+    fn on_a_request_based_device_io_submit_s_plug_holds_aio_bios_past_ext4_s_finish_plug() {
         let mut s = one_writer(PLUGGED, inode(B, &[(0, 1, 0, Unwritten)]), aio(0, B));
         step_to(&mut s, 0, WritePc::FinishPlug);
         let bio = *s.bios.keys().next().expect("queued bio");
         let owner = exec::task_wait(&s, Task::Bio(bio));
         assert_eq!(owner, Ok(Some(exec::Wait::Plugged { owner: 0 })));
-        exec::step(&mut s, Task::Actor(0)).expect("blk_finish_plug");
+        exec::step(&mut s, Task::Actor(0)).expect("ext4's blk_finish_plug");
+        assert_eq!(owner, exec::task_wait(&s, Task::Bio(bio)), "still plugged");
+        assert_eq!(frame(&s, 0).pc, WritePc::IoSubmitFinishPlug);
+        assert_eq!(s.inodes[0].i_mutex, None);
+        exec::step(&mut s, Task::Actor(0)).expect("io_submit's blk_finish_plug");
         assert_eq!(exec::task_wait(&s, Task::Bio(bio)), Ok(None));
         finish(&mut s);
+    }
+
+    /// A synchronous direct write owns the plug ext4 starts: its `blk_finish_plug` dispatches.
+    #[test]
+    fn on_a_request_based_device_ext4_s_plug_holds_a_sync_dio_s_bios_until_blk_finish_plug() {
+        let mut s = one_writer(PLUGGED, inode(B, &[(0, 1, 0, Written)]), dio(0, B));
+        step_to(&mut s, 0, WritePc::DioZeroTail);
+        let bio = *s.bios.keys().next().expect("submitted bio");
+        assert_eq!(
+            exec::task_wait(&s, Task::Bio(bio)),
+            Ok(Some(exec::Wait::Plugged { owner: 0 }))
+        );
+        finish(&mut s);
+        assert_eq!(write_result(&s, 0, 0), (B as i64, None));
     }
 
     #[test]

@@ -1,109 +1,287 @@
-//! The `writeiter` command line: `run` and `hunt`. Bad input (an unknown flag, a bad value,
-//! a malformed or unreadable file) is exit status 2 with a message naming the flag or file.
+//! The `writeiter` command line (clap): `run`, `hunt`, `replay`, `shrink`, `explain`, `bench`
+//! and `help`. Exit status: 0 clean (or as the entry claims), 1 a violation (or a run that
+//! could not finish), 2 bad input: an unknown or repeated flag, conflicting flags, a bad value,
+//! a malformed or unreadable file (the message names the flag, or the file, line and field).
+//! `--help` and `--version` exit 0.
+//!
+//! Output goes through [`Io`], so the whole command line runs in-process too (the bad-input
+//! tests do): [`main`] gives it the process's standard output and error.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use model::exec::Task;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use model::scenario::Scenario;
 
 use crate::engine;
-
-/// `println!` that stops quietly when the reader went away (`writeiter … | head`).
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
-            std::process::exit(0);
-        }
-    }};
-}
-
-/// `print!` that stops quietly when the reader went away.
-macro_rules! say_raw {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        if write!(std::io::stdout().lock(), $($arg)*).is_err() {
-            std::process::exit(0);
-        }
-    }};
-}
 use crate::hunt::{CASE_SCHEDULES, CaseResult, Engine, Hunt, HuntResult, Source, Strategy};
+use crate::scenario_file::clip_lines;
 use crate::{report, scenario_file, swarm};
 
-/// Usage, printed with `--help` and with a usage error.
-pub const USAGE: &str = "usage:
-  writeiter replay FILE                      (a corpus file: exit 0 when it still shows its verdict)
-  writeiter shrink FILE                      (a corpus file: shrink it in place)
-  writeiter explain FILE [--svg OUT] [--html OUT]   (a corpus file as a timeline)
-  writeiter bench [--seeds N] [--schedules N]      (the engines side by side)
-  writeiter run (FILE | --swarm SEED [--actors-max N]) [--schedule \"a0 a1 b3 ...\"] [--exact]
-  writeiter hunt [--engine sim|shuttle|loom] [--strategy random|pct|dfs|bfs] [--seed N] [--schedules N]
-                 [--max-seconds S] [--scenario FILE] [--jobs N] [--corpus-dir DIR] [--json]
-                 [--shard I/N]";
+/// Writes a line, ignoring a write error ([`main`]'s standard output ends the process
+/// quietly when the reader went away, as in `writeiter … | head`).
+macro_rules! say {
+    ($w:expr, $($arg:tt)*) => {{
+        let _ = writeln!($w, $($arg)*);
+    }};
+}
 
-/// Runs the command line `args` (without the program name).
+/// Writes text as it is, ignoring a write error (see [`say!`]).
+macro_rules! say_raw {
+    ($w:expr, $($arg:tt)*) => {{
+        let _ = write!($w, $($arg)*);
+    }};
+}
+
+/// The replay line's command: the binary built from this repository, exactly as printed.
+pub const REPLAY_COMMAND: &str = "cargo run --release -p sim --bin writeiter --";
+
+/// Default budget of `writeiter hunt`: schedules, and seconds.
+pub const HUNT_SCHEDULES: u64 = 1_000_000;
+/// Default wall-clock budget of `writeiter hunt`.
+pub const HUNT_SECONDS: u64 = 60;
+/// Most worker threads `--jobs` takes.
+pub const JOBS_MAX: u64 = 256;
+/// Milliseconds between redraws of the hunt's progress line.
+pub const PROGRESS_TICK_MS: u64 = 200;
+
+/// Where a command writes: `out` its result (with `--json`, exactly one JSON document),
+/// `err` human text that is not the result and every error; `progress` draws a progress
+/// line on the process's standard error; `interrupt` is the flag Ctrl-C sets.
+pub struct Io<'a> {
+    /// Standard output.
+    pub out: &'a mut dyn Write,
+    /// Standard error.
+    pub err: &'a mut dyn Write,
+    /// Draw the hunt's progress line (standard error is a terminal).
+    pub progress: bool,
+    /// Set by Ctrl-C; a hunt stops between cases and reports what it has.
+    pub interrupt: Option<&'static AtomicBool>,
+}
+
+/// The ext4 write-path harness: Linux 4.4's `ext4_file_write_iter` as a model, hunted for
+/// concurrency bugs.
+#[derive(Debug, Parser)]
+#[command(name = "writeiter", version, arg_required_else_help = true)]
+#[command(
+    about = "Model-checks the Linux 4.4 ext4 write path (ext4_file_write_iter)",
+    after_help = "Exit status: 0 clean, 1 a violation (or a run that could not finish), 2 bad input."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario under a schedule, one line a step, every oracle checked.
+    Run(RunArgs),
+    /// Hunt for oracle violations over swarm scenarios (or one scenario file).
+    Hunt(HuntArgs),
+    /// Replay a corpus file: exit 0 when it still shows its verdict, 1 when not.
+    Replay(FileArg),
+    /// Shrink a `violates` corpus file in place (actors, operations, lengths, schedule).
+    Shrink(FileArg),
+    /// Explain a corpus file as a timeline (text, SVG, HTML).
+    Explain(ExplainArgs),
+    /// The engines side by side: throughput, time to the first violation, speed-up.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The scenario file (TOML; see the README's "Scenario files").
+    #[arg(required_unless_present = "swarm", conflicts_with = "swarm")]
+    file: Option<PathBuf>,
+    /// Run the swarm scenario of this seed instead of a file.
+    #[arg(long, value_name = "SEED")]
+    swarm: Option<u64>,
+    /// Keep only the swarm scenario's first N actors (loom's limit).
+    #[arg(long, value_name = "N", requires = "swarm", conflicts_with = "file")]
+    actors_max: Option<usize>,
+    /// Tasks to step first, separated by spaces or commas: "a0 a1 b3 w4 e5".
+    #[arg(long, default_value = "", hide_default_value = true)]
+    schedule: String,
+    /// Stop after the schedule (otherwise the first runnable task steps until the end).
+    #[arg(long)]
+    exact: bool,
+}
+
+#[derive(Debug, Args)]
+struct FileArg {
+    /// The corpus file.
+    file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct ExplainArgs {
+    /// The corpus file.
+    file: PathBuf,
+    /// Also draw the timeline as an SVG picture here.
+    #[arg(long, value_name = "OUT")]
+    svg: Option<PathBuf>,
+    /// Also write an HTML page (timeline and sector table) here.
+    #[arg(long, value_name = "OUT")]
+    html: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Swarm seeds 0..N for the time to the first violation.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    seeds: u64,
+    /// Schedules per throughput row.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(10..))]
+    schedules: u64,
+}
+
+/// `--engine`'s values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum EngineArg {
+    /// Our simulator over the pure model.
+    Sim,
+    /// shuttle's random or PCT scheduling of checker threads.
+    Shuttle,
+    /// loom's exhaustive search within a preemption bound (at most 3 actors).
+    Loom,
+}
+
+/// `--strategy`'s values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum StrategyArg {
+    /// Uniform random walk.
+    Random,
+    /// PCT, depth 3.
+    Pct,
+    /// Depth-first, at most 2 preemptions.
+    Dfs,
+    /// Breadth-first over states: a shortest counterexample.
+    Bfs,
+}
+
+#[derive(Debug, Args)]
+struct HuntArgs {
+    /// The engine.
+    #[arg(long, value_enum, default_value_t = EngineArg::Sim)]
+    engine: EngineArg,
+    /// One strategy for every case (default: the engine's portfolio in turn).
+    #[arg(long, value_enum)]
+    strategy: Option<StrategyArg>,
+    /// Base seed: case i runs seed + i.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Schedules budget (64 a case).
+    #[arg(long, default_value_t = HUNT_SCHEDULES, value_parser = clap::value_parser!(u64).range(1..))]
+    schedules: u64,
+    /// Wall-clock budget in seconds, at least 1 (0 would check nothing).
+    #[arg(long, value_name = "S", default_value_t = HUNT_SECONDS, value_parser = seconds)]
+    max_seconds: u64,
+    /// Hunt in this scenario file (schedule seeds vary) instead of swarm scenarios.
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+    /// Worker threads (default: all cores); the result does not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=JOBS_MAX))]
+    jobs: Option<u64>,
+    /// Write a violation, shrunk, as a corpus file into this directory (checked first).
+    #[arg(long, value_name = "DIR")]
+    corpus_dir: Option<PathBuf>,
+    /// Standard output is one JSON document (schema in the README); human text goes to
+    /// standard error.
+    #[arg(long)]
+    json: bool,
+    /// Run only the cases numbered I-1 modulo N (I from 1).
+    #[arg(long, value_name = "I/N", value_parser = shard)]
+    shard: Option<(u64, u64)>,
+}
+
+/// Runs the command line `args` (without the program name) on the process's standard output
+/// and error; Ctrl-C stops a hunt between cases.
 pub fn main(args: &[String]) -> ExitCode {
-    let result = match args.first().map(String::as_str) {
-        Some("run") => parse_run(&args[1..]).and_then(run),
-        Some("hunt") => parse_hunt(&args[1..]).and_then(hunt),
-        Some("replay") => replay_corpus(&args[1..]),
-        Some("shrink") => shrink_corpus(&args[1..]),
-        Some("explain") => explain(&args[1..]),
-        Some("bench") => bench(&args[1..]),
-        Some("-h" | "--help") => {
-            say!("{USAGE}");
+    static INTERRUPT: AtomicBool = AtomicBool::new(false);
+    let mut out = QuietStdout;
+    let mut err = std::io::stderr();
+    let io = Io {
+        out: &mut out,
+        err: &mut err,
+        progress: std::io::stderr().is_terminal(),
+        interrupt: Some(&INTERRUPT),
+    };
+    execute(args, io)
+}
+
+/// Standard output that ends the process quietly when the reader went away.
+struct QuietStdout;
+
+impl Write for QuietStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::io::stdout()
+            .lock()
+            .write(buf)
+            .or_else(|_| std::process::exit(0))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout()
+            .lock()
+            .flush()
+            .or_else(|_| std::process::exit(0))
+    }
+}
+
+/// Runs the command line `args` (without the program name) with `io`.
+pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
+    let argv = std::iter::once("writeiter".to_string()).chain(args.iter().cloned());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let mut text = clip_lines(e.render().to_string().trim_end());
+            text.push('\n');
+            if e.use_stderr() {
+                say_raw!(io.err, "{text}");
+                return ExitCode::from(2);
+            }
+            say_raw!(io.out, "{text}");
             return ExitCode::SUCCESS;
         }
-        Some(other) => Err(format!("unknown command {other}\n{USAGE}")),
-        None => Err(USAGE.to_string()),
+    };
+    let Io {
+        out,
+        err,
+        progress,
+        interrupt,
+    } = io;
+    let result = match cli.command {
+        Command::Run(args) => run(&args, out),
+        Command::Hunt(args) => {
+            let io = Io {
+                out,
+                err: &mut *err,
+                progress,
+                interrupt,
+            };
+            hunt(&args, io)
+        }
+        Command::Replay(args) => replay_corpus(&args.file, out),
+        Command::Shrink(args) => shrink_corpus(&args.file, out),
+        Command::Explain(args) => explain(&args, out, err),
+        Command::Bench(args) => bench(&args, out),
     };
     result.unwrap_or_else(|message| {
-        eprintln!("writeiter: {message}");
+        say!(err, "writeiter: {}", clip_lines(&message));
         ExitCode::from(2)
     })
 }
 
-/// Flags and their values, in order; positional arguments under the empty name.
-fn flags<'a>(
-    args: &'a [String],
-    valued: &[&str],
-    bare: &[&str],
-) -> Result<Vec<(&'a str, &'a str)>, String> {
-    let mut out = Vec::new();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        if valued.contains(&arg.as_str()) {
-            let value = it.next().ok_or_else(|| format!("{arg} needs a value"))?;
-            out.push((arg.as_str(), value.as_str()));
-        } else if bare.contains(&arg.as_str()) {
-            out.push((arg.as_str(), ""));
-        } else if arg.starts_with("--") {
-            return Err(format!("unknown flag {arg}\n{USAGE}"));
-        } else {
-            out.push(("", arg.as_str()));
-        }
-    }
-    Ok(out)
-}
-
-fn number(flag: &str, value: &str) -> Result<u64, String> {
-    value
-        .parse()
-        .map_err(|_| format!("{flag}: `{value}` is not a whole number"))
-}
-
-/// Where a scenario comes from on the command line.
-#[derive(Debug)]
-enum ScenarioArg {
-    File(PathBuf),
+/// Where `run`'s scenario comes from.
+enum ScenarioArg<'a> {
+    File(&'a Path),
     /// A swarm seed, keeping at most this many actors (loom's limit).
     Swarm(u64, usize),
 }
 
-impl ScenarioArg {
+impl ScenarioArg<'_> {
     fn load(&self) -> Result<Scenario, String> {
         match self {
             ScenarioArg::File(path) => scenario_file::load(path).map_err(|e| e.to_string()),
@@ -123,50 +301,22 @@ impl ScenarioArg {
     }
 }
 
-struct RunArgs {
-    scenario: ScenarioArg,
-    schedule: String,
-    exact: bool,
-}
-
-fn parse_run(args: &[String]) -> Result<RunArgs, String> {
-    let mut scenario = None;
-    let (mut schedule, mut exact, mut actors_max) = (String::new(), false, usize::MAX);
-    for (flag, value) in flags(
-        args,
-        &["--schedule", "--swarm", "--actors-max"],
-        &["--exact"],
-    )? {
-        match flag {
-            "--schedule" => schedule = value.to_string(),
-            "--exact" => exact = true,
-            "--actors-max" => actors_max = number(flag, value)? as usize,
-            "--swarm" => scenario = Some(ScenarioArg::Swarm(number(flag, value)?, usize::MAX)),
-            _ if scenario.is_none() => scenario = Some(ScenarioArg::File(PathBuf::from(value))),
-            _ => return Err(format!("unexpected argument {value}")),
-        }
-    }
-    let mut scenario = scenario.ok_or("missing scenario FILE (or --swarm SEED)")?;
-    if let ScenarioArg::Swarm(_, max) = &mut scenario {
-        *max = actors_max;
-    }
-    Ok(RunArgs {
-        scenario,
-        schedule,
-        exact,
-    })
-}
-
-fn run(args: RunArgs) -> Result<ExitCode, String> {
-    let scenario = args.scenario.load()?;
+fn run(args: &RunArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
+    let source = match (&args.file, args.swarm) {
+        (_, Some(seed)) => ScenarioArg::Swarm(seed, args.actors_max.unwrap_or(usize::MAX)),
+        (Some(file), None) => ScenarioArg::File(file),
+        (None, None) => return Err("missing scenario FILE (or --swarm SEED)".to_string()),
+    };
+    let scenario = source.load()?;
     let schedule =
         model::drive::parse_schedule(&args.schedule).map_err(|e| format!("--schedule: {e}"))?;
     let initial = scenario
         .build()
-        .map_err(|e| format!("{}: {e}", args.scenario.describe()))?;
+        .map_err(|e| format!("{}: {e}", source.describe()))?;
     say!(
+        out,
         "writeiter run {}: ext4_file_write_iter as in Linux 4.1-4.4",
-        args.scenario.describe()
+        source.describe()
     );
     let replayed = engine::replay(&initial, &schedule, model::exec::step)
         .map_err(|(index, e)| format!("--schedule: schedule step {index}: {e}"))?;
@@ -176,12 +326,12 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
         let mut chooser = engine::ScheduleThenFirst::new(schedule);
         engine::execute(&initial, &mut chooser, model::exec::step, true)
     };
-    say_raw!("{}", report::trace(&run.trace));
-    say!("{}", report::ending(&run.end));
+    say_raw!(out, "{}", report::trace(&run.trace));
+    say!(out, "{}", report::ending(&run.end));
     if let Some(violation) = &run.violation {
-        say!("VIOLATION {violation}");
+        say!(out, "VIOLATION {violation}");
     }
-    say_raw!("{}", report::final_state(&run.state));
+    say_raw!(out, "{}", report::final_state(&run.state));
     let finished = matches!(run.end, model::drive::End::Done | model::drive::End::Paused);
     Ok(if finished && run.violation.is_none() {
         ExitCode::SUCCESS
@@ -190,31 +340,39 @@ fn run(args: RunArgs) -> Result<ExitCode, String> {
     })
 }
 
+/// A corpus verdict as the file spells it.
+fn verdict_name(verdict: crate::corpus::Verdict) -> &'static str {
+    match verdict {
+        crate::corpus::Verdict::Violates => "violates",
+        crate::corpus::Verdict::Holds => "holds",
+    }
+}
+
 /// `writeiter replay FILE`: 0 when the outcome matches the entry's verdict, 1 when not, 2 for
 /// a malformed or unreadable file.
-fn replay_corpus(args: &[String]) -> Result<ExitCode, String> {
-    let [file] = args else {
-        return Err(format!("replay takes one corpus FILE\n{USAGE}"));
-    };
-    let loaded = crate::corpus::load(Path::new(file)).map_err(|e| e.to_string())?;
+fn replay_corpus(file: &Path, out: &mut dyn Write) -> Result<ExitCode, String> {
+    let loaded = crate::corpus::load(file).map_err(|e| e.to_string())?;
     let entry = &loaded.entry;
     say!(
-        "writeiter replay {file}: {} {} ({:?}), kernel {}",
+        out,
+        "writeiter replay {}: {} {} ({}), kernel {}",
+        file.display(),
         entry.id,
         entry.slug,
-        entry.verdict,
+        verdict_name(entry.verdict),
         entry.kernel
     );
-    say!("class: {}", entry.class_words());
+    say!(out, "class: {}", entry.class_words());
     let outcome = crate::corpus::replay(&loaded);
     let verdict_holds = entry.verdict == crate::corpus::Verdict::Holds;
     let matches = match &outcome {
         crate::corpus::Outcome::Reproduced => {
-            say!("reproduced: {}", entry.oracle);
+            say!(out, "reproduced: {}", entry.oracle);
             !verdict_holds
         }
         crate::corpus::Outcome::Refound(schedule) => {
             say!(
+                out,
                 "stale: the stored schedule no longer breaks {}; a search found it at \"{schedule}\"",
                 entry.oracle
             );
@@ -222,18 +380,24 @@ fn replay_corpus(args: &[String]) -> Result<ExitCode, String> {
         }
         crate::corpus::Outcome::Held => {
             if verdict_holds {
-                say!("held: a breadth-first search of every reachable state finds no violation");
+                say!(
+                    out,
+                    "held: a breadth-first search of every reachable state finds no violation"
+                );
             } else {
-                say!("held: no search breaks {}", entry.oracle);
+                say!(out, "held: no search breaks {}", entry.oracle);
             }
             verdict_holds
         }
         crate::corpus::Outcome::NotExhausted(states) => {
-            say!("not proven: the breadth-first search stopped at {states} states");
+            say!(
+                out,
+                "not proven: the breadth-first search stopped at {states} states"
+            );
             false
         }
         crate::corpus::Outcome::Other(what) => {
-            say!("broken instead: {what}");
+            say!(out, "broken instead: {what}");
             false
         }
     };
@@ -245,19 +409,24 @@ fn replay_corpus(args: &[String]) -> Result<ExitCode, String> {
 }
 
 /// `writeiter shrink FILE`: shrinks a `violates` corpus entry in place and prints its sizes
-/// before and after; exit 1 when the entry no longer violates its oracle.
-fn shrink_corpus(args: &[String]) -> Result<ExitCode, String> {
-    let [file] = args else {
-        return Err(format!("shrink takes one corpus FILE\n{USAGE}"));
-    };
-    let path = Path::new(file);
+/// before and after; exit 1 when the entry no longer violates its oracle. A `holds` entry is
+/// a control and is refused (exit 2): shrinking would rewrite it as `violates`.
+fn shrink_corpus(path: &Path, out: &mut dyn Write) -> Result<ExitCode, String> {
+    let file = path.display();
     let loaded = crate::corpus::load(path).map_err(|e| e.to_string())?;
     let entry = &loaded.entry;
+    if entry.verdict == crate::corpus::Verdict::Holds {
+        return Err(format!(
+            "{file}: verdict: `holds`: a holds entry is a control that no schedule breaks; \
+             shrink only shrinks `violates` entries (nothing written)"
+        ));
+    }
     let steps = model::drive::parse_schedule(&entry.schedule).map_or(0, |s| s.len());
     let before = crate::shrink::size(&loaded.scenario, steps);
     let Some(shrunk) = crate::shrink::shrink(&loaded.scenario, &entry.oracle, model::exec::step)
     else {
         say!(
+            out,
             "{file}: no search breaks {} any more; nothing written",
             entry.oracle
         );
@@ -281,47 +450,87 @@ fn shrink_corpus(args: &[String]) -> Result<ExitCode, String> {
     };
     std::fs::write(path, crate::corpus::to_toml(&new, &shrunk.scenario))
         .map_err(|e| format!("{file}: {e}"))?;
+    let preemptions = shrunk
+        .preemptions
+        .map_or("none found by DFS".to_string(), |p| p.to_string());
     say!(
-        "{file}: {before} -> {after}; preemptions {:?}, as short as the shortest found: {}",
-        shrunk.preemptions,
+        out,
+        "{file}: {before} -> {after}; preemptions {preemptions}, as short as the shortest found: {}",
         shrunk.shortest
     );
     Ok(ExitCode::SUCCESS)
 }
 
 /// `writeiter explain FILE [--svg OUT] [--html OUT]`: the corpus entry's run as a timeline.
-fn explain(args: &[String]) -> Result<ExitCode, String> {
-    let (mut file, mut svg, mut html) = (None, None, None);
-    for (flag, value) in flags(args, &["--svg", "--html"], &[])? {
-        match flag {
-            "--svg" => svg = Some(PathBuf::from(value)),
-            "--html" => html = Some(PathBuf::from(value)),
-            _ if file.is_none() => file = Some(value.to_string()),
-            _ => return Err(format!("unexpected argument {value}")),
+/// A stale schedule (it no longer breaks the entry's oracle, or cannot step) is re-found by
+/// the same search `replay` uses, said on standard error, and the found schedule explained.
+fn explain(
+    args: &ExplainArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    let file = args.file.display();
+    let loaded = crate::corpus::load(&args.file).map_err(|e| e.to_string())?;
+    let entry = &loaded.entry;
+    let initial = loaded
+        .scenario
+        .build()
+        .map_err(|e| format!("{file}: scenario: {e}"))?;
+    let stored = model::drive::parse_schedule(&entry.schedule)
+        .map_err(|e| format!("{file}: schedule: {e}"))?;
+    let replayed = engine::replay(&initial, &stored, model::exec::step);
+    let shows = |run: &engine::Execution| {
+        run.violation
+            .as_ref()
+            .is_some_and(|v| v.oracle.name() == entry.oracle)
+    };
+    let stale = match &replayed {
+        Ok(run) => entry.verdict == crate::corpus::Verdict::Violates && !shows(run),
+        Err(_) => true,
+    };
+    let run = if stale {
+        match crate::corpus::replay(&loaded) {
+            crate::corpus::Outcome::Refound(schedule) => {
+                say!(
+                    err,
+                    "{file}: schedule stale, violation re-found at \"{schedule}\""
+                );
+                let schedule = model::drive::parse_schedule(&schedule)
+                    .map_err(|e| format!("{file}: re-found schedule: {e}"))?;
+                engine::replay(&initial, &schedule, model::exec::step)
+                    .map_err(|(i, e)| format!("{file}: re-found schedule step {i}: {e}"))?
+            }
+            _ => match replayed {
+                Ok(run) => run,
+                Err((i, e)) => {
+                    say!(
+                        err,
+                        "{file}: schedule step {i}: {e}; no search breaks {} any more",
+                        entry.oracle
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+            },
         }
-    }
-    let file = file.ok_or("explain takes a corpus FILE")?;
-    let loaded = crate::corpus::load(Path::new(&file)).map_err(|e| e.to_string())?;
-    let initial = loaded.scenario.build().expect("checked on load");
-    let schedule = model::drive::parse_schedule(&loaded.entry.schedule).expect("checked on load");
-    let run = engine::replay(&initial, &schedule, model::exec::step)
-        .map_err(|(i, e)| format!("{file}: schedule step {i}: {e}"))?;
+    } else {
+        replayed.map_err(|(i, e)| format!("{file}: schedule step {i}: {e}"))?
+    };
     let title = format!(
         "{} {} ({}, Linux {}; {})",
-        loaded.entry.id,
-        loaded.entry.slug,
-        loaded.entry.oracle,
-        loaded.entry.kernel,
-        loaded.entry.class_words()
+        entry.id,
+        entry.slug,
+        entry.oracle,
+        entry.kernel,
+        entry.class_words()
     );
-    say_raw!("{}", crate::explain::text(&title, &run));
+    say_raw!(out, "{}", crate::explain::text(&title, &run));
     let write = |path: &PathBuf, text: String| {
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
     };
-    if let Some(path) = &svg {
+    if let Some(path) = &args.svg {
         write(path, crate::explain::svg(&title, &run))?;
     }
-    if let Some(path) = &html {
+    if let Some(path) = &args.html {
         write(path, crate::explain::html(&title, &run))?;
     }
     Ok(if run.violation.is_some() {
@@ -332,18 +541,11 @@ fn explain(args: &[String]) -> Result<ExitCode, String> {
 }
 
 /// `writeiter bench [--seeds N] [--schedules N]`: the engines side by side, as tables.
-fn bench(args: &[String]) -> Result<ExitCode, String> {
-    let mut b = crate::bench::Bench {
-        seeds: 5,
-        schedules: 20_000,
+fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
+    let b = crate::bench::Bench {
+        seeds: args.seeds,
+        schedules: args.schedules,
     };
-    for (flag, value) in flags(args, &["--seeds", "--schedules"], &[])? {
-        match flag {
-            "--seeds" => b.seeds = number(flag, value)?.max(1),
-            "--schedules" => b.schedules = number(flag, value)?.max(10),
-            _ => return Err(format!("unexpected argument {value}")),
-        }
-    }
     let load = |file: &str| {
         scenario_file::load(Path::new(file))
             .map_err(|e| format!("{e} (run bench from the repository root)"))
@@ -352,24 +554,30 @@ fn bench(args: &[String]) -> Result<ExitCode, String> {
         load(crate::bench::THROUGHPUT_SCENARIO)?,
         load(crate::bench::LOOM_SCENARIO)?,
     );
+    let initial = throughput
+        .build()
+        .map_err(|e| format!("{}: {e}", crate::bench::THROUGHPUT_SCENARIO))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    say!("writeiter bench: {cores} cores, release build");
-    say!("\nthroughput on {}:\n", crate::bench::THROUGHPUT_SCENARIO);
-    say_raw!(
-        "{}",
-        crate::bench::throughput(&throughput.build().expect("valid"), b.schedules)
-    );
+    say!(out, "writeiter bench: {cores} cores, release build");
     say!(
+        out,
+        "\nthroughput on {}:\n",
+        crate::bench::THROUGHPUT_SCENARIO
+    );
+    say_raw!(out, "{}", crate::bench::throughput(&initial, b.schedules));
+    say!(
+        out,
         "\nfirst violation, swarm seeds 0..{} (jobs 1, up to {} cases each):\n",
         b.seeds,
         crate::bench::HUNT_CASES
     );
-    say_raw!("{}", crate::bench::time_to_violation(b.seeds, &loom));
+    say_raw!(out, "{}", crate::bench::time_to_violation(b.seeds, &loom));
     let (one, all) = (
         crate::bench::hunt_rate(&throughput, 1),
         crate::bench::hunt_rate(&throughput, cores),
     );
     say!(
+        out,
         "\nhunt speed-up ({} random cases on {}): jobs 1 {one:.0} schedules/s, jobs {cores} {all:.0} schedules/s: x{:.2}",
         crate::bench::SPEEDUP_CASES,
         crate::bench::THROUGHPUT_SCENARIO,
@@ -378,85 +586,19 @@ fn bench(args: &[String]) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `writeiter hunt`'s settings.
-struct HuntArgs {
-    hunt: Hunt,
-    scenario_file: Option<PathBuf>,
-    schedules: u64,
-    corpus_dir: Option<PathBuf>,
-    json: bool,
-}
-
-/// Default budget of `writeiter hunt`: schedules, and seconds.
-pub const HUNT_SCHEDULES: u64 = 1_000_000;
-/// Default wall-clock budget of `writeiter hunt`.
-pub const HUNT_SECONDS: u64 = 60;
-
-fn parse_hunt(args: &[String]) -> Result<HuntArgs, String> {
-    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let hunt = Hunt {
-        engine: Engine::Sim,
-        seed: 0,
-        strategy: None,
-        source: Source::Swarm,
-        cases: 0,
-        max_seconds: Some(HUNT_SECONDS),
-        jobs,
-        stepper: model::exec::step,
-        shard: (0, 1),
-    };
-    let mut parsed = HuntArgs {
-        hunt,
-        scenario_file: None,
-        schedules: HUNT_SCHEDULES,
-        corpus_dir: None,
-        json: false,
-    };
-    let valued = [
-        "--engine",
-        "--strategy",
-        "--seed",
-        "--schedules",
-        "--max-seconds",
-        "--scenario",
-        "--jobs",
-        "--corpus-dir",
-        "--shard",
-    ];
-    for (flag, value) in flags(args, &valued, &["--json"])? {
-        let h = &mut parsed.hunt;
-        match flag {
-            "--engine" => {
-                h.engine = Engine::from_name(value)
-                    .ok_or(format!("--engine: `{value}` is not sim, shuttle or loom"))?
-            }
-            "--strategy" => {
-                h.strategy = Some(Strategy::from_name(value).ok_or(format!(
-                    "--strategy: `{value}` is not random, pct, dfs or bfs"
-                ))?)
-            }
-            "--seed" => h.seed = number(flag, value)?,
-            "--schedules" => parsed.schedules = number(flag, value)?.max(1),
-            "--max-seconds" => h.max_seconds = Some(number(flag, value)?),
-            "--jobs" => h.jobs = number(flag, value)?.clamp(1, 256) as usize,
-            "--scenario" => parsed.scenario_file = Some(PathBuf::from(value)),
-            "--corpus-dir" => parsed.corpus_dir = Some(PathBuf::from(value)),
-            "--json" => parsed.json = true,
-            "--shard" => h.shard = shard(value)?,
-            _ => return Err(format!("unexpected argument {value}")),
-        }
+/// `--max-seconds S`: a whole number of seconds, at least 1 (a budget of 0 would check no
+/// schedule at all yet report a clean hunt).
+fn seconds(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(0) => Err("0 would check nothing; give at least 1".to_string()),
+        Ok(s) => Ok(s),
+        Err(_) => Err(format!("`{value}` is not a whole number of seconds")),
     }
-    check_hunt(&mut parsed)?;
-    parsed.hunt.cases = parsed
-        .schedules
-        .div_ceil(CASE_SCHEDULES)
-        .div_ceil(parsed.hunt.shard.1);
-    Ok(parsed)
 }
 
 /// `--shard I/N` (I from 1): this hunt runs the cases numbered I-1 modulo N.
 fn shard(value: &str) -> Result<(u64, u64), String> {
-    let bad = || format!("--shard: `{value}` is not I/N with 1 <= I <= N");
+    let bad = || format!("`{value}` is not I/N with 1 <= I <= N");
     let (i, n) = value.split_once('/').ok_or_else(bad)?;
     let (i, n): (u64, u64) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
     if i == 0 || i > n {
@@ -465,71 +607,168 @@ fn shard(value: &str) -> Result<(u64, u64), String> {
     Ok((i - 1, n))
 }
 
-/// The engine runs the strategy; the scenario file loads (and fits loom).
-fn check_hunt(parsed: &mut HuntArgs) -> Result<(), String> {
-    let engine = parsed.hunt.engine;
-    if let Some(strategy) = parsed
-        .hunt
-        .strategy
-        .filter(|s| !engine.strategies().contains(s))
-    {
-        return Err(format!(
-            "--strategy {} does not run on --engine {}",
-            strategy.name(),
-            engine.name()
-        ));
-    }
-    let Some(path) = &parsed.scenario_file else {
-        return Ok(());
-    };
-    let scenario = scenario_file::load(path).map_err(|e| e.to_string())?;
-    let max = crate::threaded::LOOM_ACTORS_MAX;
-    if engine == Engine::Loom && scenario.actors.len() > max {
-        let actors = scenario.actors.len();
-        return Err(format!(
-            "{}: loom runs at most {max} actors, the scenario has {actors}",
-            path.display()
-        ));
-    }
-    parsed.hunt.source = Source::File(scenario);
-    Ok(())
+/// A hunt's settings, checked: the engine runs the strategy, the scenario file loads (and
+/// fits loom), the corpus directory is a writable directory.
+struct HuntPlan<'a> {
+    args: &'a HuntArgs,
+    hunt: Hunt,
 }
 
-fn hunt(args: HuntArgs) -> Result<ExitCode, String> {
-    let h = &args.hunt;
+impl HuntArgs {
+    fn plan(&self) -> Result<HuntPlan<'_>, String> {
+        let engine = match self.engine {
+            EngineArg::Sim => Engine::Sim,
+            EngineArg::Shuttle => Engine::Shuttle,
+            EngineArg::Loom => Engine::Loom,
+        };
+        let strategy = self.strategy.map(|s| match s {
+            StrategyArg::Random => Strategy::Random,
+            StrategyArg::Pct => Strategy::Pct,
+            StrategyArg::Dfs => Strategy::Dfs,
+            StrategyArg::Bfs => Strategy::Bfs,
+        });
+        if let Some(s) = strategy.filter(|s| !engine.strategies().contains(s)) {
+            return Err(format!(
+                "--strategy {} does not run on --engine {}",
+                s.name(),
+                engine.name()
+            ));
+        }
+        let source = match &self.scenario {
+            None => Source::Swarm,
+            Some(path) => {
+                let scenario = scenario_file::load(path).map_err(|e| e.to_string())?;
+                let max = crate::threaded::LOOM_ACTORS_MAX;
+                if engine == Engine::Loom && scenario.actors.len() > max {
+                    let actors = scenario.actors.len();
+                    return Err(format!(
+                        "{}: loom runs at most {max} actors, the scenario has {actors}",
+                        path.display()
+                    ));
+                }
+                Source::File(scenario)
+            }
+        };
+        if let Some(dir) = &self.corpus_dir {
+            writable_dir(dir).map_err(|e| format!("--corpus-dir {}: {e}", dir.display()))?;
+        }
+        let shard = self.shard.unwrap_or((0, 1));
+        let jobs = self.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            |j| j as usize,
+        );
+        let hunt = Hunt {
+            engine,
+            seed: self.seed,
+            strategy,
+            source,
+            cases: self.schedules.div_ceil(CASE_SCHEDULES).div_ceil(shard.1),
+            max_seconds: Some(self.max_seconds),
+            jobs,
+            stepper: model::exec::step,
+            shard,
+        };
+        Ok(HuntPlan { args: self, hunt })
+    }
+}
+
+/// `dir` is a directory this process can write a file in (made when missing).
+fn writable_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("not a writable directory: {e}"))?;
+    if !dir.is_dir() {
+        return Err("not a directory".to_string());
+    }
+    let probe = dir.join(format!(".writeiter-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| format!("not a writable directory: {e}"))?;
+    std::fs::remove_file(&probe).map_err(|e| format!("cannot remove {}: {e}", probe.display()))
+}
+
+/// Ctrl-C sets `flag` (a hunt stops between cases and reports); a second Ctrl-C ends the
+/// process at once.
+fn on_ctrl_c(flag: &'static AtomicBool) {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let installed = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+        // Without a handler Ctrl-C ends the hunt as it always did.
+        drop(installed);
+    });
+}
+
+fn hunt(args: &HuntArgs, io: Io<'_>) -> Result<ExitCode, String> {
+    let plan = args.plan()?;
+    if args.json {
+        hunt_to(&plan, io.interrupt, io.progress, Some(io.out), io.err)
+    } else {
+        hunt_to(&plan, io.interrupt, io.progress, None, io.out)
+    }
+}
+
+/// Runs the planned hunt: human text to `human`, the JSON document (with `--json`) to `json`.
+fn hunt_to(
+    plan: &HuntPlan<'_>,
+    interrupt: Option<&'static AtomicBool>,
+    progress: bool,
+    json: Option<&mut dyn Write>,
+    human: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    let (h, args) = (&plan.hunt, plan.args);
+    // Ctrl-C is caught from before the first line: after it, a hunt always reports.
+    let never = AtomicBool::new(false);
+    let stop = match interrupt {
+        Some(flag) => {
+            on_ctrl_c(flag);
+            flag
+        }
+        None => &never,
+    };
     let strategy = h.strategy.map_or("portfolio", Strategy::name);
     say!(
-        "writeiter hunt: engine {}, strategy {strategy}, seed {}, shard {}/{}, up to {} schedules ({} cases), jobs {}",
+        human,
+        "writeiter hunt: engine {}, strategy {strategy}, seed {}, shard {}/{}, up to {} schedules ({} cases) or {} s, jobs {}",
         h.engine.name(),
         h.seed,
         h.shard.0 + 1,
         h.shard.1,
         args.schedules,
         h.cases,
+        args.max_seconds,
         h.jobs
     );
+    let bar = progress_bar(progress, h.cases, args.max_seconds);
     let started = Instant::now();
-    let terminal = std::io::stderr().is_terminal() && !args.json;
-    let mut last = Instant::now();
-    let result = h.run(&mut |case: &CaseResult, schedules: u64| {
-        if terminal && last.elapsed().as_millis() >= 200 {
-            let rate = schedules as f64 / started.elapsed().as_secs_f64().max(1e-3);
-            eprint!(
-                "\r  cases {:>6}  schedules {schedules:>9}  {rate:>9.0} schedules/s  violations {}",
-                case.case.index + 1,
-                u8::from(case.found.is_some())
-            );
-            last = Instant::now();
-        }
+    let mut found = 0u64;
+    let result = h.run_until(stop, &mut |case: &CaseResult, schedules: u64| {
+        found += u64::from(case.found.is_some());
+        let rate = schedules as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        bar.inc(1);
+        bar.set_message(format!(
+            "{schedules} schedules, {rate:.0} schedules/s, violations {found}"
+        ));
     });
-    if terminal {
-        eprintln!();
+    bar.finish_and_clear();
+    if result.interrupted {
+        say!(
+            human,
+            "interrupted (Ctrl-C): the result covers the {} cases finished before it",
+            result.cases
+        );
     }
-    let counterexample = match &result.found {
-        Some(found) => report_violation(&args, found)?,
-        None => None,
+    let (counterexample, replay) = match &result.found {
+        Some(found) => {
+            let (path, replay) = report_violation(plan, found, human)?;
+            (path, Some(replay))
+        }
+        None => (None, None),
     };
-    print_summary(&args, &result, counterexample.as_deref());
+    print_summary(plan, &result, human);
+    if let Some(json) = json {
+        let document = summary_json(plan, &result, replay.as_deref(), counterexample.as_deref());
+        say!(json, "{document}");
+    }
     Ok(if result.found.is_some() {
         ExitCode::from(1)
     } else {
@@ -537,71 +776,113 @@ fn hunt(args: HuntArgs) -> Result<ExitCode, String> {
     })
 }
 
-/// The replay line of a found case.
-fn replay_line(args: &HuntArgs, found: &CaseResult, schedule: &str) -> String {
-    match &args.scenario_file {
-        Some(path) => format!(
-            "writeiter run {} --schedule \"{schedule}\" --exact",
-            path.display()
-        ),
-        None if args.hunt.engine == Engine::Loom => format!(
-            "writeiter run --swarm {} --actors-max {} --schedule \"{schedule}\" --exact",
-            found.case.seed,
-            crate::threaded::LOOM_ACTORS_MAX
-        ),
-        None => format!(
-            "writeiter run --swarm {} --schedule \"{schedule}\" --exact",
-            found.case.seed
-        ),
+/// The hunt's progress line on standard error: elapsed time and budget, cases, schedules,
+/// schedules/s, violations. Hidden unless `shown`.
+fn progress_bar(shown: bool, cases: u64, seconds: u64) -> indicatif::ProgressBar {
+    if !shown {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(cases),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    let template = format!("{{elapsed}} of {seconds}s [{{bar:20}}] cases {{pos}}/{{len}}, {{msg}}");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(Duration::from_millis(PROGRESS_TICK_MS));
+    bar
+}
+
+/// `s` quoted for a POSIX shell when it needs it.
+fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
-/// Prints the seed and replay line first, then the oracle, the actors and the trace tail;
-/// writes the counterexample to the corpus dir when given. Returns its path.
-fn report_violation(args: &HuntArgs, found: &CaseResult) -> Result<Option<String>, String> {
-    let execution = found.found.as_ref().expect("a violation");
-    let violation = execution.violation.as_ref().expect("a violation");
-    let schedule: Vec<String> = execution.schedule.iter().map(Task::to_string).collect();
-    let schedule = schedule.join(" ");
-    let replay = replay_line(args, found, &schedule);
-    say!("{}", found.case.options);
-    say!("replay: {replay}");
-    say!("VIOLATION {violation}");
+/// The replay line of a found case: the command that shows the same violation, exactly as
+/// printed (from the repository root).
+fn replay_line(plan: &HuntPlan<'_>, found: &CaseResult, schedule: &str) -> String {
+    let source = match &plan.args.scenario {
+        Some(path) => shell_word(&path.display().to_string()),
+        None if plan.hunt.engine == Engine::Loom => format!(
+            "--swarm {} --actors-max {}",
+            found.case.seed,
+            crate::threaded::LOOM_ACTORS_MAX
+        ),
+        None => format!("--swarm {}", found.case.seed),
+    };
+    format!("{REPLAY_COMMAND} run {source} --schedule \"{schedule}\" --exact")
+}
+
+/// Prints the seed and replay line first, then the oracle, the scenario's operations and
+/// the trace tail; writes the counterexample to the corpus dir when given. Returns its path
+/// and the replay line.
+fn report_violation(
+    plan: &HuntPlan<'_>,
+    found: &CaseResult,
+    out: &mut dyn Write,
+) -> Result<(Option<String>, String), String> {
+    let Some(execution) = &found.found else {
+        return Err("a violating case without its execution".to_string());
+    };
+    let Some(violation) = &execution.violation else {
+        return Err("a violating execution without its violation".to_string());
+    };
+    let schedule = crate::corpus::schedule_text(execution);
+    let replay = replay_line(plan, found, &schedule);
+    say!(out, "{}", found.case.options);
+    say!(out, "replay: {replay}");
+    say!(out, "VIOLATION {violation}");
     say!(
+        out,
         "case {} (strategy {}), {} steps",
         found.case.index,
         found.case.strategy.name(),
         execution.schedule.len()
     );
-    let initial = found.case.scenario.build().expect("valid");
-    let traced = engine::replay(&initial, &execution.schedule, model::exec::step)
+    say_raw!(out, "{}", report::scenario(&found.case.scenario));
+    let initial = found
+        .case
+        .scenario
+        .build()
+        .map_err(|e| format!("the found scenario: {e}"))?;
+    let traced = engine::replay(&initial, &execution.schedule, plan.hunt.stepper)
         .map_err(|(i, e)| format!("replay failed at {i}: {e}"))?;
     let tail = traced.trace.len().saturating_sub(report::TRACE_TAIL);
     say!(
+        out,
         "trace (last {} of {} steps):",
         traced.trace.len() - tail,
         traced.trace.len()
     );
-    say_raw!("{}", report::trace_from(&traced.trace[tail..], tail));
-    let Some(dir) = &args.corpus_dir else {
-        return Ok(None);
+    say_raw!(out, "{}", report::trace_from(&traced.trace[tail..], tail));
+    let Some(dir) = &plan.args.corpus_dir else {
+        return Ok((None, replay));
     };
-    let path = write_counterexample(dir, args, found, &violation.to_string())?;
-    say!("counterexample: {path}");
-    Ok(Some(path))
+    let path = write_counterexample(dir, plan, found, &violation.to_string(), out)?;
+    say!(out, "counterexample: {path}");
+    Ok((Some(path), replay))
 }
 
 /// Writes a corpus file `NNNN-<oracle>-seed<S>.toml` (the next free number in `dir`).
 fn write_counterexample(
     dir: &Path,
-    args: &HuntArgs,
+    plan: &HuntPlan<'_>,
     found: &CaseResult,
     violation: &str,
+    out: &mut dyn Write,
 ) -> Result<String, String> {
     let oracle = violation.split(':').next().unwrap_or("violation");
-    let execution = found.found.as_ref().expect("a violation");
+    let Some(execution) = &found.found else {
+        return Err("a violating case without its execution".to_string());
+    };
     let before = crate::shrink::size(&found.case.scenario, execution.schedule.len());
-    let shrunk = crate::shrink::shrink(&found.case.scenario, oracle, args.hunt.stepper);
+    let shrunk = crate::shrink::shrink(&found.case.scenario, oracle, plan.hunt.stepper);
     let (scenario, run, record) = match &shrunk {
         Some(s) => (
             &s.scenario,
@@ -611,10 +892,10 @@ fn write_counterexample(
         None => (&found.case.scenario, execution, None),
     };
     say!(
+        out,
         "shrunk: {before} -> {}",
         crate::shrink::size(scenario, run.schedule.len())
     );
-    std::fs::create_dir_all(dir).map_err(|e| format!("--corpus-dir {}: {e}", dir.display()))?;
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("--corpus-dir {}: {e}", dir.display()))?;
     let id = 1 + entries
@@ -633,12 +914,12 @@ fn write_counterexample(
         oracle,
         schedule: &crate::corpus::schedule_text(run),
         postmortem: &postmortem,
-        engine: args.hunt.engine.name(),
+        engine: plan.hunt.engine.name(),
         strategy: found.case.strategy.name(),
         seed: found.case.seed,
         date: &today(),
         shrink: record,
-        shuttle_schedule: shuttle_schedule(args, scenario, oracle),
+        shuttle_schedule: shuttle_schedule(plan, scenario, oracle),
         class_lines: "class = \"unknown\"\n".to_string(),
     };
     std::fs::write(&path, crate::corpus::to_toml(&new, scenario))
@@ -647,13 +928,13 @@ fn write_counterexample(
 }
 
 /// For a shuttle hunt, shuttle's own schedule string of the (shrunk) scenario's violation.
-fn shuttle_schedule(args: &HuntArgs, scenario: &Scenario, oracle: &str) -> Option<String> {
-    if args.hunt.engine != Engine::Shuttle {
+fn shuttle_schedule(plan: &HuntPlan<'_>, scenario: &Scenario, oracle: &str) -> Option<String> {
+    let h = &plan.hunt;
+    if h.engine != Engine::Shuttle {
         return None;
     }
     let initial = scenario.build().ok()?;
-    let found =
-        crate::threaded::shuttle_pct(&initial, args.hunt.stepper, args.hunt.seed, 3, 2_000)?;
+    let found = crate::threaded::shuttle_pct(&initial, h.stepper, h.seed, 3, 2_000)?;
     (found.oracle == oracle)
         .then_some(found.shuttle_schedule)
         .flatten()
@@ -664,57 +945,83 @@ fn today() -> String {
     crate::corpus::today()
 }
 
-fn print_summary(args: &HuntArgs, result: &HuntResult, counterexample: Option<&str>) {
+/// The human summary line.
+fn print_summary(plan: &HuntPlan<'_>, result: &HuntResult, out: &mut dyn Write) {
     let verdict = if result.found.is_some() {
         "violation"
     } else {
         "clean"
     };
     let rate = result.schedules as f64 * 1000.0 / (result.elapsed_ms.max(1) as f64);
+    let shard = plan.hunt.shard;
     say!(
-        "{verdict}: {} cases, {} schedules, {} steps in {} ms ({rate:.0} schedules/s)",
+        out,
+        "{verdict}: {} cases, {} schedules, {} steps in {} ms ({rate:.0} schedules/s), shard {}/{}",
         result.cases,
         result.schedules,
         result.steps,
-        result.elapsed_ms
-    );
-    if !args.json {
-        return;
-    }
-    let found = result.found.as_ref();
-    let oracle = found
-        .and_then(|f| f.found.as_ref())
-        .and_then(|e| e.violation.as_ref())
-        .map(|v| v.oracle.name());
-    let strategy = found.map_or(
-        args.hunt.strategy.map_or("portfolio", Strategy::name),
-        |f| f.case.strategy.name(),
-    );
-    let seed = found.map_or(args.hunt.seed, |f| f.case.seed);
-    say!(
-        "{{\"verdict\":\"{verdict}\",\"oracle\":{},\"engine\":\"{}\",\"strategy\":\"{strategy}\",\"seed\":{seed},\"schedules\":{},\"steps\":{},\"elapsed_ms\":{},\"counterexample\":{}}}",
-        json_string(oracle),
-        args.hunt.engine.name(),
-        result.schedules,
-        result.steps,
         result.elapsed_ms,
-        json_string(counterexample)
+        shard.0 + 1,
+        shard.1
     );
 }
 
-/// A JSON string (or `null`).
-fn json_string(value: Option<&str>) -> String {
-    let Some(text) = value else {
-        return "null".to_string();
+/// The `--json` document, one line (its schema is in the README, "`writeiter hunt --json`").
+#[derive(Debug, serde::Serialize)]
+struct HuntJson<'a> {
+    verdict: &'static str,
+    oracle: Option<&'static str>,
+    violation: Option<String>,
+    engine: &'static str,
+    strategy: &'static str,
+    seed: u64,
+    case: Option<u64>,
+    shard: String,
+    cases: u64,
+    schedules: u64,
+    steps: u64,
+    elapsed_ms: u128,
+    interrupted: bool,
+    replay: Option<&'a str>,
+    counterexample: Option<&'a str>,
+}
+
+/// The `--json` document of a finished hunt.
+fn summary_json(
+    plan: &HuntPlan<'_>,
+    result: &HuntResult,
+    replay: Option<&str>,
+    counterexample: Option<&str>,
+) -> String {
+    let h = &plan.hunt;
+    let found = result.found.as_ref();
+    let violation = found
+        .and_then(|f| f.found.as_ref())
+        .and_then(|e| e.violation.as_ref());
+    let strategy = found.map_or(h.strategy.map_or("portfolio", Strategy::name), |f| {
+        f.case.strategy.name()
+    });
+    let document = HuntJson {
+        verdict: if found.is_some() {
+            "violation"
+        } else {
+            "clean"
+        },
+        oracle: violation.map(|v| v.oracle.name()),
+        violation: violation.map(ToString::to_string),
+        engine: h.engine.name(),
+        strategy,
+        seed: found.map_or(h.seed, |f| f.case.seed),
+        case: found.map(|f| f.case.index),
+        shard: format!("{}/{}", h.shard.0 + 1, h.shard.1),
+        cases: result.cases,
+        schedules: result.schedules,
+        steps: result.steps,
+        elapsed_ms: result.elapsed_ms,
+        interrupted: result.interrupted,
+        replay,
+        counterexample,
     };
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out += "\\\"",
-            '\\' => out += "\\\\",
-            c if (c as u32) < 0x20 => out += &format!("\\u{:04x}", c as u32),
-            c => out.push(c),
-        }
-    }
-    out + "\""
+    // Plain strings, numbers and options: serialising cannot fail.
+    serde_json::to_string(&document).unwrap_or_default()
 }

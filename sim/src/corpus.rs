@@ -189,7 +189,7 @@ pub fn load(path: &Path) -> Result<Loaded, CorpusError> {
     let scenario = entry
         .scenario
         .clone()
-        .checked()
+        .checked_in(&text, "scenario.")
         .map_err(|e| error(format!("scenario: {e}")))?;
     Ok(Loaded { entry, scenario })
 }

@@ -1,9 +1,10 @@
 //! `writeiter hunt`: runs many cases, each a scenario (a swarm seed, or a given file) under
 //! one strategy, until a violation or the budget. Work is split by case across threads and
-//! the result is the violation of the lowest case, so it depends on the seed and never on
-//! `--jobs`.
+//! the result is the violation of the lowest case, with totals summed over the cases up to
+//! it in index order, so it depends on the seed and never on `--jobs`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -167,19 +168,23 @@ pub struct CaseResult {
     pub found: Option<Execution>,
 }
 
-/// The outcome of a hunt.
+/// The outcome of a hunt. Its totals count the cases `0..=k` only, where `k` is the lowest
+/// violating case (or the last case run): cases other threads started after `k` do not
+/// count, so the totals do not depend on thread timing.
 #[derive(Clone, Debug)]
 pub struct HuntResult {
-    /// Cases finished.
+    /// Cases counted.
     pub cases: u64,
-    /// Schedules run in all.
+    /// Schedules of the counted cases.
     pub schedules: u64,
-    /// Steps taken in all.
+    /// Steps of the counted cases.
     pub steps: u64,
     /// The violation of the lowest case, if any.
     pub found: Option<CaseResult>,
     /// Milliseconds taken (the one figure that is not deterministic).
     pub elapsed_ms: u128,
+    /// The hunt was stopped from outside (Ctrl-C) before its budget.
+    pub interrupted: bool,
 }
 
 impl Hunt {
@@ -218,39 +223,58 @@ impl Hunt {
     /// Runs cases until a violation, the case count or the time budget; `progress` is
     /// called with each finished case (for a progress line).
     pub fn run(&self, progress: &mut dyn FnMut(&CaseResult, u64)) -> HuntResult {
+        self.run_until(&AtomicBool::new(false), progress)
+    }
+
+    /// [`Hunt::run`], also stopping (between cases) once `stop` is set. `progress` gets each
+    /// finished case, in the order they finish, and the schedules finished so far.
+    pub fn run_until(
+        &self,
+        stop: &AtomicBool,
+        progress: &mut dyn FnMut(&CaseResult, u64),
+    ) -> HuntResult {
         let started = Instant::now();
         let next = AtomicU64::new(0);
         let lowest_found = AtomicU64::new(u64::MAX);
         let (send, receive) = mpsc::channel::<CaseResult>();
+        let mut finished = BTreeMap::new();
+        let mut schedules = 0;
+        std::thread::scope(|scope| {
+            for _ in 0..self.jobs.max(1) {
+                let send = send.clone();
+                let (next, lowest) = (&next, &lowest_found);
+                scope.spawn(move || self.worker(next, lowest, stop, &send, started));
+            }
+            drop(send);
+            for case in receive {
+                schedules += case.schedules;
+                progress(&case, schedules);
+                finished.insert(case.case.index, case);
+            }
+        });
         let mut result = HuntResult {
             cases: 0,
             schedules: 0,
             steps: 0,
             found: None,
-            elapsed_ms: 0,
+            elapsed_ms: started.elapsed().as_millis(),
+            interrupted: stop.load(Ordering::SeqCst),
         };
-        std::thread::scope(|scope| {
-            for _ in 0..self.jobs.max(1) {
-                let send = send.clone();
-                let (next, lowest) = (&next, &lowest_found);
-                scope.spawn(move || self.worker(next, lowest, &send, started));
+        // In index order, up to the first violation or the first case not run (the time
+        // budget or a stop may leave gaps past it).
+        for local in 0.. {
+            let index = local * self.shard.1 + self.shard.0;
+            let Some(case) = finished.remove(&index) else {
+                break;
+            };
+            result.cases += 1;
+            result.schedules += case.schedules;
+            result.steps += case.steps;
+            if case.found.is_some() {
+                result.found = Some(case);
+                break;
             }
-            drop(send);
-            for case in receive {
-                result.cases += 1;
-                result.schedules += case.schedules;
-                result.steps += case.steps;
-                progress(&case, result.schedules);
-                let better = result
-                    .found
-                    .as_ref()
-                    .is_none_or(|f| case.case.index < f.case.index);
-                if case.found.is_some() && better {
-                    result.found = Some(case);
-                }
-            }
-        });
-        result.elapsed_ms = started.elapsed().as_millis();
+        }
         result
     }
 
@@ -260,20 +284,22 @@ impl Hunt {
         &self,
         next: &AtomicU64,
         lowest: &AtomicU64,
+        stop: &AtomicBool,
         send: &mpsc::Sender<CaseResult>,
         started: Instant,
     ) {
         loop {
-            let index = next.fetch_add(1, Ordering::SeqCst);
+            let local = next.fetch_add(1, Ordering::SeqCst);
             let out_of_time = self
                 .max_seconds
                 .is_some_and(|s| started.elapsed().as_secs() >= s);
-            if index >= self.cases || index > lowest.load(Ordering::SeqCst) || out_of_time {
+            let stopped = out_of_time || stop.load(Ordering::SeqCst);
+            if local >= self.cases || local > lowest.load(Ordering::SeqCst) || stopped {
                 return;
             }
-            let result = run_case_on(self.engine, self.case(index), self.stepper);
+            let result = run_case_on(self.engine, self.case(local), self.stepper);
             if result.found.is_some() {
-                lowest.fetch_min(index, Ordering::SeqCst);
+                lowest.fetch_min(local, Ordering::SeqCst);
             }
             if send.send(result).is_err() {
                 return;

@@ -63,7 +63,7 @@ pub fn final_state(state: &State) -> String {
             let sectors = &state.disk.sectors
                 [e.pblk as usize * spb..(e.pblk as usize + e.len as usize) * spb];
             out += &format!(
-                "  extent {}+{} -> p{} {:?}: {}\n",
+                "  extent {}+{} -> p{} {}: {}\n",
                 e.lblk,
                 e.len,
                 e.pblk,
@@ -108,4 +108,62 @@ pub fn data(sectors: &[Data]) -> String {
         Data::Write(w) => format!("W{w}"),
     };
     sectors.iter().map(tag).collect::<Vec<_>>().join(" ")
+}
+
+/// The scenario in kernel terms: geometry and mount, each inode, each actor's operations.
+pub fn scenario(scenario: &model::scenario::Scenario) -> String {
+    let g = &scenario.geometry;
+    let m = &scenario.mount;
+    let mut mount = Vec::new();
+    for (set, name) in [
+        (m.dioread_nolock, "dioread_nolock"),
+        (m.sync, "sync"),
+        (
+            m.plug_holds_bios,
+            "request-based device (the plug holds bios)",
+        ),
+        (m.bio_errors, "bios may fail with -EIO"),
+    ] {
+        if set {
+            mount.push(name);
+        }
+    }
+    let mount = if mount.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", mount.join(", "))
+    };
+    let mut out = format!(
+        "scenario: {}-byte blocks, {}-byte sectors, {}-byte pages, {} disk blocks{mount}\n",
+        g.blocksize(),
+        g.sectorsize(),
+        g.pagesize(),
+        g.disk_blocks
+    );
+    for (i, inode) in scenario.inodes.iter().enumerate() {
+        let mapping = if inode.extents {
+            "extents"
+        } else {
+            "block-mapped"
+        };
+        let extents: Vec<String> = inode
+            .extents_at_start
+            .iter()
+            .map(|e| format!("{}+{} -> p{} {}", e.lblk, e.len, e.pblk, e.state))
+            .collect();
+        let extents = if extents.is_empty() {
+            "no blocks".to_string()
+        } else {
+            extents.join(", ")
+        };
+        out += &format!(
+            "  inode {i} (ino {}, {mapping}): i_size={}, {extents}\n",
+            inode.ino, inode.i_size
+        );
+    }
+    for (a, program) in scenario.actors.iter().enumerate() {
+        let ops: Vec<String> = program.iter().map(ToString::to_string).collect();
+        out += &format!("  a{a}: {}\n", ops.join("; "));
+    }
+    out
 }

@@ -288,25 +288,100 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}")))?;
-    parse(&text).map_err(error)
+    parse(&text).map_err(|e| error(clip_lines(&e)))
 }
 
 /// Parses and checks scenario text.
 pub fn parse(text: &str) -> Result<Scenario, String> {
     let file: ScenarioFile =
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
-    file.checked()
+        toml::from_str(text).map_err(|e| clip_lines(e.to_string().trim_end()))?;
+    file.checked_in(text, "")
+}
+
+/// Characters of one line an error message quotes at most (TOML's errors quote the line
+/// at fault, and a file may have a line of a megabyte).
+pub const QUOTED_LINE_MAX: usize = 200;
+
+/// `text` with every line cut to [`QUOTED_LINE_MAX`] characters, saying how much was cut.
+pub fn clip_lines(text: &str) -> String {
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| match line.char_indices().nth(QUOTED_LINE_MAX) {
+            Some((cut, _)) => format!(
+                "{}… ({} more characters)",
+                &line[..cut],
+                line[cut..].chars().count()
+            ),
+            None => line.to_string(),
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// The line (from 1) of the value at `field` (`actors[0].ops[1].pos`, under `prefix`, e.g.
+/// `scenario.`) in the TOML `text`; the line of the nearest enclosing value TOML knows when
+/// the field itself is absent (a default).
+pub fn line_of(text: &str, prefix: &str, field: &str) -> Option<usize> {
+    let table = toml::de::DeTable::parse(text).ok()?;
+    let root = toml::de::DeValue::Table(table.into_inner());
+    let mut path: Vec<String> = prefix
+        .split('.')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    // The geometry's and the mount's own checks name their fields bare.
+    let bare = match field {
+        "blkbits" | "sector_bits" | "page_bits" | "huge_file" | "disk_blocks" => "geometry.",
+        "dioread_nolock" | "sync" | "plug_holds_bios" | "bio_errors" => "mount.",
+        _ => "",
+    };
+    path.extend(
+        format!("{bare}{field}")
+            .split('.')
+            .map(str::to_string)
+            .collect::<Vec<_>>(),
+    );
+    let mut value = &root;
+    let mut span = None;
+    for part in &path {
+        let (name, indexes) = part.split_once('[').unwrap_or((part, ""));
+        let mut next = value.get(name);
+        for index in indexes.split('[').filter(|i| !i.is_empty()) {
+            let index: usize = index.trim_end_matches(']').parse().ok()?;
+            next = next.and_then(|v| v.get_ref().get(index));
+        }
+        let Some(found) = next else { break };
+        span = Some(found.span());
+        value = found.get_ref();
+    }
+    let start = span?.start;
+    Some(text.get(..start)?.matches('\n').count() + 1)
 }
 
 impl ScenarioFile {
     /// The scenario, checked by building its initial state.
     pub fn checked(self) -> Result<Scenario, String> {
+        self.checked_fields()
+            .map_err(|(field, reason)| format!("{field}: {reason}"))
+    }
+
+    /// The scenario, checked; an error names the field and the line of `text` (the file's
+    /// text, the scenario's tables under `prefix`) it is on.
+    pub fn checked_in(self, text: &str, prefix: &str) -> Result<Scenario, String> {
+        self.checked_fields().map_err(|(field, reason)| {
+            let line = line_of(text, prefix, &field)
+                .map_or(String::new(), |line| format!("line {line}: "));
+            format!("{line}{field}: {reason}")
+        })
+    }
+
+    fn checked_fields(self) -> Result<Scenario, (String, String)> {
         let scenario = self.into_scenario()?;
-        scenario.build().map_err(|e| e.to_string())?;
+        scenario.build().map_err(|e| (e.field, e.reason))?;
         Ok(scenario)
     }
 
-    fn into_scenario(self) -> Result<Scenario, String> {
+    fn into_scenario(self) -> Result<Scenario, (String, String)> {
         let g = &self.geometry;
         let geometry = Geometry {
             blkbits: g.blkbits,
@@ -329,7 +404,7 @@ impl ScenarioFile {
                 .into_iter()
                 .enumerate()
                 .map(|(k, op)| op.into_op(&format!("actors[{a}].ops[{k}]")));
-            actors.push(ops.collect::<Result<Vec<Op>, String>>()?);
+            actors.push(ops.collect::<Result<Vec<Op>, (String, String)>>()?);
         }
         Ok(Scenario {
             geometry,
@@ -368,7 +443,7 @@ impl InodeFile {
 }
 
 impl OpFile {
-    fn into_op(self, field: &str) -> Result<Op, String> {
+    fn into_op(self, field: &str) -> Result<Op, (String, String)> {
         Ok(match self {
             OpFile::Write {
                 inode,
@@ -394,7 +469,10 @@ impl OpFile {
                             len: s.len,
                         })
                         .collect(),
-                    _ => return Err(format!("{field}: give exactly one of `len` and `segments`")),
+                    _ => {
+                        let reason = "give exactly one of `len` and `segments`";
+                        return Err((field.to_string(), reason.to_string()));
+                    }
                 };
                 let file = FileFlags {
                     o_direct: direct,

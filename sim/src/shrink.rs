@@ -46,7 +46,8 @@ impl std::fmt::Display for Size {
 /// The size of `scenario` with a schedule of `steps` tasks.
 pub fn size(scenario: &Scenario, steps: usize) -> Size {
     let ops = scenario.actors.iter().flatten();
-    let bytes = ops.clone().map(op_bytes).sum();
+    // Saturating: a size is a figure to compare, and lengths come from files.
+    let bytes = ops.clone().map(op_bytes).fold(0, u64::saturating_add);
     Size {
         actors: scenario.actors.len(),
         ops: ops.count(),
@@ -57,7 +58,11 @@ pub fn size(scenario: &Scenario, steps: usize) -> Size {
 
 fn op_bytes(op: &Op) -> u64 {
     match op {
-        Op::Write(w) => w.segments.iter().map(|s| s.len).sum(),
+        Op::Write(w) => w
+            .segments
+            .iter()
+            .map(|s| s.len)
+            .fold(0, u64::saturating_add),
         Op::Read { len, .. } | Op::PunchHole { len, .. } => *len,
         _ => 0,
     }

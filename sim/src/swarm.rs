@@ -42,6 +42,21 @@ pub enum Kind {
     Crash,
 }
 
+impl fmt::Display for Kind {
+    /// The name printed with a seed's options.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Buffered => "buffered",
+            Kind::SyncDio => "sync-dio",
+            Kind::AioDio => "aio-dio",
+            Kind::Read => "read",
+            Kind::Shrink => "shrink",
+            Kind::Flush => "flush",
+            Kind::Crash => "crash",
+        })
+    }
+}
+
 const KINDS: [Kind; 7] = [
     Kind::Buffered,
     Kind::SyncDio,
@@ -73,11 +88,12 @@ impl fmt::Display for SwarmOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let g = &self.geometry;
         let m = &self.mount;
+        let kinds: Vec<String> = self.kinds.iter().map(Kind::to_string).collect();
         write!(
             f,
-            "SEED={} kinds={:?} block={} sector={} dioread_nolock={} plug_holds_bios={} bio_errors={} i_size={} actors={}",
+            "SEED={} kinds={} block={} sector={} dioread_nolock={} plug_holds_bios={} bio_errors={} i_size={} actors={}",
             self.seed,
-            self.kinds,
+            kinds.join(","),
             g.blocksize(),
             g.sectorsize(),
             m.dioread_nolock,

@@ -62,6 +62,11 @@ pub trait Backend: Sized + Send + Sync + 'static {
     /// A number in `0..n` (`n >= 1`): data nondeterminism the checker controls. Shuttle draws
     /// it from its own replayable random source; loom and std always return 0.
     fn choose(n: usize) -> usize;
+    /// Reports the run's failure from a checker thread, which then leaves. Loom and std
+    /// panic with `message`. Shuttle records it and returns: the run stops at its next
+    /// scheduling decision ([`run_shuttle`]) with no panic in a shuttle task, so shuttle
+    /// prints nothing of its own (no "test panicked in task", no failing seed).
+    fn fail(message: String);
 }
 
 /// Real OS threads (`std::thread`, `std::sync`).
@@ -81,7 +86,10 @@ pub const LOOM_MAX_THREADS: usize = loom::MAX_THREADS;
 
 /// Implements [`Backend`] for a marker whose crate follows `std`'s API under these paths.
 macro_rules! backend {
-    ($marker:ident, $($sync:ident)::+, $($thread:ident)::+, choose($n:ident) $choose:block) => {
+    (
+        $marker:ident, $($sync:ident)::+, $($thread:ident)::+,
+        choose($n:ident) $choose:block, fail($m:ident) $fail:block
+    ) => {
         impl Backend for $marker {
             type Mutex<T: Send + 'static> = $($sync)::+::Mutex<T>;
             type Guard<'a, T: Send + 'static> = $($sync)::+::MutexGuard<'a, T>;
@@ -125,19 +133,39 @@ macro_rules! backend {
             }
             #[track_caller]
             fn choose($n: usize) -> usize $choose
+            fn fail($m: String) $fail
         }
     };
 }
 
-backend!(Std, std::sync, std::thread, choose(_n) { 0 });
-backend!(Loom, loom::sync, loom::thread, choose(_n) { 0 });
+backend!(Std, std::sync, std::thread, choose(_n) { 0 }, fail(message) {
+    panic::panic_any(message)
+});
+backend!(Loom, loom::sync, loom::thread, choose(_n) { 0 }, fail(message) {
+    panic::panic_any(message)
+});
 backend!(Shuttle, shuttle::sync, shuttle::thread, choose(n) {
     match n {
         0 | 1 => 0,
         // Shuttle's generator (rand 0.8's API): a recorded step of the schedule, replayed.
         n => shuttle::rand::thread_rng().gen_range(0..n),
     }
+}, fail(message) {
+    SHUTTLE_FAILURE.with_borrow_mut(|failure| {
+        failure.get_or_insert(message);
+    });
 });
+
+std::thread_local! {
+    /// The failure a shuttle task reported ([`Backend::fail`]). Shuttle runs every task on
+    /// the OS thread that called [`run_shuttle`], so the task and the scheduler see this one.
+    static SHUTTLE_FAILURE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// A failure was reported in the shuttle run on this thread.
+fn shuttle_failed() -> bool {
+    SHUTTLE_FAILURE.with_borrow(Option::is_some)
+}
 
 /// The first failure of a checker run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -194,18 +222,23 @@ where
 {
     let log = Rc::new(RefCell::new(Recorded::default()));
     let recorder_log = Rc::clone(&log);
-    catch_quietly(move || {
+    SHUTTLE_FAILURE.set(None);
+    let outcome = catch_quietly(move || {
         // Inside the catch: a malformed replay string makes shuttle panic.
         let recorder = Recording {
             inner: exploration.scheduler(),
             log: recorder_log,
         };
         shuttle::Runner::new(recorder, shuttle_config()).run(f);
-    })
-    .map_err(|message| CheckerPanic {
-        message,
-        shuttle_schedule: log.borrow().serialize(),
-    })
+    });
+    let reported = SHUTTLE_FAILURE.take();
+    match (outcome, reported) {
+        (_, Some(message)) | (Err(message), None) => Err(CheckerPanic {
+            message,
+            shuttle_schedule: log.borrow().serialize(),
+        }),
+        (Ok(()), None) => Ok(()),
+    }
 }
 
 /// Runs `f` under loom with at most `preemption_bound` preemptions, unless the environment
@@ -282,13 +315,26 @@ struct Recorded {
 }
 
 /// Wraps a scheduler and records what it decides, as shuttle's own `CurrentSchedule` does.
+/// Once a task reported a failure ([`Backend::fail`]) it schedules nothing more: the
+/// execution stops there, and so does the run, keeping the failing execution's log.
 struct Recording {
     inner: Box<dyn Scheduler + Send>,
     log: Rc<RefCell<Recorded>>,
 }
 
+impl Drop for Recording {
+    /// Lets the inner scheduler run out of executions, so that it ends as after a passing
+    /// run (shuttle's random scheduler otherwise prints its failing seed when dropped).
+    fn drop(&mut self) {
+        while self.inner.new_execution().is_some() {}
+    }
+}
+
 impl Scheduler for Recording {
     fn new_execution(&mut self) -> Option<Schedule> {
+        if shuttle_failed() {
+            return None;
+        }
         let schedule = self.inner.new_execution()?;
         *self.log.borrow_mut() = Recorded {
             seed: schedule.seed,
@@ -304,6 +350,9 @@ impl Scheduler for Recording {
         current: Option<TaskId>,
         is_yielding: bool,
     ) -> Option<TaskId> {
+        if shuttle_failed() {
+            return None;
+        }
         let next = self.inner.next_task(runnable, current, is_yielding);
         if let Some(task) = next {
             self.log.borrow_mut().steps.push(Some(usize::from(task)));

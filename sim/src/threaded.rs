@@ -34,7 +34,8 @@
 //!
 //! # Failures
 //!
-//! A broken oracle panics with two lines, parsed back by [`parse_failure`]:
+//! A broken oracle reports two lines ([`Backend::fail`]; loom and std panic with them),
+//! parsed back by [`parse_failure`]:
 //!
 //! ```text
 //! ORACLE size-rules: write returned 4096 at 8192 but i_size=7168 (actors a0)
@@ -67,8 +68,9 @@
 //! 17–100 s at bound 2 (`examples/bitmap-file.toml`: 0.9 M executions, 103 s).
 //!
 //! While a checker runs, the panic hook is silenced on its thread
-//! ([`sync::catch_quietly`]); shuttle still writes `test panicked in task '…'` (and its
-//! random scheduler the failing seed) to stderr itself.
+//! ([`sync::catch_quietly`]). Under shuttle a failure is not a panic at all
+//! ([`Backend::fail`]: the run stops at its next scheduling decision), so shuttle prints none
+//! of its own `test panicked in task '…'` or failing-seed banners.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
@@ -235,9 +237,16 @@ pub fn run<B: Backend>(initial: &State, stepper: Stepper) {
         B::join(thread);
     }
     let mut shared = B::lock(&world.shared);
+    if shared.failed {
+        return;
+    }
     let end = ending(&shared.state);
-    world.check_end(&mut shared, &end);
+    // A failure is already reported; nothing is left to do either way.
+    let _ = world.check_end(&mut shared, &end);
 }
+
+/// A failure was reported ([`Backend::fail`]): the thread leaves.
+struct Failed;
 
 /// What the threads share under the one mutex.
 struct Shared {
@@ -266,7 +275,9 @@ impl<B: Backend> World<B> {
             }
             match exec::task_wait(&shared.state, task) {
                 Ok(None) => {
-                    self.apply(&mut shared, task);
+                    if self.apply(&mut shared, task).is_err() {
+                        return;
+                    }
                     drop(shared);
                     shared = B::lock(&self.shared);
                 }
@@ -275,7 +286,9 @@ impl<B: Backend> World<B> {
                     return;
                 }
                 Ok(Some(_)) => {
-                    self.check_stuck(&mut shared);
+                    if self.check_stuck(&mut shared).is_err() {
+                        return;
+                    }
                     shared = B::wait(&self.changed, shared);
                 }
             }
@@ -299,11 +312,15 @@ impl<B: Backend> World<B> {
                 .filter(|t| !matches!(t, Task::Actor(_)))
                 .collect();
             if tasks.is_empty() {
-                self.check_stuck(&mut shared);
+                if self.check_stuck(&mut shared).is_err() {
+                    return;
+                }
                 shared = B::wait(&self.changed, shared);
             } else {
                 let task = tasks[B::choose(tasks.len())];
-                self.apply(&mut shared, task);
+                if self.apply(&mut shared, task).is_err() {
+                    return;
+                }
                 drop(shared);
                 shared = B::lock(&self.shared);
             }
@@ -312,7 +329,7 @@ impl<B: Backend> World<B> {
 
     /// Applies `task`'s step (the caller saw it runnable), records it, checks the safety
     /// oracles and wakes every thread if another task became runnable.
-    fn apply(&self, shared: &mut Shared, task: Task) {
+    fn apply(&self, shared: &mut Shared, task: Task) -> Result<(), Failed> {
         let before = exec::runnable(&shared.state);
         let state = &mut shared.state;
         let stepped = panic::catch_unwind(AssertUnwindSafe(|| (self.stepper)(state, task)));
@@ -322,40 +339,46 @@ impl<B: Backend> World<B> {
             Ok(Ok(event)) => event,
             Ok(Err(error)) => {
                 let text = format!("a runnable task refused its step: {error}");
-                self.fail(shared, MODEL_ASSERTION, &text)
+                return Err(self.fail(shared, MODEL_ASSERTION, &text));
             }
-            Err(payload) => self.fail(shared, MODEL_ASSERTION, &sync::payload_text(&*payload)),
+            Err(payload) => {
+                let text = sync::payload_text(&*payload);
+                return Err(self.fail(shared, MODEL_ASSERTION, &text));
+            }
         };
         if let Err(violation) = shared.observer.after_step(&shared.state, &event) {
-            self.fail_with(shared, &violation);
+            return Err(self.fail_with(shared, &violation));
         }
         if shared.schedule.len() >= STEPS_MAX {
-            self.check_end(shared, &End::StepLimit);
+            self.check_end(shared, &End::StepLimit)?;
         }
         let after = exec::runnable(&shared.state);
         if after.iter().any(|t| *t != task && !before.contains(t)) {
             B::notify_all(&self.changed);
         }
+        Ok(())
     }
 
     /// Nothing at all can run: the model is stuck (a `locks` violation), which the threads
     /// report themselves rather than leave to the checker as a thread deadlock.
-    fn check_stuck(&self, shared: &mut Shared) {
+    fn check_stuck(&self, shared: &mut Shared) -> Result<(), Failed> {
         if exec::runnable(&shared.state).is_empty() {
             let end = ending(&shared.state);
-            self.check_end(shared, &end);
+            self.check_end(shared, &end)?;
         }
+        Ok(())
     }
 
     /// The quiescence oracles for a run that ended as `end`.
-    fn check_end(&self, shared: &mut Shared, end: &End) {
-        if let Err(violation) = shared.observer.at_end(&shared.state, end) {
-            self.fail_with(shared, &violation);
+    fn check_end(&self, shared: &mut Shared, end: &End) -> Result<(), Failed> {
+        match shared.observer.at_end(&shared.state, end) {
+            Ok(()) => Ok(()),
+            Err(violation) => Err(self.fail_with(shared, &violation)),
         }
     }
 
     /// Reports a broken oracle.
-    fn fail_with(&self, shared: &mut Shared, violation: &Violation) -> ! {
+    fn fail_with(&self, shared: &mut Shared, violation: &Violation) -> Failed {
         // `Violation`'s text without its leading `<oracle>: `.
         let text = violation.to_string();
         let prefix = format!("{}: ", violation.oracle);
@@ -363,10 +386,12 @@ impl<B: Backend> World<B> {
         self.fail(shared, violation.oracle.name(), text)
     }
 
-    /// Reports a failure: the other threads are told to leave, this one panics.
-    fn fail(&self, shared: &mut Shared, oracle: &str, text: &str) -> ! {
+    /// Reports a failure ([`Backend::fail`]: a panic under loom and std); the other
+    /// threads are told to leave, and so does this one.
+    fn fail(&self, shared: &mut Shared, oracle: &str, text: &str) -> Failed {
         shared.failed = true;
         B::notify_all(&self.changed);
-        panic!("{}", failure_message(oracle, text, &shared.schedule));
+        B::fail(failure_message(oracle, text, &shared.schedule));
+        Failed
     }
 }

@@ -138,7 +138,11 @@ fn a_missing_file_and_a_bad_flag_exit_2() {
     );
     let out = writeiter(&["run", "examples/unaligned-aio.toml", "--bogus"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("unknown flag --bogus"));
+    assert!(
+        stderr(&out).contains("unexpected argument '--bogus'"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(writeiter(&[]).status.code(), Some(2));
 }
 
@@ -162,4 +166,242 @@ fn the_overwrite_truncate_example_ends_with_i_size_raised_over_no_blocks() {
         "{text}"
     );
     assert!(!text.contains("  extent "), "no blocks left: {text}");
+}
+
+/// Inode texts with a value 4.4's types cannot hold: the text, the line and the message.
+fn out_of_type_inodes() -> Vec<(String, usize, &'static str)> {
+    let extent = |e: &str| format!("[[inodes]]\ni_size = 4096\nextents = [{e}]\n");
+    let max = u64::MAX;
+    vec![
+        (
+            extent(&format!(
+                "{{ lblk = 0, len = {max}, pblk = 3, state = \"written\" }}"
+            )),
+            3,
+            "inodes[0].extents[0].lblk: lblk + len is past EXT_MAX_BLOCKS",
+        ),
+        (
+            extent("{ lblk = 4294967290, len = 8, pblk = 0, state = \"written\" }"),
+            3,
+            "inodes[0].extents[0].lblk",
+        ),
+        (
+            extent(&format!(
+                "{{ lblk = 0, len = 2, pblk = {}, state = \"written\" }}",
+                u32::MAX
+            )),
+            3,
+            "inodes[0].extents[0].pblk: outside the disk",
+        ),
+        (
+            "[[inodes]]\ncached_pages = [18446744073709551615]\n".to_string(),
+            2,
+            "inodes[0].cached_pages[0]: page 18446744073709551615 lies past EOF",
+        ),
+    ]
+}
+
+/// Operation texts with a value 4.4's types cannot hold: the text, the line and the message.
+fn out_of_type_ops() -> Vec<(String, usize, &'static str)> {
+    let op = |o: &str| format!("[[inodes]]\ni_size = 4096\n[[actors]]\nops = [\n  {o},\n]\n");
+    let (max, half) = (u64::MAX, 1u64 << 62);
+    let cases = [
+        (
+            format!("{{ op = \"read\", pos = {max}, len = 4096 }}"),
+            "actors[0].ops[0].pos: 18446744073709551615 is past loff_t",
+        ),
+        (
+            format!("{{ op = \"read\", pos = {}, len = 4096 }}", i64::MAX),
+            "actors[0].ops[0].len: pos + len is past loff_t",
+        ),
+        (
+            format!("{{ op = \"punch_hole\", pos = {}, len = 2 }}", i64::MAX),
+            "actors[0].ops[0].len: pos + len is past loff_t",
+        ),
+        (
+            "{ op = \"punch_hole\", pos = 0, len = 0 }".to_string(),
+            "actors[0].ops[0].len: 0: vfs_fallocate returns -EINVAL",
+        ),
+        (
+            format!("{{ op = \"write\", pos = {}, len = 1 }}", 1u64 << 63),
+            "actors[0].ops[0].pos: 9223372036854775808 is past loff_t",
+        ),
+        (
+            format!("{{ op = \"write\", pos = 0, segments = [{{ base = 0, len = {max} }}] }}"),
+            "actors[0].ops[0].segments[0].len: 18446744073709551615 is past ssize_t",
+        ),
+        (
+            format!(
+                "{{ op = \"write\", pos = 0, segments = [{{ base = 0, len = {half} }}, {{ base = 0, len = {half} }}] }}"
+            ),
+            "actors[0].ops[0].segments: more than 16 blocks",
+        ),
+        (
+            format!("{{ op = \"truncate\", size = {max} }}"),
+            "actors[0].ops[0].size: 18446744073709551615 is past loff_t",
+        ),
+    ];
+    cases.into_iter().map(|(o, m)| (op(&o), 5, m)).collect()
+}
+
+#[test]
+fn values_4_4_s_types_cannot_hold_are_refused_naming_the_file_line_and_field() {
+    for (text, line, expected) in out_of_type_inodes().into_iter().chain(out_of_type_ops()) {
+        let out = run_text("types.toml", &text, &[]);
+        assert_eq!(out.status.code(), Some(2), "{text}\n{}", stderr(&out));
+        let message = stderr(&out);
+        assert!(
+            message.contains("types.toml: ")
+                && message.contains(&format!("line {line}: "))
+                && message.contains(expected),
+            "{text}\nwanted line {line} and {expected:?} in: {message}"
+        );
+    }
+}
+
+/// The trace and the final state speak kernel terms: no `Some(..)`, `None`, `Written`,
+/// `Initial { .. }` or `[(3, 1)]` from Rust's debug formatting.
+#[test]
+fn run_output_has_no_rust_debug_formatting() {
+    let mut seen_path = false;
+    for example in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples")).unwrap() {
+        let path = example.unwrap().path();
+        let out = writeiter(&["run", path.to_str().unwrap()]);
+        let text = stdout(&out);
+        for debug in [
+            "Some(",
+            "None",
+            "{ ",
+            "Written:",
+            "Unwritten:",
+            "(Written)",
+            "(Unwritten)",
+            "Initial",
+            "[(",
+            "bios [",
+        ] {
+            assert!(
+                !text.contains(debug),
+                "{}: {debug:?} in\n{text}",
+                path.display()
+            );
+        }
+        seen_path |= text.contains("path=ext4_ext_direct_IO");
+    }
+    assert!(seen_path, "a direct write names its ->direct_IO");
+}
+
+/// `writeiter help`, `--help` on every command (`replay --help` is help, not a file name),
+/// `--version`: exit 0 on standard output.
+#[test]
+fn help_and_version_exit_0_for_every_command() {
+    let out = writeiter(&["help"]);
+    assert_eq!(out.status.code(), Some(0));
+    for command in [
+        "run", "hunt", "replay", "shrink", "explain", "bench", "help",
+    ] {
+        assert!(
+            stdout(&out).contains(&format!("  {command} ")),
+            "{}",
+            stdout(&out)
+        );
+    }
+    for command in ["run", "hunt", "replay", "shrink", "explain", "bench"] {
+        for args in [
+            vec![command, "--help"],
+            vec!["help", command],
+            vec![command, "-h"],
+        ] {
+            let out = writeiter(&args);
+            assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+            assert!(
+                stdout(&out).contains(&format!("Usage: writeiter {command}")),
+                "{args:?}: {}",
+                stdout(&out)
+            );
+        }
+    }
+    let out = writeiter(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("writeiter {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// `--flag=value` works; conflicting and repeated flags exit 2 saying so.
+#[test]
+fn flags_take_their_value_with_equals_and_conflicts_exit_2() {
+    let out = writeiter(&[
+        "run",
+        "examples/unaligned-aio.toml",
+        "--schedule=a0 a0 a1",
+        "--exact",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("   2 a1   Gate"), "{}", stdout(&out));
+    for (args, expected) in [
+        (
+            vec!["run", "examples/unaligned-aio.toml", "--swarm", "3"],
+            "cannot be used with",
+        ),
+        (
+            vec!["run", "--actors-max", "3", "examples/unaligned-aio.toml"],
+            "--swarm",
+        ),
+        (
+            vec!["run", "examples/unaligned-aio.toml", "--exact", "--exact"],
+            "cannot be used multiple times",
+        ),
+        (
+            vec!["run", "--swarm=1", "--schedule", "a0", "--schedule=a1"],
+            "cannot be used multiple times",
+        ),
+        (vec!["run"], "required"),
+        (
+            vec!["explain", "a.toml", "b.toml"],
+            "unexpected argument 'b.toml'",
+        ),
+        (
+            vec!["bench", "--seeds", "0"],
+            "invalid value '0' for '--seeds",
+        ),
+        (vec!["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+    ] {
+        let out = writeiter(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+    }
+}
+
+/// An error quoting a line of the file quotes at most its first 200 characters, whatever
+/// the line's length (here a megabyte).
+#[test]
+fn an_error_quotes_at_most_200_characters_of_a_huge_line() {
+    let huge = "x".repeat(1 << 20);
+    for text in [
+        format!("[[inodes]]\nbogus = \"{huge}\"\n"),
+        format!("[[inodes]]\ni_size = {huge}\n"),
+        format!("[[inodes]]\n{huge}\n"),
+    ] {
+        let out = run_text("huge.toml", &text, &[]);
+        assert_eq!(out.status.code(), Some(2));
+        let message = stderr(&out);
+        assert!(
+            message.contains("huge.toml"),
+            "{}",
+            &message[..message.len().min(500)]
+        );
+        assert!(message.len() < 2_000, "{} bytes of error", message.len());
+        assert!(
+            message.lines().all(|l| l.chars().count() <= 260),
+            "{message}"
+        );
+        assert!(message.contains("more characters"), "{message}");
+    }
 }

@@ -258,3 +258,32 @@ fn failure_messages_parse() {
     assert_eq!(threaded::parse_failure("ORACLE x: y\nSCHEDULE: q1"), None);
     assert_eq!(threaded::parse_failure("assertion failed"), None);
 }
+
+/// A shuttle hunt that finds violations with both of shuttle's schedulers prints none of
+/// shuttle's own banners (`test panicked in task …`, the failing seed and
+/// `SHUTTLE_RANDOM_SEED`): a failure is reported without a panic in a shuttle task.
+#[test]
+fn shuttle_s_own_failure_banners_never_reach_the_user() {
+    for strategy in ["random", "pct"] {
+        let out = common::writeiter(&[
+            "hunt",
+            "--engine",
+            "shuttle",
+            "--strategy",
+            strategy,
+            "--jobs",
+            "1",
+            "--schedules",
+            "2000",
+        ]);
+        let (stdout, stderr) = (common::stdout(&out), common::stderr(&out));
+        assert_eq!(out.status.code(), Some(1), "{strategy}: {stdout}{stderr}");
+        assert!(stdout.contains("VIOLATION "), "{strategy}: {stdout}");
+        for banner in ["SHUTTLE_RANDOM_SEED", "test panicked", "failing seed"] {
+            assert!(
+                !stdout.contains(banner) && !stderr.contains(banner),
+                "{strategy}: {banner:?} in\n{stdout}\n{stderr}"
+            );
+        }
+    }
+}

@@ -63,3 +63,52 @@ fn explain_of_a_bad_file_exits_2() {
     let out = writeiter(&["explain", "no/such.toml"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A stale schedule (one that no longer breaks the oracle, or names a task that cannot
+/// step) is re-found by the same search `writeiter replay` uses, said on standard error,
+/// and the found schedule is explained.
+#[test]
+fn explain_re_finds_a_stale_schedule_as_replay_does() {
+    let dir = std::env::temp_dir().join(format!("writeiter-explain-stale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let corpus = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus")).unwrap();
+    let file = corpus
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("0010-"))
+        .expect("entry 10");
+    let text = std::fs::read_to_string(file).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("schedule = "))
+        .expect("a schedule line")
+        .to_string();
+    for stale in ["a0 a0 a0", "b9"] {
+        let path = dir.join("stale.toml");
+        std::fs::write(
+            &path,
+            text.replace(&line, &format!("schedule = \"{stale}\"")),
+        )
+        .unwrap();
+        let out = writeiter(&["explain", path.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{stale}: {}",
+            common::stderr(&out)
+        );
+        assert!(
+            common::stderr(&out).contains("schedule stale, violation re-found at"),
+            "{stale}: {}",
+            common::stderr(&out)
+        );
+        assert!(
+            stdout(&out).contains("VIOLATION durability"),
+            "{}",
+            stdout(&out)
+        );
+        let replay = writeiter(&["replay", path.to_str().unwrap()]);
+        assert_eq!(replay.status.code(), Some(1), "a stale entry fails replay");
+        assert!(stdout(&replay).contains("a search found it at"));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

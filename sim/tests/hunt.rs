@@ -166,83 +166,164 @@ fn a_hunt_reports_the_same_lowest_case_whatever_the_jobs() {
     assert_eq!(index(&one), index(&four));
 }
 
-#[test]
-fn the_printed_replay_command_reproduces_the_violation() {
-    let out = writeiter(&[
-        "hunt",
-        "--scenario",
-        "examples/unaligned-aio.toml",
-        "--jobs",
-        "1",
-        "--schedules",
-        "20000",
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    let text = stdout(&out);
-    assert!(
-        text.lines().nth(1).is_some_and(|l| l.starts_with("SEED=")),
-        "the seed comes first:\n{text}"
-    );
-    let replay = text
+/// Runs the replay line of a hunt's output exactly as printed (less the cargo prefix, which
+/// builds this same binary) and checks it shows the same violation.
+fn replay_as_printed(text: &str) {
+    let line = text
         .lines()
-        .find_map(|l| l.strip_prefix("replay: writeiter "))
+        .find_map(|l| l.strip_prefix("replay: "))
         .expect("a replay line");
-    let oracle = text
+    let violation = text
         .lines()
-        .find_map(|l| l.strip_prefix("VIOLATION "))
-        .expect("a violation")
-        .split(':')
-        .next()
-        .unwrap();
-    let schedule = replay.split('"').nth(1).expect("a quoted schedule");
-    let again = writeiter(&[
-        "run",
-        "examples/unaligned-aio.toml",
-        "--schedule",
-        schedule,
-        "--exact",
-    ]);
-    assert_eq!(again.status.code(), Some(1));
+        .find(|l| l.starts_with("VIOLATION "))
+        .expect("a violation");
+    let words = common::shell_words(line);
+    let prefix = common::shell_words(sim::cli::REPLAY_COMMAND);
+    assert_eq!(words[..prefix.len()], prefix[..], "{line}");
+    assert_eq!(
+        prefix,
+        [
+            "cargo",
+            "run",
+            "--release",
+            "-p",
+            "sim",
+            "--bin",
+            "writeiter",
+            "--"
+        ]
+    );
+    let args: Vec<&str> = words[prefix.len()..].iter().map(String::as_str).collect();
+    let again = writeiter(&args);
+    assert_eq!(again.status.code(), Some(1), "{line}\n{}", stdout(&again));
     assert!(
-        stdout(&again).contains(&format!("VIOLATION {oracle}:")),
-        "{}",
+        stdout(&again).lines().any(|l| l == violation),
+        "{line} does not show {violation}:\n{}",
         stdout(&again)
     );
 }
 
 #[test]
-fn the_json_summary_is_the_same_for_one_job_and_many_apart_from_time() {
-    let json = |jobs: &str| {
+fn the_printed_replay_command_reproduces_the_violation() {
+    for args in [
+        vec![
+            "hunt",
+            "--scenario",
+            "examples/unaligned-aio.toml",
+            "--jobs",
+            "1",
+            "--schedules",
+            "20000",
+        ],
+        vec!["hunt", "--jobs", "1", "--schedules", "20000"],
+        vec![
+            "hunt",
+            "--jobs",
+            "1",
+            "--schedules",
+            "20000",
+            "--engine",
+            "shuttle",
+        ],
+    ] {
+        let out = writeiter(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stdout(&out));
+        let text = stdout(&out);
+        assert!(
+            text.lines().nth(1).is_some_and(|l| l.starts_with("SEED=")),
+            "the seed comes first:\n{text}"
+        );
+        assert!(
+            text.lines().any(|l| l.starts_with("  a0: ")),
+            "the scenario's operations are printed:\n{text}"
+        );
+        replay_as_printed(&text);
+    }
+}
+
+/// `--jobs` changes nothing but the time: the same JSON from one job and from two, for
+/// several seeds of a count-bounded hunt.
+#[test]
+fn the_json_is_the_same_for_one_job_and_two_apart_from_time() {
+    let json = |seed: &str, jobs: &str| {
         let out = writeiter(&[
             "hunt",
             "--json",
             "--jobs",
             jobs,
             "--schedules",
-            "3000",
+            "2000",
             "--seed",
-            "5",
+            seed,
         ]);
-        let last = stdout(&out).lines().last().unwrap().to_string();
-        let cut = last.find("\"elapsed_ms\"").unwrap();
-        let rest = &last[cut..];
-        let after = &rest[rest.find(',').unwrap()..];
-        (out.status.code(), format!("{}{}", &last[..cut], after))
+        let mut value = common::json(&out);
+        assert!(value["elapsed_ms"].is_u64(), "{value}");
+        value["elapsed_ms"] = serde_json::Value::Null;
+        (out.status.code(), value)
     };
-    let (code, one) = json("1");
-    assert_eq!(json("3"), (code, one.clone()));
-    for key in [
-        "\"verdict\":",
-        "\"oracle\":",
-        "\"engine\":\"sim\"",
-        "\"strategy\":",
-        "\"seed\":",
-        "\"schedules\":",
-        "\"steps\":",
-        "\"counterexample\":",
-    ] {
-        assert!(one.contains(key), "{key} missing in {one}");
+    let mut violations = 0;
+    for seed in ["0", "5", "11", "23", "40", "77"] {
+        let one = json(seed, "1");
+        assert_eq!(json(seed, "2"), one, "seed {seed}");
+        violations += usize::from(one.0 == Some(1));
     }
+    assert!(
+        violations >= 3,
+        "most seeds find a violation within 2,000 schedules"
+    );
+}
+
+/// With `--json` standard output is exactly one JSON document with the documented keys;
+/// the human text (seed, replay line, trace) goes to standard error.
+#[test]
+fn json_stdout_is_exactly_one_document_and_human_text_goes_to_stderr() {
+    let out = writeiter(&[
+        "hunt",
+        "--json",
+        "--jobs",
+        "1",
+        "--schedules",
+        "3000",
+        "--seed",
+        "5",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let value = common::json(&out);
+    let object = value.as_object().expect("an object");
+    let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    let mut documented = vec![
+        "verdict",
+        "oracle",
+        "violation",
+        "engine",
+        "strategy",
+        "seed",
+        "case",
+        "shard",
+        "cases",
+        "schedules",
+        "steps",
+        "elapsed_ms",
+        "interrupted",
+        "replay",
+        "counterexample",
+    ];
+    documented.sort_unstable();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, documented);
+    assert_eq!(value["verdict"], "violation");
+    assert_eq!(value["engine"], "sim");
+    assert_eq!(value["interrupted"], false);
+    assert!(value["oracle"].is_string() && value["violation"].is_string());
+    assert!(value["seed"].is_u64() && value["cases"].is_u64() && value["schedules"].is_u64());
+    assert!(value["counterexample"].is_null());
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("VIOLATION ") && err.contains("replay: cargo run"),
+        "{err}"
+    );
+    replay_as_printed(&err);
 }
 
 #[test]
@@ -256,12 +337,14 @@ fn a_clean_hunt_exits_0_and_writes_no_counterexample() {
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let value = common::json(&out);
+    assert_eq!(value["verdict"], "clean");
+    assert!(value["oracle"].is_null() && value["counterexample"].is_null());
+    assert_eq!(value["cases"], 10);
     assert!(
-        stdout(&out)
-            .lines()
-            .last()
-            .unwrap()
-            .contains("\"verdict\":\"clean\",\"oracle\":null")
+        value["schedules"]
+            .as_u64()
+            .is_some_and(|s| s > 0 && s <= 640)
     );
 }
 
@@ -279,12 +362,8 @@ fn a_violation_goes_to_the_corpus_dir_and_replays_from_there() {
         "--json",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    let last = stdout(&out).lines().last().unwrap().to_string();
-    let path = last
-        .split("\"counterexample\":\"")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches("\"}");
+    let value = common::json(&out);
+    let path = value["counterexample"].as_str().expect("a counterexample");
     assert!(path.ends_with(".toml") && path.contains("0001-"), "{path}");
     let again = writeiter(&["replay", path]);
     assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
@@ -292,15 +371,43 @@ fn a_violation_goes_to_the_corpus_dir_and_replays_from_there() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A `--corpus-dir` that cannot take a file is refused before the hunt starts: a violation
+/// found first would otherwise end in exit 2 and be lost.
+#[test]
+fn a_corpus_dir_that_is_not_a_writable_directory_is_refused_up_front() {
+    let file = std::env::temp_dir().join(format!("writeiter-not-a-dir-{}", std::process::id()));
+    std::fs::write(&file, "a file").unwrap();
+    for dir in [file.clone(), file.join("below")] {
+        let out = writeiter(&[
+            "hunt",
+            "--scenario",
+            "examples/unaligned-aio.toml",
+            "--corpus-dir",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+        assert!(stdout(&out).is_empty(), "nothing hunted: {}", stdout(&out));
+        assert!(
+            common::stderr(&out).contains("--corpus-dir"),
+            "{}",
+            common::stderr(&out)
+        );
+    }
+    std::fs::remove_file(&file).ok();
+}
+
 #[test]
 fn bad_hunt_flags_exit_2_naming_the_flag() {
     for (args, expected) in [
-        (vec!["hunt", "--strategy", "bogus"], "--strategy: `bogus`"),
         (
-            vec!["hunt", "--seed", "x"],
-            "--seed: `x` is not a whole number",
+            vec!["hunt", "--strategy", "bogus"],
+            "invalid value 'bogus' for '--strategy",
         ),
-        (vec!["hunt", "--engine", "qemu"], "--engine: `qemu`"),
+        (vec!["hunt", "--seed", "x"], "invalid value 'x' for '--seed"),
+        (
+            vec!["hunt", "--engine", "qemu"],
+            "invalid value 'qemu' for '--engine",
+        ),
         (
             vec!["hunt", "--engine", "shuttle", "--strategy", "bfs"],
             "--strategy bfs does not run on --engine shuttle",
@@ -309,12 +416,32 @@ fn bad_hunt_flags_exit_2_naming_the_flag() {
             vec!["hunt", "--scenario", "no/such.toml"],
             "no/such.toml: cannot read",
         ),
-        (vec!["hunt", "--frobnicate"], "unknown flag --frobnicate"),
+        (
+            vec!["hunt", "--frobnicate"],
+            "unexpected argument '--frobnicate'",
+        ),
+        (vec!["hunt", "--max-seconds", "0"], "0 would check nothing"),
+        (vec!["hunt", "--max-seconds=0"], "0 would check nothing"),
+        (vec!["hunt", "--jobs", "0"], "invalid value '0' for '--jobs"),
+        (
+            vec!["hunt", "--schedules", "0"],
+            "invalid value '0' for '--schedules",
+        ),
+        (
+            vec!["hunt", "--seed", "1", "--seed=2"],
+            "cannot be used multiple times",
+        ),
+        (
+            vec!["hunt", "--json", "--json"],
+            "cannot be used multiple times",
+        ),
+        (vec!["hunt", "--shard", "0/3"], "`0/3` is not I/N"),
     ] {
         let out = writeiter(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
     }
 }
 
@@ -340,17 +467,10 @@ fn shards_split_the_seed_space_into_disjoint_parts() {
         }
     }
     let out = writeiter(&["hunt", "--shard", "2/3", "--json", "--jobs", "1"]);
-    let last = stdout(&out).lines().last().unwrap().to_string();
-    let seed: u64 = last
-        .split("\"seed\":")
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(seed % 3, 1, "{last}");
+    let value = common::json(&out);
+    let seed = value["seed"].as_u64().expect("a seed");
+    assert_eq!(seed % 3, 1, "{value}");
+    assert_eq!(value["shard"], "2/3");
     for bad in ["0/3", "4/3", "x"] {
         assert_eq!(
             writeiter(&["hunt", "--shard", bad]).status.code(),
@@ -378,4 +498,49 @@ fn bench_prints_every_engine_side_by_side() {
     ] {
         assert!(text.contains(row), "missing {row} in\n{text}");
     }
+}
+
+/// Ctrl-C (SIGINT) stops a hunt between cases; it prints its summary and the JSON of the
+/// cases finished so far, `"interrupted": true`, and exits 0 (nothing found).
+#[test]
+fn ctrl_c_prints_the_summary_and_the_json_so_far() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_writeiter"))
+        .args([
+            "hunt",
+            "--scenario",
+            "sim/tests/data/clean.toml",
+            "--schedules",
+            "100000000000",
+            "--max-seconds",
+            "100000",
+            "--jobs",
+            "1",
+            "--json",
+        ])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("writeiter runs");
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut header = String::new();
+    err.read_line(&mut header).unwrap();
+    assert!(header.starts_with("writeiter hunt:"), "{header}");
+    let kill = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
+        .status()
+        .expect("sh runs kill");
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{rest}");
+    let value = common::json(&out);
+    assert_eq!(value["interrupted"], true, "{value}");
+    assert_eq!(value["verdict"], "clean");
+    assert!(
+        rest.contains("interrupted (Ctrl-C)") && rest.contains("clean: "),
+        "{rest}"
+    );
 }

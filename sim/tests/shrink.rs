@@ -53,3 +53,27 @@ fn writeiter_shrink_rewrites_a_corpus_file_that_still_replays() {
     assert_eq!(corpus::replay(&loaded), corpus::Outcome::Reproduced);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A `holds` entry is a control: `writeiter shrink` refuses it (exit 2) and leaves the file
+/// as it was, never rewriting it as `violates`.
+#[test]
+fn writeiter_shrink_refuses_a_holds_control_and_leaves_it_unchanged() {
+    let dir = std::env::temp_dir().join(format!("writeiter-shrink-holds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("0011-copy.toml");
+    std::fs::copy(corpus_file("0011"), &path).unwrap();
+    let before = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        before.contains("verdict = \"holds\""),
+        "entry 11 is a holds control"
+    );
+    let out = writeiter(&["shrink", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("0011-copy.toml") && err.contains("holds"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -56,3 +56,30 @@ pub fn one_block_inode() -> InodeSpec {
         cached_pages: Vec::new(),
     }
 }
+
+/// Standard output parsed as exactly one JSON document (trailing text is an error).
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(out))
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", stdout(out)))
+}
+
+/// A command line split into words as a POSIX shell does for the quoting `writeiter`
+/// prints: spaces separate words, '…' and "…" quote.
+pub fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote = None;
+    for c in line.chars() {
+        match (quote, c) {
+            (None, ' ') => words.extend(word.take()),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                word.get_or_insert_with(String::new);
+            }
+            (Some(q), c) if c == q => quote = None,
+            (_, c) => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    words
+}
