@@ -2,7 +2,7 @@
 //! read with serde. `corpus/README.md` documents the format; `cargo test` replays every file
 //! (`sim/tests/corpus.rs`) and `writeiter replay FILE` replays one.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use model::scenario::Scenario;
 use serde::Deserialize;
@@ -480,4 +480,121 @@ pub fn to_toml(new: &NewEntry<'_>, scenario: &Scenario) -> String {
         new.date,
         to_toml_under(scenario, "scenario.")
     )
+}
+
+/// A violation to store as a new corpus entry (`class = "unknown"`, a placeholder
+/// postmortem), as `writeiter hunt --corpus-dir` and a failing `sim::check` assertion do.
+#[derive(Clone, Debug)]
+pub struct Found<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// Its violating execution on the real model.
+    pub execution: &'a Execution,
+    /// The engine that found it.
+    pub engine: &'a str,
+    /// The strategy.
+    pub strategy: &'a str,
+    /// The seed.
+    pub seed: u64,
+    /// Who found it, how; the violation is appended.
+    pub postmortem: String,
+}
+
+impl Found<'_> {
+    /// Shrinks the counterexample on the real model ([`crate::shrink::shrink`]; unshrunk when
+    /// the bounded search cannot re-find it) and writes it to `dir` as
+    /// `NNNN-<oracle>-seed<S>.toml` with the next free number. The path, and the sizes before
+    /// and after.
+    pub fn shrink_and_write(&self, dir: &Path) -> Result<(PathBuf, String), String> {
+        let violation = (self.execution.violation.as_ref()).ok_or("no violation to write")?;
+        let oracle = violation.oracle.name();
+        let size = crate::shrink::size;
+        let before = size(self.scenario, self.execution.schedule.len());
+        let shrunk = crate::shrink::shrink(self.scenario, oracle, model::exec::step);
+        let (scenario, run, record) = match &shrunk {
+            Some(s) => (
+                &s.scenario,
+                &s.execution,
+                Some((s.preemptions, s.shortest, before.to_string())),
+            ),
+            None => (self.scenario, self.execution, None),
+        };
+        let sizes = format!("{before} -> {}", size(scenario, run.schedule.len()));
+        let slug = format!("{oracle}-seed{}", self.seed);
+        let (postmortem, schedule, date) = (
+            format!("{}\n{violation}", self.postmortem),
+            schedule_text(run),
+            today(),
+        );
+        let path = write_next(dir, &slug, |id| {
+            let new = NewEntry {
+                id,
+                slug: &slug,
+                oracle,
+                schedule: &schedule,
+                postmortem: &postmortem,
+                engine: self.engine,
+                strategy: self.strategy,
+                seed: self.seed,
+                date: &date,
+                shrink: record.clone(),
+                shuttle_schedule: None,
+                class_lines: "class = \"unknown\"\n".to_string(),
+            };
+            to_toml(&new, scenario)
+        })?;
+        Ok((path, sizes))
+    }
+}
+
+/// Writes `text(id)` to `dir/NNNN-<slug>.toml` with the first number from one past the count
+/// of corpus files in `dir` that no file there starts with; a file created meanwhile by
+/// another writer (a test running in parallel) moves it on to the next.
+pub fn write_next(dir: &Path, slug: &str, text: impl Fn(u32) -> String) -> Result<PathBuf, String> {
+    use std::io::Write as _;
+    let error = |e: std::io::Error| format!("{}: {e}", dir.display());
+    std::fs::create_dir_all(dir).map_err(error)?;
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(error)?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut id = 1 + names.iter().filter(|n| n.ends_with(".toml")).count() as u32;
+    loop {
+        let prefix = format!("{id:04}-");
+        if !names.iter().any(|n| n.starts_with(&prefix)) {
+            let path = dir.join(format!("{prefix}{slug}.toml"));
+            let created = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path);
+            match created {
+                Ok(mut file) => {
+                    file.write_all(text(id).as_bytes()).map_err(error)?;
+                    return Ok(path);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(error(e)),
+            }
+        }
+        id += 1;
+    }
+}
+
+/// Today's date (UTC, YYYY-MM-DD) for a corpus file's provenance; it never enters a result.
+pub fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }

@@ -274,10 +274,13 @@ std::thread_local! {
 pub fn catch_quietly(f: impl FnOnce()) -> Result<(), String> {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
-        // Shuttle installs its own hook once, at its first execution, with that execution's
-        // config. Let it do so now with the default config, so that ours wraps it.
-        shuttle::Runner::new(RoundRobinScheduler::new(1), shuttle::Config::new()).run(|| {});
+        // Shuttle installs its own hook once, at its first execution. Its hook prints "Task
+        // failed" and a schedule for every panic, shuttle's or not (a test's failed assertion
+        // too); ours stands in for it: quiet while a checker runs (where every shuttle task
+        // runs), the hook from before shuttle's elsewhere.
         let previous = panic::take_hook();
+        shuttle::Runner::new(RoundRobinScheduler::new(1), shuttle::Config::new()).run(|| {});
+        drop(panic::take_hook());
         panic::set_hook(Box::new(move |info| {
             if !QUIET.get() {
                 previous(info);

@@ -1,15 +1,64 @@
-//! Replays every file of `corpus/`: a `violates` entry's stored schedule must still break its
-//! oracle (a stale schedule fails, printing the one a search found in its place), a `holds`
-//! entry must survive a breadth-first search of every reachable state. Also the corpus
-//! format's errors (the class and its evidence included) and `writeiter replay`'s exit
-//! statuses.
+//! One test per file of `corpus/`, named after it (`corpus::0003-overwrite-aio-clears-…`, so
+//! `cargo test 0003` runs one entry and nextest spreads the entries over cores): a `violates`
+//! entry's stored schedule must still break its oracle (a stale schedule fails, printing the
+//! one a search found in its place), a `holds` entry must survive a breadth-first search of
+//! every reachable state ([`sim::assert_entry`]). Beside them, as tests of the same harness
+//! (libtest-mimic): the ids, the corpus format's errors (the class and its evidence
+//! included) and `writeiter replay`'s exit statuses.
 
 mod common;
 use common::{stdout, writeiter};
-use sim::corpus::{self, Outcome, Verdict};
+use libtest_mimic::{Arguments, Trial};
+use sim::corpus::{self, Outcome};
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut trials: Vec<Trial> = corpus_files()
+        .into_iter()
+        .map(|file| {
+            let stem = file.file_stem().expect("a file").to_string_lossy();
+            Trial::test(format!("corpus::{stem}"), move || {
+                sim::assert_entry(&file);
+                Ok(())
+            })
+        })
+        .collect();
+    let tests: [(&str, fn()); 7] = [
+        ("corpus::ids_are_unique", ids_are_unique),
+        (
+            "format::a_violation_needs_a_class_and_its_evidence",
+            a_violation_needs_a_class_and_its_evidence,
+        ),
+        (
+            "format::a_malformed_entry_names_the_file_line_and_field",
+            a_malformed_entry_names_the_file_line_and_field,
+        ),
+        ("format::a_misnamed_file_fails", a_misnamed_file_fails),
+        (
+            "replay::a_stale_schedule_fails_and_prints_the_schedule_found_in_its_place",
+            a_stale_schedule_fails_and_prints_the_schedule_found_in_its_place,
+        ),
+        (
+            "replay::replay_exits_1_when_an_entry_no_longer_shows_its_verdict",
+            replay_exits_1_when_an_entry_no_longer_shows_its_verdict,
+        ),
+        (
+            "replay::a_shuttle_hunt_stores_shuttle_s_schedule_and_replay_checks_it",
+            a_shuttle_hunt_stores_shuttle_s_schedule_and_replay_checks_it,
+        ),
+    ];
+    trials.extend(tests.into_iter().map(|(name, test)| {
+        Trial::test(name, move || {
+            test();
+            Ok(())
+        })
+    }));
+    libtest_mimic::run(&args, trials).exit();
+}
 
 fn corpus_files() -> Vec<std::path::PathBuf> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus");
+    let dir = std::path::Path::new(dir).canonicalize().expect("corpus/");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("corpus/")
         .map(|e| e.expect("entry").path())
@@ -19,8 +68,7 @@ fn corpus_files() -> Vec<std::path::PathBuf> {
     files
 }
 
-#[test]
-fn every_corpus_entry_still_shows_its_verdict() {
+fn ids_are_unique() {
     let files = corpus_files();
     assert!(
         files.len() >= 10,
@@ -35,28 +83,19 @@ fn every_corpus_entry_still_shows_its_verdict() {
             file.display(),
             loaded.entry.id
         );
-        let name = file.file_name().unwrap().to_string_lossy().to_string();
-        assert_eq!(
-            name,
-            format!("{:04}-{}.toml", loaded.entry.id, loaded.entry.slug),
-            "file name"
-        );
-        let outcome = corpus::replay(&loaded);
-        match (loaded.entry.verdict, &outcome) {
-            (Verdict::Violates, Outcome::Reproduced) | (Verdict::Holds, Outcome::Held) => {}
-            (Verdict::Violates, Outcome::Refound(schedule)) => panic!(
-                "{name}: stale: the stored schedule no longer breaks {}; a search found it at \"{schedule}\"",
-                loaded.entry.oracle
-            ),
-            (verdict, outcome) => panic!("{name}: {verdict:?} but {outcome:?}"),
-        }
     }
+}
+
+/// The panic text of `f` (which must panic).
+fn panic_text(f: impl FnOnce()) -> String {
+    sim::sync::catch_quietly(f).expect_err("it panics")
 }
 
 fn write(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("writeiter-corpus-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().expect("in the dir")).expect("temp dir");
     std::fs::write(&path, text).expect("written");
     path
 }
@@ -76,10 +115,19 @@ fn with_schedule(schedule: &str) -> String {
     text.replace(&line, &format!("schedule = \"{schedule}\""))
 }
 
-#[test]
+/// Entry 10's file name.
+fn entry_name() -> String {
+    let file = &corpus_files()[9];
+    file.file_name()
+        .expect("a file")
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn a_stale_schedule_fails_and_prints_the_schedule_found_in_its_place() {
     let text = with_schedule("a0 a0 a0");
-    let path = write("stale.toml", &text);
+    // In a directory of its own: the entry's file name, which `assert_entry` checks.
+    let path = write(&format!("stale/{}", entry_name()), &text);
     let loaded = corpus::load(&path).expect("loads");
     let Outcome::Refound(found) = corpus::replay(&loaded) else {
         panic!("a search re-finds the violation");
@@ -91,9 +139,30 @@ fn a_stale_schedule_fails_and_prints_the_schedule_found_in_its_place() {
         "{}",
         stdout(&out)
     );
+    // The test of its own says the same, with the entry's class and a replay line.
+    let message = panic_text(|| {
+        sim::assert_entry(&path);
+    });
+    let replay = format!("replay {}", path.display());
+    assert!(
+        message.contains(&format!("a search found it at \"{found}\""))
+            && message.contains("class: bug, fixed by")
+            && message.contains(&replay),
+        "{message}"
+    );
 }
 
-#[test]
+fn a_misnamed_file_fails() {
+    let path = write("0099-another-name.toml", &entry_text());
+    let message = panic_text(|| {
+        sim::assert_entry(&path);
+    });
+    assert!(
+        message.contains(&format!("belongs in a file named {}", entry_name())),
+        "{message}"
+    );
+}
+
 fn a_violation_needs_a_class_and_its_evidence() {
     let class = |text: &str| {
         let path = write("class.toml", text);
@@ -124,7 +193,6 @@ fn a_violation_needs_a_class_and_its_evidence() {
     assert!(class(&holds).is_some_and(|e| e.contains("a holds entry is a control")));
 }
 
-#[test]
 fn a_malformed_entry_names_the_file_line_and_field() {
     let path = write(
         "typo.toml",
@@ -159,7 +227,6 @@ fn a_malformed_entry_names_the_file_line_and_field() {
     );
 }
 
-#[test]
 fn replay_exits_1_when_an_entry_no_longer_shows_its_verdict() {
     let text = entry_text();
     let fixed_by = text
@@ -178,7 +245,6 @@ fn replay_exits_1_when_an_entry_no_longer_shows_its_verdict() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
 
-#[test]
 fn a_shuttle_hunt_stores_shuttle_s_schedule_and_replay_checks_it() {
     let dir = std::env::temp_dir().join(format!("writeiter-corpus-shuttle-{}", std::process::id()));
     let out = writeiter(&[

@@ -7,37 +7,39 @@ use model::exec::{self, Event, Pc, StepError, Task};
 use model::extent::ExtentState;
 use model::ops::{Frame, OtherPc, WritePc};
 use model::state::{Data, State};
+use sim::Scenario;
 use sim::engine::{self, Stepper};
 
 /// States a search may visit: every scenario here is far smaller.
 const STATES: u64 = 200_000;
 
+fn scenario(toml: &str) -> Scenario {
+    Scenario::from_toml(toml).expect("a valid scenario")
+}
+
 fn state(toml: &str) -> State {
-    sim::scenario_file::parse(toml)
-        .expect("a valid scenario")
-        .build()
-        .expect("it builds")
+    scenario(toml).model().build().expect("it builds")
 }
 
 /// The oracle a breadth-first search of `toml` under `stepper` breaks first.
 fn found(toml: &str, stepper: Stepper) -> String {
-    let report = engine::bfs(&state(toml), STATES, stepper);
-    let run = report.found.expect("the planted bug is found");
-    let violation = run.violation.expect("a violation");
-    // The schedule reproduces it.
+    let check = scenario(toml).check().bfs(STATES).stepper(stepper);
+    let first = check.run().violation().cloned();
+    let first = first.expect("the planted bug is found");
+    // A check for that oracle finds it, and its schedule reproduces it.
+    let run = check.assert_violates(first.oracle.name());
     let again = engine::replay(&state(toml), &run.schedule, stepper).expect("applies");
-    assert_eq!(again.violation.as_ref(), Some(&violation));
-    violation.oracle.name().to_string()
+    assert_eq!(again.violation.as_ref(), Some(&first));
+    first.oracle.name().to_string()
 }
 
 /// A breadth-first search of `toml` on the correct model explores everything, finds nothing.
 fn legal(toml: &str) {
-    let report = engine::bfs(&state(toml), STATES, exec::step);
-    assert!(report.exhausted, "the search explored every state");
-    assert!(report.states > 5, "the scenario has something to explore");
-    if let Some(run) = report.found {
-        panic!("legal scenario breaks {:?}", run.violation);
-    }
+    let outcome = scenario(toml).check().bfs(STATES).assert_holds();
+    assert!(
+        outcome.report.states > 5,
+        "the scenario has something to explore"
+    );
 }
 
 /// The step that ran at `pc` for actor `a`.

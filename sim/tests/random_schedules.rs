@@ -1,8 +1,10 @@
 //! Smoke test of the model under many interleavings: every example scenario, run under
 //! seeded random schedules (one ChaCha8 stream per seed), must never break the model's
 //! internal assertions and must end with every actor finished. A violation prints the seed
-//! and the schedule that replays it with `writeiter run FILE --schedule ... --exact`.
+//! and the schedule that replays it with `writeiter run FILE --schedule ... --exact`. Each
+//! file of `examples/` is a test of its own (`examples::bio-errors`, …; libtest-mimic).
 
+use libtest_mimic::{Arguments, Trial};
 use model::drive::{End, ending};
 use model::exec::{self, Task};
 use rand::{RngExt, SeedableRng};
@@ -47,25 +49,39 @@ fn random_run(file: &str, seed: u64) -> (Vec<Task>, End) {
     }
 }
 
-#[test]
-fn every_example_survives_random_schedules() {
+fn main() {
+    let args = Arguments::from_args();
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
-    let mut files: Vec<String> = std::fs::read_dir(root)
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(root)
         .expect("examples/")
-        .map(|e| e.expect("entry").path().display().to_string())
-        .filter(|p| p.ends_with(".toml"))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
-    assert!(!files.is_empty());
-    for file in &files {
-        for seed in 0..SCHEDULES {
-            let (schedule, end) = random_run(file, seed);
-            assert_eq!(
-                end,
-                End::Done,
-                "{file} seed {seed}: {} steps",
-                schedule.len()
-            );
-        }
+    let count = files.len();
+    let mut trials = vec![Trial::test("examples::there_are_examples", move || {
+        assert!(count > 0, "examples/ holds scenario files");
+        Ok(())
+    })];
+    trials.extend(files.into_iter().map(|path| {
+        let stem = path.file_stem().expect("a file").to_string_lossy();
+        Trial::test(format!("examples::{stem}"), move || {
+            survives_random_schedules(&path.display().to_string());
+            Ok(())
+        })
+    }));
+    libtest_mimic::run(&args, trials).exit();
+}
+
+/// `SCHEDULES` random schedules of the example `file`, seeds 0, 1, …, each to its end.
+fn survives_random_schedules(file: &str) {
+    for seed in 0..SCHEDULES {
+        let (schedule, end) = random_run(file, seed);
+        assert_eq!(
+            end,
+            End::Done,
+            "{file} seed {seed}: {} steps",
+            schedule.len()
+        );
     }
 }

@@ -2,22 +2,9 @@
 //! the same oracle; the result is 1-minimal and `writeiter shrink` rewrites a corpus file.
 
 mod common;
-use common::{stdout, writeiter};
+use common::{corpus_file, stdout, writeiter};
 use sim::corpus;
 use sim::shrink::{self, size};
-
-fn corpus_file(prefix: &str) -> std::path::PathBuf {
-    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus"));
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
-        .expect("entry")
-}
 
 #[test]
 fn a_shrunk_counterexample_keeps_its_oracle_and_is_one_minimal() {

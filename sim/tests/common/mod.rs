@@ -25,6 +25,20 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The corpus file whose name starts with `prefix` (`"0003"`).
+pub fn corpus_file(prefix: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus"));
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .expect("entry")
+}
+
 /// Inode 0 (ino 12): one written block at p0, `i_size` 4096.
 pub fn one_block_inode() -> InodeSpec {
     InodeSpec {
