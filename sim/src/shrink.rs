@@ -15,6 +15,9 @@ use crate::engine::{self, Execution, Pct, RandomWalk, Stepper};
 pub const CANDIDATE_SCHEDULES: u64 = 400;
 /// Executions of the bounded DFS per candidate scenario.
 pub const CANDIDATE_DFS: u64 = 2_000;
+/// States the breadth-first search of a candidate may visit when the samples and the DFS
+/// missed it (a violation that needs one precise interleaving).
+pub const CANDIDATE_STATES: u64 = 20_000;
 /// Preemption bounds tried, smallest first, for the final schedule.
 pub const PREEMPTIONS_MAX: usize = 3;
 /// States the final breadth-first search may visit.
@@ -100,8 +103,11 @@ pub fn find(scenario: &Scenario, oracle: &str, stepper: Stepper) -> Option<Execu
             }
         }
     }
-    let report = engine::dfs(&initial, 2, CANDIDATE_DFS, stepper);
-    report.found.filter(hits)
+    let report = engine::dfs_for(&initial, 2, CANDIDATE_DFS, stepper, oracle);
+    if report.found.is_some() {
+        return report.found;
+    }
+    engine::bfs_for(&initial, CANDIDATE_STATES, stepper, oracle).found
 }
 
 /// Shrinks `scenario` for `oracle` (it must already violate it).
