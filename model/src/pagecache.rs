@@ -80,13 +80,9 @@ pub fn da_write_page(
     let g = state.geometry;
     let index = pos >> g.page_bits;
     let in_page = pos & (g.pagesize() - 1);
-    let bytes = count.min(g.pagesize() - in_page);
+    let bytes = da_write_len(state, pos, count);
     assert!(bytes > 0);
-    let map = &state.inodes[inode].map;
-    let holes = ((pos >> g.blkbits)..=((pos + bytes - 1) >> g.blkbits))
-        .filter(|&b| map.pblk(b).is_none() && !map.delayed.contains(&b))
-        .count() as u64;
-    if holes > state.claimable_blocks() {
+    if da_reserve_fails(state, inode, pos, count) {
         return Err(crate::iocb::errno::ENOSPC);
     }
     if !state.inodes[inode].pages.contains_key(&index) {
@@ -112,6 +108,25 @@ pub fn da_write_page(
     page.dirty |= dirty;
     da_write_end_sizes(state, inode, pos + bytes);
     Ok(bytes)
+}
+
+/// The `len` that `generic_perform_write` passes to `ext4_da_write_begin` for a write of
+/// `count` bytes at `pos`: the part inside `pos`'s page.
+pub fn da_write_len(state: &State, pos: u64, count: u64) -> u64 {
+    let pagesize = state.geometry.pagesize();
+    count.min(pagesize - (pos & (pagesize - 1)))
+}
+
+/// `ext4_da_reserve_space` fails (`-ENOSPC`) for some hole of the page's part of the write:
+/// more holes than claimable blocks.
+pub fn da_reserve_fails(state: &State, inode: InodeIx, pos: u64, count: u64) -> bool {
+    let g = state.geometry;
+    let end = pos + da_write_len(state, pos, count) - 1;
+    let map = &state.inodes[inode].map;
+    let holes = ((pos >> g.blkbits)..=(end >> g.blkbits))
+        .filter(|&b| map.pblk(b).is_none() && !map.delayed.contains(&b))
+        .count() as u64;
+    holes > state.claimable_blocks()
 }
 
 /// `ext4_da_write_end` will call `ext4_update_i_disksize` (which takes

@@ -11,7 +11,7 @@ use crate::io::{commit, commit_must_wait};
 use crate::iocb::{bitmap_file_check, errno, ext4_unaligned_aio, generic_write_checks};
 use crate::ops::{DioPath, IocbPrivate, WriteFrame, WriteOp, WritePc};
 use crate::pagecache::{self, page_range, writeback_pending};
-use crate::state::{ActorId, State};
+use crate::state::{ActorId, InodeIx, State};
 use WritePc::*;
 
 /// The control flow: where a writer at `f.pc` goes after that step ran.
@@ -116,8 +116,18 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
         PerformWrite => {
             let pos = f.buffered_pos + f.status;
             let disksize = pagecache::da_write_updates_disksize(state, inode, pos, f.iter.count());
-            let busy = ino.i_data_sem.writer || (disksize && ino.i_data_sem.readers > 0);
-            busy.then_some(Wait::DataSem { inode })
+            // ext4_truncate_failed_write: truncate_inode_pages waits for the EOF page's
+            // writeback (mm/truncate.c:298), ext4_truncate takes down_write(i_data_sem).
+            let truncates = write_begin_failure_truncates(state, f);
+            let eof_page = ino.i_size >> state.geometry.page_bits;
+            let busy =
+                ino.i_data_sem.writer || ((disksize || truncates) && ino.i_data_sem.readers > 0);
+            if busy {
+                Some(Wait::DataSem { inode })
+            } else {
+                (truncates && writeback_pending(state, inode, eof_page..=eof_page))
+                    .then_some(Wait::Writeback { inode })
+            }
         }
         DirectFlush => pagecache::flush_wait(state, inode, range()),
         DirectFlushWait | DirectInvalidate | DirectEnd => (ino.nrpages() > 0
@@ -427,6 +437,9 @@ fn perform_write(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mu
         Err(error) => {
             f.perform_error = error;
             notes.push(format!("ext4_da_write_begin {error}"));
+            if write_begin_failure_truncates(state, f) {
+                truncate_failed_write(state, f.inode, notes);
+            }
             if !f.fallback {
                 f.iocb.ki_pos += f.status;
                 f.written = if f.status > 0 { f.status as i64 } else { error };
@@ -449,6 +462,26 @@ fn perform_write(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mu
         f.iocb.ki_pos += f.status;
         f.written = f.status as i64;
     }
+}
+
+/// `ext4_da_write_begin` failed for a page reaching past `i_size`: `if (pos + len >
+/// inode->i_size) ext4_truncate_failed_write(inode)` (fs/ext4/inode.c:2825-2826), "block_write_begin
+/// may have instantiated a few blocks outside i_size".
+fn write_begin_failure_truncates(state: &State, f: &WriteFrame) -> bool {
+    let pos = f.buffered_pos + f.status;
+    let count = f.iter.count();
+    pagecache::da_reserve_fails(state, f.inode, pos, count)
+        && pos + pagecache::da_write_len(state, pos, count) > state.inodes[f.inode].i_size
+}
+
+/// `ext4_truncate_failed_write` (fs/ext4/truncate.h:11-15): `truncate_inode_pages(mapping,
+/// i_size)` then `ext4_truncate`, with no `inode_dio_wait`: blocks past `i_size` go, and
+/// `i_disksize` becomes `i_size`.
+fn truncate_failed_write(state: &mut State, inode: InodeIx, notes: &mut Vec<String>) {
+    let i_size = state.inodes[inode].i_size;
+    crate::truncate::truncate_pagecache(state, inode, i_size, notes);
+    crate::truncate::ext4_truncate(state, inode, i_size, notes);
+    notes.push("ext4_truncate_failed_write".into());
 }
 
 /// The fallback's flush finished: `ki_pos = endbyte + 1`, `written += status`,

@@ -689,6 +689,30 @@ mod ext4_da_reserve_space {
         assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::ENOSPC);
     }
 
+    /// `ext4_da_write_begin` fails past `i_size`: `ext4_truncate_failed_write` frees the
+    /// preallocated block past EOF and sets `i_disksize = i_size` (fs/ext4/inode.c:2825).
+    #[test]
+    fn a_failed_write_begin_past_eof_truncates_to_i_size() {
+        let program = vec![Op::Write(buffered(0, 3 * B))];
+        // Two blocks: a KEEP_SIZE preallocation at lblk 3 holds one, the first page takes
+        // the other, the second page has none.
+        let mut s = small_disk(2, vec![inode(0, &[(3, 1, 0, Unwritten)])], vec![program]);
+        finish(&mut s);
+        assert_eq!(write_result(&s, 0, 0).0, B as i64, "one page copied");
+        let ino = &s.inodes[0];
+        assert_eq!(ino.i_size, B);
+        assert_eq!(
+            ino.map.pblk(3),
+            None,
+            "ext4_truncate freed the block past EOF"
+        );
+        assert_eq!(ino.i_disksize, B, "ext4_truncate set i_disksize = i_size");
+        assert!(
+            ino.map.delayed.contains(&0),
+            "the copied page stays delayed"
+        );
+    }
+
     #[test]
     fn a_dio_allocation_leaves_delalloc_reservations_alone() {
         let actors = vec![vec![Op::Write(buffered(B, B)), Op::Write(dio(0, B))]];
