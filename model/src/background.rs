@@ -37,7 +37,15 @@ pub fn complete_bio(state: &mut State, id: ObjId, failed: bool, notes: &mut Vec<
         ));
         match bio.owner {
             BioOwner::Dio(dio) => state.dios.get_mut(&dio).expect("dio").io_error = true,
-            BioOwner::Writeback(_) => state.inodes[bio.inode].as_eio = true,
+            BioOwner::Writeback(_) => {
+                // ext4_end_bio: mapping_set_error; ext4_finish_bio: SetPageError (run
+                // later for an unwritten io_end, but before its end_page_writeback).
+                state.inodes[bio.inode].as_eio = true;
+                for index in &bio.pages {
+                    let page = state.inodes[bio.inode].pages.get_mut(index);
+                    page.expect("a page under writeback stays cached").error = true;
+                }
+            }
         }
     } else {
         state.disk.sectors[start..start + sectors].copy_from_slice(&bio.data);
@@ -221,7 +229,11 @@ fn dio_complete_step(
         }
         CompletePc::SyncFlush => {
             let mode = crate::pagecache::SyncMode::All;
-            start_writeback(state, d.inode, pages, mode, wb_map);
+            start_writeback(state, d.inode, pages.clone(), mode, wb_map);
+            if wb_map.is_none() {
+                let found = crate::pagecache::under_writeback(state, d.inode, pages);
+                state.dios.get_mut(&id).expect("dio").fdatawait = found;
+            }
             Some(if wb_map.is_some() {
                 CompletePc::SyncFlush
             } else {
@@ -230,7 +242,8 @@ fn dio_complete_step(
         }
         CompletePc::SyncFlushWait => {
             // ext4_sync_file returns the flush's error at once, before any commit.
-            if crate::pagecache::filemap_check_errors(state, d.inode, notes) {
+            let found = std::mem::take(&mut state.dios.get_mut(&id).expect("dio").fdatawait);
+            if crate::pagecache::fdatawait_errors(state, d.inode, &found, notes) {
                 state.dios.get_mut(&id).expect("dio").sync_error = true;
                 return Some(CompletePc::KiComplete);
             }

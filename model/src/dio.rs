@@ -151,6 +151,7 @@ fn dio_start(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<
         holds_dio_count: true,
         io_error: false,
         sync_error: false,
+        fdatawait: Vec::new(),
         result: 0,
         offset: pos,
         private,

@@ -160,13 +160,13 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
         }
         (Op::Read { .. }, LockedFlushWait) => {
             // The locked path drops i_mutex before returning the error.
-            if pagecache::filemap_check_errors(state, inode, notes) {
+            if pagecache::fdatawait_by(state, a, inode, notes) {
                 f.error = crate::iocb::errno::EIO;
                 crate::truncate::unlock_i_mutex(state, a, inode, notes);
             }
         }
         (_, FlushWait) => {
-            if pagecache::filemap_check_errors(state, inode, notes) {
+            if pagecache::fdatawait_by(state, a, inode, notes) {
                 f.error = crate::iocb::errno::EIO;
             }
         }

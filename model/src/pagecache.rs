@@ -58,6 +58,7 @@ pub fn page_from_disk(state: &State, inode: InodeIx, index: u64) -> Page {
     Page {
         dirty: 0,
         writeback: 0,
+        error: false,
         data,
     }
 }
@@ -302,6 +303,7 @@ pub fn start_writeback(
             .get_mut(&index)
             .expect("dirty page");
         page.writeback += 1;
+        page.error = false; // ext4_bio_write_page: ClearPageError
     }
     let mut bios = Vec::new();
     for run in blocks.chunk_by(|x, y| x.1 + 1 == y.1) {
@@ -343,7 +345,10 @@ pub fn writeback_by(
     notes: &mut Vec<String>,
 ) -> Vec<u16> {
     let mut entry = state.actors[a as usize].wb_map.take();
-    let bios = start_writeback(state, inode, pages, mode, &mut entry);
+    let bios = start_writeback(state, inode, pages.clone(), mode, &mut entry);
+    if entry.is_none() {
+        state.actors[a as usize].fdatawait = under_writeback(state, inode, pages);
+    }
     match entry {
         Some(io) => notes.push(format!(
             "ext4_ext_map_blocks: down_write(i_data_sem), io = i_private = {}, ext4_mb_new_blocks",
@@ -482,6 +487,53 @@ fn submit_writeback_bio(
     let id = state.new_id();
     state.bios.insert(id, bio);
     id
+}
+
+/// The pages `__filemap_fdatawait_range` finds tagged writeback in `pages`
+/// (`pagevec_lookup_tag(PAGECACHE_TAG_WRITEBACK)`, mm/filemap.c:397-400). Simplification: the
+/// lookup is taken when the flush that precedes the wait ends.
+pub fn under_writeback(
+    state: &State,
+    inode: InodeIx,
+    pages: std::ops::RangeInclusive<u64>,
+) -> Vec<u64> {
+    let ino = &state.inodes[inode];
+    let found = ino.pages.range(pages).filter(|(_, p)| p.writeback > 0);
+    found.map(|(&i, _)| i).collect()
+}
+
+/// `filemap_fdatawait_range` once the pages `found` left writeback (mm/filemap.c:384-445):
+/// `TestClearPageError` on each (`ret = -EIO`), then `filemap_check_errors`, which clears
+/// `AS_EIO` whatever `ret` is. True when either saw `-EIO`. A page truncated meanwhile is
+/// not looked at (the kernel's waiter holds a reference to it; not modelled).
+pub fn fdatawait_errors(
+    state: &mut State,
+    inode: InodeIx,
+    found: &[u64],
+    notes: &mut Vec<String>,
+) -> bool {
+    let mut page_error = false;
+    for index in found {
+        if let Some(page) = state.inodes[inode].pages.get_mut(index) {
+            if std::mem::take(&mut page.error) {
+                notes.push(format!("TestClearPageError(page {index}): -EIO"));
+                page_error = true;
+            }
+        }
+    }
+    let mapping_error = filemap_check_errors(state, inode, notes);
+    page_error || mapping_error
+}
+
+/// [`fdatawait_errors`] for actor `a`'s flush ([`crate::state::Actor::fdatawait`]).
+pub fn fdatawait_by(
+    state: &mut State,
+    a: crate::state::ActorId,
+    inode: InodeIx,
+    notes: &mut Vec<String>,
+) -> bool {
+    let found = std::mem::take(&mut state.actors[a as usize].fdatawait);
+    fdatawait_errors(state, inode, &found, notes)
 }
 
 /// `filemap_check_errors`: test and clear `AS_EIO`; true when it was set (the caller's

@@ -347,6 +347,7 @@ impl Scenario {
                 sleeping: None,
                 results: Vec::new(),
                 wb_map: None,
+                fdatawait: Vec::new(),
             });
         }
         Ok(actors)

@@ -141,6 +141,10 @@ pub struct Page {
     /// `PG_writeback`, as the count of the page's block writes not yet ended (the page
     /// leaves writeback when the last ends: `ext4_finish_bio` checks every buffer).
     pub writeback: u8,
+    /// `PG_error`: set by `ext4_finish_bio` for a failed write (fs/ext4/page-io.c:91-93),
+    /// cleared when the page's writeback starts again (`ext4_bio_write_page`, page-io.c:440)
+    /// or by a waiter's `TestClearPageError` (mm/filemap.c:411).
+    pub error: bool,
     /// Contents per sector of the page.
     pub data: Vec<Data>,
 }
@@ -255,6 +259,8 @@ pub struct Dio {
     pub io_error: bool,
     /// The `generic_write_sync` of an async completion failed.
     pub sync_error: bool,
+    /// The pages that sync's flush found under writeback (as [`Actor::fdatawait`]).
+    pub fdatawait: Vec<u64>,
     /// File offset of the request (`offset` of `dio_complete`).
     pub offset: u64,
     /// `dio->private`: the io_end (async `ext4_ext_direct_IO` only).
@@ -346,6 +352,9 @@ pub struct Actor {
     pub results: Vec<OpResult>,
     /// Its writeback is inside `ext4_ext_map_blocks` ([`MapEntry`]).
     pub wb_map: MapEntry,
+    /// The pages its last flush found under writeback: the ones whose `PG_error` its
+    /// `filemap_fdatawait_range` tests ([`crate::pagecache::fdatawait_errors`]).
+    pub fdatawait: Vec<u64>,
 }
 
 /// A writeback pass under dioread_nolock that must allocate (or convert) is inside

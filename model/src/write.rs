@@ -188,17 +188,17 @@ pub fn run(
         DirectFlush => flush(state, a, f.inode, range_of(state, f), notes),
         DirectFlushWait => {
             // generic_file_direct_write: "if (written) goto out".
-            if pagecache::filemap_check_errors(state, f.inode, notes) {
+            if pagecache::fdatawait_by(state, a, f.inode, notes) {
                 f.written = errno::EIO;
             }
         }
         SyncFlushWait => {
             // ext4_sync_file returns the error before the commit; it replaces ret.
-            if pagecache::filemap_check_errors(state, f.inode, notes) {
+            if pagecache::fdatawait_by(state, a, f.inode, notes) {
                 f.ret = errno::EIO;
             }
         }
-        FallbackFlushWait => fallback_done(state, f, notes),
+        FallbackFlushWait => fallback_done(state, a, f, notes),
         DirectInvalidate => direct_invalidate(state, f, notes),
         DirectIo => direct_io(state, f, notes),
         DirectEnd => direct_end(state, f, notes),
@@ -488,8 +488,8 @@ fn truncate_failed_write(state: &mut State, inode: InodeIx, notes: &mut Vec<Stri
 /// `invalidate_mapping_pages`.
 /// On a flush error "we don't know how much we wrote, so just return the number of bytes
 /// which were direct-written": `ki_pos` stays after the direct part.
-fn fallback_done(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
-    if pagecache::filemap_check_errors(state, f.inode, notes) {
+fn fallback_done(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    if pagecache::fdatawait_by(state, a, f.inode, notes) {
         // `return written ? written : err` (mm/filemap.c:2681): with nothing written
         // directly, the flush's error.
         if f.written == 0 {

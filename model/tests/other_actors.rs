@@ -877,6 +877,34 @@ mod bio_errors {
         assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::EIO);
     }
 
+    /// `PG_error` beside `AS_EIO` (mm/filemap.c:384-445): an O_DSYNC write's flush found its
+    /// page under writeback; the bio fails; a direct write to another page takes `AS_EIO`
+    /// first (its range held no page under writeback). The O_DSYNC write still gets `-EIO`
+    /// from `TestClearPageError` on its page.
+    #[test]
+    fn a_waiter_on_a_failed_page_reports_eio_after_another_took_as_eio() {
+        let mut write = buffered(0, B);
+        write.file.o_dsync = true;
+        let actors = vec![vec![Op::Write(write)], vec![Op::Write(dio(B, B))]];
+        let mut s = state(FAILING, vec![inode(2 * B, &[(0, 2, 0, Written)])], actors);
+        step_to(&mut s, 0, WritePc::SyncFlushWait);
+        let bio = first_bio(&s);
+        exec::step(&mut s, Task::BioError(bio)).expect("the device fails the bio");
+        assert!(s.inodes[0].pages[&0].error, "ext4_finish_bio: SetPageError");
+        finish_op(&mut s, 1);
+        assert_eq!(write_result(&s, 1, 0).0, model::iocb::errno::EIO, "AS_EIO");
+        finish(&mut s);
+        assert_eq!(
+            write_result(&s, 0, 0).0,
+            model::iocb::errno::EIO,
+            "PG_error"
+        );
+        assert!(
+            !s.inodes[0].pages[&0].error,
+            "TestClearPageError cleared it"
+        );
+    }
+
     /// A direct write that wrote nothing directly (a hole of a block-mapped file: `-ENOTBLK`)
     /// falls back to buffered; its fallback flush fails; `__generic_file_write_iter` returns
     /// `written ? written : err` (mm/filemap.c:2681): `-EIO`, not 0.
