@@ -514,11 +514,10 @@ pub fn fdatawait_errors(
 ) -> bool {
     let mut page_error = false;
     for index in found {
-        if let Some(page) = state.inodes[inode].pages.get_mut(index) {
-            if std::mem::take(&mut page.error) {
-                notes.push(format!("TestClearPageError(page {index}): -EIO"));
-                page_error = true;
-            }
+        let page = state.inodes[inode].pages.get_mut(index);
+        if page.is_some_and(|p| std::mem::take(&mut p.error)) {
+            notes.push(format!("TestClearPageError(page {index}): -EIO"));
+            page_error = true;
         }
     }
     let mapping_error = filemap_check_errors(state, inode, notes);
