@@ -1,6 +1,6 @@
 //! Direct I/O writes: `ext4_ext_direct_IO`, `ext4_ind_direct_IO` (fs/ext4/inode.c,
 //! indirect.c) and `do_blockdev_direct_IO` with `dio_zero_block` and `dio_complete`
-//! (fs/direct-io.c), spec §2.9, §4.6. The writer's control flow is in [`crate::write::after`];
+//! (fs/direct-io.c), fs/ext4/inode.c. The writer's control flow is in [`crate::write::after`];
 //! here are the waits and the effects of the DIO steps.
 
 use crate::convert::ext4_ext_convert_to_initialized;
@@ -189,7 +189,7 @@ fn get_block_allocates(state: &State, f: &WriteFrame) -> bool {
     create && !state.inodes[f.inode].map.lookup(lblk, want).mapped()
 }
 
-/// `get_more_blocks` → `get_block` (spec §2.8, §2.9), the head `dio_zero_block`, and the
+/// `get_more_blocks` → `get_block` (fs/ext4/inode.c), the head `dio_zero_block`, and the
 /// data bio of the mapping.
 fn get_block(
     state: &mut State,
@@ -322,7 +322,7 @@ fn allocate(
 }
 
 /// `ext4_set_io_unwritten_flag(inode, ext4_inode_aio(inode))` or, with `i_private` NULL,
-/// `EXT4_STATE_DIO_UNWRITTEN` (spec §2.3 (a), (b)).
+/// `EXT4_STATE_DIO_UNWRITTEN` (fs/ext4/page-io.c).
 fn flag_pre_io(state: &mut State, inode: InodeIx) {
     match state.inodes[inode].i_private {
         Some(io_end) => flag_io_unwritten(state, io_end),

@@ -1,4 +1,4 @@
-//! The other actors' operations (spec §4.4): buffered and direct readers, `stat`, truncate
+//! The other actors' operations: buffered and direct readers, `stat`, truncate
 //! in `ext4_setattr` order, `fsync`, a flusher pass, a journal commit, and a crash with
 //! journal replay. [`after`] holds their control flow, [`wait`] their waits, [`run`] their
 //! effects.
