@@ -1,4 +1,4 @@
-//! The background actors (spec §4.4): the block layer completing any in-flight bio
+//! The background actors: the block layer completing any in-flight bio
 //! (`dio_bio_end_io`/`dio_bio_end_aio`, `ext4_end_bio`), the DIO completion worker
 //! (`dio_aio_complete_work` on `s_dio_done_wq`: `dio_complete` in its order) and the
 //! conversion worker (`ext4_end_io_rsv_work` on `rsv_conversion_wq`).

@@ -1,4 +1,4 @@
-//! `ext4_ext_convert_to_initialized` (fs/ext4/extents.c, spec §2.8 "With CREATE"): how plain
+//! `ext4_ext_convert_to_initialized` (fs/ext4/extents.c): how plain
 //! `EXT4_GET_BLOCKS_CREATE` turns part of an unwritten extent written. Used by writeback
 //! without dioread_nolock and by the extending DIO path's `ext4_get_block`.
 

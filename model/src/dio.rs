@@ -1,6 +1,6 @@
 //! Direct I/O writes: `ext4_ext_direct_IO`, `ext4_ind_direct_IO` (fs/ext4/inode.c,
 //! indirect.c) and `do_blockdev_direct_IO` with `dio_zero_block` and `dio_complete`
-//! (fs/direct-io.c), spec §2.9, §4.6. The writer's control flow is in [`crate::write::after`];
+//! (fs/direct-io.c), fs/ext4/inode.c. The writer's control flow is in [`crate::write::after`];
 //! here are the waits and the effects of the DIO steps.
 
 use crate::convert::ext4_ext_convert_to_initialized;
@@ -206,7 +206,7 @@ fn map_enter(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     ));
 }
 
-/// `get_more_blocks` → `get_block` (spec §2.8, §2.9), the head `dio_zero_block`, and the
+/// `get_more_blocks` → `get_block` (fs/direct-io.c, fs/ext4/inode.c), the head `dio_zero_block`, and the
 /// data bio of the mapping.
 fn get_block(
     state: &mut State,
@@ -342,7 +342,7 @@ fn allocate(
 }
 
 /// `ext4_set_io_unwritten_flag(inode, ext4_inode_aio(inode))` or, with `i_private` NULL,
-/// `EXT4_STATE_DIO_UNWRITTEN` (spec §2.3 (a), (b)).
+/// `EXT4_STATE_DIO_UNWRITTEN` (fs/ext4/extents.c:4512-4517).
 fn flag_pre_io(state: &mut State, inode: InodeIx, io: Option<ObjId>) {
     match io {
         Some(io_end) if !state.io_ends.contains_key(&io_end) => {

@@ -1,6 +1,6 @@
 //! The block map of one inode: extents with their boundaries and states, plus the delayed
-//! (delalloc) blocks of the extent-status cache (spec §2.8, §4.2). The extent-status cache is
-//! folded into the map: the overwrite test then asks for one Written extent (spec §4.2).
+//! (delalloc) blocks of the extent-status cache (fs/ext4/inode.c). The extent-status cache is
+//! folded into the map: the overwrite test then asks for one Written extent.
 
 use std::collections::BTreeSet;
 
@@ -43,7 +43,7 @@ impl Extent {
     }
 }
 
-/// What `ext4_map_blocks(create = 0)` returns for `m_lblk` (spec §2.8): the blocks left in
+/// What `ext4_map_blocks(create = 0)` returns for `m_lblk` (fs/ext4/inode.c): the blocks left in
 /// that one extent from `m_lblk`, capped at `m_len`; a hole or delayed block maps nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mapping {
@@ -116,7 +116,7 @@ impl ExtentMap {
 
     /// Inserts a new extent over a hole. `merge` is false for `EXT4_GET_BLOCKS_PRE_IO`
     /// (`ext4_ext_insert_extent` does not merge then); `unwritten_merge` is the extra condition
-    /// of `ext4_can_extents_be_merged` for unwritten extents (spec §2.3).
+    /// of `ext4_can_extents_be_merged` for unwritten extents (fs/ext4/page-io.c).
     pub fn insert(&mut self, new: Extent, merge: bool, unwritten_merge: bool) {
         assert!(new.len > 0);
         assert!(

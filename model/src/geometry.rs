@@ -1,5 +1,5 @@
-//! Superblock geometry and mount options (spec §2.6, §2.7, §4.1). Sizes are real bytes; the
-//! simulated disk is small (`disk_blocks`) so that states stay small.
+//! Superblock geometry and mount options (fs/ext4/super.c, fs/ext4/ext4_jbd2.h). Sizes are
+//! real bytes; the simulated disk is small (`disk_blocks`) so that states stay small.
 
 use crate::limits::{self, BLKBITS_MAX, BLKBITS_MIN, PAGE_BITS_MAX, PAGE_BITS_MIN};
 
@@ -18,7 +18,7 @@ pub struct Geometry {
     pub disk_blocks: u32,
 }
 
-/// Mount options that change the write path (spec §2.7, §4.1).
+/// Mount options that change the write path (fs/ext4/ext4_jbd2.h).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Mount {
     /// `-o dioread_nolock` (off by default in 4.4; needs block size == page size).
@@ -26,9 +26,9 @@ pub struct Mount {
     /// `MS_SYNCHRONOUS`: every inode `IS_SYNC`.
     pub sync: bool,
     /// The device is request-based: bios submitted under a plug stay on the plug list until
-    /// the submitter sleeps (`blk_schedule_flush_plug`) or calls `blk_finish_plug` (spec
-    /// §2.12). Off: a bio-based device (brd, pmem, md) dispatches each bio at submission, so
-    /// any bio may complete at once.
+    /// the submitter sleeps (`blk_schedule_flush_plug`) or calls `blk_finish_plug`
+    /// (block/blk-core.c). Off: a bio-based device (brd, pmem, md) dispatches each bio at
+    /// submission, so any bio may complete at once.
     pub plug_holds_bios: bool,
     /// The device may fail any bio with `-EIO` (a completion task `e<n>` beside `b<n>`).
     pub bio_errors: bool,
@@ -79,11 +79,11 @@ impl Geometry {
     pub fn sectors_per_page(&self) -> u64 {
         1 << (self.page_bits - self.sector_bits)
     }
-    /// `sb->s_maxbytes` (extent files), spec §2.6.
+    /// `sb->s_maxbytes` (extent files), fs/ext4/super.c.
     pub fn s_maxbytes(&self) -> u64 {
         limits::ext4_max_size(self.blkbits, self.huge_file)
     }
-    /// `sbi->s_bitmap_maxbytes` (block-mapped files), spec §2.6; `loff_t`.
+    /// `sbi->s_bitmap_maxbytes` (block-mapped files), fs/ext4/super.c; `loff_t`.
     pub fn s_bitmap_maxbytes(&self) -> i64 {
         limits::ext4_max_bitmap_size(self.blkbits, self.huge_file)
     }

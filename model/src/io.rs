@@ -1,7 +1,7 @@
 //! io_end and dio bookkeeping shared by the writer, the bio completions and the workers:
 //! `ext4_init_io_end`, `ext4_set_io_unwritten_flag`, `ext4_put_io_end(_defer)`,
 //! `ext4_convert_unwritten_extents`, `ext4_clear_io_unwritten_flag` + `wake_up_all`,
-//! `inode_dio_begin/end` (spec §2.3, §2.9).
+//! `inode_dio_begin/end` (fs/ext4/page-io.c, fs/ext4/inode.c).
 
 use crate::extent::ExtentState;
 use crate::pagecache::{end_page_writeback, unwritten_merge_allowed};

@@ -1,6 +1,7 @@
 //! The request: `struct kiocb` and `struct iov_iter` as the 4.4 write path sees them, and the
-//! pure checks made on them (`generic_write_checks`, the bitmap-file limit). Spec §2.0 steps
-//! 1–4, §2.4, §2.5.
+//! pure checks made on them (`generic_write_checks`, the bitmap-file limit): `iocb_flags` and
+//! `is_sync_kiocb` (include/linux/fs.h), `generic_write_checks` (mm/filemap.c), the head of
+//! `ext4_file_write_iter` (fs/ext4/file.c).
 
 use crate::limits::{MAX_NON_LFS, RLIM_INFINITY};
 
@@ -37,7 +38,7 @@ pub struct FileFlags {
     pub o_largefile: bool,
 }
 
-/// `ki_flags`, computed once by `iocb_flags(file)` when the iocb is built (spec §2.0 step 1).
+/// `ki_flags`, computed once by `iocb_flags(file)` when the iocb is built (include/linux/fs.h).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KiFlags {
     /// `IOCB_DIRECT`: `O_DIRECT` (DAX is not modelled).
@@ -147,7 +148,7 @@ pub struct Iocb {
 }
 
 impl Iocb {
-    /// `is_sync_kiocb(iocb)` (spec §2.4).
+    /// `is_sync_kiocb(iocb)` (include/linux/fs.h).
     pub fn is_sync_kiocb(&self) -> bool {
         !self.ki_complete
     }
@@ -162,7 +163,7 @@ pub struct WriteChecks {
     pub sigxfsz: bool,
 }
 
-/// `generic_write_checks(iocb, from)` (mm/filemap.c, 4.1–4.4; spec §2.5), caller holds
+/// `generic_write_checks(iocb, from)` (mm/filemap.c, 4.1–4.4), caller holds
 /// `i_mutex`. Moves `ki_pos` to `i_size` for `IOCB_APPEND` and truncates `from`.
 pub fn generic_write_checks(
     iocb: &mut Iocb,
@@ -208,7 +209,7 @@ pub fn generic_write_checks(
     }
 }
 
-/// The bitmap-file check of `ext4_file_write_iter` (spec §2.0 step 4): for a file without
+/// The bitmap-file check of `ext4_file_write_iter` (fs/ext4/file.c): for a file without
 /// `EXT4_INODE_EXTENTS`, `-EFBIG` at or past `s_bitmap_maxbytes`, else truncate to it.
 /// Returns the error, if any.
 /// The comparison is in `loff_t`, as in the kernel (`s_bitmap_maxbytes` may be negative).
@@ -221,7 +222,7 @@ pub fn bitmap_file_check(ki_pos: u64, from: &mut IovIter, s_bitmap_maxbytes: i64
     None
 }
 
-/// `ext4_unaligned_aio(inode, from, pos)` (fs/ext4/file.c, spec §2.1), with `i_size` the value
+/// `ext4_unaligned_aio(inode, from, pos)` (fs/ext4/file.c), with `i_size` the value
 /// `i_size_read` returned (unlocked). The early return at or past `i_size` is kept as written.
 pub fn ext4_unaligned_aio(i_size: u64, from: &IovIter, pos: u64, blocksize: u64) -> bool {
     let blockmask = blocksize - 1;

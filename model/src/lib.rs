@@ -2,8 +2,8 @@
 //!
 //! `ext4_file_write_iter` (fs/ext4/file.c) as it stands in Linux 4.1–4.4, with everything it
 //! calls, and the actors that race with it, as data plus step functions: no threads, no
-//! clocks, no randomness, no I/O. Sources: `../shared/seed/ext4_file_write_iter.md` (the
-//! function) and `../shared/spec/write-path-4.4.md` (its semantics, cited as "spec §n").
+//! clocks, no randomness, no I/O. The function is byte-identical in 4.1.15, 4.2.8 and
+//! 4.4.121; every item cites the kernel file and function it mirrors.
 //! **The model mirrors the kernel, bugs included**: where 4.4 reads state without a lock,
 //! races or skips a wait, so does the model.
 //!
@@ -24,7 +24,7 @@
 //! while its bio is in flight. A truncate to 0 takes `i_mutex`, waits for the DIO's
 //! `i_data_sem` and `i_dio_count`, frees the blocks. Then `generic_file_direct_write`
 //! raises `i_size` back to the end of the write: the file claims 4096 bytes and has no
-//! blocks (spec §2.10 step 5).
+//! blocks (mm/filemap.c).
 //!
 //! ```
 //! use model::extent::{Extent, ExtentState};
@@ -69,10 +69,10 @@
 //!
 //! Only modelled steps interleave: a race inside one atomic step (for example within one
 //! `get_block` call, or a writeback pass) is invisible. Memory ordering is sequentially
-//! consistent. Bios fail only with `bio_errors`; the device has no volatile cache. DAX, data=journal,
-//! nodelalloc, inline data, encryption (beyond "`ext4_direct_IO` returns 0"), mmap and
-//! timestamps are left out; `ext4_ext_zeroout` only as `ext4_ext_convert_to_initialized`
-//! calls it. The README lists every simplification.
+//! consistent. Bios fail only with `bio_errors`; the device has no volatile cache. DAX,
+//! data=journal, nodelalloc, inline data, encryption (beyond "`ext4_direct_IO` returns 0"), mmap
+//! and timestamps are left out; `ext4_ext_zeroout` only as `ext4_ext_convert_to_initialized` calls
+//! it. The README lists every simplification.
 
 pub mod background;
 pub mod convert;

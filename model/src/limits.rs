@@ -1,6 +1,6 @@
 //! Every limit of the model in one place: the kernel's constants (real byte values) and the
-//! bounds that keep model states small. Spec: `../shared/spec/write-path-4.4.md` §2.2, §2.5,
-//! §2.6, §4.1.
+//! bounds that keep model states small. Each kernel constant names the header or function
+//! it comes from.
 
 /// `EXT4_WQ_HASH_SZ`: number of hashed `aio_mutex` / `ioend_wq` buckets (fs/ext4/ext4.h).
 pub const EXT4_WQ_HASH_SZ: u32 = 37;
@@ -53,7 +53,7 @@ pub const REQUEST_BLOCKS_MAX: u64 = 16;
 /// Model bound: steps of one run before the driver reports that it did not finish.
 pub const STEPS_MAX: usize = 4096;
 
-/// `s_maxbytes`: `ext4_max_size(blkbits, has_huge_files)` (fs/ext4/super.c, spec §2.6), on a
+/// `s_maxbytes`: `ext4_max_size(blkbits, has_huge_files)` (fs/ext4/super.c), on a
 /// 64-bit kernel with a 64-bit `blkcnt_t`.
 pub fn ext4_max_size(blkbits: u32, has_huge_files: bool) -> u64 {
     assert!((BLKBITS_MIN..=BLKBITS_MAX).contains(&blkbits));
@@ -69,7 +69,7 @@ pub fn ext4_max_size(blkbits: u32, has_huge_files: bool) -> u64 {
 }
 
 /// `s_bitmap_maxbytes`: `ext4_max_bitmap_size(blkbits, has_huge_files)` (fs/ext4/super.c,
-/// spec §2.6): 12 direct blocks plus single, double and triple indirect trees, capped by what
+/// fs/ext4/super.c): 12 direct blocks plus single, double and triple indirect trees, capped by what
 /// `i_blocks` can count once the tree's own metadata blocks are subtracted.
 ///
 /// Computed in `loff_t` (`i64`) exactly as 4.4 does, wrapping included: for 32 KiB and
@@ -97,7 +97,7 @@ const _: () = assert!(ACTORS_MAX < u8::MAX as usize);
 const _: () = assert!(DISK_BLOCKS_MAX as u64 * (SECTORS_PER_BLOCK_MAX as u64) < u16::MAX as u64);
 
 /// `s_extent_max_zeroout_kb`'s default (fs/ext4/super.c): unwritten extents up to 32 KiB are
-/// zeroed out rather than split by `ext4_ext_convert_to_initialized` (spec §2.8).
+/// zeroed out rather than split by `ext4_ext_convert_to_initialized` (fs/ext4/extents.c).
 pub const EXTENT_MAX_ZEROOUT_KB: u64 = 32;
 
 /// `EXT_INIT_MAX_LEN`: the most blocks one written extent holds (`1 << 15`, ext4_extents.h).
@@ -111,7 +111,8 @@ pub const EXT_UNWRITTEN_MAX_LEN: u64 = EXT_INIT_MAX_LEN - 1;
 mod tests {
     use super::*;
 
-    /// The eight values of spec §2.6's table, 64-bit kernel.
+    /// The eight values `ext4_max_size` and `ext4_max_bitmap_size` give for 1 and 4 KiB
+    /// blocks with and without huge_file, 64-bit kernel.
     #[test]
     fn ext4_max_size_and_bitmap_size_match_the_spec_table() {
         let table = [

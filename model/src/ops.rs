@@ -1,12 +1,12 @@
 //! What actors do: their operations (`Op`), the local state of the operation in progress
 //! (`Frame`) with its program counter, and what each operation returned (`OpResult`).
-//! Each program-counter variant is one interleaving point (spec §4.6) and names the kernel
+//! Each program-counter variant is one interleaving point and names the kernel
 //! code it mirrors.
 
 use crate::iocb::{FileFlags, Iocb, IovIter, Segment};
 use crate::state::{Data, InodeIx, ObjId};
 
-/// One `write`/`pwrite`/`io_submit` of a write (spec §4.4 "Writers").
+/// One `write`/`pwrite`/`io_submit` of a write.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WriteOp {
     /// The file.
@@ -271,7 +271,7 @@ pub struct WriteFrame {
     pub event: Option<i64>,
 }
 
-/// Program counter of the `dio_complete` work of an async dio (spec §2.9).
+/// Program counter of the `dio_complete` work of an async dio (fs/ext4/inode.c).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CompletePc {
     /// `dio->end_io`: `ext4_end_io_dio` puts the io_end, converting if it was the last ref.

@@ -1,4 +1,4 @@
-//! The other actors' operations (spec §4.4): buffered and direct readers, `stat`, truncate
+//! The other actors' operations: buffered and direct readers, `stat`, truncate
 //! in `ext4_setattr` order, `fsync`, a flusher pass, a journal commit, and a crash with
 //! journal replay. [`after`] holds their control flow, [`wait`] their waits, [`run`] their
 //! effects.
@@ -80,12 +80,16 @@ pub fn after(state: &State, op: &Op, f: &OtherFrame) -> OtherPc {
     }
 }
 
-/// The byte range an operation's flush or page walk covers.
+/// The byte range an operation's flush or page walk covers (saturating: the range is the
+/// model's bookkeeping, and a scenario's ranges fit `loff_t` anyway).
 fn op_pages(state: &State, op: &Op) -> (InodeIx, std::ops::RangeInclusive<u64>) {
     match *op {
         Op::Read {
             inode, pos, len, ..
-        } => (inode, page_range(state, pos, pos + len.max(1) - 1)),
+        } => (
+            inode,
+            page_range(state, pos, pos.saturating_add(len.max(1) - 1)),
+        ),
         Op::Fsync { inode, .. } | Op::Writeback { inode } => {
             (inode, 0..=u64::MAX >> state.geometry.page_bits)
         }
@@ -93,7 +97,10 @@ fn op_pages(state: &State, op: &Op) -> (InodeIx, std::ops::RangeInclusive<u64>) 
             let page_bits = state.geometry.page_bits;
             (inode, (size >> page_bits)..=u64::MAX >> page_bits)
         }
-        Op::PunchHole { inode, pos, len } => (inode, page_range(state, pos, pos + len.max(1) - 1)),
+        Op::PunchHole { inode, pos, len } => (
+            inode,
+            page_range(state, pos, pos.saturating_add(len.max(1) - 1)),
+        ),
         Op::Stat { inode } => (inode, 0..=0),
         Op::Write(_) | Op::Commit | Op::Crash => (0, 0..=0),
     }
@@ -225,7 +232,7 @@ fn read_step(state: &mut State, op: &Op, f: &mut OtherFrame, notes: &mut Vec<Str
         // The unlocked read's I/O is done in this step: its inode_dio_end.
         crate::io::inode_dio_end(state, inode);
     }
-    let end = (start + len).min(state.inodes[inode].i_size);
+    let end = start.saturating_add(len).min(state.inodes[inode].i_size);
     let pos = f.pos.max(start);
     if pos >= end {
         f.pos = end.max(pos);

@@ -1,6 +1,6 @@
 //! The page cache and buffered I/O: `ext4_da_write_begin/end` (delalloc), `ext4_readpage`,
 //! `ext4_writepages` (writeback, with unwritten extents under dioread_nolock), page
-//! invalidation. Helpers here compute and mutate; they do not pick steps (spec §2.10, §4.4).
+//! invalidation. Helpers here compute and mutate; they do not pick steps (mm/filemap.c).
 
 use crate::convert::ext4_ext_convert_to_initialized;
 use crate::exec::Wait;

@@ -1,4 +1,4 @@
-//! The whole model state (spec §4.2, §4.3): inodes, disk, page cache, in-flight I/O objects,
+//! The whole model state: inodes, disk, page cache, in-flight I/O objects,
 //! the hashed `aio_mutex` buckets and the actors. Pure data: `Clone + Eq + Hash`, so engines
 //! can store and compare states.
 
@@ -132,7 +132,7 @@ impl Disk {
     }
 }
 
-/// One page of the page cache with sector-granular contents (spec §4.2). `PG_dirty` and
+/// One page of the page cache with sector-granular contents. `PG_dirty` and
 /// `PG_writeback` are separate bits: a page under writeback can be dirtied again.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Page {
@@ -149,7 +149,7 @@ pub struct Page {
     pub data: Vec<Data>,
 }
 
-/// A sleeping mutex (`struct mutex`): its owner. Not FIFO in 4.4 (spec §4.1): any contender
+/// A sleeping mutex (`struct mutex`): its owner. Not FIFO in 4.4: any contender
 /// may win once it is free, so waiters are not recorded.
 pub type Mutex = Option<ActorId>;
 
@@ -162,7 +162,7 @@ pub struct RwSem {
     pub writer: bool,
 }
 
-/// What the journal has committed for an inode: what survives a crash (spec §4.4).
+/// What the journal has committed for an inode: what survives a crash.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Committed {
     /// The extent tree at the last commit.
@@ -173,7 +173,7 @@ pub struct Committed {
     pub orphan: bool,
 }
 
-/// Per-inode state (spec §4.2).
+/// Per-inode state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Inode {
     /// The inode's address, the key of `ext4_aio_mutex` / `ext4_ioend_wq` (mod 37).
@@ -182,7 +182,7 @@ pub struct Inode {
     pub extents: bool,
     /// `S_SYNC`.
     pub s_sync: bool,
-    /// Encrypted or inline data: `ext4_direct_IO` returns 0 (spec §2.9). (A journalled-data
+    /// Encrypted or inline data: `ext4_direct_IO` returns 0 (fs/ext4/inode.c). (A journalled-data
     /// inode needs nodelalloc, which is not modelled.)
     pub dio_refused: bool,
     /// `EXT4_STATE_DIO_UNWRITTEN`.
@@ -236,7 +236,7 @@ impl Inode {
     }
 }
 
-/// `struct dio` (fs/direct-io.c) and the ext4 state hung on it (spec §4.3).
+/// `struct dio` (fs/direct-io.c) and the ext4 state hung on it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Dio {
     /// The inode.
@@ -273,7 +273,7 @@ pub struct Dio {
     pub op: usize,
 }
 
-/// `ext4_io_end_t` (spec §2.3).
+/// `ext4_io_end_t` (fs/ext4/page-io.c).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IoEnd {
     /// The inode.
@@ -299,7 +299,7 @@ pub enum BioOwner {
     Writeback(ObjId),
 }
 
-/// A bio in flight: where it writes, what, and for whom (spec §4.2).
+/// A bio in flight: where it writes, what, and for whom.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Bio {
     /// The inode whose data it carries.
@@ -453,7 +453,7 @@ impl State {
         self.inodes[inode].s_sync || self.mount.sync
     }
 
-    /// `ext4_should_dioread_nolock(inode)` (spec §2.7; data=journal is not modelled).
+    /// `ext4_should_dioread_nolock(inode)` (fs/ext4/ext4_jbd2.h; data=journal is not modelled).
     pub fn should_dioread_nolock(&self, inode: InodeIx) -> bool {
         self.mount.dioread_nolock && self.inodes[inode].extents
     }

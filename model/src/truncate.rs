@@ -1,4 +1,4 @@
-//! Truncate in `ext4_setattr` order (fs/ext4/inode.c, spec §4.4) and a crash followed by
+//! Truncate in `ext4_setattr` order (fs/ext4/inode.c) and a crash followed by
 //! journal replay and `ext4_orphan_cleanup`.
 
 use crate::extent::ExtentState;
@@ -325,7 +325,7 @@ fn discard_buffers(page: &mut Page, g: Geometry, from: u64, to: u64) {
     }
 }
 
-/// Power failure: what the committed journal and the disk hold survives (spec §4.4); journal
+/// Power failure: what the committed journal and the disk hold survives; journal
 /// replay, then `ext4_orphan_cleanup` truncates orphans to their on-disk size. Every other
 /// actor dies; the crashing actor goes on with its program on the recovered state.
 pub fn crash(state: &mut State, a: ActorId, notes: &mut Vec<String>) {

@@ -1,5 +1,5 @@
-//! The writer: `ext4_file_write_iter` (fs/ext4/file.c, 4.1–4.4; `../shared/seed/`) and its
-//! callees down to `__generic_file_write_iter`, step by step (spec §2.0).
+//! The writer: `ext4_file_write_iter` (fs/ext4/file.c, byte-identical in 4.1–4.4) and its
+//! callees down to `__generic_file_write_iter` (mm/filemap.c), step by step.
 //!
 //! Three functions hold a writer's whole control flow: [`after`] says where a writer goes
 //! once the step at its program counter ran (the function read top to bottom), [`wait`] says
@@ -228,7 +228,7 @@ fn range_of(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64> {
     )
 }
 
-/// The serialization gate (spec §2.0 step 2), `i_size` read unlocked.
+/// The serialization gate (fs/ext4/file.c), `i_size` read unlocked.
 fn gate(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     let ino = &state.inodes[f.inode];
     let unaligned = || {
@@ -336,7 +336,7 @@ fn write_checks(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mut
     f.buffered_pos = f.iocb.ki_pos;
 }
 
-/// The overwrite test of spec §2.0 step 6 (`nrpages` and `i_size` read here).
+/// The overwrite test of `ext4_file_write_iter` (`nrpages` and `i_size` read here).
 fn overwrite_check(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     let ino = &state.inodes[f.inode];
     let (pos, length) = (f.iocb.ki_pos, f.iter.count());
@@ -379,7 +379,7 @@ fn direct_invalidate(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<Stri
     }
 }
 
-/// `ext4_direct_IO` and the head of `ext4_ext_direct_IO` (spec §2.9).
+/// `ext4_direct_IO` and the head of `ext4_ext_direct_IO` (fs/ext4/inode.c).
 fn direct_io(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     let ino = &state.inodes[f.inode];
     let final_size = f.iocb.ki_pos + f.iter.count();
@@ -404,7 +404,7 @@ fn direct_io(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     ));
 }
 
-/// The tail of `generic_file_direct_write` (spec §2.10).
+/// The tail of `generic_file_direct_write` (mm/filemap.c).
 fn direct_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     if state.inodes[f.inode].nrpages() > 0 {
         pagecache::invalidate_pages2(state, f.inode, range_of(state, f));

@@ -1,4 +1,4 @@
-//! The other actors (spec §4.4): truncate, punch hole, writeback, fsync, crash, hashing.
+//! The other actors: truncate, punch hole, writeback, fsync, crash, hashing.
 
 mod common;
 use common::*;
@@ -165,9 +165,10 @@ mod ext4_setattr {
         );
     }
 
-    /// Spec §2.10 step 5: the truncate runs while the overwrite DIO is between dropping and
-    /// retaking i_mutex; `generic_file_direct_write` then raises `i_size` back to the end of
-    /// the write, while the blocks the truncate freed stay freed and `i_disksize` stays 0.
+    /// `generic_file_direct_write` (mm/filemap.c) raising `i_size`: the truncate runs while the
+    /// overwrite DIO is between dropping and retaking i_mutex; `generic_file_direct_write` then
+    /// raises `i_size` back to the end of the write, while the blocks the truncate freed stay freed
+    /// and `i_disksize` stays 0.
     #[test]
     fn truncate_waits_for_an_overwrite_dio_then_gets_its_i_size_raised_back_as_in_4_4() {
         let actors = vec![
@@ -787,7 +788,7 @@ mod bio_errors {
 
     /// A failed bio of a sync DIO into an unwritten extent: `dio_complete` returns `-EIO`,
     /// so `ext4_ext_direct_IO` skips its sync conversion and `EXT4_STATE_DIO_UNWRITTEN`
-    /// stays set (spec §2.9 step 10).
+    /// stays set (fs/ext4/inode.c).
     #[test]
     fn a_failed_sync_dio_returns_eio_and_leaves_the_state_bit_set() {
         let mut s = one_writer(FAILING, inode(B, &[(0, 1, 0, Unwritten)]), dio(0, B));
@@ -1009,8 +1010,8 @@ mod ext4_free_blocks {
     }
 }
 
-/// `ext4_ext_convert_to_initialized` (spec §2.8): a buffered write into an unwritten extent,
-/// written back without dioread_nolock.
+/// `ext4_ext_convert_to_initialized` (fs/ext4/extents.c): a buffered write into an unwritten
+/// extent, written back without dioread_nolock.
 mod ext4_ext_convert_to_initialized {
     use super::*;
     use model::extent::ExtentState;

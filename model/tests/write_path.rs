@@ -1,4 +1,4 @@
-//! The write path, one group per kernel function modelled (spec §2).
+//! The write path, one group per kernel function modelled.
 
 mod common;
 use common::*;
@@ -403,7 +403,7 @@ mod blk_plug {
 
     /// On a bio-based device the bio may finish before `drop_refcount`: the submitter runs
     /// `dio_complete` itself, returns the bytes, and its put of the io_end converts, under
-    /// `i_mutex` (spec §2.3, §2.9).
+    /// `i_mutex` (fs/ext4/page-io.c, fs/ext4/inode.c).
     #[test]
     fn a_queued_aio_whose_bios_finish_first_completes_and_converts_in_the_submitter() {
         let mut s = one_writer(DEFAULT, inode(B, &[(0, 1, 0, Unwritten)]), aio(0, B));

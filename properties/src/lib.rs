@@ -1,10 +1,11 @@
 //! # properties: the model checked against an independent reference
 //!
 //! The reference is the simplest correct thing and shares no logic with the model: here,
-//! the size limits of spec §2.6 written out again from their definitions (how many blocks
-//! an extent or an indirect tree can address, and what `i_blocks` can count), in 128-bit
-//! arithmetic. The proptest properties of the issue tracker's "properties" issue (size
-//! limits, overwrite detection, sync ordering, sequential conformance) build on it.
+//! the size limits of `ext4_max_size` and `ext4_max_bitmap_size` (fs/ext4/super.c) written out
+//! again from their definitions (how many blocks an extent or an indirect tree can address, and
+//! what `i_blocks` can count), in 128-bit arithmetic. The proptest properties of the issue
+//! tracker's "properties" issue (size limits, overwrite detection, sync ordering, sequential
+//! conformance) build on it.
 #![warn(missing_docs)]
 
 pub mod reference;

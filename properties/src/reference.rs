@@ -1,7 +1,8 @@
 //! The reference: the simplest correct thing, sharing no logic with the model. It imports the
-//! model's data types only. Size limits are spec §2.5 and §2.0 step 4 written out again; the
-//! overwrite predicate is spec §2.0 step 6 and §2.8 as a sentence; the file is a map from
-//! sector offset to content with plain sequential semantics.
+//! model's data types only. Size limits are `generic_write_checks` (mm/filemap.c) and the
+//! bitmap-file check of `ext4_file_write_iter` written out again; the overwrite predicate is
+//! the overwrite test of `ext4_file_write_iter` (fs/ext4/file.c) as a sentence; the file is a map
+//! from sector offset to content with plain sequential semantics.
 
 use std::collections::BTreeMap;
 
@@ -38,8 +39,8 @@ pub struct Expected {
     pub pos: u64,
 }
 
-/// The outcome of a write under spec §2.5 and §2.0 step 4, given `i_size`, `s_maxbytes` and,
-/// for a block-mapped file, `s_bitmap_maxbytes` (signed, as in 4.4).
+/// The outcome of a write under `generic_write_checks` and the bitmap-file check, given `i_size`,
+/// `s_maxbytes` and, for a block-mapped file, `s_bitmap_maxbytes` (signed, as in 4.4).
 pub fn expected_write(
     r: Request,
     i_size: u64,
@@ -91,7 +92,7 @@ pub fn expected_write(
     }
 }
 
-/// `do_blockdev_direct_IO`'s `-EINVAL` (spec §2.7): a direct write of `count` bytes (what
+/// `do_blockdev_direct_IO`'s `-EINVAL` (fs/direct-io.c): a direct write of `count` bytes (what
 /// the limits left) at `pos` is refused when the offset, or the address or length of any part
 /// of any segment it uses, is not a multiple of the device's sector. `segments` are
 /// `(address, length)` pairs in order.
@@ -109,9 +110,9 @@ pub fn dio_misaligned(pos: u64, segments: &[(u64, u64)], count: u64, sector: u64
     !bits.is_multiple_of(sector)
 }
 
-/// Spec §2.0 step 6 and §2.8: a DIO write is an overwrite when dioread_nolock applies, no
-/// aio_mutex was taken, nothing is cached, the range ends within `i_size`, and one written
-/// extent covers every block it touches.
+/// The overwrite test of `ext4_file_write_iter` with `ext4_map_blocks`: a DIO write is an overwrite
+/// when dioread_nolock applies, no aio_mutex was taken, nothing is cached, the range ends within
+/// `i_size`, and one written extent covers every block it touches.
 pub fn is_overwrite(
     extents: &[Extent],
     block: u64,
@@ -128,7 +129,8 @@ pub fn is_overwrite(
         .any(|e| e.state == ExtentState::Written && e.lblk <= first && last < e.lblk + e.len)
 }
 
-/// Spec §2.0 step 2 and §2.1: the aio_mutex gate of a direct write to an extent file.
+/// `ext4_file_write_iter` and `ext4_unaligned_aio` (fs/ext4/file.c): the aio_mutex gate of a direct
+/// write to an extent file.
 pub fn takes_aio_mutex(
     aio: bool,
     append: bool,

@@ -115,7 +115,8 @@ proptest! {
     /// Size limits: for buffered, DIO and AIO DIO writes of one to four iovec segments, the
     /// model's return (bytes, `-EFBIG`, `-EINVAL` for a misaligned DIO, 0), SIGXFSZ and final
     /// position equal the reference's, and nothing is written at or past the limit that
-    /// applies (spec §2.5, §2.0 step 4, `do_blockdev_direct_IO`'s alignment).
+    /// applies (`generic_write_checks`, the bitmap-file check, `do_blockdev_direct_IO`'s
+    /// alignment).
     #[test]
     fn size_limits_match_the_reference(
         g in geometry(),
@@ -228,8 +229,8 @@ proptest! {
     #![proptest_config(config(CASES))]
 
     /// Overwrite detection: the aio_mutex gate and the `overwrite` flag equal the reference
-    /// predicates of spec §2.0 steps 2 and 6 and §2.8, and the write drops i_mutex in
-    /// `ext4_ext_direct_IO` exactly when the flag is set.
+    /// aio_mutex gate and overwrite test of `ext4_file_write_iter`, and the write drops i_mutex
+    /// in `ext4_ext_direct_IO` exactly when the flag is set.
     #[test]
     fn overwrite_detection_matches_the_reference(
         map in extent_map(),
@@ -289,7 +290,7 @@ fn after_crash(state: &State, offset: u64) -> Data {
 proptest! {
     #![proptest_config(config(CASES))]
 
-    /// Sync ordering (spec §2.11): `generic_write_sync` runs exactly when `ret > 0` and the
+    /// Sync ordering: `generic_write_sync` (include/linux/fs.h) runs exactly when `ret > 0` and the
     /// file is O_SYNC/O_DSYNC or IS_SYNC; in `ext4_file_write_iter` after i_mutex is released
     /// and before the plug and the aio_mutex; for a queued AIO in `dio_complete` after
     /// `end_io` and `inode_dio_end` and before `ki_complete`; and when the write returns (or

@@ -168,9 +168,10 @@ pub struct CaseResult {
     pub found: Option<Execution>,
 }
 
-/// The outcome of a hunt. Its totals count the cases `0..=k` only, where `k` is the lowest
-/// violating case (or the last case run): cases other threads started after `k` do not
-/// count, so the totals do not depend on thread timing.
+/// The outcome of a hunt. Its totals count the finished cases up to the lowest violating
+/// case `k` only: cases other threads started after `k` do not count, so the totals do not
+/// depend on thread timing (every case below `k` runs, unless the time budget or a stop cuts
+/// the hunt short).
 #[derive(Clone, Debug)]
 pub struct HuntResult {
     /// Cases counted.
@@ -260,13 +261,9 @@ impl Hunt {
             elapsed_ms: started.elapsed().as_millis(),
             interrupted: stop.load(Ordering::SeqCst),
         };
-        // In index order, up to the first violation or the first case not run (the time
-        // budget or a stop may leave gaps past it).
-        for local in 0.. {
-            let index = local * self.shard.1 + self.shard.0;
-            let Some(case) = finished.remove(&index) else {
-                break;
-            };
+        // In index order, up to the lowest violating case. Every case below it ran (workers
+        // stop only past it) unless the time budget or a stop cut the hunt short.
+        for (_, case) in finished {
             result.cases += 1;
             result.schedules += case.schedules;
             result.steps += case.steps;

@@ -121,7 +121,7 @@ fn d4(case: &Case, real: &Outcome, model: &Outcome) -> bool {
 }
 
 /// D5: when `ext4_ext_convert_to_initialized` zeroes out unwritten blocks instead of
-/// splitting. 4.4 (spec §2.8) zeroes the whole extent when it is at most 32 KiB and lies
+/// splitting. 4.4 (fs/ext4/extents.c) zeroes the whole extent when it is at most 32 KiB and lies
 /// within `max(i_size, end of the request)`, else the tail or the head when small enough;
 /// since 5.7 ("ext4: Do not zeroout extents beyond i_disksize", Jan Kara) the limit is
 /// `i_disksize`, which lags `i_size` for an extending write, and 6.18 was also measured not
