@@ -493,6 +493,13 @@ pub fn dio_end_io(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
     let end = state.io_ends.get_mut(&io_end).expect("io_end of a dio");
     end.offset = offset;
     end.size = size;
+    let (count, unwritten) = (end.count, end.unwritten);
+    notes.push(format!(
+        "ext4_end_io_dio: {} offset={offset} size={size}{}, ext4_put_io_end ({count} -> {})",
+        crate::state::io_end_name(Some(io_end)),
+        if unwritten { " unwritten" } else { "" },
+        count - 1
+    ));
     put_io_end(state, io_end, notes);
 }
 
