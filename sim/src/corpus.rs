@@ -31,6 +31,16 @@ pub enum Verdict {
     Holds,
 }
 
+impl Verdict {
+    /// The name a corpus file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Violates => "violates",
+            Verdict::Holds => "holds",
+        }
+    }
+}
+
 /// What kind of behaviour a stored violation is, judged against the kernel's history.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -214,11 +224,12 @@ fn check_class(entry: &Entry) -> Result<(), String> {
         }
         (Verdict::Violates, Some(class)) => class.evidence_field(),
     };
+    let class_name = entry.class.map_or("(none)", Class::name);
     for (name, value) in fields {
         match (Some(name) == wanted, value) {
-            (true, None) => return Err(format!("{name}: missing for class {:?}", entry.class)),
+            (true, None) => return Err(format!("{name}: missing for class {class_name}")),
             (false, Some(_)) => {
-                return Err(format!("{name}: not a field of class {:?}", entry.class));
+                return Err(format!("{name}: not a field of class {class_name}"));
             }
             _ => {}
         }

@@ -47,14 +47,16 @@ pub fn assert_entry(path: impl AsRef<Path>) -> Loaded {
             format!("not proven: the breadth-first search stopped at {states} states")
         }
         (_, Outcome::Other(what)) => format!("broken instead: {what}"),
-        (Verdict::Holds, other) => format!("a holds entry came out {other:?}"),
+        (Verdict::Holds, Outcome::Reproduced | Outcome::Refound(_)) => {
+            format!("a holds entry broke {}", entry.oracle)
+        }
     };
     panic!(
-        "{}: entry {} {} ({:?} {}; class: {}): {failure}\nreplay: {} replay {}",
+        "{}: entry {} {} ({} {}; class: {}): {failure}\nreplay: {} replay {}",
         path.display(),
         entry.id,
         entry.slug,
-        entry.verdict,
+        entry.verdict.name(),
         entry.oracle,
         entry.class_words(),
         super::run::WRITEITER,

@@ -116,9 +116,10 @@ pub fn check_range(h: &History, state: &State, tag: u8) -> Result<(), Violation>
     let ino = &state.inodes[w.inode];
     if w.append && (ino.i_mutex != Some(w.actor) || pos != ino.i_size) {
         let msg = format!(
-            "O_APPEND write {tag} placed at {pos} while i_size is {} (i_mutex held by {:?})",
+            "O_APPEND write {tag} placed at {pos} while i_size is {} (i_mutex held by {})",
             ino.i_size,
-            ino.i_mutex.map(|a| format!("a{a}"))
+            ino.i_mutex
+                .map_or("nobody".to_string(), |a| format!("a{a}"))
         );
         return violation(Oracle::AppendPlacement, vec![w.actor], msg);
     }
@@ -195,7 +196,7 @@ pub fn check_frames(state: &State, event: &Event) -> Result<(), Violation> {
         }
         let holds = state.inodes[f.inode].i_mutex == Some(a);
         if holds != f.i_mutex_held {
-            let msg = format!("i_mutex owner disagrees with a{a}'s frame at {:?}", f.pc);
+            let msg = format!("i_mutex owner disagrees with a{a}'s frame at {}", f.pc);
             return violation(Oracle::Locks, vec![a], msg);
         }
         if let Some(bucket) = f.aio_mutex
@@ -223,8 +224,12 @@ fn check_dio_decision(a: u8, f: &WriteFrame, state: &State) -> Result<(), Violat
         || (f.io_end.is_some() && f.iocb.is_sync_kiocb());
     if bad {
         let msg = format!(
-            "a{a} at {:?}: direct={} path={:?} overwrite={} io_end={:?}",
-            f.pc, f.iocb.ki_flags.direct, f.path, f.overwrite, f.io_end
+            "a{a} at {}: IOCB_DIRECT={} path={} overwrite={} io_end={}",
+            f.pc,
+            f.iocb.ki_flags.direct,
+            f.path.map_or("none".to_string(), |p| p.to_string()),
+            f.overwrite,
+            model::state::io_end_name(f.io_end)
         );
         return violation(Oracle::SingleDioDecision, vec![a], msg);
     }
