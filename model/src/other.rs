@@ -4,7 +4,7 @@
 //! effects.
 
 use crate::exec::Wait;
-use crate::io::{commit, commit_must_wait, data_sem_free};
+use crate::io::data_sem_free;
 use crate::ops::{Op, OtherFrame, OtherPc};
 use crate::pagecache::{
     self, page_range, read_disk_sector, writeback_needs_map, writeback_pending,
@@ -56,6 +56,7 @@ pub fn after(state: &State, op: &Op, f: &OtherFrame) -> OtherPc {
         (Op::Read { direct: true, .. }, ReadPage) if flag => IMutexUnlock,
         (Op::Fsync { .. }, Flush) => FlushWait,
         (Op::Fsync { .. }, FlushWait) => Commit,
+        (_, Commit) => CommitWait,
         (Op::Truncate { inode, size }, IMutexLock) if *size != state.inodes[*inode].i_size => {
             if flag {
                 OrphanAdd
@@ -100,7 +101,7 @@ fn op_pages(state: &State, op: &Op) -> (InodeIx, std::ops::RangeInclusive<u64>) 
 }
 
 /// What the step at `pc` waits for.
-pub fn wait(state: &State, op: &Op, pc: OtherPc) -> Option<Wait> {
+pub fn wait(state: &State, op: &Op, (pc, tid): (OtherPc, Option<u32>)) -> Option<Wait> {
     let (inode, pages) = op_pages(state, op);
     let busy = || !data_sem_free(state, inode);
     match pc {
@@ -119,19 +120,16 @@ pub fn wait(state: &State, op: &Op, pc: OtherPc) -> Option<Wait> {
         FlushWait | LockedFlushWait | TruncatePagecache => {
             writeback_pending(state, inode, pages).then_some(Wait::Writeback { inode })
         }
-        Commit => (commit_needed(state, op) && commit_must_wait(state)).then_some(Wait::Commit),
+        CommitWait => tid.and_then(|tid| crate::journal::committed_wait(state, tid)),
         _ => None,
     }
 }
 
-/// fsync's `jbd2_complete_transaction` has something to wait for; a periodic commit always.
-fn commit_needed(state: &State, op: &Op) -> bool {
+/// The transaction fsync's `jbd2_complete_transaction` or the forced commit waits for.
+fn commit_target(state: &State, op: &Op) -> Option<u32> {
     match *op {
-        Op::Fsync { inode, datasync } => {
-            let ino = &state.inodes[inode];
-            ino.datasync_dirty || (!datasync && ino.sync_dirty)
-        }
-        _ => true,
+        Op::Fsync { inode, datasync } => crate::journal::sync_target(state, inode, datasync),
+        _ => crate::journal::force_target(state),
     }
 }
 
@@ -172,11 +170,13 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
         }
         (_, Done) => {}
         (_, Commit) => {
-            if commit_needed(state, op) {
-                commit(state);
-                notes.push("journal commit".into());
+            f.tid = commit_target(state, op);
+            match f.tid {
+                Some(tid) => crate::journal::request_commit(state, tid, notes),
+                None => notes.push("nothing to commit".into()),
             }
         }
+        (_, CommitWait) => notes.push("transaction committed".into()),
         (_, Stat) => {
             f.pos = state.inodes[inode].i_size;
             notes.push(format!("i_size={}", f.pos));

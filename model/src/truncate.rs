@@ -367,7 +367,7 @@ pub fn crash(state: &mut State, a: ActorId, notes: &mut Vec<String>) {
             ext4_truncate(state, inode, size, notes);
         }
     }
-    crate::io::commit(state);
+    crate::journal::commit_recovered(state);
     state.crashed = true;
     kill_others(state, a);
     notes.push("crash: journal replayed, orphans truncated".into());

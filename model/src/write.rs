@@ -7,7 +7,6 @@
 //! not decide. DIO steps are in [`crate::dio`].
 
 use crate::exec::Wait;
-use crate::io::{commit, commit_must_wait};
 use crate::iocb::{bitmap_file_check, errno, ext4_unaligned_aio, generic_write_checks};
 use crate::ops::{DioPath, IocbPrivate, WriteFrame, WriteOp, WritePc};
 use crate::pagecache::{self, page_range, writeback_pending};
@@ -58,10 +57,11 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         FallbackFlush => FallbackFlushWait,
         FallbackFlushWait => IMutexUnlock,
         IMutexUnlock if f.ret > 0 && sync_needed(state, f) => SyncFlush,
-        IMutexUnlock | SyncCommit => after_sync(f),
+        IMutexUnlock | SyncCommitWait => after_sync(f),
         SyncFlush => SyncFlushWait,
         SyncFlushWait if f.ret < 0 => after_sync(f),
         SyncFlushWait => SyncCommit,
+        SyncCommit => SyncCommitWait,
         FinishPlug if f.aio_mutex.is_some() => AioMutexUnlock,
         FinishPlug | AioMutexUnlock | OutUnlock if !f.iocb.is_sync_kiocb() => IoSubmitFinishPlug,
         FinishPlug | AioMutexUnlock | OutUnlock | IoSubmitFinishPlug | Done => Done,
@@ -129,9 +129,9 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
         SyncFlush => pagecache::flush_wait(state, inode, sync_range(state, f)),
         SyncFlushWait => writeback_pending(state, inode, sync_range(state, f))
             .then_some(Wait::Writeback { inode }),
-        SyncCommit => {
-            (sync_commit_needed(state, f) && commit_must_wait(state)).then_some(Wait::Commit)
-        }
+        SyncCommitWait => f
+            .commit_tid
+            .and_then(|tid| crate::journal::committed_wait(state, tid)),
         DioGetBlock | DioDrop | ExtPutIoEnd | ExtConvertAndEnd | IndEnd => {
             crate::dio::wait(state, a, f)
         }
@@ -147,17 +147,6 @@ fn buffered_range(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64
 fn sync_range(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64> {
     let ret = f.ret.max(1) as u64;
     page_range(state, f.iocb.ki_pos - ret, f.iocb.ki_pos - 1)
-}
-
-/// `jbd2_complete_transaction` has a transaction to wait for: the inode's `i_datasync_tid`
-/// (O_DSYNC only or IS_SYNC) or `i_sync_tid` (O_SYNC) is not committed yet.
-fn sync_commit_needed(state: &State, f: &WriteFrame) -> bool {
-    let ino = &state.inodes[f.inode];
-    if f.file.o_sync {
-        ino.sync_dirty || ino.datasync_dirty
-    } else {
-        ino.datasync_dirty
-    }
 }
 
 /// Applies the step at `f.pc`; `notes` gets what happened, in ext4 terms.
@@ -197,6 +186,7 @@ pub fn run(
         IMutexUnlock | OutUnlock => unlock_i_mutex(state, a, f, notes),
         SyncFlush => flush(state, a, f.inode, sync_range(state, f), notes),
         SyncCommit => sync_commit(state, f, notes),
+        SyncCommitWait => notes.push("transaction committed".into()),
         FinishPlug if !f.iocb.is_sync_kiocb() => {
             notes.push("nested under io_submit's plug: dispatches nothing".into());
         }
@@ -473,11 +463,14 @@ fn fallback_done(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>)
     ));
 }
 
-/// `jbd2_complete_transaction` in `ext4_sync_file`.
-fn sync_commit(state: &mut State, f: &WriteFrame, notes: &mut Vec<String>) {
-    if sync_commit_needed(state, f) {
-        commit(state);
-        notes.push("journal commit".into());
+/// `jbd2_complete_transaction` in `ext4_sync_file`: `generic_write_sync` passes
+/// `datasync = !O_SYNC` (include/linux/fs.h:2465), so O_DSYNC and IS_SYNC wait for
+/// `i_datasync_tid`, O_SYNC for `i_sync_tid`.
+fn sync_commit(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    f.commit_tid = crate::journal::sync_target(state, f.inode, !f.file.o_sync);
+    match f.commit_tid {
+        Some(tid) => crate::journal::request_commit(state, tid, notes),
+        None => notes.push("tid committed: no commit".into()),
     }
 }
 
