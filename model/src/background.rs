@@ -155,7 +155,10 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
                     let range = (d.offset, d.result);
                     let converts =
                         d.end_io && d.private.is_some_and(|e| put_converts(state, e, range));
-                    (converts && busy).then_some(Wait::DataSem { inode })
+                    // ext4_convert_unwritten_extents(NULL, ...) starts its handle
+                    // (fs/ext4/extents.c:5074) before down_write(i_data_sem).
+                    crate::journal::handle_wait_if(state, converts)
+                        .or((converts && busy).then_some(Wait::DataSem { inode }))
                 }
                 CompletePc::SyncFlush => crate::pagecache::flush_wait(state, inode, pages),
                 CompletePc::SyncFlushWait => {

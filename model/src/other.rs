@@ -5,6 +5,7 @@
 
 use crate::exec::Wait;
 use crate::io::data_sem_free;
+use crate::journal::{handle_wait, handle_wait_if};
 use crate::ops::{Op, OtherFrame, OtherPc};
 use crate::pagecache::{
     self, page_range, read_disk_sector, writeback_needs_map, writeback_pending,
@@ -108,18 +109,27 @@ pub fn wait(state: &State, op: &Op, (pc, tid): (OtherPc, Option<u32>)) -> Option
         IMutexLock => state.inodes[inode]
             .i_mutex
             .map(|owner| Wait::IMutex { inode, owner }),
-        SetSize | FreeBlocks => busy().then_some(Wait::DataSem { inode }),
+        // ext4_setattr's handle (fs/ext4/inode.c:4908) for the orphan and the sizes.
+        OrphanAdd => handle_wait(state),
+        // ext4_setattr, ext4_truncate (fs/ext4/inode.c:3923), ext4_punch_hole
+        // (fs/ext4/inode.c:3772): the handle, then down_write(i_data_sem).
+        SetSize | FreeBlocks => handle_wait(state).or(busy().then_some(Wait::DataSem { inode })),
         ReadPage => state.inodes[inode]
             .i_data_sem
             .writer
             .then_some(Wait::DataSem { inode }),
         Flush | LockedFlush | PunchFlush => pagecache::flush_wait(state, inode, pages),
-        WritebackRun => {
-            (writeback_needs_map(state, inode, pages) && busy()).then_some(Wait::DataSem { inode })
-        }
-        FlushWait | LockedFlushWait | TruncatePagecache => {
+        WritebackRun => pagecache::writepages_handle_wait(state, inode)
+            .or((writeback_needs_map(state, inode, pages) && busy())
+                .then_some(Wait::DataSem { inode })),
+        FlushWait | LockedFlushWait => {
             writeback_pending(state, inode, pages).then_some(Wait::Writeback { inode })
         }
+        // truncate_pagecache(_range) waits for writeback; ext4_punch_hole then starts its
+        // handle (fs/ext4/inode.c:3772) for ext4_zero_partial_blocks.
+        TruncatePagecache => writeback_pending(state, inode, pages)
+            .then_some(Wait::Writeback { inode })
+            .or_else(|| handle_wait_if(state, matches!(op, Op::PunchHole { .. }))),
         CommitWait => tid.and_then(|tid| crate::journal::committed_wait(state, tid)),
         _ => None,
     }

@@ -208,7 +208,16 @@ pub fn flush_wait(
         return Some(Wait::Writeback { inode });
     }
     let busy = !crate::io::data_sem_free(state, inode);
-    (busy && writeback_needs_map(state, inode, pages)).then_some(Wait::DataSem { inode })
+    writepages_handle_wait(state, inode)
+        .or((busy && writeback_needs_map(state, inode, pages)).then_some(Wait::DataSem { inode }))
+}
+
+/// `ext4_writepages` with a page tagged dirty starts a handle
+/// (`ext4_journal_start_with_reserve`, fs/ext4/inode.c:2601) before
+/// `mpage_prepare_extent_to_map`.
+pub fn writepages_handle_wait(state: &State, inode: InodeIx) -> Option<Wait> {
+    let dirty = state.inodes[inode].pages.values().any(|p| p.dirty != 0);
+    crate::journal::handle_wait_if(state, dirty)
 }
 
 /// The dirty blocks a writeback pass over `pages` would write: `(page, lblk)` below EOF,
@@ -266,10 +275,12 @@ pub fn start_writeback(
         assert!(!ino.i_data_sem.writer && ino.i_data_sem.readers == 0);
         ino.i_data_sem.writer = true;
         *entry = Some(ino.i_private);
+        crate::journal::handle_start(state);
         return Vec::new();
     }
     let mut io = entry.take().inspect(|_| {
         state.inodes[inode].i_data_sem.writer = false;
+        crate::journal::handle_stop(state);
     });
     for (_, page) in state.inodes[inode].pages.range_mut(pages) {
         if page.dirty == 0 || (page.writeback > 0 && mode == SyncMode::None) {

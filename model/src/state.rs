@@ -552,6 +552,29 @@ impl State {
                 .count();
             assert_eq!(dio.bios as usize, bios, "dio {id} bio count");
         }
+        assert_eq!(
+            self.journal.t_updates as usize,
+            self.handles_held(),
+            "t_updates counts the handles held across steps"
+        );
+    }
+
+    /// Handles started in one step and not stopped yet: a `get_block` or a writeback pass
+    /// inside `ext4_ext_map_blocks`.
+    fn handles_held(&self) -> usize {
+        let writers = self.actors.iter().filter(|a| {
+            a.wb_map.is_some() || matches!(&a.frame, Frame::Write(f) if f.gb_io_pending)
+        });
+        let workers = self.work.values().filter(|w| {
+            matches!(
+                w,
+                Work::DioComplete {
+                    wb_map: Some(_),
+                    ..
+                }
+            )
+        });
+        writers.count() + workers.count()
     }
 
     /// Physical sector of byte `pos` of a file, given the physical block of its block.

@@ -8,6 +8,7 @@
 
 use crate::exec::Wait;
 use crate::iocb::{bitmap_file_check, errno, ext4_unaligned_aio, generic_write_checks};
+use crate::journal::{handle_wait, handle_wait_if};
 use crate::ops::{DioPath, IocbPrivate, WriteFrame, WriteOp, WritePc};
 use crate::pagecache::{self, page_range, writeback_pending};
 use crate::state::{ActorId, State};
@@ -113,16 +114,26 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
         }
         IMutexLock | ExtRelock => ino.i_mutex.map(|owner| Wait::IMutex { inode, owner }),
         ExtOverwriteUnlock => ino.i_data_sem.writer.then_some(Wait::DataSem { inode }),
+        // file_update_time → ext4_dirty_inode (fs/ext4/inode.c:5279) starts a handle. The
+        // model waits even for checks that will fail, which touch no journal state.
+        WriteChecks => handle_wait(state),
+        // ext4_da_write_begin (fs/ext4/inode.c:2793) starts its handle before
+        // ext4_da_write_end takes i_data_sem.
         PerformWrite => {
             let pos = f.buffered_pos + f.status;
             let disksize = pagecache::da_write_updates_disksize(state, inode, pos, f.iter.count());
             let busy = ino.i_data_sem.writer || (disksize && ino.i_data_sem.readers > 0);
-            busy.then_some(Wait::DataSem { inode })
+            handle_wait(state).or(busy.then_some(Wait::DataSem { inode }))
         }
         DirectFlush => pagecache::flush_wait(state, inode, range()),
-        DirectFlushWait | DirectInvalidate | DirectEnd => (ino.nrpages() > 0
+        DirectFlushWait | DirectInvalidate => (ino.nrpages() > 0
             && writeback_pending(state, inode, range()))
         .then_some(Wait::Writeback { inode }),
+        // The invalidation waits for writeback, then raising i_size marks the inode dirty
+        // (ext4_dirty_inode's handle).
+        DirectEnd => (ino.nrpages() > 0 && writeback_pending(state, inode, range()))
+            .then_some(Wait::Writeback { inode })
+            .or_else(|| handle_wait_if(state, direct_end_raises_size(state, f))),
         FallbackFlush => pagecache::flush_wait(state, inode, buffered_range(state, f)),
         FallbackFlushWait => writeback_pending(state, inode, buffered_range(state, f))
             .then_some(Wait::Writeback { inode }),
@@ -132,7 +143,7 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
         SyncCommitWait => f
             .commit_tid
             .and_then(|tid| crate::journal::committed_wait(state, tid)),
-        DioGetBlock | DioDrop | ExtPutIoEnd | ExtConvertAndEnd | IndEnd => {
+        DioGetBlock | DioDrop | ExtPutIoEnd | ExtConvertAndEnd | IndBegin | IndEnd => {
             crate::dio::wait(state, a, f)
         }
         _ => None,
@@ -382,6 +393,11 @@ fn direct_io(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
         "direct_IO path={path} final_size={final_size} i_size={}",
         ino.i_size
     ));
+}
+
+/// `generic_file_direct_write` raises `i_size` (`i_size_write`, `mark_inode_dirty`).
+fn direct_end_raises_size(state: &State, f: &WriteFrame) -> bool {
+    f.dio_ret > 0 && f.iocb.ki_pos + f.dio_ret as u64 > state.inodes[f.inode].i_size
 }
 
 /// The tail of `generic_file_direct_write` (spec §2.10).

@@ -431,7 +431,8 @@ mod ext4_sync_file_and_crash {
         let mut s = state(DEFAULT, vec![inode(B, &[(0, 1, 0, Written)])], actors);
         step_to(&mut s, 0, WritePc::DioGetBlock);
         assert!(s.inodes[0].orphan, "extending DIO is on the orphan list");
-        exec::step(&mut s, Task::Actor(0)).expect("allocates block 1");
+        exec::step(&mut s, Task::Actor(0)).expect("enters ext4_ext_map_blocks");
+        exec::step(&mut s, Task::Actor(0)).expect("allocates block 1, stops its handle");
         finish_op(&mut s, 1);
         finish_op(&mut s, 1);
         assert_eq!(s.actors[0].results, vec![OpResult::Crashed]);
@@ -730,7 +731,7 @@ mod ext4_orphan_cleanup {
         for _ in 0..3 {
             exec::step(&mut s, Task::Actor(0)).expect("lock, orphan add, set size");
         }
-        exec::step(&mut s, Task::Actor(1)).expect("commit");
+        finish_op(&mut s, 1); // the commit
         exec::step(&mut s, Task::Actor(1)).expect("crash");
         assert_eq!(s.actors[0].results, vec![OpResult::Crashed]);
         finish(&mut s);

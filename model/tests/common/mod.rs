@@ -172,9 +172,24 @@ pub fn finish_op(state: &mut State, a: u8) {
         if state.actors[a as usize].results.len() == done {
             return;
         }
-        exec::step(state, Task::Actor(a)).unwrap_or_else(|e| panic!("{e}"));
+        let task = match exec::task_wait(state, Task::Actor(a)) {
+            Ok(Some(exec::Wait::Commit)) => commit_work(state),
+            _ => Task::Actor(a),
+        };
+        exec::step(state, task).unwrap_or_else(|e| panic!("{e}"));
     }
     panic!("actor {a} did not finish its operation");
+}
+
+/// kjournald2's commit work item (a commit was requested).
+pub fn commit_work(state: &State) -> Task {
+    let id = state
+        .work
+        .iter()
+        .find(|(_, w)| matches!(w, model::state::Work::Commit { .. }))
+        .map(|(&id, _)| id)
+        .expect("a commit was requested");
+    Task::Work(id)
 }
 
 /// Initial data of logical block `lblk` of inode 0.
