@@ -48,8 +48,9 @@ fn running_has_changes(state: &State) -> bool {
             .any(|i| i.sync_dirty || i.datasync_dirty || i.ordered)
 }
 
-/// The transaction `jbd2_complete_transaction` must see committed for `inode`: its
-/// `i_datasync_tid` (datasync) or `i_sync_tid`, if not committed yet.
+/// The transaction `jbd2_complete_transaction` must see committed for `inode`
+/// (`ext4_sync_file`, fs/ext4/fsync.c:137: `commit_tid = datasync ? i_datasync_tid :
+/// i_sync_tid`), if not committed yet (fs/jbd2/journal.c:724-737: an old tid returns at once).
 pub fn sync_target(state: &State, inode: InodeIx, datasync: bool) -> Option<u32> {
     let ino = &state.inodes[inode];
     let (running, committing) = if datasync {
@@ -70,8 +71,9 @@ pub fn sync_target(state: &State, inode: InodeIx, datasync: bool) -> Option<u32>
     }
 }
 
-/// `jbd2_journal_force_commit`'s transaction: the running one if it holds anything, else the
-/// one being committed, if any.
+/// `__jbd2_journal_force_commit`'s transaction (fs/jbd2/journal.c:548): the running one if
+/// it holds anything (jbd2 creates it at the first handle), else the one being committed,
+/// if any.
 pub fn force_target(state: &State) -> Option<u32> {
     let j = &state.journal;
     if running_has_changes(state) {
@@ -81,8 +83,8 @@ pub fn force_target(state: &State) -> Option<u32> {
     }
 }
 
-/// `jbd2_log_start_commit(journal, tid)`: `j_commit_request` moves to `tid` and kjournald2
-/// is woken (a commit work item, unless one runs).
+/// `jbd2_log_start_commit(journal, tid)` (fs/jbd2/journal.c:494, 531): `j_commit_request`
+/// moves to `tid` and kjournald2 is woken (a commit work item, unless one runs).
 pub fn request_commit(state: &mut State, tid: u32, notes: &mut Vec<String>) {
     let j = &mut state.journal;
     j.requested = j.requested.max(tid);
@@ -123,7 +125,8 @@ pub fn handle_stop(state: &mut State) {
     state.journal.t_updates -= 1;
 }
 
-/// `jbd2_log_wait_commit(journal, tid)`: the caller waits until `tid` is committed.
+/// `jbd2_log_wait_commit(journal, tid)` (fs/jbd2/journal.c:689): the caller waits until
+/// `j_commit_sequence` reaches `tid`.
 pub fn committed_wait(state: &State, tid: u32) -> Option<Wait> {
     (state.journal.committed < tid).then_some(Wait::Commit)
 }
@@ -154,7 +157,9 @@ pub fn commit_wait(state: &State, pc: CommitPc) -> Option<Wait> {
     }
 }
 
-/// One stage of kjournald2's commit; the next stage, or `None` when it is done.
+/// One stage of kjournald2's `jbd2_journal_commit_transaction` (fs/jbd2/commit.c:368); the
+/// next stage, or `None` when it is done (kjournald2 commits again while
+/// `j_commit_request` is past `j_commit_sequence`, fs/jbd2/journal.c:219).
 pub fn commit_step(state: &mut State, pc: CommitPc, notes: &mut Vec<String>) -> Option<CommitPc> {
     match pc {
         CommitPc::Lock if !running_has_changes(state) => {
@@ -228,8 +233,9 @@ fn commit_record(state: &mut State, notes: &mut Vec<String>) {
     ));
 }
 
-/// Journal replay at mount, after a crash: the recovered state is what the journal holds,
-/// committed at once.
+/// Journal replay at mount, after a crash (`jbd2_journal_recover`, fs/jbd2/recovery.c:248),
+/// and orphan cleanup's changes committed at once: a fresh journal with nothing running
+/// locked or committing.
 pub fn commit_recovered(state: &mut State) {
     state.disk.commit_frees();
     let committed = snapshot(state);
