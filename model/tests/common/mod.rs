@@ -165,7 +165,8 @@ pub fn write_result(state: &State, a: usize, op: usize) -> (i64, Option<i64>) {
     }
 }
 
-/// Steps actor `a` alone until its current operation finished.
+/// Steps actor `a` until its current operation finished, with the commit work and the bios
+/// it waits for.
 pub fn finish_op(state: &mut State, a: u8) {
     let done = state.actors[a as usize].results.len() + 1;
     for _ in 0..200 {
@@ -174,6 +175,9 @@ pub fn finish_op(state: &mut State, a: u8) {
         }
         let task = match exec::task_wait(state, Task::Actor(a)) {
             Ok(Some(exec::Wait::Commit)) => commit_work(state),
+            Ok(Some(exec::Wait::DioBios { .. })) => {
+                Task::Bio(*state.bios.keys().next().expect("a bio in flight"))
+            }
             _ => Task::Actor(a),
         };
         exec::step(state, task).unwrap_or_else(|e| panic!("{e}"));
