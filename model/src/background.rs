@@ -6,8 +6,8 @@
 use crate::dio::dio_end_io;
 use crate::exec::Wait;
 use crate::io::{
-    clear_io_unwritten_flag, commit, commit_must_wait, convert_unwritten_extents, data_sem_free,
-    inode_dio_end, put_converts, put_io_end_defer, release_io_end,
+    clear_io_unwritten_flag, convert_unwritten_extents, data_sem_free, inode_dio_end, put_converts,
+    put_io_end_defer, release_io_end,
 };
 use crate::ops::{CompletePc, Frame, OpResult};
 use crate::pagecache::{end_page_writeback, page_range, start_writeback, writeback_pending};
@@ -85,6 +85,7 @@ fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
                 dio: id,
                 pc: CompletePc::EndIo,
                 wb_map: None,
+                tid: None,
             },
         );
         notes.push(format!("dio d{id} complete deferred to w{work}"));
@@ -143,9 +144,15 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
             let inode = end.inode;
             (converts && !data_sem_free(state, inode)).then_some(Wait::DataSem { inode })
         }
+        Work::Commit { pc } => crate::journal::commit_wait(state, *pc),
         Work::DioComplete {
             wb_map: Some(_), ..
         } => None,
+        Work::DioComplete {
+            pc: CompletePc::SyncCommitWait,
+            tid,
+            ..
+        } => tid.and_then(|tid| crate::journal::committed_wait(state, tid)),
         Work::DioComplete { dio, pc, .. } => {
             let d = &state.dios[dio];
             let inode = d.inode;
@@ -156,14 +163,19 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
                     let range = (d.offset, d.result);
                     let converts =
                         d.end_io && d.private.is_some_and(|e| put_converts(state, e, range));
-                    (converts && busy).then_some(Wait::DataSem { inode })
+                    // ext4_convert_unwritten_extents(NULL, ...) starts its handle
+                    // (fs/ext4/extents.c:5074) before down_write(i_data_sem).
+                    crate::journal::handle_wait_if(state, converts)
+                        .or((converts && busy).then_some(Wait::DataSem { inode }))
                 }
                 CompletePc::SyncFlush => crate::pagecache::flush_wait(state, inode, pages),
                 CompletePc::SyncFlushWait => {
                     writeback_pending(state, inode, pages).then_some(Wait::Writeback { inode })
                 }
-                CompletePc::SyncCommit => commit_must_wait(state).then_some(Wait::Commit),
-                CompletePc::DioEnd | CompletePc::KiComplete => None,
+                CompletePc::DioEnd
+                | CompletePc::SyncCommit
+                | CompletePc::SyncCommitWait
+                | CompletePc::KiComplete => None,
             }
         }
     }
@@ -173,12 +185,31 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
 pub fn run_work(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
     match state.work[&id].clone() {
         Work::EndIo { io_end } => end_io_work(state, id, io_end, notes),
-        Work::DioComplete { dio, pc, wb_map } => {
-            let mut wb_map = wb_map;
-            let next = dio_complete_step(state, dio, (pc, &mut wb_map), notes);
+        Work::Commit { pc } => match crate::journal::commit_step(state, pc, notes) {
+            Some(pc) => {
+                state.work.insert(id, Work::Commit { pc });
+            }
+            None => {
+                state.work.remove(&id);
+            }
+        },
+        Work::DioComplete {
+            dio,
+            pc,
+            wb_map,
+            tid,
+        } => {
+            let (mut wb_map, mut tid) = (wb_map, tid);
+            let next = dio_complete_step(state, dio, (pc, &mut wb_map, &mut tid), notes);
             match next {
                 Some(pc) => {
-                    state.work.insert(id, Work::DioComplete { dio, pc, wb_map });
+                    let work = Work::DioComplete {
+                        dio,
+                        pc,
+                        wb_map,
+                        tid,
+                    };
+                    state.work.insert(id, work);
                 }
                 None => {
                     state.work.remove(&id);
@@ -203,7 +234,7 @@ fn end_io_work(state: &mut State, id: ObjId, io_end: ObjId, notes: &mut Vec<Stri
 fn dio_complete_step(
     state: &mut State,
     id: ObjId,
-    (pc, wb_map): (CompletePc, &mut crate::state::MapEntry),
+    (pc, wb_map, tid): (CompletePc, &mut crate::state::MapEntry, &mut Option<u32>),
     notes: &mut Vec<String>,
 ) -> Option<CompletePc> {
     let d = state.dios[&id].clone();
@@ -250,13 +281,15 @@ fn dio_complete_step(
             Some(CompletePc::SyncCommit)
         }
         CompletePc::SyncCommit => {
-            let ino = &state.inodes[d.inode];
-            if ino.datasync_dirty || (d.file.o_sync && ino.sync_dirty) {
-                commit(state);
-                notes.push("journal commit".into());
+            // ext4_sync_file's datasync is generic_write_sync's `!(file->f_flags & __O_SYNC)`.
+            *tid = crate::journal::sync_target(state, d.inode, !d.file.o_sync);
+            match *tid {
+                Some(t) => crate::journal::request_commit(state, t, notes),
+                None => notes.push("tid committed: no commit".into()),
             }
-            Some(CompletePc::KiComplete)
+            Some(CompletePc::SyncCommitWait)
         }
+        CompletePc::SyncCommitWait => Some(CompletePc::KiComplete),
         CompletePc::KiComplete => {
             state.dios.remove(&id);
             let ret = crate::dio::dio_result(&d);

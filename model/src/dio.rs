@@ -11,6 +11,7 @@ use crate::io::{
     new_io_end, put_converts, put_io_end,
 };
 use crate::iocb::errno;
+use crate::journal::handle_wait_if;
 use crate::ops::{DioPath, IocbPrivate, WriteFrame, WriteOp, WritePc};
 use crate::pagecache::unwritten_merge_allowed;
 use crate::state::{ActorId, Bio, BioOwner, Data, Dio, InodeIx, ObjId, State};
@@ -19,10 +20,13 @@ use crate::state::{ActorId, Bio, BioOwner, Data, Dio, InodeIx, ObjId, State};
 pub fn wait(state: &State, _a: ActorId, f: &WriteFrame) -> Option<Wait> {
     let inode = f.inode;
     let sem_busy = !data_sem_free(state, inode);
+    // A step that starts a handle waits in start_this_handle first, then for i_data_sem.
+    let handle_then_sem = |starts: bool| {
+        handle_wait_if(state, starts).or((starts && sem_busy).then_some(Wait::DataSem { inode }))
+    };
     match f.pc {
-        WritePc::DioGetBlock => {
-            (get_block_allocates(state, f) && sem_busy).then_some(Wait::DataSem { inode })
-        }
+        // _ext4_get_block (fs/ext4/inode.c:729): ext4_journal_start before ext4_map_blocks.
+        WritePc::DioGetBlock => handle_then_sem(get_block_allocates(state, f)),
         WritePc::DioDrop => {
             let id = f.dio.expect("dio started");
             let dio = &state.dios[&id];
@@ -30,18 +34,18 @@ pub fn wait(state: &State, _a: ActorId, f: &WriteFrame) -> Option<Wait> {
                 return Some(Wait::DioBios { dio: id });
             }
             let completes = dio.bios == 0;
-            let converts = completes && end_io_converts(state, dio);
-            (converts && sem_busy).then_some(Wait::DataSem { inode })
+            handle_then_sem(completes && end_io_converts(state, dio))
         }
-        WritePc::ExtPutIoEnd => {
-            (puts_convert(state, f) && sem_busy).then_some(Wait::DataSem { inode })
-        }
-        WritePc::ExtConvertAndEnd => {
-            (sync_conversion(state, f) && sem_busy).then_some(Wait::DataSem { inode })
-        }
-        WritePc::IndEnd => {
-            (failed_write_truncates(state, f) && sem_busy).then_some(Wait::DataSem { inode })
-        }
+        // ext4_convert_unwritten_extents(NULL, ...) starts its handle (fs/ext4/extents.c:5074).
+        WritePc::ExtPutIoEnd => handle_then_sem(puts_convert(state, f)),
+        WritePc::ExtConvertAndEnd => handle_then_sem(sync_conversion(state, f)),
+        // ext4_ind_direct_IO: ext4_truncate_failed_write, or ext4_journal_start for the
+        // orphan delete (fs/ext4/indirect.c:727).
+        WritePc::IndEnd => handle_wait_if(state, f.orphan || failed_write_truncates(state, f))
+            .or((failed_write_truncates(state, f) && sem_busy).then_some(Wait::DataSem { inode })),
+        // ext4_ind_direct_IO, extending: ext4_journal_start for ext4_orphan_add
+        // (fs/ext4/indirect.c:664).
+        WritePc::IndBegin => handle_wait_if(state, ind_extends(state, f)),
         _ => None,
     }
 }
@@ -107,10 +111,16 @@ fn init_io_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     notes.push(format!("io_end e{io_end} in iocb->private and i_private"));
 }
 
+/// `ext4_ind_direct_IO`'s `final_size > inode->i_size`: an extending write.
+fn ind_extends(state: &State, f: &WriteFrame) -> bool {
+    f.iocb.ki_pos + f.iter.count() > state.inodes[f.inode].i_size
+}
+
 /// `ext4_ind_direct_IO`, extending write: `ext4_orphan_add`, `i_disksize = i_size`.
 fn ind_begin(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let extends = ind_extends(state, f);
     let ino = &mut state.inodes[f.inode];
-    if f.iocb.ki_pos + f.iter.count() > ino.i_size {
+    if extends {
         ino.orphan = true;
         ino.i_disksize = ino.i_size;
         ino.sync_dirty = true;
@@ -200,6 +210,7 @@ fn map_enter(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     ino.i_data_sem.writer = true;
     f.gb_io = ino.i_private;
     f.gb_io_pending = true;
+    crate::journal::handle_start(state);
     notes.push(format!(
         "down_write(i_data_sem), io = i_private = {}",
         crate::state::io_end_name(f.gb_io)
@@ -219,6 +230,7 @@ fn get_block(
     let mapped = map_for_dio(state, f, (lblk, want, create), notes);
     if std::mem::take(&mut f.gb_io_pending) {
         state.inodes[f.inode].i_data_sem.writer = false;
+        crate::journal::handle_stop(state);
     }
     let Some((len, pblk, new)) = mapped else {
         f.last_new = false;
@@ -338,6 +350,9 @@ fn allocate(
     );
     ino.sync_dirty = true;
     ino.datasync_dirty |= !unwritten;
+    // ext4_map_blocks (fs/ext4/inode.c:665-671): EXT4_MAP_NEW and not unwritten,
+    // data=ordered: ext4_jbd2_file_inode.
+    ino.ordered |= !unwritten;
     Some((got, pblk, true))
 }
 

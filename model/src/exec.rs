@@ -6,7 +6,8 @@ use std::fmt;
 
 use crate::iocb::{Iocb, IovIter, KiFlags};
 use crate::ops::{
-    CompletePc, Frame, IocbPrivate, Op, OpResult, OtherFrame, OtherPc, WriteFrame, WriteOp, WritePc,
+    CommitPc, CompletePc, Frame, IocbPrivate, Op, OpResult, OtherFrame, OtherPc, WriteFrame,
+    WriteOp, WritePc,
 };
 use crate::state::{ActorId, InodeIx, ObjId, Sleep, State};
 
@@ -82,8 +83,13 @@ pub enum Wait {
         /// The inode.
         inode: InodeIx,
     },
-    /// A journal commit waits for ordered data.
+    /// `jbd2_log_wait_commit`: the transaction is not committed yet.
     Commit,
+    /// `start_this_handle` (fs/jbd2/transaction.c:340-352): the running transaction is
+    /// `T_LOCKED`, a new handle waits for the commit to switch transactions.
+    JournalLocked,
+    /// `jbd2_journal_commit_transaction` waits for `t_updates` to reach 0 (handles running).
+    Handles,
     /// Asleep on a wait queue until woken.
     Asleep(Sleep),
     /// A serial workqueue (`rsv_conversion_wq`) runs an earlier work item first.
@@ -108,7 +114,9 @@ impl fmt::Display for Wait {
             Wait::DataSem { inode } => write!(f, "i_data_sem of inode {inode}"),
             Wait::DioBios { dio } => write!(f, "bios of dio d{dio}"),
             Wait::Writeback { inode } => write!(f, "page writeback of inode {inode}"),
-            Wait::Commit => write!(f, "ordered data before the journal commit"),
+            Wait::Commit => write!(f, "jbd2_log_wait_commit: transaction not committed"),
+            Wait::JournalLocked => write!(f, "start_this_handle: running transaction T_LOCKED"),
+            Wait::Handles => write!(f, "commit waits for t_updates to reach 0"),
             Wait::Asleep(Sleep::IoendWq(b)) => write!(f, "asleep on ioend_wq[{b}]"),
             Wait::Asleep(Sleep::DioWait(i)) => write!(f, "asleep in inode_dio_wait of inode {i}"),
             Wait::WorkQueue { before } => write!(f, "rsv_conversion_wq runs w{before} first"),
@@ -135,6 +143,8 @@ pub enum Pc {
     DioComplete(CompletePc),
     /// `ext4_end_io` on `rsv_conversion_wq`.
     EndIo,
+    /// A stage of kjournald2's `jbd2_journal_commit_transaction`.
+    Commit(CommitPc),
 }
 
 /// One applied step, for the trace.
@@ -193,6 +203,7 @@ fn first_frame(op: &Op) -> Frame {
             flag: false,
             orphan: false,
             error: 0,
+            tid: None,
         }),
     }
 }
@@ -235,6 +246,7 @@ pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
         perform_error: 0,
         fallback: false,
         event: None,
+        commit_tid: None,
     }
 }
 
@@ -260,7 +272,7 @@ pub fn actor_wait(state: &State, a: ActorId) -> Option<Wait> {
     match frame {
         Frame::Idle => unreachable!("a first frame is never idle"),
         Frame::Write(f) => crate::write::wait(state, a, f),
-        Frame::Other(f) => crate::other::wait(state, op, f.pc),
+        Frame::Other(f) => crate::other::wait(state, op, (f.pc, f.tid)),
     }
 }
 
@@ -351,6 +363,7 @@ fn work_name(state: &State, id: ObjId) -> (Pc, String) {
             (Pc::DioComplete(*pc), format!("dio_complete:{pc}"))
         }
         crate::state::Work::EndIo { .. } => (Pc::EndIo, "ext4_end_io".to_string()),
+        crate::state::Work::Commit { pc } => (Pc::Commit(*pc), format!("jbd2_commit:{pc}")),
     }
 }
 

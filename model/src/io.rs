@@ -196,36 +196,3 @@ pub fn inode_dio_end(state: &mut State, inode: InodeIx) {
         wake_up_all(state, Sleep::DioWait(inode));
     }
 }
-
-/// The journal commit of the running transaction (`jbd2` commit): every inode's extent tree,
-/// `i_disksize` and orphan entry become what survives a crash.
-pub fn commit(state: &mut State) {
-    let running = state.disk.freed_uncommitted.iter().any(|&f| f)
-        || state
-            .inodes
-            .iter()
-            .any(|i| i.sync_dirty || i.datasync_dirty || i.ordered);
-    if running {
-        state.j_commit_sequence += 1;
-    }
-    state.disk.commit_frees();
-    for ino in &mut state.inodes {
-        let mut map = ino.map.clone();
-        map.delayed.clear();
-        ino.committed = crate::state::Committed {
-            map,
-            i_disksize: ino.i_disksize,
-            orphan: ino.orphan,
-        };
-        ino.sync_dirty = false;
-        ino.datasync_dirty = false;
-        ino.ordered = false;
-    }
-}
-
-/// data=ordered: a commit waits for the writeback of blocks it allocated written.
-pub fn commit_must_wait(state: &State) -> bool {
-    state.bios.values().any(|b| {
-        matches!(b.owner, crate::state::BioOwner::Writeback(_)) && state.inodes[b.inode].ordered
-    })
-}

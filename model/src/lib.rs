@@ -83,6 +83,7 @@ pub mod extent;
 pub mod geometry;
 pub mod io;
 pub mod iocb;
+pub mod journal;
 pub mod limits;
 pub mod ops;
 pub mod other;

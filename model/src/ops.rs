@@ -163,8 +163,13 @@ pub enum WritePc {
     SyncFlush,
     /// Waits for that writeback.
     SyncFlushWait,
-    /// `jbd2_complete_transaction` (datasync or full tid).
+    /// `jbd2_complete_transaction` in `ext4_sync_file` (fs/ext4/fsync.c:141): the inode's
+    /// `i_datasync_tid` (`!O_SYNC`) or `i_sync_tid`, if not committed, is asked for
+    /// (`jbd2_log_start_commit`).
     SyncCommit,
+    /// `jbd2_log_wait_commit` (fs/jbd2/journal.c:689): sleeps until that transaction is
+    /// committed.
+    SyncCommitWait,
     /// `blk_finish_plug` (fs/ext4/file.c:182). For an AIO write this plug is nested under
     /// `io_submit`'s (`blk_start_plug` only installs the outermost): it dispatches nothing.
     FinishPlug,
@@ -269,6 +274,8 @@ pub struct WriteFrame {
     pub fallback: bool,
     /// AIO event result, once `ki_complete` ran.
     pub event: Option<i64>,
+    /// The transaction `jbd2_complete_transaction` waits for.
+    pub commit_tid: Option<u32>,
 }
 
 /// Program counter of the `dio_complete` work of an async dio (fs/ext4/inode.c).
@@ -282,10 +289,32 @@ pub enum CompletePc {
     SyncFlush,
     /// Waits for that writeback.
     SyncFlushWait,
-    /// The journal commit of `ext4_sync_file`.
+    /// `jbd2_complete_transaction` in `ext4_sync_file` (fs/ext4/fsync.c:141): the inode's
+    /// `i_datasync_tid` (datasync) or `i_sync_tid`, if not committed, is asked for
+    /// (`jbd2_log_start_commit`).
     SyncCommit,
+    /// `jbd2_log_wait_commit` (fs/jbd2/journal.c:689): sleeps until that transaction is
+    /// committed.
+    SyncCommitWait,
     /// `ki_complete`: the AIO event.
     KiComplete,
+}
+
+/// Program counter of kjournald2's commit (`jbd2_journal_commit_transaction`,
+/// fs/jbd2/commit.c), see [`crate::journal`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CommitPc {
+    /// `jbd2_journal_commit_transaction` (fs/jbd2/commit.c:438): `t_state = T_LOCKED`; with
+    /// nothing in the running transaction, no commit (`jbd2_journal_commit_transaction` is
+    /// only called for a transaction that exists, `__jbd2_log_start_commit`).
+    Lock,
+    /// Waits until `t_updates == 0` (fs/jbd2/commit.c:452), then `T_FLUSH` (fs/jbd2/commit.c:538):
+    /// a new transaction runs and `journal_submit_data_buffers` (fs/jbd2/commit.c:215, 552)
+    /// writes the ordered inodes' mapped dirty pages.
+    Switch,
+    /// `journal_finish_inode_data_buffers` (fs/jbd2/commit.c:252, 752) waits for that data,
+    /// then the commit record (`j_commit_sequence = tid`, fs/jbd2/commit.c:1106).
+    Flush,
 }
 
 /// Program counter of the other actors' operations.
@@ -319,8 +348,13 @@ pub enum OtherPc {
     PunchFlush,
     /// Waits for it.
     FlushWait,
-    /// `jbd2_complete_transaction` (fsync) or a periodic commit.
+    /// `jbd2_complete_transaction` (fsync, fs/ext4/fsync.c:141: the inode's `i_sync_tid` or
+    /// `i_datasync_tid`, if not committed) or `jbd2_journal_force_commit` (the running
+    /// transaction if it holds anything, else the committing one): `jbd2_log_start_commit`.
     Commit,
+    /// `jbd2_log_wait_commit` (fs/jbd2/journal.c:689): sleeps until that transaction is
+    /// committed.
+    CommitWait,
     /// One page of a buffered read, or the whole of a direct read (mapped and read in one
     /// step).
     ReadPage,
@@ -370,6 +404,8 @@ pub struct OtherFrame {
     pub orphan: bool,
     /// The error the operation returns (0: none), e.g. `-EIO` from a flush.
     pub error: i64,
+    /// The transaction a commit waits for.
+    pub tid: Option<u32>,
 }
 
 /// What an operation returned.
@@ -410,7 +446,7 @@ macro_rules! step_names {
         }
     )+};
 }
-step_names!(WritePc, CompletePc, OtherPc);
+step_names!(WritePc, CompletePc, OtherPc, CommitPc);
 
 impl std::fmt::Display for DioPath {
     /// The `->direct_IO` implementation's kernel name.

@@ -4,7 +4,8 @@
 //! effects.
 
 use crate::exec::Wait;
-use crate::io::{commit, commit_must_wait, data_sem_free};
+use crate::io::data_sem_free;
+use crate::journal::{handle_wait, handle_wait_if};
 use crate::ops::{Op, OtherFrame, OtherPc};
 use crate::pagecache::{
     self, page_range, read_disk_sector, writeback_needs_map, writeback_pending,
@@ -56,6 +57,7 @@ pub fn after(state: &State, op: &Op, f: &OtherFrame) -> OtherPc {
         (Op::Read { direct: true, .. }, ReadPage) if flag => IMutexUnlock,
         (Op::Fsync { .. }, Flush) => FlushWait,
         (Op::Fsync { .. }, FlushWait) => Commit,
+        (_, Commit) => CommitWait,
         (Op::Truncate { inode, size }, IMutexLock) if *size != state.inodes[*inode].i_size => {
             if flag {
                 OrphanAdd
@@ -107,38 +109,44 @@ fn op_pages(state: &State, op: &Op) -> (InodeIx, std::ops::RangeInclusive<u64>) 
 }
 
 /// What the step at `pc` waits for.
-pub fn wait(state: &State, op: &Op, pc: OtherPc) -> Option<Wait> {
+pub fn wait(state: &State, op: &Op, (pc, tid): (OtherPc, Option<u32>)) -> Option<Wait> {
     let (inode, pages) = op_pages(state, op);
     let busy = || !data_sem_free(state, inode);
     match pc {
         IMutexLock => state.inodes[inode]
             .i_mutex
             .map(|owner| Wait::IMutex { inode, owner }),
-        SetSize | FreeBlocks => busy().then_some(Wait::DataSem { inode }),
+        // ext4_setattr's handle (fs/ext4/inode.c:4908) for the orphan and the sizes.
+        OrphanAdd => handle_wait(state),
+        // ext4_setattr, ext4_truncate (fs/ext4/inode.c:3923), ext4_punch_hole
+        // (fs/ext4/inode.c:3772): the handle, then down_write(i_data_sem).
+        SetSize | FreeBlocks => handle_wait(state).or(busy().then_some(Wait::DataSem { inode })),
         ReadPage => state.inodes[inode]
             .i_data_sem
             .writer
             .then_some(Wait::DataSem { inode }),
         Flush | LockedFlush | PunchFlush => pagecache::flush_wait(state, inode, pages),
-        WritebackRun => {
-            (writeback_needs_map(state, inode, pages) && busy()).then_some(Wait::DataSem { inode })
-        }
-        FlushWait | LockedFlushWait | TruncatePagecache => {
+        WritebackRun => pagecache::writepages_handle_wait(state, inode)
+            .or((writeback_needs_map(state, inode, pages) && busy())
+                .then_some(Wait::DataSem { inode })),
+        FlushWait | LockedFlushWait => {
             writeback_pending(state, inode, pages).then_some(Wait::Writeback { inode })
         }
-        Commit => (commit_needed(state, op) && commit_must_wait(state)).then_some(Wait::Commit),
+        // truncate_pagecache(_range) waits for writeback; ext4_punch_hole then starts its
+        // handle (fs/ext4/inode.c:3772) for ext4_zero_partial_blocks.
+        TruncatePagecache => writeback_pending(state, inode, pages)
+            .then_some(Wait::Writeback { inode })
+            .or_else(|| handle_wait_if(state, matches!(op, Op::PunchHole { .. }))),
+        CommitWait => tid.and_then(|tid| crate::journal::committed_wait(state, tid)),
         _ => None,
     }
 }
 
-/// fsync's `jbd2_complete_transaction` has something to wait for; a periodic commit always.
-fn commit_needed(state: &State, op: &Op) -> bool {
+/// The transaction fsync's `jbd2_complete_transaction` or the forced commit waits for.
+fn commit_target(state: &State, op: &Op) -> Option<u32> {
     match *op {
-        Op::Fsync { inode, datasync } => {
-            let ino = &state.inodes[inode];
-            ino.datasync_dirty || (!datasync && ino.sync_dirty)
-        }
-        _ => true,
+        Op::Fsync { inode, datasync } => crate::journal::sync_target(state, inode, datasync),
+        _ => crate::journal::force_target(state),
     }
 }
 
@@ -179,11 +187,13 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
         }
         (_, Done) => {}
         (_, Commit) => {
-            if commit_needed(state, op) {
-                commit(state);
-                notes.push("journal commit".into());
+            f.tid = commit_target(state, op);
+            match f.tid {
+                Some(tid) => crate::journal::request_commit(state, tid, notes),
+                None => notes.push("nothing to commit".into()),
             }
         }
+        (_, CommitWait) => notes.push("transaction committed".into()),
         (_, Stat) => {
             f.pos = state.inodes[inode].i_size;
             notes.push(format!("i_size={}", f.pos));

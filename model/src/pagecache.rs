@@ -224,7 +224,16 @@ pub fn flush_wait(
         return Some(Wait::Writeback { inode });
     }
     let busy = !crate::io::data_sem_free(state, inode);
-    (busy && writeback_needs_map(state, inode, pages)).then_some(Wait::DataSem { inode })
+    writepages_handle_wait(state, inode)
+        .or((busy && writeback_needs_map(state, inode, pages)).then_some(Wait::DataSem { inode }))
+}
+
+/// `ext4_writepages` with a page tagged dirty starts a handle
+/// (`ext4_journal_start_with_reserve`, fs/ext4/inode.c:2601) before
+/// `mpage_prepare_extent_to_map`.
+pub fn writepages_handle_wait(state: &State, inode: InodeIx) -> Option<Wait> {
+    let dirty = state.inodes[inode].pages.values().any(|p| p.dirty != 0);
+    crate::journal::handle_wait_if(state, dirty)
 }
 
 /// The dirty blocks a writeback pass over `pages` would write: `(page, lblk)` below EOF,
@@ -282,10 +291,12 @@ pub fn start_writeback(
         assert!(!ino.i_data_sem.writer && ino.i_data_sem.readers == 0);
         ino.i_data_sem.writer = true;
         *entry = Some(ino.i_private);
+        crate::journal::handle_start(state);
         return Vec::new();
     }
     let mut io = entry.take().inspect(|_| {
         state.inodes[inode].i_data_sem.writer = false;
+        crate::journal::handle_stop(state);
     });
     for (_, page) in state.inodes[inode].pages.range_mut(pages) {
         if page.dirty == 0 || (page.writeback > 0 && mode == SyncMode::None) {
@@ -332,6 +343,82 @@ pub fn start_writeback(
         }
         put_io_end_defer(state, io_end);
     }
+    bios
+}
+
+/// `journal_submit_inode_data_buffers` (fs/jbd2/commit.c:193): `generic_writepages` with
+/// `WB_SYNC_ALL` up to `i_size`, each dirty page through `ext4_writepage`
+/// (fs/ext4/inode.c:1876), which allocates nothing: its dirty blocks mapped written below
+/// EOF go out under one io_end (`ext4_bio_write_page`), delayed and unwritten ones stay
+/// dirty (`redirty_page_for_writepage`, fs/ext4/inode.c:1912-1914). No `i_disksize` update,
+/// no io_end flagged. Returns the bios.
+pub fn write_mapped_pages(state: &mut State, inode: InodeIx) -> Vec<u16> {
+    let g = state.geometry;
+    let ino = &state.inodes[inode];
+    let last = ino.i_size >> g.page_bits;
+    let indexes: Vec<u64> = ino
+        .pages
+        .range(0..=last)
+        .filter(|(_, p)| p.dirty != 0)
+        .map(|(&i, _)| i)
+        .collect();
+    let mut bios = Vec::new();
+    for index in indexes {
+        bios.extend(ext4_writepage(state, inode, index));
+    }
+    bios
+}
+
+/// The dirty blocks of page `index` that `ext4_bio_write_page` writes: mapped written,
+/// below EOF.
+fn mapped_dirty_blocks(state: &State, inode: InodeIx, index: u64) -> Vec<u64> {
+    let ino = &state.inodes[inode];
+    let written = |b: &u64| {
+        ino.map
+            .pblk(*b)
+            .is_some_and(|(_, s)| s == ExtentState::Written)
+    };
+    writeback_blocks(state, inode, index..=index, SyncMode::All)
+        .into_iter()
+        .map(|(_, b)| b)
+        .filter(written)
+        .collect()
+}
+
+/// `ext4_writepage` of one dirty page (its writeback was waited for): an io_end, one bio
+/// per mapped dirty block, `ext4_put_io_end_defer`.
+fn ext4_writepage(state: &mut State, inode: InodeIx, index: u64) -> Vec<u16> {
+    let g = state.geometry;
+    let blocks = mapped_dirty_blocks(state, inode, index);
+    if blocks.is_empty() {
+        return Vec::new();
+    }
+    let shift = g.page_bits - g.blkbits;
+    let page = state.inodes[inode]
+        .pages
+        .get_mut(&index)
+        .expect("dirty page");
+    assert_eq!(
+        page.writeback, 0,
+        "WB_SYNC_ALL waited for the page's writeback"
+    );
+    for &b in &blocks {
+        page.dirty &= !(1 << (b - (index << shift)));
+    }
+    page.writeback += blocks.len() as u8;
+    let io_end = new_io_end(state, inode);
+    let mut bios = Vec::new();
+    for lblk in blocks {
+        let (pblk, _) = state.inodes[inode].map.pblk(lblk).expect("mapped");
+        bios.push(submit_writeback_bio(
+            state,
+            inode,
+            (lblk, pblk),
+            io_end,
+            index,
+        ));
+    }
+    put_io_end_defer(state, io_end);
     bios
 }
 

@@ -107,7 +107,7 @@ impl Scenario {
             actors: self.build_actors()?,
             next_id: 0,
             crashed: false,
-            j_commit_sequence: 0,
+            journal: crate::state::Journal::new(),
             hazard: None,
         };
         for (i, spec) in self.inodes.iter().enumerate() {
@@ -187,6 +187,7 @@ impl Scenario {
             pages: BTreeMap::new(),
             sync_dirty: false,
             datasync_dirty: false,
+            committing: (false, false, false),
             ordered: false,
         })
     }

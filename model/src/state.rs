@@ -173,6 +173,35 @@ pub struct Committed {
     pub orphan: bool,
 }
 
+/// The jbd2 journal (fs/jbd2/): one running transaction, at most one committing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Journal {
+    /// `j_running_transaction->t_tid`.
+    pub running: u32,
+    /// `j_commit_sequence`: the last transaction committed.
+    pub committed: u32,
+    /// `j_commit_request`: the newest transaction a caller asked kjournald2 to commit.
+    pub requested: u32,
+    /// The running transaction is `T_LOCKED`: its commit waits for its handles to stop, and a
+    /// new (not reserved) handle waits in `start_this_handle`.
+    pub locked: bool,
+    /// `t_updates` of the running transaction: handles started and not stopped.
+    pub t_updates: u8,
+    /// The transaction being committed, from `T_SWITCH` to its commit record: what it will
+    /// make survive a crash, and the blocks it freed.
+    pub committing: Option<(Vec<Committed>, Vec<bool>)>,
+}
+
+impl Journal {
+    /// A journal whose transaction 1 is running and nothing committed.
+    pub fn new() -> Journal {
+        Journal {
+            running: 1,
+            ..Journal::default()
+        }
+    }
+}
+
 /// Per-inode state.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Inode {
@@ -216,13 +245,17 @@ pub struct Inode {
     pub pages: BTreeMap<u64, Page>,
     /// The journal's view.
     pub committed: Committed,
-    /// `i_sync_tid` not yet committed: some metadata changed since the last commit.
+    /// `i_sync_tid` is the running transaction: some metadata changed in it.
     pub sync_dirty: bool,
-    /// `i_datasync_tid` not yet committed (allocation of written extents, conversion, size).
+    /// `i_datasync_tid` is the running transaction (allocation of written extents,
+    /// conversion, a size change).
     pub datasync_dirty: bool,
-    /// Blocks were allocated written by writeback in the running transaction: data=ordered
-    /// makes the commit wait for their writeback.
+    /// On the running transaction's ordered-data list (`ext4_jbd2_file_inode`: a new written
+    /// mapping, a partial block zeroed by truncate or punch): its commit writes the inode's
+    /// dirty mapped pages and waits for them (data=ordered).
     pub ordered: bool,
+    /// As `sync_dirty`, `datasync_dirty`, `ordered`, for the transaction being committed.
+    pub committing: (bool, bool, bool),
 }
 
 impl Inode {
@@ -329,11 +362,19 @@ pub enum Work {
         pc: crate::ops::CompletePc,
         /// Its writeback is inside `ext4_ext_map_blocks` ([`MapEntry`]).
         wb_map: MapEntry,
+        /// The transaction `jbd2_complete_transaction` of its `generic_write_sync` waits
+        /// for.
+        tid: Option<u32>,
     },
     /// `ext4_end_io_rsv_work` on `rsv_conversion_wq`: convert a writeback io_end.
     EndIo {
         /// The io_end.
         io_end: ObjId,
+    },
+    /// kjournald2 committing the running transaction ([`crate::journal`]).
+    Commit {
+        /// Where in `jbd2_journal_commit_transaction` it is.
+        pc: crate::ops::CommitPc,
     },
 }
 
@@ -408,9 +449,8 @@ pub struct State {
     pub next_id: ObjId,
     /// A crash happened; the state is the one journal replay recovered.
     pub crashed: bool,
-    /// `journal->j_commit_sequence`: transactions committed so far (a commit with nothing
-    /// to commit commits no transaction).
-    pub j_commit_sequence: u32,
+    /// The jbd2 journal.
+    pub journal: Journal,
     /// What the step being applied did that the kernel must never do (it would crash or
     /// corrupt memory there); [`crate::exec::step`] moves it into the step's event, so it is
     /// `None` between steps.
@@ -521,6 +561,29 @@ impl State {
                 .count();
             assert_eq!(dio.bios as usize, bios, "dio {id} bio count");
         }
+        assert_eq!(
+            self.journal.t_updates as usize,
+            self.handles_held(),
+            "t_updates counts the handles held across steps"
+        );
+    }
+
+    /// Handles started in one step and not stopped yet: a `get_block` or a writeback pass
+    /// inside `ext4_ext_map_blocks`.
+    fn handles_held(&self) -> usize {
+        let writers = self.actors.iter().filter(|a| {
+            a.wb_map.is_some() || matches!(&a.frame, Frame::Write(f) if f.gb_io_pending)
+        });
+        let workers = self.work.values().filter(|w| {
+            matches!(
+                w,
+                Work::DioComplete {
+                    wb_map: Some(_),
+                    ..
+                }
+            )
+        });
+        writers.count() + workers.count()
     }
 
     /// Physical sector of byte `pos` of a file, given the physical block of its block.

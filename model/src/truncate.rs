@@ -169,6 +169,8 @@ fn zero_block_range(
         page.data[first..last as usize].fill(Data::Zero);
     }
     page.dirty |= 1 << ((from >> g.blkbits) - (index << (g.page_bits - g.blkbits)));
+    // mark_buffer_dirty, then ext4_jbd2_file_inode in data=ordered (fs/ext4/inode.c:3544).
+    state.inodes[inode].ordered = true;
     notes.push(format!("zero {from}..{to} in page {index}"));
 }
 
@@ -367,7 +369,7 @@ pub fn crash(state: &mut State, a: ActorId, notes: &mut Vec<String>) {
             ext4_truncate(state, inode, size, notes);
         }
     }
-    crate::io::commit(state);
+    crate::journal::commit_recovered(state);
     state.crashed = true;
     kill_others(state, a);
     notes.push("crash: journal replayed, orphans truncated".into());

@@ -7,8 +7,8 @@
 //! not decide. DIO steps are in [`crate::dio`].
 
 use crate::exec::Wait;
-use crate::io::{commit, commit_must_wait};
 use crate::iocb::{bitmap_file_check, errno, ext4_unaligned_aio, generic_write_checks};
+use crate::journal::{handle_wait, handle_wait_if};
 use crate::ops::{DioPath, IocbPrivate, WriteFrame, WriteOp, WritePc};
 use crate::pagecache::{self, page_range, writeback_pending};
 use crate::state::{ActorId, InodeIx, State};
@@ -58,10 +58,11 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         FallbackFlush => FallbackFlushWait,
         FallbackFlushWait => IMutexUnlock,
         IMutexUnlock if f.ret > 0 && sync_needed(state, f) => SyncFlush,
-        IMutexUnlock | SyncCommit => after_sync(f),
+        IMutexUnlock | SyncCommitWait => after_sync(f),
         SyncFlush => SyncFlushWait,
         SyncFlushWait if f.ret < 0 => after_sync(f),
         SyncFlushWait => SyncCommit,
+        SyncCommit => SyncCommitWait,
         FinishPlug if f.aio_mutex.is_some() => AioMutexUnlock,
         FinishPlug | AioMutexUnlock | OutUnlock if !f.iocb.is_sync_kiocb() => IoSubmitFinishPlug,
         FinishPlug | AioMutexUnlock | OutUnlock | IoSubmitFinishPlug | Done => Done,
@@ -113,6 +114,11 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
         }
         IMutexLock | ExtRelock => ino.i_mutex.map(|owner| Wait::IMutex { inode, owner }),
         ExtOverwriteUnlock => ino.i_data_sem.writer.then_some(Wait::DataSem { inode }),
+        // file_update_time → ext4_dirty_inode (fs/ext4/inode.c:5279) starts a handle. The
+        // model waits even for checks that will fail, which touch no journal state.
+        WriteChecks => handle_wait(state),
+        // ext4_da_write_begin (fs/ext4/inode.c:2793) starts its handle before
+        // ext4_da_write_end takes i_data_sem.
         PerformWrite => {
             let pos = f.buffered_pos + f.status;
             let disksize = pagecache::da_write_updates_disksize(state, inode, pos, f.iter.count());
@@ -122,27 +128,32 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
             let eof_page = ino.i_size >> state.geometry.page_bits;
             let busy =
                 ino.i_data_sem.writer || ((disksize || truncates) && ino.i_data_sem.readers > 0);
-            if busy {
-                Some(Wait::DataSem { inode })
-            } else {
-                (truncates && writeback_pending(state, inode, eof_page..=eof_page))
-                    .then_some(Wait::Writeback { inode })
-            }
+            handle_wait(state)
+                .or(busy.then_some(Wait::DataSem { inode }))
+                .or_else(|| {
+                    (truncates && writeback_pending(state, inode, eof_page..=eof_page))
+                        .then_some(Wait::Writeback { inode })
+                })
         }
         DirectFlush => pagecache::flush_wait(state, inode, range()),
-        DirectFlushWait | DirectInvalidate | DirectEnd => (ino.nrpages() > 0
+        DirectFlushWait | DirectInvalidate => (ino.nrpages() > 0
             && writeback_pending(state, inode, range()))
         .then_some(Wait::Writeback { inode }),
+        // The invalidation waits for writeback, then raising i_size marks the inode dirty
+        // (ext4_dirty_inode's handle).
+        DirectEnd => (ino.nrpages() > 0 && writeback_pending(state, inode, range()))
+            .then_some(Wait::Writeback { inode })
+            .or_else(|| handle_wait_if(state, direct_end_raises_size(state, f))),
         FallbackFlush => pagecache::flush_wait(state, inode, buffered_range(state, f)),
         FallbackFlushWait => writeback_pending(state, inode, buffered_range(state, f))
             .then_some(Wait::Writeback { inode }),
         SyncFlush => pagecache::flush_wait(state, inode, sync_range(state, f)),
         SyncFlushWait => writeback_pending(state, inode, sync_range(state, f))
             .then_some(Wait::Writeback { inode }),
-        SyncCommit => {
-            (sync_commit_needed(state, f) && commit_must_wait(state)).then_some(Wait::Commit)
-        }
-        DioGetBlock | DioDrop | ExtPutIoEnd | ExtConvertAndEnd | IndEnd => {
+        SyncCommitWait => f
+            .commit_tid
+            .and_then(|tid| crate::journal::committed_wait(state, tid)),
+        DioGetBlock | DioDrop | ExtPutIoEnd | ExtConvertAndEnd | IndBegin | IndEnd => {
             crate::dio::wait(state, a, f)
         }
         _ => None,
@@ -157,17 +168,6 @@ fn buffered_range(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64
 fn sync_range(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64> {
     let ret = f.ret.max(1) as u64;
     page_range(state, f.iocb.ki_pos - ret, f.iocb.ki_pos - 1)
-}
-
-/// `jbd2_complete_transaction` has a transaction to wait for: the inode's `i_datasync_tid`
-/// (O_DSYNC only or IS_SYNC) or `i_sync_tid` (O_SYNC) is not committed yet.
-fn sync_commit_needed(state: &State, f: &WriteFrame) -> bool {
-    let ino = &state.inodes[f.inode];
-    if f.file.o_sync {
-        ino.sync_dirty || ino.datasync_dirty
-    } else {
-        ino.datasync_dirty
-    }
 }
 
 /// Applies the step at `f.pc`; `notes` gets what happened, in ext4 terms.
@@ -207,6 +207,7 @@ pub fn run(
         IMutexUnlock | OutUnlock => unlock_i_mutex(state, a, f, notes),
         SyncFlush => flush(state, a, f.inode, sync_range(state, f), notes),
         SyncCommit => sync_commit(state, f, notes),
+        SyncCommitWait => notes.push("transaction committed".into()),
         FinishPlug if !f.iocb.is_sync_kiocb() => {
             notes.push("nested under io_submit's plug: dispatches nothing".into());
         }
@@ -404,6 +405,11 @@ fn direct_io(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     ));
 }
 
+/// `generic_file_direct_write` raises `i_size` (`i_size_write`, `mark_inode_dirty`).
+fn direct_end_raises_size(state: &State, f: &WriteFrame) -> bool {
+    f.dio_ret > 0 && f.iocb.ki_pos + f.dio_ret as u64 > state.inodes[f.inode].i_size
+}
+
 /// The tail of `generic_file_direct_write` (mm/filemap.c).
 fn direct_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     if state.inodes[f.inode].nrpages() > 0 {
@@ -506,11 +512,14 @@ fn fallback_done(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut 
     ));
 }
 
-/// `jbd2_complete_transaction` in `ext4_sync_file`.
-fn sync_commit(state: &mut State, f: &WriteFrame, notes: &mut Vec<String>) {
-    if sync_commit_needed(state, f) {
-        commit(state);
-        notes.push("journal commit".into());
+/// `jbd2_complete_transaction` in `ext4_sync_file`: `generic_write_sync` passes
+/// `datasync = !O_SYNC` (include/linux/fs.h:2465), so O_DSYNC and IS_SYNC wait for
+/// `i_datasync_tid`, O_SYNC for `i_sync_tid`.
+fn sync_commit(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    f.commit_tid = crate::journal::sync_target(state, f.inode, !f.file.o_sync);
+    match f.commit_tid {
+        Some(tid) => crate::journal::request_commit(state, tid, notes),
+        None => notes.push("tid committed: no commit".into()),
     }
 }
 

@@ -432,7 +432,8 @@ mod ext4_sync_file_and_crash {
         let mut s = state(DEFAULT, vec![inode(B, &[(0, 1, 0, Written)])], actors);
         step_to(&mut s, 0, WritePc::DioGetBlock);
         assert!(s.inodes[0].orphan, "extending DIO is on the orphan list");
-        exec::step(&mut s, Task::Actor(0)).expect("allocates block 1");
+        exec::step(&mut s, Task::Actor(0)).expect("enters ext4_ext_map_blocks");
+        exec::step(&mut s, Task::Actor(0)).expect("allocates block 1, stops its handle");
         finish_op(&mut s, 1);
         finish_op(&mut s, 1);
         assert_eq!(s.actors[0].results, vec![OpResult::Crashed]);
@@ -755,7 +756,7 @@ mod ext4_orphan_cleanup {
         for _ in 0..3 {
             exec::step(&mut s, Task::Actor(0)).expect("lock, orphan add, set size");
         }
-        exec::step(&mut s, Task::Actor(1)).expect("commit");
+        finish_op(&mut s, 1); // the commit
         exec::step(&mut s, Task::Actor(1)).expect("crash");
         assert_eq!(s.actors[0].results, vec![OpResult::Crashed]);
         finish(&mut s);
@@ -1253,5 +1254,112 @@ mod io_end_puts {
         let io_end = model::io::new_io_end(&mut s, 0);
         model::io::flag_io_unwritten(&mut s, io_end);
         model::io::put_io_end_defer(&mut s, io_end);
+    }
+}
+
+mod jbd2_journal {
+    use super::*;
+    use model::state::{BioOwner, Work};
+
+    /// Steps the commit work item once (it must be runnable).
+    fn commit_stage(s: &mut model::state::State) -> String {
+        let task = commit_work(s);
+        exec::step(s, task).expect("the commit stage runs").step
+    }
+
+    /// `start_this_handle` waits while the running transaction is `T_LOCKED`: a buffered
+    /// write's `ext4_da_write_begin` sleeps from the commit's lock to its switch.
+    #[test]
+    fn a_new_handle_waits_while_the_transaction_is_locked() {
+        let actors = vec![vec![Op::Write(buffered(0, B))], vec![Op::Commit]];
+        let mut s = state(DEFAULT, vec![inode(B, &[(0, 1, 0, Written)])], actors);
+        step_to(&mut s, 0, WritePc::PerformWrite);
+        exec::step(&mut s, Task::Actor(1)).expect("jbd2_log_start_commit");
+        assert_eq!(commit_stage(&mut s), "jbd2_commit:Lock");
+        assert_eq!(
+            exec::task_wait(&s, Task::Actor(0)),
+            Ok(Some(Wait::JournalLocked))
+        );
+        assert_eq!(commit_stage(&mut s), "jbd2_commit:Switch");
+        assert_eq!(exec::task_wait(&s, Task::Actor(0)), Ok(None));
+        assert_eq!(s.journal.running, 2);
+        finish(&mut s);
+        assert_eq!(s.journal.committed, 1);
+    }
+
+    /// The commit's switch waits for `t_updates` to reach 0: a direct write's `get_block`
+    /// holds its handle across `ext4_mb_new_blocks`.
+    #[test]
+    fn the_switch_waits_for_a_handle_held_across_ext4_ext_map_blocks() {
+        let actors = vec![vec![Op::Write(dio(B, B))], vec![Op::Commit]];
+        let mut s = state(DEFAULT, vec![inode(2 * B, &[(0, 1, 0, Written)])], actors);
+        step_to(&mut s, 0, WritePc::DioGetBlock);
+        exec::step(&mut s, Task::Actor(0)).expect("enters ext4_ext_map_blocks");
+        assert_eq!(s.journal.t_updates, 1);
+        exec::step(&mut s, Task::Actor(1)).expect("jbd2_log_start_commit");
+        assert_eq!(commit_stage(&mut s), "jbd2_commit:Lock");
+        let commit = commit_work(&s);
+        assert_eq!(exec::task_wait(&s, commit), Ok(Some(Wait::Handles)));
+        exec::step(&mut s, Task::Actor(0)).expect("allocates, stops its handle");
+        assert_eq!(s.journal.t_updates, 0);
+        assert_eq!(commit_stage(&mut s), "jbd2_commit:Switch");
+        finish(&mut s);
+    }
+
+    /// data=ordered: a truncate's zeroed partial block puts the inode on the ordered list;
+    /// the commit writes the dirty mapped page (`journal_submit_data_buffers`) and its commit
+    /// record waits for that writeback.
+    #[test]
+    fn the_commit_writes_ordered_data_and_waits_for_it() {
+        let actors = vec![
+            vec![Op::Truncate {
+                inode: 0,
+                size: B / 2,
+            }],
+            vec![Op::Commit],
+        ];
+        let mut s = state(DEFAULT, vec![inode(B, &[(0, 1, 0, Written)])], actors);
+        finish_op(&mut s, 0);
+        assert!(s.inodes[0].ordered && s.inodes[0].pages[&0].dirty != 0);
+        exec::step(&mut s, Task::Actor(1)).expect("jbd2_log_start_commit");
+        commit_stage(&mut s);
+        commit_stage(&mut s);
+        let bios: Vec<_> = s.bios.iter().map(|(&id, b)| (id, b.owner)).collect();
+        assert!(
+            matches!(bios[..], [(_, BioOwner::Writeback(_))]),
+            "{bios:?}"
+        );
+        assert_eq!(s.inodes[0].pages[&0].dirty, 0);
+        let commit = commit_work(&s);
+        assert_eq!(
+            exec::task_wait(&s, commit),
+            Ok(Some(Wait::Writeback { inode: 0 }))
+        );
+        exec::step(&mut s, Task::Bio(bios[0].0)).expect("the ordered data lands");
+        assert_eq!(commit_stage(&mut s), "jbd2_commit:Flush");
+        assert_eq!(s.journal.committed, 1);
+        assert!(!s.work.values().any(|w| matches!(w, Work::Commit { .. })));
+    }
+
+    /// A crash between the switch and the commit record loses the transaction.
+    #[test]
+    fn a_crash_before_the_commit_record_loses_the_transaction() {
+        let actors = vec![
+            vec![Op::Write(dio(B, B))],
+            vec![Op::Commit],
+            vec![Op::Crash],
+        ];
+        let mut s = state(DEFAULT, vec![inode(B, &[(0, 1, 0, Written)])], actors);
+        finish_op(&mut s, 0);
+        assert_eq!(s.inodes[0].i_disksize, 2 * B);
+        exec::step(&mut s, Task::Actor(1)).expect("jbd2_log_start_commit");
+        commit_stage(&mut s);
+        commit_stage(&mut s);
+        assert!(s.journal.committing.is_some());
+        exec::step(&mut s, Task::Actor(2)).expect("crash");
+        assert_eq!(s.inodes[0].i_size, B, "the extending write's size is lost");
+        assert_eq!(s.inodes[0].map.extents.len(), 1);
+        assert_eq!((s.journal.t_updates, s.journal.locked), (0, false));
+        assert!(s.journal.committing.is_none());
     }
 }

@@ -282,6 +282,10 @@ mod dio_complete {
                 "dio_complete:SyncFlush",
                 "dio_complete:SyncFlushWait",
                 "dio_complete:SyncCommit",
+                "jbd2_commit:Lock",
+                "jbd2_commit:Switch",
+                "jbd2_commit:Flush",
+                "dio_complete:SyncCommitWait",
                 "dio_complete:KiComplete"
             ]
         );

@@ -5,7 +5,7 @@
 
 use model::exec::{self, Event, Pc, StepError, Task};
 use model::extent::ExtentState;
-use model::ops::{Frame, OtherPc, WritePc};
+use model::ops::{CommitPc, Frame, OtherPc, WritePc};
 use model::state::{Data, State};
 use sim::Scenario;
 use sim::engine::{self, Stepper};
@@ -238,11 +238,11 @@ extents = [{ lblk = 0, len = 1, pblk = 0, state = "written" }]
 ops = [{ op = "write", pos = 4096, len = 4096, direct = true, sync = "dsync" }]
 "#;
 
-/// `generic_write_sync`'s journal commit commits nothing.
+/// The commit record `generic_write_sync` waits for commits nothing.
 fn no_sync_commit(state: &mut State, task: Task) -> Result<Event, StepError> {
     let committed = state.inodes[0].committed.clone();
     let event = exec::step(state, task)?;
-    if ran(&event, WritePc::SyncCommit) {
+    if event.pc == Pc::Commit(CommitPc::Flush) {
         state.inodes[0].committed = committed;
     }
     Ok(event)

@@ -165,16 +165,35 @@ pub fn write_result(state: &State, a: usize, op: usize) -> (i64, Option<i64>) {
     }
 }
 
-/// Steps actor `a` alone until its current operation finished.
+/// Steps actor `a` until its current operation finished, with the commit work and the bios
+/// it waits for.
 pub fn finish_op(state: &mut State, a: u8) {
     let done = state.actors[a as usize].results.len() + 1;
     for _ in 0..200 {
         if state.actors[a as usize].results.len() == done {
             return;
         }
-        exec::step(state, Task::Actor(a)).unwrap_or_else(|e| panic!("{e}"));
+        let task = match exec::task_wait(state, Task::Actor(a)) {
+            Ok(Some(exec::Wait::Commit)) => commit_work(state),
+            Ok(Some(exec::Wait::DioBios { .. })) => {
+                Task::Bio(*state.bios.keys().next().expect("a bio in flight"))
+            }
+            _ => Task::Actor(a),
+        };
+        exec::step(state, task).unwrap_or_else(|e| panic!("{e}"));
     }
     panic!("actor {a} did not finish its operation");
+}
+
+/// kjournald2's commit work item (a commit was requested).
+pub fn commit_work(state: &State) -> Task {
+    let id = state
+        .work
+        .iter()
+        .find(|(_, w)| matches!(w, model::state::Work::Commit { .. }))
+        .map(|(&id, _)| id)
+        .expect("a commit was requested");
+    Task::Work(id)
 }
 
 /// Initial data of logical block `lblk` of inode 0.

@@ -262,7 +262,7 @@ impl History {
             step: 0,
             block_bits: initial.geometry.blkbits,
             epoch: 0,
-            tid: initial.j_commit_sequence,
+            tid: initial.journal.committed,
             writes,
             zero_makers: Vec::new(),
             op_start: vec![None; actors],
@@ -518,7 +518,7 @@ impl History {
                 record.queued = ret == errno::EIOCBQUEUED;
                 if !record.queued {
                     record.completed = Some(step);
-                    record.completed_tid = state.j_commit_sequence;
+                    record.completed_tid = state.journal.committed;
                     if ret > 0 {
                         record.done = Some((ki_pos - ret as u64, ki_pos));
                     }
@@ -546,7 +546,7 @@ impl History {
             };
             let Some(event) = event else { continue };
             w.completed = Some(self.step);
-            w.completed_tid = state.j_commit_sequence;
+            w.completed_tid = state.journal.committed;
             if event > 0 {
                 let from = w.range.expect("a queued write has its range").0;
                 w.done = Some((from, from + event as u64));
@@ -558,7 +558,7 @@ impl History {
 
     /// The step is judged: remember the journal's commit sequence after it.
     pub fn end_step(&mut self, state: &State) {
-        self.tid = state.j_commit_sequence;
+        self.tid = state.journal.committed;
     }
 
     /// A crash happened: the recovered state starts a new epoch.
