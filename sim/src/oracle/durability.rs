@@ -61,14 +61,14 @@ pub fn check_durable(h: &History, state: &State, tag: u8) -> Result<(), Violatio
     Ok(())
 }
 
-/// `size-rules` right after a crash (`state` is the recovered state): a direct write that
-/// completed before the last commit, and whose data survived (through the page cache, which
+/// `size-rules` right after a crash (`state` is the recovered state): a direct write whose
+/// transaction (the one running when it completed) was committed, and whose data survived (through the page cache, which
 /// orphan cleanup may have zeroed) with no truncate or punch after it, is inside the
 /// recovered size: that commit had its blocks, so it must have had the size covering them.
 pub fn check_crash(h: &History, state: &State) -> Result<(), Violation> {
     let sector = state.geometry.sectorsize();
     for (tag, w) in h.epoch_writes().filter(|(_, w)| w.direct) {
-        let Some((from, to)) = w.done.filter(|_| h.tid > w.completed_tid) else {
+        let Some((from, to)) = w.done.filter(|_| h.tid >= w.completed_tid) else {
             continue;
         };
         let start = w.start.expect("started");

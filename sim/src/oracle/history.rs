@@ -37,7 +37,10 @@ pub struct WriteRecord {
     pub queued: bool,
     /// When it completed: its return, or for a queued AIO its event.
     pub completed: Option<Step>,
-    /// `j_commit_sequence` when it completed: a later commit has its metadata.
+    /// The running transaction's tid when it completed: every metadata change the write made
+    /// before completing is in that transaction or an earlier one, so it is committed once
+    /// `j_commit_sequence` reaches this tid (a transaction already committing when the write
+    /// completed may not hold it).
     pub completed_tid: u32,
     /// The bytes it reported written, `[from, to)`, once it completed with `ret > 0`.
     pub done: Option<(u64, u64)>,
@@ -518,7 +521,7 @@ impl History {
                 record.queued = ret == errno::EIOCBQUEUED;
                 if !record.queued {
                     record.completed = Some(step);
-                    record.completed_tid = state.journal.committed;
+                    record.completed_tid = state.journal.running;
                     if ret > 0 {
                         record.done = Some((ki_pos - ret as u64, ki_pos));
                     }
@@ -546,7 +549,7 @@ impl History {
             };
             let Some(event) = event else { continue };
             w.completed = Some(self.step);
-            w.completed_tid = state.journal.committed;
+            w.completed_tid = state.journal.running;
             if event > 0 {
                 let from = w.range.expect("a queued write has its range").0;
                 w.done = Some((from, from + event as u64));
