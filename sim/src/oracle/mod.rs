@@ -142,14 +142,12 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.oracle, self.message)?;
+        if self.actors.is_empty() {
+            return Ok(());
+        }
         let actors: Vec<String> = self.actors.iter().map(|a| format!("a{a}")).collect();
-        write!(
-            f,
-            "{}: {} (actors {})",
-            self.oracle,
-            self.message,
-            actors.join(" ")
-        )
+        write!(f, " (actors {})", actors.join(" "))
     }
 }
 
