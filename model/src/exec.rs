@@ -85,8 +85,9 @@ pub enum Wait {
     },
     /// `jbd2_log_wait_commit`: the transaction is not committed yet.
     Commit,
-    /// `start_this_handle` (fs/jbd2/transaction.c:340-352): the running transaction is
-    /// `T_LOCKED`, a new handle waits for the commit to switch transactions.
+    /// `start_this_handle` → `wait_transaction_locked` (fs/jbd2/transaction.c:149-163,
+    /// 189-192): the running transaction is `T_LOCKED`, a new handle waits for the commit to
+    /// switch transactions.
     JournalLocked,
     /// `jbd2_journal_commit_transaction` waits for `t_updates` to reach 0 (handles running).
     Handles,

@@ -6,11 +6,12 @@
 //! `jbd2_journal_commit_transaction`'s stages:
 //! 1. [`CommitPc::Lock`]: `t_state = T_LOCKED`; a new handle now waits in `start_this_handle`
 //!    ([`handle_wait`]), a reserved one may still join.
-//! 2. [`CommitPc::Switch`]: once `t_updates` is 0 (every handle stopped), the transaction's
-//!    metadata is what will be committed, a new transaction runs, and
-//!    `journal_submit_data_buffers` writes the dirty pages of the inodes on its ordered list
-//!    whose blocks are mapped (`generic_writepages`: no allocation).
-//! 3. [`CommitPc::Flush`]: `journal_finish_inode_data_buffers` waits for that data (and any
+//! 2. [`CommitPc::Switch`]: once `t_updates` is 0 (every handle stopped), `T_FLUSH`: the
+//!    transaction's metadata is what will be committed, and a new transaction runs.
+//! 3. [`CommitPc::Submit`]: `journal_submit_data_buffers` writes the dirty pages of the
+//!    inodes on its ordered list whose blocks are mapped (`generic_writepages`: no
+//!    allocation), new handles running meanwhile.
+//! 4. [`CommitPc::Flush`]: `journal_finish_inode_data_buffers` waits for that data (and any
 //!    other writeback of those inodes), then the commit record: a crash from now on keeps
 //!    the transaction.
 //!
@@ -145,11 +146,12 @@ fn ordered_inodes(state: &State) -> impl Iterator<Item = InodeIx> + '_ {
 pub fn commit_wait(state: &State, pc: CommitPc) -> Option<Wait> {
     match pc {
         CommitPc::Lock => None,
-        CommitPc::Switch if state.journal.t_updates > 0 => Some(Wait::Handles),
-        CommitPc::Switch => state
-            .inodes
-            .iter()
-            .position(|i| i.ordered && i.pages.values().any(|p| p.dirty != 0 && p.writeback > 0))
+        CommitPc::Switch => (state.journal.t_updates > 0).then_some(Wait::Handles),
+        CommitPc::Submit => ordered_inodes(state)
+            .find(|&k| {
+                let pages = state.inodes[k].pages.values();
+                pages.into_iter().any(|p| p.dirty != 0 && p.writeback > 0)
+            })
             .map(|inode| Wait::Writeback { inode }),
         CommitPc::Flush => ordered_inodes(state)
             .find(|&k| state.inodes[k].pages.values().any(|p| p.writeback > 0))
@@ -173,6 +175,10 @@ pub fn commit_step(state: &mut State, pc: CommitPc, notes: &mut Vec<String>) -> 
         }
         CommitPc::Switch => {
             switch(state, notes);
+            Some(CommitPc::Submit)
+        }
+        CommitPc::Submit => {
+            submit_data_buffers(state, notes);
             Some(CommitPc::Flush)
         }
         CommitPc::Flush => {
@@ -183,8 +189,7 @@ pub fn commit_step(state: &mut State, pc: CommitPc, notes: &mut Vec<String>) -> 
     }
 }
 
-/// `T_SWITCH`, `T_FLUSH`: the committed metadata is fixed, a new transaction runs, the
-/// ordered data is submitted.
+/// `T_FLUSH`: the committed metadata is fixed, a new transaction runs.
 fn switch(state: &mut State, notes: &mut Vec<String>) {
     assert_eq!(state.journal.t_updates, 0, "commit waited for its handles");
     let frees = std::mem::replace(
@@ -199,7 +204,11 @@ fn switch(state: &mut State, notes: &mut Vec<String>) {
     let j = &mut state.journal;
     j.locked = false;
     j.running += 1;
-    notes.push(format!("T_SWITCH: transaction {} runs", j.running));
+    notes.push(format!("T_FLUSH: transaction {} runs", j.running));
+}
+
+/// `journal_submit_data_buffers`: the ordered inodes' mapped dirty pages are written.
+fn submit_data_buffers(state: &mut State, notes: &mut Vec<String>) {
     let ordered: Vec<InodeIx> = ordered_inodes(state).collect();
     for inode in ordered {
         let bios = crate::pagecache::write_mapped_pages(state, inode);

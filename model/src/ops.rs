@@ -75,7 +75,9 @@ pub enum Op {
         /// The file.
         inode: InodeIx,
     },
-    /// A jbd2 commit of the running transaction (kjournald2's periodic commit).
+    /// A forced jbd2 commit (`jbd2_journal_force_commit`, as `sync(2)` or the commit timer
+    /// would ask kjournald2): the running transaction if it holds anything, else the one
+    /// being committed; the caller waits for it.
     Commit,
     /// Power failure, then journal replay and orphan cleanup at mount.
     Crash,
@@ -308,10 +310,14 @@ pub enum CommitPc {
     /// nothing in the running transaction, no commit (`jbd2_journal_commit_transaction` is
     /// only called for a transaction that exists, `__jbd2_log_start_commit`).
     Lock,
-    /// Waits until `t_updates == 0` (fs/jbd2/commit.c:452), then `T_FLUSH` (fs/jbd2/commit.c:538):
-    /// a new transaction runs and `journal_submit_data_buffers` (fs/jbd2/commit.c:215, 552)
-    /// writes the ordered inodes' mapped dirty pages.
+    /// Waits until `t_updates == 0` (fs/jbd2/commit.c:452), then `T_FLUSH` (fs/jbd2/commit.c:538-543):
+    /// the committed metadata is fixed, `j_running_transaction = NULL` and
+    /// `wake_up(&journal->j_wait_transaction_locked)`: new handles start the next transaction.
     Switch,
+    /// `journal_submit_data_buffers` (fs/jbd2/commit.c:187-233, called at 552) writes the
+    /// ordered inodes' mapped dirty pages (`generic_writepages` with `WB_SYNC_ALL`, which
+    /// first waits for a dirty page already under writeback), with new handles running.
+    Submit,
     /// `journal_finish_inode_data_buffers` (fs/jbd2/commit.c:252, 752) waits for that data,
     /// then the commit record (`j_commit_sequence = tid`, fs/jbd2/commit.c:1106).
     Flush,

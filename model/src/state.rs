@@ -187,7 +187,7 @@ pub struct Journal {
     pub locked: bool,
     /// `t_updates` of the running transaction: handles started and not stopped.
     pub t_updates: u8,
-    /// The transaction being committed, from `T_SWITCH` to its commit record: what it will
+    /// The transaction being committed, from `T_FLUSH` to its commit record: what it will
     /// make survive a crash, and the blocks it freed.
     pub committing: Option<(Vec<Committed>, Vec<bool>)>,
 }

@@ -1322,8 +1322,14 @@ mod jbd2_journal {
         finish_op(&mut s, 0);
         assert!(s.inodes[0].ordered && s.inodes[0].pages[&0].dirty != 0);
         exec::step(&mut s, Task::Actor(1)).expect("jbd2_log_start_commit");
-        commit_stage(&mut s);
-        commit_stage(&mut s);
+        assert_eq!(commit_stage(&mut s), "jbd2_commit:Lock");
+        assert_eq!(commit_stage(&mut s), "jbd2_commit:Switch");
+        assert!(
+            !s.journal.locked,
+            "T_FLUSH: new handles run before the data is written"
+        );
+        assert!(s.bios.is_empty());
+        assert_eq!(commit_stage(&mut s), "jbd2_commit:Submit");
         let bios: Vec<_> = s.bios.iter().map(|(&id, b)| (id, b.owner)).collect();
         assert!(
             matches!(bios[..], [(_, BioOwner::Writeback(_))]),

@@ -284,6 +284,7 @@ mod dio_complete {
                 "dio_complete:SyncCommit",
                 "jbd2_commit:Lock",
                 "jbd2_commit:Switch",
+                "jbd2_commit:Submit",
                 "jbd2_commit:Flush",
                 "dio_complete:SyncCommitWait",
                 "dio_complete:KiComplete"
