@@ -25,8 +25,15 @@ pub fn wait(state: &State, _a: ActorId, f: &WriteFrame) -> Option<Wait> {
         handle_wait_if(state, starts).or((starts && sem_busy).then_some(Wait::DataSem { inode }))
     };
     match f.pc {
-        // _ext4_get_block (fs/ext4/inode.c:729): ext4_journal_start before ext4_map_blocks.
-        WritePc::DioGetBlock => handle_then_sem(get_block_allocates(state, f)),
+        // _ext4_get_block (fs/ext4/inode.c:724-736): any call with flags and no
+        // EXT4_GET_BLOCKS_NO_LOCK (every create call but the overwrite's) starts a handle
+        // before ext4_map_blocks, whether or not it will allocate.
+        WritePc::DioGetBlock => {
+            let create = block_request(state, f).2;
+            let allocates = get_block_allocates(state, f);
+            handle_wait_if(state, create)
+                .or((allocates && sem_busy).then_some(Wait::DataSem { inode }))
+        }
         WritePc::DioDrop => {
             let id = f.dio.expect("dio started");
             let dio = &state.dios[&id];

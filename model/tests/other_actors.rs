@@ -1267,6 +1267,24 @@ mod jbd2_journal {
         exec::step(s, task).expect("the commit stage runs").step
     }
 
+    /// `_ext4_get_block` starts a handle for every create call (fs/ext4/inode.c:724-736),
+    /// even one that finds its block written and allocates nothing: a direct write (not an
+    /// overwrite without dioread_nolock) into a written block waits while `T_LOCKED`.
+    #[test]
+    fn a_dio_get_block_into_a_written_block_still_starts_a_handle() {
+        let mut s = one_writer(DEFAULT, inode(B, &[(0, 1, 0, Written)]), dio(0, B));
+        step_to(&mut s, 0, WritePc::DioGetBlock);
+        assert_eq!(frame(&s, 0).path, Some(model::ops::DioPath::Ext));
+        s.journal.locked = true;
+        assert_eq!(
+            exec::task_wait(&s, Task::Actor(0)),
+            Ok(Some(Wait::JournalLocked))
+        );
+        s.journal.locked = false;
+        finish(&mut s);
+        assert_eq!(write_result(&s, 0, 0).0, B as i64);
+    }
+
     /// `start_this_handle` waits while the running transaction is `T_LOCKED`: a buffered
     /// write's `ext4_da_write_begin` sleeps from the commit's lock to its switch.
     #[test]
