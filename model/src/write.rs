@@ -9,7 +9,7 @@
 use crate::exec::Wait;
 use crate::iocb::{bitmap_file_check, errno, ext4_unaligned_aio, generic_write_checks};
 use crate::journal::{handle_wait, handle_wait_if};
-use crate::ops::{DioPath, IocbPrivate, WriteFrame, WriteOp, WritePc};
+use crate::ops::{DioPath, IocbPrivate, Op, WriteFrame, WriteOp, WritePc};
 use crate::pagecache::{self, page_range, writeback_pending};
 use crate::state::{ActorId, InodeIx, State};
 use WritePc::*;
@@ -114,9 +114,17 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
         }
         IMutexLock | ExtRelock => ino.i_mutex.map(|owner| Wait::IMutex { inode, owner }),
         ExtOverwriteUnlock => ino.i_data_sem.writer.then_some(Wait::DataSem { inode }),
-        // file_update_time → ext4_dirty_inode (fs/ext4/inode.c:5279) starts a handle. The
-        // model waits even for checks that will fail, which touch no journal state.
-        WriteChecks => handle_wait(state),
+        // file_update_time → ext4_dirty_inode (fs/ext4/inode.c:5279) starts a handle, in
+        // __generic_file_write_iter: only when the checks pass (`ret > 0`).
+        WriteChecks => {
+            let Some(Op::Write(op)) = state.actors[a as usize]
+                .program
+                .get(state.actors[a as usize].op)
+            else {
+                unreachable!("a write frame runs a write")
+            };
+            handle_wait_if(state, write_checks_result(state, f, op).0.ret > 0)
+        }
         // ext4_da_write_begin (fs/ext4/inode.c:2793) starts its handle before
         // ext4_da_write_end takes i_data_sem.
         PerformWrite => {
@@ -301,25 +309,40 @@ fn unlock_i_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut
 }
 
 /// `generic_write_checks`, the bitmap-file check, `iocb->private = &overwrite`, the plug.
-fn write_checks(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mut Vec<String>) {
+/// `generic_write_checks` and the bitmap-file check (fs/ext4/file.c:125-133) on copies of
+/// the write's iocb and iterator: what `ext4_file_write_iter` gets back, and the two after.
+fn write_checks_result(
+    state: &State,
+    f: &WriteFrame,
+    op: &WriteOp,
+) -> (
+    crate::iocb::WriteChecks,
+    crate::iocb::Iocb,
+    crate::iocb::IovIter,
+) {
     let ino = &state.inodes[f.inode];
     let g = &state.geometry;
-    let checks = generic_write_checks(
-        &mut f.iocb,
-        &mut f.iter,
+    let (mut iocb, mut iter) = (f.iocb.clone(), f.iter.clone());
+    let mut checks = generic_write_checks(
+        &mut iocb,
+        &mut iter,
         ino.i_size,
         op.file,
         op.rlimit_fsize,
         g.s_maxbytes(),
     );
-    f.ret = checks.ret;
-    f.sigxfsz = checks.sigxfsz;
-    if f.ret > 0
+    if checks.ret > 0
         && !ino.extents
-        && let Some(error) = bitmap_file_check(f.iocb.ki_pos, &mut f.iter, g.s_bitmap_maxbytes())
+        && let Some(error) = bitmap_file_check(iocb.ki_pos, &mut iter, g.s_bitmap_maxbytes())
     {
-        f.ret = error;
+        checks.ret = error;
     }
+    (checks, iocb, iter)
+}
+
+fn write_checks(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mut Vec<String>) {
+    let (checks, iocb, iter) = write_checks_result(state, f, op);
+    (f.ret, f.sigxfsz, f.iocb, f.iter) = (checks.ret, checks.sigxfsz, iocb, iter);
     notes.push(format!(
         "ki_pos={} count={} ret={} sigxfsz={}",
         f.iocb.ki_pos,

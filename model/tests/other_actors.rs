@@ -1285,6 +1285,21 @@ mod jbd2_journal {
         assert_eq!(write_result(&s, 0, 0).0, B as i64);
     }
 
+    /// `file_update_time`'s handle comes only after the checks pass: a write refused by
+    /// them (here `RLIMIT_FSIZE`) returns without waiting for a `T_LOCKED` transaction.
+    #[test]
+    fn a_write_its_checks_refuse_starts_no_handle() {
+        let mut w = buffered(B, B);
+        w.rlimit_fsize = B;
+        let mut s = one_writer(DEFAULT, inode(B, &[(0, 1, 0, Written)]), w);
+        step_to(&mut s, 0, WritePc::WriteChecks);
+        s.journal.locked = true;
+        assert_eq!(exec::task_wait(&s, Task::Actor(0)), Ok(None));
+        finish_op(&mut s, 0);
+        assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::EFBIG);
+        s.journal.locked = false;
+    }
+
     /// `start_this_handle` waits while the running transaction is `T_LOCKED`: a buffered
     /// write's `ext4_da_write_begin` sleeps from the commit's lock to its switch.
     #[test]
