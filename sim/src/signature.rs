@@ -4,25 +4,34 @@
 //!
 //! A signature has three parts, each read off a replay of the violating schedule:
 //! - **the oracle** that broke;
-//! - **the observed step**: the program point whose step broke it (`WritePc::DioGetBlock`,
-//!   `dio_complete:SyncCommit`, `bio_endio -EIO`, …) with the kernel function it mirrors, or
-//!   `at-rest` for an oracle checked when every task has finished;
-//! - **the cause**: the operation kinds (buffered, dio, aio-dio, dsync, truncate, punch,
-//!   writeback, fsync, commit, crash, read, bio-error) of the operations that were *in
-//!   flight* when the violation was observed: started and not yet returned, or queued
-//!   AIOs whose event has not arrived, plus `bio-error` when a bio failed.
+//! - **the observed step**: the kernel function the program point whose step broke it
+//!   mirrors ([`FUNCTIONS`]: `WritePc::DioMapAlloc` is `ext4_ext_map_blocks`, both the
+//!   submitter's `ExtPutIoEnd` and the workqueue's `dio_complete:EndIo` are
+//!   `ext4_put_io_end`), `at-rest` for an oracle checked when every task has finished, or
+//!   `model-step` for a model assertion that fired inside a step;
+//! - **the operation** whose step it was, as kinds (buffered, dio, aio-dio, dsync,
+//!   truncate, punch, writeback, fsync, commit, crash, read): an actor's current operation;
+//!   for a bio or a `dio_complete` work item, the direct write that issued it; for a
+//!   writeback bio or an `ext4_end_io` item, writeback. At rest, the writes of the actors
+//!   the violation names (whose data it judges). `bio-error` is added when a bio failed
+//!   before the violation; `dsync` counts only for the oracles of sync promises.
 //!
-//! Schedule-dependent detail (which other task stepped last, step numbers, object ids,
-//! offsets) is left out on purpose: it changes from one interleaving of the same race to
-//! the next. The rendering is `oracle@step (function) | kinds`; the id is the FNV-1a hash
-//! (64-bit, implemented here, no randomized hasher) of that text, in 16 hex digits.
+//! Schedule-dependent detail is left out on purpose: which other task stepped last, which
+//! other operations happened to overlap, step numbers, object ids and offsets change from
+//! one interleaving of the same race to the next, and from one swarm scenario to the next
+//! (a first version that took the kinds of every overlapping operation split the class of
+//! 0010 in three on the default hunt).
+//!
+//! The rendering is `oracle@function | kinds`, e.g. `durability@aio_complete |
+//! aio-dio+dsync`; the id is the FNV-1a hash (64 bits, implemented here: std's hasher is
+//! seeded at random) of that text, in 16 hex digits.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use model::exec::{Pc, Task};
 use model::ops::Op;
-use model::state::State;
+use model::state::{BioOwner, State, Work};
 
 use crate::engine::{self, Execution, Stepper};
 use crate::oracle::{Observer, Oracle};
@@ -34,6 +43,8 @@ const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// The kind of a failed bio (`-EIO`) anywhere before the violation.
 const BIO_ERROR: &str = "bio-error";
+/// The kind of writeback (`ext4_writepages`, its bios and their `ext4_end_io`).
+const WRITEBACK: &str = "writeback";
 /// The kind of a buffered write.
 const BUFFERED: &str = "buffered";
 /// The kind of a read or a stat.
@@ -57,6 +68,7 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("AioMutexLock", "mutex_lock(aio_mutex)"),
     ("UnwrittenWait", "ext4_unwritten_wait"),
     ("IMutexLock", "mutex_lock(i_mutex)"),
+    ("IMutexUnlock", "mutex_unlock(i_mutex)"),
     ("WriteChecks", "generic_write_checks"),
     ("OverwriteCheck", "ext4_file_write_iter:overwrite"),
     ("DirectFlush", "filemap_write_and_wait_range"),
@@ -83,6 +95,11 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("SyncFlush", "generic_write_sync:flush"),
     ("SyncFlushWait", "generic_write_sync:flush"),
     ("SyncCommit", "generic_write_sync:commit"),
+    ("FinishPlug", "blk_finish_plug"),
+    ("AioMutexUnlock", "mutex_unlock(aio_mutex)"),
+    ("OutUnlock", "ext4_file_write_iter:out"),
+    ("IoSubmitFinishPlug", "do_io_submit:blk_finish_plug"),
+    ("ExtRelock", "ext4_ext_direct_IO:relock"),
     ("OrphanAdd", "ext4_orphan_add"),
     ("SetSize", "ext4_setattr"),
     ("DioWait", "inode_dio_wait"),
@@ -94,6 +111,9 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("Commit", "jbd2_complete_transaction"),
     ("ReadPage", "ext4_readpage"),
     ("DioReadBegin", "ext4_ind_direct_IO"),
+    ("LockedFlush", "filemap_write_and_wait_range"),
+    ("LockedFlushWait", "filemap_write_and_wait_range"),
+    ("Stat", "vfs_getattr"),
     ("WritebackRun", "ext4_writepages"),
     ("Crash", "crash+recovery"),
     ("bio_endio", "bio_endio"),
@@ -106,11 +126,6 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("dio_complete:KiComplete", "aio_complete"),
     ("ext4_end_io", "ext4_end_io_rsv_work"),
 ];
-
-/// Kinds that, in an operation other than the stepping one, only set the stage (a dirty or
-/// cached page) and count for the race only when they step into the violation themselves:
-/// whether they overlap the race in time depends on the schedule.
-const SETUP_KINDS: [&str; 2] = [BUFFERED, READ];
 
 /// Oracles that judge what a sync write promised: only for them does `O_SYNC`/`O_DSYNC`
 /// change the mechanism (for the others it only adds a flush after the data is written).
@@ -156,99 +171,68 @@ pub fn function_of(step: &str) -> &str {
         .map_or(step, |(_, function)| function)
 }
 
-/// An operation: its actor and its index in the actor's program.
-type OpRef = (u8, usize);
-
 /// The signature of a violating execution `run` of `initial`, from a replay of its
 /// schedule; `None` when the schedule does not violate (or no longer applies).
 pub fn of(initial: &State, run: &Execution, stepper: Stepper) -> Option<Signature> {
     let mut state = initial.clone();
     let mut observer = Observer::new(initial);
-    let mut window = Window::default();
-    for (index, &task) in run.schedule.iter().enumerate() {
-        window.before_step(&state, task, index);
+    let mut failed_bio = false;
+    for &task in &run.schedule {
+        let kinds = stepping_kinds(&state, task);
+        failed_bio |= matches!(task, Task::BioError(_));
         let event = match engine::apply(stepper, &mut state, task) {
             Ok(Ok(event)) => event,
             Ok(Err(_)) => return None,
             Err(violation) => {
-                let kinds = window.kinds(initial, &state, task);
-                return Some(signature(
-                    violation.oracle,
-                    MODEL_STEP,
-                    kinds,
-                    window.failed_bio,
-                ));
+                return Some(signature(violation.oracle, MODEL_STEP, kinds, failed_bio));
             }
         };
         if let Err(violation) = observer.after_step(&state, &event) {
-            let (step, kinds) = (step_name(event.pc), window.kinds(initial, &state, task));
-            return Some(signature(violation.oracle, &step, kinds, window.failed_bio));
+            let step = step_name(event.pc);
+            return Some(signature(violation.oracle, &step, kinds, failed_bio));
         }
     }
     let end = model::drive::ending(&state);
     let violation = observer.at_end(&state, &end).err()?;
-    let kinds = actors_kinds(initial, &violation.actors);
-    Some(signature(
-        violation.oracle,
-        AT_REST,
-        kinds,
-        window.failed_bio,
-    ))
+    let kinds = written_by(initial, &violation.actors);
+    Some(signature(violation.oracle, AT_REST, kinds, failed_bio))
 }
 
-/// What a replay remembers for the kinds: when each operation took its first step, and
-/// which operations were in flight at each step.
-#[derive(Default)]
-struct Window {
-    /// The step each operation started at.
-    started: BTreeMap<OpRef, usize>,
-    /// Per step: the operations in flight before it, and the one that steps.
-    flying: Vec<BTreeSet<OpRef>>,
-    /// A bio failed (`-EIO`) so far.
-    failed_bio: bool,
+/// The kinds of the operation whose step this is: an actor's current operation; for a bio
+/// or a `dio_complete` work item, the direct write that issued it; for a writeback bio or
+/// an `ext4_end_io` work item, writeback.
+fn stepping_kinds(state: &State, task: Task) -> BTreeSet<&'static str> {
+    let op = match task {
+        Task::Actor(a) => Some((a, state.actors[a as usize].op)),
+        Task::Bio(id) | Task::BioError(id) => match state.bios.get(&id).map(|b| &b.owner) {
+            Some(BioOwner::Dio(dio)) => dio_op(state, *dio),
+            _ => return BTreeSet::from([WRITEBACK]),
+        },
+        Task::Work(id) => match state.work.get(&id) {
+            Some(Work::DioComplete { dio, .. }) => dio_op(state, *dio),
+            _ => return BTreeSet::from([WRITEBACK]),
+        },
+    };
+    op.and_then(|(a, i)| state.actors[a as usize].program.get(i))
+        .map_or(Vec::new(), kinds_of)
+        .into_iter()
+        .collect()
 }
 
-impl Window {
-    fn before_step(&mut self, state: &State, task: Task, index: usize) {
-        let mut ops = in_flight(state);
-        if let Task::Actor(a) = task {
-            let op = (a, state.actors[a as usize].op);
-            self.started.entry(op).or_insert(index);
-            ops.insert(op);
-        }
-        self.failed_bio |= matches!(task, Task::BioError(_));
-        self.flying.push(ops);
-    }
+/// The write a dio belongs to: its actor and the write's index in the program.
+fn dio_op(state: &State, dio: model::state::ObjId) -> Option<(u8, usize)> {
+    state.dios.get(&dio).map(|d| (d.owner, d.op))
+}
 
-    /// The kinds of the race: the stepping actor's operation, and every other operation in
-    /// flight at some step since the earliest start of the operations in flight at the
-    /// violation (what overlapped the race, however the schedule ordered its steps), less
-    /// the [`SETUP_KINDS`] of those others.
-    fn kinds(&self, initial: &State, after: &State, task: Task) -> BTreeSet<&'static str> {
-        let last = self.flying.len() - 1;
-        let mut now = in_flight(after);
-        now.extend(&self.flying[last]);
-        let start = now
-            .iter()
-            .filter_map(|op| self.started.get(op))
-            .min()
-            .copied()
-            .unwrap_or(last);
-        let kinds_at = |&(a, i): &OpRef| {
-            let op = initial.actors[a as usize].program.get(i);
-            op.map_or(Vec::new(), kinds_of)
-        };
-        let mut kinds: BTreeSet<&'static str> = (self.flying[start..].iter().flatten())
-            .chain(&now)
-            .flat_map(kinds_at)
-            .filter(|kind| !SETUP_KINDS.contains(kind))
-            .collect();
-        if let Task::Actor(a) = task {
-            let stepping = self.flying[last].iter().find(|(actor, _)| *actor == a);
-            kinds.extend(stepping.map_or(Vec::new(), kinds_at));
-        }
-        kinds
-    }
+/// The kinds of the writes of the actors a violation names (an oracle checked at rest,
+/// when everything has finished: the writes whose data it judges).
+fn written_by(initial: &State, actors: &[u8]) -> BTreeSet<&'static str> {
+    (actors.iter())
+        .filter_map(|&a| initial.actors.get(a as usize))
+        .flat_map(|actor| actor.program.iter())
+        .filter(|op| matches!(op, Op::Write(_)))
+        .flat_map(kinds_of)
+        .collect()
 }
 
 fn signature(
@@ -282,41 +266,6 @@ fn step_name(pc: Pc) -> String {
     }
 }
 
-/// The kinds of every operation of the actors a violation names (of all actors when it
-/// names none): an oracle checked at rest, when everything has finished.
-fn actors_kinds(initial: &State, actors: &[u8]) -> BTreeSet<&'static str> {
-    initial
-        .actors
-        .iter()
-        .enumerate()
-        .filter(|(a, _)| actors.is_empty() || actors.contains(&(*a as u8)))
-        .flat_map(|(_, actor)| actor.program.iter())
-        .flat_map(kinds_of)
-        .collect()
-}
-
-/// The operations started and not finished: an actor's current operation (past its first
-/// step), and queued AIOs whose event has not arrived.
-fn in_flight(state: &State) -> BTreeSet<OpRef> {
-    let mut ops = BTreeSet::new();
-    for (a, actor) in state.actors.iter().enumerate() {
-        if !matches!(actor.frame, model::ops::Frame::Idle) {
-            ops.insert((a as u8, actor.op));
-        }
-        let queued = (0..actor.op.min(actor.results.len())).filter(|&i| aio_pending(actor, i));
-        ops.extend(queued.map(|i| (a as u8, i)));
-    }
-    ops
-}
-
-/// An AIO that returned `-EIOCBQUEUED` and has no event yet.
-fn aio_pending(actor: &model::state::Actor, index: usize) -> bool {
-    matches!(
-        actor.results.get(index),
-        Some(model::ops::OpResult::Write { event: None, ret, .. }) if *ret == model::iocb::errno::EIOCBQUEUED
-    )
-}
-
 /// An operation's kinds.
 pub fn kinds_of(op: &Op) -> Vec<&'static str> {
     match op {
@@ -333,8 +282,68 @@ pub fn kinds_of(op: &Op) -> Vec<&'static str> {
         Op::Truncate { .. } => vec!["truncate"],
         Op::PunchHole { .. } => vec!["punch"],
         Op::Fsync { .. } => vec!["fsync"],
-        Op::Writeback { .. } => vec!["writeback"],
+        Op::Writeback { .. } => vec![WRITEBACK],
         Op::Commit => vec!["commit"],
         Op::Crash => vec!["crash"],
     }
+}
+
+/// A corpus entry's class, known beforehand: its number, class name and signature.
+#[derive(Clone, Debug)]
+pub struct KnownEntry {
+    /// The entry's number.
+    pub id: u32,
+    /// Its class (`bug`, `by-design`, `accepted`, `unknown`).
+    pub class: &'static str,
+    /// The signature of its stored schedule.
+    pub signature: Signature,
+}
+
+/// The signatures of the `violates` entries of the corpus directory `dir`, by entry number,
+/// and a line for each entry whose stored schedule no longer shows a violation (stale: it
+/// is left out). A file that does not load is an error.
+pub fn corpus_signatures(
+    dir: &std::path::Path,
+    stepper: Stepper,
+) -> Result<(Vec<KnownEntry>, Vec<String>), String> {
+    let listing = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut files: Vec<std::path::PathBuf> = listing
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let (mut known, mut stale) = (Vec::new(), Vec::new());
+    for file in files {
+        let loaded = crate::corpus::load(&file).map_err(|e| e.to_string())?;
+        let entry = &loaded.entry;
+        let Some(class) = entry
+            .class
+            .filter(|_| entry.verdict == crate::corpus::Verdict::Violates)
+        else {
+            continue;
+        };
+        match entry_signature(&loaded, stepper) {
+            Some(signature) => known.push(KnownEntry {
+                id: entry.id,
+                class: class.name(),
+                signature,
+            }),
+            None => stale.push(format!(
+                "{}: stale schedule, not a known class",
+                file.display()
+            )),
+        }
+    }
+    Ok((known, stale))
+}
+
+/// The signature of an entry's stored schedule.
+pub fn entry_signature(loaded: &crate::corpus::Loaded, stepper: Stepper) -> Option<Signature> {
+    let initial = loaded.scenario.build().ok()?;
+    let schedule = model::drive::parse_schedule(&loaded.entry.schedule).ok()?;
+    let run = engine::replay(&initial, &schedule, stepper).ok()?;
+    (run.violation.as_ref()?.oracle.name() == loaded.entry.oracle)
+        .then(|| of(&initial, &run, stepper))
+        .flatten()
 }

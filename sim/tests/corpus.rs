@@ -256,6 +256,9 @@ fn a_shuttle_hunt_stores_shuttle_s_schedule_and_replay_checks_it() {
         "--corpus-dir",
         dir.to_str().unwrap(),
         "--json",
+        "--known",
+        "none",
+        "--stop-on-new",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let file = std::fs::read_dir(&dir)

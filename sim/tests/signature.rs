@@ -93,7 +93,7 @@ fn signatures_name_the_kernel_step_and_the_operations() {
     );
     assert_eq!(
         by_id[&12],
-        "block-freeing-exclusion@ext4_truncate | aio-dio+truncate"
+        "block-freeing-exclusion@ext4_truncate | truncate"
     );
 }
 
