@@ -206,10 +206,10 @@ pub struct Class {
     pub first_schedules: u64,
 }
 
-/// The outcome of a hunt. Its totals count the finished cases up to the lowest violating
-/// case `k` only: cases other threads started after `k` do not count, so the totals do not
-/// depend on thread timing (every case below `k` runs, unless the time budget or a stop cuts
-/// the hunt short).
+/// The outcome of a hunt. Its totals and classes count the finished cases up to the lowest
+/// case `k` that stopped it ([`Until`]), or all of them: cases other threads started after
+/// `k` do not count, so nothing but the milliseconds depends on thread timing (every case
+/// below `k` runs, unless the time budget or a stop cuts the hunt short).
 #[derive(Clone, Debug)]
 pub struct HuntResult {
     /// Cases counted.

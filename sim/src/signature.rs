@@ -12,8 +12,8 @@
 //! - **the operation** whose step it was, as kinds (buffered, dio, aio-dio, dsync,
 //!   truncate, punch, writeback, fsync, commit, crash, read): an actor's current operation;
 //!   for a bio or a `dio_complete` work item, the direct write that issued it; for a
-//!   writeback bio or an `ext4_end_io` item, writeback. At rest, the writes of the actors
-//!   the violation names (whose data it judges). `bio-error` is added when a bio failed
+//!   writeback bio or an `ext4_end_io` item, writeback. At rest, the writes the
+//!   violation's message names (whose data it judges). `bio-error` is added when a bio failed
 //!   before the violation; `dsync` counts only for the oracles of sync promises.
 //!
 //! Schedule-dependent detail is left out on purpose: which other task stepped last, which
@@ -51,6 +51,9 @@ const BUFFERED: &str = "buffered";
 const READ: &str = "read";
 /// The kind of an `O_SYNC`/`O_DSYNC` write.
 const DSYNC: &str = "dsync";
+
+/// How an oracle's message names a write: `write <tag>`.
+const WRITE_WORD: &str = "write ";
 
 /// The observed "step" of a model assertion that fired inside a step.
 pub const MODEL_STEP: &str = "model-step";
@@ -194,7 +197,7 @@ pub fn of(initial: &State, run: &Execution, stepper: Stepper) -> Option<Signatur
     }
     let end = model::drive::ending(&state);
     let violation = observer.at_end(&state, &end).err()?;
-    let kinds = written_by(initial, &violation.actors);
+    let kinds = named_writes(initial, &violation.message);
     Some(signature(violation.oracle, AT_REST, kinds, failed_bio))
 }
 
@@ -224,13 +227,21 @@ fn dio_op(state: &State, dio: model::state::ObjId) -> Option<(u8, usize)> {
     state.dios.get(&dio).map(|d| (d.owner, d.op))
 }
 
-/// The kinds of the writes of the actors a violation names (an oracle checked at rest,
-/// when everything has finished: the writes whose data it judges).
-fn written_by(initial: &State, actors: &[u8]) -> BTreeSet<&'static str> {
-    (actors.iter())
-        .filter_map(|&a| initial.actors.get(a as usize))
+/// The kinds of the writes a violation's message names (`write 2`, by tag): an oracle
+/// checked at rest, when everything has finished, judges the data of those writes. (The
+/// actors a violation names are too broad: their other writes vary with the scenario.)
+fn named_writes(initial: &State, message: &str) -> BTreeSet<&'static str> {
+    let tags: Vec<u8> = message
+        .split(WRITE_WORD)
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect();
+    (initial.actors.iter())
         .flat_map(|actor| actor.program.iter())
-        .filter(|op| matches!(op, Op::Write(_)))
+        .filter(|op| matches!(op, Op::Write(w) if tags.contains(&w.tag)))
         .flat_map(kinds_of)
         .collect()
 }
