@@ -1029,7 +1029,8 @@ fn write_counterexample(
         return Err("a violating case without its execution".to_string());
     };
     let before = crate::shrink::size(&found.case.scenario, execution.schedule.len());
-    let shrunk = crate::shrink::shrink(&found.case.scenario, oracle, plan.hunt.stepper);
+    let shrunk = crate::shrink::shrink(&found.case.scenario, oracle, plan.hunt.stepper)
+        .filter(|s| keeps_class(plan, found, s, out));
     let (scenario, run, record) = match &shrunk {
         Some(s) => (
             &s.scenario,
@@ -1043,13 +1044,6 @@ fn write_counterexample(
         "shrunk: {before} -> {}",
         crate::shrink::size(scenario, run.schedule.len())
     );
-    let shrunk_signature = scenario
-        .build()
-        .ok()
-        .and_then(|initial| crate::signature::of(&initial, run, plan.hunt.stepper));
-    if let Some(signature) = shrunk_signature.filter(|s| Some(s) != found.signature.as_ref()) {
-        say!(out, "shrunk signature: {} {signature}", signature.id());
-    }
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("--corpus-dir {}: {e}", dir.display()))?;
     let id = 1 + entries
@@ -1079,6 +1073,28 @@ fn write_counterexample(
     std::fs::write(&path, crate::corpus::to_toml(&new, scenario))
         .map_err(|e| format!("--corpus-dir {}: {e}", path.display()))?;
     Ok(path.display().to_string())
+}
+
+/// Shrinking keeps the oracle, not always the class: a shrunk counterexample whose
+/// signature moved would store another class under this one's name, so it is dropped (the
+/// counterexample is written unshrunk) and the line says which class it moved to.
+fn keeps_class(
+    plan: &HuntPlan<'_>,
+    found: &CaseResult,
+    shrunk: &crate::shrink::Shrunk,
+    out: &mut dyn Write,
+) -> bool {
+    let moved = (shrunk.scenario.build().ok())
+        .and_then(|initial| crate::signature::of(&initial, &shrunk.execution, plan.hunt.stepper))
+        .filter(|s| Some(s) != found.signature.as_ref());
+    if let Some(signature) = &moved {
+        say!(
+            out,
+            "shrunk into another class ({} {signature}): written unshrunk",
+            signature.id()
+        );
+    }
+    moved.is_none()
 }
 
 /// For a shuttle hunt, shuttle's own schedule string of the (shrunk) scenario's violation.
