@@ -17,8 +17,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use model::scenario::Scenario;
 
 use crate::engine;
-use crate::hunt::{CASE_SCHEDULES, CaseResult, Engine, Hunt, HuntResult, Source, Strategy};
+use crate::hunt::{
+    CASE_SCHEDULES, CaseResult, Class, Engine, Hunt, HuntResult, Known, Source, Strategy, Until,
+};
 use crate::scenario_file::clip_lines;
+use crate::signature::KnownEntry;
 use crate::{report, scenario_file, swarm};
 
 /// Writes a line, ignoring a write error ([`main`]'s standard output ends the process
@@ -45,6 +48,10 @@ pub const HUNT_SCHEDULES: u64 = 1_000_000;
 pub const HUNT_SECONDS: u64 = 60;
 /// Most worker threads `--jobs` takes.
 pub const JOBS_MAX: u64 = 256;
+/// The corpus a hunt knows by default, when this directory exists.
+pub const KNOWN_DEFAULT: &str = "corpus";
+/// `--known none`: a hunt that knows no class.
+pub const KNOWN_NONE: &str = "none";
 /// Milliseconds between redraws of the hunt's progress line.
 pub const PROGRESS_TICK_MS: u64 = 200;
 
@@ -205,6 +212,13 @@ struct HuntArgs {
     /// Run only the cases numbered I-1 modulo N (I from 1).
     #[arg(long, value_name = "I/N", value_parser = shard)]
     shard: Option<(u64, u64)>,
+    /// The corpus whose classes are known (default: `corpus/` when it exists); `none`
+    /// knows none, so every class is new.
+    #[arg(long, value_name = "DIR|none")]
+    known: Option<String>,
+    /// Stop at the first violation of a new class (otherwise the hunt runs its budget).
+    #[arg(long)]
+    stop_on_new: bool,
 }
 
 /// Runs the command line `args` (without the program name) on the process's standard output
@@ -632,6 +646,70 @@ fn shard(value: &str) -> Result<(u64, u64), String> {
 struct HuntPlan<'a> {
     args: &'a HuntArgs,
     hunt: Hunt,
+    known: KnownClasses,
+}
+
+/// The classes a hunt knows: the corpus it read, its entries, and what could not be used.
+#[derive(Default)]
+struct KnownClasses {
+    /// The directory, when one was read.
+    dir: Option<PathBuf>,
+    /// Its `violates` entries with their signatures.
+    entries: Vec<KnownEntry>,
+    /// Entries left out (a stale schedule).
+    stale: Vec<String>,
+}
+
+impl KnownClasses {
+    /// `--known`: a directory, `none`, or by default `corpus/` when it exists.
+    fn read(flag: Option<&str>, stepper: engine::Stepper) -> Result<KnownClasses, String> {
+        let dir = match flag {
+            Some(KNOWN_NONE) => return Ok(KnownClasses::default()),
+            Some(dir) => PathBuf::from(dir),
+            None if Path::new(KNOWN_DEFAULT).is_dir() => PathBuf::from(KNOWN_DEFAULT),
+            None => return Ok(KnownClasses::default()),
+        };
+        if !dir.is_dir() {
+            return Err(format!("--known {}: not a directory", dir.display()));
+        }
+        let (entries, stale) = crate::signature::corpus_signatures(&dir, stepper)
+            .map_err(|e| format!("--known {}: {e}", dir.display()))?;
+        Ok(KnownClasses {
+            dir: Some(dir),
+            entries,
+            stale,
+        })
+    }
+
+    /// Signature to entry number (the lowest number when entries share a signature).
+    fn by_signature(&self) -> Known {
+        let mut known = Known::new();
+        for entry in &self.entries {
+            known.entry(entry.signature.clone()).or_insert(entry.id);
+        }
+        known
+    }
+
+    /// An entry's class name.
+    fn class(&self, id: u32) -> &'static str {
+        self.entries
+            .iter()
+            .find(|e| e.id == id)
+            .map_or("unknown", |e| e.class)
+    }
+
+    /// What the header says of them.
+    fn describe(&self) -> String {
+        match &self.dir {
+            None => "known classes: none".to_string(),
+            Some(dir) => format!(
+                "known classes: {} ({} entries, {} signatures)",
+                dir.display(),
+                self.entries.len(),
+                self.by_signature().len()
+            ),
+        }
+    }
 }
 
 impl HuntArgs {
@@ -688,7 +766,12 @@ impl HuntArgs {
             stepper: model::exec::step,
             shard,
         };
-        Ok(HuntPlan { args: self, hunt })
+        let known = KnownClasses::read(self.known.as_deref(), hunt.stepper)?;
+        Ok(HuntPlan {
+            args: self,
+            hunt,
+            known,
+        })
     }
 }
 
@@ -745,30 +828,29 @@ fn hunt_to(
         }
         None => &never,
     };
-    let strategy = h.strategy.map_or("portfolio", Strategy::name);
-    say!(
-        human,
-        "writeiter hunt: engine {}, strategy {strategy}, seed {}, shard {}/{}, up to {} schedules ({} cases) or {} s, jobs {}",
-        h.engine.name(),
-        h.seed,
-        h.shard.0 + 1,
-        h.shard.1,
-        args.schedules,
-        h.cases,
-        args.max_seconds,
-        h.jobs
-    );
+    print_header(plan, human);
     let bar = progress_bar(progress, h.cases, args.max_seconds);
     let started = Instant::now();
     let mut found = 0u64;
-    let result = h.run_until(stop, &mut |case: &CaseResult, schedules: u64| {
-        found += u64::from(case.found.is_some());
-        let rate = schedules as f64 / started.elapsed().as_secs_f64().max(1e-3);
-        bar.inc(1);
-        bar.set_message(format!(
-            "{schedules} schedules, {rate:.0} schedules/s, violations {found}"
-        ));
-    });
+    let until = if args.stop_on_new {
+        Until::FirstNew
+    } else {
+        Until::Budget
+    };
+    let known = plan.known.by_signature();
+    let result = h.run_classes(
+        &known,
+        until,
+        stop,
+        &mut |case: &CaseResult, schedules: u64| {
+            found += u64::from(case.found.is_some());
+            let rate = schedules as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            bar.inc(1);
+            bar.set_message(format!(
+                "{schedules} schedules, {rate:.0} schedules/s, violations {found}"
+            ));
+        },
+    );
     bar.finish_and_clear();
     if result.interrupted {
         say!(
@@ -777,23 +859,51 @@ fn hunt_to(
             result.cases
         );
     }
-    let (counterexample, replay) = match &result.found {
-        Some(found) => {
-            let (path, replay) = report_violation(plan, found, human)?;
-            (path, Some(replay))
-        }
-        None => (None, None),
-    };
+    let mut reported = Vec::new();
+    for class in &result.classes {
+        reported.push(report_violation(plan, class, human)?);
+    }
+    for line in &plan.known.stale {
+        say!(human, "{line}");
+    }
+    print_classes(plan, &result, &reported, human);
     print_summary(plan, &result, human);
     if let Some(json) = json {
-        let document = summary_json(plan, &result, replay.as_deref(), counterexample.as_deref());
+        let document = summary_json(plan, &result, &reported);
         say!(json, "{document}");
     }
-    Ok(if result.found.is_some() {
+    Ok(if result.classes.iter().any(|c| c.known.is_none()) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The hunt's first line: its settings and the classes it knows.
+fn print_header(plan: &HuntPlan<'_>, human: &mut dyn Write) {
+    let (h, args) = (&plan.hunt, plan.args);
+    let strategy = h.strategy.map_or("portfolio", Strategy::name);
+    say!(
+        human,
+        "writeiter hunt: engine {}, strategy {strategy}, seed {}, shard {}/{}, up to {} schedules ({} cases) or {} s, jobs {}, {}",
+        h.engine.name(),
+        h.seed,
+        h.shard.0 + 1,
+        h.shard.1,
+        args.schedules,
+        h.cases,
+        args.max_seconds,
+        h.jobs,
+        plan.known.describe()
+    );
+}
+
+/// A class's words: `known 0010 (bug)` or `unknown (new)`.
+fn class_words(plan: &HuntPlan<'_>, class: &Class) -> String {
+    match class.known {
+        Some(id) => format!("known {id:04} ({})", plan.known.class(id)),
+        None => "unknown (new)".to_string(),
+    }
 }
 
 /// The hunt's progress line on standard error: elapsed time and budget, cases, schedules,
@@ -839,14 +949,19 @@ fn replay_line(plan: &HuntPlan<'_>, found: &CaseResult, schedule: &str) -> Strin
     format!("{REPLAY_COMMAND} run {source} --schedule \"{schedule}\" --exact")
 }
 
-/// Prints the seed and replay line first, then the oracle, the scenario's operations and
-/// the trace tail; writes the counterexample to the corpus dir when given. Returns its path
-/// and the replay line.
+/// What was printed of a class's first find: its counterexample file, if written, and its
+/// replay line.
+type Reported = (Option<String>, String);
+
+/// Prints the first find of a class: the seed, the class and the replay line first, then
+/// the oracle, the scenario's operations and the trace tail; writes a new class's
+/// counterexample to the corpus dir when given. Returns its path and the replay line.
 fn report_violation(
     plan: &HuntPlan<'_>,
-    found: &CaseResult,
+    class: &Class,
     out: &mut dyn Write,
-) -> Result<(Option<String>, String), String> {
+) -> Result<Reported, String> {
+    let found = &class.first;
     let Some(execution) = &found.found else {
         return Err("a violating case without its execution".to_string());
     };
@@ -856,6 +971,13 @@ fn report_violation(
     let schedule = crate::corpus::schedule_text(execution);
     let replay = replay_line(plan, found, &schedule);
     say!(out, "{}", found.case.options);
+    say!(
+        out,
+        "class: {} signature {} {}",
+        class_words(plan, class),
+        class.signature.id(),
+        class.signature
+    );
     say!(out, "replay: {replay}");
     say!(out, "VIOLATION {violation}");
     say!(
@@ -881,7 +1003,12 @@ fn report_violation(
         traced.trace.len()
     );
     say_raw!(out, "{}", report::trace_from(&traced.trace[tail..], tail));
-    let Some(dir) = &plan.args.corpus_dir else {
+    let Some(dir) = plan
+        .args
+        .corpus_dir
+        .as_ref()
+        .filter(|_| class.known.is_none())
+    else {
         return Ok((None, replay));
     };
     let path = write_counterexample(dir, plan, found, &violation.to_string(), out)?;
@@ -902,7 +1029,8 @@ fn write_counterexample(
         return Err("a violating case without its execution".to_string());
     };
     let before = crate::shrink::size(&found.case.scenario, execution.schedule.len());
-    let shrunk = crate::shrink::shrink(&found.case.scenario, oracle, plan.hunt.stepper);
+    let shrunk = crate::shrink::shrink(&found.case.scenario, oracle, plan.hunt.stepper)
+        .filter(|s| keeps_class(plan, found, s, out));
     let (scenario, run, record) = match &shrunk {
         Some(s) => (
             &s.scenario,
@@ -939,7 +1067,12 @@ fn write_counterexample(
         seed: found.case.seed,
         date: &today(),
         shrink: record,
-        shuttle_schedule: shuttle_schedule(plan, scenario, oracle),
+        shuttle_schedule: shuttle_schedule(
+            plan,
+            found,
+            shrunk.as_ref().map(|s| &s.scenario),
+            oracle,
+        ),
         class_lines: "class = \"unknown\"\n".to_string(),
     };
     std::fs::write(&path, crate::corpus::to_toml(&new, scenario))
@@ -947,22 +1080,102 @@ fn write_counterexample(
     Ok(path.display().to_string())
 }
 
-/// For a shuttle hunt, shuttle's own schedule string of the (shrunk) scenario's violation.
-fn shuttle_schedule(plan: &HuntPlan<'_>, scenario: &Scenario, oracle: &str) -> Option<String> {
+/// Shrinking keeps the oracle, not always the class: a shrunk counterexample whose
+/// signature moved would store another class under this one's name, so it is dropped (the
+/// counterexample is written unshrunk) and the line says which class it moved to.
+fn keeps_class(
+    plan: &HuntPlan<'_>,
+    found: &CaseResult,
+    shrunk: &crate::shrink::Shrunk,
+    out: &mut dyn Write,
+) -> bool {
+    let moved = (shrunk.scenario.build().ok())
+        .and_then(|initial| crate::signature::of(&initial, &shrunk.execution, plan.hunt.stepper))
+        .filter(|s| Some(s) != found.signature.as_ref());
+    if let Some(signature) = &moved {
+        say!(
+            out,
+            "shrunk into another class ({} {signature}): written unshrunk",
+            signature.id()
+        );
+    }
+    moved.is_none()
+}
+
+/// For a shuttle hunt, shuttle's own schedule string of the stored scenario's violation: a
+/// shrunk scenario is searched again; an unshrunk one replays the case's own exploration.
+fn shuttle_schedule(
+    plan: &HuntPlan<'_>,
+    found: &CaseResult,
+    shrunk: Option<&Scenario>,
+    oracle: &str,
+) -> Option<String> {
     let h = &plan.hunt;
     if h.engine != Engine::Shuttle {
         return None;
     }
-    let initial = scenario.build().ok()?;
-    let found = crate::threaded::shuttle_pct(&initial, h.stepper, h.seed, 3, 2_000)?;
-    (found.oracle == oracle)
-        .then_some(found.shuttle_schedule)
+    let failure = match shrunk {
+        Some(scenario) => {
+            let initial = scenario.build().ok()?;
+            crate::threaded::shuttle_pct(&initial, h.stepper, h.seed, 3, 2_000)?
+        }
+        None => crate::hunt::threaded_failure(h.engine, &found.case, h.stepper)?,
+    };
+    (failure.oracle == oracle)
+        .then_some(failure.shuttle_schedule)
         .flatten()
 }
 
 /// Today's date (UTC, YYYY-MM-DD) for a corpus file's provenance; it never enters a result.
 fn today() -> String {
     crate::corpus::today()
+}
+
+/// The table of classes: signature, oracle, count, known entry, first find.
+fn print_classes(
+    plan: &HuntPlan<'_>,
+    result: &HuntResult,
+    reported: &[Reported],
+    out: &mut dyn Write,
+) {
+    if result.classes.is_empty() {
+        return;
+    }
+    let new = result.classes.iter().filter(|c| c.known.is_none()).count();
+    say!(
+        out,
+        "classes: {} ({} known, {new} new)",
+        result.classes.len(),
+        result.classes.len() - new
+    );
+    say!(
+        out,
+        "  {:<16} {:>6}  {:<14} {:>10} {:>10} {:>8}  signature",
+        "id",
+        "count",
+        "known",
+        "first seed",
+        "schedules",
+        "ms"
+    );
+    for (class, (path, _)) in result.classes.iter().zip(reported) {
+        let known = class.known.map_or("new".to_string(), |id| {
+            format!("{id:04} {}", plan.known.class(id))
+        });
+        say!(
+            out,
+            "  {:<16} {:>6}  {known:<14} {:>10} {:>10} {:>8}  {}",
+            class.signature.id(),
+            class.count,
+            class.first.case.seed,
+            class.first_schedules,
+            class.first.finished_ms,
+            class.signature
+        );
+        if let Some(path) = path {
+            say!(out, "  {:<16} counterexample: {path}", "");
+        }
+    }
 }
 
 /// The human summary line.
@@ -1004,15 +1217,40 @@ struct HuntJson<'a> {
     interrupted: bool,
     replay: Option<&'a str>,
     counterexample: Option<&'a str>,
+    classes: Vec<ClassJson<'a>>,
 }
 
-/// The `--json` document of a finished hunt.
-fn summary_json(
-    plan: &HuntPlan<'_>,
-    result: &HuntResult,
-    replay: Option<&str>,
-    counterexample: Option<&str>,
-) -> String {
+/// One class in the `--json` document.
+#[derive(Debug, serde::Serialize)]
+struct ClassJson<'a> {
+    signature: String,
+    id: String,
+    oracle: &'static str,
+    known: Option<u32>,
+    count: u64,
+    first_seed: u64,
+    first_schedules: u64,
+    first_ms: u128,
+    counterexample: Option<&'a str>,
+}
+
+fn class_json<'a>(class: &Class, reported: &'a Reported) -> ClassJson<'a> {
+    ClassJson {
+        signature: class.signature.to_string(),
+        id: class.signature.id(),
+        oracle: class.signature.oracle.name(),
+        known: class.known,
+        count: class.count,
+        first_seed: class.first.case.seed,
+        first_schedules: class.first_schedules,
+        first_ms: class.first.finished_ms,
+        counterexample: reported.0.as_deref(),
+    }
+}
+
+/// The `--json` document of a finished hunt: the top-level fields describe its first
+/// violation (in case order), `classes` every class.
+fn summary_json(plan: &HuntPlan<'_>, result: &HuntResult, reported: &[Reported]) -> String {
     let h = &plan.hunt;
     let found = result.found.as_ref();
     let violation = found
@@ -1021,6 +1259,8 @@ fn summary_json(
     let strategy = found.map_or(h.strategy.map_or("portfolio", Strategy::name), |f| {
         f.case.strategy.name()
     });
+    // The first violation is the first find of the first class.
+    let first = reported.first();
     let document = HuntJson {
         verdict: if found.is_some() {
             "violation"
@@ -1039,8 +1279,11 @@ fn summary_json(
         steps: result.steps,
         elapsed_ms: result.elapsed_ms,
         interrupted: result.interrupted,
-        replay,
-        counterexample,
+        replay: first.map(|r| r.1.as_str()),
+        counterexample: first.and_then(|r| r.0.as_deref()),
+        classes: (result.classes.iter().zip(reported))
+            .map(|(c, r)| class_json(c, r))
+            .collect(),
     };
     // Plain strings, numbers and options: serialising cannot fail.
     serde_json::to_string(&document).unwrap_or_default()

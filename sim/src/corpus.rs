@@ -465,10 +465,10 @@ pub struct NewEntry<'a> {
 /// A corpus file's text.
 pub fn to_toml(new: &NewEntry<'_>, scenario: &Scenario) -> String {
     let postmortem = new.postmortem.replace("'''", "''\\'");
-    let shuttle = new
-        .shuttle_schedule
-        .as_ref()
-        .map_or(String::new(), |s| format!("shuttle_schedule = \"{s}\"\n"));
+    let shuttle = new.shuttle_schedule.as_ref().map_or(String::new(), |s| {
+        // Shuttle wraps a long schedule at 76 columns: a multi-line string keeps it as is.
+        format!("shuttle_schedule = \"\"\"\n{s}\"\"\"\n")
+    });
     let shrink = new
         .shrink
         .as_ref()

@@ -1,7 +1,10 @@
 //! `writeiter hunt`: runs many cases, each a scenario (a swarm seed, or a given file) under
-//! one strategy, until a violation or the budget. Work is split by case across threads and
-//! the result is the violation of the lowest case, with totals summed over the cases up to
-//! it in index order, so it depends on the seed and never on `--jobs`.
+//! one strategy, until a violation ([`Until::FirstViolation`]), the first violation of a
+//! class the corpus does not know ([`Until::FirstNew`]), or the budget ([`Until::Budget`]).
+//! Each violation gets its [`Signature`]; violations of one signature are one class. Work is
+//! split by case across threads and the result is read off the finished cases in index
+//! order up to the lowest case that stops the hunt, so it depends on the seed and never on
+//! `--jobs`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,6 +17,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::engine::{self, Execution, Pct, RandomWalk, Stepper};
+use crate::signature::{self, Signature};
 use crate::swarm;
 
 /// Schedules one case runs (random and PCT), or its execution budget (DFS).
@@ -166,12 +170,46 @@ pub struct CaseResult {
     pub steps: u64,
     /// The violating execution, if any.
     pub found: Option<Execution>,
+    /// The violation's signature (`None` without a violation).
+    pub signature: Option<Signature>,
+    /// Milliseconds from the hunt's start to this case's end (reporting only: it depends on
+    /// the machine and the threads, and never decides anything).
+    pub finished_ms: u128,
 }
 
-/// The outcome of a hunt. Its totals count the finished cases up to the lowest violating
-/// case `k` only: cases other threads started after `k` do not count, so the totals do not
-/// depend on thread timing (every case below `k` runs, unless the time budget or a stop cuts
-/// the hunt short).
+/// When a hunt stops, besides its budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    /// At the first violation.
+    FirstViolation,
+    /// At the first violation whose signature the known classes do not hold.
+    FirstNew,
+    /// Never: every class is counted until the budget ends.
+    Budget,
+}
+
+/// Signatures known beforehand (the corpus), each with the number of its entry.
+pub type Known = BTreeMap<Signature, u32>;
+
+/// One class of violation a hunt found: its signature, how often, and its first find.
+#[derive(Clone, Debug)]
+pub struct Class {
+    /// The signature.
+    pub signature: Signature,
+    /// The known entry of that signature, if any.
+    pub known: Option<u32>,
+    /// Violating cases with this signature.
+    pub count: u64,
+    /// The first (lowest) case that found it.
+    pub first: CaseResult,
+    /// Schedules of the counted cases up to and including the first find, in case order.
+    pub first_schedules: u64,
+}
+
+/// The outcome of a hunt. Its totals and classes count the finished cases up to the lowest
+/// case `k` that stopped it ([`Until`]), or all of them: cases other threads started after
+/// `k` do not count, so nothing but the milliseconds depends on thread timing (every case
+/// below `k` runs, unless the time budget or a stop cuts the hunt short).
 #[derive(Clone, Debug)]
 pub struct HuntResult {
     /// Cases counted.
@@ -182,6 +220,8 @@ pub struct HuntResult {
     pub steps: u64,
     /// The violation of the lowest case, if any.
     pub found: Option<CaseResult>,
+    /// The classes found, in the order of their first case.
+    pub classes: Vec<Class>,
     /// Milliseconds taken (the one figure that is not deterministic).
     pub elapsed_ms: u128,
     /// The hunt was stopped from outside (Ctrl-C) before its budget.
@@ -234,17 +274,37 @@ impl Hunt {
         stop: &AtomicBool,
         progress: &mut dyn FnMut(&CaseResult, u64),
     ) -> HuntResult {
+        self.run_classes(&Known::new(), Until::FirstViolation, stop, progress)
+    }
+
+    /// Runs cases until `until` or the budget, counting each violation under its signature
+    /// (a class: `known` names the signatures known beforehand); also stops (between cases)
+    /// once `stop` is set.
+    pub fn run_classes(
+        &self,
+        known: &Known,
+        until: Until,
+        stop: &AtomicBool,
+        progress: &mut dyn FnMut(&CaseResult, u64),
+    ) -> HuntResult {
         let started = Instant::now();
         let next = AtomicU64::new(0);
-        let lowest_found = AtomicU64::new(u64::MAX);
+        let lowest_stop = AtomicU64::new(u64::MAX);
         let (send, receive) = mpsc::channel::<CaseResult>();
         let mut finished = BTreeMap::new();
         let mut schedules = 0;
+        let rule = StopRule { known, until };
         std::thread::scope(|scope| {
             for _ in 0..self.jobs.max(1) {
                 let send = send.clone();
-                let (next, lowest) = (&next, &lowest_found);
-                scope.spawn(move || self.worker(next, lowest, stop, &send, started));
+                let (next, lowest, rule) = (&next, &lowest_stop, &rule);
+                let shared = Shared {
+                    next,
+                    lowest,
+                    stop,
+                    started,
+                };
+                scope.spawn(move || self.worker(&shared, rule, &send));
             }
             drop(send);
             for case in receive {
@@ -258,51 +318,106 @@ impl Hunt {
             schedules: 0,
             steps: 0,
             found: None,
+            classes: Vec::new(),
             elapsed_ms: started.elapsed().as_millis(),
             interrupted: stop.load(Ordering::SeqCst),
         };
-        // In index order, up to the lowest violating case. Every case below it ran (workers
-        // stop only past it) unless the time budget or a stop cut the hunt short.
+        // In index order, up to the lowest case that stops the hunt. Every case below it ran
+        // (workers stop only past it) unless the time budget or a stop cut the hunt short.
         for (_, case) in finished {
-            result.cases += 1;
-            result.schedules += case.schedules;
-            result.steps += case.steps;
-            if case.found.is_some() {
-                result.found = Some(case);
+            result.count(case.clone(), known);
+            if rule.stops(&case) {
                 break;
             }
         }
         result
     }
 
-    /// Takes cases in order; stops past the lowest violating case, the case count or the
-    /// time budget.
-    fn worker(
-        &self,
-        next: &AtomicU64,
-        lowest: &AtomicU64,
-        stop: &AtomicBool,
-        send: &mpsc::Sender<CaseResult>,
-        started: Instant,
-    ) {
+    /// Takes cases in order; stops past the lowest case that stops the hunt, the case count
+    /// or the time budget.
+    fn worker(&self, shared: &Shared<'_>, rule: &StopRule<'_>, send: &mpsc::Sender<CaseResult>) {
         loop {
-            let local = next.fetch_add(1, Ordering::SeqCst);
+            let local = shared.next.fetch_add(1, Ordering::SeqCst);
             let out_of_time = self
                 .max_seconds
-                .is_some_and(|s| started.elapsed().as_secs() >= s);
-            let stopped = out_of_time || stop.load(Ordering::SeqCst);
-            if local >= self.cases || local > lowest.load(Ordering::SeqCst) || stopped {
+                .is_some_and(|s| shared.started.elapsed().as_secs() >= s);
+            let stopped = out_of_time || shared.stop.load(Ordering::SeqCst);
+            if local >= self.cases || local > shared.lowest.load(Ordering::SeqCst) || stopped {
                 return;
             }
-            let result = run_case_on(self.engine, self.case(local), self.stepper);
-            if result.found.is_some() {
-                lowest.fetch_min(local, Ordering::SeqCst);
+            let mut result = run_case_on(self.engine, self.case(local), self.stepper);
+            result.signature = signature_of(&result, self.stepper);
+            result.finished_ms = shared.started.elapsed().as_millis();
+            if rule.stops(&result) {
+                shared.lowest.fetch_min(local, Ordering::SeqCst);
             }
             if send.send(result).is_err() {
                 return;
             }
         }
     }
+}
+
+/// What the workers of one hunt share.
+struct Shared<'a> {
+    /// The next case to take.
+    next: &'a AtomicU64,
+    /// The lowest case that stops the hunt so far.
+    lowest: &'a AtomicU64,
+    /// Set from outside (Ctrl-C).
+    stop: &'a AtomicBool,
+    /// The hunt's start.
+    started: Instant,
+}
+
+/// Which finished case stops a hunt.
+struct StopRule<'a> {
+    known: &'a Known,
+    until: Until,
+}
+
+impl StopRule<'_> {
+    fn stops(&self, case: &CaseResult) -> bool {
+        match (self.until, &case.signature) {
+            (_, None) => case.found.is_some() && self.until != Until::Budget,
+            (Until::FirstViolation, Some(_)) => true,
+            (Until::FirstNew, Some(s)) => !self.known.contains_key(s),
+            (Until::Budget, Some(_)) => false,
+        }
+    }
+}
+
+impl HuntResult {
+    /// Adds a finished case (in index order) to the totals and to its class.
+    fn count(&mut self, case: CaseResult, known: &Known) {
+        self.cases += 1;
+        self.schedules += case.schedules;
+        self.steps += case.steps;
+        let Some(signature) = case.signature.clone() else {
+            return;
+        };
+        if let Some(class) = self.classes.iter_mut().find(|c| c.signature == signature) {
+            class.count += 1;
+            return;
+        }
+        if self.found.is_none() {
+            self.found = Some(case.clone());
+        }
+        self.classes.push(Class {
+            known: known.get(&signature).copied(),
+            signature,
+            count: 1,
+            first: case,
+            first_schedules: self.schedules,
+        });
+    }
+}
+
+/// The signature of a case's violation, if it has one.
+fn signature_of(result: &CaseResult, stepper: Stepper) -> Option<Signature> {
+    let run = result.found.as_ref()?;
+    let initial = result.case.scenario.build().ok()?;
+    signature::of(&initial, run, stepper)
 }
 
 /// Runs one case on `engine` with its strategy.
@@ -313,13 +428,16 @@ pub fn run_case_on(engine: Engine, case: Case, stepper: Stepper) -> CaseResult {
     }
 }
 
-/// A case under shuttle or loom. The failure's engine-independent schedule is replayed in
-/// our simulator to report it like any other; a schedule that does not reproduce there is
-/// reported as it came.
-fn run_threaded_case(engine: Engine, case: Case, stepper: Stepper) -> CaseResult {
+/// The first failure shuttle or loom finds in `case` (deterministic: the case's own seed,
+/// strategy and schedule count), with shuttle's own schedule string.
+pub fn threaded_failure(
+    engine: Engine,
+    case: &Case,
+    stepper: Stepper,
+) -> Option<crate::threaded::ThreadedFailure> {
     let initial = case.scenario.build().expect("cases hold valid scenarios");
     let iterations = CASE_SCHEDULES as usize;
-    let failure = match (engine, case.strategy) {
+    match (engine, case.strategy) {
         (Engine::Loom, _) => {
             crate::threaded::loom_check(&initial, stepper, None).expect("cases fit loom")
         }
@@ -327,7 +445,15 @@ fn run_threaded_case(engine: Engine, case: Case, stepper: Stepper) -> CaseResult
             crate::threaded::shuttle_pct(&initial, stepper, case.seed, PCT_DEPTH, iterations)
         }
         _ => crate::threaded::shuttle_random(&initial, stepper, case.seed, iterations),
-    };
+    }
+}
+
+/// A case under shuttle or loom. The failure's engine-independent schedule is replayed in
+/// our simulator to report it like any other; a schedule that does not reproduce there is
+/// reported as it came.
+fn run_threaded_case(engine: Engine, case: Case, stepper: Stepper) -> CaseResult {
+    let initial = case.scenario.build().expect("cases hold valid scenarios");
+    let failure = threaded_failure(engine, &case, stepper);
     let schedules = if engine == Engine::Loom {
         1
     } else {
@@ -348,6 +474,8 @@ fn run_threaded_case(engine: Engine, case: Case, stepper: Stepper) -> CaseResult
         schedules,
         steps,
         found,
+        signature: None,
+        finished_ms: 0,
     }
 }
 
@@ -370,6 +498,8 @@ pub fn run_case(case: Case, stepper: Stepper) -> CaseResult {
         schedules,
         steps,
         found,
+        signature: None,
+        finished_ms: 0,
     }
 }
 

@@ -61,6 +61,7 @@ pub mod oracle;
 pub mod report;
 pub mod scenario_file;
 pub mod shrink;
+pub mod signature;
 pub mod swarm;
 pub mod sync;
 pub mod threaded;

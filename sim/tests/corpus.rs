@@ -256,6 +256,9 @@ fn a_shuttle_hunt_stores_shuttle_s_schedule_and_replay_checks_it() {
         "--corpus-dir",
         dir.to_str().unwrap(),
         "--json",
+        "--known",
+        "none",
+        "--stop-on-new",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let file = std::fs::read_dir(&dir)
@@ -265,11 +268,17 @@ fn a_shuttle_hunt_stores_shuttle_s_schedule_and_replay_checks_it() {
         .unwrap()
         .path();
     let text = std::fs::read_to_string(&file).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("shuttle_schedule = "))
-        .expect("shuttle's schedule stored")
-        .to_string();
+    // The value, one line or a multi-line string (shuttle wraps long schedules).
+    let start = text
+        .find("shuttle_schedule = ")
+        .expect("shuttle's schedule stored");
+    let value = &text[start + "shuttle_schedule = ".len()..];
+    let end = if value.starts_with("\"\"\"") {
+        3 + value[3..].find("\"\"\"").expect("closed") + 3
+    } else {
+        value.find('\n').expect("one line")
+    };
+    let line = text[start..start + "shuttle_schedule = ".len() + end].to_string();
     assert_eq!(
         writeiter(&["replay", file.to_str().unwrap()]).status.code(),
         Some(0)

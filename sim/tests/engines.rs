@@ -275,6 +275,8 @@ fn shuttle_s_own_failure_banners_never_reach_the_user() {
             "1",
             "--schedules",
             "2000",
+            "--known",
+            "none",
         ]);
         let (stdout, stderr) = (common::stdout(&out), common::stderr(&out));
         assert_eq!(out.status.code(), Some(1), "{strategy}: {stdout}{stderr}");

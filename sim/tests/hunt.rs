@@ -226,6 +226,8 @@ fn the_printed_replay_command_reproduces_the_violation() {
             "shuttle",
         ],
     ] {
+        // Knowing no class, the first violation is new and stops the hunt.
+        let args = [args, vec!["--known", "none", "--stop-on-new"]].concat();
         let out = writeiter(&args);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stdout(&out));
         let text = stdout(&out);
@@ -259,18 +261,54 @@ fn the_json_is_the_same_for_one_job_and_two_apart_from_time() {
         let mut value = common::json(&out);
         assert!(value["elapsed_ms"].is_u64(), "{value}");
         value["elapsed_ms"] = serde_json::Value::Null;
+        for class in value["classes"].as_array_mut().expect("classes") {
+            assert!(class["first_ms"].is_u64(), "{class}");
+            class["first_ms"] = serde_json::Value::Null;
+        }
         (out.status.code(), value)
     };
     let mut violations = 0;
     for seed in ["0", "5", "11", "23", "40", "77"] {
         let one = json(seed, "1");
         assert_eq!(json(seed, "2"), one, "seed {seed}");
-        violations += usize::from(one.0 == Some(1));
+        violations += usize::from(one.1["verdict"] == "violation");
     }
     assert!(
         violations >= 3,
         "most seeds find a violation within 2,000 schedules"
     );
+}
+
+/// Each class of a hunt that knew none has the documented keys, no known entry and (without
+/// `--corpus-dir`) no counterexample.
+fn assert_class_keys(classes: &[serde_json::Value]) {
+    assert!(!classes.is_empty());
+    let mut class_keys = vec![
+        "signature",
+        "id",
+        "oracle",
+        "known",
+        "count",
+        "first_seed",
+        "first_schedules",
+        "first_ms",
+        "counterexample",
+    ];
+    class_keys.sort_unstable();
+    for class in classes {
+        let mut keys: Vec<&str> = class
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, class_keys);
+        assert!(
+            class["known"].is_null() && class["counterexample"].is_null(),
+            "{class}"
+        );
+    }
 }
 
 /// With `--json` standard output is exactly one JSON document with the documented keys;
@@ -286,8 +324,10 @@ fn json_stdout_is_exactly_one_document_and_human_text_goes_to_stderr() {
         "3000",
         "--seed",
         "5",
+        "--known",
+        "none",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(1), "every class is new");
     let value = common::json(&out);
     let object = value.as_object().expect("an object");
     let keys: Vec<&str> = object.keys().map(String::as_str).collect();
@@ -307,6 +347,7 @@ fn json_stdout_is_exactly_one_document_and_human_text_goes_to_stderr() {
         "interrupted",
         "replay",
         "counterexample",
+        "classes",
     ];
     documented.sort_unstable();
     let mut sorted = keys.clone();
@@ -318,6 +359,9 @@ fn json_stdout_is_exactly_one_document_and_human_text_goes_to_stderr() {
     assert!(value["oracle"].is_string() && value["violation"].is_string());
     assert!(value["seed"].is_u64() && value["cases"].is_u64() && value["schedules"].is_u64());
     assert!(value["counterexample"].is_null());
+    let classes = value["classes"].as_array().expect("a list of classes");
+    assert_class_keys(classes);
+    assert_eq!(classes[0]["first_seed"], value["seed"]);
     let err = common::stderr(&out);
     assert!(
         err.contains("VIOLATION ") && err.contains("replay: cargo run"),
@@ -360,6 +404,9 @@ fn a_violation_goes_to_the_corpus_dir_and_replays_from_there() {
         "--corpus-dir",
         dir.to_str().unwrap(),
         "--json",
+        "--known",
+        "none",
+        "--stop-on-new",
     ]);
     assert_eq!(out.status.code(), Some(1));
     let value = common::json(&out);
@@ -466,7 +513,17 @@ fn shards_split_the_seed_space_into_disjoint_parts() {
             assert!(seen.insert(case.seed), "seed {} in two shards", case.seed);
         }
     }
-    let out = writeiter(&["hunt", "--shard", "2/3", "--json", "--jobs", "1"]);
+    let out = writeiter(&[
+        "hunt",
+        "--shard",
+        "2/3",
+        "--json",
+        "--jobs",
+        "1",
+        "--known",
+        "none",
+        "--stop-on-new",
+    ]);
     let value = common::json(&out);
     let seed = value["seed"].as_u64().expect("a seed");
     assert_eq!(seed % 3, 1, "{value}");
