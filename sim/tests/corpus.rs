@@ -273,10 +273,9 @@ fn a_shuttle_hunt_stores_shuttle_s_schedule_and_replay_checks_it() {
         .find("shuttle_schedule = ")
         .expect("shuttle's schedule stored");
     let value = &text[start + "shuttle_schedule = ".len()..];
-    let end = if value.starts_with("\"\"\"") {
-        3 + value[3..].find("\"\"\"").expect("closed") + 3
-    } else {
-        value.find('\n').expect("one line")
+    let end = match value.strip_prefix("\"\"\"") {
+        Some(rest) => 3 + rest.find("\"\"\"").expect("closed") + 3,
+        None => value.find('\n').expect("one line"),
     };
     let line = text[start..start + "shuttle_schedule = ".len() + end].to_string();
     assert_eq!(
