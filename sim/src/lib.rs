@@ -29,6 +29,11 @@
 //! let run = s.check().exhaustive().assert_violates("single-dio-decision");
 //! assert!(run.schedule.len() > 10);
 //! s.check().random(2_000).seed(7).assert_violates("single-dio-decision");
+//! // Its class, as `writeiter hunt` prints it: the oracle, the kernel function of the step
+//! // where it broke, the kinds of the operation that took that step.
+//! s.check()
+//!     .exhaustive()
+//!     .assert_class("single-dio-decision@ext4_ext_map_blocks | aio-dio");
 //!
 //! // Corpus 0019: two aligned AIO overwrites of one block; every order of their bios is
 //! // legal, and a breadth-first search of every reachable state finds no violation.

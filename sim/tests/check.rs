@@ -276,6 +276,27 @@ fn an_unknown_oracle_is_refused_naming_the_oracles() {
     );
 }
 
+/// `assert_class` by rendering and by id; a wrong class fails with the class it found and a
+/// replay line.
+#[test]
+fn assert_class_names_the_class_found() {
+    let s = overwrite_aio_clears_i_private();
+    let class = "single-dio-decision@ext4_ext_map_blocks | aio-dio";
+    let run = s.check().exhaustive().assert_class(class);
+    assert!(run.violation.is_some());
+    let id = format!("{:016x}", sim::signature::fnv1a(class.as_bytes()));
+    s.check().exhaustive().assert_class(&id);
+    let message = panic_text(|| {
+        s.check()
+            .exhaustive()
+            .assert_class("single-dio-decision@ext4_ext_map_blocks | dio");
+    });
+    assert!(
+        message.contains(&format!("found class {id} {class}, not")) && message.contains("replay: "),
+        "{message}"
+    );
+}
+
 /// The file and the schedule of a report's replay line, which must be
 /// `replay: cargo run --release -p sim --bin writeiter -- run FILE --schedule "…" --exact`.
 fn replay_line(report: &str) -> (String, String) {

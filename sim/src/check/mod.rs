@@ -10,7 +10,8 @@
 //! - [`Check::assert_holds`] panics when the search finds a violation of any oracle (and, for
 //!   an exhaustive check, when it did not explore every reachable state);
 //!   [`Check::assert_violates`] panics unless it finds a violation of the named oracle, and
-//!   returns that [`Execution`].
+//!   returns that [`Execution`]; [`Check::assert_class`] likewise for a class (a finding's
+//!   signature, as `writeiter hunt` prints it, or its id).
 //! - A failing assertion panics with the report `writeiter hunt` prints for a finding: the
 //!   engine, strategy and seed, a replay line for `writeiter run`, the violation and the
 //!   trace's tail. With [`CORPUS_DIR_VAR`] set (or [`Check::corpus_dir`]), a failing

@@ -407,6 +407,39 @@ impl Check {
         traced
     }
 
+    /// Asserts that the check finds a violation of the class `signature`: its rendering
+    /// (`durability@aio_complete | aio-dio+dsync`, as `writeiter hunt` prints it; the search
+    /// looks for its oracle) or its 16-hex id (the search takes the first violation of any
+    /// oracle). Panics with the finding's report, its class included, otherwise; returns the
+    /// execution.
+    pub fn assert_class(&self, signature: &str) -> Execution {
+        let wanted = signature.split_once('@').map(|(name, _)| {
+            Oracle::from_name(name)
+                .unwrap_or_else(|| panic!("assert_class: `{name}` is not an oracle"))
+        });
+        let outcome = self.explore(wanted);
+        let Some(found) = &outcome.report.found else {
+            let headline = format!("assert_class: no violation of class {signature} found");
+            panic!("{}", self.nothing(&headline, &outcome));
+        };
+        let traced = self.traced(found);
+        let initial = self
+            .scenario
+            .model()
+            .build()
+            .expect("a checked scenario builds");
+        let got = crate::signature::of(&initial, &traced, self.stepper);
+        if got
+            .as_ref()
+            .is_some_and(|g| g.to_string() == signature || g.id() == signature)
+        {
+            return traced;
+        }
+        let class = got.map_or("none".to_string(), |g| format!("{} {g}", g.id()));
+        let headline = format!("assert_class: found class {class}, not {signature}");
+        panic!("{}", self.finding(&headline, &outcome, &traced));
+    }
+
     /// `found` replayed with its trace; the replay must show the same violation.
     fn traced(&self, found: &Execution) -> Execution {
         let initial = self
