@@ -451,27 +451,51 @@ mod ext4_sync_file_and_crash {
 mod ext4_aio_mutex_hashing {
     use super::*;
 
-    #[test]
-    fn two_inodes_in_one_bucket_share_the_aio_mutex() {
-        let mut other = inode(B, &[(0, 1, 8, Written)]);
-        other.ino = 12 + 37;
+    /// Two O_APPEND AIO writers on two inodes; actor 0 holds its aio_mutex.
+    fn two_appenders(inos: (u32, u32)) -> model::state::State {
+        let (mut first, mut other) = (
+            inode(B, &[(0, 1, 0, Written)]),
+            inode(B, &[(0, 1, 8, Written)]),
+        );
+        (first.ino, other.ino) = inos;
         let mut w1 = aio(0, B);
         w1.file.o_append = true;
         let mut w2 = w1.clone();
         w2.inode = 1;
         let mut s = state(
             DEFAULT,
-            vec![inode(B, &[(0, 1, 0, Written)]), other],
+            vec![first, other],
             vec![vec![Op::Write(w1)], vec![Op::Write(w2)]],
         );
         step_to(&mut s, 0, WritePc::IMutexLock);
         step_to(&mut s, 1, WritePc::AioMutexLock);
+        s
+    }
+
+    /// ino 49 and ino 86 are both bucket 12 (`ino % 37`), neither equal to its bucket: the
+    /// second writer waits on the first's aio_mutex.
+    #[test]
+    fn two_inodes_in_one_bucket_share_the_aio_mutex() {
+        let mut s = two_appenders((49, 86));
         assert_eq!(
             exec::task_wait(&s, Task::Actor(1)),
             Ok(Some(Wait::AioMutex {
                 bucket: 12,
                 owner: 0
             }))
+        );
+        finish(&mut s);
+    }
+
+    /// ino 49 (bucket 12) and ino 50 (bucket 13) do not share it.
+    #[test]
+    fn two_inodes_in_two_buckets_do_not_share_the_aio_mutex() {
+        let mut s = two_appenders((49, 50));
+        assert_eq!(exec::task_wait(&s, Task::Actor(1)), Ok(None));
+        exec::step(&mut s, Task::Actor(1)).expect("takes bucket 13");
+        assert_eq!(
+            (s.aio_mutex.get(&12), s.aio_mutex.get(&13)),
+            (Some(&0), Some(&1))
         );
         finish(&mut s);
     }

@@ -9,17 +9,18 @@ use model::state::Data;
 mod ext4_file_write_iter {
     use super::*;
 
+    /// The aio_mutex is `ext4_aio_mutex(inode)`, bucket `ino % EXT4_WQ_HASH_SZ`: ino 49 takes
+    /// bucket 12 (an ino below 37 would be its own bucket and hide the hash).
     #[test]
     fn o_append_takes_the_aio_mutex_path_for_async_dio_on_extent_files() {
-        let mut s = one_writer(
-            DEFAULT,
-            inode(B, &[(0, 1, 0, Written)]),
-            WriteOpExt::append(aio(0, B)),
-        );
+        let mut spec = inode(B, &[(0, 1, 0, Written)]);
+        spec.ino = 49;
+        let mut s = one_writer(DEFAULT, spec, WriteOpExt::append(aio(0, B)));
         step_to(&mut s, 0, WritePc::AioMutexLock);
-        assert_eq!(frame(&s, 0).aio_mutex, Some(12), "bucket = ino 12 mod 37");
+        assert_eq!(frame(&s, 0).aio_mutex, Some(12), "bucket = ino 49 mod 37");
         step_to(&mut s, 0, WritePc::IMutexLock);
         assert_eq!(s.aio_mutex.get(&12), Some(&0));
+        assert_eq!(s.aio_mutex.get(&49), None);
     }
 
     #[test]

@@ -58,6 +58,41 @@ mod tests {
     use super::*;
     use model::limits::{BLKBITS_MAX, BLKBITS_MIN, ext4_max_bitmap_size, ext4_max_size};
 
+    /// The reference's transcription of 4.4's formulas (what property 1 judges with) against
+    /// the first principles, for every block size and huge_file setting; the values of
+    /// `ext4_max_size` and `ext4_max_bitmap_size` (fs/ext4/super.c); and 4.4's negative limits.
+    #[test]
+    fn the_reference_size_limits_equal_first_principles_and_the_spec_table() {
+        for blkbits in BLKBITS_MIN..=BLKBITS_MAX {
+            for huge in [false, true] {
+                let bs = 1u128 << blkbits;
+                let s_maxbytes = reference::s_maxbytes(blkbits, huge);
+                assert_eq!(u128::from(s_maxbytes), reference_s_maxbytes(bs, huge));
+                let bitmap = reference::s_bitmap_maxbytes(blkbits, huge);
+                match reference_s_bitmap_maxbytes(bs, huge) {
+                    (limit, false) => assert_eq!(bitmap as u128, limit, "{blkbits} {huge}"),
+                    (_, true) => assert!(bitmap < 0, "{blkbits} {huge}: 4.4 gives {bitmap}"),
+                }
+            }
+        }
+        let table = [
+            (10, true, 4_398_046_510_080u64, 17_247_252_480i64),
+            (10, false, 2_199_023_254_528, 17_247_252_480),
+            (12, true, 17_592_186_040_320, 4_402_345_721_856),
+            (12, false, 2_199_023_251_456, 2_194_719_883_264),
+        ];
+        for (blkbits, huge, s_maxbytes, bitmap) in table {
+            assert_eq!(reference::s_maxbytes(blkbits, huge), s_maxbytes);
+            assert_eq!(reference::s_bitmap_maxbytes(blkbits, huge), bitmap);
+        }
+        let negative = [(15, false), (16, false), (16, true)];
+        for (blkbits, huge) in negative {
+            assert!(reference::s_bitmap_maxbytes(blkbits, huge) < 0);
+        }
+        assert!(reference::s_bitmap_maxbytes(15, true) > 0);
+        assert!(reference::s_bitmap_maxbytes(14, false) > 0);
+    }
+
     /// Guards the size limits the write path checks against: the model's kernel formulas
     /// agree with the first-principles reference for every block size and huge_file setting.
     #[test]

@@ -1,8 +1,11 @@
 //! The reference: the simplest correct thing, sharing no logic with the model. It imports the
-//! model's data types only. Size limits are `generic_write_checks` (mm/filemap.c) and the
-//! bitmap-file check of `ext4_file_write_iter` written out again; the overwrite predicate is
-//! the overwrite test of `ext4_file_write_iter` (fs/ext4/file.c) as a sentence; the file is a map
-//! from sector offset to content with plain sequential semantics.
+//! model's data types only. `s_maxbytes` and `s_bitmap_maxbytes` are 4.4's `ext4_max_size`
+//! and `ext4_max_bitmap_size` (fs/ext4/super.c) transcribed again, in `loff_t` arithmetic;
+//! size limits are `generic_write_checks` (mm/filemap.c) and the bitmap-file check of
+//! `ext4_file_write_iter` written out again; the overwrite predicate is the overwrite test of
+//! `ext4_file_write_iter` (fs/ext4/file.c) as a sentence; what a synced write makes durable is
+//! `generic_write_sync` → `ext4_sync_file` as sentences; the file is a map from sector offset
+//! to content with plain sequential semantics.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +14,61 @@ use model::state::Data;
 
 /// `2^31 - 1`: the largest offset without O_LARGEFILE.
 const NON_LFS_LIMIT: u64 = 2_147_483_647;
+
+/// `loff_t` as 4.4 computes it: a signed 64-bit value whose shifts keep the low 64 bits
+/// (two's complement), computed here in 128 bits and cut back.
+fn loff_t(value: i128) -> i64 {
+    value as i64
+}
+
+/// `MAX_LFS_FILESIZE` of a 64-bit kernel (include/linux/fs.h).
+const MAX_LFS_FILESIZE: i64 = i64::MAX;
+
+/// `sb->s_maxbytes` of an extent-mapped file system: 4.4's `ext4_max_size(blkbits,
+/// has_huge_files)` on a 64-bit kernel (64-bit `blkcnt_t`). Without huge_file `i_blocks`
+/// counts 512-byte units in 32 bits; the 32-bit `ee_block` addresses `2^32 - 1` blocks.
+pub fn s_maxbytes(blkbits: u32, huge_file: bool) -> u64 {
+    let mut upper_limit: i64 = MAX_LFS_FILESIZE;
+    if !huge_file {
+        upper_limit = (1 << 32) - 1;
+        upper_limit >>= blkbits - 9;
+        upper_limit = loff_t(i128::from(upper_limit) << blkbits);
+    }
+    let mut res: i64 = (1 << 32) - 1;
+    res = loff_t(i128::from(res) << blkbits);
+    if res > upper_limit {
+        res = upper_limit;
+    }
+    res as u64
+}
+
+/// `sbi->s_bitmap_maxbytes` of a block-mapped file: 4.4's `ext4_max_bitmap_size(bits,
+/// has_huge_files)`, in its `loff_t` arithmetic: 12 direct blocks and three indirect trees,
+/// capped by what `i_blocks` counts less the tree's own metadata blocks. For 64 KiB blocks,
+/// and for 32 KiB blocks without huge_file, the cap goes negative (the subtraction, or the
+/// shift past 2^63), and so does the limit (fixed in 5.14).
+pub fn s_bitmap_maxbytes(bits: u32, huge_file: bool) -> i64 {
+    const EXT4_NDIR_BLOCKS: i64 = 12;
+    let per = |k: u32| 1i64 << (k * (bits - 2));
+    let mut upper_limit: i64 = if huge_file {
+        (1 << 48) - 1
+    } else {
+        ((1i64 << 32) - 1) >> (bits - 9)
+    };
+    let meta_blocks = 1 + (1 + per(1)) + (1 + per(1) + per(2));
+    upper_limit -= meta_blocks;
+    upper_limit = loff_t(i128::from(upper_limit) << bits);
+    let mut res = EXT4_NDIR_BLOCKS + per(1) + per(2) + per(3);
+    res = loff_t(i128::from(res) << bits);
+    // The kernel's last cap, `MAX_LFS_FILESIZE`, is `i64::MAX` on a 64-bit kernel: a no-op.
+    res.min(upper_limit)
+}
+
+/// `rw_verify_area` (fs/read_write.c) refuses a write whose `loff_t` range wraps: `pos`
+/// negative or `pos + count` past `2^63 - 1` is `-EINVAL`, before the file system is called.
+pub fn rw_verify_area_refuses(pos: u64, count: u64) -> bool {
+    i128::from(pos) + i128::from(count) > i128::from(i64::MAX)
+}
 
 /// What a write request is, for the limit rules.
 #[derive(Clone, Copy, Debug)]
@@ -142,6 +200,35 @@ pub fn takes_aio_mutex(
     aio && (append || unaligned)
 }
 
+/// The `datasync` argument `generic_write_sync` passes to `vfs_fsync_range`:
+/// `(file->f_flags & __O_SYNC) ? 0 : 1`. O_DSYNC alone, or an IS_SYNC inode (`-o sync`, the
+/// inode's sync flag), syncs data only; O_SYNC (which sets O_DSYNC too) syncs everything.
+pub fn sync_is_datasync(o_sync: bool) -> bool {
+    !o_sync
+}
+
+/// Whether `ext4_sync_file`'s `jbd2_complete_transaction` after a write of `[from, to)` has a
+/// transaction to wait for, the inode having started with `extents` and `i_size` all
+/// committed. A full sync waits for `i_sync_tid`, which the write itself moved
+/// (`file_update_time` dirties the inode); a data sync waits for `i_datasync_tid`, which
+/// moves only when the write allocates a block, converts an unwritten one or changes the
+/// size: not for an overwrite of written blocks within `i_size`.
+pub fn sync_commits(
+    datasync: bool,
+    extents: &[Extent],
+    block: u64,
+    i_size: u64,
+    (from, to): (u64, u64),
+) -> bool {
+    let written = |b: u64| {
+        extents
+            .iter()
+            .any(|e| e.state == ExtentState::Written && e.lblk <= b && b < e.lblk + e.len)
+    };
+    let overwrite = to <= i_size && (from / block..to.div_ceil(block)).all(written);
+    !datasync || !overwrite
+}
+
 /// A file as sequential semantics see it: its size and the content of each sector written
 /// (everything else reads as zeros).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -153,6 +240,23 @@ pub struct RefFile {
 }
 
 impl RefFile {
+    /// The file a scenario's inode 0 starts as: `i_size` bytes, each sector of a written
+    /// extent below it holding its block's initial data, everything else zeros.
+    pub fn initial(extents: &[Extent], i_size: u64, sector: u64, block: u64) -> RefFile {
+        let mut sectors = BTreeMap::new();
+        for e in extents.iter().filter(|e| e.state == ExtentState::Written) {
+            let (start, end) = (e.lblk * block, ((e.lblk + e.len) * block).min(i_size));
+            for offset in (start..end).step_by(sector as usize) {
+                let lblk = (offset / block) as u32;
+                sectors.insert(offset, Data::Initial { inode: 0, lblk });
+            }
+        }
+        RefFile {
+            size: i_size,
+            sectors,
+        }
+    }
+
     /// A write of `tag` over `[pos, pos + len)`.
     pub fn write(&mut self, sector: u64, pos: u64, len: u64, tag: u8) {
         for offset in (pos..pos + len).step_by(sector as usize) {

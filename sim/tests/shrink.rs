@@ -1,21 +1,56 @@
 //! Shrinking: the scenario and the schedule together, every candidate re-checked against
-//! the same oracle; the result is 1-minimal and `writeiter shrink` rewrites a corpus file.
+//! the same oracle. Both tests start from counterexamples grown past what their violation
+//! needs, so they show the shrinker removing actors, operations and bytes: the result is the
+//! corpus entry's own size, 1-minimal, and `writeiter shrink` rewrites a corpus file.
 
 mod common;
 use common::{corpus_file, stdout, writeiter};
+use model::ops::Op;
 use sim::corpus;
 use sim::shrink::{self, size};
 
-#[test]
-fn a_shrunk_counterexample_keeps_its_oracle_and_is_one_minimal() {
+/// Corpus entry 0004 (a durability violation: 2 actors, 2 operations, 1024 bytes) grown by
+/// what the violation does not need: a third actor that stats, a read after the fsync, and
+/// 2048 bytes appended instead of 1024.
+fn grown_0004() -> (model::scenario::Scenario, String) {
     let loaded = corpus::load(&corpus_file("0004")).expect("loads");
-    let oracle = loaded.entry.oracle.as_str();
-    let shrunk =
-        shrink::shrink(&loaded.scenario, oracle, model::exec::step).expect("still violates");
-    let (before, after) = (size(&loaded.scenario, 0), size(&shrunk.scenario, 0));
+    let mut grown = loaded.scenario.clone();
+    grown.actors.push(vec![Op::Stat { inode: 0 }]);
+    grown.actors[0].push(Op::Read {
+        inode: 0,
+        pos: 0,
+        len: 4096,
+        direct: false,
+    });
+    let Op::Write(w) = &mut grown.actors[1][0] else {
+        panic!("0004's second actor writes")
+    };
+    w.segments[0].len = 2048;
+    (grown, loaded.entry.oracle.clone())
+}
+
+#[test]
+fn shrinking_an_unshrunk_counterexample_finds_the_corpus_entry_and_is_one_minimal() {
+    let (grown, oracle) = grown_0004();
+    let oracle = oracle.as_str();
     assert!(
-        after.actors <= before.actors && after.ops <= before.ops && after.bytes <= before.bytes
+        shrink::find(&grown, oracle, model::exec::step).is_some(),
+        "the grown scenario still violates {oracle}"
     );
+    let shrunk = shrink::shrink(&grown, oracle, model::exec::step).expect("still violates");
+    let (before, after) = (size(&grown, 0), size(&shrunk.scenario, 0));
+    assert_eq!(
+        (before.actors, before.ops, before.bytes),
+        (3, 4, 6144),
+        "the grown scenario"
+    );
+    assert_eq!(
+        (after.actors, after.ops, after.bytes),
+        (2, 2, 1024),
+        "back to corpus 0004's size"
+    );
+    let corpus = corpus::load(&corpus_file("0004")).expect("loads").scenario;
+    assert_eq!(shrunk.scenario, corpus, "back to corpus 0004 itself");
     assert_eq!(
         shrunk.execution.violation.as_ref().map(|v| v.oracle.name()),
         Some(oracle)
@@ -35,21 +70,30 @@ fn a_shrunk_counterexample_keeps_its_oracle_and_is_one_minimal() {
     }
 }
 
+/// `writeiter shrink` on an unshrunk copy of corpus entry 0010 (`tests/data/`: a stat actor
+/// and 2048 bytes more than needed) rewrites it to the entry's size, and the file replays.
 #[test]
-fn writeiter_shrink_rewrites_a_corpus_file_that_still_replays() {
+fn writeiter_shrink_rewrites_an_unshrunk_corpus_file_that_still_replays() {
     let dir = std::env::temp_dir().join(format!("writeiter-shrink-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("0010-copy.toml");
-    std::fs::copy(corpus_file("0010"), &path).unwrap();
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/unshrunk-0010.toml");
+    std::fs::copy(data, &path).unwrap();
     let out = writeiter(&["shrink", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(
-        stdout(&out).contains(" -> 1 actors, 1 operations"),
+        stdout(&out).contains("2 actors, 2 operations, 2048 bytes")
+            && stdout(&out).contains(" -> 1 actors, 1 operations, 1024 bytes"),
         "{}",
         stdout(&out)
     );
     let loaded = corpus::load(&path).expect("the shrunk file loads");
-    assert!(loaded.entry.shrink.is_some());
+    let shrink = loaded.entry.shrink.as_ref().expect("a [shrink] table");
+    assert!(
+        shrink
+            .before
+            .starts_with("2 actors, 2 operations, 2048 bytes")
+    );
     assert_eq!(corpus::replay(&loaded), corpus::Outcome::Reproduced);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -3,7 +3,7 @@
 //! outcome: each operation's return, SIGXFSZ, the O_APPEND position, the final size, the
 //! block map (written / unwritten / hole) and the contents sector by sector.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -15,8 +15,7 @@ use model::geometry::Geometry;
 use model::iocb::{FileFlags, Segment, errno};
 use model::limits::RLIM_INFINITY;
 use model::limits::STEPS_MAX;
-use model::ops::Frame;
-use model::ops::{Op, OpResult, WriteOp};
+use model::ops::{Frame, Op, OpResult, WriteOp, WritePc};
 use model::pagecache::read_disk_sector;
 use model::scenario::{InodeSpec, Scenario};
 use model::state::{Data, State};
@@ -281,7 +280,7 @@ impl Case {
     }
 
     /// Runs the case in the model (one actor, the default schedule, to quiescence).
-    pub fn run_model(&self) -> Result<(Outcome, State), String> {
+    pub fn run_model(&self) -> Result<ModelRun, String> {
         let (fallocate, rest) = self.split_fallocate();
         let mut program: Vec<Op> = rest.iter().map(Case::model_op).collect();
         program.push(Op::Fsync {
@@ -295,7 +294,7 @@ impl Case {
             actors: vec![program],
         };
         let mut state = scenario.build().map_err(|e| format!("model: {e}"))?;
-        run_quiescent(&mut state)?;
+        let conversions = run_quiescent(&mut state)?;
         let results = &state.actors[0].results;
         if results.last() != Some(&OpResult::Done) {
             return Err(format!("model fsync: {:?}", results.last()));
@@ -310,8 +309,129 @@ impl Case {
             map: model_map(&state),
             data: Vec::new(),
         };
-        Ok((outcome, state))
+        Ok(ModelRun {
+            outcome,
+            state,
+            conversions,
+        })
     }
+}
+
+/// A case run in the model: what is compared, the final state, and every step that turned
+/// unwritten blocks written.
+#[derive(Debug)]
+pub struct ModelRun {
+    /// The outcome, without contents.
+    pub outcome: Outcome,
+    /// The state at the end.
+    pub state: State,
+    /// The conversions, in order.
+    pub conversions: Vec<Conversion>,
+}
+
+/// Who converted unwritten blocks in one model step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Converter {
+    /// A writeback pass (no dioread_nolock: `ext4_ext_convert_to_initialized` per run) that
+    /// wrote back these dirty blocks, in order.
+    Writeback(Vec<u64>),
+    /// A direct write's `get_block` with CREATE over `(lblk, want)` (4.4's
+    /// `ext4_ind_direct_IO` past `i_size`).
+    DirectGetBlock(u64, u64),
+    /// Anything else (an io_end's or a dio's conversion at completion: exactly what it wrote).
+    Completion,
+}
+
+/// One model step that turned unwritten blocks of inode 0 written.
+#[derive(Clone, Debug)]
+pub struct Conversion {
+    /// The step's task and name, for messages.
+    pub step: String,
+    /// What converted.
+    pub by: Converter,
+    /// The extents before the step.
+    pub before: Vec<Extent>,
+    /// The extents after it.
+    pub after: Vec<Extent>,
+    /// `i_size` and `i_disksize` before the step.
+    pub sizes: (u64, u64),
+    /// The blocks that were unwritten before the step and written after it.
+    pub converted: BTreeSet<u64>,
+}
+
+/// The dirty blocks of inode 0 (a page's dirty bits are per block).
+fn dirty_blocks(state: &State) -> BTreeSet<u64> {
+    let g = state.geometry;
+    let per_page = 1u64 << (g.page_bits - g.blkbits);
+    let mut out = BTreeSet::new();
+    for (&index, page) in &state.inodes[0].pages {
+        for k in 0..per_page {
+            if page.dirty & (1 << k) != 0 {
+                out.insert(index * per_page + k);
+            }
+        }
+    }
+    out
+}
+
+/// The state of every mapped block of inode 0.
+fn block_states(state: &State) -> BTreeMap<u64, ExtentState> {
+    state.inodes[0]
+        .map
+        .extents
+        .iter()
+        .flat_map(|e| (e.lblk..e.end()).map(move |b| (b, e.state)))
+        .collect()
+}
+
+/// Steps `task` and records it as a [`Conversion`] when it turned unwritten blocks written.
+fn step_recording(
+    state: &mut State,
+    task: Task,
+    conversions: &mut Vec<Conversion>,
+) -> Result<(), String> {
+    let ino = &state.inodes[0];
+    let before = ino.map.extents.clone();
+    let sizes = (ino.i_size, ino.i_disksize);
+    let (states, dirty) = (block_states(state), dirty_blocks(state));
+    let g = state.geometry;
+    let get_block = match &state.actors[0].frame {
+        Frame::Write(f)
+            if task == Task::Actor(0)
+                && matches!(f.pc, WritePc::DioGetBlock | WritePc::DioMapAlloc) =>
+        {
+            let lblk = f.dio_next >> g.blkbits;
+            Some((lblk, f.dio_end.div_ceil(g.blocksize()) - lblk))
+        }
+        _ => None,
+    };
+    let event = exec::step(state, task).map_err(|e| format!("model: {e}"))?;
+    let after = block_states(state);
+    let converted: BTreeSet<u64> = states
+        .iter()
+        .filter(|&(b, s)| {
+            *s == ExtentState::Unwritten && after.get(b) == Some(&ExtentState::Written)
+        })
+        .map(|(&b, _)| b)
+        .collect();
+    if converted.is_empty() {
+        return Ok(());
+    }
+    let cleaned: Vec<u64> = dirty.difference(&dirty_blocks(state)).copied().collect();
+    let by = match get_block {
+        Some((lblk, want)) => Converter::DirectGetBlock(lblk, want),
+        None if !cleaned.is_empty() => Converter::Writeback(cleaned),
+        None => Converter::Completion,
+    };
+    conversions.push(Conversion {
+        step: format!("{} {}", event.task, event.step),
+        by,
+        before,
+        after: state.inodes[0].map.extents.clone(),
+        sizes,
+        converted,
+    });
+    Ok(())
 }
 
 /// The model's block map as merged runs (delayed blocks included, to fail the comparison).
@@ -335,9 +455,10 @@ fn model_map(state: &State) -> Vec<(u64, u64, BlockState)> {
 /// Runs the program with the default schedule (the first runnable task), except that
 /// between two operations every bio completes and every queued work item runs first: each
 /// operation runs to quiescence, as on an idle machine where `io_getevents` has returned
-/// before the next system call.
-fn run_quiescent(state: &mut State) -> Result<(), String> {
+/// before the next system call. Returns the steps that converted unwritten blocks.
+fn run_quiescent(state: &mut State) -> Result<Vec<Conversion>, String> {
     let bound = STEPS_MAX * state.actors[0].program.len();
+    let mut conversions = Vec::new();
     for _ in 0..bound {
         let runnable = exec::runnable(state);
         let idle = matches!(state.actors[0].frame, Frame::Idle);
@@ -349,11 +470,11 @@ fn run_quiescent(state: &mut State) -> Result<(), String> {
         };
         let Some(&task) = next else {
             return match drive::ending(state) {
-                End::Done => Ok(()),
+                End::Done => Ok(conversions),
                 end => Err(format!("model run ended {end:?}")),
             };
         };
-        exec::step(state, task).map_err(|e| format!("model: {e}"))?;
+        step_recording(state, task, &mut conversions)?;
     }
     Err(format!("model: no quiescence after {bound} steps"))
 }
@@ -579,30 +700,31 @@ impl Case {
     /// removed afterwards. `Err` is an unexplained difference (or a failure to run).
     pub fn check(&self, image: &Image, name: &str) -> Result<Compared, String> {
         assert_eq!(image.flavour, self.flavour);
-        let (mut model, state) = self.run_model()?;
+        let mut run = self.run_model()?;
         let path = image.mnt().join(name);
         let real = self.run_real(image, name);
         let result = real.and_then(|(mut real, file)| {
-            let sectors = self.sectors(&real, &model, &state);
+            let sectors = self.sectors(&real, &run.outcome, &run.state);
             let mut buf = vec![0u8; SECTOR as usize];
             for &s in &sectors {
                 let n = file.read_at(&mut buf, s * SECTOR).map_err(io("pread"))?;
                 real.data.push((s, classify(&buf[..n])));
-                model.data.push((s, model_sector(&state, s)));
+                run.outcome.data.push((s, model_sector(&run.state, s)));
             }
             Ok(real)
         });
         let removed = std::fs::remove_file(&path);
         let real = result?;
         removed.map_err(io("unlink"))?;
-        if real == model {
+        if real == run.outcome {
             return Ok(Compared::Equal);
         }
-        match super::differences::explain(self, &real, &model) {
+        match super::differences::explain(self, &real, &run) {
             Some(row) => Ok(Compared::Explained(row)),
             None => Err(format!(
-                "unexplained difference\ncase:  {self:?}\n{}",
-                describe(&real, &model)
+                "unexplained difference\ncase:  {self:?}\n{}{}",
+                describe(&real, &run.outcome),
+                describe_conversions(&run.conversions)
             )),
         }
     }
@@ -615,6 +737,19 @@ pub enum Compared {
     Equal,
     /// A difference that a row of the table in `REAL_EXT4.md` explains (the row's name).
     Explained(&'static str),
+}
+
+/// The model's conversions, one a line (for a difference in the map).
+fn describe_conversions(conversions: &[Conversion]) -> String {
+    conversions
+        .iter()
+        .map(|c| {
+            format!(
+                "model {}: {:?} converted {:?} (i_size, i_disksize before: {:?})\n",
+                c.step, c.by, c.converted, c.sizes
+            )
+        })
+        .collect()
 }
 
 /// The fields of two outcomes that differ, with the differing sectors as runs.

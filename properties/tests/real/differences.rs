@@ -5,24 +5,36 @@
 //!
 //! D2–D4 are about misaligned direct I/O, where 4.4's `do_blockdev_direct_IO` checks the
 //! alignment of the offset, the length and every segment's address and length before it
-//! maps anything, and 6.18's iomap direct I/O (ext4 since 5.5) checks later. D5 is about
-//! when `ext4_ext_convert_to_initialized` zeroes out a preallocated extent.
+//! maps anything, and 6.18's iomap direct I/O (ext4 since 5.5) checks later; each matches
+//! only a case with exactly one misaligned direct write, which only hand-written cases
+//! have. D5 is about when `ext4_ext_convert_to_initialized` zeroes out a preallocated
+//! extent: it holds only when every conversion the model made is what 4.4's rule gives
+//! and the kernel's map is what 6.18's rule gives ([`super::zeroout`]).
+//!
+//! Beyond the shape, `real_ext4.rs` pins every hand-written case to the row that must
+//! explain it (or to none), and the generated cases of the default seed to none.
 //! Row M1 (the model kept the dirty bits of buffers a truncate cut inside a page) was a
 //! model error, fixed in `model/src/truncate.rs` (`discard_buffers`) and tested in
 //! `model/tests/other_actors.rs`.
 
-use super::case::{BlockState, Case, CaseOp, Kind, Outcome, SECTOR, merge, model_sector};
+use std::collections::BTreeSet;
 
-/// A row: its id, and whether it explains how `real` differs from `model`.
-type Row = (&'static str, fn(&Case, &Outcome, &Outcome) -> bool);
+use super::case::{
+    BlockState, Case, CaseOp, Converter, Kind, ModelRun, Outcome, SECTOR, merge, model_sector,
+};
+use super::zeroout::{self, Placement, Rule};
+
+/// A row: its id, and whether it explains how `real` differs from the model's run.
+type Row = (&'static str, fn(&Case, &Outcome, &ModelRun) -> bool);
 
 /// The explained differences.
-const ROWS: &[Row] = &[("D2", d2), ("D3", d3), ("D4", d4), ("D5", d5)];
+pub const ROWS: &[Row] = &[("D2", d2), ("D3", d3), ("D4", d4), ("D5", d5), ("D6", d6)];
 
-/// The row of the table that explains how `real` differs from `model` for `case`, if any.
-pub fn explain(case: &Case, real: &Outcome, model: &Outcome) -> Option<&'static str> {
+/// The row of the table that explains how `real` differs from the model's `run` of
+/// `case`, if any.
+pub fn explain(case: &Case, real: &Outcome, run: &ModelRun) -> Option<&'static str> {
     ROWS.iter()
-        .find(|(_, explains)| explains(case, real, model))
+        .find(|(_, explains)| explains(case, real, run))
         .map(|&(id, _)| id)
 }
 
@@ -45,7 +57,8 @@ fn misaligned(case: &Case) -> Option<(usize, Kind, u64, u64)> {
 /// `ext4_iomap_begin` allocated the blocks of a hole below EOF as unwritten (iomap checks the
 /// alignment per mapping, in `iomap_dio_bio_iter`). Equal once those unwritten blocks are
 /// taken out of the real map.
-fn d2(case: &Case, real: &Outcome, model: &Outcome) -> bool {
+fn d2(case: &Case, real: &Outcome, run: &ModelRun) -> bool {
+    let model = &run.outcome;
     let Some((i, _, pos, len)) = misaligned(case) else {
         return false;
     };
@@ -75,22 +88,23 @@ fn as_if(case: &Case, i: usize, kind: Kind, real: &Outcome) -> bool {
     if let CaseOp::Write { kind: k, .. } = &mut alt.ops[i] {
         *k = kind;
     }
-    let Ok((mut outcome, state)) = alt.run_model() else {
+    let Ok(mut run) = alt.run_model() else {
         return false;
     };
-    outcome.data = real
+    run.outcome.data = real
         .data
         .iter()
-        .map(|&(s, _)| (s, model_sector(&state, s)))
+        .map(|&(s, _)| (s, model_sector(&run.state, s)))
         .collect();
-    outcome == *real
+    run.outcome == *real
 }
 
 /// D3: on a block-mapped file, 6.18's `ext4_iomap_alloc` refuses to fill a hole with
 /// `-ENOTBLK` before iomap checks the alignment, and ext4 falls back to a buffered write,
 /// which has no alignment rule; 4.4 returned `-EINVAL` first. The real outcome is the
 /// model's with that write buffered.
-fn d3(case: &Case, real: &Outcome, model: &Outcome) -> bool {
+fn d3(case: &Case, real: &Outcome, run: &ModelRun) -> bool {
+    let model = &run.outcome;
     let Some((i, _, _, len)) = misaligned(case) else {
         return false;
     };
@@ -105,7 +119,8 @@ fn d3(case: &Case, real: &Outcome, model: &Outcome) -> bool {
 /// the user address; most likely since Linux 6.0's "block: relax direct io memory
 /// alignment"); 4.4's `iov_iter_alignment` check refused it. The real outcome is the model's
 /// with an aligned buffer.
-fn d4(case: &Case, real: &Outcome, model: &Outcome) -> bool {
+fn d4(case: &Case, real: &Outcome, run: &ModelRun) -> bool {
+    let model = &run.outcome;
     let Some((i, kind, pos, len)) = misaligned(case) else {
         return false;
     };
@@ -120,35 +135,78 @@ fn d4(case: &Case, real: &Outcome, model: &Outcome) -> bool {
         && as_if(case, i, aligned, real)
 }
 
-/// D5: when `ext4_ext_convert_to_initialized` zeroes out unwritten blocks instead of
-/// splitting. 4.4 (fs/ext4/extents.c) zeroes the whole extent when it is at most 32 KiB and lies
-/// within `max(i_size, end of the request)`, else the tail or the head when small enough;
-/// since 5.7 ("ext4: Do not zeroout extents beyond i_disksize", Jan Kara) the limit is
-/// `i_disksize`, which lags `i_size` for an extending write, and 6.18 was also measured not
-/// to zero a whole 32 KiB extent. The difference may only be that blocks of the leading
-/// fallocate's range that no write wrote are written (zeroed) in the model and still
-/// unwritten in the real map; they read zeros either way, and all else must be equal.
-fn d5(case: &Case, real: &Outcome, model: &Outcome) -> bool {
-    let Some(&CaseOp::Fallocate { off, len, .. }) = case.ops.first() else {
+/// D5: where 4.4's and 6.18's `ext4_ext_convert_to_initialized` differ
+/// ([`super::zeroout`]): 4.4 zeroes out a whole extent of at most 32 KiB and bounds a
+/// zero-out by `i_size`; 6.18 has no whole-extent branch, bounds it by `i_disksize` (Linux
+/// 5.7, "ext4: Do not zeroout extents beyond i_disksize", Jan Kara) and its direct I/O never
+/// zeroes out. With the blocks placed where the model placed them, see [`zeroout_rules`].
+fn d5(case: &Case, real: &Outcome, run: &ModelRun) -> bool {
+    zeroout_rules(case, real, run, false)
+}
+
+/// D6: as D5, with the blocks a writeback pass allocates placed next to their logical
+/// neighbours, as mballoc does with `ext4_ext_find_goal`'s goal (4.4 and 6.18 alike), where
+/// the model's first-fit allocator puts them at the lowest free block. A new extent just
+/// before (after) a preallocated one is then physically contiguous with it, and the
+/// conversion takes the abut fast path, moving only the written blocks, where the model
+/// zeroes out.
+fn d6(case: &Case, real: &Outcome, run: &ModelRun) -> bool {
+    zeroout_rules(case, real, run, true)
+}
+
+/// D5 and D6 hold only when, replaying the model's own conversions:
+///
+/// - every conversion the model made by writeback or by a direct write's `get_block` turned
+///   exactly the blocks 4.4's rule gives with the model's placement (an over-zeroing model
+///   is never explained);
+/// - the blocks 4.4's rule makes written and 6.18's does not (with the model's placement,
+///   or with `logical` placement for D6), less any block a write wrote, are not empty, and
+///   the real map is the model's with exactly those blocks unwritten;
+/// - everything else (returns, size, every sector: they read zeros) is equal.
+fn zeroout_rules(case: &Case, real: &Outcome, run: &ModelRun, logical: bool) -> bool {
+    if !matches!(case.ops.first(), Some(CaseOp::Fallocate { .. })) || real.map == run.outcome.map {
         return false;
-    };
-    let bs = case.flavour.blocksize();
-    let written = written_blocks(case, model);
-    let zeroed = |b: u64| (off / bs..(off + len) / bs).contains(&b) && !written(b);
-    let (real_blocks, model_blocks) = (blocks(&real.map), blocks(&model.map));
-    let blocks_agree = real_blocks.len() == model_blocks.len()
-        && real_blocks.iter().zip(&model_blocks).all(|(r, m)| {
-            r == m
-                || (r.0 == m.0
-                    && zeroed(r.0)
-                    && r.1 == BlockState::Unwritten
-                    && m.1 == BlockState::Written)
-        });
-    real.map != model.map
-        && blocks_agree
+    }
+    let blkbits = case.flavour.blkbits();
+    let mut only_44 = BTreeSet::new();
+    for c in &run.conversions {
+        let model = Placement::Model(&c.after);
+        let kernel = if logical { Placement::Logical } else { model };
+        let (rule44, rule618) = match &c.by {
+            Converter::Writeback(blocks) => (
+                zeroout::writeback(Rule::Linux44, (&c.before, model), blkbits, blocks, c.sizes),
+                zeroout::writeback(
+                    Rule::Linux618,
+                    (&c.before, kernel),
+                    blkbits,
+                    blocks,
+                    c.sizes,
+                ),
+            ),
+            &Converter::DirectGetBlock(lblk, want) => (
+                zeroout::direct(Rule::Linux44, &c.before, blkbits, (lblk, want), c.sizes.0),
+                zeroout::direct(Rule::Linux618, &c.before, blkbits, (lblk, want), c.sizes.0),
+            ),
+            Converter::Completion => continue,
+        };
+        if rule44 != c.converted {
+            return false;
+        }
+        only_44.extend(rule44.difference(&rule618));
+    }
+    let written = written_blocks(case, &run.outcome);
+    only_44.retain(|&b| !written(b));
+    let expected: Vec<(u64, u64, BlockState)> = blocks(&run.outcome.map)
+        .into_iter()
+        .map(|(b, s)| match s {
+            BlockState::Written if only_44.contains(&b) => (b, 1, BlockState::Unwritten),
+            s => (b, 1, s),
+        })
+        .collect();
+    !only_44.is_empty()
         && Outcome {
-            map: real.map.clone(),
-            ..model.clone()
+            map: merge(expected),
+            ..run.outcome.clone()
         } == *real
 }
 

@@ -52,6 +52,16 @@ impl Flavour {
         }
     }
 
+    /// The `mount -o` options: `loop` and the flavour's `dioread_*` (`dioread_lock` names
+    /// 4.4's default explicitly: 6.18 turns `dioread_nolock` on by default).
+    pub fn mount_options(self) -> &'static str {
+        if self.dioread_nolock() {
+            "loop,dioread_nolock"
+        } else {
+            "loop,dioread_lock"
+        }
+    }
+
     fn mkfs_args(self) -> &'static [&'static str] {
         match self {
             Flavour::Extent4K | Flavour::Extent4KNolock => &["-b", "4096"],
@@ -89,9 +99,17 @@ fn run(program: &str, args: &[&str]) -> Result<(), String> {
 }
 
 impl Image {
-    /// Makes and mounts an image of `flavour`, or says why it cannot (not root, no
-    /// `mkfs.ext4`, no loop device). Whatever was made before a failure is undone.
-    pub fn new(flavour: Flavour) -> Result<Image, String> {
+    /// Makes an image of `flavour` with the `mkfs.ext4` at `mkfs` and mounts it with the
+    /// flavour's options. Every failure is an error naming the command and its output (the
+    /// caller has checked root and `mkfs.ext4` already: see `real::setup`); whatever was made
+    /// before it is undone.
+    pub fn new(flavour: Flavour, mkfs: &Path) -> Result<Image, String> {
+        Image::with_options(flavour, mkfs, flavour.mount_options())
+    }
+
+    /// As [`Image::new`], mounted with `options` (`-o`) instead of the flavour's: a mistyped
+    /// option is how the suite's own test makes a setup error.
+    pub fn with_options(flavour: Flavour, mkfs: &Path, options: &str) -> Result<Image, String> {
         static SERIAL: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "real-ext4-{}-{}",
@@ -105,22 +123,16 @@ impl Image {
             flavour,
         };
         let (img, mnt) = (image.img(), image.mnt());
-        let io = |e: std::io::Error| e.to_string();
+        let io = |what: &'static str| move |e: std::io::Error| format!("{what}: {e}");
         std::fs::File::create(&img)
             .and_then(|f| f.set_len(IMAGE_BYTES))
-            .map_err(io)?;
-        std::fs::create_dir(&mnt).map_err(io)?;
+            .map_err(io("creating the image file"))?;
+        std::fs::create_dir(&mnt).map_err(io("creating the mount point"))?;
         let (img, mnt) = (path_str(&img)?, path_str(&mnt)?);
-        let mut mkfs = vec!["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"];
-        mkfs.extend(flavour.mkfs_args());
-        mkfs.push(img);
-        run("mkfs.ext4", &mkfs)?;
-        // dioread_lock unless asked for: 6.18 turns dioread_nolock on by default, 4.4 did not.
-        let options = if flavour.dioread_nolock() {
-            "loop,dioread_nolock"
-        } else {
-            "loop,dioread_lock"
-        };
+        let mut args = vec!["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"];
+        args.extend(flavour.mkfs_args());
+        args.push(img);
+        run(path_str(mkfs)?, &args)?;
         run("mount", &["-t", "ext4", "-o", options, img, mnt])?;
         image.mounted = true;
         Ok(image)

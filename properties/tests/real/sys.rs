@@ -203,6 +203,12 @@ pub fn inode_flags(file: &std::fs::File) -> std::io::Result<libc::c_long> {
     Ok(flags & 0xffff_ffff)
 }
 
+/// Whether the process runs as root (effective uid 0): the suite's loop mounts need it.
+pub fn is_root() -> bool {
+    // SAFETY: `geteuid` takes no arguments, touches no memory and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// SIGXFSZ signals received since the handler was installed.
 static SIGXFSZ_COUNT: AtomicU32 = AtomicU32::new(0);
 
