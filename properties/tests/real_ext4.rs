@@ -1,9 +1,9 @@
 //! The model against the real ext4 of the running kernel: sequential cases run through
 //! system calls on a loop-mounted image and through the model, outcomes compared
 //! (`properties/REAL_EXT4.md`). A libtest-mimic harness, so that each test's name carries
-//! the differences it is expected to explain (`fallocate_cases_agree [D5 ×2 explained]`):
-//! a test fails when a case is explained by another row than the one it is pinned to, or
-//! by none when it is pinned to one. Without root or `mkfs.ext4` each test reports itself
+//! the differences it is expected to explain (`fallocate_cases_agree [22 cases, D5 ×2
+//! explained]`): a test fails when a case is explained by another row than the one it is
+//! pinned to, or by none when it is pinned to one. Without root or `mkfs.ext4` each test reports itself
 //! *ignored* with the reason (a failure with `REAL_EXT4_REQUIRED=1`); any other setup error
 //! fails it.
 
