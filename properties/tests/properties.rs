@@ -1,6 +1,7 @@
 //! proptest properties of the model against the independent reference
-//! (`properties::reference`). Case counts keep the suite inside the CI budget; run more with
-//! `PROPTEST_CASES=1000000 cargo test --release -p properties --test properties`.
+//! (`properties::reference`). Case counts keep the suite inside the CI budget and the seed is
+//! fixed; run more, or other cases, with `PROPTEST_CASES=1000000 PROPTEST_RNG_SEED=7 cargo
+//! test --release -p properties --test properties`.
 //!
 //! Every property draws the mount options (`dioread_nolock` where the geometry allows it,
 //! `-o sync`, a request-based device whose plug holds bios, a device that may fail bios) and
@@ -19,7 +20,7 @@ use model::scenario::{InodeSpec, Scenario};
 use model::state::{Data, State};
 use properties::reference::{self, RefFile, Request};
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
+use proptest::test_runner::{FileFailurePersistence, RngSeed};
 
 fn file_flags(direct: bool, append: bool, largefile: bool) -> FileFlags {
     FileFlags {
@@ -123,19 +124,30 @@ fn fit(mount: Mount, g: &Geometry) -> Mount {
     }
 }
 
-/// `cases` per property in CI, or `PROPTEST_CASES` to run more. A failure's seed is saved to
-/// `properties/proptest-regressions/properties.txt` (commit it) and replayed first ever after.
+/// `cases` per property in CI, or `PROPTEST_CASES` to run more; the generator's seed is
+/// [`SEED`] unless `PROPTEST_RNG_SEED` names another, so every run draws the same cases. A
+/// failure's seed is saved to `properties/proptest-regressions/properties.txt` (commit it)
+/// and replayed first ever after.
 fn config(cases: u32) -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(cases);
+    let base = ProptestConfig::default();
+    let rng_seed = match base.rng_seed {
+        RngSeed::Random => RngSeed::Fixed(SEED),
+        fixed => fixed,
+    };
     ProptestConfig {
         cases,
+        rng_seed,
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(REGRESSIONS))),
-        ..ProptestConfig::default()
+        ..base
     }
 }
+
+/// The generators' seed in `cargo test` (`PROPTEST_RNG_SEED` overrides it).
+const SEED: u64 = 0x4_4e47;
 
 const B: u64 = 4096;
 const S: u64 = 1024;
@@ -536,7 +548,11 @@ fn sync_commits(trace: &[Event]) -> Vec<bool> {
     trace
         .iter()
         .filter(|e| e.step == "SyncCommit" || e.step == "dio_complete:SyncCommit")
-        .map(|e| e.notes.iter().any(|n| n.starts_with("jbd2_log_start_commit")))
+        .map(|e| {
+            e.notes
+                .iter()
+                .any(|n| n.starts_with("jbd2_log_start_commit"))
+        })
         .collect()
 }
 

@@ -1,9 +1,9 @@
 //! The model against the real ext4 of the running kernel: sequential cases run through
 //! system calls on a loop-mounted image and through the model, outcomes compared
 //! (`properties/REAL_EXT4.md`). A libtest-mimic harness, so that each test's name carries
-//! the differences it is expected to explain (`fallocate_cases_agree [D5 ×2 explained]`):
-//! a test fails when a case is explained by another row than the one it is pinned to, or
-//! by none when it is pinned to one. Without root or `mkfs.ext4` each test reports itself
+//! the differences it is expected to explain (`fallocate_cases_agree [22 cases, D5 ×2
+//! explained]`): a test fails when a case is explained by another row than the one it is
+//! pinned to, or by none when it is pinned to one. Without root or `mkfs.ext4` each test reports itself
 //! *ignored* with the reason (a failure with `REAL_EXT4_REQUIRED=1`); any other setup error
 //! fails it.
 
@@ -274,8 +274,23 @@ fn zeroout_cases() -> Vec<Fixed> {
         equal(k4(vec![fa(false, 0, 16 * B), w(Buffered, 10 * B, B)])),
         // The head (case 2): 2 blocks before the write.
         equal(k4(vec![fa(false, 0, 16 * B), w(Buffered, 2 * B, B)])),
-        // A split: the extent too large for either.
+        // A split: the extent too large for either; and a head one block too long for
+        // case 2 (head plus request exactly 32 KiB).
         equal(k4(vec![fa(false, 0, 32 * B), w(Buffered, 12 * B, B)])),
+        equal(k4(vec![fa(false, 0, 16 * B), w(Buffered, 7 * B, B)])),
+        // The abut fast path: a direct write converts one end of the extent at completion,
+        // then a buffered write next to it moves into that written, contiguous neighbour
+        // (no zero-out of the small rest), from the left and from the right.
+        equal(k4(vec![
+            fa(false, 0, 4 * B),
+            w(Direct, 0, B),
+            w(Buffered, B, B),
+        ])),
+        equal(k4(vec![
+            fa(false, 0, 4 * B),
+            w(Direct, 3 * B, B),
+            w(Buffered, 2 * B, B),
+        ])),
         // Past EOF (FALLOC_FL_KEEP_SIZE): no zero-out, a split.
         equal(k4(vec![fa(true, 0, 4 * B), w(Buffered, 0, B)])),
         // Around EOF: the extent ending one block past it (split), exactly at it (whole).

@@ -69,7 +69,8 @@ pub fn bitmap_inode(i_size: u64, extents: &[(u64, u64, u32, ExtentState)]) -> In
     }
 }
 
-const LARGE: FileFlags = FileFlags {
+/// O_LARGEFILE and nothing else: a plain 64-bit `open`.
+pub const LARGE: FileFlags = FileFlags {
     o_direct: false,
     o_append: false,
     o_sync: false,
