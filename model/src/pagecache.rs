@@ -406,6 +406,7 @@ fn ext4_writepage(state: &mut State, inode: InodeIx, index: u64) -> Vec<u16> {
         page.dirty &= !(1 << (b - (index << shift)));
     }
     page.writeback += blocks.len() as u8;
+    page.error = false; // ext4_bio_write_page: ClearPageError (fs/ext4/page-io.c:440)
     let io_end = new_io_end(state, inode);
     let mut bios = Vec::new();
     for lblk in blocks {
