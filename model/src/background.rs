@@ -73,6 +73,7 @@ pub fn complete_bio(state: &mut State, id: ObjId, failed: bool, notes: &mut Vec<
 /// the last bio of a queued async dio completes it, on `s_dio_done_wq` when deferred.
 fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
     let dio = state.dios.get_mut(&id).expect("dio of a bio");
+    assert!(dio.bios > 0, "dio d{id}: a bio ended that it did not count");
     dio.bios -= 1;
     if dio.bios > 0 || dio.submitter_ref {
         return;
@@ -116,9 +117,15 @@ fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
 fn ki_complete(state: &mut State, dio: &Dio, ret: i64, notes: &mut Vec<String>) {
     let actor = &mut state.actors[dio.owner as usize];
     match (&mut actor.frame, actor.op == dio.op) {
-        (Frame::Write(f), true) => f.event = Some(ret),
+        (Frame::Write(f), true) => {
+            assert!(f.event.is_none(), "aio_complete twice for a{}", dio.owner);
+            f.event = Some(ret);
+        }
         _ => match &mut actor.results[dio.op] {
-            OpResult::Write { event, .. } => *event = Some(ret),
+            OpResult::Write { event, .. } => {
+                assert!(event.is_none(), "aio_complete twice for a{}", dio.owner);
+                *event = Some(ret);
+            }
             other => unreachable!("ki_complete for {other:?}"),
         },
     }
@@ -224,6 +231,13 @@ pub fn run_work(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
 fn end_io_work(state: &mut State, id: ObjId, io_end: ObjId, notes: &mut Vec<String>) {
     state.work.remove(&id);
     let end = state.io_ends[&io_end].clone();
+    // ext4_do_flush_completed_IO: BUG_ON(!(io->flag & EXT4_IO_END_UNWRITTEN)) (page-io.c:246);
+    // only the last put queues it.
+    assert!(
+        end.unwritten,
+        "io_end e{io_end} queued for conversion but not unwritten"
+    );
+    assert_eq!(end.count, 0, "io_end e{io_end} queued with references left");
     convert_unwritten_extents(state, end.inode, end.offset, end.size, notes);
     clear_io_unwritten_flag(state, io_end, notes);
     release_io_end(state, io_end);
@@ -246,6 +260,7 @@ fn dio_complete_step(
             Some(CompletePc::DioEnd)
         }
         CompletePc::DioEnd => {
+            assert!(d.holds_dio_count, "dio d{id}: inode_dio_end twice");
             state.dios.get_mut(&id).expect("dio").holds_dio_count = false;
             inode_dio_end(state, d.inode);
             notes.push(format!(

@@ -193,7 +193,14 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
                 None => notes.push("nothing to commit".into()),
             }
         }
-        (_, CommitWait) => notes.push("transaction committed".into()),
+        (_, CommitWait) => {
+            let committed = state.journal.committed;
+            assert!(
+                f.tid.is_none_or(|tid| committed >= tid),
+                "woken before its commit"
+            );
+            notes.push("transaction committed".into());
+        }
         (_, Stat) => {
             f.pos = state.inodes[inode].i_size;
             notes.push(format!("i_size={}", f.pos));
