@@ -121,6 +121,11 @@ pub struct Entry {
     pub reference: Option<String>,
     /// The engine-independent schedule.
     pub schedule: String,
+    /// For a violation: its class key, the signature `writeiter hunt` prints
+    /// (`oracle@kernel function | kinds`, [`crate::signature`]). Replay demands it of the
+    /// stored schedule and of any schedule found in a stale one's place.
+    #[serde(default)]
+    pub signature: Option<String>,
     /// shuttle's own schedule string, where one exists.
     #[serde(default)]
     pub shuttle_schedule: Option<String>,
@@ -334,16 +339,40 @@ pub fn replay(loaded: &Loaded) -> Outcome {
     }
     let schedule = model::drive::parse_schedule(&loaded.entry.schedule).expect("checked on load");
     let oracle = loaded.entry.oracle.as_str();
-    let seen = engine::replay(&initial, &schedule, model::exec::step)
-        .ok()
-        .and_then(|r| r.violation);
-    if seen.is_some_and(|v| v.oracle.name() == oracle) {
+    let run = engine::replay(&initial, &schedule, model::exec::step).ok();
+    let seen = run.as_ref().and_then(|r| r.violation.as_ref());
+    if let Some(run) = run
+        .as_ref()
+        .filter(|_| seen.is_some_and(|v| v.oracle.name() == oracle))
+    {
+        if let Some(changed) = class_changed(loaded, &initial, run) {
+            return Outcome::Other(changed);
+        }
         return shuttle_agrees(loaded, &initial);
     }
     match search(&initial, oracle) {
-        Some(found) => Outcome::Refound(schedule_text(&found)),
+        Some(found) => match class_changed(loaded, &initial, &found) {
+            Some(changed) => Outcome::Other(format!(
+                "a search found {oracle} at \"{}\", but of {changed}",
+                schedule_text(&found)
+            )),
+            None => Outcome::Refound(schedule_text(&found)),
+        },
         None => Outcome::Held,
     }
+}
+
+/// The entry's stored `signature`, if it has one, against the one `run` shows: the class
+/// `run` is of, when it is another.
+fn class_changed(
+    loaded: &Loaded,
+    initial: &model::state::State,
+    run: &Execution,
+) -> Option<String> {
+    let stored = loaded.entry.signature.as_ref()?;
+    let got = crate::signature::of(initial, run, model::exec::step);
+    let got = got.map_or("no class".to_string(), |s| s.to_string());
+    (got != *stored).then(|| format!("class {got}, not the entry's {stored}"))
 }
 
 /// A breadth-first search of every state reachable from `initial`.
@@ -462,6 +491,14 @@ pub struct NewEntry<'a> {
     pub class_lines: String,
 }
 
+/// The signature of the violation `schedule` shows in `scenario`, if it shows one.
+pub fn signature_of(scenario: &Scenario, schedule: &str) -> Option<crate::signature::Signature> {
+    let initial = scenario.build().ok()?;
+    let schedule = model::drive::parse_schedule(schedule).ok()?;
+    let run = engine::replay(&initial, &schedule, model::exec::step).ok()?;
+    crate::signature::of(&initial, &run, model::exec::step)
+}
+
 /// A corpus file's text.
 pub fn to_toml(new: &NewEntry<'_>, scenario: &Scenario) -> String {
     let postmortem = new.postmortem.replace("'''", "''\\'");
@@ -469,6 +506,8 @@ pub fn to_toml(new: &NewEntry<'_>, scenario: &Scenario) -> String {
         // Shuttle wraps a long schedule at 76 columns: a multi-line string keeps it as is.
         format!("shuttle_schedule = \"\"\"\n{s}\"\"\"\n")
     });
+    let signature = signature_of(scenario, new.schedule)
+        .map_or(String::new(), |s| format!("signature = \"{s}\"\n"));
     let shrink = new
         .shrink
         .as_ref()
@@ -477,7 +516,7 @@ pub fn to_toml(new: &NewEntry<'_>, scenario: &Scenario) -> String {
             format!("[shrink]\n{preemptions}shortest = {shortest}\nbefore = \"{before}\"\n\n")
         });
     format!(
-        "id = {}\nslug = \"{}\"\noracle = \"{}\"\nkernel = \"{KERNEL}\"\nverdict = \"violates\"\n{}schedule = \"{}\"\n{shuttle}postmortem = '''\n{}\n'''\n\n[provenance]\ntool = \"writeiter {}\"\nengine = \"{}\"\nstrategy = \"{}\"\nseed = {}\ndate = \"{}\"\n\n{shrink}{}",
+        "id = {}\nslug = \"{}\"\noracle = \"{}\"\nkernel = \"{KERNEL}\"\nverdict = \"violates\"\n{}schedule = \"{}\"\n{signature}{shuttle}postmortem = '''\n{}\n'''\n\n[provenance]\ntool = \"writeiter {}\"\nengine = \"{}\"\nstrategy = \"{}\"\nseed = {}\ndate = \"{}\"\n\n{shrink}{}",
         new.id,
         new.slug,
         new.oracle,

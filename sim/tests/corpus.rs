@@ -23,7 +23,7 @@ fn main() {
             })
         })
         .collect();
-    let tests: [(&str, fn()); 7] = [
+    let tests: [(&str, fn()); 8] = [
         ("corpus::ids_are_unique", ids_are_unique),
         (
             "format::a_violation_needs_a_class_and_its_evidence",
@@ -37,6 +37,10 @@ fn main() {
         (
             "replay::a_stale_schedule_fails_and_prints_the_schedule_found_in_its_place",
             a_stale_schedule_fails_and_prints_the_schedule_found_in_its_place,
+        ),
+        (
+            "replay::another_class_fails_and_update_refuses_it",
+            another_class_fails_and_update_refuses_it,
         ),
         (
             "replay::replay_exits_1_when_an_entry_no_longer_shows_its_verdict",
@@ -122,6 +126,31 @@ fn entry_name() -> String {
         .expect("a file")
         .to_string_lossy()
         .into_owned()
+}
+
+/// Entry 10 with another class stored: its schedule still breaks the oracle, but replay
+/// fails on the class; stale too, `--update` finds only schedules of the class it has and
+/// leaves the file as it was.
+fn another_class_fails_and_update_refuses_it() {
+    let stored = "durability@aio_complete | aio-dio+dsync";
+    let other = "durability@aio_complete | aio-dio";
+    let text = entry_text().replace(stored, other);
+    assert_ne!(text, entry_text(), "entry 10 stores its signature");
+    let path = write(&format!("class/{}", entry_name()), &text);
+    let out = writeiter(&["replay", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let wanted = format!("class {stored}, not the entry's {other}");
+    assert!(stdout(&out).contains(&wanted), "{}", stdout(&out));
+    let stale = with_schedule("a0 a0 a0").replace(stored, other);
+    let path = write(&format!("class-stale/{}", entry_name()), &stale);
+    let out = writeiter(&["replay", "--update", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains(&wanted), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        stale,
+        "not updated"
+    );
 }
 
 fn a_stale_schedule_fails_and_prints_the_schedule_found_in_its_place() {

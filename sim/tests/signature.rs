@@ -59,6 +59,25 @@ fn fnv1a_matches_its_reference_values() {
     assert_eq!(signature::fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
 }
 
+/// Every `violates` entry stores the signature of its stored schedule: `writeiter replay`
+/// demands it of that schedule and of any schedule found in a stale one's place.
+#[test]
+fn every_violating_entry_stores_its_signature() {
+    let wrong: Vec<String> = violating_entries()
+        .iter()
+        .filter_map(|l| {
+            let got = entry_signature(l).to_string();
+            (l.entry.signature.as_deref() != Some(got.as_str()))
+                .then(|| format!("{:04}\tsignature = \"{got}\"", l.entry.id))
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "entries whose signature is not stored:\n{}",
+        wrong.join("\n")
+    );
+}
+
 #[test]
 fn entries_of_different_mechanisms_have_different_signatures() {
     let signatures: BTreeMap<u32, Signature> = violating_entries()
