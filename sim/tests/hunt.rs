@@ -555,6 +555,27 @@ fn bench_prints_every_engine_side_by_side() {
     ] {
         assert!(text.contains(row), "missing {row} in\n{text}");
     }
+    // Every throughput row ran its schedules and steps; every first-violation row found it
+    // (each engine finds the swarm's seed 0 violation, a count, not a time).
+    let cell = |line: &str, k: usize| {
+        line.split('|')
+            .nth(k)
+            .map(str::trim)
+            .unwrap_or("")
+            .to_string()
+    };
+    for line in text.lines().filter(|l| {
+        l.starts_with("| sim ") || l.starts_with("| shuttle ") || l.starts_with("| loom ")
+    }) {
+        let second = cell(line, 2);
+        if second.contains('/') {
+            assert_eq!(second, "1/1", "{line}");
+        } else {
+            let (schedules, steps): (u64, u64) =
+                (second.parse().unwrap(), cell(line, 3).parse().unwrap());
+            assert!(schedules > 0 && steps >= schedules, "{line}");
+        }
+    }
 }
 
 /// Ctrl-C (SIGINT) stops a hunt between cases; it prints its summary and the JSON of the
