@@ -20,10 +20,19 @@ fn run_prints_the_trace_in_ext4_terms_and_exits_0() {
     let out = writeiter(&["run", "examples/unaligned-aio.toml"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
+    // Each line is what 4.4 does for a0's write in examples/unaligned-aio.toml (a 1 KiB AIO
+    // at 5120 into a hole, 4 KiB blocks, ino 12), not a copy of the model's output:
     for expected in [
+        // unaligned AIO below i_size: ext4_unaligned_aio is true, so the hashed
+        // ext4__aio_mutex[ino % 37 = 12] is taken (fs/ext4/file.c:102-113);
         "aio_mutex[12] taken",
+        // a new block under a sub-block DIO: dio_zero_block zeroes the block's head (file
+        // bytes 4096..5120), the first 1 KiB sector of p1, the first free block: sector 4
+        // (fs/direct-io.c:861-894);
         "submit zero bio sectors 4+1",
+        // an async, non-extending DIO with bios in flight is queued (fs/direct-io.c:1309-1318);
         "-EIOCBQUEUED",
+        // its event carries the 1024 bytes written (dio_complete → ki_complete);
         "ki_complete a0 ret=1024",
         "done:",
     ] {
