@@ -166,10 +166,14 @@ fn the_overwrite_truncate_example_ends_with_i_size_raised_over_no_blocks() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
+    // ext4_ext_direct_IO's overwrite path: down_read(i_data_sem), then mutex_unlock(i_mutex)
+    // (fs/ext4/inode.c:3234-3237), which lets the truncate in.
     assert!(
         text.contains("i_data_sem read, i_mutex(12) released"),
         "{text}"
     );
+    // The truncate to 0 freed the blocks; generic_file_direct_write then raises i_size to
+    // the write's end (mm/filemap.c), and nothing raises i_disksize.
     assert!(
         text.contains("inode 0 (ino 12): i_size=4096 i_disksize=0"),
         "{text}"
