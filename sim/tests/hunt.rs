@@ -226,8 +226,16 @@ fn the_printed_replay_command_reproduces_the_violation() {
             "shuttle",
         ],
     ] {
-        // Knowing no class, the first violation is new and stops the hunt.
-        let args = [args, vec!["--known", "none", "--stop-on-new"]].concat();
+        // Knowing no class, the first violation is new and stops the hunt; the budget is
+        // the schedule count alone.
+        let no_time = vec![
+            "--known",
+            "none",
+            "--stop-on-new",
+            "--max-seconds",
+            "100000",
+        ];
+        let args = [args, no_time].concat();
         let out = writeiter(&args);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stdout(&out));
         let text = stdout(&out);
@@ -401,6 +409,10 @@ fn a_violation_goes_to_the_corpus_dir_and_replays_from_there() {
         "examples/unaligned-aio.toml",
         "--jobs",
         "1",
+        "--schedules",
+        "20000",
+        "--max-seconds",
+        "100000",
         "--corpus-dir",
         dir.to_str().unwrap(),
         "--json",
@@ -520,6 +532,10 @@ fn shards_split_the_seed_space_into_disjoint_parts() {
         "--json",
         "--jobs",
         "1",
+        "--schedules",
+        "20000",
+        "--max-seconds",
+        "100000",
         "--known",
         "none",
         "--stop-on-new",
