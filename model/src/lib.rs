@@ -48,6 +48,7 @@
 //!     mount: Mount { dioread_nolock: true, ..Mount::default() },
 //!     inodes: vec![inode],
 //!     actors: vec![vec![Op::Write(write)], vec![Op::Truncate { inode: 0, size: 0 }]],
+//!     patches: model::patches::Patches::NONE,
 //! };
 //! let mut state = scenario.build().expect("a valid scenario");
 //! // The writer takes 14 steps, up to waiting for its bio with i_mutex dropped; the
@@ -88,6 +89,7 @@ pub mod limits;
 pub mod ops;
 pub mod other;
 pub mod pagecache;
+pub mod patches;
 pub mod scenario;
 pub mod state;
 pub mod truncate;

@@ -12,6 +12,7 @@ use crate::limits::{
 };
 use crate::ops::{Frame, Op};
 use crate::pagecache::page_from_disk;
+use crate::patches::Patches;
 use crate::state::{Actor, Committed, Data, Disk, Inode, State};
 
 /// One inode at the start.
@@ -44,6 +45,8 @@ pub struct Scenario {
     pub inodes: Vec<InodeSpec>,
     /// Each actor's program.
     pub actors: Vec<Vec<Op>>,
+    /// The upstream fixes applied to the 4.4.121 model ([`crate::patches`]).
+    pub patches: Patches,
 }
 
 /// A scenario the model cannot start from, naming the field.
@@ -109,6 +112,7 @@ impl Scenario {
             crashed: false,
             journal: crate::state::Journal::new(),
             hazard: None,
+            patches: self.patches,
         };
         for (i, spec) in self.inodes.iter().enumerate() {
             for &index in &spec.cached_pages {

@@ -455,6 +455,8 @@ pub struct State {
     /// corrupt memory there); [`crate::exec::step`] moves it into the step's event, so it is
     /// `None` between steps.
     pub hazard: Option<Hazard>,
+    /// The upstream fixes applied ([`crate::patches`]); none for 4.4.121 as released.
+    pub patches: crate::patches::Patches,
 }
 
 /// Something 4.4 does that must never happen: the model carries on as the kernel would
@@ -470,6 +472,11 @@ pub enum Hazard {
 }
 
 impl State {
+    /// The upstream fix `patch` is applied: the step asking takes the patched behaviour.
+    pub fn patched(&self, patch: crate::patches::Patch) -> bool {
+        self.patches.has(patch)
+    }
+
     /// A fresh identifier.
     pub fn new_id(&mut self) -> ObjId {
         self.next_id += 1;

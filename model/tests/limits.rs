@@ -43,6 +43,7 @@ fn write_at(blkbits: u32, huge_file: bool, extents: bool, pos: u64, len: u64) ->
         mount: DEFAULT,
         inodes: vec![spec],
         actors: vec![vec![Op::Write(buffered(pos, len))]],
+        patches: model::patches::Patches::NONE,
     };
     let mut s = scenario.build().expect("valid");
     finish(&mut s);

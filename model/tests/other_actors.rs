@@ -113,6 +113,7 @@ mod ext4_setattr {
             mount: DEFAULT,
             inodes: vec![inode(0, &[])],
             actors: vec![program],
+            patches: model::patches::Patches::NONE,
         };
         let mut s = scenario.build().expect("valid scenario");
         let mut through_truncate = s.clone();
@@ -658,6 +659,7 @@ mod mpage_prepare_extent_to_map {
             mount: DEFAULT,
             inodes: vec![inode(0, &[])],
             actors: vec![vec![Op::Write(buffered(0, B)), Op::Writeback { inode: 0 }]],
+            patches: model::patches::Patches::NONE,
         };
         let mut s = scenario.build().expect("valid");
         finish_op(&mut s, 0);
@@ -689,6 +691,7 @@ mod ext4_da_reserve_space {
             mount: DEFAULT,
             inodes,
             actors,
+            patches: model::patches::Patches::NONE,
         }
         .build()
         .expect("valid")
@@ -1017,6 +1020,7 @@ mod ext4_free_blocks {
             mount: DEFAULT,
             inodes: vec![inode],
             actors: vec![program],
+            patches: model::patches::Patches::NONE,
         };
         let mut s = scenario.build().expect("valid");
         finish_op(&mut s, 0);
@@ -1146,6 +1150,7 @@ mod reachable_initial_state {
             mount: DEFAULT,
             inodes: vec![inode],
             actors: vec![vec![Op::Stat { inode: 0 }]],
+            patches: model::patches::Patches::NONE,
         };
         scenario.build().map(drop).map_err(|e| e.to_string())
     }

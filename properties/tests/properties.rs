@@ -285,6 +285,7 @@ fn limit_write(c: &LimitCase) -> LimitWrite {
             mount: fit(c.mount, &g),
             inodes: vec![inode(i_size, c.extents, vec![], vec![])],
             actors: vec![vec![Op::Write(w)]],
+            patches: model::patches::Patches::NONE,
         },
         request: Request {
             pos,
@@ -480,7 +481,7 @@ proptest! {
         if misaligned_buffer {
             w.segments[0].base += S;
         }
-        let scenario = Scenario { geometry: G4K, mount, inodes: vec![inode(i_size, true, map.clone(), cached.clone())], actors: vec![vec![Op::Write(w.clone())]] };
+        let scenario = Scenario { geometry: G4K, mount, inodes: vec![inode(i_size, true, map.clone(), cached.clone())], actors: vec![vec![Op::Write(w.clone())]], patches: model::patches::Patches::NONE };
         let mut state = scenario.build().unwrap();
         step_until(&mut state, WritePc::DirectFlush);
         let Frame::Write(f) = &state.actors[0].frame else { panic!("the write is under way") };
@@ -654,6 +655,7 @@ fn check_sync(c: &SyncCase) -> Result<(), TestCaseError> {
         mount: c.mount,
         inodes: vec![spec],
         actors: vec![vec![Op::Write(w)]],
+        patches: model::patches::Patches::NONE,
     };
     let mut state = scenario.build().unwrap();
     let (trace, at_return) = run_to_return(&mut state);
@@ -904,7 +906,7 @@ proptest! {
     fn a_sequential_process_matches_the_reference_block_map((mount, prealloc, ops) in sequential_case()) {
         let mut program: Vec<Op> = ops.iter().map(to_model).collect();
         program.push(Op::Read { inode: 0, pos: 0, len: 24 * S, direct: false });
-        let scenario = Scenario { geometry: G4K, mount, inodes: vec![inode(0, true, prealloc.into_iter().collect(), vec![])], actors: vec![program] };
+        let scenario = Scenario { geometry: G4K, mount, inodes: vec![inode(0, true, prealloc.into_iter().collect(), vec![])], actors: vec![program], patches: model::patches::Patches::NONE };
         let mut state = scenario.build().unwrap();
         prop_assert_eq!(run_quiescent(&mut state), drive::End::Done);
         let mut all = ops.clone();

@@ -176,6 +176,7 @@ fn hunt(
         jobs: 1,
         stepper: model::exec::step,
         shard: (0, 1),
+        patches: model::patches::Patches::NONE,
     };
     let result = hunt.run(&mut |_, _| {});
     (result.found.is_some(), result.schedules, result.elapsed_ms)
@@ -193,6 +194,7 @@ pub fn hunt_rate(scenario: &Scenario, jobs: usize) -> f64 {
         jobs,
         stepper: model::exec::step,
         shard: (0, 1),
+        patches: model::patches::Patches::NONE,
     };
     let result = hunt.run(&mut |_, _| {});
     result.schedules as f64 * 1000.0 / result.elapsed_ms.max(1) as f64

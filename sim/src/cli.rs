@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use model::patches::{Patch, Patches};
 use model::scenario::Scenario;
 
 use crate::engine;
@@ -96,6 +97,42 @@ enum Command {
     Explain(ExplainArgs),
     /// The engines side by side: throughput, time to the first violation, speed-up.
     Bench(BenchArgs),
+    /// List the upstream fixes that `--patch` applies to the 4.4.121 model.
+    Patches,
+    /// Every corpus entry under 4.4.121, under each patch alone and under all of them.
+    Matrix(MatrixArgs),
+}
+
+/// `--patch ID`, repeated: upstream fixes applied to the model.
+#[derive(Debug, Args)]
+struct PatchArgs {
+    /// Apply the upstream fix with this commit id (7 to 12 hex digits; `writeiter patches`
+    /// lists them) to the 4.4.121 model; repeat for more, `all` for every one.
+    #[arg(long = "patch", value_name = "ID|all")]
+    patch: Vec<String>,
+}
+
+impl PatchArgs {
+    /// The patches named, or bad input naming the flag and the id.
+    fn patches(&self) -> Result<Patches, String> {
+        Patches::parse(&self.patch).map_err(|e| format!("--patch: {e}"))
+    }
+
+    /// `scenario` with the patches named applied as well.
+    fn apply(&self, mut scenario: Scenario) -> Result<Scenario, String> {
+        scenario.patches = scenario.patches.union(self.patches()?);
+        Ok(scenario)
+    }
+}
+
+#[derive(Debug, Args)]
+struct MatrixArgs {
+    /// The corpus directory.
+    #[arg(long, value_name = "DIR", default_value = KNOWN_DEFAULT)]
+    corpus: PathBuf,
+    /// Standard output is one JSON document, `{"entries": [...]}` (schema in the README).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +152,8 @@ struct RunArgs {
     /// Stop after the schedule (otherwise the first runnable task steps until the end).
     #[arg(long)]
     exact: bool,
+    #[command(flatten)]
+    patches: PatchArgs,
 }
 
 #[derive(Debug, Args)]
@@ -125,12 +164,16 @@ struct ReplayArgs {
     /// (same oracle) into the file; review the diff like code.
     #[arg(long)]
     update: bool,
+    #[command(flatten)]
+    patches: PatchArgs,
 }
 
 #[derive(Debug, Args)]
 struct FileArg {
     /// The corpus file.
     file: PathBuf,
+    #[command(flatten)]
+    patches: PatchArgs,
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +186,8 @@ struct ExplainArgs {
     /// Also write an HTML page (timeline and sector table) here.
     #[arg(long, value_name = "OUT")]
     html: Option<PathBuf>,
+    #[command(flatten)]
+    patches: PatchArgs,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +264,8 @@ struct HuntArgs {
     /// Stop at the first violation of a new class (otherwise the hunt runs its budget).
     #[arg(long)]
     stop_on_new: bool,
+    #[command(flatten)]
+    patches: PatchArgs,
 }
 
 /// Runs the command line `args` (without the program name) on the process's standard output
@@ -288,9 +335,11 @@ pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
             hunt(&args, io)
         }
         Command::Replay(args) => replay_corpus(&args, out),
-        Command::Shrink(args) => shrink_corpus(&args.file, out),
+        Command::Shrink(args) => shrink_corpus(&args, out),
         Command::Explain(args) => explain(&args, out, err),
         Command::Bench(args) => bench(&args, out),
+        Command::Patches => list_patches(out),
+        Command::Matrix(args) => matrix(&args, out, err),
     };
     result.unwrap_or_else(|message| {
         say!(err, "writeiter: {}", clip_lines(&message));
@@ -331,7 +380,7 @@ fn run(args: &RunArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
         (Some(file), None) => ScenarioArg::File(file),
         (None, None) => return Err("missing scenario FILE (or --swarm SEED)".to_string()),
     };
-    let scenario = source.load()?;
+    let scenario = args.patches.apply(source.load()?)?;
     let schedule =
         model::drive::parse_schedule(&args.schedule).map_err(|e| format!("--schedule: {e}"))?;
     let initial = scenario
@@ -339,8 +388,9 @@ fn run(args: &RunArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
         .map_err(|e| format!("{}: {e}", source.describe()))?;
     say!(
         out,
-        "writeiter run {}: ext4_file_write_iter as in Linux 4.1-4.4",
-        source.describe()
+        "writeiter run {}: ext4_file_write_iter as in Linux 4.1-4.4{}",
+        source.describe(),
+        patched_words(scenario.patches)
     );
     let replayed = engine::replay(&initial, &schedule, model::exec::step)
         .map_err(|(index, e)| format!("--schedule: schedule step {index}: {e}"))?;
@@ -364,6 +414,167 @@ fn run(args: &RunArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
     })
 }
 
+/// ` + 74dae4278546 + …` after the kernel version, for a patched model; empty for 4.4.121.
+fn patched_words(patches: Patches) -> String {
+    patches
+        .iter()
+        .map(|p| format!(" + {}", p.upstream().id))
+        .collect()
+}
+
+/// A corpus file, with the patches of `--patch` applied to its scenario as well.
+fn load_patched(file: &Path, patches: &PatchArgs) -> Result<crate::corpus::Loaded, String> {
+    let mut loaded = crate::corpus::load(file).map_err(|e| e.to_string())?;
+    loaded.scenario = patches.apply(loaded.scenario)?;
+    Ok(loaded)
+}
+
+/// `writeiter patches`: each patch's commit, release and what it changes in the model.
+fn list_patches(out: &mut dyn Write) -> Result<ExitCode, String> {
+    say!(
+        out,
+        "Upstream fixes the model can apply to 4.4.121 (--patch ID, or --patch all):"
+    );
+    for patch in Patch::ALL {
+        let u = patch.upstream();
+        say!(out, "{} {:6} {}", u.id, u.version, u.title);
+        say!(out, "    changes: {}", u.changes);
+        if !u.requires.is_empty() {
+            let ids: Vec<&str> = u.requires.iter().map(|p| p.upstream().id).collect();
+            say!(out, "    brings in: {}", ids.join(", "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `writeiter matrix [--corpus DIR] [--json]`: every entry under 4.4.121, each patch alone and
+/// all patches; exit 0 when every `bug` entry's class is gone under its `fixed_by` patch and
+/// every entry shows its verdict under 4.4.121, else 1.
+fn matrix(args: &MatrixArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode, String> {
+    let dir = &args.corpus;
+    if !dir.is_dir() {
+        return Err(format!("--corpus {}: not a directory", dir.display()));
+    }
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rows = crate::matrix::matrix(dir, jobs).map_err(|e| format!("--corpus {e}"))?;
+    let columns = crate::matrix::columns();
+    let expected = |row: &crate::matrix::Row| {
+        let entry = &row.loaded.entry;
+        let at_44 = match entry.verdict {
+            crate::corpus::Verdict::Violates => row.cells[0] == crate::matrix::Cell::Violates,
+            crate::corpus::Verdict::Holds => row.cells[0] == crate::matrix::Cell::Holds,
+        };
+        let fixed = crate::matrix::fixed_by(&row.loaded).is_none_or(|patch| {
+            let column = columns
+                .iter()
+                .position(|(name, _)| name == patch.upstream().id);
+            column.is_some_and(|c| row.cells[c].class_gone())
+        });
+        at_44 && fixed
+    };
+    let ok = rows.iter().all(expected);
+    if args.json {
+        say!(out, "{}", matrix_json(&rows, &columns));
+        if !ok {
+            say!(
+                err,
+                "writeiter matrix: an entry is off its verdict or its fix (see the JSON)"
+            );
+        }
+    } else {
+        say_raw!(out, "{}", matrix_text(&rows, &columns));
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The matrix as a Markdown table, then the other classes that showed.
+fn matrix_text(rows: &[crate::matrix::Row], columns: &[(String, Patches)]) -> String {
+    let short = |name: &str| name.chars().take(7).collect::<String>();
+    let mut text = String::from("| entry | class |");
+    for (name, _) in columns {
+        text += &format!(" {} |", short(name));
+    }
+    text += "\n|---|---|";
+    text += &"---|".repeat(columns.len());
+    text.push('\n');
+    let mut others = Vec::new();
+    for row in rows {
+        let entry = &row.loaded.entry;
+        let class = entry.class.map_or("control", crate::corpus::Class::name);
+        text += &format!("| {:04} {} | {class} |", entry.id, entry.slug);
+        for (cell, (name, _)) in row.cells.iter().zip(columns) {
+            text += &format!(" {} |", cell.word());
+            if let crate::matrix::Cell::Other(signature) = cell {
+                others.push(format!(
+                    "{:04} under {}: {signature}",
+                    entry.id,
+                    short(name)
+                ));
+            }
+        }
+        text.push('\n');
+    }
+    if !others.is_empty() {
+        text += "\nother: the entry's class is gone, and another class shows:\n";
+        for line in others {
+            text += &format!("- {line}\n");
+        }
+    }
+    text
+}
+
+/// One entry of `writeiter matrix --json`.
+#[derive(Debug, serde::Serialize)]
+struct MatrixJson<'a> {
+    id: u32,
+    file: &'a str,
+    slug: &'a str,
+    oracle: &'a str,
+    verdict: &'static str,
+    class: Option<&'static str>,
+    fixed_by: Option<&'a str>,
+    /// Column name (`4.4`, a commit id, `all`) to `violates`, `holds`, `holds≤N` or `other`.
+    cells: std::collections::BTreeMap<&'a str, String>,
+    /// Column name to the class an `other` cell showed.
+    other: std::collections::BTreeMap<&'a str, &'a str>,
+}
+
+fn matrix_json(rows: &[crate::matrix::Row], columns: &[(String, Patches)]) -> String {
+    let entries: Vec<MatrixJson<'_>> = rows
+        .iter()
+        .map(|row| {
+            let entry = &row.loaded.entry;
+            let named = || {
+                row.cells
+                    .iter()
+                    .zip(columns)
+                    .map(|(c, (n, _))| (n.as_str(), c))
+            };
+            MatrixJson {
+                id: entry.id,
+                file: &row.file,
+                slug: &entry.slug,
+                oracle: &entry.oracle,
+                verdict: verdict_name(entry.verdict),
+                class: entry.class.map(crate::corpus::Class::name),
+                fixed_by: entry.fixed_by.as_deref(),
+                cells: named().map(|(n, c)| (n, c.word())).collect(),
+                other: named()
+                    .filter_map(|(n, c)| match c {
+                        crate::matrix::Cell::Other(s) => Some((n, s.as_str())),
+                        _ => None,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    serde_json::json!({ "entries": entries }).to_string()
+}
+
 /// A corpus verdict as the file spells it.
 fn verdict_name(verdict: crate::corpus::Verdict) -> &'static str {
     match verdict {
@@ -376,16 +587,17 @@ fn verdict_name(verdict: crate::corpus::Verdict) -> &'static str {
 /// a malformed or unreadable file.
 fn replay_corpus(args: &ReplayArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
     let file = args.file.as_path();
-    let loaded = crate::corpus::load(file).map_err(|e| e.to_string())?;
+    let loaded = load_patched(file, &args.patches)?;
     let entry = &loaded.entry;
     say!(
         out,
-        "writeiter replay {}: {} {} ({}), kernel {}",
+        "writeiter replay {}: {} {} ({}), kernel {}{}",
         file.display(),
         entry.id,
         entry.slug,
         verdict_name(entry.verdict),
-        entry.kernel
+        entry.kernel,
+        patched_words(loaded.scenario.patches)
     );
     say!(out, "class: {}", entry.class_words());
     let outcome = crate::corpus::replay(&loaded);
@@ -445,9 +657,10 @@ fn replay_corpus(args: &ReplayArgs, out: &mut dyn Write) -> Result<ExitCode, Str
 /// `writeiter shrink FILE`: shrinks a `violates` corpus entry in place and prints its sizes
 /// before and after; exit 1 when the entry no longer violates its oracle. A `holds` entry is
 /// a control and is refused (exit 2): shrinking would rewrite it as `violates`.
-fn shrink_corpus(path: &Path, out: &mut dyn Write) -> Result<ExitCode, String> {
+fn shrink_corpus(args: &FileArg, out: &mut dyn Write) -> Result<ExitCode, String> {
+    let path = args.file.as_path();
     let file = path.display();
-    let loaded = crate::corpus::load(path).map_err(|e| e.to_string())?;
+    let loaded = load_patched(path, &args.patches)?;
     let entry = &loaded.entry;
     if entry.verdict == crate::corpus::Verdict::Holds {
         return Err(format!(
@@ -504,7 +717,7 @@ fn explain(
     err: &mut dyn Write,
 ) -> Result<ExitCode, String> {
     let file = args.file.display();
-    let loaded = crate::corpus::load(&args.file).map_err(|e| e.to_string())?;
+    let loaded = load_patched(&args.file, &args.patches)?;
     let entry = &loaded.entry;
     let initial = loaded
         .scenario
@@ -550,11 +763,12 @@ fn explain(
         replayed.map_err(|(i, e)| format!("{file}: schedule step {i}: {e}"))?
     };
     let title = format!(
-        "{} {} ({}, Linux {}; {})",
+        "{} {} ({}, Linux {}{}; {})",
         entry.id,
         entry.slug,
         entry.oracle,
         entry.kernel,
+        patched_words(loaded.scenario.patches),
         entry.class_words()
     );
     say_raw!(out, "{}", crate::explain::text(&title, &run));
@@ -765,6 +979,7 @@ impl HuntArgs {
             jobs,
             stepper: model::exec::step,
             shard,
+            patches: self.patches.patches()?,
         };
         let known = KnownClasses::read(self.known.as_deref(), hunt.stepper)?;
         Ok(HuntPlan {
@@ -885,7 +1100,8 @@ fn print_header(plan: &HuntPlan<'_>, human: &mut dyn Write) {
     let strategy = h.strategy.map_or("portfolio", Strategy::name);
     say!(
         human,
-        "writeiter hunt: engine {}, strategy {strategy}, seed {}, shard {}/{}, up to {} schedules ({} cases) or {} s, jobs {}, {}",
+        "writeiter hunt: model {}, engine {}, strategy {strategy}, seed {}, shard {}/{}, up to {} schedules ({} cases) or {} s, jobs {}, {}",
+        h.patches,
         h.engine.name(),
         h.seed,
         h.shard.0 + 1,
@@ -946,7 +1162,14 @@ fn replay_line(plan: &HuntPlan<'_>, found: &CaseResult, schedule: &str) -> Strin
         ),
         None => format!("--swarm {}", found.case.seed),
     };
-    format!("{REPLAY_COMMAND} run {source} --schedule \"{schedule}\" --exact")
+    let patches: String = plan
+        .hunt
+        .patches
+        .ids()
+        .iter()
+        .map(|id| format!(" --patch {id}"))
+        .collect();
+    format!("{REPLAY_COMMAND} run {source}{patches} --schedule \"{schedule}\" --exact")
 }
 
 /// What was printed of a class's first find: its counterexample file, if written, and its

@@ -390,6 +390,18 @@ pub fn bfs(initial: &State, max_states: u64, stepper: Stepper) -> SearchReport {
 /// [`bfs`] for a violation of the oracle named `oracle` only (`""`: any); a path that
 /// breaks another oracle ends there.
 pub fn bfs_for(initial: &State, max_states: u64, stepper: Stepper, oracle: &str) -> SearchReport {
+    bfs_where(initial, max_states, stepper, oracle, &|_| true)
+}
+
+/// [`bfs_for`], where a violation of `oracle` counts only when `accept` takes its execution
+/// (rebuilt with its trace, e.g. to ask for its class); a path it refuses ends there.
+pub fn bfs_where(
+    initial: &State,
+    max_states: u64,
+    stepper: Stepper,
+    oracle: &str,
+    accept: &dyn Fn(&Execution) -> bool,
+) -> SearchReport {
     let wanted = |v: &crate::oracle::Violation| oracle.is_empty() || v.oracle.name() == oracle;
     let mut report = SearchReport::default();
     let mut nodes: Vec<(Option<usize>, Task)> = Vec::new();
@@ -404,8 +416,11 @@ pub fn bfs_for(initial: &State, max_states: u64, stepper: Stepper, oracle: &str)
                 .err()
                 .is_some_and(|v| wanted(&v))
             {
-                report.found = Some(rebuild(initial, &nodes, node, stepper));
-                return report;
+                let run = rebuild(initial, &nodes, node, stepper);
+                if accept(&run) {
+                    report.found = Some(run);
+                    return report;
+                }
             }
         }
         for task in runnable {
@@ -417,8 +432,12 @@ pub fn bfs_for(initial: &State, max_states: u64, stepper: Stepper, oracle: &str)
             let id = nodes.len() - 1;
             match checked {
                 Err(v) if wanted(&v) => {
-                    report.found = Some(rebuild(initial, &nodes, Some(id), stepper));
-                    return report;
+                    let run = rebuild(initial, &nodes, Some(id), stepper);
+                    if accept(&run) {
+                        report.found = Some(run);
+                        return report;
+                    }
+                    continue;
                 }
                 Err(_) => continue,
                 Ok(()) => {}

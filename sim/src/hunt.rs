@@ -142,6 +142,8 @@ pub struct Hunt {
     pub stepper: Stepper,
     /// This hunt runs shard `.0` (from 0) of `.1`: the cases whose number is `.0` modulo `.1`.
     pub shard: (u64, u64),
+    /// Upstream fixes applied to every case's model, beside a scenario file's own.
+    pub patches: model::patches::Patches,
 }
 
 /// One case: which scenario, which strategy.
@@ -248,6 +250,7 @@ impl Hunt {
             }
             Source::File(scenario) => (scenario.clone(), format!("SEED={seed} scenario file")),
         };
+        scenario.patches = scenario.patches.union(self.patches);
         if self.engine == Engine::Loom {
             // loom's thread limit: the first actors only.
             scenario.actors.truncate(crate::threaded::LOOM_ACTORS_MAX);

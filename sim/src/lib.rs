@@ -62,6 +62,7 @@ pub mod corpus;
 pub mod engine;
 pub mod explain;
 pub mod hunt;
+pub mod matrix;
 pub mod oracle;
 pub mod report;
 pub mod scenario_file;

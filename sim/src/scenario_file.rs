@@ -8,6 +8,7 @@ use model::geometry::{Geometry, Mount};
 use model::iocb::{FileFlags, Segment};
 use model::limits::RLIM_INFINITY;
 use model::ops::{Op, WriteOp};
+use model::patches::Patches;
 use model::scenario::{InodeSpec, Scenario};
 use serde::Deserialize;
 
@@ -29,6 +30,10 @@ pub struct ScenarioFile {
     /// `[[actors]]`.
     #[serde(default)]
     pub actors: Vec<ActorFile>,
+    /// `patches = ["74dae4278546", ...]`: upstream fixes applied to the 4.4.121 model
+    /// (`writeiter patches` lists them; `"all"` applies every one).
+    #[serde(default)]
+    pub patches: Vec<String>,
 }
 
 /// `[geometry]`.
@@ -406,11 +411,18 @@ impl ScenarioFile {
                 .map(|(k, op)| op.into_op(&format!("actors[{a}].ops[{k}]")));
             actors.push(ops.collect::<Result<Vec<Op>, (String, String)>>()?);
         }
+        let mut patches = Patches::NONE;
+        for (k, id) in self.patches.iter().enumerate() {
+            patches = Patches::parse(&[id])
+                .map_err(|reason| (format!("patches[{k}]"), reason))?
+                .union(patches);
+        }
         Ok(Scenario {
             geometry,
             mount,
             inodes,
             actors,
+            patches,
         })
     }
 }
@@ -523,7 +535,21 @@ pub fn to_toml(scenario: &Scenario) -> String {
 pub fn to_toml_under(scenario: &Scenario, prefix: &str) -> String {
     let g = &scenario.geometry;
     let m = &scenario.mount;
-    let mut out = format!(
+    let mut out = String::new();
+    if !scenario.patches.is_empty() {
+        let ids: Vec<String> = scenario
+            .patches
+            .ids()
+            .iter()
+            .map(|id| format!("\"{id}\""))
+            .collect();
+        let table = prefix
+            .strip_suffix('.')
+            .map(|t| format!("[{t}]\n"))
+            .unwrap_or_default();
+        out += &format!("{table}patches = [{}]\n\n", ids.join(", "));
+    }
+    out += &format!(
         "[{prefix}geometry]\nblkbits = {}\nsector_bits = {}\npage_bits = {}\nhuge_file = {}\ndisk_blocks = {}\n\n",
         g.blkbits, g.sector_bits, g.page_bits, g.huge_file, g.disk_blocks
     );

@@ -118,6 +118,7 @@ pub fn generate(seed: u64) -> (Scenario, SwarmOptions) {
         mount: options.mount,
         inodes: vec![inode],
         actors: programs,
+        patches: model::patches::Patches::NONE,
     };
     (scenario, options)
 }

@@ -70,6 +70,7 @@ fn scenario(actors: Vec<Vec<Op>>) -> State {
         mount: Mount::default(),
         inodes: vec![inode],
         actors,
+        patches: model::patches::Patches::NONE,
     }
     .build()
     .expect("the scenario builds")

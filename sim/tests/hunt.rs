@@ -53,6 +53,7 @@ fn extending_dio() -> Scenario {
         mount: Mount::default(),
         inodes: vec![inode],
         actors,
+        patches: model::patches::Patches::NONE,
     }
 }
 
@@ -67,6 +68,7 @@ fn case(strategy: Strategy) -> sim::hunt::CaseResult {
         jobs: 1,
         stepper: broken_step,
         shard: (0, 1),
+        patches: model::patches::Patches::NONE,
     };
     run_case(hunt.case(0), broken_step)
 }
@@ -151,6 +153,7 @@ fn a_hunt_reports_the_same_lowest_case_whatever_the_jobs() {
         jobs,
         stepper: model::exec::step,
         shard: (0, 1),
+        patches: model::patches::Patches::NONE,
     };
     let one = hunt(1).run(&mut |_, _| {});
     let four = hunt(4).run(&mut |_, _| {});
@@ -516,6 +519,7 @@ fn shards_split_the_seed_space_into_disjoint_parts() {
         jobs: 1,
         stepper: model::exec::step,
         shard: (i, 3),
+        patches: model::patches::Patches::NONE,
     };
     let mut seen = std::collections::BTreeSet::new();
     for i in 0..3 {

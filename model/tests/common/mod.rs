@@ -116,6 +116,7 @@ pub fn state(mount: Mount, inodes: Vec<InodeSpec>, actors: Vec<Vec<Op>>) -> Stat
         mount,
         inodes,
         actors,
+        patches: model::patches::Patches::NONE,
     }
     .build()
     .expect("valid scenario")

@@ -292,6 +292,7 @@ impl Case {
             mount: self.flavour.mount(),
             inodes: vec![self.initial_inode()],
             actors: vec![program],
+            patches: model::patches::Patches::NONE,
         };
         let mut state = scenario.build().map_err(|e| format!("model: {e}"))?;
         let conversions = run_quiescent(&mut state)?;

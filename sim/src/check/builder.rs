@@ -53,6 +53,7 @@ impl Default for ScenarioBuilder {
                 mount: MountFile::default(),
                 inodes: Vec::new(),
                 actors: Vec::new(),
+                patches: Vec::new(),
             },
             actors: Vec::new(),
         }
@@ -111,6 +112,13 @@ impl ScenarioBuilder {
     /// `[mount] bio_errors`: the device may fail any bio with `-EIO`.
     pub fn bio_errors(mut self) -> Self {
         self.file.mount.bio_errors = true;
+        self
+    }
+
+    /// `patches`: apply the upstream fix with this commit id (or `all`) to the model; the
+    /// build refuses an id no patch has (`writeiter patches` lists them).
+    pub fn patch(mut self, id: &str) -> Self {
+        self.file.patches.push(id.to_string());
         self
     }
 

@@ -124,6 +124,21 @@ impl Scenario {
         &self.model
     }
 
+    /// This scenario with the upstream fix `id` applied to the model as well (a commit id of
+    /// `writeiter patches`, 7 to 12 hex digits, or `all`). The replay line of a finding
+    /// carries the patches, and a scenario file written from it lists them.
+    ///
+    /// # Panics
+    ///
+    /// When no patch has the id, naming it and listing the ids there are.
+    pub fn with_patch(&self, id: &str) -> Scenario {
+        let patches = model::patches::Patches::parse(&[id])
+            .unwrap_or_else(|e| panic!("Scenario::with_patch: {e}"));
+        let mut model = self.model.clone();
+        model.patches = model.patches.union(patches);
+        Scenario { model, file: None }
+    }
+
     /// The scenario as a scenario file.
     pub fn to_toml(&self) -> String {
         crate::scenario_file::to_toml(&self.model)
