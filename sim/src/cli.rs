@@ -670,11 +670,14 @@ fn shrink_corpus(args: &FileArg, out: &mut dyn Write) -> Result<ExitCode, String
     }
     let steps = model::drive::parse_schedule(&entry.schedule).map_or(0, |s| s.len());
     let before = crate::shrink::size(&loaded.scenario, steps);
-    let Some(shrunk) = crate::shrink::shrink(&loaded.scenario, &entry.oracle, model::exec::step)
-    else {
+    let target = match &entry.signature {
+        Some(signature) => crate::shrink::Target::class(&entry.oracle, signature),
+        None => entry.oracle.as_str().into(),
+    };
+    let Some(shrunk) = crate::shrink::shrink(&loaded.scenario, target, model::exec::step) else {
         say!(
             out,
-            "{file}: no search breaks {} any more; nothing written",
+            "{file}: no search breaks {} in its class any more; nothing written",
             entry.oracle
         );
         return Ok(ExitCode::from(1));
@@ -1252,8 +1255,12 @@ fn write_counterexample(
         return Err("a violating case without its execution".to_string());
     };
     let before = crate::shrink::size(&found.case.scenario, execution.schedule.len());
-    let shrunk = crate::shrink::shrink(&found.case.scenario, oracle, plan.hunt.stepper)
-        .filter(|s| keeps_class(plan, found, s, out));
+    let signature = found.signature.as_ref().map(ToString::to_string);
+    let target = match &signature {
+        Some(signature) => crate::shrink::Target::class(oracle, signature),
+        None => oracle.into(),
+    };
+    let shrunk = crate::shrink::shrink(&found.case.scenario, target, plan.hunt.stepper);
     let (scenario, run, record) = match &shrunk {
         Some(s) => (
             &s.scenario,
@@ -1301,28 +1308,6 @@ fn write_counterexample(
     std::fs::write(&path, crate::corpus::to_toml(&new, scenario))
         .map_err(|e| format!("--corpus-dir {}: {e}", path.display()))?;
     Ok(path.display().to_string())
-}
-
-/// Shrinking keeps the oracle, not always the class: a shrunk counterexample whose
-/// signature moved would store another class under this one's name, so it is dropped (the
-/// counterexample is written unshrunk) and the line says which class it moved to.
-fn keeps_class(
-    plan: &HuntPlan<'_>,
-    found: &CaseResult,
-    shrunk: &crate::shrink::Shrunk,
-    out: &mut dyn Write,
-) -> bool {
-    let moved = (shrunk.scenario.build().ok())
-        .and_then(|initial| crate::signature::of(&initial, &shrunk.execution, plan.hunt.stepper))
-        .filter(|s| Some(s) != found.signature.as_ref());
-    if let Some(signature) = &moved {
-        say!(
-            out,
-            "shrunk into another class ({} {signature}): written unshrunk",
-            signature.id()
-        );
-    }
-    moved.is_none()
 }
 
 /// For a shuttle hunt, shuttle's own schedule string of the stored scenario's violation: a

@@ -329,6 +329,18 @@ pub fn dfs_for(
     stepper: Stepper,
     oracle: &str,
 ) -> SearchReport {
+    dfs_where(initial, (bound, budget), stepper, oracle, &|_| true)
+}
+
+/// [`dfs_for`], where a violation of `oracle` counts only when `accept` takes its execution;
+/// the search goes on past one it refuses.
+pub fn dfs_where(
+    initial: &State,
+    (bound, budget): (usize, u64),
+    stepper: Stepper,
+    oracle: &str,
+    accept: &dyn Fn(&Execution) -> bool,
+) -> SearchReport {
     let mut report = SearchReport::default();
     let mut stack: Vec<Vec<usize>> = vec![Vec::new()];
     while let Some(prefix) = stack.pop() {
@@ -346,6 +358,7 @@ pub fn dfs_for(
             .violation
             .as_ref()
             .is_some_and(|v| oracle.is_empty() || v.oracle.name() == oracle)
+            && accept(&run)
         {
             report.found = Some(run);
             return report;

@@ -1,5 +1,6 @@
 //! Shrinking a counterexample: the scenario and the schedule together, every candidate
-//! re-checked against the same oracle. In order: fewer actors, fewer operations, smaller
+//! re-checked against the same oracle and, when the [`Target`] names one, the same class
+//! (signature). In order: fewer actors, fewer operations, smaller
 //! lengths and offsets (towards sector and block boundaries), then the schedule with the
 //! fewest preemptions and, among schedules, the shortest a breadth-first search finds. The
 //! scenario loop runs to a fixpoint, so removing any one actor or operation of the result
@@ -85,14 +86,56 @@ pub struct Shrunk {
     pub shortest: bool,
 }
 
-/// A violating execution of `scenario` for `oracle`, from a bounded search.
-pub fn find(scenario: &Scenario, oracle: &str, stepper: Stepper) -> Option<Execution> {
-    let initial = scenario.build().ok()?;
-    let hits = |run: &Execution| {
+/// What shrinking keeps: a violation of the oracle, and when a signature is given, of that
+/// class (the signature `writeiter hunt` prints), so a shrunk counterexample stays in the
+/// class it was found in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// The oracle's name.
+    pub oracle: &'a str,
+    /// The class, when it must be kept too.
+    pub signature: Option<&'a str>,
+}
+
+impl<'a> Target<'a> {
+    /// A violation of `oracle` of the class `signature`.
+    pub fn class(oracle: &'a str, signature: &'a str) -> Target<'a> {
+        Target {
+            oracle,
+            signature: Some(signature),
+        }
+    }
+
+    /// `run` violates the oracle, in the class when one is kept.
+    fn hits(&self, initial: &State, run: &Execution, stepper: Stepper) -> bool {
         run.violation
             .as_ref()
-            .is_some_and(|v| v.oracle.name() == oracle)
-    };
+            .is_some_and(|v| v.oracle.name() == self.oracle)
+            && self.signature.is_none_or(|wanted| {
+                crate::signature::of(initial, run, stepper).is_some_and(|s| s.to_string() == wanted)
+            })
+    }
+}
+
+impl<'a> From<&'a str> for Target<'a> {
+    /// Any violation of the oracle named `oracle`.
+    fn from(oracle: &'a str) -> Target<'a> {
+        Target {
+            oracle,
+            signature: None,
+        }
+    }
+}
+
+/// A violating execution of `scenario` for `target`, from a bounded search.
+pub fn find<'a>(
+    scenario: &Scenario,
+    target: impl Into<Target<'a>>,
+    stepper: Stepper,
+) -> Option<Execution> {
+    let target = target.into();
+    let initial = scenario.build().ok()?;
+    let hits = |run: &Execution| target.hits(&initial, run, stepper);
     for seed in 0..CANDIDATE_SCHEDULES {
         for run in [
             engine::execute(&initial, &mut RandomWalk::new(seed), stepper, false),
@@ -103,21 +146,28 @@ pub fn find(scenario: &Scenario, oracle: &str, stepper: Stepper) -> Option<Execu
             }
         }
     }
-    let report = engine::dfs_for(&initial, 2, CANDIDATE_DFS, stepper, oracle);
+    let oracle = target.oracle;
+    let report = engine::dfs_where(&initial, (2, CANDIDATE_DFS), stepper, oracle, &hits);
     if report.found.is_some() {
         return report.found;
     }
-    engine::bfs_for(&initial, CANDIDATE_STATES, stepper, oracle).found
+    engine::bfs_where(&initial, CANDIDATE_STATES, stepper, oracle, &hits).found
 }
 
-/// Shrinks `scenario` for `oracle` (it must already violate it).
-pub fn shrink(scenario: &Scenario, oracle: &str, stepper: Stepper) -> Option<Shrunk> {
+/// Shrinks `scenario` for `target` (it must already violate it): every candidate, and the
+/// final schedule, keep the oracle and, when the target names one, the class.
+pub fn shrink<'a>(
+    scenario: &Scenario,
+    target: impl Into<Target<'a>>,
+    stepper: Stepper,
+) -> Option<Shrunk> {
+    let target = target.into();
     let mut best = scenario.clone();
-    find(&best, oracle, stepper)?;
+    find(&best, target, stepper)?;
     loop {
         let before = size(&best, 0);
         for candidate in candidates(&best) {
-            if find(&candidate, oracle, stepper).is_some() {
+            if find(&candidate, target, stepper).is_some() {
                 best = candidate;
                 break;
             }
@@ -127,7 +177,7 @@ pub fn shrink(scenario: &Scenario, oracle: &str, stepper: Stepper) -> Option<Shr
         }
     }
     let initial = best.build().expect("a found scenario builds");
-    let (execution, preemptions, shortest) = final_schedule(&initial, oracle, stepper)?;
+    let (execution, preemptions, shortest) = final_schedule(&initial, target, stepper)?;
     Some(Shrunk {
         scenario: best,
         execution,
@@ -212,14 +262,17 @@ fn smaller_ops(scenario: &Scenario, op: &Op) -> Vec<Op> {
 /// breadth-first search finds.
 fn final_schedule(
     initial: &State,
-    oracle: &str,
+    target: Target<'_>,
     stepper: Stepper,
 ) -> Option<(Execution, Option<usize>, bool)> {
+    let hits = |run: &Execution| target.hits(initial, run, stepper);
+    let oracle = target.oracle;
     let fewest = (0..=PREEMPTIONS_MAX).find_map(|bound| {
-        let report = engine::dfs_for(initial, bound, CANDIDATE_DFS * 10, stepper, oracle);
+        let budget = (bound, CANDIDATE_DFS * 10);
+        let report = engine::dfs_where(initial, budget, stepper, oracle, &hits);
         report.found.map(|run| (run, bound))
     });
-    let shortest = engine::bfs_for(initial, FINAL_STATES, stepper, oracle).found;
+    let shortest = engine::bfs_where(initial, FINAL_STATES, stepper, oracle, &hits).found;
     let shortest_len = shortest.as_ref().map(|r| r.schedule.len());
     let (run, bound) = match (fewest, shortest) {
         (Some((run, bound)), _) => (run, Some(bound)),

@@ -311,7 +311,7 @@ fn help_and_version_exit_0_for_every_command() {
     let out = writeiter(&["help"]);
     assert_eq!(out.status.code(), Some(0));
     for command in [
-        "run", "hunt", "replay", "shrink", "explain", "bench", "help",
+        "run", "hunt", "replay", "shrink", "explain", "bench", "patches", "matrix", "help",
     ] {
         assert!(
             stdout(&out).contains(&format!("  {command} ")),
@@ -319,7 +319,9 @@ fn help_and_version_exit_0_for_every_command() {
             stdout(&out)
         );
     }
-    for command in ["run", "hunt", "replay", "shrink", "explain", "bench"] {
+    for command in [
+        "run", "hunt", "replay", "shrink", "explain", "bench", "patches", "matrix",
+    ] {
         for args in [
             vec![command, "--help"],
             vec!["help", command],
