@@ -7,10 +7,14 @@
 //! not decide. DIO steps are in [`crate::dio`].
 
 use crate::exec::Wait;
-use crate::iocb::{bitmap_file_check, errno, ext4_unaligned_aio, generic_write_checks};
+use crate::iocb::{
+    bitmap_file_check, errno, ext4_unaligned_aio, ext4_unaligned_aio_aligned_eof,
+    generic_write_checks,
+};
 use crate::journal::{handle_wait, handle_wait_if};
 use crate::ops::{DioPath, IocbPrivate, Op, WriteFrame, WriteOp, WritePc};
 use crate::pagecache::{self, page_range, writeback_pending};
+use crate::patches::Patch;
 use crate::state::{ActorId, InodeIx, State};
 use WritePc::*;
 
@@ -240,14 +244,7 @@ fn range_of(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64> {
 /// The serialization gate (fs/ext4/file.c), `i_size` read unlocked.
 fn gate(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     let ino = &state.inodes[f.inode];
-    let unaligned = || {
-        ext4_unaligned_aio(
-            ino.i_size,
-            &f.iter,
-            f.iocb.ki_pos,
-            state.geometry.blocksize(),
-        )
-    };
+    let unaligned = || unaligned_aio(state, f);
     let serialize = f.iocb.ki_flags.direct
         && ino.extents
         && !f.iocb.is_sync_kiocb()
@@ -256,6 +253,17 @@ fn gate(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
         f.aio_mutex = Some(ino.bucket());
     }
     notes.push(format!("i_size_read={} serialize={serialize}", ino.i_size));
+}
+
+/// `ext4_unaligned_aio(inode, from, iocb->ki_pos)` with the `i_size` read now.
+fn unaligned_aio(state: &State, f: &WriteFrame) -> bool {
+    let (i_size, blocksize) = (state.inodes[f.inode].i_size, state.geometry.blocksize());
+    if state.patched(Patch::UnalignedAioAlignedEof) {
+        // 372a03e01853: "if (pos >= ALIGN(i_size_read(inode), sb->s_blocksize)) return 0;"
+        ext4_unaligned_aio_aligned_eof(i_size, &f.iter, f.iocb.ki_pos, blocksize)
+    } else {
+        ext4_unaligned_aio(i_size, &f.iter, f.iocb.ki_pos, blocksize)
+    }
 }
 
 fn lock_aio_mutex(state: &mut State, a: ActorId, f: &WriteFrame, notes: &mut Vec<String>) {
