@@ -194,9 +194,12 @@ impl fmt::Display for StepError {
 }
 
 /// The frame an operation starts with.
-fn first_frame(op: &Op) -> Frame {
+fn first_frame(state: &State, op: &Op) -> Frame {
     match op {
-        Op::Write(w) => Frame::Write(Box::new(first_write_frame(w))),
+        Op::Write(w) => Frame::Write(Box::new(WriteFrame {
+            pc: crate::write::first(state),
+            ..first_write_frame(w)
+        })),
         _ => Frame::Other(OtherFrame {
             pc: crate::other::first(op),
             pos: 0,
@@ -223,6 +226,7 @@ pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
         iocb,
         iter: IovIter::new(w.segments.clone()),
         aio_mutex: None,
+        unaligned_aio: false,
         i_mutex_held: false,
         overwrite: false,
         iocb_private: IocbPrivate::Null,
@@ -265,7 +269,7 @@ pub fn actor_wait(state: &State, a: ActorId) -> Option<Wait> {
     let first;
     let frame = match &actor.frame {
         Frame::Idle => {
-            first = first_frame(op);
+            first = first_frame(state, op);
             &first
         }
         frame => frame,
@@ -374,7 +378,7 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> (Pc, St
     let index = state.actors[a as usize].op;
     let op = state.actors[a as usize].program[index].clone();
     if matches!(state.actors[a as usize].frame, Frame::Idle) {
-        state.actors[a as usize].frame = first_frame(&op);
+        state.actors[a as usize].frame = first_frame(state, &op);
     }
     let mut frame = std::mem::take(&mut state.actors[a as usize].frame);
     let named = match (&mut frame, &op) {

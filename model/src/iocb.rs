@@ -232,6 +232,28 @@ pub fn ext4_unaligned_aio(i_size: u64, from: &IovIter, pos: u64, blocksize: u64)
     (pos | from.alignment()) & blockmask != 0
 }
 
+/// `ext4_unaligned_aio` as `372a03e01853` ("ext4: fix data corruption caused by unaligned
+/// direct AIO", v5.1) left it: the early return compares `pos` with `i_size` rounded up to a
+/// block, so a write that starts past `i_size` but inside the block holding it is judged by
+/// its alignment too. The commit changed the one line (fs/ext4/file.c:ext4_unaligned_aio,
+/// 5.1.15 and 5.2.1 line 128):
+///
+/// ```text
+/// -    if (pos >= i_size_read(inode))
+/// +    if (pos >= ALIGN(i_size_read(inode), sb->s_blocksize))
+///              return 0;
+/// ```
+pub fn ext4_unaligned_aio_aligned_eof(
+    i_size: u64,
+    from: &IovIter,
+    pos: u64,
+    blocksize: u64,
+) -> bool {
+    // ALIGN(x, a) (include/linux/kernel.h): x rounded up to a multiple of the power of two a.
+    let aligned_eof = (i_size + blocksize - 1) & !(blocksize - 1);
+    ext4_unaligned_aio(aligned_eof, from, pos, blocksize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,6 +398,32 @@ mod tests {
         assert!(!ext4_unaligned_aio(4096, &unaligned, 8192 + 512, 4096));
         assert!(ext4_unaligned_aio(8192, &unaligned, 512, 4096));
         assert!(!ext4_unaligned_aio(8192, &iter(4096), 4096, 4096));
+    }
+
+    #[test]
+    fn ext4_unaligned_aio_aligned_eof_judges_a_write_past_i_size_inside_its_block() {
+        let unaligned = iter(2048);
+        // 0007's second write: at i_size 10240, inside the block [8192, 12288).
+        assert!(!ext4_unaligned_aio(10240, &unaligned, 10240, 4096));
+        assert!(ext4_unaligned_aio_aligned_eof(
+            10240, &unaligned, 10240, 4096
+        ));
+        // Past the block holding i_size, and at an aligned i_size, nothing changes.
+        assert!(!ext4_unaligned_aio_aligned_eof(
+            10240, &unaligned, 12288, 4096
+        ));
+        assert!(!ext4_unaligned_aio_aligned_eof(
+            8192,
+            &unaligned,
+            8192 + 512,
+            4096
+        ));
+        assert!(!ext4_unaligned_aio_aligned_eof(
+            10240,
+            &iter(4096),
+            4096,
+            4096
+        ));
     }
 
     #[test]

@@ -88,10 +88,14 @@ pub enum Op {
 pub enum WritePc {
     /// The serialization gate: `o_direct && EXTENTS && !is_sync_kiocb && (APPEND ||
     /// ext4_unaligned_aio(...))`; `ext4_unaligned_aio` reads `i_size` without a lock.
+    /// With `e142d05263a4` (v4.6) it runs under `i_mutex` after `generic_write_checks`, for
+    /// an AIO DIO on an extent file only, without the APPEND case: `unaligned_aio = 1` and
+    /// [`WritePc::UnwrittenWait`] when `ext4_unaligned_aio` says so.
     Gate,
     /// `mutex_lock(aio_mutex)` on `ext4__aio_mutex[inode % 37]`.
     AioMutexLock,
-    /// `ext4_unwritten_wait`: `wait_event(ioend_wq, i_unwritten == 0)`.
+    /// `ext4_unwritten_wait`: `wait_event(ioend_wq, i_unwritten == 0)` (with `e142d05263a4`,
+    /// under `i_mutex`).
     UnwrittenWait,
     /// `mutex_lock(&inode->i_mutex)`.
     IMutexLock,
@@ -225,6 +229,11 @@ pub struct WriteFrame {
     pub iter: IovIter,
     /// The aio_mutex bucket taken (`aio_mutex != NULL`).
     pub aio_mutex: Option<u8>,
+    /// `unaligned_aio`, the local of `ext4_file_write_iter` from 4.6 on: with `e142d05263a4`
+    /// the gate under `i_mutex` found an AIO DIO unaligned and waited in
+    /// `ext4_unwritten_wait`; with `57a0da28ced8` in the 4.4 shape, the gate serialized
+    /// because `ext4_unaligned_aio` said so (not for O_APPEND). Always false in 4.4.
+    pub unaligned_aio: bool,
     /// `i_mutex` is held by this writer.
     pub i_mutex_held: bool,
     /// `overwrite` (the stack int `iocb->private` points to).

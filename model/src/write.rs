@@ -7,22 +7,43 @@
 //! not decide. DIO steps are in [`crate::dio`].
 
 use crate::exec::Wait;
-use crate::iocb::{bitmap_file_check, errno, ext4_unaligned_aio, generic_write_checks};
+use crate::iocb::{
+    bitmap_file_check, errno, ext4_unaligned_aio, ext4_unaligned_aio_aligned_eof,
+    generic_write_checks,
+};
 use crate::journal::{handle_wait, handle_wait_if};
 use crate::ops::{DioPath, IocbPrivate, Op, WriteFrame, WriteOp, WritePc};
 use crate::pagecache::{self, page_range, writeback_pending};
+use crate::patches::Patch;
 use crate::state::{ActorId, InodeIx, State};
 use WritePc::*;
 
+/// Where a writer starts: 4.4's gate, before `i_mutex`; with `e142d05263a4` (v4.6),
+/// `inode_lock(inode)` first (4.6.2 fs/ext4/file.c:102), the gate coming after
+/// `generic_write_checks`.
+pub fn first(state: &State) -> WritePc {
+    if state.patched(Patch::IMutexSerializesUnalignedAio) {
+        IMutexLock
+    } else {
+        Gate
+    }
+}
+
 /// The control flow: where a writer at `f.pc` goes after that step ran.
 pub fn after(state: &State, f: &WriteFrame) -> WritePc {
+    // e142d05263a4: the gate and its wait under i_mutex, after generic_write_checks.
+    let i_mutex_gate = state.patched(Patch::IMutexSerializesUnalignedAio);
     match f.pc {
+        Gate if i_mutex_gate && f.unaligned_aio => UnwrittenWait,
+        Gate if i_mutex_gate => OverwriteCheck,
         Gate if f.aio_mutex.is_some() => AioMutexLock,
         Gate => IMutexLock,
         AioMutexLock => UnwrittenWait,
+        UnwrittenWait if i_mutex_gate => OverwriteCheck,
         UnwrittenWait => IMutexLock,
         IMutexLock => WriteChecks,
         WriteChecks if f.ret <= 0 => OutUnlock,
+        WriteChecks if i_mutex_gate && aio_dio_on_extents(state, f) => Gate,
         WriteChecks if f.iocb.ki_flags.direct => OverwriteCheck,
         WriteChecks => PerformWrite,
         OverwriteCheck => DirectFlush,
@@ -76,6 +97,13 @@ fn after_dio(f: &WriteFrame) -> WritePc {
     } else {
         ExtPutIoEnd
     }
+}
+
+/// The first three terms of the gate, `o_direct && ext4_test_inode_flag(inode,
+/// EXTENTS) && !is_sync_kiocb(iocb)`: local to the writer. With `e142d05263a4` only such a
+/// write runs the gate step (the others skip a test that reads nothing shared).
+fn aio_dio_on_extents(state: &State, f: &WriteFrame) -> bool {
+    f.iocb.ki_flags.direct && state.inodes[f.inode].extents && !f.iocb.is_sync_kiocb()
 }
 
 /// After `generic_write_sync`: `blk_finish_plug` for `o_direct`, then the aio_mutex.
@@ -239,15 +267,11 @@ fn range_of(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64> {
 
 /// The serialization gate (fs/ext4/file.c), `i_size` read unlocked.
 fn gate(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    if state.patched(Patch::IMutexSerializesUnalignedAio) {
+        return gate_under_i_mutex(state, f, notes);
+    }
     let ino = &state.inodes[f.inode];
-    let unaligned = || {
-        ext4_unaligned_aio(
-            ino.i_size,
-            &f.iter,
-            f.iocb.ki_pos,
-            state.geometry.blocksize(),
-        )
-    };
+    let unaligned = || unaligned_aio(state, f);
     let serialize = f.iocb.ki_flags.direct
         && ino.extents
         && !f.iocb.is_sync_kiocb()
@@ -256,6 +280,38 @@ fn gate(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
         f.aio_mutex = Some(ino.bucket());
     }
     notes.push(format!("i_size_read={} serialize={serialize}", ino.i_size));
+}
+
+/// The gate as `e142d05263a4` ("ext4: use i_mutex to serialize unaligned AIO DIO", v4.6)
+/// left it: after `inode_lock` and `generic_write_checks`, so `i_size` is read under
+/// `i_mutex` and an O_APPEND write is judged at its final `ki_pos`; no `aio_mutex` (the
+/// commit deletes `ext4__aio_mutex`). 4.6.2 fs/ext4/file.c:113-117:
+///
+/// ```text
+/// if (o_direct && ext4_test_inode_flag(inode, EXT4_INODE_EXTENTS) &&
+///     !is_sync_kiocb(iocb) &&
+///     ext4_unaligned_aio(inode, from, iocb->ki_pos)) {
+///         unaligned_aio = 1;
+///         ext4_unwritten_wait(inode);
+/// }
+/// ```
+fn gate_under_i_mutex(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    f.unaligned_aio = aio_dio_on_extents(state, f) && unaligned_aio(state, f);
+    notes.push(format!(
+        "i_size_read={} unaligned_aio={}",
+        state.inodes[f.inode].i_size, f.unaligned_aio
+    ));
+}
+
+/// `ext4_unaligned_aio(inode, from, iocb->ki_pos)` with the `i_size` read now.
+fn unaligned_aio(state: &State, f: &WriteFrame) -> bool {
+    let (i_size, blocksize) = (state.inodes[f.inode].i_size, state.geometry.blocksize());
+    if state.patched(Patch::UnalignedAioAlignedEof) {
+        // 372a03e01853: "if (pos >= ALIGN(i_size_read(inode), sb->s_blocksize)) return 0;"
+        ext4_unaligned_aio_aligned_eof(i_size, &f.iter, f.iocb.ki_pos, blocksize)
+    } else {
+        ext4_unaligned_aio(i_size, &f.iter, f.iocb.ki_pos, blocksize)
+    }
 }
 
 fn lock_aio_mutex(state: &mut State, a: ActorId, f: &WriteFrame, notes: &mut Vec<String>) {
@@ -365,8 +421,14 @@ fn overwrite_check(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     let ino = &state.inodes[f.inode];
     let (pos, length) = (f.iocb.ki_pos, f.iter.count());
     let blkbits = state.geometry.blkbits;
+    // e142d05263a4: "if (ext4_should_dioread_nolock(inode) && !unaligned_aio &&"
+    let serialized = if state.patched(Patch::IMutexSerializesUnalignedAio) {
+        f.unaligned_aio
+    } else {
+        f.aio_mutex.is_some()
+    };
     if state.should_dioread_nolock(f.inode)
-        && f.aio_mutex.is_none()
+        && !serialized
         && ino.nrpages() == 0
         && pos + length <= ino.i_size
     {

@@ -631,13 +631,17 @@ impl Hash for Summary<'_> {
     }
 }
 
-/// A writer frame is past `generic_write_checks` with something to write.
+/// A writer frame is past `generic_write_checks` with something to write. The gate and its
+/// wait come before `i_mutex` in 4.4, after the checks (under `i_mutex`) with
+/// `e142d05263a4`.
 fn past_checks(f: &model::ops::WriteFrame) -> bool {
     use model::ops::WritePc::*;
-    !matches!(
-        f.pc,
-        Gate | AioMutexLock | UnwrittenWait | IMutexLock | WriteChecks | OutUnlock | Done
-    ) && f.ret > 0
+    let before = match f.pc {
+        Gate | AioMutexLock | UnwrittenWait => !f.i_mutex_held,
+        IMutexLock | WriteChecks | OutUnlock | Done => true,
+        _ => false,
+    };
+    !before && f.ret > 0
 }
 
 /// The record of a bio as it stands now.

@@ -220,7 +220,8 @@ fn check_dio_decision(a: u8, f: &WriteFrame, state: &State) -> Result<(), Violat
     let overwrite_path = f.path == Some(DioPath::ExtOverwrite);
     let bad = (direct_step && !f.iocb.ki_flags.direct)
         || (overwrite_path != f.overwrite && f.path.is_some() && f.path != Some(DioPath::Ind))
-        || (f.overwrite && (f.aio_mutex.is_some() || !state.should_dioread_nolock(f.inode)))
+        || (f.overwrite
+            && (f.aio_mutex.is_some() || f.unaligned_aio || !state.should_dioread_nolock(f.inode)))
         || (f.io_end.is_some() && f.iocb.is_sync_kiocb());
     if bad {
         let msg = format!(
