@@ -14,6 +14,7 @@ use crate::iocb::errno;
 use crate::journal::handle_wait_if;
 use crate::ops::{DioPath, IocbPrivate, WriteFrame, WriteOp, WritePc};
 use crate::pagecache::unwritten_merge_allowed;
+use crate::patches::Patch;
 use crate::state::{ActorId, Bio, BioOwner, Data, Dio, InodeIx, ObjId, State};
 
 /// What a DIO step waits for.
@@ -79,11 +80,7 @@ pub fn run(
             ));
         }
         WritePc::ExtOverwriteUnlock => overwrite_unlock(state, a, f, notes),
-        WritePc::ExtSetPrivate => {
-            f.iocb_private = IocbPrivate::Null;
-            state.inodes[f.inode].i_private = None;
-            notes.push("iocb->private=NULL i_private=NULL".into());
-        }
+        WritePc::ExtSetPrivate => set_private(state, f, notes),
         WritePc::ExtInitIoEnd => init_io_end(state, f, notes),
         WritePc::IndBegin => ind_begin(state, f, notes),
         WritePc::DioStart => dio_start(state, a, f, notes),
@@ -106,6 +103,51 @@ fn overwrite_unlock(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &m
     ino.i_mutex = None;
     f.i_mutex_held = false;
     notes.push(format!("i_data_sem read, i_mutex({}) released", ino.ino));
+}
+
+/// `iocb->private = NULL; ext4_inode_aio_set(inode, NULL);` (fs/ext4/inode.c:3258-3259),
+/// after `i_mutex` was dropped for an overwrite.
+fn set_private(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    f.iocb_private = IocbPrivate::Null;
+    if leaves_i_private(state, f) {
+        notes.push("iocb->private=NULL (i_private left alone)".into());
+        return;
+    }
+    state.inodes[f.inode].i_private = None;
+    notes.push("iocb->private=NULL i_private=NULL".into());
+}
+
+/// `74dae4278546` (v4.5, 4.5.0 fs/ext4/inode.c:ext4_ext_direct_IO:3287-3310): an overwrite
+/// takes neither `ext4_inode_aio_set` nor an io_end, only the non-overwrite branch does:
+///
+/// ```c
+///     iocb->private = NULL;
+///     if (overwrite) {
+///         get_block_func = ext4_get_block_overwrite;
+///     } else {
+///         ext4_inode_aio_set(inode, NULL);
+///         if (!is_sync_kiocb(iocb)) {
+///             io_end = ext4_init_io_end(inode, GFP_NOFS);
+/// ```
+///
+/// In 4.4 (fs/ext4/inode.c:3258-3277) both run for every write, an overwrite too.
+fn overwrite_skips_io_end(state: &State, f: &WriteFrame) -> bool {
+    if state.patched(Patch::OverwriteDioLeavesIPrivate) {
+        f.path == Some(DioPath::ExtOverwrite)
+    } else {
+        false
+    }
+}
+
+/// `ext4_ext_direct_IO` leaves `i_private` alone at [`WritePc::ExtSetPrivate`].
+fn leaves_i_private(state: &State, f: &WriteFrame) -> bool {
+    overwrite_skips_io_end(state, f)
+}
+
+/// `ext4_ext_direct_IO` allocates an io_end ([`WritePc::ExtInitIoEnd`]): in 4.4 every
+/// asynchronous write does (`if (!is_sync_kiocb(iocb))`, fs/ext4/inode.c:3260).
+pub fn inits_io_end(state: &State, f: &WriteFrame) -> bool {
+    !f.iocb.is_sync_kiocb() && !overwrite_skips_io_end(state, f)
 }
 
 /// `ext4_init_io_end` with two references: `iocb->private` and `i_private`.
