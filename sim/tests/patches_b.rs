@@ -128,3 +128,56 @@ fn an_overwrite_leaves_another_writers_io_end_in_i_private() {
     step_a1(&mut state);
     assert_eq!(state.io_ends.len(), ends, "no io_end for the overwrite");
 }
+
+#[test]
+fn failed_aio_dio_converts_nothing_fixes_0024() {
+    fixed_by("0024", Patch::FailedAioDioConvertsNothing);
+}
+
+/// Corpus 0024's stored schedule (its data bio fails, its completion runs on the worker)
+/// under `patches`, run to the end.
+fn failed_aio_dio(patches: Patches) -> model::state::State {
+    let loaded = entry("0024");
+    let mut scenario = loaded.scenario;
+    scenario.patches = patches;
+    let mut state = scenario.build().expect("the scenario builds");
+    let schedule = model::drive::parse_schedule(&loaded.entry.schedule).expect("a schedule");
+    let run = model::drive::run(&mut state, &schedule, true).expect("the schedule applies");
+    assert_eq!(run.end, model::drive::End::Done);
+    state
+}
+
+#[test]
+fn a_failed_aio_dio_converts_only_before_74c66bcb7eda() {
+    use model::extent::ExtentState::{Unwritten, Written};
+    let block = |state: &model::state::State| state.block_state(0, 0);
+    let live_io_ends = |state: &model::state::State| state.inodes[0].i_ioend_count;
+    // 4.4.121: end_io is called with the bytes mapped and converts the failed range.
+    let state = failed_aio_dio(Patches::NONE);
+    assert_eq!(block(&state), Some(Written));
+    assert_eq!(live_io_ends(&state), 0);
+    // 187372a3b9fa alone: ext4_end_io_dio gets -EIO and returns at once: nothing converts,
+    // and the io_end keeps iocb->private's reference for good.
+    let state = failed_aio_dio(Patches::NONE.with(Patch::DioAlwaysCallsEndIo));
+    assert_eq!(block(&state), Some(Unwritten));
+    assert_eq!(live_io_ends(&state), 1);
+    assert_eq!(state.inodes[0].i_unwritten, 1);
+    // With 74c66bcb7eda: the flag is cleared and the io_end released, unconverted.
+    let state = failed_aio_dio(Patches::NONE.with(Patch::FailedAioDioConvertsNothing));
+    assert_eq!(block(&state), Some(Unwritten));
+    assert_eq!(live_io_ends(&state), 0);
+    assert_eq!(state.inodes[0].i_unwritten, 0);
+}
+
+#[test]
+fn dio_always_calls_end_io_alone_leaks_the_io_end_of_0024() {
+    let loaded = entry("0024");
+    assert!(!class_found(
+        &loaded,
+        Patches::NONE.with(Patch::DioAlwaysCallsEndIo)
+    ));
+    match matrix::judge(&loaded, Patches::NONE.with(Patch::DioAlwaysCallsEndIo)) {
+        Cell::Other(class) => assert!(class.starts_with("counter-consistency@"), "{class}"),
+        cell => panic!("0024 under 187372a3b9fa alone: {cell:?}"),
+    }
+}
