@@ -6,7 +6,7 @@
 use crate::dio::dio_end_io;
 use crate::exec::Wait;
 use crate::io::{
-    clear_io_unwritten_flag, convert_unwritten_extents, data_sem_free, inode_dio_end, put_converts,
+    clear_io_unwritten_flag, convert_unwritten_extents, data_sem_free, inode_dio_end,
     put_io_end_defer, release_io_end,
 };
 use crate::ops::{CompletePc, Frame, OpResult};
@@ -95,10 +95,9 @@ fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
     // dio_bio_end_aio runs dio_complete here, in bio-completion (interrupt) context
     // (fs/direct-io.c:306-314): its end_io may drop the io_end's last reference.
     let d = &state.dios[&id];
-    let converts_here = d.end_io
-        && d.result > 0
-        && d.private
-            .is_some_and(|e| state.io_ends[&e].count == 1 && state.io_ends[&e].unwritten);
+    let converts_here = crate::dio::end_io_put(state, d, crate::dio::dio_result(d)).is_some_and(
+        |(e, _, clears)| !clears && state.io_ends[&e].count == 1 && state.io_ends[&e].unwritten,
+    );
     if converts_here {
         state.hazard = Some(crate::state::Hazard::SleepInAtomic(format!(
             "dio d{id} completes in bio-completion (interrupt) context without \
@@ -167,9 +166,7 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
             let busy = !data_sem_free(state, inode);
             match pc {
                 CompletePc::EndIo => {
-                    let range = (d.offset, d.result);
-                    let converts =
-                        d.end_io && d.private.is_some_and(|e| put_converts(state, e, range));
+                    let converts = crate::dio::end_io_converts(state, d, crate::dio::dio_result(d));
                     // ext4_convert_unwritten_extents(NULL, ...) starts its handle
                     // (fs/ext4/extents.c:5074) before down_write(i_data_sem).
                     crate::journal::handle_wait_if(state, converts)

@@ -7,13 +7,14 @@ use crate::convert::ext4_ext_convert_to_initialized;
 use crate::exec::Wait;
 use crate::extent::{Extent, ExtentState};
 use crate::io::{
-    convert_unwritten_extents, data_sem_free, flag_io_unwritten, inode_dio_begin, inode_dio_end,
-    new_io_end, put_converts, put_io_end,
+    clear_io_unwritten_flag, convert_unwritten_extents, data_sem_free, flag_io_unwritten,
+    inode_dio_begin, inode_dio_end, new_io_end, put_converts, put_io_end,
 };
 use crate::iocb::errno;
 use crate::journal::handle_wait_if;
 use crate::ops::{DioPath, IocbPrivate, WriteFrame, WriteOp, WritePc};
 use crate::pagecache::unwritten_merge_allowed;
+use crate::patches::Patch;
 use crate::state::{ActorId, Bio, BioOwner, Data, Dio, InodeIx, ObjId, State};
 
 /// What a DIO step waits for.
@@ -41,7 +42,15 @@ pub fn wait(state: &State, _a: ActorId, f: &WriteFrame) -> Option<Wait> {
                 return Some(Wait::DioBios { dio: id });
             }
             let completes = dio.bios == 0;
-            handle_then_sem(completes && end_io_converts(state, dio))
+            let ret = complete_ret(
+                dio,
+                if queue_candidate(f, dio) {
+                    0
+                } else {
+                    f.dio_ret
+                },
+            );
+            handle_then_sem(completes && end_io_converts(state, dio, ret))
         }
         // ext4_convert_unwritten_extents(NULL, ...) starts its handle (fs/ext4/extents.c:5074).
         WritePc::ExtPutIoEnd => handle_then_sem(puts_convert(state, f)),
@@ -79,11 +88,7 @@ pub fn run(
             ));
         }
         WritePc::ExtOverwriteUnlock => overwrite_unlock(state, a, f, notes),
-        WritePc::ExtSetPrivate => {
-            f.iocb_private = IocbPrivate::Null;
-            state.inodes[f.inode].i_private = None;
-            notes.push("iocb->private=NULL i_private=NULL".into());
-        }
+        WritePc::ExtSetPrivate => set_private(state, f, notes),
         WritePc::ExtInitIoEnd => init_io_end(state, f, notes),
         WritePc::IndBegin => ind_begin(state, f, notes),
         WritePc::DioStart => dio_start(state, a, f, notes),
@@ -106,6 +111,51 @@ fn overwrite_unlock(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &m
     ino.i_mutex = None;
     f.i_mutex_held = false;
     notes.push(format!("i_data_sem read, i_mutex({}) released", ino.ino));
+}
+
+/// `iocb->private = NULL; ext4_inode_aio_set(inode, NULL);` (fs/ext4/inode.c:3258-3259),
+/// after `i_mutex` was dropped for an overwrite.
+fn set_private(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    f.iocb_private = IocbPrivate::Null;
+    if leaves_i_private(state, f) {
+        notes.push("iocb->private=NULL (i_private left alone)".into());
+        return;
+    }
+    state.inodes[f.inode].i_private = None;
+    notes.push("iocb->private=NULL i_private=NULL".into());
+}
+
+/// `74dae4278546` (v4.5, 4.5.0 fs/ext4/inode.c:ext4_ext_direct_IO:3287-3310): an overwrite
+/// takes neither `ext4_inode_aio_set` nor an io_end, only the non-overwrite branch does:
+///
+/// ```c
+///     iocb->private = NULL;
+///     if (overwrite) {
+///         get_block_func = ext4_get_block_overwrite;
+///     } else {
+///         ext4_inode_aio_set(inode, NULL);
+///         if (!is_sync_kiocb(iocb)) {
+///             io_end = ext4_init_io_end(inode, GFP_NOFS);
+/// ```
+///
+/// In 4.4 (fs/ext4/inode.c:3258-3277) both run for every write, an overwrite too.
+fn overwrite_skips_io_end(state: &State, f: &WriteFrame) -> bool {
+    if state.patched(Patch::OverwriteDioLeavesIPrivate) {
+        f.path == Some(DioPath::ExtOverwrite)
+    } else {
+        false
+    }
+}
+
+/// `ext4_ext_direct_IO` leaves `i_private` alone at [`WritePc::ExtSetPrivate`].
+fn leaves_i_private(state: &State, f: &WriteFrame) -> bool {
+    overwrite_skips_io_end(state, f)
+}
+
+/// `ext4_ext_direct_IO` allocates an io_end ([`WritePc::ExtInitIoEnd`]): in 4.4 every
+/// asynchronous write does (`if (!is_sync_kiocb(iocb))`, fs/ext4/inode.c:3260).
+pub fn inits_io_end(state: &State, f: &WriteFrame) -> bool {
+    !f.iocb.is_sync_kiocb() && !overwrite_skips_io_end(state, f)
 }
 
 /// `ext4_init_io_end` with two references: `iocb->private` and `i_private`.
@@ -449,10 +499,68 @@ fn queue_candidate(f: &WriteFrame, dio: &Dio) -> bool {
     dio.is_async && f.dio_ret == 0 && dio.result > 0 && dio.result == f.dio_end - dio.offset
 }
 
-/// `dio->end_io` (`ext4_end_io_dio`) would drop the io_end's last reference and convert.
-fn end_io_converts(state: &State, dio: &Dio) -> bool {
-    let range = (dio.offset, dio.result);
-    dio.end_io && dio.result > 0 && dio.private.is_some_and(|e| put_converts(state, e, range))
+/// `dio->end_io` (`ext4_end_io_dio`), called with `ret`, would drop the io_end's last
+/// reference and convert.
+pub fn end_io_converts(state: &State, dio: &Dio, ret: i64) -> bool {
+    end_io_put(state, dio, ret).is_some_and(|(io_end, size, clears)| {
+        !clears && put_converts(state, io_end, (dio.offset, size))
+    })
+}
+
+/// What `dio_complete` does with `dio->end_io` when it computed `ret`, and what
+/// `ext4_end_io_dio` then does: `Some((io_end, size, clears))` when it reaches its
+/// `iocb->private = NULL` and `ext4_put_io_end(io_end)`, recording `size` and, first,
+/// clearing the io_end's unwritten flag when `clears`; `None` when it is not called or returns
+/// before.
+pub fn end_io_put(state: &State, dio: &Dio, ret: i64) -> Option<(ObjId, u64, bool)> {
+    if !dio.end_io {
+        return None;
+    }
+    let size = if state.patched(Patch::DioAlwaysCallsEndIo) {
+        // 187372a3b9fa (fs/direct-io.c:dio_complete, 4.6.2 fs/direct-io.c:256-262):
+        //     if (dio->end_io) {
+        //         int err;
+        //
+        //         err = dio->end_io(dio->iocb, offset, ret, dio->private);
+        ret
+    } else {
+        // 4.4: `if (dio->end_io && dio->result) dio->end_io(dio->iocb, offset, transferred,
+        // dio->private);` (fs/direct-io.c:256-257).
+        if dio.result == 0 {
+            return None;
+        }
+        dio.result as i64
+    };
+    let failed = size <= 0;
+    if failed && !state.patched(Patch::FailedAioDioConvertsNothing) {
+        // 187372a3b9fa's ext4_end_io_dio (fs/ext4/inode.c, at that commit), before anything:
+        //     if (size <= 0)
+        //         return 0;
+        return None;
+    }
+    // `if (!io_end) return;` (fs/ext4/inode.c:3171-3172).
+    let io_end = dio.private?;
+    // 74c66bcb7eda replaced that early return (fs/ext4/inode.c:ext4_end_io_dio, 4.6.2
+    // 3309-3316):
+    //     /*
+    //      * Error during AIO DIO. We cannot convert unwritten extents as the
+    //      * data was not written. Just clear the unwritten flag and drop io_end.
+    //      */
+    //     if (size <= 0) {
+    //         ext4_clear_io_unwritten_flag(io_end);
+    //         size = 0;
+    //     }
+    Some((io_end, size.max(0) as u64, failed))
+}
+
+/// `ret` as `dio_complete` computes it from its argument: `-EIOCBQUEUED` is 0, then 0 becomes
+/// `io_error`, else the bytes transferred (fs/direct-io.c:238-254).
+fn complete_ret(dio: &Dio, ret: i64) -> i64 {
+    if ret == 0 || ret == errno::EIOCBQUEUED {
+        dio_result(dio)
+    } else {
+        ret
+    }
 }
 
 /// `drop_refcount` in the submitter: queue, or `dio_complete(..., is_async = false)`.
@@ -468,7 +576,8 @@ fn drop_refcount(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>)
     }
     assert_eq!(dio.bios, 0, "dio_await_completion");
     let ret = if queue { 0 } else { f.dio_ret };
-    let clears_private = dio.end_io && dio.result > 0 && dio.private.is_some();
+    let dio = &state.dios[&id];
+    let clears_private = end_io_put(state, dio, complete_ret(dio, ret)).is_some();
     f.dio_ret = dio_complete_sync(state, id, ret, notes);
     if clears_private {
         f.iocb_private = IocbPrivate::Null;
@@ -479,12 +588,8 @@ fn drop_refcount(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>)
 /// `dio_complete(dio, offset, ret, false)` in the submitter: `end_io`, `inode_dio_end`; no
 /// sync, no `ki_complete`. Returns the byte count or the error.
 fn dio_complete_sync(state: &mut State, id: ObjId, ret: i64, notes: &mut Vec<String>) -> i64 {
-    let ret = if ret == 0 {
-        dio_result(&state.dios[&id])
-    } else {
-        ret
-    };
-    dio_end_io(state, id, notes);
+    let ret = complete_ret(&state.dios[&id], ret);
+    end_io_call(state, id, ret, notes);
     let dio = state.dios.remove(&id).expect("dio");
     inode_dio_end(state, dio.inode);
     notes.push(format!("dio_complete (sync) ret={ret}"));
@@ -502,16 +607,37 @@ pub fn dio_result(dio: &Dio) -> i64 {
 }
 
 /// `dio->end_io` = `ext4_end_io_dio` when `dio->result`: record the range in the io_end,
-/// clear `iocb->private`, put (converting if last).
+/// clear `iocb->private`, put (converting if last). For an async completion, whose
+/// `dio_complete` gets `ret = 0` (fs/direct-io.c:283, 312).
 pub fn dio_end_io(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
-    let dio = state.dios.get_mut(&id).expect("dio");
-    if !dio.end_io || dio.result == 0 {
-        return;
-    }
-    let Some(io_end) = dio.private.take() else {
+    let ret = dio_result(&state.dios[&id]);
+    end_io_call(state, id, ret, notes);
+}
+
+/// `dio->end_io` as `dio_complete` calls it with `ret` ([`end_io_put`]).
+fn end_io_call(state: &mut State, id: ObjId, ret: i64, notes: &mut Vec<String>) {
+    let dio = &state.dios[&id];
+    let Some((io_end, size, clears)) = end_io_put(state, dio, ret) else {
+        if dio.end_io && dio.private.is_some() && state.patched(Patch::DioAlwaysCallsEndIo) {
+            notes.push(format!(
+                "ext4_end_io_dio: size={ret} <= 0, return 0: {} keeps iocb->private's reference",
+                crate::state::io_end_name(dio.private)
+            ));
+        }
         return;
     };
-    let (offset, size) = (dio.offset, dio.result);
+    let offset = dio.offset;
+    state.dios.get_mut(&id).expect("dio").private = None;
+    if clears {
+        notes.push(format!(
+            "ext4_end_io_dio: size={ret} <= 0, ext4_clear_io_unwritten_flag"
+        ));
+        // 74c66bcb7eda's ext4_clear_io_unwritten_flag (fs/ext4/ext4.h, 4.6.2 3321-3331)
+        // only acts on a flagged io_end: `if (io_end->flag & EXT4_IO_END_UNWRITTEN) {`.
+        if state.io_ends[&io_end].unwritten {
+            clear_io_unwritten_flag(state, io_end, notes);
+        }
+    }
     let end = state.io_ends.get_mut(&io_end).expect("io_end of a dio");
     end.offset = offset;
     end.size = size;
@@ -531,7 +657,7 @@ fn puts_convert(state: &State, f: &WriteFrame) -> bool {
     let Some(end) = state.io_ends.get(&io_end) else {
         return false;
     };
-    let refs = 1 + u8::from(extra_put(f));
+    let refs = 1 + u8::from(extra_put(state, f));
     end.unwritten
         && end.count == refs
         && crate::io::has_unwritten(state, end.inode, end.offset, end.size)
@@ -539,7 +665,21 @@ fn puts_convert(state: &State, f: &WriteFrame) -> bool {
 
 /// "When no IO was submitted ext4_end_io_dio() was not called so we have to put iocb's
 /// reference": `ret <= 0 && ret != -EIOCBQUEUED && iocb->private`.
-fn extra_put(f: &WriteFrame) -> bool {
+///
+/// 74c66bcb7eda removed these lines (fs/ext4/inode.c:3307-3316), `->end_io` being called
+/// for every dio since 187372a3b9fa:
+///
+/// ```c
+/// -        /*
+/// -         * When no IO was submitted ext4_end_io_dio() was not
+/// -         * called so we have to put iocb's reference.
+/// -         */
+/// -        if (ret <= 0 && ret != -EIOCBQUEUED && iocb->private) {
+/// ```
+fn extra_put(state: &State, f: &WriteFrame) -> bool {
+    if state.patched(Patch::FailedAioDioConvertsNothing) {
+        return false;
+    }
     f.dio_ret <= 0
         && f.dio_ret != errno::EIOCBQUEUED
         && matches!(f.iocb_private, IocbPrivate::IoEnd(_))
@@ -551,7 +691,7 @@ fn ext_put_io_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>
         return;
     };
     state.inodes[f.inode].i_private = None;
-    let extra = extra_put(f);
+    let extra = extra_put(state, f);
     put_io_end(state, io_end, notes);
     if extra {
         put_io_end(state, io_end, notes);

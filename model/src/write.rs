@@ -59,7 +59,7 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         },
         ExtBegin if f.overwrite => ExtOverwriteUnlock,
         ExtBegin | ExtOverwriteUnlock => ExtSetPrivate,
-        ExtSetPrivate if !f.iocb.is_sync_kiocb() => ExtInitIoEnd,
+        ExtSetPrivate if crate::dio::inits_io_end(state, f) => ExtInitIoEnd,
         ExtSetPrivate | ExtInitIoEnd | IndBegin => DioStart,
         DioStart if f.dio.is_none() => after_dio(f),
         DioStart => DioGetBlock,
