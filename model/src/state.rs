@@ -321,6 +321,9 @@ pub struct IoEnd {
     pub size: u64,
     /// Writeback pages whose `end_page_writeback` waits for the conversion.
     pub pages: Vec<u64>,
+    /// `EXT4_IO_END_FAILED`: a writeback bio of this io_end failed. Only set under
+    /// [`crate::patches::Patch::FailedWritebackConvertsNothing`] (4.4 has no such flag).
+    pub failed: bool,
 }
 
 /// Who a bio reports to when it completes.
