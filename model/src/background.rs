@@ -42,6 +42,7 @@ pub fn complete_bio(state: &mut State, id: ObjId, failed: bool, notes: &mut Vec<
                 // ext4_end_bio: mapping_set_error; ext4_finish_bio: SetPageError (run
                 // later for an unwritten io_end, but before its end_page_writeback).
                 state.inodes[bio.inode].as_eio = true;
+                crate::pagecache::filemap_set_wb_err(state, bio.inode);
                 io_end_failed(state, io_end);
                 for index in &bio.pages {
                     let page = state.inodes[bio.inode].pages.get_mut(index);
@@ -332,7 +333,7 @@ fn dio_complete_step(
         CompletePc::SyncFlushWait => {
             // ext4_sync_file returns the flush's error at once, before any commit.
             let found = std::mem::take(&mut state.dios.get_mut(&id).expect("dio").fdatawait);
-            if crate::pagecache::fdatawait_errors(state, d.inode, &found, notes) {
+            if crate::pagecache::sync_file_wait(state, d.owner, d.inode, &found, notes) {
                 state.dios.get_mut(&id).expect("dio").sync_error = true;
                 return Some(CompletePc::KiComplete);
             }
