@@ -11,6 +11,7 @@ use crate::io::{
 };
 use crate::ops::{CompletePc, Frame, OpResult};
 use crate::pagecache::{end_page_writeback, page_range, start_writeback, writeback_pending};
+use crate::patches::Patch;
 use crate::state::{BioOwner, Dio, ObjId, State, Work};
 
 /// What completing bio `id` waits for: dispatch from its submitter's plug (see
@@ -37,10 +38,12 @@ pub fn complete_bio(state: &mut State, id: ObjId, failed: bool, notes: &mut Vec<
         ));
         match bio.owner {
             BioOwner::Dio(dio) => state.dios.get_mut(&dio).expect("dio").io_error = true,
-            BioOwner::Writeback(_) => {
+            BioOwner::Writeback(io_end) => {
                 // ext4_end_bio: mapping_set_error; ext4_finish_bio: SetPageError (run
                 // later for an unwritten io_end, but before its end_page_writeback).
                 state.inodes[bio.inode].as_eio = true;
+                crate::pagecache::filemap_set_wb_err(state, bio.inode);
+                io_end_failed(state, io_end);
                 for index in &bio.pages {
                     let page = state.inodes[bio.inode].pages.get_mut(index);
                     page.expect("a page under writeback stays cached").error = true;
@@ -146,7 +149,8 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
                 return first.map(|w| Wait::WorkQueue { before: w });
             }
             let end = &state.io_ends[io_end];
-            let converts = crate::io::has_unwritten(state, end.inode, end.offset, end.size);
+            let converts = crate::io::has_unwritten(state, end.inode, end.offset, end.size)
+                && !end_io_skips_conversion(state, end);
             let inode = end.inode;
             (converts && !data_sem_free(state, inode)).then_some(Wait::DataSem { inode })
         }
@@ -235,9 +239,49 @@ fn end_io_work(state: &mut State, id: ObjId, io_end: ObjId, notes: &mut Vec<Stri
         "io_end e{io_end} queued for conversion but not unwritten"
     );
     assert_eq!(end.count, 0, "io_end e{io_end} queued with references left");
-    convert_unwritten_extents(state, end.inode, end.offset, end.size, notes);
+    if end_io_skips_conversion(state, &end) {
+        notes.push("EXT4_IO_END_FAILED: no conversion, -EIO".into());
+    } else {
+        convert_unwritten_extents(state, end.inode, end.offset, end.size, notes);
+    }
     clear_io_unwritten_flag(state, io_end, notes);
     release_io_end(state, io_end);
+}
+
+/// `ext4_end_bio` on a failed writeback bio, under e856f93e0fb2 ("ext4: do not convert the
+/// unwritten extents if data writeback fails", v6.15), fs/ext4/page-io.c:ext4_end_bio:
+///
+/// ```c
+/// +        io_end->flag |= EXT4_IO_END_FAILED;
+///          mapping_set_error(inode->i_mapping,
+///                  blk_status_to_errno(bio->bi_status));
+/// ```
+///
+/// 4.4 has no such flag (fs/ext4/page-io.c:ext4_end_bio:321-332 only warns and calls
+/// `mapping_set_error`).
+fn io_end_failed(state: &mut State, io_end: ObjId) {
+    if state.patched(Patch::FailedWritebackConvertsNothing) {
+        state.io_ends.get_mut(&io_end).expect("io_end").failed = true;
+    }
+}
+
+/// `ext4_end_io_end` converts nothing for a failed io_end, under e856f93e0fb2,
+/// fs/ext4/page-io.c:ext4_end_io_end:
+///
+/// ```c
+/// +    if (unlikely(io_end->flag & EXT4_IO_END_FAILED)) {
+/// +        ret = -EIO;
+/// +        if (handle)
+/// +            jbd2_journal_free_reserved(handle);
+/// +    } else {
+/// +        ret = ext4_convert_unwritten_io_end_vec(handle, io_end);
+/// +    }
+/// ```
+///
+/// In 4.4, `ext4_end_io` (fs/ext4/page-io.c:162-186) converts whatever happened to the bios
+/// (line 175). The flag clearing and the release that follow are unchanged.
+fn end_io_skips_conversion(state: &State, end: &crate::state::IoEnd) -> bool {
+    state.patched(Patch::FailedWritebackConvertsNothing) && end.failed
 }
 
 /// One step of `dio_complete(dio, offset, 0, is_async = true)`; returns the next point, or
@@ -286,7 +330,7 @@ fn dio_complete_step(
         CompletePc::SyncFlushWait => {
             // ext4_sync_file returns the flush's error at once, before any commit.
             let found = std::mem::take(&mut state.dios.get_mut(&id).expect("dio").fdatawait);
-            if crate::pagecache::fdatawait_errors(state, d.inode, &found, notes) {
+            if crate::pagecache::sync_file_wait(state, d.owner, d.inode, &found, notes) {
                 state.dios.get_mut(&id).expect("dio").sync_error = true;
                 return Some(CompletePc::KiComplete);
             }

@@ -17,6 +17,7 @@ pub fn new_io_end(state: &mut State, inode: InodeIx) -> ObjId {
         offset: 0,
         size: 0,
         pages: Vec::new(),
+        failed: false,
     };
     state.io_ends.insert(id, io_end);
     state.inodes[inode].i_ioend_count += 1;

@@ -5,6 +5,16 @@
 /// `EXT4_WQ_HASH_SZ`: number of hashed `aio_mutex` / `ioend_wq` buckets (fs/ext4/ext4.h).
 pub const EXT4_WQ_HASH_SZ: u32 = 37;
 
+/// `ERRSEQ_SEEN` (lib/errseq.c, Linux 4.13): the bit of an `errseq_t` above its error field
+/// (`MAX_ERRNO` = 4095, `ERRSEQ_SHIFT` = 12) saying the value has been sampled.
+pub const ERRSEQ_SEEN: u32 = 1 << 12;
+
+/// `ERRSEQ_CTR_INC` (lib/errseq.c): the lowest bit of an `errseq_t`'s counter.
+pub const ERRSEQ_CTR_INC: u32 = 1 << 13;
+
+/// `MAX_ERRNO` (include/linux/err.h): the mask of an `errseq_t`'s error field.
+pub const MAX_ERRNO: u32 = 4095;
+
 /// `MAX_NON_LFS`: largest offset a non-`O_LARGEFILE` writer may reach, `2^31 - 1` (fs.h).
 pub const MAX_NON_LFS: u64 = (1 << 31) - 1;
 

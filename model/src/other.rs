@@ -180,6 +180,12 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
                 crate::truncate::unlock_i_mutex(state, a, inode, notes);
             }
         }
+        // fsync is ext4_sync_file: its wait reports through the file under Errseq.
+        (Op::Fsync { .. }, FlushWait) => {
+            if pagecache::sync_file_wait_by(state, a, inode, notes) {
+                f.error = crate::iocb::errno::EIO;
+            }
+        }
         (_, FlushWait) => {
             if pagecache::fdatawait_by(state, a, inode, notes) {
                 f.error = crate::iocb::errno::EIO;

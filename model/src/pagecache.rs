@@ -6,6 +6,8 @@ use crate::convert::ext4_ext_convert_to_initialized;
 use crate::exec::Wait;
 use crate::extent::{Extent, ExtentState};
 use crate::io::{flag_io_unwritten, new_io_end, put_io_end_defer};
+use crate::limits::{ERRSEQ_CTR_INC, ERRSEQ_SEEN, MAX_ERRNO};
+use crate::patches::Patch;
 use crate::state::{Bio, BioOwner, Data, InodeIx, Page, State};
 
 /// Page indexes overlapping the byte range `[start, end]` (inclusive end, as the kernel's).
@@ -621,6 +623,100 @@ pub fn fdatawait_by(
 ) -> bool {
     let found = std::mem::take(&mut state.actors[a as usize].fdatawait);
     fdatawait_errors(state, inode, &found, notes)
+}
+
+/// `ext4_sync_file`'s wait for the pages `found` and its error check, by the open file of
+/// actor `a`: in 4.4 `filemap_write_and_wait_range` ([`fdatawait_errors`]: `PG_error`, then
+/// `AS_EIO`, both consumed). Under [`Patch::Errseq`] (5660e13d2fd6 with "ext4: use errseq_t
+/// based error handling for reporting data writeback errors", Linux 4.13), fs/ext4/fsync.c:
+///
+/// ```c
+/// -    ret = filemap_write_and_wait_range(inode->i_mapping, start, end);
+/// +    ret = file_write_and_wait_range(file, start, end);
+/// ```
+///
+/// and `file_write_and_wait_range` (mm/filemap.c:654-671 in 4.13.4) waits with
+/// `__filemap_fdatawait_range`, which only runs `ClearPageError` on each page (mm/filemap.c:449),
+/// then returns `file_check_and_advance_wb_err(file)` ([`file_check_and_advance_wb_err`]).
+/// `AS_EIO` is neither tested nor cleared: it stays for the callers of
+/// `filemap_write_and_wait_range`.
+pub fn sync_file_wait(
+    state: &mut State,
+    a: crate::state::ActorId,
+    inode: InodeIx,
+    found: &[u64],
+    notes: &mut Vec<String>,
+) -> bool {
+    if !state.patched(Patch::Errseq) {
+        return fdatawait_errors(state, inode, found, notes);
+    }
+    for index in found {
+        if let Some(page) = state.inodes[inode].pages.get_mut(index) {
+            page.error = false; // ClearPageError(page)
+        }
+    }
+    file_check_and_advance_wb_err(state, a, inode, notes)
+}
+
+/// [`sync_file_wait`] for actor `a`'s flush ([`crate::state::Actor::fdatawait`]).
+pub fn sync_file_wait_by(
+    state: &mut State,
+    a: crate::state::ActorId,
+    inode: InodeIx,
+    notes: &mut Vec<String>,
+) -> bool {
+    let found = std::mem::take(&mut state.actors[a as usize].fdatawait);
+    sync_file_wait(state, a, inode, &found, notes)
+}
+
+/// `file_check_and_advance_wb_err(file)` (mm/filemap.c:620-637 in 4.13.4) for actor `a`'s
+/// file of `inode`: when `mapping->wb_err` differs from `f_wb_err`,
+/// `errseq_check_and_advance` (lib/errseq.c) sets `ERRSEQ_SEEN` in the mapping's value,
+/// stores it in `f_wb_err` and returns its error (`-EIO`): true. Every file that has not seen
+/// an error reports it once.
+pub fn file_check_and_advance_wb_err(
+    state: &mut State,
+    a: crate::state::ActorId,
+    inode: InodeIx,
+    notes: &mut Vec<String>,
+) -> bool {
+    let old = state.inodes[inode].wb_err;
+    let since = &mut state.actors[a as usize].f_wb_err[inode];
+    if old == *since {
+        return false;
+    }
+    let new = old | ERRSEQ_SEEN;
+    state.inodes[inode].wb_err = new;
+    *since = new;
+    notes.push(format!(
+        "file_check_and_advance_wb_err: -EIO (wb_err {new:#x})"
+    ));
+    new & MAX_ERRNO != 0
+}
+
+/// `mapping_set_error(mapping, -EIO)` also records the error in `mapping->wb_err` under
+/// [`Patch::Errseq`] (include/linux/pagemap.h in 4.13.4, "mm: set both AS_EIO/AS_ENOSPC and
+/// errseq_t in mapping_set_error", same series):
+///
+/// ```c
+/// +    /* Record in wb_err for checkers using errseq_t based tracking */
+/// +    filemap_set_wb_err(mapping, error);
+/// ```
+///
+/// `__errseq_set` (lib/errseq.c): the error field becomes `EIO`, `ERRSEQ_SEEN` is cleared,
+/// and the counter moves only if the old value had been seen; an unseen error is not
+/// recorded twice. 4.4 sets `AS_EIO` only (the caller does that either way).
+pub fn filemap_set_wb_err(state: &mut State, inode: InodeIx) {
+    if !state.patched(Patch::Errseq) {
+        return;
+    }
+    let old = state.inodes[inode].wb_err;
+    let eio = crate::iocb::errno::EIO.unsigned_abs() as u32;
+    let mut new = (old & !(MAX_ERRNO | ERRSEQ_SEEN)) | eio;
+    if old & ERRSEQ_SEEN != 0 {
+        new = new.wrapping_add(ERRSEQ_CTR_INC);
+    }
+    state.inodes[inode].wb_err = new;
 }
 
 /// `filemap_check_errors`: test and clear `AS_EIO`; true when it was set (the caller's

@@ -173,6 +173,7 @@ impl Scenario {
             state_dio_unwritten: false,
             state_dioread_lock: false,
             as_eio: false,
+            wb_err: 0,
             i_size: spec.i_size,
             i_disksize: spec.i_size,
             orphan: false,
@@ -353,6 +354,8 @@ impl Scenario {
                 results: Vec::new(),
                 wb_map: None,
                 fdatawait: Vec::new(),
+                // do_dentry_open: f_wb_err = filemap_sample_wb_err(mapping), 0 on a new inode.
+                f_wb_err: vec![0; self.inodes.len()],
             });
         }
         Ok(actors)

@@ -221,6 +221,10 @@ pub struct Inode {
     /// `AS_EIO` on the mapping: a writeback bio failed; the next
     /// `filemap_write_and_wait_range` reports it once and clears it (`filemap_check_errors`).
     pub as_eio: bool,
+    /// `mapping->wb_err`, the `errseq_t` of writeback errors (Linux 4.13, 5660e13d2fd6):
+    /// advanced by `mapping_set_error` only under [`crate::patches::Patch::Errseq`], so 0 (no
+    /// error ever) in 4.4. Laid out as the kernel's ([`crate::limits::ERRSEQ_SEEN`]).
+    pub wb_err: u32,
     /// `i_size`.
     pub i_size: u64,
     /// `i_disksize`.
@@ -321,6 +325,9 @@ pub struct IoEnd {
     pub size: u64,
     /// Writeback pages whose `end_page_writeback` waits for the conversion.
     pub pages: Vec<u64>,
+    /// `EXT4_IO_END_FAILED`: a writeback bio of this io_end failed. Only set under
+    /// [`crate::patches::Patch::FailedWritebackConvertsNothing`] (4.4 has no such flag).
+    pub failed: bool,
 }
 
 /// Who a bio reports to when it completes.
@@ -396,6 +403,10 @@ pub struct Actor {
     /// The pages its last flush found under writeback: the ones whose `PG_error` its
     /// `filemap_fdatawait_range` tests ([`crate::pagecache::fdatawait_errors`]).
     pub fdatawait: Vec<u64>,
+    /// `file->f_wb_err` of the actor's open file of each inode (by inode index): the
+    /// `mapping->wb_err` its `file_check_and_advance_wb_err` last saw, sampled at open
+    /// (scenario start: 0, no error yet). Used only under [`crate::patches::Patch::Errseq`].
+    pub f_wb_err: Vec<u32>,
 }
 
 /// A writeback pass under dioread_nolock that must allocate (or convert) is inside

@@ -342,10 +342,13 @@ pub fn crash(state: &mut State, a: ActorId, notes: &mut Vec<String>) {
         (ino.i_mutex, ino.i_private, ino.state_dio_unwritten) = (None, None, false);
         ino.state_dioread_lock = false;
         ino.as_eio = false;
+        ino.wb_err = 0;
         (ino.i_dio_count, ino.i_unwritten, ino.i_ioend_count) = (0, 0, 0);
         ino.i_data_sem = Default::default();
         (ino.sync_dirty, ino.datasync_dirty, ino.ordered) = (false, false, false);
     }
+    // The recovered inodes are new in memory (wb_err 0); the files are opened anew.
+    state.actors.iter_mut().for_each(|a| a.f_wb_err.fill(0));
     let blocks = g.disk_blocks as usize;
     let sectors = state.disk.sectors.clone();
     let mut disk = Disk {

@@ -230,7 +230,7 @@ pub fn run(
         }
         SyncFlushWait => {
             // ext4_sync_file returns the error before the commit; it replaces ret.
-            if pagecache::fdatawait_by(state, a, f.inode, notes) {
+            if pagecache::sync_file_wait_by(state, a, f.inode, notes) {
                 f.ret = errno::EIO;
             }
         }

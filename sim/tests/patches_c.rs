@@ -1,0 +1,144 @@
+//! Helper C's patches, each both ways: the 4.4 model shows the corpus entry's class and the
+//! patched model does not, exhaustively; and the step the commit changed, on the entry's own
+//! schedule.
+//!
+//! - `e856f93e0fb2` ext4: do not convert the unwritten extents if data writeback fails
+//!   (corpus 0016).
+//! - `5660e13d2fd6` errseq_t writeback error reporting (corpus 0001 and 0004, `by-design` in
+//!   4.4: the contract changed in 4.13).
+
+mod common;
+
+use common::corpus_file;
+use model::extent::ExtentState;
+use model::iocb::errno::EIO;
+use model::ops::OpResult;
+use model::pagecache;
+use model::state::State;
+use sim::check::Scenario;
+
+/// `e856f93e0fb2`: `Patch::FailedWritebackConvertsNothing`.
+const FAILED_WRITEBACK: &str = "e856f93e0fb2";
+
+/// `5660e13d2fd6`: `Patch::Errseq`.
+const ERRSEQ: &str = "5660e13d2fd6";
+
+/// The entry's scenario with `patch` (none: 4.4.121), after its stored schedule.
+fn after_schedule(prefix: &str, patch: Option<&str>) -> State {
+    let schedule = sim::corpus::load(&corpus_file(prefix))
+        .expect("the entry loads")
+        .entry
+        .schedule;
+    after(prefix, patch, &schedule, false)
+}
+
+/// The entry's scenario with `patch`, after `schedule` and (with `finish`) the first runnable
+/// task until nothing runs.
+fn after(prefix: &str, patch: Option<&str>, schedule: &str, finish: bool) -> State {
+    let scenario = Scenario::from_corpus(corpus_file(prefix)).expect("the entry's scenario");
+    let scenario = match patch {
+        Some(id) => scenario.with_patch(id),
+        None => scenario,
+    };
+    let mut state = scenario.model().build().expect("the scenario builds");
+    let schedule = model::drive::parse_schedule(schedule).expect("a schedule");
+    model::drive::run(&mut state, &schedule, finish).expect("the schedule applies");
+    state
+}
+
+#[test]
+fn failed_writeback_converts_nothing_closes_0016() {
+    let scenario = Scenario::from_corpus(corpus_file("0016")).unwrap();
+    scenario
+        .check()
+        .exhaustive()
+        .assert_violates("no-stale-exposure");
+    scenario
+        .with_patch(FAILED_WRITEBACK)
+        .check()
+        .exhaustive()
+        .assert_holds();
+}
+
+/// 0016's schedule ends with the conversion work (`w3`) after the failed bio (`e2`): 4.4
+/// converts the block the bio never wrote; the patched `ext4_end_io_end` leaves it unwritten
+/// and still clears the flag and releases the io_end.
+#[test]
+fn a_failed_io_end_leaves_its_extent_unwritten() {
+    let block = |state: &State| state.inodes[0].map.pblk(0).map(|(_, s)| s);
+    let v44 = after_schedule("0016", None);
+    assert_eq!(block(&v44), Some(ExtentState::Written));
+    let patched = after_schedule("0016", Some(FAILED_WRITEBACK));
+    assert_eq!(block(&patched), Some(ExtentState::Unwritten));
+    assert!(patched.io_ends.is_empty(), "the io_end is released");
+    assert_eq!(patched.inodes[0].i_unwritten, 0, "the flag is cleared");
+    assert!(patched.inodes[0].as_eio, "the error still reaches AS_EIO");
+}
+
+/// The result of actor `a`'s operation `op`: a write's `ret`, a failure's error, else 0.
+fn result(state: &State, a: usize, op: usize) -> i64 {
+    match state.actors[a].results[op] {
+        OpResult::Write { ret, .. } => ret,
+        OpResult::Failed(error) => error,
+        _ => 0,
+    }
+}
+
+#[test]
+fn errseq_reports_the_error_to_the_o_dsync_writer_of_0001_and_0004() {
+    for prefix in ["0001", "0004"] {
+        let scenario = Scenario::from_corpus(corpus_file(prefix)).unwrap();
+        scenario.check().exhaustive().assert_violates("durability");
+        scenario
+            .with_patch(ERRSEQ)
+            .check()
+            .exhaustive()
+            .assert_holds();
+    }
+}
+
+/// 0001 up to the fsync's wait after the failed bio (`a0 e2 a0`), then to the end: in 4.4
+/// the fsync (a0) takes `PG_error` and `AS_EIO` and the O_DSYNC write (a1) returns its 2048
+/// bytes; under errseq both files report `-EIO`, and `AS_EIO` stays set for the callers of
+/// `filemap_write_and_wait_range`.
+#[test]
+fn errseq_reports_one_error_to_every_open_file() {
+    let prefix = "a1 a1 a1 a1 a1 a1 a0 e2 a0";
+    let v44 = after("0001", None, prefix, true);
+    assert_eq!((result(&v44, 0, 0), result(&v44, 1, 0)), (EIO, 2048));
+    assert!(!v44.inodes[0].as_eio, "4.4: the fsync consumed AS_EIO");
+    let mut patched = after("0001", Some(ERRSEQ), prefix, true);
+    assert_eq!((result(&patched, 0, 0), result(&patched, 1, 0)), (EIO, EIO));
+    assert!(
+        patched.inodes[0].as_eio,
+        "errseq: AS_EIO is not ext4_sync_file's any more"
+    );
+    // Each file saw the error once: a second check reports nothing ...
+    let notes = &mut Vec::new();
+    for a in [0, 1] {
+        assert!(!pagecache::file_check_and_advance_wb_err(
+            &mut patched,
+            a,
+            0,
+            notes
+        ));
+    }
+    // ... and a new error, recorded after it was seen, reaches both again.
+    pagecache::filemap_set_wb_err(&mut patched, 0);
+    for a in [0, 1] {
+        assert!(pagecache::file_check_and_advance_wb_err(
+            &mut patched,
+            a,
+            0,
+            notes
+        ));
+    }
+}
+
+/// 4.4 records nothing in `wb_err`: the errseq helpers are inert without the patch.
+#[test]
+fn without_errseq_wb_err_stays_zero() {
+    let mut v44 = after("0001", None, "a1 a1 a1 a1 a1 a1 a0 e2 a0", true);
+    pagecache::filemap_set_wb_err(&mut v44, 0);
+    assert_eq!(v44.inodes[0].wb_err, 0);
+}
