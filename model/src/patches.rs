@@ -80,6 +80,7 @@ impl Patch {
     ];
 
     /// The commit this patch mirrors.
+    #[allow(clippy::too_many_lines)]
     pub fn upstream(self) -> Upstream {
         use Patch::*;
         let (id, title, version, requires, changes): (_, _, _, &'static [Patch], _) = match self {
