@@ -121,7 +121,17 @@ fn init_io_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
 /// `ext4_ind_direct_IO`'s `final_size > inode->i_size` (fs/ext4/indirect.c:662; also
 /// `ext4_ext_direct_IO`'s test at fs/ext4/inode.c:3218): an extending write.
 pub(crate) fn extends(state: &State, f: &WriteFrame) -> bool {
-    f.iocb.ki_pos + f.iter.count() > state.inodes[f.inode].i_size
+    let ino = &state.inodes[f.inode];
+    let final_size = f.iocb.ki_pos + f.iter.count();
+    if state.patched(crate::patches::Patch::DioUpdatesDisksize) {
+        // 45d8ec4d9fd5 ("ext4: update i_disksize if direct write past ondisk size", v4.17),
+        // ext4_direct_IO_write (fs/ext4/inode.c, 4.17.0:3674): a write past the on-disk
+        // size takes the orphan-and-size path too.
+        //     +    if (final_size > inode->i_size || final_size > ei->i_disksize) {
+        final_size > ino.i_size || final_size > ino.i_disksize
+    } else {
+        final_size > ino.i_size
+    }
 }
 
 /// `914f82a32d02` ("ext4: refactor direct IO code", v4.7): `ext4_direct_IO_write` keeps
@@ -648,10 +658,17 @@ fn ind_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     if f.orphan {
         ino.orphan = false;
         f.orphan = false;
-        if ret > 0 && offset + ret as u64 > ino.i_size {
-            let end = offset + ret as u64;
+        let end = offset + ret.max(0) as u64;
+        // 45d8ec4d9fd5 (4.17.0 fs/ext4/inode.c:3794-3797): the size update covers an end
+        // past i_disksize too, and i_size moves only when the end is past it.
+        //     +            if (end > inode->i_size || end > ei->i_disksize) {
+        //     +                if (end > inode->i_size)
+        //     +                    i_size_write(inode, end);
+        let past_disksize =
+            state.patches.has(crate::patches::Patch::DioUpdatesDisksize) && end > ino.i_disksize;
+        if ret > 0 && (end > ino.i_size || past_disksize) {
             ino.i_disksize = end;
-            ino.i_size = end;
+            ino.i_size = ino.i_size.max(end);
             ino.datasync_dirty = true;
             ino.sync_dirty = true;
         }

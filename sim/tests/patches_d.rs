@@ -198,3 +198,91 @@ fn dio_refactor_extending_aio_converts_through_its_io_end() {
     let aio = Scenario::from_model(model).expect("valid");
     aio.check().exhaustive().assert_holds();
 }
+
+/// 0017: a direct write inside `i_size` but past `i_disksize` is committed without the size.
+const PAST_DISKSIZE: &str = "0017-dio-inside-i-size-past-i-disksize-lost-at-crash.toml";
+
+#[test]
+fn dio_updates_disksize_closes_0017_exhaustively() {
+    let scenario = Scenario::from_corpus(corpus(PAST_DISKSIZE)).expect("0017 loads");
+    scenario.check().exhaustive().assert_violates("size-rules");
+    scenario
+        .with_patch("45d8ec4d9fd5")
+        .check()
+        .exhaustive()
+        .assert_holds();
+    // With 914f82a32d02 too (4.17's ext4_direct_IO_write has both): the write maps its block
+    // unwritten instead of falling back, and still holds.
+    scenario
+        .with_patch("45d8ec4d9fd5")
+        .with_patch("914f82a32d02")
+        .check()
+        .exhaustive()
+        .assert_holds();
+    assert_eq!(
+        matrix_cells(PAST_DISKSIZE, Patch::DioUpdatesDisksize),
+        (Cell::Violates, Cell::Holds)
+    );
+}
+
+/// Runs 0017's buffered write (its first operation) to the end, then steps the direct write
+/// to `DirectIo`.
+fn past_disksize_at_direct_io(patches: Patches) -> State {
+    let mut s = build(PAST_DISKSIZE, patches);
+    for _ in 0..model::limits::STEPS_MAX {
+        if s.actors[0].op == 1 && matches!(&s.actors[0].frame, Frame::Write(_)) {
+            break;
+        }
+        model::exec::step(&mut s, model::exec::Task::Actor(0)).expect("a0 steps");
+    }
+    step_to(&mut s, WritePc::DirectIo);
+    assert_eq!(
+        (s.inodes[0].i_size, s.inodes[0].i_disksize),
+        (17408, 0),
+        "delalloc: i_disksize waits for writeback"
+    );
+    s
+}
+
+#[test]
+fn dio_updates_disksize_sends_a_write_past_i_disksize_through_the_orphan_path() {
+    // 4.4: final_size 5120 <= i_size, so ext4_ext_direct_IO; i_disksize stays 0.
+    let mut s = past_disksize_at_direct_io(Patches::NONE);
+    step_to(&mut s, WritePc::ExtBegin);
+    assert_eq!(frame(&s, 0).path, Some(DioPath::Ext));
+    step_to(&mut s, WritePc::DirectEnd);
+    assert_eq!(s.inodes[0].i_disksize, 0);
+
+    // 45d8ec4d9fd5 in 4.4's shape: final_size > i_disksize sends it to ext4_ind_direct_IO
+    // (fs/ext4/inode.c:3218), whose orphan step sets i_disksize = i_size (indirect.c:662-675);
+    // its DIO_SKIP_HOLES get_block finds a hole below i_size: -ENOTBLK, buffered fallback.
+    let mut s = past_disksize_at_direct_io(Patches::NONE.with(Patch::DioUpdatesDisksize));
+    step_to(&mut s, WritePc::IndBegin);
+    assert_eq!(frame(&s, 0).path, Some(DioPath::Ind));
+    step_to(&mut s, WritePc::DioStart);
+    assert!(s.inodes[0].orphan);
+    assert_eq!(s.inodes[0].i_disksize, 17408);
+    step_to(&mut s, WritePc::DirectEnd);
+    assert!(!s.inodes[0].orphan, "ext4_orphan_del");
+    assert_eq!(
+        frame(&s, 0).dio_ret,
+        0,
+        "-ENOTBLK: nothing written directly"
+    );
+
+    // With 914f82a32d02 as well: ext4_ext_direct_IO's unwritten get_block between the orphan
+    // step and the end; the block is allocated, converted, and i_size stays.
+    let both = Patches::NONE
+        .with(Patch::DioUpdatesDisksize)
+        .with(Patch::DioRefactor);
+    let mut s = past_disksize_at_direct_io(both);
+    step_to(&mut s, WritePc::IndBegin);
+    assert_eq!(frame(&s, 0).path, Some(DioPath::Ext));
+    step_to(&mut s, WritePc::DirectEnd);
+    assert_eq!(
+        s.inodes[0].map.pblk(1).map(|(_, state)| state),
+        Some(ExtentState::Written)
+    );
+    assert_eq!((s.inodes[0].i_size, s.inodes[0].i_disksize), (17408, 17408));
+    assert!(!s.inodes[0].orphan);
+}
