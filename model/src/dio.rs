@@ -61,7 +61,7 @@ pub fn wait(state: &State, _a: ActorId, f: &WriteFrame) -> Option<Wait> {
             .or((failed_write_truncates(state, f) && sem_busy).then_some(Wait::DataSem { inode })),
         // ext4_ind_direct_IO, extending: ext4_journal_start for ext4_orphan_add
         // (fs/ext4/indirect.c:664).
-        WritePc::IndBegin => handle_wait_if(state, ind_extends(state, f)),
+        WritePc::IndBegin => handle_wait_if(state, extends(state, f)),
         _ => None,
     }
 }
@@ -168,14 +168,66 @@ fn init_io_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     notes.push(format!("io_end e{io_end} in iocb->private and i_private"));
 }
 
-/// `ext4_ind_direct_IO`'s `final_size > inode->i_size`: an extending write.
-fn ind_extends(state: &State, f: &WriteFrame) -> bool {
-    f.iocb.ki_pos + f.iter.count() > state.inodes[f.inode].i_size
+/// `ext4_ind_direct_IO`'s `final_size > inode->i_size` (fs/ext4/indirect.c:662; also
+/// `ext4_ext_direct_IO`'s test at fs/ext4/inode.c:3218): an extending write.
+pub(crate) fn extends(state: &State, f: &WriteFrame) -> bool {
+    let ino = &state.inodes[f.inode];
+    let final_size = f.iocb.ki_pos + f.iter.count();
+    if state.patched(crate::patches::Patch::DioUpdatesDisksize) {
+        // 45d8ec4d9fd5 ("ext4: update i_disksize if direct write past ondisk size", v4.17),
+        // ext4_direct_IO_write (fs/ext4/inode.c, 4.17.0:3674): a write past the on-disk
+        // size takes the orphan-and-size path too.
+        //     +    if (final_size > inode->i_size || final_size > ei->i_disksize) {
+        final_size > ino.i_size || final_size > ino.i_disksize
+    } else {
+        final_size > ino.i_size
+    }
+}
+
+/// `914f82a32d02` ("ext4: refactor direct IO code", v4.7): `ext4_direct_IO_write` keeps
+/// `ext4_dio_get_block` (written blocks, `DIO_SKIP_HOLES`: 4.4's `ext4_ind_direct_IO`) only
+/// for block-mapped files and for writes whose first block lies wholly at or past EOF; every
+/// other extent-file write, extending ones included, maps unwritten extents
+/// (`ext4_dio_get_block_unwritten_sync` / `_async`: 4.4's `ext4_get_block_write`) and converts
+/// them once the I/O succeeded (fs/ext4/inode.c at 914f82a32d02, 4.7.4 lines 3441-3450):
+///
+/// ```text
+/// +    else if (!ext4_test_inode_flag(inode, EXT4_INODE_EXTENTS) ||
+/// +         round_down(offset, 1 << inode->i_blkbits) >= inode->i_size) {
+/// +        get_block_func = ext4_dio_get_block;
+/// +        dio_flags = DIO_LOCKING | DIO_SKIP_HOLES;
+/// +    } else if (is_sync_kiocb(iocb)) {
+/// +        get_block_func = ext4_dio_get_block_unwritten_sync;
+/// ```
+///
+/// Here: an extending extent-file write whose first block is not wholly past EOF takes
+/// `ext4_ext_direct_IO`'s steps between `ext4_ind_direct_IO`'s orphan step and its end
+/// (the order of 4.7's `ext4_direct_IO_write`): see [`crate::write::after`].
+pub(crate) fn dio_refactor_unwritten(state: &State, f: &WriteFrame) -> bool {
+    let ino = &state.inodes[f.inode];
+    let blocksize = state.geometry.blocksize();
+    state.patched(crate::patches::Patch::DioRefactor)
+        && ino.extents
+        && f.iocb.ki_pos & !(blocksize - 1) < ino.i_size
+}
+
+/// `914f82a32d02`: an `ext4_ext_direct_IO` write (unwritten extents) that extends the file
+/// first runs `ext4_direct_IO_write`'s orphan step, 4.4's `ext4_ind_direct_IO` head:
+///
+/// ```text
+/// +    if (final_size > inode->i_size) {
+/// +        /* Credits for sb + inode write */
+/// +        handle = ext4_journal_start(inode, EXT4_HT_INODE, 2);
+/// ```
+///
+/// (In 4.4 no extending write reaches `ext4_ext_direct_IO`: this is never true unpatched.)
+pub(crate) fn ext_orphan_first(state: &State, f: &WriteFrame) -> bool {
+    matches!(f.path, Some(DioPath::Ext | DioPath::ExtOverwrite)) && extends(state, f)
 }
 
 /// `ext4_ind_direct_IO`, extending write: `ext4_orphan_add`, `i_disksize = i_size`.
 fn ind_begin(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
-    let extends = ind_extends(state, f);
+    let extends = extends(state, f);
     let ino = &mut state.inodes[f.inode];
     if extends {
         ino.orphan = true;
@@ -746,10 +798,17 @@ fn ind_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     if f.orphan {
         ino.orphan = false;
         f.orphan = false;
-        if ret > 0 && offset + ret as u64 > ino.i_size {
-            let end = offset + ret as u64;
+        let end = offset + ret.max(0) as u64;
+        // 45d8ec4d9fd5 (4.17.0 fs/ext4/inode.c:3794-3797): the size update covers an end
+        // past i_disksize too, and i_size moves only when the end is past it.
+        //     +            if (end > inode->i_size || end > ei->i_disksize) {
+        //     +                if (end > inode->i_size)
+        //     +                    i_size_write(inode, end);
+        let past_disksize =
+            state.patches.has(crate::patches::Patch::DioUpdatesDisksize) && end > ino.i_disksize;
+        if ret > 0 && (end > ino.i_size || past_disksize) {
             ino.i_disksize = end;
-            ino.i_size = end;
+            ino.i_size = ino.i_size.max(end);
             ino.datasync_dirty = true;
             ino.sync_dirty = true;
         }

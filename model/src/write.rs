@@ -52,6 +52,8 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         DirectFlushWait => DirectInvalidate,
         DirectInvalidate if f.dio_ret == errno::EBUSY => PerformWrite,
         DirectInvalidate => DirectIo,
+        // 914f82a32d02: an extending write on the unwritten path runs the orphan step first.
+        DirectIo if crate::dio::ext_orphan_first(state, f) => IndBegin,
         DirectIo => match f.path {
             None => DirectEnd,
             Some(DioPath::Ind) => IndBegin,
@@ -59,6 +61,7 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         },
         ExtBegin if f.overwrite => ExtOverwriteUnlock,
         ExtBegin | ExtOverwriteUnlock => ExtSetPrivate,
+        IndBegin if f.path != Some(DioPath::Ind) => ExtBegin,
         ExtSetPrivate if crate::dio::inits_io_end(state, f) => ExtInitIoEnd,
         ExtSetPrivate | ExtInitIoEnd | IndBegin => DioStart,
         DioStart if f.dio.is_none() => after_dio(f),
@@ -70,6 +73,8 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         DioDrop => after_dio(f),
         ExtPutIoEnd => ExtConvertAndEnd,
         ExtConvertAndEnd if f.path == Some(DioPath::ExtOverwrite) => ExtRelock,
+        // 914f82a32d02: then ext4_direct_IO_write's end (4.4's ext4_ind_direct_IO end).
+        ExtConvertAndEnd | ExtRelock if f.orphan => IndEnd,
         ExtConvertAndEnd | ExtRelock | IndEnd => DirectEnd,
         DirectEnd if f.written < 0 || f.iter.count() == 0 => IMutexUnlock,
         DirectEnd => PerformWrite,
@@ -472,7 +477,11 @@ fn direct_io(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
     f.path = if ino.dio_refused {
         f.dio_ret = 0;
         None
-    } else if !ino.extents || final_size > ino.i_size {
+    } else if !ino.extents
+        // 914f82a32d02: an extending extent-file write keeps ext4_ext_direct_IO's unwritten
+        // get_block unless `round_down(offset, blocksize) >= i_size`.
+        || (crate::dio::extends(state, f) && !crate::dio::dio_refactor_unwritten(state, f))
+    {
         Some(DioPath::Ind)
     } else if f.overwrite {
         Some(DioPath::ExtOverwrite)
