@@ -41,7 +41,15 @@ pub fn wait(state: &State, _a: ActorId, f: &WriteFrame) -> Option<Wait> {
                 return Some(Wait::DioBios { dio: id });
             }
             let completes = dio.bios == 0;
+            // dio_complete's ret: the byte count unless do_direct_IO failed first.
+            let ret = if queue_candidate(f, dio) || f.dio_ret == 0 {
+                dio_result(dio)
+            } else {
+                f.dio_ret
+            };
+            let invalidate = || crate::background::invalidate_wait(state, dio, ret);
             handle_then_sem(completes && end_io_converts(state, dio))
+                .or_else(|| completes.then(invalidate).flatten())
         }
         // ext4_convert_unwritten_extents(NULL, ...) starts its handle (fs/ext4/extents.c:5074).
         WritePc::ExtPutIoEnd => handle_then_sem(puts_convert(state, f)),
@@ -484,7 +492,9 @@ fn dio_complete_sync(state: &mut State, id: ObjId, ret: i64, notes: &mut Vec<Str
     } else {
         ret
     };
+    crate::background::sync_complete_invalidate(state, id, (ret, true), notes);
     dio_end_io(state, id, notes);
+    crate::background::sync_complete_invalidate(state, id, (ret, false), notes);
     let dio = state.dios.remove(&id).expect("dio");
     inode_dio_end(state, dio.inode);
     notes.push(format!("dio_complete (sync) ret={ret}"));
