@@ -81,13 +81,14 @@ fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
     if dio.bios > 0 || dio.submitter_ref {
         return;
     }
-    if dio.defer_completion && dio.result > 0 {
+    if defers_completion(state, id) {
+        let pc = first_complete_pc(state);
         let work = state.new_id();
         state.work.insert(
             work,
             Work::DioComplete {
                 dio: id,
-                pc: CompletePc::EndIo,
+                pc,
                 wb_map: None,
                 tid: None,
             },
@@ -180,6 +181,7 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
                 CompletePc::SyncFlushWait => {
                     writeback_pending(state, inode, pages).then_some(Wait::Writeback { inode })
                 }
+                CompletePc::Invalidate => invalidate_wait(state, d, crate::dio::dio_result(d)),
                 CompletePc::DioEnd
                 | CompletePc::SyncCommit
                 | CompletePc::SyncCommitWait
@@ -298,7 +300,11 @@ fn dio_complete_step(
     match pc {
         CompletePc::EndIo => {
             dio_end_io(state, id, notes);
-            Some(CompletePc::DioEnd)
+            Some(after_end_io(state))
+        }
+        CompletePc::Invalidate => {
+            dio_complete_invalidate(state, &d, crate::dio::dio_result(&d), notes);
+            Some(after_invalidate(state))
         }
         CompletePc::DioEnd => {
             assert!(d.holds_dio_count, "dio d{id}: inode_dio_end twice");
@@ -358,6 +364,130 @@ fn dio_complete_step(
             ki_complete(state, &d, ret, notes);
             None
         }
+    }
+}
+
+/// `dio_bio_end_aio` (the last bio of a queued async dio) defers `dio_complete` to
+/// `s_dio_done_wq`. 4.4 (fs/direct-io.c:306): `if (dio->result && dio->defer_completion)`.
+/// Under [`Patch::DioCompleteInvalidates`] (332391a9935d, Linux 4.14; fs/direct-io.c:
+/// dio_bio_end_aio in 4.14.0, 353-356) an AIO write with cached pages is deferred as well, so
+/// that its completion may invalidate them in process context:
+///
+/// ```c
+///         if (dio->result)
+///             defer_completion = dio->defer_completion ||
+///                        (dio->op == REQ_OP_WRITE &&
+///                         dio->inode->i_mapping->nrpages);
+/// ```
+///
+/// (Every dio of the model is a write.) `nrpages` is read when the last bio completes.
+fn defers_completion(state: &State, id: ObjId) -> bool {
+    let dio = &state.dios[&id];
+    if state.patched(Patch::DioCompleteInvalidates) {
+        dio.result > 0 && (dio.defer_completion || state.inodes[dio.inode].nrpages() > 0)
+    } else {
+        dio.defer_completion && dio.result > 0
+    }
+}
+
+/// The first step of a deferred `dio_complete`: `EndIo` (4.4), or under 332391a9935d alone
+/// the invalidation it put before `dio->end_io` (5e25c269e17d: "Commit 332391a9935d ...
+/// moved page cache invalidation ... but before the dio->end_io() call").
+fn first_complete_pc(state: &State) -> CompletePc {
+    if state.patched(Patch::DioCompleteInvalidates) && !state.patched(Patch::InvalidateAfterEndIo) {
+        CompletePc::Invalidate
+    } else {
+        CompletePc::EndIo
+    }
+}
+
+/// After `dio->end_io`: `inode_dio_end` (4.4, 332391a9935d), or under 5e25c269e17d the
+/// invalidation, which that commit moved after `end_io` (fs/direct-io.c:dio_complete in
+/// 4.14.0, 268-294):
+///
+/// ```c
+///      * And this page cache invalidation has to be after dio->end_io(), as
+///      * some filesystems convert unwritten extents to real allocations in
+///      * end_io() when necessary, otherwise a racing buffer read would cache
+///      * zeros from unwritten extents.
+/// ```
+fn after_end_io(state: &State) -> CompletePc {
+    if state.patched(Patch::InvalidateAfterEndIo) {
+        CompletePc::Invalidate
+    } else {
+        CompletePc::DioEnd
+    }
+}
+
+/// After the invalidation: `dio->end_io` under 332391a9935d alone, `inode_dio_end` under
+/// 5e25c269e17d.
+fn after_invalidate(state: &State) -> CompletePc {
+    if state.patched(Patch::InvalidateAfterEndIo) {
+        CompletePc::DioEnd
+    } else {
+        CompletePc::EndIo
+    }
+}
+
+/// Whether `dio_complete` with result `ret` invalidates, under [`Patch::DioCompleteInvalidates`]
+/// (fs/direct-io.c:dio_complete in 4.14.0, 287-294; the `DIO_COMPLETE_INVALIDATE` flag there is
+/// a later 4.14 change that keeps it out of the interrupt-context completion, where `nrpages`
+/// was just found 0 anyway):
+///
+/// ```c
+///     if (flags & DIO_COMPLETE_INVALIDATE &&
+///         ret > 0 && dio->op == REQ_OP_WRITE &&
+///         dio->inode->i_mapping->nrpages) {
+///         err = invalidate_inode_pages2_range(dio->inode->i_mapping,
+///                     offset >> PAGE_SHIFT,
+///                     (offset + ret - 1) >> PAGE_SHIFT);
+///         WARN_ON_ONCE(err);
+///     }
+/// ```
+///
+/// 4.4's `dio_complete` (fs/direct-io.c:227-277) invalidates nothing: only
+/// `generic_file_direct_write` does, before the I/O and right after submission.
+fn invalidates(state: &State, dio: &Dio, ret: i64) -> bool {
+    state.patched(Patch::DioCompleteInvalidates) && ret > 0 && state.inodes[dio.inode].nrpages() > 0
+}
+
+/// What that invalidation waits for: `invalidate_inode_pages2_range` waits for the
+/// writeback of each page (`wait_on_page_writeback`, mm/truncate.c:599 in 4.4).
+pub fn invalidate_wait(state: &State, dio: &Dio, ret: i64) -> Option<Wait> {
+    let inode = dio.inode;
+    let pages = page_range(state, dio.offset, dio.offset + dio.result.max(1) - 1);
+    (invalidates(state, dio, ret) && writeback_pending(state, inode, pages))
+        .then_some(Wait::Writeback { inode })
+}
+
+/// The invalidation itself: clean pages of the range are dropped, dirty ones stay (`-EBUSY`,
+/// `WARN_ON_ONCE`).
+pub fn dio_complete_invalidate(state: &mut State, dio: &Dio, ret: i64, notes: &mut Vec<String>) {
+    if !invalidates(state, dio, ret) {
+        return;
+    }
+    let pages = page_range(state, dio.offset, dio.offset + dio.result - 1);
+    let clean = crate::pagecache::invalidate_pages2(state, dio.inode, pages.clone());
+    notes.push(format!(
+        "invalidate_inode_pages2_range({}..={}){}",
+        pages.start(),
+        pages.end(),
+        if clean { "" } else { ": -EBUSY" }
+    ));
+}
+
+/// The submitter's `dio_complete` (fs/direct-io.c:1316, `drop_refcount` returned 0) invalidates
+/// too under [`Patch::DioCompleteInvalidates`]: before `end_io` (`before_end_io`) under
+/// 332391a9935d alone, after it under 5e25c269e17d. Called at both places.
+pub fn sync_complete_invalidate(
+    state: &mut State,
+    id: ObjId,
+    (ret, before_end_io): (i64, bool),
+    notes: &mut Vec<String>,
+) {
+    if before_end_io != state.patched(Patch::InvalidateAfterEndIo) {
+        let dio = state.dios[&id].clone();
+        dio_complete_invalidate(state, &dio, ret, notes);
     }
 }
 

@@ -50,7 +50,9 @@ pub fn wait(state: &State, _a: ActorId, f: &WriteFrame) -> Option<Wait> {
                     f.dio_ret
                 },
             );
+            let invalidate = || crate::background::invalidate_wait(state, dio, ret);
             handle_then_sem(completes && end_io_converts(state, dio, ret))
+                .or_else(|| completes.then(invalidate).flatten())
         }
         // ext4_convert_unwritten_extents(NULL, ...) starts its handle (fs/ext4/extents.c:5074).
         WritePc::ExtPutIoEnd => handle_then_sem(puts_convert(state, f)),
@@ -641,7 +643,9 @@ fn drop_refcount(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>)
 /// sync, no `ki_complete`. Returns the byte count or the error.
 fn dio_complete_sync(state: &mut State, id: ObjId, ret: i64, notes: &mut Vec<String>) -> i64 {
     let ret = complete_ret(&state.dios[&id], ret);
+    crate::background::sync_complete_invalidate(state, id, (ret, true), notes);
     end_io_call(state, id, ret, notes);
+    crate::background::sync_complete_invalidate(state, id, (ret, false), notes);
     let dio = state.dios.remove(&id).expect("dio");
     inode_dio_end(state, dio.inode);
     notes.push(format!("dio_complete (sync) ret={ret}"));

@@ -309,6 +309,11 @@ pub enum CompletePc {
     SyncCommitWait,
     /// `ki_complete`: the AIO event.
     KiComplete,
+    /// Linux 4.14 only ([`crate::patches::Patch::DioCompleteInvalidates`]):
+    /// `invalidate_inode_pages2_range` over the written pages when `ret > 0` and the inode
+    /// has cached pages (fs/direct-io.c:dio_complete in 4.14.0, 287-294); before `EndIo`
+    /// under 332391a9935d, after it under 5e25c269e17d. Waits for the pages' writeback.
+    Invalidate,
 }
 
 /// Program counter of kjournald2's commit (`jbd2_journal_commit_transaction`,

@@ -130,6 +130,7 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("dio_complete:SyncCommit", "generic_write_sync:commit"),
     ("dio_complete:SyncCommitWait", "generic_write_sync:commit"),
     ("dio_complete:KiComplete", "aio_complete"),
+    ("dio_complete:Invalidate", "invalidate_inode_pages2_range"),
     ("ext4_end_io", "ext4_end_io_rsv_work"),
     (
         "jbd2_commit:Lock",

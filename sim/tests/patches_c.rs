@@ -6,6 +6,8 @@
 //!   (corpus 0016).
 //! - `5660e13d2fd6` errseq_t writeback error reporting (corpus 0001 and 0004, `by-design` in
 //!   4.4: the contract changed in 4.13).
+//! - `332391a9935d` AIO DIO completion invalidates the page cache (corpus 0002 and 0008), and
+//!   `5e25c269e17d`, which moves that invalidation after `->end_io`.
 
 mod common;
 
@@ -15,13 +17,19 @@ use model::iocb::errno::EIO;
 use model::ops::OpResult;
 use model::pagecache;
 use model::state::State;
-use sim::check::Scenario;
+use sim::check::{Inode, Scenario, op};
 
 /// `e856f93e0fb2`: `Patch::FailedWritebackConvertsNothing`.
 const FAILED_WRITEBACK: &str = "e856f93e0fb2";
 
 /// `5660e13d2fd6`: `Patch::Errseq`.
 const ERRSEQ: &str = "5660e13d2fd6";
+
+/// `332391a9935d`: `Patch::DioCompleteInvalidates`.
+const COMPLETE_INVALIDATES: &str = "332391a9935d";
+
+/// `5e25c269e17d`: `Patch::InvalidateAfterEndIo` (brings `332391a9935d`).
+const AFTER_END_IO: &str = "5e25c269e17d";
 
 /// The entry's scenario with `patch` (none: 4.4.121), after its stored schedule.
 fn after_schedule(prefix: &str, patch: Option<&str>) -> State {
@@ -141,4 +149,84 @@ fn without_errseq_wb_err_stays_zero() {
     let mut v44 = after("0001", None, "a1 a1 a1 a1 a1 a1 a0 e2 a0", true);
     pagecache::filemap_set_wb_err(&mut v44, 0);
     assert_eq!(v44.inodes[0].wb_err, 0);
+}
+
+#[test]
+fn completion_invalidation_closes_0002_and_0008() {
+    for prefix in ["0002", "0008"] {
+        let scenario = Scenario::from_corpus(corpus_file(prefix)).unwrap();
+        scenario
+            .check()
+            .exhaustive()
+            .assert_violates("page-cache-coherence");
+        for patch in [COMPLETE_INVALIDATES, AFTER_END_IO] {
+            scenario
+                .with_patch(patch)
+                .check()
+                .exhaustive()
+                .assert_holds();
+        }
+    }
+}
+
+/// 0002 to the bio's completion (`b3`): the reader (a1) cached the block's old data while
+/// the AIO (a0) was in flight. 4.4 completes in bio-completion context and the stale page
+/// stays; 332391a9935d defers the completion because the inode has a page cached, and its
+/// first step drops the page.
+#[test]
+fn an_aio_completing_over_cached_pages_is_deferred_and_invalidates() {
+    let schedule = format!("{}a1 b3", "a0 ".repeat(23));
+    let v44 = after("0002", None, &schedule, false);
+    assert!(v44.work.is_empty(), "4.4: completed in the bio's context");
+    assert_eq!(v44.inodes[0].nrpages(), 1, "4.4: the stale page stays");
+    let mut patched = after("0002", Some(COMPLETE_INVALIDATES), &schedule, false);
+    let (&work, _) = patched
+        .work
+        .iter()
+        .next()
+        .expect("deferred to s_dio_done_wq");
+    let task = model::exec::Task::Work(work);
+    let event = model::exec::step(&mut patched, task).expect("the worker steps");
+    assert_eq!(event.step, "dio_complete:Invalidate");
+    assert_eq!(patched.inodes[0].nrpages(), 0, "the stale page is gone");
+}
+
+/// An AIO direct write into an unwritten block beside a reader that reads twice: a page the
+/// second read caches between the invalidation and `->end_io`'s conversion holds the zeros of
+/// the unwritten block over the AIO's data. 332391a9935d invalidates before `->end_io` and
+/// leaves that window; 5e25c269e17d invalidates after the conversion and closes it.
+///
+/// The device holds bios on the plug (`plug_holds_bios`) so that the AIO's bio is dispatched
+/// only at `io_submit`'s `blk_finish_plug`, after `ext4_ext_direct_IO` put its own io_end
+/// reference: `->end_io` then drops the last one and converts. (If the bio lands first, 4.4's
+/// second reference makes the submitter's put convert, after the completion's invalidation
+/// whatever its place: 4.4's two-reference io_end, which 109811c20fb8 removed.)
+#[test]
+fn invalidating_before_end_io_caches_the_unwritten_zeros() {
+    let scenario = Scenario::builder()
+        .plug_holds_bios()
+        .inode(
+            Inode::new()
+                .i_size(8192)
+                .unwritten(0, 1, 0)
+                .written(1, 1, 1),
+        )
+        .actor([op::write(0, 4096).direct().aio()])
+        .actor([op::read(0, 4096), op::read(0, 4096)])
+        .build()
+        .expect("the scenario");
+    scenario
+        .check()
+        .exhaustive()
+        .assert_violates("page-cache-coherence");
+    scenario
+        .with_patch(COMPLETE_INVALIDATES)
+        .check()
+        .exhaustive()
+        .assert_violates("page-cache-coherence");
+    scenario
+        .with_patch(AFTER_END_IO)
+        .check()
+        .exhaustive()
+        .assert_holds();
 }
