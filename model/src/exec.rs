@@ -73,6 +73,12 @@ pub enum Wait {
         /// The inode.
         inode: InodeIx,
     },
+    /// `filemap_invalidate_lock_shared` (d4f5258eae7b, v5.15): a punch or truncate holds
+    /// `mapping->invalidate_lock` for write.
+    InvalidateLock {
+        /// The inode.
+        inode: InodeIx,
+    },
     /// `dio_await_completion`: the dio's bios are in flight.
     DioBios {
         /// The dio.
@@ -113,6 +119,7 @@ impl fmt::Display for Wait {
             Wait::AioMutex { bucket, owner } => write!(f, "aio_mutex[{bucket}] held by a{owner}"),
             Wait::IMutex { inode, owner } => write!(f, "i_mutex of inode {inode} held by a{owner}"),
             Wait::DataSem { inode } => write!(f, "i_data_sem of inode {inode}"),
+            Wait::InvalidateLock { inode } => write!(f, "invalidate_lock of inode {inode}"),
             Wait::DioBios { dio } => write!(f, "bios of dio d{dio}"),
             Wait::Writeback { inode } => write!(f, "page writeback of inode {inode}"),
             Wait::Commit => write!(f, "jbd2_log_wait_commit: transaction not committed"),
@@ -277,7 +284,8 @@ pub fn actor_wait(state: &State, a: ActorId) -> Option<Wait> {
     match frame {
         Frame::Idle => unreachable!("a first frame is never idle"),
         Frame::Write(f) => crate::write::wait(state, a, f),
-        Frame::Other(f) => crate::other::wait(state, op, (f.pc, f.tid)),
+        Frame::Other(f) => crate::other::invalidate_lock_wait(state, op, f)
+            .or_else(|| crate::other::wait(state, op, (f.pc, f.tid))),
     }
 }
 

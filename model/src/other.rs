@@ -142,6 +142,39 @@ pub fn wait(state: &State, op: &Op, (pc, tid): (OtherPc, Option<u32>)) -> Option
     }
 }
 
+/// d4f5258eae7b ("ext4: Convert to use mapping->invalidate_lock", v5.15) with its mm half,
+/// 730633f0b7f9 ("mm: Protect operations adding pages to page cache with invalidate_lock"):
+/// a buffered read that must bring a page into the page cache takes
+/// `mapping->invalidate_lock` shared first, so it waits while a punch or a truncate holds it
+/// for write (mm/filemap.c, 6.8.1 `filemap_create_folio`:2446 and `filemap_update_page`:2376;
+/// mm/readahead.c `page_cache_ra_unbounded`:225):
+///
+/// ```text
+/// +    filemap_invalidate_lock_shared(mapping);
+///      error = filemap_add_folio(mapping, folio, index,
+/// ```
+///
+/// A page already cached is copied out with no lock. 4.4's `do_generic_file_read` takes no
+/// lock at all.
+pub fn invalidate_lock_wait(state: &State, op: &Op, f: &OtherFrame) -> Option<Wait> {
+    let Op::Read {
+        inode,
+        pos: start,
+        direct: false,
+        ..
+    } = *op
+    else {
+        return None;
+    };
+    let ino = &state.inodes[inode];
+    let index = f.pos.max(start) >> state.geometry.page_bits;
+    (state.patched(crate::patches::Patch::InvalidateLock)
+        && f.pc == ReadPage
+        && ino.invalidate_lock.writer
+        && !ino.pages.contains_key(&index))
+    .then_some(Wait::InvalidateLock { inode })
+}
+
 /// The transaction fsync's `jbd2_complete_transaction` or the forced commit waits for.
 fn commit_target(state: &State, op: &Op) -> Option<u32> {
     match *op {

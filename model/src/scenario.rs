@@ -179,6 +179,7 @@ impl Scenario {
             orphan: false,
             i_mutex: None,
             i_data_sem: Default::default(),
+            invalidate_lock: Default::default(),
             i_dio_count: 0,
             i_unwritten: 0,
             i_ioend_count: 0,

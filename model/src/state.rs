@@ -235,6 +235,11 @@ pub struct Inode {
     pub i_mutex: Mutex,
     /// `i_data_sem`.
     pub i_data_sem: RwSem,
+    /// `mapping->invalidate_lock` (d4f5258eae7b, v5.15; 4.4's `i_mmap_sem` kept only page
+    /// faults out): held for write by a punch or a shrinking truncate from the page-cache
+    /// truncation until the blocks are gone. Never taken unless `Patch::InvalidateLock` is
+    /// applied; readers take it shared within one step (they never hold it across steps).
+    pub invalidate_lock: RwSem,
     /// `i_dio_count`.
     pub i_dio_count: u32,
     /// `i_unwritten`: io_ends flagged `EXT4_IO_END_UNWRITTEN`.

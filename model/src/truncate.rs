@@ -47,10 +47,49 @@ pub fn run(
                 state.actors[a as usize].sleeping = Some(Sleep::DioWait(inode));
             }
         }
-        OtherPc::TruncatePagecache => truncate_pagecache(state, inode, size, notes),
-        OtherPc::FreeBlocks => ext4_truncate(state, inode, size, notes),
+        OtherPc::TruncatePagecache => {
+            // d4f5258eae7b: ext4_setattr's i_mmap_sem is mapping->invalidate_lock, held over
+            // truncate_pagecache and ext4_truncate (6.8.1 fs/ext4/inode.c:5378, 5459):
+            //     -        down_write(&EXT4_I(inode)->i_mmap_sem);
+            //     +        filemap_invalidate_lock(inode->i_mapping);
+            // Not shrinking, nothing follows truncate_pagecache but the unlock: no hold.
+            if f.flag {
+                invalidate_lock(state, inode, notes);
+            }
+            truncate_pagecache(state, inode, size, notes);
+        }
+        OtherPc::FreeBlocks => {
+            ext4_truncate(state, inode, size, notes);
+            invalidate_unlock(state, inode, notes);
+        }
         OtherPc::IMutexUnlock => unlock_i_mutex(state, a, inode, notes),
         pc => unreachable!("{pc:?} is not a truncate step"),
+    }
+}
+
+/// d4f5258eae7b: `filemap_invalidate_lock(mapping)`, the write side of
+/// `mapping->invalidate_lock`, where 4.4 takes `down_write(&EXT4_I(inode)->i_mmap_sem)`.
+/// Nothing else holds it then (the holders hold `i_mutex`; readers hold it within a step).
+/// Unpatched, nothing: `i_mmap_sem` keeps out only page faults, which the model has not.
+fn invalidate_lock(state: &mut State, inode: InodeIx, notes: &mut Vec<String>) {
+    if !state.patched(crate::patches::Patch::InvalidateLock) {
+        return;
+    }
+    let lock = &mut state.inodes[inode].invalidate_lock;
+    assert!(
+        !lock.writer && lock.readers == 0,
+        "invalidate_lock taken twice"
+    );
+    lock.writer = true;
+    notes.push("filemap_invalidate_lock".into());
+}
+
+/// d4f5258eae7b: `filemap_invalidate_unlock(mapping)`, if held.
+fn invalidate_unlock(state: &mut State, inode: InodeIx, notes: &mut Vec<String>) {
+    let lock = &mut state.inodes[inode].invalidate_lock;
+    if lock.writer {
+        lock.writer = false;
+        notes.push("filemap_invalidate_unlock".into());
     }
 }
 
@@ -210,7 +249,15 @@ pub fn punch(
             state.inodes[inode].state_dioread_lock = false;
             run(state, a, inode, 0, f, notes);
         }
-        OtherPc::TruncatePagecache => punch_pagecache(state, inode, offset, f.pos, notes),
+        OtherPc::TruncatePagecache => {
+            // d4f5258eae7b: ext4_punch_hole holds mapping->invalidate_lock from before
+            // truncate_pagecache_range until the blocks are removed (6.8.1
+            // fs/ext4/inode.c:3946, 4017), where 4.4 holds i_mmap_sem (inode.c:3755, 3820):
+            //     -    down_write(&EXT4_I(inode)->i_mmap_sem);
+            //     +    filemap_invalidate_lock(mapping);
+            invalidate_lock(state, inode, notes);
+            punch_pagecache(state, inode, offset, f.pos, notes);
+        }
         OtherPc::FreeBlocks => {
             let first = offset.div_ceil(g.blocksize());
             let stop = f.pos >> g.blkbits;
@@ -228,6 +275,9 @@ pub fn punch(
                 "ext4_ext_remove_space {first}..{stop} freed {}",
                 freed_text(&freed)
             ));
+            //     -    up_write(&EXT4_I(inode)->i_mmap_sem);
+            //     +    filemap_invalidate_unlock(mapping);
+            invalidate_unlock(state, inode, notes);
         }
         pc => unreachable!("{pc:?} is not a punch-hole step"),
     }
@@ -345,6 +395,7 @@ pub fn crash(state: &mut State, a: ActorId, notes: &mut Vec<String>) {
         ino.wb_err = 0;
         (ino.i_dio_count, ino.i_unwritten, ino.i_ioend_count) = (0, 0, 0);
         ino.i_data_sem = Default::default();
+        ino.invalidate_lock = Default::default();
         (ino.sync_dirty, ino.datasync_dirty, ino.ordered) = (false, false, false);
     }
     // The recovered inodes are new in memory (wb_err 0); the files are opened anew.

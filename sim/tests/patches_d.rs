@@ -32,21 +32,26 @@ fn matrix_cells(name: &str, patch: Patch) -> (Cell, Cell) {
     )
 }
 
-#[test]
-fn dio_refactor_closes_0009_exhaustively() {
-    let scenario = Scenario::from_corpus(corpus(EXTENDING_INTO_UNWRITTEN)).expect("0009 loads");
+/// Entry `name` shows `oracle` under 4.4 and holds under the patch `id` (exhaustively), and
+/// the matrix's cells say the same.
+fn assert_closed_by(name: &str, oracle: &str, patch: Patch) -> Scenario {
+    let scenario = Scenario::from_corpus(corpus(name)).expect("entry loads");
+    scenario.check().exhaustive().assert_violates(oracle);
     scenario
-        .check()
-        .exhaustive()
-        .assert_violates("no-stale-exposure");
-    scenario
-        .with_patch("914f82a32d02")
+        .with_patch(patch.upstream().id)
         .check()
         .exhaustive()
         .assert_holds();
-    assert_eq!(
-        matrix_cells(EXTENDING_INTO_UNWRITTEN, Patch::DioRefactor),
-        (Cell::Violates, Cell::Holds)
+    assert_eq!(matrix_cells(name, patch), (Cell::Violates, Cell::Holds));
+    scenario
+}
+
+#[test]
+fn dio_refactor_closes_0009_exhaustively() {
+    assert_closed_by(
+        EXTENDING_INTO_UNWRITTEN,
+        "no-stale-exposure",
+        Patch::DioRefactor,
     );
 }
 
@@ -54,20 +59,7 @@ fn dio_refactor_closes_0009_exhaustively() {
 fn dio_refactor_closes_0013_exhaustively() {
     // i_size 2048 ends inside block 0: round_down(2048, 4096) = 0 < i_size, so 4.7 takes
     // ext4_dio_get_block_unwritten_sync for this write, not ext4_dio_get_block.
-    let scenario = Scenario::from_corpus(corpus(EXTENDING_INTO_HOLE)).expect("0013 loads");
-    scenario
-        .check()
-        .exhaustive()
-        .assert_violates("no-stale-exposure");
-    scenario
-        .with_patch("914f82a32d02")
-        .check()
-        .exhaustive()
-        .assert_holds();
-    assert_eq!(
-        matrix_cells(EXTENDING_INTO_HOLE, Patch::DioRefactor),
-        (Cell::Violates, Cell::Holds)
-    );
+    assert_closed_by(EXTENDING_INTO_HOLE, "no-stale-exposure", Patch::DioRefactor);
 }
 
 /// The initial state of corpus entry `name` with `patches`.
@@ -76,6 +68,16 @@ fn build(name: &str, patches: Patches) -> State {
     let mut model = scenario.model().clone();
     model.patches = patches;
     model.build().expect("a valid scenario")
+}
+
+/// The initial state of a one-inode, one-actor scenario: the inode's TOML keys and the
+/// actor's one operation, with `patches`.
+fn build_toml(inode: &str, op: &str, patches: Patches) -> State {
+    let text = format!("[[inodes]]\n{inode}\n\n[[actors]]\nops = [{op}]\n");
+    let scenario = Scenario::from_toml(&text).expect("a valid scenario");
+    let mut model = scenario.model().clone();
+    model.patches = patches;
+    model.build().expect("builds")
 }
 
 /// The write frame of actor `a`.
@@ -148,20 +150,11 @@ fn dio_refactor_maps_the_eof_block_unwritten_and_converts_it_after_the_io() {
 fn dio_refactor_keeps_written_allocation_for_a_write_wholly_past_eof() {
     // round_down(offset, blocksize) >= i_size: ext4_dio_get_block, as 4.4's
     // ext4_ind_direct_IO, allocates written blocks in 4.7 too.
-    let scenario = Scenario::from_toml(
-        r#"
-[[inodes]]
-i_size = 4096
-extents = [{ lblk = 0, len = 1, pblk = 0, state = "written" }]
-
-[[actors]]
-ops = [{ op = "write", pos = 4096, len = 4096, direct = true }]
-"#,
-    )
-    .expect("a valid scenario");
-    let mut model = scenario.model().clone();
-    model.patches = Patches::NONE.with(Patch::DioRefactor);
-    let mut s = model.build().expect("builds");
+    let mut s = build_toml(
+        "i_size = 4096\nextents = [{ lblk = 0, len = 1, pblk = 0, state = \"written\" }]",
+        r#"{ op = "write", pos = 4096, len = 4096, direct = true }"#,
+        Patches::NONE.with(Patch::DioRefactor),
+    );
     step_to(&mut s, WritePc::IndBegin);
     assert_eq!(frame(&s, 0).path, Some(DioPath::Ind));
     step_to(&mut s, WritePc::DioZeroTail);
@@ -204,13 +197,7 @@ const PAST_DISKSIZE: &str = "0017-dio-inside-i-size-past-i-disksize-lost-at-cras
 
 #[test]
 fn dio_updates_disksize_closes_0017_exhaustively() {
-    let scenario = Scenario::from_corpus(corpus(PAST_DISKSIZE)).expect("0017 loads");
-    scenario.check().exhaustive().assert_violates("size-rules");
-    scenario
-        .with_patch("45d8ec4d9fd5")
-        .check()
-        .exhaustive()
-        .assert_holds();
+    let scenario = assert_closed_by(PAST_DISKSIZE, "size-rules", Patch::DioUpdatesDisksize);
     // With 914f82a32d02 too (4.17's ext4_direct_IO_write has both): the write maps its block
     // unwritten instead of falling back, and still holds.
     scenario
@@ -219,10 +206,6 @@ fn dio_updates_disksize_closes_0017_exhaustively() {
         .check()
         .exhaustive()
         .assert_holds();
-    assert_eq!(
-        matrix_cells(PAST_DISKSIZE, Patch::DioUpdatesDisksize),
-        (Cell::Violates, Cell::Holds)
-    );
 }
 
 /// Runs 0017's buffered write (its first operation) to the end, then steps the direct write
@@ -285,4 +268,110 @@ fn dio_updates_disksize_sends_a_write_past_i_disksize_through_the_orphan_path() 
     );
     assert_eq!((s.inodes[0].i_size, s.inodes[0].i_disksize), (17408, 17408));
     assert!(!s.inodes[0].orphan);
+}
+
+/// 0014: a punch drops another punch's zeroed dirty page; until it removes the block a read
+/// fills the page cache from the block's old contents.
+const PUNCH_REFILL: &str = "0014-punch-drops-a-zeroed-dirty-page-before-removing-the-block.toml";
+
+#[test]
+fn invalidate_lock_closes_0014_exhaustively() {
+    assert_closed_by(PUNCH_REFILL, "no-stale-exposure", Patch::InvalidateLock);
+}
+
+/// 0014's scenario with a third actor: a buffered read of the first `len` bytes.
+fn punch_with_reader(len: u64) -> model::scenario::Scenario {
+    let scenario = Scenario::from_corpus(corpus(PUNCH_REFILL)).expect("0014 loads");
+    let mut model = scenario.model().clone();
+    model.actors.push(vec![model::ops::Op::Read {
+        inode: 0,
+        pos: 0,
+        len,
+        direct: false,
+    }]);
+    model
+}
+
+/// 0014 with a third actor, a buffered read of the first KiB, after the stored schedule
+/// (a1 has just run `truncate_pagecache_range`; its block removal is next).
+fn punch_window_with_reader(patches: Patches) -> State {
+    let mut model = punch_with_reader(1024);
+    model.patches = patches;
+    let mut s = model.build().expect("builds");
+    let schedule = model::drive::parse_schedule("a0 a0 a0 a1 a0 a0 a0 a1 a1 a1").expect("parses");
+    model::drive::run(&mut s, &schedule, false).expect("0014's schedule applies");
+    assert!(
+        s.inodes[0].pages.is_empty(),
+        "the zeroed dirty page was dropped"
+    );
+    s
+}
+
+/// The data actor a2's read returned.
+fn read_result(s: &State) -> Vec<model::state::Data> {
+    match s.actors[2].results.first() {
+        Some(model::ops::OpResult::Read(data)) => data.clone(),
+        other => panic!("a2's read did not return: {other:?}"),
+    }
+}
+
+#[test]
+fn invalidate_lock_keeps_a_read_from_refilling_the_page_before_the_blocks_go() {
+    use model::exec::{Task, Wait};
+    // 4.4: the read runs in the window and caches the block's old contents, which a0's
+    // completed punch had zeroed.
+    let mut s = punch_window_with_reader(Patches::NONE);
+    assert_eq!(model::exec::actor_wait(&s, 2), None);
+    model::exec::step(&mut s, Task::Actor(2)).expect("the read steps");
+    assert_ne!(read_result(&s)[0], model::state::Data::Zero);
+
+    // d4f5258eae7b: a1 holds invalidate_lock until its blocks are removed; the read, which
+    // must bring the page in, waits for it and then reads the hole's zeros.
+    let mut s = punch_window_with_reader(Patches::NONE.with(Patch::InvalidateLock));
+    assert!(s.inodes[0].invalidate_lock.writer);
+    assert_eq!(
+        model::exec::actor_wait(&s, 2),
+        Some(Wait::InvalidateLock { inode: 0 })
+    );
+    model::exec::step(&mut s, Task::Actor(1)).expect("a1 removes the blocks");
+    assert!(
+        !s.inodes[0].invalidate_lock.writer,
+        "released after the removal"
+    );
+    model::exec::step(&mut s, Task::Actor(2)).expect("the read steps");
+    assert_eq!(read_result(&s)[0], model::state::Data::Zero);
+}
+
+#[test]
+fn invalidate_lock_with_a_reader_holds_exhaustively() {
+    let with_reader = Scenario::from_model(punch_with_reader(4096)).expect("valid");
+    with_reader
+        .check()
+        .exhaustive()
+        .assert_violates("no-stale-exposure");
+    with_reader
+        .with_patch("d4f5258eae7b")
+        .check()
+        .exhaustive()
+        .assert_holds();
+}
+
+#[test]
+fn invalidate_lock_is_held_by_a_shrinking_truncate_until_its_blocks_go() {
+    let mut s = build_toml(
+        "i_size = 8192\nextents = [{ lblk = 0, len = 2, pblk = 0, state = \"written\" }]",
+        r#"{ op = "truncate", size = 2048 }"#,
+        Patches::NONE.with(Patch::InvalidateLock),
+    );
+    let mut held_at = Vec::new();
+    while let Some(&task) = model::exec::runnable(&s).first() {
+        let event = model::exec::step(&mut s, task).expect("steps");
+        held_at.push((event.step.clone(), s.inodes[0].invalidate_lock.writer));
+    }
+    let held: Vec<&str> = held_at
+        .iter()
+        .filter(|(_, held)| *held)
+        .map(|(step, _)| step.as_str())
+        .collect();
+    assert_eq!(held, ["TruncatePagecache"], "{held_at:?}");
 }
