@@ -149,15 +149,42 @@ fn overwrite_skips_io_end(state: &State, f: &WriteFrame) -> bool {
     }
 }
 
+/// `109811c20fb8` (v4.6): `ext4_ext_direct_IO` neither allocates an io_end nor touches
+/// `i_private` (`ext4_inode_aio_set` is gone); it only picks the `get_block` (4.6.2
+/// fs/ext4/inode.c:3395-3404):
+///
+/// ```c
+///     iocb->private = NULL;
+///     if (overwrite)
+///         get_block_func = ext4_dio_get_block_overwrite;
+///     else if (is_sync_kiocb(iocb)) {
+///         get_block_func = ext4_dio_get_block_unwritten_sync;
+///         dio_flags = DIO_LOCKING;
+///     } else {
+///         get_block_func = ext4_dio_get_block_unwritten_async;
+///         dio_flags = DIO_LOCKING;
+///     }
+/// ```
+fn no_submission_io_end(state: &State) -> bool {
+    state.patched(Patch::IoEndInBPrivate)
+}
+
 /// `ext4_ext_direct_IO` leaves `i_private` alone at [`WritePc::ExtSetPrivate`].
 fn leaves_i_private(state: &State, f: &WriteFrame) -> bool {
-    overwrite_skips_io_end(state, f)
+    overwrite_skips_io_end(state, f) || no_submission_io_end(state)
 }
 
 /// `ext4_ext_direct_IO` allocates an io_end ([`WritePc::ExtInitIoEnd`]): in 4.4 every
 /// asynchronous write does (`if (!is_sync_kiocb(iocb))`, fs/ext4/inode.c:3260).
 pub fn inits_io_end(state: &State, f: &WriteFrame) -> bool {
-    !f.iocb.is_sync_kiocb() && !overwrite_skips_io_end(state, f)
+    !f.iocb.is_sync_kiocb() && !overwrite_skips_io_end(state, f) && !no_submission_io_end(state)
+}
+
+/// After `__blockdev_direct_IO`, `ext4_ext_direct_IO` has an io_end of its own to put
+/// ([`WritePc::ExtPutIoEnd`]); with `109811c20fb8` it has none, and the lines are gone
+/// (4.6.2 fs/ext4/inode.c:3412-3417 go on with the sync conversion).
+pub fn puts_own_io_end(state: &State) -> bool {
+    !no_submission_io_end(state)
 }
 
 /// `ext4_init_io_end` with two references: `iocb->private` and `i_private`.
@@ -316,11 +343,19 @@ fn get_block_allocates(state: &State, f: &WriteFrame) -> bool {
 /// `ext4_ext_map_blocks` reads `io = ext4_inode_aio(inode)` on entry, before
 /// `ext4_mb_new_blocks` (which may sleep) allocates.
 fn map_enter(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+    let patched = state.patched(Patch::IoEndInBPrivate);
     let ino = &mut state.inodes[f.inode];
     assert!(!ino.i_data_sem.writer && ino.i_data_sem.readers == 0);
     ino.i_data_sem.writer = true;
-    f.gb_io = ino.i_private;
     f.gb_io_pending = true;
+    if patched {
+        // 109811c20fb8: ext4_ext_map_blocks no longer reads ext4_inode_aio(inode).
+        f.gb_io = None;
+        crate::journal::handle_start(state);
+        notes.push("down_write(i_data_sem)".into());
+        return;
+    }
+    f.gb_io = ino.i_private;
     crate::journal::handle_start(state);
     notes.push(format!(
         "down_write(i_data_sem), io = i_private = {}",
@@ -347,7 +382,11 @@ fn get_block(
         f.last_new = false;
         return;
     };
-    defer_if_unwritten_io_end(state, f);
+    if state.patched(Patch::IoEndInBPrivate) {
+        dio_get_block_unwritten(state, f, notes);
+    } else {
+        defer_if_unwritten_io_end(state, f);
+    }
     let g = state.geometry;
     let first = f.dio_next == state.dios[&f.dio.expect("dio")].offset;
     let blkfactor = g.blkbits > f.dio_blkbits;
@@ -470,6 +509,13 @@ fn allocate(
 /// `ext4_set_io_unwritten_flag(inode, ext4_inode_aio(inode))` or, with `i_private` NULL,
 /// `EXT4_STATE_DIO_UNWRITTEN` (fs/ext4/extents.c:4512-4517).
 fn flag_pre_io(state: &mut State, inode: InodeIx, io: Option<ObjId>) {
+    if state.patched(Patch::IoEndInBPrivate) {
+        // 109811c20fb8 removed the flagging from ext4_ext_map_blocks (and from
+        // ext4_ext_handle_unwritten_extents): a PRE_IO mapping only reports
+        // `map->m_flags |= EXT4_MAP_UNWRITTEN` (4.6.2 fs/ext4/extents.c:4043-4049); the
+        // get_block flags after it ([`dio_get_block_unwritten`]).
+        return;
+    }
     match io {
         Some(io_end) if !state.io_ends.contains_key(&io_end) => {
             // The io_end read from i_private before ext4_mb_new_blocks was freed since.
@@ -495,6 +541,55 @@ fn defer_if_unwritten_io_end(state: &mut State, f: &WriteFrame) {
             .expect("dio")
             .defer_completion = true;
     }
+}
+
+/// `109811c20fb8`: after the mapping, `ext4_dio_get_block_unwritten_async` makes the io_end
+/// on the first unwritten buffer, keeps it in `b_private` (which `get_more_blocks` copies to
+/// `dio->private` and `dio_complete` passes to `ext4_end_io_dio`) and always defers the
+/// completion (4.6.2 fs/ext4/inode.c:847-858):
+///
+/// ```c
+///     if (!ret && buffer_unwritten(bh_result)) {
+///         if (!bh_result->b_private) {
+///             ext4_io_end_t *io_end;
+///
+///             io_end = ext4_init_io_end(inode, GFP_KERNEL);
+///             if (!io_end)
+///                 return -ENOMEM;
+///             bh_result->b_private = io_end;
+///             ext4_set_io_unwritten_flag(inode, io_end);
+///         }
+///         set_buffer_defer_completion(bh_result);
+///     }
+/// ```
+///
+/// and `ext4_dio_get_block_unwritten_sync` marks the inode (4.6.2 884-885):
+/// `if (!ret && buffer_unwritten(bh_result)) ext4_set_inode_state(inode,
+/// EXT4_STATE_DIO_UNWRITTEN);`. The overwrite's and the indirect path's `get_block` do
+/// neither.
+fn dio_get_block_unwritten(state: &mut State, f: &WriteFrame, notes: &mut Vec<String>) {
+    let unwritten = state.block_state(f.inode, f.dio_next) == Some(ExtentState::Unwritten);
+    if f.path != Some(DioPath::Ext) || !unwritten {
+        return;
+    }
+    if f.iocb.is_sync_kiocb() {
+        state.inodes[f.inode].state_dio_unwritten = true;
+        return;
+    }
+    let id = f.dio.expect("dio");
+    let io_end = match state.dios[&id].private {
+        Some(io_end) => io_end,
+        None => {
+            let io_end = new_io_end(state, f.inode);
+            flag_io_unwritten(state, io_end);
+            state.dios.get_mut(&id).expect("dio").private = Some(io_end);
+            notes.push(format!("io_end e{io_end} in b_private, unwritten"));
+            io_end
+        }
+    };
+    let dio = state.dios.get_mut(&id).expect("dio");
+    dio.defer_completion = true;
+    debug_assert_eq!(dio.private, Some(io_end));
 }
 
 /// Submits a bio of `data` at the physical block `pblk` holding file byte `pos`.

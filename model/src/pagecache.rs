@@ -440,6 +440,9 @@ pub fn writeback_by(
         state.actors[a as usize].fdatawait = under_writeback(state, inode, pages);
     }
     match entry {
+        Some(_) if state.patched(crate::patches::Patch::IoEndInBPrivate) => {
+            notes.push("ext4_ext_map_blocks: down_write(i_data_sem), ext4_mb_new_blocks".into());
+        }
         Some(io) => notes.push(format!(
             "ext4_ext_map_blocks: down_write(i_data_sem), io = i_private = {}, ext4_mb_new_blocks",
             crate::state::io_end_name(io)
@@ -531,6 +534,13 @@ fn finish_unwritten_map(
     pblk: u32,
 ) -> u32 {
     let read = io.take().unwrap_or(state.inodes[inode].i_private);
+    if state.patched(crate::patches::Patch::IoEndInBPrivate) {
+        // 109811c20fb8: ext4_ext_map_blocks neither reads ext4_inode_aio(inode) nor sets
+        // EXT4_STATE_DIO_UNWRITTEN; a PRE_IO allocation only returns EXT4_MAP_UNWRITTEN, and
+        // mpage_map_one_extent flags writeback's own io_end (4.6.2 fs/ext4/inode.c:2332-2339).
+        flag_io_unwritten(state, io_end);
+        return pblk;
+    }
     match read {
         Some(aio) if !state.io_ends.contains_key(&aio) => {
             state.hazard = Some(crate::state::Hazard::UseAfterFree(format!(

@@ -64,13 +64,13 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         IndBegin if f.path != Some(DioPath::Ind) => ExtBegin,
         ExtSetPrivate if crate::dio::inits_io_end(state, f) => ExtInitIoEnd,
         ExtSetPrivate | ExtInitIoEnd | IndBegin => DioStart,
-        DioStart if f.dio.is_none() => after_dio(f),
+        DioStart if f.dio.is_none() => after_dio(state, f),
         DioStart => DioGetBlock,
         DioGetBlock if f.gb_io_pending => DioMapAlloc,
         DioGetBlock | DioMapAlloc if f.dio_ret < 0 || f.dio_next >= f.dio_end => DioZeroTail,
         DioGetBlock | DioMapAlloc => DioGetBlock,
         DioZeroTail => DioDrop,
-        DioDrop => after_dio(f),
+        DioDrop => after_dio(state, f),
         ExtPutIoEnd => ExtConvertAndEnd,
         ExtConvertAndEnd if f.path == Some(DioPath::ExtOverwrite) => ExtRelock,
         // 914f82a32d02: then ext4_direct_IO_write's end (4.4's ext4_ind_direct_IO end).
@@ -96,11 +96,13 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
 }
 
 /// Back in the `->direct_IO` implementation after `do_blockdev_direct_IO` returned.
-fn after_dio(f: &WriteFrame) -> WritePc {
+fn after_dio(state: &State, f: &WriteFrame) -> WritePc {
     if f.path == Some(DioPath::Ind) {
         IndEnd
-    } else {
+    } else if crate::dio::puts_own_io_end(state) {
         ExtPutIoEnd
+    } else {
+        ExtConvertAndEnd
     }
 }
 

@@ -181,3 +181,50 @@ fn dio_always_calls_end_io_alone_leaks_the_io_end_of_0024() {
         cell => panic!("0024 under 187372a3b9fa alone: {cell:?}"),
     }
 }
+
+/// 0010 (`durability`), 0025 (`sleep-in-atomic`), 0026 (`use-after-free`): every class
+/// gone under this patch alone; 0003 too (no `i_private` left to wipe).
+#[test]
+fn io_end_in_b_private_fixes_0010_0025_0026_and_0003() {
+    for prefix in ["0010", "0025", "0026", "0003"] {
+        fixed_by(prefix, Patch::IoEndInBPrivate);
+    }
+}
+
+/// Corpus 0010's writer (an O_DSYNC AIO into a hole inside `i_size`) under `patches`, stepped
+/// through its `get_block`: its dio's io_end, `i_private`, and whether the completion is
+/// deferred.
+fn odsync_aio_after_get_block(patches: Patches) -> (Option<u16>, Option<u16>, bool, bool) {
+    let mut scenario = entry("0010").scenario;
+    scenario.patches = patches;
+    let mut state = scenario.build().expect("the scenario builds");
+    step_until(&mut state, 0, |s| {
+        write_pc(s, 0) == Some(model::ops::WritePc::DioZeroTail)
+    });
+    let (_, dio) = state.dios.iter().next().expect("the dio");
+    let f = match &state.actors[0].frame {
+        model::ops::Frame::Write(f) => f.io_end,
+        _ => unreachable!("a0 writes"),
+    };
+    let flagged = dio.private.is_some_and(|e| state.io_ends[&e].unwritten);
+    (
+        dio.private,
+        state.inodes[0].i_private.or(f),
+        dio.defer_completion,
+        flagged,
+    )
+}
+
+#[test]
+fn the_async_get_block_makes_a_flagged_io_end_in_b_private() {
+    // 4.4.121: the io_end was made before the I/O, with a reference of the submitter's, and
+    // hangs in i_private, where ext4_ext_map_blocks found and flagged it.
+    let (private, inode_io_end, deferred, flagged) = odsync_aio_after_get_block(Patches::NONE);
+    assert!(private.is_some() && inode_io_end == private && deferred && flagged);
+    // 109811c20fb8: get_block makes it for the unwritten buffer, flags it, defers; the
+    // inode and ext4_ext_direct_IO hold nothing.
+    let patched = Patches::NONE.with(Patch::IoEndInBPrivate);
+    let (private, inode_io_end, deferred, flagged) = odsync_aio_after_get_block(patched);
+    assert!(private.is_some() && deferred && flagged);
+    assert_eq!(inode_io_end, None);
+}
