@@ -163,6 +163,11 @@ pub enum WritePc {
     FallbackFlush,
     /// Waits for it, then `ki_pos = endbyte + 1`, `invalidate_mapping_pages`.
     FallbackFlushWait,
+    /// `57a0da28ced8` (v5.2): `if (ret == -EIOCBQUEUED && unaligned_aio)
+    /// ext4_unwritten_wait(inode);` after `__generic_file_write_iter`, before the unlock:
+    /// sleeps on `ioend_wq[hash]` while `i_unwritten != 0`, holding `i_mutex` (and, in the
+    /// 4.4 shape, the aio_mutex); re-runs when woken.
+    QueuedUnwrittenWait,
     /// `mutex_unlock(&inode->i_mutex)` after `__generic_file_write_iter`.
     IMutexUnlock,
     /// `generic_write_sync` → `ext4_sync_file`: `filemap_write_and_wait_range` starts.

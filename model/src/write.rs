@@ -76,6 +76,8 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         // 914f82a32d02: then ext4_direct_IO_write's end (4.4's ext4_ind_direct_IO end).
         ExtConvertAndEnd | ExtRelock if f.orphan => IndEnd,
         ExtConvertAndEnd | ExtRelock | IndEnd => DirectEnd,
+        DirectEnd if unwritten_wait_after_queue(state, f) => QueuedUnwrittenWait,
+        QueuedUnwrittenWait => IMutexUnlock,
         DirectEnd if f.written < 0 || f.iter.count() == 0 => IMutexUnlock,
         DirectEnd => PerformWrite,
         PerformWrite if f.iter.count() > 0 && f.perform_error == 0 => PerformWrite,
@@ -104,6 +106,31 @@ fn after_dio(state: &State, f: &WriteFrame) -> WritePc {
     } else {
         ExtConvertAndEnd
     }
+}
+
+/// `57a0da28ced8` ("ext4: fix data corruption caused by overlapping unaligned and aligned
+/// IO", v5.2): a queued unaligned AIO waits for the inode's unwritten io_ends, its own
+/// included, before it drops `i_mutex`, so that no overlapping write starts while its bios
+/// (and its `dio_zero_block` bios) are in flight. 5.2.1 fs/ext4/file.c:266-274:
+///
+/// ```text
+/// ret = __generic_file_write_iter(iocb, from);
+/// /*
+///  * Unaligned direct AIO must be the only IO in flight. Otherwise
+///  * overlapping aligned IO after unaligned might result in data
+///  * corruption.
+///  */
+/// if (ret == -EIOCBQUEUED && unaligned_aio)
+///         ext4_unwritten_wait(inode);
+/// inode_unlock(inode);
+/// ```
+///
+/// `-EIOCBQUEUED` leaves `__generic_file_write_iter` only through the direct part
+/// (`DirectEnd` with `written < 0`).
+fn unwritten_wait_after_queue(state: &State, f: &WriteFrame) -> bool {
+    state.patched(Patch::UnwrittenWaitAfterQueue)
+        && f.written == errno::EIOCBQUEUED
+        && f.unaligned_aio
 }
 
 /// The first three terms of the gate, `o_direct && ext4_test_inode_flag(inode,
@@ -224,7 +251,7 @@ pub fn run(
     match f.pc {
         Gate => gate(state, f, notes),
         AioMutexLock => lock_aio_mutex(state, a, f, notes),
-        UnwrittenWait => unwritten_wait(state, a, f, notes),
+        UnwrittenWait | QueuedUnwrittenWait => unwritten_wait(state, a, f, notes),
         IMutexLock | ExtRelock => lock_i_mutex(state, a, f, notes),
         WriteChecks => write_checks(state, f, op, notes),
         OverwriteCheck => overwrite_check(state, f, notes),
@@ -285,6 +312,12 @@ fn gate(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
         && (f.iocb.ki_flags.append || unaligned());
     if serialize {
         f.aio_mutex = Some(ino.bucket());
+    }
+    if state.patched(Patch::UnwrittenWaitAfterQueue) {
+        // 57a0da28ced8's `unaligned_aio` in the 4.4 shape: the gate serialized because
+        // ext4_unaligned_aio said so. An O_APPEND write (which 4.4 serializes without asking
+        // it) extends the file, so do_blockdev_direct_IO runs it synchronously: never queued.
+        f.unaligned_aio = serialize && !f.iocb.ki_flags.append;
     }
     notes.push(format!("i_size_read={} serialize={serialize}", ino.i_size));
 }

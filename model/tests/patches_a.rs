@@ -170,3 +170,72 @@ mod i_mutex_serializes_unaligned_aio_e142d05263a4 {
         }
     }
 }
+
+mod unwritten_wait_after_queue_57a0da28ced8 {
+    use super::*;
+
+    /// An unaligned AIO into a hole inside `i_size`, on a request-based device (the plug holds
+    /// bios until the task sleeps or finishes its plug).
+    fn queued_unaligned(patches: Patches) -> State {
+        patched(
+            patches,
+            PLUGGED,
+            inode(2 * B, &[(0, 1, 0, Written)]),
+            vec![vec![Op::Write(aio(B, S))]],
+        )
+    }
+
+    /// 4.4 drops `i_mutex` and the aio_mutex with the bios still on `io_submit`'s plug. The
+    /// patch sleeps after `-EIOCBQUEUED` holding both (the 4.4 gate's locks); the sleep
+    /// dispatches the plugged bios, whose completion converts the io_end and wakes it.
+    #[test]
+    fn a_queued_unaligned_aio_sleeps_until_its_own_conversion_holding_its_locks() {
+        let mut s = queued_unaligned(Patches::NONE);
+        step_to(&mut s, 0, WritePc::DirectEnd);
+        exec::step(&mut s, Task::Actor(0)).unwrap();
+        assert_eq!(frame(&s, 0).pc, WritePc::IMutexUnlock);
+
+        let mut s = queued_unaligned(with(Patch::UnwrittenWaitAfterQueue));
+        step_to(&mut s, 0, WritePc::DirectEnd);
+        assert!(frame(&s, 0).unaligned_aio);
+        assert!(s.bios.values().all(|b| b.plugged_by == Some(0)));
+        exec::step(&mut s, Task::Actor(0)).unwrap();
+        assert_eq!(frame(&s, 0).pc, WritePc::QueuedUnwrittenWait);
+        exec::step(&mut s, Task::Actor(0)).unwrap();
+        assert_eq!(s.actors[0].sleeping, Some(Sleep::IoendWq(12)));
+        assert_eq!(s.inodes[0].i_mutex, Some(0));
+        assert_eq!(s.aio_mutex.get(&12), Some(&0));
+        assert_eq!(s.bios.len(), 2, "the data bio and the tail zero bio");
+        assert!(
+            s.bios.values().all(|b| b.plugged_by.is_none()),
+            "blk_schedule_flush_plug"
+        );
+        let trace = finish(&mut s);
+        let woken = trace
+            .iter()
+            .position(|t| t == "a0 QueuedUnwrittenWait")
+            .unwrap();
+        let converted = trace
+            .iter()
+            .position(|t| t.ends_with("dio_complete:EndIo"))
+            .unwrap();
+        assert!(converted < woken, "{trace:?}");
+        assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::EIOCBQUEUED);
+        assert!(s.inodes[0].i_mutex.is_none() && s.aio_mutex.is_empty());
+    }
+
+    /// A queued aligned AIO does not wait: only `unaligned_aio` does.
+    #[test]
+    fn a_queued_aligned_aio_does_not_wait() {
+        let mut s = patched(
+            with(Patch::UnwrittenWaitAfterQueue),
+            PLUGGED,
+            inode(2 * B, &[(0, 1, 0, Written)]),
+            vec![vec![Op::Write(aio(B, B))]],
+        );
+        step_to(&mut s, 0, WritePc::DirectEnd);
+        assert!(!frame(&s, 0).unaligned_aio);
+        exec::step(&mut s, Task::Actor(0)).unwrap();
+        assert_eq!(frame(&s, 0).pc, WritePc::IMutexUnlock);
+    }
+}

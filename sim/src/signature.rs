@@ -95,6 +95,7 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("PerformWrite", "generic_perform_write"),
     ("FallbackFlush", "filemap_write_and_wait_range"),
     ("FallbackFlushWait", "filemap_write_and_wait_range"),
+    ("QueuedUnwrittenWait", "ext4_unwritten_wait"),
     ("SyncFlush", "generic_write_sync:flush"),
     ("SyncFlushWait", "generic_write_sync:flush"),
     ("SyncCommit", "generic_write_sync:commit"),
