@@ -96,6 +96,8 @@ enum Command {
     Explain(ExplainArgs),
     /// The engines side by side: throughput, time to the first violation, speed-up.
     Bench(BenchArgs),
+    /// Hunt, then show which program points of each actor kind it never reached.
+    Coverage(crate::cli_coverage::CoverageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +201,9 @@ struct HuntArgs {
     /// Hunt in this scenario file (schedule seeds vary) instead of swarm scenarios.
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
+    /// Swarm cases as the blind swarm draws them, without coverage guidance.
+    #[arg(long, conflicts_with = "scenario")]
+    unguided: bool,
     /// Worker threads (default: all cores); the result does not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=JOBS_MAX))]
     jobs: Option<u64>,
@@ -291,6 +296,7 @@ pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
         Command::Shrink(args) => shrink_corpus(&args.file, out),
         Command::Explain(args) => explain(&args, out, err),
         Command::Bench(args) => bench(&args, out),
+        Command::Coverage(args) => crate::cli_coverage::run(&args, out),
     };
     result.unwrap_or_else(|message| {
         say!(err, "writeiter: {}", clip_lines(&message));
@@ -733,7 +739,7 @@ impl HuntArgs {
             ));
         }
         let source = match &self.scenario {
-            None => Source::Swarm,
+            None => crate::cli_coverage::swarm_source(self.unguided, &[]),
             Some(path) => {
                 let scenario = scenario_file::load(path).map_err(|e| e.to_string())?;
                 let max = crate::threaded::LOOM_ACTORS_MAX;
@@ -866,6 +872,7 @@ fn hunt_to(
     for line in &plan.known.stale {
         say!(human, "{line}");
     }
+    say!(human, "{}", crate::cli_coverage::summary_line(&result));
     print_classes(plan, &result, &reported, human);
     print_summary(plan, &result, human);
     if let Some(json) = json {

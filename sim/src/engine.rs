@@ -329,6 +329,38 @@ pub fn dfs_for(
     stepper: Stepper,
     oracle: &str,
 ) -> SearchReport {
+    dfs_probed(initial, bound, budget, stepper, oracle, &mut |_, _, _| {})
+}
+
+/// Sees each step before it runs: the state, its runnable tasks and the task chosen (for
+/// coverage, [`crate::coverage`]). It cannot change what a search does.
+pub type Probe<'a> = &'a mut dyn FnMut(&State, &[Task], Task);
+
+/// A chooser that shows each of its choices to a [`Probe`].
+pub struct Probed<'a> {
+    /// The chooser.
+    pub inner: &'a mut dyn Chooser,
+    /// The probe.
+    pub probe: Probe<'a>,
+}
+
+impl Chooser for Probed<'_> {
+    fn choose(&mut self, state: &State, runnable: &[Task]) -> Task {
+        let task = self.inner.choose(state, runnable);
+        (self.probe)(state, runnable, task);
+        task
+    }
+}
+
+/// [`dfs_for`], showing every step of every execution to `probe`.
+pub fn dfs_probed(
+    initial: &State,
+    bound: usize,
+    budget: u64,
+    stepper: Stepper,
+    oracle: &str,
+    probe: Probe<'_>,
+) -> SearchReport {
     let mut report = SearchReport::default();
     let mut stack: Vec<Vec<usize>> = vec![Vec::new()];
     while let Some(prefix) = stack.pop() {
@@ -339,7 +371,11 @@ pub fn dfs_for(
             choices: prefix.clone(),
             taken: Vec::new(),
         };
-        let run = execute(initial, &mut chooser, stepper, false);
+        let mut probed = Probed {
+            inner: &mut chooser,
+            probe: &mut *probe,
+        };
+        let run = execute(initial, &mut probed, stepper, false);
         report.schedules += 1;
         report.steps += run.schedule.len() as u64;
         if run
@@ -390,6 +426,18 @@ pub fn bfs(initial: &State, max_states: u64, stepper: Stepper) -> SearchReport {
 /// [`bfs`] for a violation of the oracle named `oracle` only (`""`: any); a path that
 /// breaks another oracle ends there.
 pub fn bfs_for(initial: &State, max_states: u64, stepper: Stepper, oracle: &str) -> SearchReport {
+    bfs_probed(initial, max_states, stepper, oracle, &mut |_, _, _| {})
+}
+
+/// [`bfs_for`], showing every step it applies (each runnable task of each state it expands)
+/// to `probe`.
+pub fn bfs_probed(
+    initial: &State,
+    max_states: u64,
+    stepper: Stepper,
+    oracle: &str,
+    probe: Probe<'_>,
+) -> SearchReport {
     let wanted = |v: &crate::oracle::Violation| oracle.is_empty() || v.oracle.name() == oracle;
     let mut report = SearchReport::default();
     let mut nodes: Vec<(Option<usize>, Task)> = Vec::new();
@@ -408,7 +456,8 @@ pub fn bfs_for(initial: &State, max_states: u64, stepper: Stepper, oracle: &str)
                 return report;
             }
         }
-        for task in runnable {
+        for &task in &runnable {
+            probe(&state, &runnable, task);
             let (mut next, mut watch) = (state.clone(), observer.clone());
             let checked = apply(stepper, &mut next, task)
                 .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
