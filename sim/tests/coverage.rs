@@ -229,6 +229,18 @@ fn coverage_of_a_scenario_file_is_a_fraction_of_its_reachable_total() {
 }
 
 #[test]
+fn help_lists_the_coverage_command() {
+    let out = writeiter(&["help"]);
+    assert!(
+        stdout(&out)
+            .lines()
+            .any(|l| l.trim_start().starts_with("coverage ")),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
 fn bad_coverage_flags_exit_2_naming_the_flag() {
     let html = temp("no-such-dir").join("x.html");
     for (args, flag) in [
