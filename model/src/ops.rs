@@ -473,6 +473,36 @@ macro_rules! step_names {
 }
 step_names!(WritePc, CompletePc, OtherPc, CommitPc);
 
+/// Every program point of the four kinds of program counter, in declaration order (so
+/// `ALL[i] as usize == i`), for coverage reports that list which points a run never reached.
+/// `WritePc::Done` and `OtherPc::Done` are where an operation has returned: no step runs there.
+macro_rules! program_points {
+    ($($pc:ident [$n:literal]: $($v:ident),+;)+) => {$(
+        impl $pc {
+            /// Every variant, in declaration order.
+            pub const ALL: [$pc; $n] = [$($pc::$v),+];
+        }
+    )+};
+}
+program_points! {
+    WritePc [39]:
+        Gate, AioMutexLock, UnwrittenWait, IMutexLock, WriteChecks, OverwriteCheck,
+        DirectFlush, DirectFlushWait, DirectInvalidate, DirectIo, ExtBegin,
+        ExtOverwriteUnlock, ExtSetPrivate, ExtInitIoEnd, IndBegin, DioStart,
+        DioGetBlock, DioMapAlloc, DioZeroTail, DioDrop, ExtPutIoEnd, ExtConvertAndEnd,
+        ExtRelock, IndEnd, DirectEnd, PerformWrite, FallbackFlush, FallbackFlushWait,
+        QueuedUnwrittenWait, IMutexUnlock, SyncFlush, SyncFlushWait, SyncCommit, SyncCommitWait, FinishPlug,
+        AioMutexUnlock, OutUnlock, IoSubmitFinishPlug, Done;
+    OtherPc [20]:
+        IMutexLock, OrphanAdd, SetSize, DioWait, TruncatePagecache, FreeBlocks,
+        IMutexUnlock, Flush, PunchFlush, FlushWait, Commit, CommitWait, ReadPage,
+        DioReadBegin, LockedFlush, LockedFlushWait, WritebackRun, Stat, Crash, Done;
+    CompletePc [8]:
+        EndIo, DioEnd, SyncFlush, SyncFlushWait, SyncCommit, SyncCommitWait, KiComplete,
+        Invalidate;
+    CommitPc [4]: Lock, Switch, Submit, Flush;
+}
+
 impl std::fmt::Display for DioPath {
     /// The `->direct_IO` implementation's kernel name.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -101,6 +101,8 @@ enum Command {
     Patches,
     /// Every corpus entry under 4.4.121, under each patch alone and under all of them.
     Matrix(MatrixArgs),
+    /// Hunt, then show which program points of each actor kind it never reached.
+    Coverage(crate::cli_coverage::CoverageArgs),
 }
 
 /// `--patch ID`, repeated: upstream fixes applied to the model.
@@ -244,6 +246,9 @@ struct HuntArgs {
     /// Hunt in this scenario file (schedule seeds vary) instead of swarm scenarios.
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
+    /// Swarm cases as the blind swarm draws them, without coverage guidance.
+    #[arg(long, conflicts_with = "scenario")]
+    unguided: bool,
     /// Worker threads (default: all cores); the result does not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=JOBS_MAX))]
     jobs: Option<u64>,
@@ -340,6 +345,7 @@ pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
         Command::Bench(args) => bench(&args, out),
         Command::Patches => list_patches(out),
         Command::Matrix(args) => matrix(&args, out, err),
+        Command::Coverage(args) => crate::cli_coverage::run(&args, out),
     };
     result.unwrap_or_else(|message| {
         say!(err, "writeiter: {}", clip_lines(&message));
@@ -950,7 +956,7 @@ impl HuntArgs {
             ));
         }
         let source = match &self.scenario {
-            None => Source::Swarm,
+            None => crate::cli_coverage::swarm_source(self.unguided, &[]),
             Some(path) => {
                 let scenario = scenario_file::load(path).map_err(|e| e.to_string())?;
                 let max = crate::threaded::LOOM_ACTORS_MAX;
@@ -1084,6 +1090,7 @@ fn hunt_to(
     for line in &plan.known.stale {
         say!(human, "{line}");
     }
+    say!(human, "{}", crate::cli_coverage::summary_line(&result));
     print_classes(plan, &result, &reported, human);
     print_summary(plan, &result, human);
     if let Some(json) = json {

@@ -341,6 +341,61 @@ pub fn dfs_where(
     oracle: &str,
     accept: &dyn Fn(&Execution) -> bool,
 ) -> SearchReport {
+    dfs_search(
+        initial,
+        (bound, budget),
+        stepper,
+        (oracle, accept),
+        &mut |_, _, _| {},
+    )
+}
+
+/// Sees each step before it runs: the state, its runnable tasks and the task chosen (for
+/// coverage, [`crate::coverage`]). It cannot change what a search does.
+pub type Probe<'a> = &'a mut dyn FnMut(&State, &[Task], Task);
+
+/// A chooser that shows each of its choices to a [`Probe`].
+pub struct Probed<'a> {
+    /// The chooser.
+    pub inner: &'a mut dyn Chooser,
+    /// The probe.
+    pub probe: Probe<'a>,
+}
+
+impl Chooser for Probed<'_> {
+    fn choose(&mut self, state: &State, runnable: &[Task]) -> Task {
+        let task = self.inner.choose(state, runnable);
+        (self.probe)(state, runnable, task);
+        task
+    }
+}
+
+/// [`dfs_for`], showing every step of every execution to `probe`.
+pub fn dfs_probed(
+    initial: &State,
+    bound: usize,
+    budget: u64,
+    stepper: Stepper,
+    oracle: &str,
+    probe: Probe<'_>,
+) -> SearchReport {
+    dfs_search(
+        initial,
+        (bound, budget),
+        stepper,
+        (oracle, &|_| true),
+        probe,
+    )
+}
+
+/// The depth-first search of [`dfs_where`] and [`dfs_probed`].
+fn dfs_search(
+    initial: &State,
+    (bound, budget): (usize, u64),
+    stepper: Stepper,
+    (oracle, accept): (&str, &dyn Fn(&Execution) -> bool),
+    probe: Probe<'_>,
+) -> SearchReport {
     let mut report = SearchReport::default();
     let mut stack: Vec<Vec<usize>> = vec![Vec::new()];
     while let Some(prefix) = stack.pop() {
@@ -351,7 +406,11 @@ pub fn dfs_where(
             choices: prefix.clone(),
             taken: Vec::new(),
         };
-        let run = execute(initial, &mut chooser, stepper, false);
+        let mut probed = Probed {
+            inner: &mut chooser,
+            probe: &mut *probe,
+        };
+        let run = execute(initial, &mut probed, stepper, false);
         report.schedules += 1;
         report.steps += run.schedule.len() as u64;
         if run
@@ -415,6 +474,35 @@ pub fn bfs_where(
     oracle: &str,
     accept: &dyn Fn(&Execution) -> bool,
 ) -> SearchReport {
+    bfs_search(
+        initial,
+        max_states,
+        stepper,
+        (oracle, accept),
+        &mut |_, _, _| {},
+    )
+}
+
+/// [`bfs_for`], showing every step it applies (each runnable task of each state it expands)
+/// to `probe`.
+pub fn bfs_probed(
+    initial: &State,
+    max_states: u64,
+    stepper: Stepper,
+    oracle: &str,
+    probe: Probe<'_>,
+) -> SearchReport {
+    bfs_search(initial, max_states, stepper, (oracle, &|_| true), probe)
+}
+
+/// The breadth-first search of [`bfs_where`] and [`bfs_probed`].
+fn bfs_search(
+    initial: &State,
+    max_states: u64,
+    stepper: Stepper,
+    (oracle, accept): (&str, &dyn Fn(&Execution) -> bool),
+    probe: Probe<'_>,
+) -> SearchReport {
     let wanted = |v: &crate::oracle::Violation| oracle.is_empty() || v.oracle.name() == oracle;
     let mut report = SearchReport::default();
     let mut nodes: Vec<(Option<usize>, Task)> = Vec::new();
@@ -436,7 +524,8 @@ pub fn bfs_where(
                 }
             }
         }
-        for task in runnable {
+        for &task in &runnable {
+            probe(&state, &runnable, task);
             let (mut next, mut watch) = (state.clone(), observer.clone());
             let checked = apply(stepper, &mut next, task)
                 .and_then(|event| watch.after_step(&next, &event.expect("runnable")));

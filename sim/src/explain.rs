@@ -248,7 +248,7 @@ fn sector_text(execution: &Execution) -> String {
 }
 
 /// Escapes text for SVG and HTML.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

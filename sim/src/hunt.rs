@@ -8,15 +8,17 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use model::scenario::Scenario;
 use model::state::State;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::engine::{self, Execution, Pct, RandomWalk, Stepper};
+use crate::coverage::Coverage;
+use crate::engine::{self, Execution, Pct, Probed, RandomWalk, Stepper};
+use crate::guide::{self, Guide, Selection, Weights};
 use crate::signature::{self, Signature};
 use crate::swarm;
 
@@ -28,6 +30,8 @@ pub const DFS_PREEMPTIONS: usize = 2;
 pub const PCT_DEPTH: usize = 3;
 /// States the breadth-first search may visit per case.
 pub const BFS_STATES: u64 = 50_000;
+/// How often a worker waiting for a round's weights looks at the stop conditions again.
+pub const GUIDE_POLL: Duration = Duration::from_millis(20);
 
 /// Which engine explores the interleavings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +121,9 @@ impl Strategy {
 pub enum Source {
     /// Swarm scenarios from this base seed (case `i` uses seed `base + i`).
     Swarm,
+    /// Swarm scenarios whose seeds a [`Selection`] chooses: coverage-guided, or leaving kinds
+    /// out ([`crate::guide`]).
+    Selected(Selection),
     /// One scenario, every case a different schedule seed.
     File(Scenario),
 }
@@ -177,6 +184,8 @@ pub struct CaseResult {
     /// Milliseconds from the hunt's start to this case's end (reporting only: it depends on
     /// the machine and the threads, and never decides anything).
     pub finished_ms: u128,
+    /// What the case's steps covered (our simulator only), until the hunt merges it.
+    pub coverage: Option<Box<Coverage>>,
 }
 
 /// When a hunt stops, besides its budget.
@@ -228,13 +237,23 @@ pub struct HuntResult {
     pub elapsed_ms: u128,
     /// The hunt was stopped from outside (Ctrl-C) before its budget.
     pub interrupted: bool,
+    /// What the counted cases covered.
+    pub coverage: Coverage,
 }
 
 impl Hunt {
     /// Case `index`.
     pub fn case(&self, local: u64) -> Case {
+        self.case_weighted(local, None)
+    }
+
+    /// Case `index` under the weights of its round (a guided hunt).
+    pub fn case_weighted(&self, local: u64, weights: Option<&Weights>) -> Case {
         let index = local * self.shard.1 + self.shard.0;
-        let seed = self.seed.wrapping_add(index);
+        let seed = match &self.source {
+            Source::Selected(selection) => selection.seed(self.seed, index, weights),
+            _ => self.seed.wrapping_add(index),
+        };
         let portfolio: &[Strategy] = if self.engine == Engine::Sim {
             &Strategy::PORTFOLIO
         } else {
@@ -244,7 +263,7 @@ impl Hunt {
             .strategy
             .unwrap_or(portfolio[(index % portfolio.len() as u64) as usize]);
         let (mut scenario, options) = match &self.source {
-            Source::Swarm => {
+            Source::Swarm | Source::Selected(_) => {
                 let (scenario, options) = swarm::generate(seed);
                 (scenario, options.to_string())
             }
@@ -297,15 +316,18 @@ impl Hunt {
         let mut finished = BTreeMap::new();
         let mut schedules = 0;
         let rule = StopRule { known, until };
+        let rounds = Rounds::new();
+        let mut merger = Merger::default();
         std::thread::scope(|scope| {
             for _ in 0..self.jobs.max(1) {
                 let send = send.clone();
-                let (next, lowest, rule) = (&next, &lowest_stop, &rule);
+                let (next, lowest, rule, rounds) = (&next, &lowest_stop, &rule, &rounds);
                 let shared = Shared {
                     next,
                     lowest,
                     stop,
                     started,
+                    rounds,
                 };
                 scope.spawn(move || self.worker(&shared, rule, &send));
             }
@@ -314,6 +336,7 @@ impl Hunt {
                 schedules += case.schedules;
                 progress(&case, schedules);
                 finished.insert(case.case.index, case);
+                merger.merge_ready(self, &mut finished, &rule, &rounds);
             }
         });
         let mut result = HuntResult {
@@ -324,16 +347,31 @@ impl Hunt {
             classes: Vec::new(),
             elapsed_ms: started.elapsed().as_millis(),
             interrupted: stop.load(Ordering::SeqCst),
+            coverage: merger.coverage,
         };
         // In index order, up to the lowest case that stops the hunt. Every case below it ran
         // (workers stop only past it) unless the time budget or a stop cut the hunt short.
-        for (_, case) in finished {
+        for (_, mut case) in finished {
+            if let Some(coverage) = case.coverage.take() {
+                result.coverage.merge(&coverage);
+            }
             result.count(case.clone(), known);
             if rule.stops(&case) {
                 break;
             }
         }
         result
+    }
+
+    /// The local number (within the shard) of case `index`.
+    fn local_of(&self, index: u64) -> u64 {
+        (index - self.shard.0) / self.shard.1
+    }
+
+    /// A guided hunt ([`Source::Selected`] with `guided`); only our simulator collects the
+    /// coverage that guides.
+    fn guided(&self) -> bool {
+        self.engine == Engine::Sim && matches!(&self.source, Source::Selected(s) if s.guided)
     }
 
     /// Takes cases in order; stops past the lowest case that stops the hunt, the case count
@@ -348,7 +386,24 @@ impl Hunt {
             if local >= self.cases || local > shared.lowest.load(Ordering::SeqCst) || stopped {
                 return;
             }
-            let mut result = run_case_on(self.engine, self.case(local), self.stepper);
+            let weights = if self.guided() {
+                let quit = || {
+                    let out_of_time = self
+                        .max_seconds
+                        .is_some_and(|s| shared.started.elapsed().as_secs() >= s);
+                    out_of_time
+                        || shared.stop.load(Ordering::SeqCst)
+                        || local > shared.lowest.load(Ordering::SeqCst)
+                };
+                match shared.rounds.wait(local / guide::ROUND, quit) {
+                    Some(weights) => weights,
+                    None => return,
+                }
+            } else {
+                Arc::new(None)
+            };
+            let case = self.case_weighted(local, weights.as_ref().as_ref());
+            let mut result = run_case_on(self.engine, case, self.stepper);
             result.signature = signature_of(&result, self.stepper);
             result.finished_ms = shared.started.elapsed().as_millis();
             if rule.stops(&result) {
@@ -371,6 +426,93 @@ struct Shared<'a> {
     stop: &'a AtomicBool,
     /// The hunt's start.
     started: Instant,
+    /// The weights of each round of a guided hunt.
+    rounds: &'a Rounds,
+}
+
+/// The weights of each round of a guided hunt, published as the hunt merges the cases they
+/// come from ([`crate::guide`]); rounds `0..=LAG` have none.
+struct Rounds {
+    published: Mutex<Vec<Arc<Option<Weights>>>>,
+    ready: Condvar,
+}
+
+impl Rounds {
+    fn new() -> Rounds {
+        let unguided = (0..=guide::LAG).map(|_| Arc::new(None)).collect();
+        Rounds {
+            published: Mutex::new(unguided),
+            ready: Condvar::new(),
+        }
+    }
+
+    /// The weights of `round` once published; `None` when `quit` says so first.
+    fn wait(&self, round: u64, quit: impl Fn() -> bool) -> Option<Arc<Option<Weights>>> {
+        let mut published = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(weights) = published.get(round as usize) {
+                return Some(weights.clone());
+            }
+            if quit() {
+                return None;
+            }
+            published = self
+                .ready
+                .wait_timeout(published, GUIDE_POLL)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn publish(&self, weights: Weights) {
+        let mut published = self.published.lock().unwrap_or_else(|e| e.into_inner());
+        published.push(Arc::new(Some(weights)));
+        self.ready.notify_all();
+    }
+}
+
+/// Merges finished cases in case order as they become contiguous: their coverage, and for
+/// a guided hunt what each option value brought, publishing a round's weights when the
+/// rounds it depends on are merged. It stops at the first case that stops the hunt.
+#[derive(Default)]
+struct Merger {
+    /// The next local case to merge.
+    next: u64,
+    /// A merged case stopped the hunt.
+    stopped: bool,
+    coverage: Coverage,
+    guide: Guide,
+}
+
+impl Merger {
+    fn merge_ready(
+        &mut self,
+        hunt: &Hunt,
+        finished: &mut BTreeMap<u64, CaseResult>,
+        rule: &StopRule<'_>,
+        rounds: &Rounds,
+    ) {
+        let guided = hunt.guided();
+        while !self.stopped {
+            let index = self.next * hunt.shard.1 + hunt.shard.0;
+            let Some(case) = finished.get_mut(&index) else {
+                return;
+            };
+            debug_assert_eq!(hunt.local_of(index), self.next);
+            let new = case
+                .coverage
+                .take()
+                .map_or(0, |coverage| self.coverage.merge(&coverage));
+            if guided {
+                self.guide.record(case.case.seed, new);
+            }
+            self.stopped = rule.stops(case);
+            self.next += 1;
+            if guided && self.next.is_multiple_of(guide::ROUND) {
+                rounds.publish(self.guide.weights());
+            }
+        }
+    }
 }
 
 /// Which finished case stops a hunt.
@@ -479,20 +621,32 @@ fn run_threaded_case(engine: Engine, case: Case, stepper: Stepper) -> CaseResult
         found,
         signature: None,
         finished_ms: 0,
+        coverage: None,
     }
 }
 
 /// Runs one case with its strategy on our simulator.
 pub fn run_case(case: Case, stepper: Stepper) -> CaseResult {
     let initial = case.scenario.build().expect("cases hold valid scenarios");
+    let mut coverage = Coverage::new();
+    let mut probe = |state: &State, runnable: &[model::exec::Task], task| {
+        coverage.see(state, runnable, task);
+    };
     let (schedules, steps, found) = match case.strategy {
-        Strategy::Random | Strategy::Pct => sample(&initial, &case, stepper),
+        Strategy::Random | Strategy::Pct => sample(&initial, &case, stepper, &mut probe),
         Strategy::Dfs => {
-            let report = engine::dfs(&initial, DFS_PREEMPTIONS, CASE_SCHEDULES, stepper);
+            let report = engine::dfs_probed(
+                &initial,
+                DFS_PREEMPTIONS,
+                CASE_SCHEDULES,
+                stepper,
+                "",
+                &mut probe,
+            );
             (report.schedules, report.steps, report.found)
         }
         Strategy::Bfs => {
-            let report = engine::bfs(&initial, BFS_STATES, stepper);
+            let report = engine::bfs_probed(&initial, BFS_STATES, stepper, "", &mut probe);
             (report.schedules, report.steps, report.found)
         }
     };
@@ -503,21 +657,37 @@ pub fn run_case(case: Case, stepper: Stepper) -> CaseResult {
         found,
         signature: None,
         finished_ms: 0,
+        coverage: Some(Box::new(coverage)),
     }
 }
 
 /// Random or PCT schedules, each from a seed drawn from the case's ChaCha8 stream.
-fn sample(initial: &State, case: &Case, stepper: Stepper) -> (u64, u64, Option<Execution>) {
+fn sample(
+    initial: &State,
+    case: &Case,
+    stepper: Stepper,
+    probe: engine::Probe<'_>,
+) -> (u64, u64, Option<Execution>) {
     let mut seeds = ChaCha8Rng::seed_from_u64(case.seed);
     let mut steps = 0;
     for schedule in 0..CASE_SCHEDULES {
         let seed: u64 = seeds.random();
-        let run = match case.strategy {
+        let (mut pct, mut walk);
+        let inner: &mut dyn engine::Chooser = match case.strategy {
             Strategy::Pct => {
-                engine::execute(initial, &mut Pct::new(seed, PCT_DEPTH), stepper, false)
+                pct = Pct::new(seed, PCT_DEPTH);
+                &mut pct
             }
-            _ => engine::execute(initial, &mut RandomWalk::new(seed), stepper, false),
+            _ => {
+                walk = RandomWalk::new(seed);
+                &mut walk
+            }
         };
+        let mut probed = Probed {
+            inner,
+            probe: &mut *probe,
+        };
+        let run = engine::execute(initial, &mut probed, stepper, false);
         steps += run.schedule.len() as u64;
         if run.violation.is_some() {
             return (schedule + 1, steps, Some(run));

@@ -58,9 +58,12 @@
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod cli_coverage;
 pub mod corpus;
+pub mod coverage;
 pub mod engine;
 pub mod explain;
+pub mod guide;
 pub mod hunt;
 pub mod matrix;
 pub mod oracle;

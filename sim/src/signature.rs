@@ -284,7 +284,7 @@ fn signature(
 }
 
 /// A step's name as the trace prints it, without object ids.
-fn step_name(pc: Pc) -> String {
+pub fn step_name(pc: Pc) -> String {
     match pc {
         Pc::Write(p) => p.to_string(),
         Pc::Other(p) => p.to_string(),

@@ -57,6 +57,16 @@ impl fmt::Display for Kind {
     }
 }
 
+impl Kind {
+    /// Every kind, in the order a seed draws them.
+    pub const ALL: [Kind; 7] = KINDS;
+
+    /// Parses the name [`Kind`]'s `Display` prints.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        KINDS.into_iter().find(|k| k.to_string() == name)
+    }
+}
+
 const KINDS: [Kind; 7] = [
     Kind::Buffered,
     Kind::SyncDio,
@@ -123,6 +133,51 @@ pub fn generate(seed: u64) -> (Scenario, SwarmOptions) {
     (scenario, options)
 }
 
+/// The options of `seed`'s scenario ([`generate`] draws them first), without drawing the
+/// scenario.
+pub fn options_of(seed: u64) -> SwarmOptions {
+    options(seed, &mut ChaCha8Rng::seed_from_u64(seed))
+}
+
+/// The option dimensions a coverage-guided hunt weighs ([`crate::guide`]): each kind on or
+/// off, the sector size, dioread_nolock, plug_holds_bios, bio_errors, `i_size`, actors.
+pub const DIMENSIONS: usize = 13;
+/// The most values a dimension has (`i_size`'s five).
+pub const VALUES_MAX: usize = 5;
+/// The `i_size` choices, in blocks and sectors: `(blocks, sectors)`.
+const I_SIZES: [(u64, u64); 5] = [(0, 0), (1, 0), (2, 0), (2, 1), (3, 0)];
+
+/// Each dimension's name and number of values.
+pub fn dimensions() -> [(String, usize); DIMENSIONS] {
+    std::array::from_fn(|d| match d {
+        0..7 => (format!("kind {}", KINDS[d]), 2),
+        7 => ("sector 2 KiB".to_string(), 2),
+        8 => ("dioread_nolock".to_string(), 2),
+        9 => ("plug_holds_bios".to_string(), 2),
+        10 => ("bio_errors".to_string(), 2),
+        11 => ("i_size".to_string(), I_SIZES.len()),
+        _ => ("actors".to_string(), ACTORS.1 - ACTORS.0 + 1),
+    })
+}
+
+/// The value `options` takes in each dimension of [`dimensions`].
+pub fn option_values(options: &SwarmOptions) -> [usize; DIMENSIONS] {
+    let (b, s) = (options.geometry.blocksize(), options.geometry.sectorsize());
+    let m = &options.mount;
+    std::array::from_fn(|d| match d {
+        0..7 => usize::from(options.kinds.contains(&KINDS[d])),
+        7 => (options.geometry.sector_bits - 10) as usize,
+        8 => usize::from(m.dioread_nolock),
+        9 => usize::from(m.plug_holds_bios),
+        10 => usize::from(m.bio_errors),
+        11 => I_SIZES
+            .iter()
+            .position(|&(blocks, sectors)| blocks * b + sectors * s == options.i_size)
+            .unwrap_or(0),
+        _ => options.actors - ACTORS.0,
+    })
+}
+
 fn options(seed: u64, rng: &mut ChaCha8Rng) -> SwarmOptions {
     let mut kinds: Vec<Kind> = KINDS
         .iter()
@@ -150,7 +205,8 @@ fn options(seed: u64, rng: &mut ChaCha8Rng) -> SwarmOptions {
         bio_errors: rng.random_range(0..8) == 0,
     };
     let b = geometry.blocksize();
-    let i_size = [0, b, 2 * b, 2 * b + geometry.sectorsize(), 3 * b][rng.random_range(0..5)];
+    let (blocks, sectors) = I_SIZES[rng.random_range(0..I_SIZES.len())];
+    let i_size = blocks * b + sectors * geometry.sectorsize();
     let actors = rng.random_range(ACTORS.0..=ACTORS.1);
     SwarmOptions {
         seed,
