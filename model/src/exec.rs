@@ -155,6 +155,23 @@ pub enum Pc {
     Commit(CommitPc),
 }
 
+impl Pc {
+    /// The upstream fix that adds this program point ([`crate::patches`]): 4.4.121 itself
+    /// never steps there. `None` for a point of 4.4.121.
+    pub fn added_by(self) -> Option<crate::patches::Patch> {
+        use crate::patches::Patch;
+        match self {
+            Pc::Write(crate::ops::WritePc::QueuedUnwrittenWait) => {
+                Some(Patch::UnwrittenWaitAfterQueue)
+            }
+            Pc::DioComplete(crate::ops::CompletePc::Invalidate) => {
+                Some(Patch::DioCompleteInvalidates)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// One applied step, for the trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {

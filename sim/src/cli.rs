@@ -107,7 +107,7 @@ enum Command {
 
 /// `--patch ID`, repeated: upstream fixes applied to the model.
 #[derive(Debug, Args)]
-struct PatchArgs {
+pub(crate) struct PatchArgs {
     /// Apply the upstream fix with this commit id (7 to 12 hex digits; `writeiter patches`
     /// lists them) to the 4.4.121 model; repeat for more, `all` for every one.
     #[arg(long = "patch", value_name = "ID|all")]
@@ -116,7 +116,7 @@ struct PatchArgs {
 
 impl PatchArgs {
     /// The patches named, or bad input naming the flag and the id.
-    fn patches(&self) -> Result<Patches, String> {
+    pub(crate) fn patches(&self) -> Result<Patches, String> {
         Patches::parse(&self.patch).map_err(|e| format!("--patch: {e}"))
     }
 

@@ -49,6 +49,8 @@ pub struct CoverageArgs {
     /// Also write the report as an HTML page here.
     #[arg(long, value_name = "OUT")]
     html: Option<PathBuf>,
+    #[command(flatten)]
+    patches: crate::cli::PatchArgs,
 }
 
 /// A `--without` value.
@@ -93,6 +95,7 @@ pub fn summary_line(result: &HuntResult) -> String {
 
 /// Runs `writeiter coverage`.
 pub fn run(args: &CoverageArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
+    let patches = args.patches.patches()?;
     let scenario = match &args.scenario {
         Some(path) => Some(scenario_file::load(path).map_err(|e| e.to_string())?),
         None => None,
@@ -112,7 +115,11 @@ pub fn run(args: &CoverageArgs, out: &mut dyn Write) -> Result<ExitCode, String>
         std::fs::write(path, "").map_err(|e| format!("--html {}: {e}", path.display()))?;
     }
     let source = match &scenario {
-        Some(s) => Source::File(s.clone()),
+        Some(s) => {
+            let mut s = s.clone();
+            s.patches = s.patches.union(patches);
+            Source::File(s)
+        }
         None => swarm_source(args.unguided, &args.without),
     };
     let jobs = args.jobs.map_or_else(
@@ -129,7 +136,7 @@ pub fn run(args: &CoverageArgs, out: &mut dyn Write) -> Result<ExitCode, String>
         jobs,
         stepper: model::exec::step,
         shard: (0, 1),
-        patches: model::patches::Patches::NONE,
+        patches,
     };
     let result = hunt.run_classes(
         &Known::new(),
@@ -139,6 +146,8 @@ pub fn run(args: &CoverageArgs, out: &mut dyn Write) -> Result<ExitCode, String>
     );
     let total = match &scenario {
         Some(s) => {
+            let mut s = s.clone();
+            s.patches = s.patches.union(patches);
             let initial = s.build().map_err(|e| format!("the scenario: {e}"))?;
             let (total, exhausted) =
                 coverage::reachable(&initial, coverage::REACHABLE_STATES, hunt.stepper);
@@ -177,7 +186,11 @@ fn title(args: &CoverageArgs, result: &HuntResult) -> String {
         format!(" without {}", without.join(","))
     };
     format!(
-        "writeiter coverage: {source}{without}, seed {}, {} cases, {} schedules, {} steps",
-        args.seed, result.cases, result.schedules, result.steps
+        "writeiter coverage: model {}, {source}{without}, seed {}, {} cases, {} schedules, {} steps",
+        args.patches.patches().unwrap_or_default(),
+        args.seed,
+        result.cases,
+        result.schedules,
+        result.steps
     )
 }

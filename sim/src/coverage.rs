@@ -456,9 +456,10 @@ pub fn text(coverage: &Coverage, total: Option<&Coverage>) -> String {
         );
         for pc in unreached {
             let name = step_name(pc);
-            let why = match total {
-                Some(t) if !t.reached(pc) => " (unreachable in this scenario)",
-                _ => "",
+            let why = match (pc.added_by(), total) {
+                (Some(patch), _) => format!(" (a step of --patch {} only)", patch.upstream().id),
+                (None, Some(t)) if !t.reached(pc) => " (unreachable in this scenario)".to_string(),
+                _ => String::new(),
             };
             let _ = writeln!(
                 out,
@@ -492,7 +493,11 @@ pub fn html(title: &str, coverage: &Coverage, total: Option<&Coverage>) -> Strin
         for pc in program_points().into_iter().filter(|&p| kind_of(p) == kind) {
             let name = step_name(pc);
             let steps = coverage.steps[index_of(pc) as usize];
+            let only = pc
+                .added_by()
+                .map(|p| format!("unreached: a step of --patch {} only", p.upstream().id));
             let (class, status) = match (steps, total) {
+                (0, _) if only.is_some() => ("unreachable", only.as_deref().unwrap_or_default()),
                 (0, Some(t)) if !t.reached(pc) => ("unreachable", "unreachable here"),
                 (0, _) => ("unreached", "unreached"),
                 _ => ("reached", "reached"),

@@ -189,7 +189,9 @@ fn coverage_lists_the_unreached_points_as_text_and_html() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
-        text.starts_with("writeiter coverage: swarm (coverage-guided) without aio-dio"),
+        text.starts_with(
+            "writeiter coverage: model 4.4.121, swarm (coverage-guided) without aio-dio"
+        ),
         "{text}"
     );
     assert!(
@@ -282,4 +284,38 @@ fn bad_coverage_flags_exit_2_naming_the_flag() {
         assert!(err.contains(flag), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
+}
+
+/// A program point only an upstream fix adds is marked as such, and `--patch` reaches it: the
+/// example's unaligned AIO is queued (`-EIOCBQUEUED`), so with 57a0da28ced8 it waits in
+/// `ext4_unwritten_wait` before dropping `i_mutex`.
+#[test]
+fn a_patch_only_program_point_is_marked_and_reached_under_its_patch() {
+    let run = |patch: &[&str]| {
+        let mut args = vec![
+            "coverage",
+            "--scenario",
+            "examples/unaligned-aio.toml",
+            "--schedules",
+            "640",
+            "--jobs",
+            "1",
+        ];
+        args.extend_from_slice(patch);
+        let out = common::writeiter(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+        common::stdout(&out)
+    };
+    let plain = run(&[]);
+    let marked = "unreached QueuedUnwrittenWait          ext4_unwritten_wait (a step of --patch 57a0da28ced8 only)";
+    assert!(plain.contains(marked), "{plain}");
+    let patched = run(&["--patch", "57a0da28ced8"]);
+    assert!(
+        patched.starts_with("writeiter coverage: model 4.4.121 + 57a0da28ced8,"),
+        "{patched}"
+    );
+    assert!(
+        !patched.contains("unreached QueuedUnwrittenWait"),
+        "{patched}"
+    );
 }
