@@ -121,7 +121,7 @@ impl PatchArgs {
     }
 
     /// `scenario` with the patches named applied as well.
-    fn apply(&self, mut scenario: Scenario) -> Result<Scenario, String> {
+    pub(crate) fn apply(&self, mut scenario: Scenario) -> Result<Scenario, String> {
         scenario.patches = scenario.patches.union(self.patches()?);
         Ok(scenario)
     }

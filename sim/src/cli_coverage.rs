@@ -96,32 +96,10 @@ pub fn summary_line(result: &HuntResult) -> String {
 /// Runs `writeiter coverage`.
 pub fn run(args: &CoverageArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
     let patches = args.patches.patches()?;
-    let scenario = match &args.scenario {
-        Some(path) => Some(scenario_file::load(path).map_err(|e| e.to_string())?),
-        None => None,
-    };
-    if scenario.is_some() && !args.without.is_empty() {
-        return Err(
-            "--without leaves kinds out of swarm cases; it does not apply to --scenario"
-                .to_string(),
-        );
-    }
-    let selection = Selection {
-        guided: !args.unguided,
-        without: args.without.clone(),
-    };
-    selection.check().map_err(|e| format!("--without: {e}"))?;
+    let (scenario, source) = source(args)?;
     if let Some(path) = &args.html {
         std::fs::write(path, "").map_err(|e| format!("--html {}: {e}", path.display()))?;
     }
-    let source = match &scenario {
-        Some(s) => {
-            let mut s = s.clone();
-            s.patches = s.patches.union(patches);
-            Source::File(s)
-        }
-        None => swarm_source(args.unguided, &args.without),
-    };
     let jobs = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |j| j as usize,
@@ -146,8 +124,6 @@ pub fn run(args: &CoverageArgs, out: &mut dyn Write) -> Result<ExitCode, String>
     );
     let total = match &scenario {
         Some(s) => {
-            let mut s = s.clone();
-            s.patches = s.patches.union(patches);
             let initial = s.build().map_err(|e| format!("the scenario: {e}"))?;
             let (total, exhausted) =
                 coverage::reachable(&initial, coverage::REACHABLE_STATES, hunt.stepper);
@@ -170,6 +146,33 @@ pub fn run(args: &CoverageArgs, out: &mut dyn Write) -> Result<ExitCode, String>
         std::fs::write(path, page).map_err(|e| format!("--html {}: {e}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The scenario file (with `--patch` applied) and where the cases come from, checked.
+fn source(args: &CoverageArgs) -> Result<(Option<model::scenario::Scenario>, Source), String> {
+    let scenario = match &args.scenario {
+        Some(path) => {
+            let loaded = scenario_file::load(path).map_err(|e| e.to_string())?;
+            Some(args.patches.apply(loaded)?)
+        }
+        None => None,
+    };
+    if scenario.is_some() && !args.without.is_empty() {
+        return Err(
+            "--without leaves kinds out of swarm cases; it does not apply to --scenario"
+                .to_string(),
+        );
+    }
+    let selection = Selection {
+        guided: !args.unguided,
+        without: args.without.clone(),
+    };
+    selection.check().map_err(|e| format!("--without: {e}"))?;
+    let source = match &scenario {
+        Some(s) => Source::File(s.clone()),
+        None => swarm_source(args.unguided, &args.without),
+    };
+    Ok((scenario, source))
 }
 
 /// What was hunted, in one line.
