@@ -34,6 +34,9 @@
 //! s.check()
 //!     .exhaustive()
 //!     .assert_class("single-dio-decision@ext4_ext_map_blocks | aio-dio");
+//! // The upstream fix as a patch of the model (`writeiter patches` lists them): every
+//! // reachable state of the patched model is free of violations.
+//! s.with_patch("74dae4278546").check().exhaustive().assert_holds();
 //!
 //! // Corpus 0019: two aligned AIO overwrites of one block; every order of their bios is
 //! // legal, and a breadth-first search of every reachable state finds no violation.

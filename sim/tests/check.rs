@@ -440,3 +440,40 @@ fn a_modified_model_is_reported_as_such_and_not_persisted() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `with_patch`: the patched scenario's check runs the patched model, its file lists the
+/// patches, and a failing assertion's replay line replays on the patched model. Corpus 0003's
+/// race is gone under its fix; under 372a03e01853 (another fix) it still shows, and the
+/// replay line shows it again.
+#[test]
+fn with_patch_checks_the_patched_model_and_its_replay_line_carries_the_patch() {
+    let s = overwrite_aio_clears_i_private();
+    s.with_patch("74dae42").check().exhaustive().assert_holds();
+    let other = s.with_patch("372a03e01853");
+    assert!(other.to_toml().starts_with("patches = [\"372a03e01853\"]"));
+    let report = panic_text(|| {
+        other
+            .check()
+            .exhaustive()
+            .corpus_dir(temp_dir("patched"))
+            .assert_holds();
+    });
+    let (file, schedule) = replay_line(&report);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), other.to_toml());
+    let out = writeiter(&["run", &file, "--schedule", &schedule, "--exact"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("Linux 4.1-4.4 + 372a03e01853"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("VIOLATION single-dio-decision: "),
+        "{}",
+        stdout(&out)
+    );
+    let unknown = panic_text(|| {
+        s.with_patch("c0ffee12");
+    });
+    assert!(unknown.contains("`c0ffee12`"), "{unknown}");
+}
