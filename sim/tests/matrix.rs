@@ -121,3 +121,28 @@ fn the_4_4_column_is_each_entrys_verdict() {
         );
     }
 }
+
+/// The untriaged counterexamples of the hunt of 4.4.121 + all patches (README, "What the
+/// patched hunt left") stay valid: each loads, names its patches, and its stored schedule
+/// shows its stored class on the patched model.
+#[test]
+fn the_patched_hunts_untriaged_counterexamples_still_show_their_class() {
+    let dir = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../triage/patched-hunt"
+    ));
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("triage/patched-hunt")
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for file in files {
+        let loaded = sim::corpus::load(&file).expect("a corpus-format file");
+        assert!(!loaded.scenario.patches.is_empty(), "{}", file.display());
+        let stored = loaded.entry.signature.as_deref().expect("a signature");
+        let shown = sim::corpus::signature_of(&loaded.scenario, &loaded.entry.schedule)
+            .map(|s| s.to_string());
+        assert_eq!(shown.as_deref(), Some(stored), "{}", file.display());
+    }
+}
