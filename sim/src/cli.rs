@@ -344,7 +344,7 @@ pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
         Command::Explain(args) => explain(&args, out, err),
         Command::Bench(args) => bench(&args, out),
         Command::Patches => list_patches(out),
-        Command::Matrix(args) => matrix(&args, out, err),
+        Command::Matrix(args) => matrix(&args, progress, out, err),
         Command::Coverage(args) => crate::cli_coverage::run(&args, out),
     };
     result.unwrap_or_else(|message| {
@@ -456,13 +456,24 @@ fn list_patches(out: &mut dyn Write) -> Result<ExitCode, String> {
 /// `writeiter matrix [--corpus DIR] [--json]`: every entry under 4.4.121, each patch alone and
 /// all patches; exit 0 when every `bug` entry's class is gone under its `fixed_by` patch and
 /// every entry shows its verdict under 4.4.121, else 1.
-fn matrix(args: &MatrixArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode, String> {
+fn matrix(
+    args: &MatrixArgs,
+    progress: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, String> {
     let dir = &args.corpus;
     if !dir.is_dir() {
         return Err(format!("--corpus {}: not a directory", dir.display()));
     }
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let rows = crate::matrix::matrix(dir, jobs).map_err(|e| format!("--corpus {e}"))?;
+    let bar = matrix_bar(progress);
+    let judged = |done: usize, all: usize| {
+        bar.set_length(all as u64);
+        bar.set_position(done as u64);
+    };
+    let rows = crate::matrix::matrix(dir, jobs, &judged).map_err(|e| format!("--corpus {e}"))?;
+    bar.finish_and_clear();
     let columns = crate::matrix::columns();
     let expected = |row: &crate::matrix::Row| {
         let entry = &row.loaded.entry;
@@ -495,6 +506,22 @@ fn matrix(args: &MatrixArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The matrix's progress line on standard error (a terminal only): cells judged of all.
+fn matrix_bar(shown: bool) -> indicatif::ProgressBar {
+    if !shown {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{elapsed} [{bar:20}] cells {pos}/{len}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(Duration::from_millis(PROGRESS_TICK_MS));
+    bar
 }
 
 /// The matrix as a Markdown table, then the other classes that showed.

@@ -149,8 +149,13 @@ pub struct Row {
 }
 
 /// Every entry of `dir` under every column, on `jobs` threads; the result does not depend on
-/// `jobs`.
-pub fn matrix(dir: &Path, jobs: usize) -> Result<Vec<Row>, String> {
+/// `jobs`. `judged` is called after each cell, with the cells judged and the cells in all
+/// (for a progress line).
+pub fn matrix(
+    dir: &Path,
+    jobs: usize,
+    judged: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<Row>, String> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -181,7 +186,9 @@ pub fn matrix(dir: &Path, jobs: usize) -> Result<Vec<Row>, String> {
                         break;
                     };
                     let cell = judge(&rows[r].loaded, columns[c].1);
-                    done.lock().expect("no worker panics")[k] = Some(cell);
+                    let mut done = done.lock().expect("no worker panics");
+                    done[k] = Some(cell);
+                    judged(done.iter().filter(|c| c.is_some()).count(), done.len());
                 }
             });
         }
