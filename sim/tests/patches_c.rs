@@ -230,3 +230,24 @@ fn invalidating_before_end_io_caches_the_unwritten_zeros() {
         .exhaustive()
         .assert_holds();
 }
+
+/// The hunt of 4.4.121 + all patches (seed 34150034927730, in 0016's signature): a punch
+/// zeroes the first KiB of a block it keeps through the page cache, a buffered write covers
+/// the page, and its writeback bio fails. The disk keeps the block's old data: the punch's
+/// zeros never reached it, like the write's data. `no-stale-exposure` no longer counts that
+/// as the punch's removed data coming back (it is the error path's loss). The exhaustive search
+/// now stops on another class only (`page-cache-coherence` at rest: the clean page over the
+/// unwritten block `e856f93e0fb2` keeps), never on `no-stale-exposure`.
+#[test]
+fn a_punchs_partial_block_zeros_lost_to_a_failed_bio_are_not_stale_exposure() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/punch-zeros-lost-to-a-failed-bio.toml");
+    let outcome = Scenario::from_corpus(path)
+        .expect("the scenario")
+        .check()
+        .exhaustive()
+        .run();
+    if let Some(v) = outcome.violation() {
+        assert_ne!(v.oracle.name(), "no-stale-exposure", "{v:?}");
+    }
+}

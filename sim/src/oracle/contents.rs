@@ -17,7 +17,7 @@
 use model::extent::ExtentState;
 use model::state::{Data, InodeIx, State};
 
-use super::history::{History, Step, WriteRecord};
+use super::history::{History, Step, WriteRecord, ZeroMaker};
 use super::{Oracle, Violation, violation};
 
 /// What a read of `offset` returns now: the page cache, else the disk through the block map
@@ -93,6 +93,7 @@ fn exposure(h: &History, inode: InodeIx, offset: u64, value: Data, since: Step) 
             && m.from <= offset
             && offset < m.to
             && m.end.is_some_and(|e| e < since)
+            && !zeros_lost(h, m, offset)
             && from_prior.is_none_or(|completed| History::precedes(completed, m.start))
     })?;
     Some(format!(
@@ -102,6 +103,21 @@ fn exposure(h: &History, inode: InodeIx, offset: u64, value: Data, since: Step) 
         History::trace_step(remover.start),
         History::trace_step(remover.end.expect("completed"))
     ))
+}
+
+/// Whether the zeros `m` put at `offset` never reached the disk: the block stayed mapped (a
+/// truncate or punch frees only whole blocks and zeroes a partial one through the page
+/// cache: 4.4.121 fs/ext4/inode.c:ext4_zero_partial_blocks:3604 and
+/// ext4_block_truncate_page:3586 -> ext4_block_zero_page_range:3560 ->
+/// __ext4_block_zero_page_range: zero_user, mark_buffer_dirty, 3535-3545; upstream still), and
+/// the last bio to the sector failed (`-EIO`), so the disk keeps what the block held before
+/// the page's zeros and anything written over them. Like a write whose data a failed bio
+/// carried, the removal replaced nothing there: its loss is the error path's.
+fn zeros_lost(h: &History, m: &ZeroMaker, offset: u64) -> bool {
+    let bs = 1u64 << h.block_bits;
+    let block = offset & !(bs - 1);
+    let whole_block_removed = m.from <= block && block + bs <= m.to;
+    !whole_block_removed && h.failed.contains_key(&(m.inode, offset))
 }
 
 /// A sector value in words.
@@ -235,7 +251,8 @@ fn producers(
     }
     for (k, m) in h.zero_makers.iter().enumerate() {
         if m.inode == inode && m.from <= offset && offset < m.to {
-            out.push((Producer::Remover(k), m.start, m.end, m.end.is_some()));
+            let definite = m.end.is_some() && !zeros_lost(h, m, offset);
+            out.push((Producer::Remover(k), m.start, m.end, definite));
         }
     }
     out
