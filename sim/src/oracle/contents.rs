@@ -395,7 +395,7 @@ fn check_page(
     if cached == disk {
         return Ok(());
     }
-    if h.failed.get(&(inode, offset)) == Some(&cached) {
+    if h.failed_since_landing(inode, offset, cached) {
         return Ok(());
     }
     if after.is_some() && unsettled(h, state, inode, offset) {

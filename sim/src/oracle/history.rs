@@ -11,6 +11,7 @@ use model::exec::{Event, Task};
 use model::extent::ExtentState;
 use model::iocb::errno;
 use model::ops::{Frame, Op, OpResult};
+use model::patches::Patch;
 use model::state::{BioOwner, Data, InodeIx, ObjId, State};
 
 use super::contents::{on_disk, sectors_of_interest, visible};
@@ -100,7 +101,12 @@ pub struct BioRecord {
     pub blocks: Vec<(Option<u64>, u32)>,
     /// Each sector: its file offset (when mapped) and what it carries.
     pub sectors: Vec<(Option<u64>, Data)>,
+    /// A writeback bio's io_end.
+    pub io_end: Option<ObjId>,
 }
+
+/// A sector a bio landed (`(inode, offset)`) and the data it put there.
+pub type Landed = ((InodeIx, u64), Data);
 
 /// A pending conversion: a flagged io_end's range and the blocks it mapped when first seen.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -225,9 +231,16 @@ pub struct History {
     pub bios: BTreeMap<ObjId, BioRecord>,
     /// Flagged io_ends with a known range, as first seen.
     pub conversions: BTreeMap<ObjId, Conversion>,
-    /// What the last bio to `(inode, offset)` carried, when it failed (`-EIO`): the disk
-    /// did not get it. A later bio that lands there clears it.
-    pub failed: BTreeMap<(InodeIx, u64), Data>,
+    /// What the bios to `(inode, offset)` that failed (`-EIO`) since the last one that landed
+    /// there carried: the disk got none of it. A later bio that lands there clears it.
+    pub failed: BTreeMap<(InodeIx, u64), BTreeSet<Data>>,
+    /// `(inode, offset, data)` whose last bio failed (`-EIO`): the disk never got that data
+    /// there, whatever later bios of other data did.
+    pub lost: BTreeSet<(InodeIx, u64, Data)>,
+    /// Under e856f93e0fb2, per writeback io_end flagged unwritten: the sectors its bios
+    /// landed (each the last bio to land there). Should the io_end fail, its blocks stay
+    /// unwritten and that data is lost like a failed bio's.
+    pub landed: BTreeMap<ObjId, Vec<Landed>>,
     /// The contents at the start of the epoch.
     pub prior: Prior,
     /// Blocks under an in-flight direct I/O bio whose page was dirty after the last step.
@@ -273,14 +286,38 @@ impl History {
             bios: BTreeMap::new(),
             conversions: BTreeMap::new(),
             failed: BTreeMap::new(),
+            lost: BTreeSet::new(),
+            landed: BTreeMap::new(),
             prior: Prior::snapshot(initial),
             dirty_under_dio: BTreeSet::new(),
         }
     }
 
-    /// Write `tag`'s data at `offset` of `inode` went to a bio that failed.
+    /// Write `tag`'s data at `offset` of `inode` went last to a bio that failed.
     pub fn lost(&self, inode: InodeIx, offset: u64, tag: u8) -> bool {
-        self.failed.get(&(inode, offset)) == Some(&Data::Write(tag))
+        self.lost.contains(&(inode, offset, Data::Write(tag)))
+    }
+
+    /// A bio that failed carried `data` to `offset` of `inode`, and none landed there since.
+    pub fn failed_since_landing(&self, inode: InodeIx, offset: u64, data: Data) -> bool {
+        self.failed
+            .get(&(inode, offset))
+            .is_some_and(|d| d.contains(&data))
+    }
+
+    /// `data` did not reach `offset` of `inode`.
+    fn fail(&mut self, at: (InodeIx, u64), data: Data) {
+        self.failed.entry(at).or_default().insert(data);
+        self.lost.insert((at.0, at.1, data));
+    }
+
+    /// `data` landed at `offset` of `inode`.
+    fn land(&mut self, at: (InodeIx, u64), data: Data) {
+        self.failed.remove(&at);
+        self.lost.remove(&(at.0, at.1, data));
+        for sectors in self.landed.values_mut() {
+            sectors.retain(|&(s, _)| s != at);
+        }
     }
 
     /// The write tagged `tag`.
@@ -411,15 +448,34 @@ impl History {
             .collect();
         for id in gone {
             let record = self.bios.remove(&id).expect("known bio");
+            // e856f93e0fb2: the io_end of a writeback bio, when it is flagged unwritten (its
+            // conversion is what a failure skips). 4.4 never flags an io_end failed.
+            let io_end = record
+                .io_end
+                .filter(|_| state.patched(Patch::FailedWritebackConvertsNothing))
+                .and_then(|io| state.io_ends.get(&io).map(|e| (io, e)))
+                .filter(|(_, e)| e.unwritten);
+            if let (true, Some((io, _))) = (failed == Some(id), io_end) {
+                for (at, data) in self.landed.remove(&io).unwrap_or_default() {
+                    self.fail(at, data);
+                }
+            }
             for (offset, data) in record.sectors {
                 let Some(offset) = offset else { continue };
+                let at = (record.inode, offset);
                 if failed == Some(id) {
-                    self.failed.insert((record.inode, offset), data);
-                } else {
-                    self.failed.remove(&(record.inode, offset));
+                    self.fail(at, data);
+                    continue;
+                }
+                self.land(at, data);
+                match io_end {
+                    Some((_, e)) if e.failed => self.fail(at, data),
+                    Some((io, _)) => self.landed.entry(io).or_default().push((at, data)),
+                    None => {}
                 }
             }
         }
+        self.landed.retain(|io, _| state.io_ends.contains_key(io));
         for (&id, bio) in &state.bios {
             self.bios
                 .entry(id)
@@ -571,6 +627,8 @@ impl History {
         self.bios.clear();
         self.conversions.clear();
         self.failed.clear();
+        self.lost.clear();
+        self.landed.clear();
         self.dirty_under_dio.clear();
         self.prior = Prior::snapshot(state);
     }
@@ -626,6 +684,8 @@ impl Hash for Summary<'_> {
         h.bios.hash(state);
         h.conversions.hash(state);
         h.failed.hash(state);
+        h.lost.hash(state);
+        h.landed.hash(state);
         h.prior.hash(state);
         h.dirty_under_dio.hash(state);
     }
@@ -672,6 +732,10 @@ fn bio_record(state: &State, bio: &model::state::Bio) -> BioRecord {
         dio: matches!(bio.owner, BioOwner::Dio(_)),
         blocks,
         sectors,
+        io_end: match bio.owner {
+            BioOwner::Writeback(io) => Some(io),
+            BioOwner::Dio(_) => None,
+        },
     }
 }
 
