@@ -386,7 +386,9 @@ fn check_page(
     if h.failed.get(&(inode, offset)) == Some(&cached) {
         return Ok(());
     }
-    if after.is_some() && unsettled(h, state, inode, offset) {
+    if let Some(tag) = after
+        && (unsettled(h, state, inode, offset) || in_direct_write(h, state, inode, offset, tag))
+    {
         return Ok(());
     }
     let when = match after {
@@ -404,6 +406,22 @@ fn check_page(
             describe(disk)
         ),
     )
+}
+
+/// Another direct write of `inode` than `tag` covers `offset` and has not completed: a page
+/// cached while its I/O is under way is dropped by its own invalidation after
+/// `->direct_IO` (mm/filemap.c:generic_file_direct_write:2462-2465) or, queued, at its
+/// completion (332391a9935d); its own completion (and quiescence) judges the sector.
+fn in_direct_write(h: &History, state: &State, inode: InodeIx, offset: u64, tag: u8) -> bool {
+    let sector = state.geometry.sectorsize();
+    h.epoch_writes().any(|(t, w)| {
+        t != tag
+            && w.direct
+            && w.inode == inode
+            && w.completed.is_none()
+            && w.range
+                .is_some_and(|(from, to)| from < offset + sector && offset < to)
+    })
 }
 
 /// Some bio in flight targets the block of `offset`, or the block is Unwritten (a
