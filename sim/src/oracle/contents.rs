@@ -10,8 +10,8 @@
 //!   Otherwise: zeros in an Unwritten block are `completed-writes-converted`, other zeros are
 //!   `no-spurious-zeros`, older data is `lost-write`. A write whose data a failed bio carried
 //!   replaced nothing: its loss is the error path's, which `durability` judges.
-//! - `page-cache-coherence`, when a direct write completes and at quiescence: a clean cached
-//!   page holds what the disk holds, unless the page is the newer (its data's bio failed) or
+//! - `page-cache-coherence`, when a direct write completes and at quiescence: below `i_size`,
+//!   a clean cached page holds what the disk holds, unless the page is the newer (its data's bio failed) or
 //!   the sector is still unsettled (a bio in flight, a conversion pending).
 
 use model::extent::ExtentState;
@@ -361,11 +361,16 @@ fn check_sector(h: &History, state: &State, inode: InodeIx, offset: u64) -> Resu
     )
 }
 
-/// `page-cache-coherence` over the range of direct write `tag`, which just completed.
+/// `page-cache-coherence` over the range of direct write `tag`, which just completed, below
+/// `i_size` (as at rest): a read returns nothing at or past `i_size`, so a page there is no
+/// read's answer. Such pages only exist while a shrinking truncate, which set `i_size` first
+/// (`ext4_setattr`), waits in `inode_dio_wait` for this very write under `i_mutex`; its
+/// `truncate_pagecache` then drops them.
 pub fn check_coherence_after(h: &History, state: &State, tag: u8) -> Result<(), Violation> {
     let w = h.write(tag);
     let (from, to) = w.done.expect("completed with bytes");
     let sector = state.geometry.sectorsize();
+    let to = to.min(state.inodes[w.inode].i_size);
     for offset in (from & !(sector - 1)..to).step_by(sector as usize) {
         check_page(h, state, w.inode, offset, Some(tag))?;
     }
@@ -398,7 +403,9 @@ fn check_page(
     if h.failed_since_landing(inode, offset, cached) {
         return Ok(());
     }
-    if after.is_some() && unsettled(h, state, inode, offset) {
+    if let Some(tag) = after
+        && (unsettled(h, state, inode, offset) || in_direct_write(h, state, inode, offset, tag))
+    {
         return Ok(());
     }
     let when = match after {
@@ -416,6 +423,22 @@ fn check_page(
             describe(disk)
         ),
     )
+}
+
+/// Another direct write of `inode` than `tag` covers `offset` and has not completed: a page
+/// cached while its I/O is under way is dropped by its own invalidation after
+/// `->direct_IO` (mm/filemap.c:generic_file_direct_write:2462-2465) or, queued, at its
+/// completion (332391a9935d); its own completion (and quiescence) judges the sector.
+fn in_direct_write(h: &History, state: &State, inode: InodeIx, offset: u64, tag: u8) -> bool {
+    let sector = state.geometry.sectorsize();
+    h.epoch_writes().any(|(t, w)| {
+        t != tag
+            && w.direct
+            && w.inode == inode
+            && w.completed.is_none()
+            && w.range
+                .is_some_and(|(from, to)| from < offset + sector && offset < to)
+    })
 }
 
 /// Some bio in flight targets the block of `offset`, or the block is Unwritten (a
