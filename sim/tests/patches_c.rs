@@ -314,3 +314,14 @@ fn a_punchs_partial_block_zeros_lost_to_a_failed_bio_are_not_stale_exposure() {
         assert_ne!(v.oracle.name(), "no-stale-exposure", "{v:?}");
     }
 }
+
+/// The legal side of the failed-bio rules: an exhaustive search of 0011's scenario (every
+/// patch) finds no violation of any oracle; 0018's passes 500,000 states, and a
+/// breadth-first search of its first 100,000 finds none either.
+#[test]
+fn searches_of_0011_and_0018_find_no_violation() {
+    allhunt("0011").check().exhaustive().assert_holds();
+    let outcome = allhunt("0018").check().bfs(100_000).run();
+    assert_eq!(outcome.report.states, 100_000, "the search ran its bound");
+    assert!(outcome.violation().is_none(), "{:?}", outcome.violation());
+}
