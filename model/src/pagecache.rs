@@ -485,6 +485,11 @@ fn writeback_map_block(
                 .count() as u64;
             let mut notes = Vec::new();
             ext4_ext_convert_to_initialized(state, inode, lblk, m_len, &mut notes);
+            // ext4_ext_handle_unwritten_extents sets EXT4_MAP_NEW after the conversion
+            // (fs/ext4/extents.c:4102-4111), so ext4_map_blocks puts the inode on the
+            // transaction's ordered list (fs/ext4/inode.c:667-673, data=ordered): the commit
+            // of the conversion waits for this data.
+            state.inodes[inode].ordered = true;
             return pblk;
         }
         Some((pblk, ExtentState::Unwritten)) => {
