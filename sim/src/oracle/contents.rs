@@ -400,7 +400,7 @@ fn check_page(
     if cached == disk {
         return Ok(());
     }
-    if h.failed_since_landing(inode, offset, cached) {
+    if h.failed_since_landing(inode, offset, cached) || failed_aio_landed(h, disk) {
         return Ok(());
     }
     if let Some(tag) = after
@@ -450,4 +450,19 @@ fn unsettled(h: &History, state: &State, inode: InodeIx, offset: u64) -> bool {
         .values()
         .any(|b| b.inode == inode && b.blocks.iter().any(|&(l, _)| l == Some(lblk)));
     in_flight || state.block_state(inode, offset) == Some(ExtentState::Unwritten)
+}
+
+/// The disk holds data of a queued AIO direct write whose event reported an error (a bio of
+/// it failed; this one landed): a page cached while it was in flight stays. Nothing drops
+/// it: `generic_file_direct_write` invalidated right after submission
+/// (mm/filemap.c:2462-2465), and `dio_complete` invalidates after a write with `ret > 0` only
+/// (332391a9935d; fs/direct-io.c:dio_complete in 4.14.0, 287-294; `iomap_dio_complete`
+/// later tests `!dio->error`), while 4.4's (fs/direct-io.c:227-277) never does. A failed
+/// write's range holds old or new data; its error was reported.
+fn failed_aio_landed(h: &History, disk: Data) -> bool {
+    let Data::Write(tag) = disk else {
+        return false;
+    };
+    h.epoch_writes()
+        .any(|(t, w)| t == tag && w.direct && w.queued && w.completed.is_some() && w.done.is_none())
 }
