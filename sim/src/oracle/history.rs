@@ -415,6 +415,23 @@ impl History {
         }
     }
 
+    /// A truncate or punch of actor `a` that returns without ever having held `i_mutex`
+    /// removed nothing: everything it removes, it removes under `i_mutex`, and
+    /// `ext4_punch_hole` returns its flush's error before taking it (4.4.121
+    /// fs/ext4/inode.c:ext4_punch_hole:3712-3719: `filemap_write_and_wait_range`, whose
+    /// `filemap_fdatawait_range` ends in `filemap_check_errors`, which reports any failed
+    /// writeback of the file: mm/filemap.c:529-548, 435-441, 304-315). Its range stays
+    /// empty rather than be read from `i_size` when the actor's next operation takes
+    /// `i_mutex`.
+    fn note_removals_without_i_mutex(&mut self, a: u8) {
+        for m in self.zero_makers.iter_mut() {
+            if m.actor == a && m.end.is_none() && m.pending.is_some() {
+                m.pending = None;
+                m.to = m.from;
+            }
+        }
+    }
+
     /// Records the ranges writes got past `generic_write_checks` in this step; returns their
     /// tags.
     pub fn note_ranges(&mut self, state: &State) -> Vec<u8> {
@@ -561,6 +578,7 @@ impl History {
 
     fn returned(&mut self, state: &State, a: u8, op: usize) -> FinishedOp {
         let step = self.step;
+        self.note_removals_without_i_mutex(a);
         for m in self.zero_makers.iter_mut() {
             if m.actor == a && m.end.is_none() {
                 m.end = Some(step);
