@@ -13,8 +13,11 @@
 //!   truncate, punch, writeback, fsync, commit, crash, read): an actor's current operation;
 //!   for a bio or a `dio_complete` work item, the direct write that issued it; for a
 //!   writeback bio or an `ext4_end_io` item, writeback. At rest, the writes the
-//!   violation's message names (whose data it judges). `bio-error` is added when a bio failed
-//!   before the violation; `dsync` counts only for the oracles of sync promises.
+//!   violation's message names (whose data it judges). `bio-error` is added when the
+//!   violation needs a failed bio: the same schedule with every failed bio completing
+//!   instead no longer shows the oracle (a bio that failed elsewhere in the scenario, and
+//!   plays no part, does not split a class); `dsync` counts only for the oracles of sync
+//!   promises.
 //!
 //! Schedule-dependent detail is left out on purpose: which other task stepped last, which
 //! other operations happened to overlap, step numbers, object ids and offsets change from
@@ -205,18 +208,64 @@ pub fn of(initial: &State, run: &Execution, stepper: Stepper) -> Option<Signatur
             Ok(Ok(event)) => event,
             Ok(Err(_)) => return None,
             Err(violation) => {
+                let failed_bio = failed_bio
+                    && needs_failed_bio(initial, &run.schedule, violation.oracle, stepper);
                 return Some(signature(violation.oracle, MODEL_STEP, kinds, failed_bio));
             }
         };
         if let Err(violation) = observer.after_step(&state, &event) {
             let step = step_name(event.pc);
+            let failed_bio =
+                failed_bio && needs_failed_bio(initial, &run.schedule, violation.oracle, stepper);
             return Some(signature(violation.oracle, &step, kinds, failed_bio));
         }
     }
     let end = model::drive::ending(&state);
     let violation = observer.at_end(&state, &end).err()?;
     let kinds = named_writes(initial, &violation.message);
+    let failed_bio =
+        failed_bio && needs_failed_bio(initial, &run.schedule, violation.oracle, stepper);
     Some(signature(violation.oracle, AT_REST, kinds, failed_bio))
+}
+
+/// Whether a violation of `oracle` needs the bios that failed in `schedule`: the same
+/// interleaving with each `-EIO` completion turned into a successful one
+/// (`Task::BioError(b)` as `Task::Bio(b)`), each scheduled task taken while it can still
+/// step (a success can change what runs later: a task that no longer can is passed over),
+/// then the first runnable task to the end, no longer shows `oracle`.
+fn needs_failed_bio(initial: &State, schedule: &[Task], oracle: Oracle, stepper: Stepper) -> bool {
+    let succeeded = schedule
+        .iter()
+        .map(|&task| match task {
+            Task::BioError(bio) => Task::Bio(bio),
+            task => task,
+        })
+        .collect();
+    let mut chooser = Succeeded {
+        schedule: succeeded,
+        next: 0,
+    };
+    let run = engine::execute(initial, &mut chooser, stepper, false);
+    !run.violation.is_some_and(|v| v.oracle == oracle)
+}
+
+/// A schedule followed as far as it applies: a task that cannot step now is passed over;
+/// past its end, the first runnable task.
+struct Succeeded {
+    schedule: Vec<Task>,
+    next: usize,
+}
+
+impl engine::Chooser for Succeeded {
+    fn choose(&mut self, _state: &State, runnable: &[Task]) -> Task {
+        while let Some(&task) = self.schedule.get(self.next) {
+            self.next += 1;
+            if runnable.contains(&task) {
+                return task;
+            }
+        }
+        runnable[0]
+    }
 }
 
 /// The kinds of the operation whose step this is: an actor's current operation; for a bio

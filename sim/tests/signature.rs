@@ -171,3 +171,30 @@ fn an_entry_s_signature_is_what_the_re_finds_of_its_oracle_get() {
         figures.join(", ")
     );
 }
+
+/// The signature of a stored schedule, and whether that schedule fails a bio.
+fn stored(path: &str) -> (String, bool) {
+    let path = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
+    let loaded = corpus::load(std::path::Path::new(&path)).expect("a corpus-format file");
+    let fails = model::drive::parse_schedule(&loaded.entry.schedule)
+        .expect("checked")
+        .iter()
+        .any(|t| matches!(t, model::exec::Task::BioError(_)));
+    (entry_signature(&loaded).to_string(), fails)
+}
+
+/// `bio-error` is part of a signature only when the violation needs the failed bio: 0015's
+/// stale block is the failed writeback bio's doing; in triage 0035 (0018's mechanism under
+/// all patches) the bio that failed is another write's and plays no part, so its class is
+/// the one it has without any failure.
+#[test]
+fn bio_error_counts_only_when_the_violation_needs_the_failed_bio() {
+    let (needed, fails) =
+        stored("corpus/0015-failed-writeback-leaves-an-allocated-block-stale.toml");
+    assert!(fails);
+    assert_eq!(needed, "no-stale-exposure@bio_endio | bio-error+writeback");
+    let (incidental, fails) =
+        stored("triage/patched-hunt/0035-no-spurious-zeros-seed241731026514929.toml");
+    assert!(fails, "the schedule fails a bio");
+    assert_eq!(incidental, "no-spurious-zeros@at-rest | aio-dio");
+}
