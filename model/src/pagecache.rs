@@ -62,7 +62,76 @@ pub fn page_from_disk(state: &State, inode: InodeIx, index: u64) -> Page {
         writeback: 0,
         error: false,
         data,
+        bh_mapped: 0,
+        bh_delay: 0,
+        bh_unwritten: 0,
     }
+}
+
+/// The buffer_head invariants of a page: `BH_Delay` and `BH_Unwritten` only on mapped
+/// buffers and never both (`ext4_da_get_block_prep` sets one or neither), a dirty block's
+/// buffer mapped (`__block_write_begin` maps it before the copy, fs/buffer.c).
+pub fn assert_buffers(page: &Page) {
+    assert_eq!(
+        page.bh_delay & !page.bh_mapped,
+        0,
+        "BH_Delay without BH_Mapped"
+    );
+    assert_eq!(
+        page.bh_unwritten & !page.bh_mapped,
+        0,
+        "BH_Unwritten without BH_Mapped"
+    );
+    assert_eq!(
+        page.bh_delay & page.bh_unwritten,
+        0,
+        "BH_Delay with BH_Unwritten"
+    );
+    assert_eq!(
+        page.dirty & !page.bh_mapped,
+        0,
+        "a dirty block with an unmapped buffer"
+    );
+}
+
+/// The bit of block `lblk` in the per-block masks of page `index`.
+fn block_bit(g: &crate::geometry::Geometry, index: u64, lblk: u64) -> u64 {
+    let shift = g.page_bits - g.blkbits;
+    debug_assert_eq!(lblk >> shift, index, "block {lblk} outside page {index}");
+    1 << (lblk - (index << shift))
+}
+
+/// `(BH_Delay, BH_Unwritten)` of block `lblk`'s buffer once `ext4_da_write_begin` has been
+/// through it: an unmapped buffer gets `ext4_da_get_block_prep` (`__block_write_begin` calls
+/// `get_block` only `if (!buffer_mapped(bh))`, fs/buffer.c), which maps it by the extent
+/// found (`ext4_da_map_blocks`, fs/ext4/inode.c:1561-1686): a hole or a delayed block gets
+/// `map_bh(invalid_block)` + `set_buffer_delay` (inode.c:1595-1597, 1660-1662), an unwritten
+/// one `EXT4_MAP_UNWRITTEN` → `BH_Unwritten` + `BH_Mapped` (inode.c:1722-1733), a written
+/// one `map_bh` alone. A mapped buffer keeps its flags.
+fn da_buffer_flags(state: &State, inode: InodeIx, lblk: u64) -> (bool, bool) {
+    let g = &state.geometry;
+    let index = lblk >> (g.page_bits - g.blkbits);
+    let bit = block_bit(g, index, lblk);
+    if let Some(page) = state.inodes[inode].pages.get(&index)
+        && page.bh_mapped & bit != 0
+    {
+        return (page.bh_delay & bit != 0, page.bh_unwritten & bit != 0);
+    }
+    match state.inodes[inode].map.pblk(lblk) {
+        None => (true, false),
+        Some((_, ExtentState::Unwritten)) => (false, true),
+        Some((_, ExtentState::Written)) => (false, false),
+    }
+}
+
+/// `ext4_da_should_update_i_disksize(page, end)` (fs/ext4/inode.c:2844-2861) for a write
+/// ending at `new_end`, once `ext4_da_write_begin` has mapped its buffers: the buffer of the
+/// block holding the last byte is mapped, neither delayed nor unwritten. A buffer that
+/// writeback submitted has lost `BH_Unwritten` (inode.c:2162) while its extent stays
+/// unwritten until `ext4_end_io`: 4.4 then raises `i_disksize`.
+fn da_should_update_i_disksize(state: &State, inode: InodeIx, new_end: u64) -> bool {
+    let (delay, unwritten) = da_buffer_flags(state, inode, (new_end - 1) >> state.geometry.blkbits);
+    !delay && !unwritten
 }
 
 /// `ext4_da_write_begin` + copy + `ext4_da_write_end` for the part of a buffered write that
@@ -92,14 +161,22 @@ pub fn da_write_page(
         let page = page_from_disk(state, inode, index);
         state.inodes[inode].pages.insert(index, page);
     }
-    let blocks_per_page = g.page_bits - g.blkbits;
     let mut dirty = 0u64;
+    let (mut delay, mut unwritten) = (0u64, 0u64);
     for lblk in (pos >> g.blkbits)..=((pos + bytes - 1) >> g.blkbits) {
+        let (d, u) = da_buffer_flags(state, inode, lblk);
+        let bit = block_bit(&g, index, lblk);
+        if d {
+            delay |= bit;
+        }
+        if u {
+            unwritten |= bit;
+        }
         let map = &mut state.inodes[inode].map;
         if map.pblk(lblk).is_none() {
             map.delayed.insert(lblk);
         }
-        dirty |= 1 << (lblk - (index << blocks_per_page));
+        dirty |= bit;
     }
     let first = in_page >> g.sector_bits;
     let last = (in_page + bytes - 1) >> g.sector_bits;
@@ -108,7 +185,18 @@ pub fn da_write_page(
         .get_mut(&index)
         .expect("page just inserted");
     page.data[first as usize..=last as usize].fill(Data::Write(tag));
+    // The buffers `__block_write_begin` mapped (`da_buffer_flags`); mapped ones keep theirs.
+    let unmapped = dirty & !page.bh_mapped;
+    page.bh_mapped |= dirty;
+    page.bh_delay |= delay & unmapped;
+    page.bh_unwritten |= unwritten & unmapped;
+    debug_assert_eq!(
+        (page.bh_delay & dirty, page.bh_unwritten & dirty),
+        (delay, unwritten),
+        "a mapped buffer's flags are what da_buffer_flags read"
+    );
     page.dirty |= dirty;
+    assert_buffers(page);
     da_write_end_sizes(state, inode, pos + bytes);
     Ok(bytes)
 }
@@ -133,23 +221,22 @@ pub fn da_reserve_fails(state: &State, inode: InodeIx, pos: u64, count: u64) -> 
 }
 
 /// `ext4_da_write_end` will call `ext4_update_i_disksize` (which takes
-/// `down_write(i_data_sem)`) for a write of `bytes` at `pos`.
+/// `down_write(i_data_sem)`) for a write of `bytes` at `pos`
+/// ([`da_should_update_i_disksize`] of the buffers `ext4_da_write_begin` will have mapped).
 pub fn da_write_updates_disksize(state: &State, inode: InodeIx, pos: u64, bytes: u64) -> bool {
     let g = state.geometry;
     let in_page = (g.pagesize() - (pos & (g.pagesize() - 1))).min(bytes);
     let new_end = pos + in_page;
-    let last = state.inodes[inode].map.pblk((new_end - 1) >> g.blkbits);
-    new_end > state.inodes[inode].i_disksize && last.is_some_and(|(_, s)| s == ExtentState::Written)
+    new_end > state.inodes[inode].i_disksize && da_should_update_i_disksize(state, inode, new_end)
 }
 
 fn da_write_end_sizes(state: &mut State, inode: InodeIx, new_end: u64) {
-    let last_block = (new_end - 1) >> state.geometry.blkbits;
-    let allocated = state.inodes[inode].map.pblk(last_block);
+    let update = da_should_update_i_disksize(state, inode, new_end);
     let ino = &mut state.inodes[inode];
     if new_end > ino.i_size {
         ino.i_size = new_end;
     }
-    if new_end > ino.i_disksize && allocated.is_some_and(|(_, s)| s == ExtentState::Written) {
+    if new_end > ino.i_disksize && update {
         ino.i_disksize = new_end;
         ino.datasync_dirty = true;
         ino.sync_dirty = true;
@@ -310,13 +397,15 @@ pub fn start_writeback(
         );
         page.dirty = 0;
     }
-    for &(index, _) in &blocks {
+    for &(index, lblk) in &blocks {
+        let bit = block_bit(&g, index, lblk);
         let page = state.inodes[inode]
             .pages
             .get_mut(&index)
             .expect("dirty page");
         page.writeback += 1;
         page.error = false; // ext4_bio_write_page: ClearPageError
+        submit_buffer(page, bit);
     }
     let mut bios = Vec::new();
     for run in blocks.chunk_by(|x, y| x.1 + 1 == y.1) {
@@ -346,6 +435,16 @@ pub fn start_writeback(
         put_io_end_defer(state, io_end);
     }
     bios
+}
+
+/// `mpage_map_and_submit_buffers` (fs/ext4/inode.c:2158-2162) on a block it mapped, a dirty
+/// delayed or unwritten buffer (`mpage_add_bh_to_extent`, inode.c:2011-2013):
+/// `clear_buffer_delay`, `clear_buffer_unwritten`. A no-op on a buffer mapped written.
+fn submit_buffer(page: &mut Page, bit: u64) {
+    assert_ne!(page.bh_mapped & bit, 0, "writeback of an unmapped buffer");
+    page.bh_delay &= !bit;
+    page.bh_unwritten &= !bit;
+    assert_buffers(page);
 }
 
 /// `journal_submit_inode_data_buffers` (fs/jbd2/commit.c:193): `generic_writepages` with

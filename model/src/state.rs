@@ -147,6 +147,20 @@ pub struct Page {
     pub error: bool,
     /// Contents per sector of the page.
     pub data: Vec<Data>,
+    /// `BH_Mapped` of the page's buffer_heads, per block as `dirty`. A new page has no
+    /// buffers (`create_empty_buffers` makes them unmapped); `ext4_da_get_block_prep`
+    /// (fs/ext4/inode.c:1595, 1660, 1722, 1733) and `ext4_get_block` (inode.c:742) map them;
+    /// `discard_buffer` (fs/buffer.c:1495-1512) unmaps. Dropped with the page.
+    pub bh_mapped: u64,
+    /// `BH_Delay`: set with the mapping of a hole or delayed block by `ext4_da_map_blocks`
+    /// (fs/ext4/inode.c:1597, 1662), cleared when writeback maps it
+    /// (`mpage_map_and_submit_buffers`, inode.c:2158-2159) or by `discard_buffer`.
+    pub bh_delay: u64,
+    /// `BH_Unwritten`: set by `ext4_da_get_block_prep` from an unwritten extent
+    /// (`ext4_update_bh_state(bh, EXT4_MAP_UNWRITTEN)`, inode.c:1723), cleared when writeback
+    /// submits the block (`clear_buffer_unwritten`, inode.c:2162) while the extent stays
+    /// unwritten until `ext4_end_io`, or by `discard_buffer`.
+    pub bh_unwritten: u64,
 }
 
 /// A sleeping mutex (`struct mutex`): its owner. Not FIFO in 4.4: any contender

@@ -207,7 +207,12 @@ fn zero_block_range(
     if first < last as usize {
         page.data[first..last as usize].fill(Data::Zero);
     }
-    page.dirty |= 1 << ((from >> g.blkbits) - (index << (g.page_bits - g.blkbits)));
+    let bit = 1 << ((from >> g.blkbits) - (index << (g.page_bits - g.blkbits)));
+    // An unmapped buffer: ext4_get_block(inode, iblock, bh, 0) maps it written
+    // (fs/ext4/inode.c:3499-3501, 742-743); a mapped one keeps its flags.
+    page.bh_mapped |= bit;
+    page.dirty |= bit;
+    crate::pagecache::assert_buffers(page);
     // mark_buffer_dirty, then ext4_jbd2_file_inode in data=ordered (fs/ext4/inode.c:3544).
     state.inodes[inode].ordered = true;
     notes.push(format!("zero {from}..{to} in page {index}"));
@@ -374,7 +379,12 @@ fn discard_buffers(page: &mut Page, g: Geometry, from: u64, to: u64) {
     let end = to >> g.blkbits;
     for block in first..end {
         page.dirty &= !(1 << block);
+        // discard_buffer: BUFFER_FLAGS_DISCARD (fs/buffer.c:1495-1512).
+        page.bh_mapped &= !(1 << block);
+        page.bh_delay &= !(1 << block);
+        page.bh_unwritten &= !(1 << block);
     }
+    crate::pagecache::assert_buffers(page);
 }
 
 /// Power failure: what the committed journal and the disk hold survives; journal
