@@ -199,3 +199,254 @@ pub fn hunt_rate(scenario: &Scenario, jobs: usize) -> f64 {
     let result = hunt.run(&mut |_, _| {});
     result.schedules as f64 * 1000.0 / result.elapsed_ms.max(1) as f64
 }
+
+/// The canonical 3-writer scenario of `writeiter bench --json` (README, "`writeiter
+/// bench`"): an unaligned AIO DIO into a hole inside `i_size`, an aligned AIO DIO over that
+/// block, a buffered writer.
+pub const CANONICAL_SCENARIO: &str = "examples/canonical.toml";
+/// Seconds each hunt of the scaling figure runs at least (`--scaling-seconds`).
+pub const SCALING_SECONDS: u64 = 5;
+/// Loom's preemption bound in `bench --json` (`--loom-bound`).
+pub const LOOM_BENCH_BOUND: usize = 1;
+/// Shuttle runs this fraction of the schedules of our simulator's rows (it is slower).
+pub const SHUTTLE_SHARE: u64 = 10;
+/// The seed of every seeded row.
+pub const BENCH_SEED: u64 = 1;
+
+/// One engine's throughput in measurement mode (a violation ends its execution, not the
+/// search).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EngineRate {
+    /// `sim`, `shuttle` or `loom`.
+    pub engine: &'static str,
+    /// `random`, `pct`, `dfs`, with its bound.
+    pub strategy: String,
+    /// Executions run.
+    pub schedules: u64,
+    /// Model steps applied.
+    pub steps: u64,
+    /// Seconds taken.
+    pub seconds: f64,
+    /// Steps a second.
+    pub steps_per_s: f64,
+    /// Executions a second.
+    pub schedules_per_s: f64,
+}
+
+/// The unreduced breadth-first search of the scenario.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BfsFigures {
+    /// Distinct states visited.
+    pub states: u64,
+    /// Steps applied.
+    pub steps: u64,
+    /// Every reachable state was visited.
+    pub exhausted: bool,
+    /// The memory budget stopped it.
+    pub cut: bool,
+    /// Seconds taken.
+    pub seconds: f64,
+    /// Peak MiB of the search, [`BfsFigures::peak_mb_source`] says how measured.
+    pub peak_mb: f64,
+    /// `"estimate"`: the search's own estimate of its bytes
+    /// ([`engine::bfs_estimated_bytes`]), not the process's resident set.
+    pub peak_mb_source: &'static str,
+}
+
+/// The hunt's schedules/s with one job and two.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Scaling {
+    /// Seconds each hunt ran at least.
+    pub seconds: u64,
+    /// Schedules/s with one job.
+    pub jobs_1: f64,
+    /// Schedules/s with two jobs.
+    pub jobs_2: f64,
+}
+
+/// `writeiter bench --json`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BenchJson {
+    /// The scenario file measured.
+    pub scenario: &'static str,
+    /// Each engine and strategy.
+    pub engines: Vec<EngineRate>,
+    /// The unreduced breadth-first search.
+    pub bfs: BfsFigures,
+    /// The breadth-first search under partial-order reduction: `null`, not implemented yet.
+    pub reduced: Option<BfsFigures>,
+    /// The hunt's scaling from one job to two.
+    pub scaling: Scaling,
+}
+
+/// What `bench --json` runs: schedules per row, the breadth-first search's bounds, loom's
+/// bound and the scaling hunts' seconds.
+#[derive(Clone, Copy, Debug)]
+pub struct Measure {
+    /// Executions of our simulator's random and PCT rows, DFS's budget (shuttle: a
+    /// [`SHUTTLE_SHARE`]th).
+    pub schedules: u64,
+    /// States the breadth-first search may visit (`u64::MAX`: all).
+    pub bfs_states: u64,
+    /// Its memory budget in bytes (estimated).
+    pub bfs_bytes: u64,
+    /// Loom's preemption bound.
+    pub loom_bound: usize,
+    /// Seconds of each scaling hunt.
+    pub scaling_seconds: u64,
+}
+
+fn rate(
+    engine: &'static str,
+    strategy: String,
+    (schedules, steps): (u64, u64),
+    started: Instant,
+) -> EngineRate {
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    EngineRate {
+        engine,
+        strategy,
+        schedules,
+        steps,
+        seconds,
+        steps_per_s: steps as f64 / seconds,
+        schedules_per_s: schedules as f64 / seconds,
+    }
+}
+
+/// Every engine on `scenario` in measurement mode, one run: the figures of `bench --json`.
+pub fn measure(scenario: &Scenario, m: Measure) -> Result<BenchJson, String> {
+    let initial = scenario.build().map_err(|e| e.to_string())?;
+    let step = model::exec::step;
+    let mut engines = Vec::new();
+    let walk = |chooser: &mut dyn FnMut(u64) -> Box<dyn engine::Chooser>| {
+        (0..m.schedules)
+            .map(|s| {
+                engine::execute(&initial, &mut *chooser(s), step, false)
+                    .schedule
+                    .len() as u64
+            })
+            .sum::<u64>()
+    };
+    let started = Instant::now();
+    let steps = walk(&mut |s| Box::new(RandomWalk::new(BENCH_SEED.wrapping_add(s))));
+    engines.push(rate("sim", "random".into(), (m.schedules, steps), started));
+    let started = Instant::now();
+    let steps =
+        walk(&mut |s| Box::new(Pct::new(BENCH_SEED.wrapping_add(s), crate::hunt::PCT_DEPTH)));
+    let pct = format!("pct (depth {})", crate::hunt::PCT_DEPTH);
+    engines.push(rate("sim", pct.clone(), (m.schedules, steps), started));
+    let started = Instant::now();
+    let bound = crate::hunt::DFS_PREEMPTIONS;
+    let report = engine::dfs_where(&initial, (bound, m.schedules), step, "", &|_| false);
+    let dfs = format!("dfs (bound {bound})");
+    engines.push(rate("sim", dfs, (report.schedules, report.steps), started));
+    let iterations = (m.schedules / SHUTTLE_SHARE).max(1) as usize;
+    let started = Instant::now();
+    let done = threaded::shuttle_random_measured(&initial, step, BENCH_SEED, iterations)?;
+    engines.push(rate(
+        "shuttle",
+        "random".into(),
+        (done.executions, done.steps),
+        started,
+    ));
+    let started = Instant::now();
+    let depth = crate::hunt::PCT_DEPTH;
+    let done = threaded::shuttle_pct_measured(&initial, step, BENCH_SEED, depth, iterations)?;
+    engines.push(rate("shuttle", pct, (done.executions, done.steps), started));
+    let started = Instant::now();
+    let done = threaded::loom_measured(&initial, step, m.loom_bound)?;
+    let loom = format!("dfs (bound {})", m.loom_bound);
+    engines.push(rate("loom", loom, (done.executions, done.steps), started));
+    let bfs = bfs_figures(&initial, m);
+    let scaling = Scaling {
+        seconds: m.scaling_seconds,
+        jobs_1: timed_hunt_rate(scenario, 1, m.scaling_seconds),
+        jobs_2: timed_hunt_rate(scenario, 2, m.scaling_seconds),
+    };
+    Ok(BenchJson {
+        scenario: CANONICAL_SCENARIO,
+        engines,
+        bfs,
+        reduced: None,
+        scaling,
+    })
+}
+
+/// The unreduced breadth-first search of `initial` in measurement mode, within `m`'s bounds.
+fn bfs_figures(initial: &State, m: Measure) -> BfsFigures {
+    let started = Instant::now();
+    let report = engine::bfs_budgeted(
+        initial,
+        (m.bfs_states, m.bfs_bytes),
+        model::exec::step,
+        &|_| false,
+        &mut |_, _, _| {},
+    );
+    BfsFigures {
+        states: report.states,
+        steps: report.steps,
+        exhausted: report.exhausted,
+        cut: report.cut,
+        seconds: started.elapsed().as_secs_f64(),
+        peak_mb: report.peak_bytes as f64 / crate::hunt::MIB as f64,
+        peak_mb_source: "estimate",
+    }
+}
+
+/// Schedules/s of a random-walk hunt on `scenario` with `jobs`, run for `seconds` (its whole
+/// budget: a violation does not stop it).
+pub fn timed_hunt_rate(scenario: &Scenario, jobs: usize, seconds: u64) -> f64 {
+    let hunt = Hunt {
+        engine: Engine::Sim,
+        seed: BENCH_SEED,
+        strategy: Some(Strategy::Random),
+        source: Source::File(scenario.clone()),
+        cases: u64::MAX / crate::hunt::CASE_SCHEDULES,
+        max_seconds: Some(seconds),
+        jobs,
+        stepper: model::exec::step,
+        shard: (0, 1),
+        patches: model::patches::Patches::NONE,
+    };
+    let result = hunt.run_classes(
+        &crate::hunt::Known::new(),
+        crate::hunt::Until::Budget,
+        &std::sync::atomic::AtomicBool::new(false),
+        &mut |_, _| {},
+    );
+    result.schedules as f64 * 1000.0 / result.elapsed_ms.max(1) as f64
+}
+
+/// The human table of [`measure`]'s figures.
+pub fn measured_table(b: &BenchJson) -> String {
+    let mut out = String::from(
+        "| engine | strategy | schedules | steps | schedules/s | steps/s | seconds |\n|---|---|---|---|---|---|---|\n",
+    );
+    for e in &b.engines {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.3} |",
+            e.engine, e.strategy, e.schedules, e.steps, e.schedules_per_s, e.steps_per_s, e.seconds
+        );
+    }
+    let bfs = &b.bfs;
+    let how = match (bfs.exhausted, bfs.cut) {
+        (true, _) => "exhausted",
+        (_, true) => "cut by its memory budget",
+        _ => "stopped at its state bound",
+    };
+    let _ = writeln!(
+        out,
+        "\nbfs (unreduced): {} states, {} steps, {how}, {:.1} s, peak {:.0} MiB ({})\nreduced: not implemented yet\nhunt scaling ({} s each): jobs 1 {:.0} schedules/s, jobs 2 {:.0} schedules/s",
+        bfs.states,
+        bfs.steps,
+        bfs.seconds,
+        bfs.peak_mb,
+        bfs.peak_mb_source,
+        b.scaling.seconds,
+        b.scaling.jobs_1,
+        b.scaling.jobs_2
+    );
+    out
+}

@@ -53,6 +53,10 @@ pub const JOBS_MAX: u64 = 256;
 pub const KNOWN_DEFAULT: &str = "corpus";
 /// `--known none`: a hunt that knows no class.
 pub const KNOWN_NONE: &str = "none";
+/// The largest `--max-mb` (1 TiB).
+pub const MAX_MB_MAX: u64 = 1 << 20;
+/// The largest `bench --loom-bound`.
+pub const LOOM_BOUND_MAX: u64 = 3;
 /// Milliseconds between redraws of the hunt's progress line.
 pub const PROGRESS_TICK_MS: u64 = 200;
 
@@ -200,6 +204,22 @@ struct BenchArgs {
     /// Schedules per throughput row.
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(10..))]
     schedules: u64,
+    /// One JSON document: every engine on examples/canonical.toml in measurement mode, its
+    /// unreduced breadth-first search and the hunt's scaling (the human table on stderr).
+    #[arg(long)]
+    json: bool,
+    /// With --json: states the breadth-first search may visit (default: all).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    bfs_states: Option<u64>,
+    /// With --json: the breadth-first search's memory budget in MiB (estimated).
+    #[arg(long, value_name = "MB", default_value_t = crate::hunt::BFS_MAX_MB, value_parser = clap::value_parser!(u64).range(1..=MAX_MB_MAX))]
+    max_mb: u64,
+    /// With --json: loom's preemption bound.
+    #[arg(long, value_name = "N", default_value_t = crate::bench::LOOM_BENCH_BOUND as u64, value_parser = clap::value_parser!(u64).range(0..=LOOM_BOUND_MAX))]
+    loom_bound: u64,
+    /// With --json: seconds each scaling hunt (1 job, 2 jobs) runs.
+    #[arg(long, value_name = "S", default_value_t = crate::bench::SCALING_SECONDS, value_parser = seconds)]
+    scaling_seconds: u64,
 }
 
 /// `--engine`'s values.
@@ -269,6 +289,10 @@ struct HuntArgs {
     /// Stop at the first violation of a new class (otherwise the hunt runs its budget).
     #[arg(long)]
     stop_on_new: bool,
+    /// Memory budget of each breadth-first search in MiB, estimated from its state counts
+    /// and sizes (the same on every machine); a search that reaches it stops and says so.
+    #[arg(long, value_name = "MB", default_value_t = crate::hunt::BFS_MAX_MB, value_parser = clap::value_parser!(u64).range(1..=MAX_MB_MAX))]
+    max_mb: u64,
     #[command(flatten)]
     patches: PatchArgs,
 }
@@ -342,7 +366,7 @@ pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
         Command::Replay(args) => replay_corpus(&args, out),
         Command::Shrink(args) => shrink_corpus(&args, out),
         Command::Explain(args) => explain(&args, out, err),
-        Command::Bench(args) => bench(&args, out),
+        Command::Bench(args) => bench(&args, out, err),
         Command::Patches => list_patches(out),
         Command::Matrix(args) => matrix(&args, progress, out, err),
         Command::Coverage(args) => crate::cli_coverage::run(&args, out),
@@ -825,7 +849,26 @@ fn explain(
 }
 
 /// `writeiter bench [--seeds N] [--schedules N]`: the engines side by side, as tables.
-fn bench(args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
+fn bench(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<ExitCode, String> {
+    if args.json {
+        let scenario = scenario_file::load(Path::new(crate::bench::CANONICAL_SCENARIO))
+            .map_err(|e| format!("{e} (run bench from the repository root)"))?;
+        let m = crate::bench::Measure {
+            schedules: args.schedules,
+            bfs_states: args.bfs_states.unwrap_or(u64::MAX),
+            bfs_bytes: args.max_mb * crate::hunt::MIB,
+            loom_bound: args.loom_bound as usize,
+            scaling_seconds: args.scaling_seconds,
+        };
+        let figures = crate::bench::measure(&scenario, m)?;
+        say_raw!(err, "{}", crate::bench::measured_table(&figures));
+        say!(
+            out,
+            "{}",
+            serde_json::to_string(&figures).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let b = crate::bench::Bench {
         seeds: args.seeds,
         schedules: args.schedules,
@@ -1089,7 +1132,8 @@ fn hunt_to(
         Until::Budget
     };
     let known = plan.known.by_signature();
-    let result = h.run_classes(
+    let result = h.run_budgeted(
+        args.max_mb * crate::hunt::MIB,
         &known,
         until,
         stop,
@@ -1120,6 +1164,7 @@ fn hunt_to(
     say!(human, "{}", crate::cli_coverage::summary_line(&result));
     print_classes(plan, &result, &reported, human);
     print_summary(plan, &result, human);
+    print_search_notes(plan, &result, human);
     if let Some(json) = json {
         let document = summary_json(plan, &result, &reported);
         say!(json, "{document}");
@@ -1129,6 +1174,26 @@ fn hunt_to(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What bounded the hunt's searches: a breadth-first search its memory budget cut, and a
+/// scenario file searched once.
+fn print_search_notes(plan: &HuntPlan<'_>, result: &HuntResult, human: &mut dyn Write) {
+    let (h, args) = (&plan.hunt, plan.args);
+    if let Some((case, states)) = result.cut {
+        say!(
+            human,
+            "bfs cut: case {case}'s breadth-first search reached its memory budget (--max-mb {}) at {states} states: it did not explore every state",
+            args.max_mb
+        );
+    }
+    if h.single_search() {
+        say!(
+            human,
+            "one search: the scenario file under {} is searched once, not per case",
+            h.strategy.unwrap_or(Strategy::Dfs).name()
+        );
+    }
 }
 
 /// The hunt's first line: its settings and the classes it knows.
@@ -1460,6 +1525,17 @@ struct HuntJson<'a> {
     replay: Option<&'a str>,
     counterexample: Option<&'a str>,
     classes: Vec<ClassJson<'a>>,
+    /// Present only when a breadth-first search's memory budget cut it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bfs_cut: Option<CutJson>,
+}
+
+/// A breadth-first search its memory budget cut, in the `--json` document.
+#[derive(Debug, serde::Serialize)]
+struct CutJson {
+    case: u64,
+    states: u64,
+    max_mb: u64,
 }
 
 /// One class in the `--json` document.
@@ -1526,6 +1602,11 @@ fn summary_json(plan: &HuntPlan<'_>, result: &HuntResult, reported: &[Reported])
         classes: (result.classes.iter().zip(reported))
             .map(|(c, r)| class_json(c, r))
             .collect(),
+        bfs_cut: result.cut.map(|(case, states)| CutJson {
+            case,
+            states,
+            max_mb: plan.args.max_mb,
+        }),
     };
     // Plain strings, numbers and options: serialising cannot fail.
     serde_json::to_string(&document).unwrap_or_default()

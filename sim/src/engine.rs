@@ -311,6 +311,11 @@ pub struct SearchReport {
     pub exhausted: bool,
     /// The first violating execution.
     pub found: Option<Execution>,
+    /// The breadth-first search stopped at its memory budget ([`bfs_budgeted`]) with
+    /// [`SearchReport::states`] states visited.
+    pub cut: bool,
+    /// The breadth-first search's peak estimated bytes ([`bfs_estimated_bytes`]).
+    pub peak_bytes: u64,
 }
 
 /// Depth-first search over schedules with at most `bound` preemptions, up to `budget`
@@ -476,7 +481,7 @@ pub fn bfs_where(
 ) -> SearchReport {
     bfs_search(
         initial,
-        max_states,
+        (max_states, u64::MAX),
         stepper,
         (oracle, accept),
         &mut |_, _, _| {},
@@ -492,13 +497,59 @@ pub fn bfs_probed(
     oracle: &str,
     probe: Probe<'_>,
 ) -> SearchReport {
-    bfs_search(initial, max_states, stepper, (oracle, &|_| true), probe)
+    bfs_search(
+        initial,
+        (max_states, u64::MAX),
+        stepper,
+        (oracle, &|_| true),
+        probe,
+    )
+}
+
+/// Bytes one visited fingerprint is estimated to take in the visited set (the `u64`, the
+/// hash table's control byte and its spare capacity).
+pub const BFS_VISITED_ENTRY_BYTES: u64 = 16;
+/// Heap bytes a queued state and its oracles' history are estimated to hold beyond their
+/// inline size (vectors of inodes, pages, bios, the history).
+pub const BFS_QUEUED_HEAP_BYTES: u64 = 512;
+
+/// The bytes a breadth-first search holds, estimated from counts and type sizes only (never
+/// read off the process, so the cut is the same on every machine): the visited
+/// fingerprints, the path nodes, and the queued states with their oracles' history.
+pub fn bfs_estimated_bytes(visited: u64, nodes: u64, queued: u64) -> u64 {
+    let node = std::mem::size_of::<(Option<usize>, Task)>() as u64;
+    let queued_each = (std::mem::size_of::<(State, Observer, Option<usize>)>() as u64)
+        .saturating_add(BFS_QUEUED_HEAP_BYTES);
+    visited
+        .saturating_mul(BFS_VISITED_ENTRY_BYTES)
+        .saturating_add(nodes.saturating_mul(node))
+        .saturating_add(queued.saturating_mul(queued_each))
+}
+
+/// [`bfs_probed`] within a memory budget: the search stops (and reports
+/// [`SearchReport::cut`]) once its estimated bytes ([`bfs_estimated_bytes`]) pass
+/// `max_bytes`. `accept` as in [`bfs_where`]: a path it refuses ends there and the search
+/// goes on (refusing all measures the whole state space).
+pub fn bfs_budgeted(
+    initial: &State,
+    (max_states, max_bytes): (u64, u64),
+    stepper: Stepper,
+    accept: &dyn Fn(&Execution) -> bool,
+    probe: Probe<'_>,
+) -> SearchReport {
+    bfs_search(
+        initial,
+        (max_states, max_bytes),
+        stepper,
+        ("", accept),
+        probe,
+    )
 }
 
 /// The breadth-first search of [`bfs_where`] and [`bfs_probed`].
 fn bfs_search(
     initial: &State,
-    max_states: u64,
+    (max_states, max_bytes): (u64, u64),
     stepper: Stepper,
     (oracle, accept): (&str, &dyn Fn(&Execution) -> bool),
     probe: Probe<'_>,
@@ -550,6 +601,16 @@ fn bfs_search(
                     return report;
                 }
                 queue.push_back((next, watch, Some(id)));
+                let bytes = bfs_estimated_bytes(
+                    visited.len() as u64,
+                    nodes.len() as u64,
+                    queue.len() as u64,
+                );
+                report.peak_bytes = report.peak_bytes.max(bytes);
+                if bytes > max_bytes {
+                    report.cut = true;
+                    return report;
+                }
             }
         }
     }

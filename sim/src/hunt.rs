@@ -28,8 +28,12 @@ pub const CASE_SCHEDULES: u64 = 64;
 pub const DFS_PREEMPTIONS: usize = 2;
 /// PCT depth.
 pub const PCT_DEPTH: usize = 3;
-/// States the breadth-first search may visit per case.
-pub const BFS_STATES: u64 = 50_000;
+/// The memory budget of one breadth-first search, in MiB, unless `--max-mb` gives another:
+/// the search stops (and says so) once its estimated bytes
+/// ([`engine::bfs_estimated_bytes`]) pass it.
+pub const BFS_MAX_MB: u64 = 2048;
+/// Bytes in a MiB.
+pub const MIB: u64 = 1 << 20;
 /// How often a worker waiting for a round's weights looks at the stop conditions again.
 pub const GUIDE_POLL: Duration = Duration::from_millis(20);
 
@@ -153,6 +157,26 @@ pub struct Hunt {
     pub patches: model::patches::Patches,
 }
 
+/// What bounds one search beyond its case: the breadth-first search's memory budget, and the
+/// depth-first search's execution budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes a breadth-first search may hold (estimated), [`BFS_MAX_MB`] MiB by default.
+    pub bfs_bytes: u64,
+    /// Executions of a depth-first search: [`CASE_SCHEDULES`] per case, or the whole
+    /// schedule budget for the one search of a scenario file ([`Hunt::single_search`]).
+    pub dfs_schedules: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            bfs_bytes: BFS_MAX_MB * MIB,
+            dfs_schedules: CASE_SCHEDULES,
+        }
+    }
+}
+
 /// One case: which scenario, which strategy.
 #[derive(Clone, Debug)]
 pub struct Case {
@@ -186,6 +210,8 @@ pub struct CaseResult {
     pub finished_ms: u128,
     /// What the case's steps covered (our simulator only), until the hunt merges it.
     pub coverage: Option<Box<Coverage>>,
+    /// The breadth-first search stopped at its memory budget, with this many states.
+    pub cut: Option<u64>,
 }
 
 /// When a hunt stops, besides its budget.
@@ -239,6 +265,9 @@ pub struct HuntResult {
     pub interrupted: bool,
     /// What the counted cases covered.
     pub coverage: Coverage,
+    /// The first counted case whose breadth-first search its memory budget cut: (case,
+    /// states visited).
+    pub cut: Option<(u64, u64)>,
 }
 
 impl Hunt {
@@ -299,6 +328,44 @@ impl Hunt {
         self.run_classes(&Known::new(), Until::FirstViolation, stop, progress)
     }
 
+    /// The hunt runs one search, not cases: a scenario file under a fixed depth-first or
+    /// breadth-first strategy (every case would repeat the same deterministic search; random
+    /// and PCT cases differ by their seeds). That search is shard 1's only case; a DFS gets
+    /// the whole schedule budget ([`Limits::dfs_schedules`]).
+    pub fn single_search(&self) -> bool {
+        let strategy = self.strategy.or(match self.engine.strategies() {
+            [only] => Some(*only),
+            _ => None,
+        });
+        matches!(&self.source, Source::File(_))
+            && matches!(strategy, Some(Strategy::Dfs | Strategy::Bfs))
+    }
+
+    /// Cases this shard runs at most.
+    fn case_budget(&self) -> u64 {
+        match (self.single_search(), self.shard.0) {
+            (false, _) => self.cases,
+            (true, 0) => self.cases.min(1),
+            (true, _) => 0,
+        }
+    }
+
+    /// The limits of each case of this hunt under `bfs_bytes`.
+    fn limits(&self, bfs_bytes: u64) -> Limits {
+        let dfs_schedules = if self.single_search() {
+            self.cases
+                .saturating_mul(self.shard.1)
+                .saturating_mul(CASE_SCHEDULES)
+                .max(CASE_SCHEDULES)
+        } else {
+            CASE_SCHEDULES
+        };
+        Limits {
+            bfs_bytes,
+            dfs_schedules,
+        }
+    }
+
     /// Runs cases until `until` or the budget, counting each violation under its signature
     /// (a class: `known` names the signatures known beforehand); also stops (between cases)
     /// once `stop` is set.
@@ -309,6 +376,19 @@ impl Hunt {
         stop: &AtomicBool,
         progress: &mut dyn FnMut(&CaseResult, u64),
     ) -> HuntResult {
+        self.run_budgeted(BFS_MAX_MB * MIB, known, until, stop, progress)
+    }
+
+    /// [`Hunt::run_classes`] with each breadth-first search held to `bfs_bytes` (estimated).
+    pub fn run_budgeted(
+        &self,
+        bfs_bytes: u64,
+        known: &Known,
+        until: Until,
+        stop: &AtomicBool,
+        progress: &mut dyn FnMut(&CaseResult, u64),
+    ) -> HuntResult {
+        let limits = self.limits(bfs_bytes);
         let started = Instant::now();
         let next = AtomicU64::new(0);
         let lowest_stop = AtomicU64::new(u64::MAX);
@@ -329,7 +409,7 @@ impl Hunt {
                     started,
                     rounds,
                 };
-                scope.spawn(move || self.worker(&shared, rule, &send));
+                scope.spawn(move || self.worker(&shared, rule, limits, &send));
             }
             drop(send);
             for case in receive {
@@ -348,6 +428,7 @@ impl Hunt {
             elapsed_ms: started.elapsed().as_millis(),
             interrupted: stop.load(Ordering::SeqCst),
             coverage: merger.coverage,
+            cut: None,
         };
         // In index order, up to the lowest case that stops the hunt. Every case below it ran
         // (workers stop only past it) unless the time budget or a stop cut the hunt short.
@@ -376,14 +457,21 @@ impl Hunt {
 
     /// Takes cases in order; stops past the lowest case that stops the hunt, the case count
     /// or the time budget.
-    fn worker(&self, shared: &Shared<'_>, rule: &StopRule<'_>, send: &mpsc::Sender<CaseResult>) {
+    fn worker(
+        &self,
+        shared: &Shared<'_>,
+        rule: &StopRule<'_>,
+        limits: Limits,
+        send: &mpsc::Sender<CaseResult>,
+    ) {
+        let cases = self.case_budget();
         loop {
             let local = shared.next.fetch_add(1, Ordering::SeqCst);
             let out_of_time = self
                 .max_seconds
                 .is_some_and(|s| shared.started.elapsed().as_secs() >= s);
             let stopped = out_of_time || shared.stop.load(Ordering::SeqCst);
-            if local >= self.cases || local > shared.lowest.load(Ordering::SeqCst) || stopped {
+            if local >= cases || local > shared.lowest.load(Ordering::SeqCst) || stopped {
                 return;
             }
             let weights = if self.guided() {
@@ -403,7 +491,7 @@ impl Hunt {
                 Arc::new(None)
             };
             let case = self.case_weighted(local, weights.as_ref().as_ref());
-            let mut result = run_case_on(self.engine, case, self.stepper);
+            let mut result = run_case_limited(self.engine, case, self.stepper, limits);
             result.signature = signature_of(&result, self.stepper);
             result.finished_ms = shared.started.elapsed().as_millis();
             if rule.stops(&result) {
@@ -538,6 +626,9 @@ impl HuntResult {
         self.cases += 1;
         self.schedules += case.schedules;
         self.steps += case.steps;
+        if let (None, Some(states)) = (self.cut, case.cut) {
+            self.cut = Some((case.case.index, states));
+        }
         let Some(signature) = case.signature.clone() else {
             return;
         };
@@ -567,8 +658,18 @@ fn signature_of(result: &CaseResult, stepper: Stepper) -> Option<Signature> {
 
 /// Runs one case on `engine` with its strategy.
 pub fn run_case_on(engine: Engine, case: Case, stepper: Stepper) -> CaseResult {
+    run_case_limited(engine, case, stepper, Limits::default())
+}
+
+/// [`run_case_on`] within `limits`.
+pub fn run_case_limited(
+    engine: Engine,
+    case: Case,
+    stepper: Stepper,
+    limits: Limits,
+) -> CaseResult {
     match engine {
-        Engine::Sim => run_case(case, stepper),
+        Engine::Sim => run_case_within(case, stepper, limits),
         Engine::Shuttle | Engine::Loom => run_threaded_case(engine, case, stepper),
     }
 }
@@ -599,10 +700,12 @@ pub fn threaded_failure(
 fn run_threaded_case(engine: Engine, case: Case, stepper: Stepper) -> CaseResult {
     let initial = case.scenario.build().expect("cases hold valid scenarios");
     let failure = threaded_failure(engine, &case, stepper);
-    let schedules = if engine == Engine::Loom {
-        1
-    } else {
-        CASE_SCHEDULES
+    // Exact: the execution within the case where the violation came, else the case's
+    // schedules (loom's one exhaustive search counts as one).
+    let schedules = match (&failure, engine) {
+        (Some(f), Engine::Shuttle) => f.execution.clamp(1, CASE_SCHEDULES),
+        (_, Engine::Loom) => 1,
+        _ => CASE_SCHEDULES,
     };
     let found = failure.map(|f| match engine::replay(&initial, &f.schedule, stepper) {
         Ok(run) if run.violation.is_some() => run,
@@ -622,23 +725,30 @@ fn run_threaded_case(engine: Engine, case: Case, stepper: Stepper) -> CaseResult
         signature: None,
         finished_ms: 0,
         coverage: None,
+        cut: None,
     }
 }
 
 /// Runs one case with its strategy on our simulator.
 pub fn run_case(case: Case, stepper: Stepper) -> CaseResult {
+    run_case_within(case, stepper, Limits::default())
+}
+
+/// [`run_case`] within `limits`.
+pub fn run_case_within(case: Case, stepper: Stepper, limits: Limits) -> CaseResult {
     let initial = case.scenario.build().expect("cases hold valid scenarios");
     let mut coverage = Coverage::new();
     let mut probe = |state: &State, runnable: &[model::exec::Task], task| {
         coverage.see(state, runnable, task);
     };
+    let mut cut = None;
     let (schedules, steps, found) = match case.strategy {
         Strategy::Random | Strategy::Pct => sample(&initial, &case, stepper, &mut probe),
         Strategy::Dfs => {
             let report = engine::dfs_probed(
                 &initial,
                 DFS_PREEMPTIONS,
-                CASE_SCHEDULES,
+                limits.dfs_schedules,
                 stepper,
                 "",
                 &mut probe,
@@ -646,7 +756,14 @@ pub fn run_case(case: Case, stepper: Stepper) -> CaseResult {
             (report.schedules, report.steps, report.found)
         }
         Strategy::Bfs => {
-            let report = engine::bfs_probed(&initial, BFS_STATES, stepper, "", &mut probe);
+            let report = engine::bfs_budgeted(
+                &initial,
+                (u64::MAX, limits.bfs_bytes),
+                stepper,
+                &|_| true,
+                &mut probe,
+            );
+            cut = report.cut.then_some(report.states);
             (report.schedules, report.steps, report.found)
         }
     };
@@ -658,6 +775,7 @@ pub fn run_case(case: Case, stepper: Stepper) -> CaseResult {
         signature: None,
         finished_ms: 0,
         coverage: Some(Box::new(coverage)),
+        cut,
     }
 }
 

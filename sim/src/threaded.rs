@@ -110,6 +110,19 @@ pub struct ThreadedFailure {
     pub shuttle_schedule: Option<String>,
     /// The whole panic message.
     pub message: String,
+    /// Which execution of the check failed, from 1 (the executions it ran).
+    pub execution: u64,
+}
+
+/// What a check in measurement mode ran: executions and model steps. A violation ends its
+/// execution but not the check ([`shuttle_random_measured`], [`shuttle_pct_measured`],
+/// [`loom_measured`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Measured {
+    /// Executions run.
+    pub executions: u64,
+    /// Model steps applied.
+    pub steps: u64,
 }
 
 /// Shuttle with uniformly random scheduling, `iterations` executions from `seed`.
@@ -168,10 +181,108 @@ pub fn loom_check(
             sync::LOOM_MAX_THREADS
         ));
     }
-    let initial = Arc::new(initial.clone());
     let bound = preemption_bound.unwrap_or(LOOM_PREEMPTION_BOUND);
-    let outcome = sync::run_loom(move || run::<Loom>(&initial, stepper), bound);
-    Ok(outcome.err().map(failure))
+    let (execution, counter) = counted::<Loom>(initial, stepper, false);
+    let outcome = sync::run_loom(execution, bound);
+    Ok(outcome.err().map(|p| failure(p, &counter)))
+}
+
+/// [`loom_check`] in measurement mode: every execution within the bound runs, a violation
+/// ending only its own execution.
+pub fn loom_measured(
+    initial: &State,
+    stepper: Stepper,
+    preemption_bound: usize,
+) -> Result<Measured, String> {
+    if initial.actors.len() > LOOM_ACTORS_MAX {
+        return Err(format!("loom runs at most {LOOM_ACTORS_MAX} actors"));
+    }
+    let (execution, counter) = counted::<Loom>(initial, stepper, true);
+    measured(sync::run_loom(execution, preemption_bound), &counter)
+}
+
+/// Shuttle's random scheduling in measurement mode: `iterations` executions from `seed`,
+/// a violation ending only its own execution.
+pub fn shuttle_random_measured(
+    initial: &State,
+    stepper: Stepper,
+    seed: u64,
+    iterations: usize,
+) -> Result<Measured, String> {
+    shuttle_measured(
+        initial,
+        stepper,
+        ShuttleExploration::Random { seed, iterations },
+    )
+}
+
+/// Shuttle's PCT of `depth` in measurement mode (see [`shuttle_random_measured`]).
+pub fn shuttle_pct_measured(
+    initial: &State,
+    stepper: Stepper,
+    seed: u64,
+    depth: usize,
+    iterations: usize,
+) -> Result<Measured, String> {
+    let exploration = ShuttleExploration::Pct {
+        seed,
+        depth,
+        iterations,
+    };
+    shuttle_measured(initial, stepper, exploration)
+}
+
+fn shuttle_measured(
+    initial: &State,
+    stepper: Stepper,
+    exploration: ShuttleExploration,
+) -> Result<Measured, String> {
+    let (execution, counter) = counted::<Shuttle>(initial, stepper, true);
+    measured(sync::run_shuttle(execution, &exploration), &counter)
+}
+
+/// One execution of `initial` on `B`'s threads that counts itself in the returned
+/// [`Counter`]; with `measure`, in measurement mode (its steps counted too).
+fn counted<B: Backend>(
+    initial: &State,
+    stepper: Stepper,
+    measure: bool,
+) -> (impl Fn() + Send + Sync + 'static, Counter) {
+    let initial = Arc::new(initial.clone());
+    let counter = Counter::default();
+    let count = counter.clone();
+    let execution = move || {
+        count
+            .executions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        run_with::<B>(&initial, stepper, measure.then_some(&*count.steps));
+    };
+    (execution, counter)
+}
+
+/// A measurement-mode check's figures, or the checker's own failure.
+fn measured(outcome: Result<(), CheckerPanic>, counter: &Counter) -> Result<Measured, String> {
+    match outcome {
+        Ok(()) => Ok(counter.measured()),
+        Err(panic) => Err(panic.message),
+    }
+}
+
+/// Executions and steps of one check, its own (not the process-wide [`EXECUTIONS`]), so
+/// a failure's execution number does not depend on other threads.
+#[derive(Clone, Default)]
+struct Counter {
+    executions: Arc<std::sync::atomic::AtomicU64>,
+    steps: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Counter {
+    fn measured(&self) -> Measured {
+        Measured {
+            executions: self.executions.load(std::sync::atomic::Ordering::Relaxed),
+            steps: self.steps.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
 }
 
 fn shuttle(
@@ -179,12 +290,12 @@ fn shuttle(
     stepper: Stepper,
     exploration: ShuttleExploration,
 ) -> Option<ThreadedFailure> {
-    let initial = Arc::new(initial.clone());
-    let outcome = sync::run_shuttle(move || run::<Shuttle>(&initial, stepper), &exploration);
-    outcome.err().map(failure)
+    let (execution, counter) = counted::<Shuttle>(initial, stepper, false);
+    let outcome = sync::run_shuttle(execution, &exploration);
+    outcome.err().map(|p| failure(p, &counter))
 }
 
-fn failure(panic: CheckerPanic) -> ThreadedFailure {
+fn failure(panic: CheckerPanic, counter: &Counter) -> ThreadedFailure {
     let (oracle, schedule) =
         parse_failure(&panic.message).unwrap_or_else(|| (CHECKER.to_string(), Vec::new()));
     ThreadedFailure {
@@ -192,6 +303,7 @@ fn failure(panic: CheckerPanic) -> ThreadedFailure {
         schedule,
         shuttle_schedule: panic.shuttle_schedule,
         message: panic.message,
+        execution: counter.measured().executions,
     }
 }
 
@@ -215,6 +327,16 @@ fn failure_message(oracle: &str, text: &str, schedule: &[Task]) -> String {
 /// One execution of `initial` on `B`'s threads: the actors, the background thread, then the
 /// quiescence oracles. Panics with a failure message ([`parse_failure`]) on a violation.
 pub fn run<B: Backend>(initial: &State, stepper: Stepper) {
+    run_with::<B>(initial, stepper, None);
+}
+
+/// [`run`]; with `measure`, in measurement mode: a violation ends this execution quietly
+/// (no failure reported to the checker) and the steps applied are added to `measure`.
+fn run_with<B: Backend>(
+    initial: &State,
+    stepper: Stepper,
+    measure: Option<&std::sync::atomic::AtomicU64>,
+) {
     EXECUTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let world = Arc::new(World::<B> {
         shared: B::mutex(Shared {
@@ -225,6 +347,7 @@ pub fn run<B: Backend>(initial: &State, stepper: Stepper) {
         }),
         changed: B::condvar(),
         stepper,
+        quiet: measure.is_some(),
     });
     let mut threads = Vec::new();
     for a in 0..initial.actors.len() as ActorId {
@@ -237,6 +360,12 @@ pub fn run<B: Backend>(initial: &State, stepper: Stepper) {
         B::join(thread);
     }
     let mut shared = B::lock(&world.shared);
+    if let Some(steps) = measure {
+        steps.fetch_add(
+            shared.schedule.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
     if shared.failed {
         return;
     }
@@ -262,6 +391,8 @@ struct World<B: Backend> {
     shared: B::Mutex<Shared>,
     changed: B::Condvar,
     stepper: Stepper,
+    /// Measurement mode: a failure ends the execution without reporting it.
+    quiet: bool,
 }
 
 impl<B: Backend> World<B> {
@@ -391,7 +522,9 @@ impl<B: Backend> World<B> {
     fn fail(&self, shared: &mut Shared, oracle: &str, text: &str) -> Failed {
         shared.failed = true;
         B::notify_all(&self.changed);
-        B::fail(failure_message(oracle, text, &shared.schedule));
+        if !self.quiet {
+            B::fail(failure_message(oracle, text, &shared.schedule));
+        }
         Failed
     }
 }
