@@ -122,21 +122,21 @@ fn the_4_4_column_is_each_entrys_verdict() {
     }
 }
 
-/// The untriaged counterexamples of the hunt of 4.4.121 + all patches (README, "What the
-/// patched hunt left") stay valid: each loads, names its patches, and its stored schedule
+/// The counterexamples of the two hunts of 4.4.121 + all patches that are not (or cannot be)
+/// stored in the corpus (README, "What the patched hunt left", and its rerun) stay valid: each loads, names its patches, and its stored schedule
 /// shows its stored class on the patched model.
 #[test]
 fn the_patched_hunts_untriaged_counterexamples_still_show_their_class() {
-    let dir = std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../triage/patched-hunt"
-    ));
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("triage/patched-hunt")
-        .map(|e| e.unwrap().path())
-        .collect();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../triage");
+    let mut files = Vec::new();
+    for hunt in ["patched-hunt", "patched-hunt-2"] {
+        let dir = std::path::Path::new(root).join(hunt);
+        let listing = std::fs::read_dir(&dir).expect("a triage directory");
+        let found: Vec<_> = listing.map(|e| e.unwrap().path()).collect();
+        assert!(!found.is_empty(), "{}", dir.display());
+        files.extend(found);
+    }
     files.sort();
-    assert!(!files.is_empty());
     let mut off = Vec::new();
     for file in files {
         let loaded = sim::corpus::load(&file).expect("a corpus-format file");
