@@ -175,9 +175,12 @@ pub(crate) fn ext4_truncate(state: &mut State, inode: InodeIx, size: u64, notes:
 /// (create = 0) leaves the buffer unmapped for a hole **and for an unwritten extent**
 /// (`ext4_ext_handle_unwritten_extents`: "the buffer head will be unmapped so that a read
 /// from the block returns 0s"; `_ext4_get_block` copies `m_flags` over the mapped bit):
-/// "unmapped? It's a hole - nothing to do". A Written block whose page is not cached is
-/// read from disk (`ll_rw_block`), then the range is zeroed in the page and the block's
-/// buffer dirtied.
+/// "unmapped? It's a hole - nothing to do". That lookup runs only for a buffer not already
+/// mapped (fs/ext4/inode.c:3500-3508): a cached page's buffer that writeback mapped
+/// (`bh_mapped`; an unwritten block's too, whose conversion a failed bio skipped) or a
+/// delayed one (`map_bh` in `ext4_da_get_block_prep`) is zeroed whatever the extent's state.
+/// A Written block whose page is not cached is read from disk (`ll_rw_block`), then the
+/// range is zeroed in the page and the block's buffer dirtied.
 fn zero_block_range(
     state: &mut State,
     inode: InodeIx,
@@ -186,13 +189,19 @@ fn zero_block_range(
     notes: &mut Vec<String>,
 ) {
     let g = state.geometry;
-    let Some((pblk, extent_state @ ExtentState::Written)) =
-        state.inodes[inode].map.pblk(from >> g.blkbits)
-    else {
-        return;
-    };
     let index = from >> g.page_bits;
+    let bit = 1 << ((from >> g.blkbits) - (index << (g.page_bits - g.blkbits)));
+    let buffer_mapped = state.inodes[inode]
+        .pages
+        .get(&index)
+        .is_some_and(|page| page.bh_mapped & bit != 0);
+    let written = state.inodes[inode].map.pblk(from >> g.blkbits);
+    let written = written.filter(|&(_, s)| s == ExtentState::Written);
+    if !buffer_mapped && written.is_none() {
+        return;
+    }
     if !state.inodes[inode].pages.contains_key(&index) {
+        let (pblk, extent_state) = written.expect("an uncached page's buffer is unmapped");
         let mut page = page_from_disk(state, inode, index);
         let spb = g.sectors_per_block() as usize;
         let in_page = (((from >> g.blkbits) << g.blkbits) & (g.pagesize() - 1)) >> g.sector_bits;
@@ -207,7 +216,6 @@ fn zero_block_range(
     if first < last as usize {
         page.data[first..last as usize].fill(Data::Zero);
     }
-    let bit = 1 << ((from >> g.blkbits) - (index << (g.page_bits - g.blkbits)));
     // An unmapped buffer: ext4_get_block(inode, iblock, bh, 0) maps it written
     // (fs/ext4/inode.c:3499-3501, 742-743); a mapped one keeps its flags.
     page.bh_mapped |= bit;
