@@ -472,16 +472,34 @@ pub fn write_mapped_pages(state: &mut State, inode: InodeIx) -> Vec<u16> {
 
 /// The dirty blocks of page `index` that `ext4_bio_write_page` writes: mapped written,
 /// below EOF.
+///
+/// `ext4_writepage` first looks at the buffer_heads, not the extents: a dirty delayed or
+/// unwritten buffer below EOF (`ext4_bh_delay_or_unwritten`, fs/ext4/inode.c:1550-1553,
+/// 1912-1913) redirties the page, and with one block a page nothing is written
+/// (inode.c:1914-1926); otherwise `ext4_bio_write_page` skips those buffers
+/// (fs/ext4/page-io.c:468-475). A buffer keeps `BH_Unwritten` after its extent became
+/// written by another path (a neighbour's conversion zeroing it out, `ext4_ext_convert_to_initialized`).
 fn mapped_dirty_blocks(state: &State, inode: InodeIx, index: u64) -> Vec<u64> {
+    let g = state.geometry;
     let ino = &state.inodes[inode];
     let written = |b: &u64| {
         ino.map
             .pblk(*b)
             .is_some_and(|(_, s)| s == ExtentState::Written)
     };
-    writeback_blocks(state, inode, index..=index, SyncMode::All)
+    let blocks: Vec<u64> = writeback_blocks(state, inode, index..=index, SyncMode::All)
         .into_iter()
         .map(|(_, b)| b)
+        .collect();
+    let page = &ino.pages[&index];
+    let delay_or_unwritten =
+        |b: &u64| (page.bh_delay | page.bh_unwritten) & block_bit(&g, index, *b) != 0;
+    if g.page_bits == g.blkbits && blocks.iter().any(delay_or_unwritten) {
+        return Vec::new();
+    }
+    blocks
+        .into_iter()
+        .filter(|b| !delay_or_unwritten(b))
         .filter(written)
         .collect()
 }
