@@ -103,6 +103,10 @@ pub struct BioRecord {
     pub sectors: Vec<(Option<u64>, Data)>,
     /// A writeback bio's io_end.
     pub io_end: Option<ObjId>,
+    /// The buffered writes whose data a writeback bio's page data replaced in the page cache
+    /// before it was built and which the disk does not hold there: should the bio fail, the
+    /// disk keeps what it held, and their data is lost with the page's.
+    pub superseded: Vec<Landed>,
 }
 
 /// A sector a bio landed (`(inode, offset)`) and the data it put there.
@@ -241,6 +245,9 @@ pub struct History {
     /// landed (each the last bio to land there). Should the io_end fail, its blocks stay
     /// unwritten and that data is lost like a failed bio's.
     pub landed: BTreeMap<ObjId, Vec<Landed>>,
+    /// Likewise, the buffered writes those sectors' page data superseded
+    /// ([`BioRecord::superseded`]): lost with it should the io_end fail.
+    pub landed_superseded: BTreeMap<ObjId, Vec<Landed>>,
     /// The contents at the start of the epoch.
     pub prior: Prior,
     /// Blocks under an in-flight direct I/O bio whose page was dirty after the last step.
@@ -288,6 +295,7 @@ impl History {
             failed: BTreeMap::new(),
             lost: BTreeSet::new(),
             landed: BTreeMap::new(),
+            landed_superseded: BTreeMap::new(),
             prior: Prior::snapshot(initial),
             dirty_under_dio: BTreeSet::new(),
         }
@@ -316,6 +324,9 @@ impl History {
         self.failed.remove(&at);
         self.lost.remove(&(at.0, at.1, data));
         for sectors in self.landed.values_mut() {
+            sectors.retain(|&(s, _)| s != at);
+        }
+        for sectors in self.landed_superseded.values_mut() {
             sectors.retain(|&(s, _)| s != at);
         }
     }
@@ -476,6 +487,13 @@ impl History {
                 for (at, data) in self.landed.remove(&io).unwrap_or_default() {
                     self.fail(at, data);
                 }
+                let superseded = self.landed_superseded.remove(&io).unwrap_or_default();
+                self.lost
+                    .extend(superseded.iter().map(|&((i, o), d)| (i, o, d)));
+            }
+            if failed == Some(id) {
+                self.lost
+                    .extend(record.superseded.iter().map(|&((i, o), d)| (i, o, d)));
             }
             for (offset, data) in record.sectors {
                 let Some(offset) = offset else { continue };
@@ -485,20 +503,67 @@ impl History {
                     continue;
                 }
                 self.land(at, data);
+                let superseded = record.superseded.iter().filter(|&&(s, _)| s == at);
                 match io_end {
-                    Some((_, e)) if e.failed => self.fail(at, data),
-                    Some((io, _)) => self.landed.entry(io).or_default().push((at, data)),
+                    Some((_, e)) if e.failed => {
+                        self.fail(at, data);
+                        self.lost.extend(superseded.map(|&((i, o), d)| (i, o, d)));
+                    }
+                    Some((io, _)) => {
+                        self.landed.entry(io).or_default().push((at, data));
+                        let entry = self.landed_superseded.entry(io).or_default();
+                        entry.extend(superseded.copied());
+                    }
                     None => {}
                 }
             }
         }
         self.landed.retain(|io, _| state.io_ends.contains_key(io));
+        self.landed_superseded
+            .retain(|io, _| state.io_ends.contains_key(io));
         for (&id, bio) in &state.bios {
-            self.bios
-                .entry(id)
-                .or_insert_with(|| bio_record(state, bio));
+            if !self.bios.contains_key(&id) {
+                let mut record = bio_record(state, bio);
+                record.superseded = self.superseded(state, &record);
+                self.bios.insert(id, record);
+            }
         }
         self.dirty_under_dio = self.dio_blocks_dirty(state);
+    }
+
+    /// The buffered writes of the epoch whose data writeback bio `record`'s page data
+    /// replaced: each copied its data to a sector before the bio was built (its done range
+    /// covers it), the bio carries other data there, and the disk does not hold it there.
+    /// The page cache is the only place their data was: a failed writeback bio
+    /// (`ext4_finish_bio` sets `PageError` and ends writeback, fs/ext4/page-io.c:62-123;
+    /// `ext4_end_bio` sets `AS_EIO`, 321-331: nothing rewrites the page's sectors)
+    /// leaves the disk as it was, so they are lost with the bio's own data.
+    fn superseded(&self, state: &State, record: &BioRecord) -> Vec<Landed> {
+        if record.dio {
+            return Vec::new();
+        }
+        let covers = |r: Option<(u64, u64)>, o: u64| r.is_some_and(|(f, t)| f <= o && o < t);
+        let g = state.geometry;
+        let map = &state.inodes[record.inode].map;
+        let mut out = Vec::new();
+        for &(offset, data) in &record.sectors {
+            let Some(offset) = offset else { continue };
+            let disk = map
+                .pblk(offset >> g.blkbits)
+                .map(|(pblk, _)| state.disk.sectors[state.psector(pblk, offset) as usize]);
+            for (tag, w) in self.epoch_writes() {
+                let t = Data::Write(tag);
+                if w.inode == record.inode
+                    && !w.direct
+                    && covers(w.done, offset)
+                    && t != data
+                    && disk != Some(t)
+                {
+                    out.push(((record.inode, offset), t));
+                }
+            }
+        }
+        out
     }
 
     /// Blocks under in-flight direct I/O bios whose page is dirty now.
@@ -647,6 +712,7 @@ impl History {
         self.failed.clear();
         self.lost.clear();
         self.landed.clear();
+        self.landed_superseded.clear();
         self.dirty_under_dio.clear();
         self.prior = Prior::snapshot(state);
     }
@@ -704,6 +770,7 @@ impl Hash for Summary<'_> {
         h.failed.hash(state);
         h.lost.hash(state);
         h.landed.hash(state);
+        h.landed_superseded.hash(state);
         h.prior.hash(state);
         h.dirty_under_dio.hash(state);
     }
@@ -754,6 +821,7 @@ fn bio_record(state: &State, bio: &model::state::Bio) -> BioRecord {
             BioOwner::Writeback(io) => Some(io),
             BioOwner::Dio(_) => None,
         },
+        superseded: Vec::new(),
     }
 }
 
