@@ -246,7 +246,7 @@ fn needs_failed_bio(initial: &State, schedule: &[Task], oracle: Oracle, stepper:
         next: 0,
     };
     let run = engine::execute(initial, &mut chooser, stepper, false);
-    !run.violation.is_some_and(|v| v.oracle == oracle)
+    run.violation.is_none_or(|v| v.oracle != oracle)
 }
 
 /// A schedule followed as far as it applies: a task that cannot step now is passed over;
