@@ -1,5 +1,7 @@
 //! Triage of the patched hunt's classes (helper 10): the rule each fix encodes, both ways.
 
+mod common;
+
 use model::exec::{self, Event, Pc, StepError, Task};
 use model::ops::CompletePc;
 use model::ops::OpResult;
@@ -64,13 +66,7 @@ ops = [
 const FAILED_AIO_SCHEDULE: &str = "a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 b2 b3 a3 a3 a3 a3 a3 a3 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 b7 b5 a0 a0 a0 a0 a0 a0 a0 a0 w8 w8 w8 w8 a0 a0 a0 a0 a0 a0 a0 a0 a0 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a2 a2 a2 a2 a2 a2 a2 a2 a2 a2 a2 a2 a2 e13 a2 a2 a2 a2 a2 a2 a2 a1 a1 e11 b10 w14 w14 w14 w14 w14 w14 w15 w15 w15 w15 w14 w14 a1 a1 a1 a1";
 
 fn run_failed_aio(stepper: engine::Stepper) -> engine::Execution {
-    let state = Scenario::from_toml(FAILED_AIO)
-        .expect("a valid scenario")
-        .model()
-        .build()
-        .expect("it builds");
-    let schedule = model::drive::parse_schedule(FAILED_AIO_SCHEDULE).expect("a schedule");
-    engine::replay(&state, &schedule, stepper).expect("the schedule applies")
+    common::replay_toml(FAILED_AIO, FAILED_AIO_SCHEDULE, stepper)
 }
 
 /// Planted: a1's AIO event reports all its bytes, as if no bio of it had failed (the

@@ -1,5 +1,7 @@
 //! Triage of the patched hunt's classes (helper 3): the rule each fix encodes, both ways.
 
+mod common;
+
 use model::exec::{self, Event, Pc, StepError, Task};
 use model::ops::{CompletePc, WritePc};
 use model::state::State;
@@ -32,13 +34,7 @@ ops = [{ op = "write", pos = 0, len = 5120 }, { op = "truncate", size = 0 }]
 const PAST_EOF_SCHEDULE: &str = "a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a1 a1 a1 a1 a1 a1 a1 a1 a1 b2 w3 w3 w3 w3 w3 w3 w4 w4 w4 w4 w3 w3";
 
 fn run(stepper: engine::Stepper) -> engine::Execution {
-    let state = Scenario::from_toml(PAST_EOF)
-        .expect("a valid scenario")
-        .model()
-        .build()
-        .expect("it builds");
-    let schedule = model::drive::parse_schedule(PAST_EOF_SCHEDULE).expect("a schedule");
-    engine::replay(&state, &schedule, stepper).expect("the schedule applies")
+    common::replay_toml(PAST_EOF, PAST_EOF_SCHEDULE, stepper)
 }
 
 /// Just before the AIO's `ki_complete`, `i_size` is back at its first value: page 1 is
@@ -98,13 +94,7 @@ const IN_FLIGHT_SCHEDULE: &str = "a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a
 const IN_FLIGHT_FULL: &str = "a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a2 b2 w3 a2 w3 a2 a1 a2 a2 w3 a1 a2 a1 w3 a2 w3 a2 a2 w3 a2 a2 a2 w4 b6 w4 w4 w4 a2 a2 w3 b7 w3 a2 b8 a2 a2 a2 a2 a2 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a0 a2 a2 a2 b10 b11 a0 a0 a0 a0 a0 a0 a0 a0 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 b14 b15 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 a3 b17 b18 a3 a3 a3 a3 a3 w12 w12 w12 w12 a0 a0 a2 a2 a2 a2 a2 a2 a2 a2 a2 a2 a2 a2 a2 a2 a2 b20 a2 a2 a2 a2 a2 a2 a2 a2 a2 a2";
 
 fn run_in_flight(schedule: &str, stepper: engine::Stepper) -> engine::Execution {
-    let state = Scenario::from_toml(IN_FLIGHT)
-        .expect("a valid scenario")
-        .model()
-        .build()
-        .expect("it builds");
-    let schedule = model::drive::parse_schedule(schedule).expect("a schedule");
-    engine::replay(&state, &schedule, stepper).expect("the schedule applies")
+    common::replay_toml(IN_FLIGHT, schedule, stepper)
 }
 
 /// No direct write invalidates the page cache, before or after its I/O.

@@ -1,6 +1,8 @@
 //! Triage of the second patched hunt's classes (helper t2-2): a punch zeroes the partial
 //! block of a cached page whose buffer is mapped, whatever the extent's state, both ways.
 
+mod common;
+
 use model::exec::{self, Event, StepError, Task};
 use model::state::State;
 use sim::Scenario;
@@ -62,13 +64,7 @@ ops = [
 const SCHEDULE: &str = "a0 a0 a0 a0 a2 a0 a0 b2 w3 a0 a0 a2 w4 w4 w4 w4 a2 a2 a0 a2 a2 a2 a2 a2 a2 a2 e6 a2 a2 a2 a2 a2 a3 a2 a3 a3 a2 a2 e8 w9 a3 a3 a1 a1 a1 a1 a3 a1 a3 a3 a1 b11 a3 w12 a1 a3";
 
 fn replay(stepper: engine::Stepper) -> engine::Execution {
-    let state = Scenario::from_toml(PUNCH)
-        .expect("a valid scenario")
-        .model()
-        .build()
-        .expect("it builds");
-    let schedule = model::drive::parse_schedule(SCHEDULE).expect("a schedule");
-    engine::replay(&state, &schedule, stepper).expect("the schedule applies")
+    common::replay_toml(PUNCH, SCHEDULE, stepper)
 }
 
 /// The old model: `zero_block_range` skipped any block whose extent was not Written, so

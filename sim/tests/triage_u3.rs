@@ -1,6 +1,8 @@
 //! Triage of the second patched hunt (helper u3): `ext4_writepage` under
 //! `journal_submit_data_buffers` judges a page by its buffer_heads, both ways.
 
+mod common;
+
 use model::exec::{self, Event, Pc, StepError, Task};
 use model::ops::CommitPc;
 use model::state::State;
@@ -33,13 +35,7 @@ ops = [{ op = "write", pos = 4096, len = 6144, sync = "sync" }]
 const SCHEDULE: &str = "a1 a1 a1 a1 a1 a0 a0 a0 a0 a0 a0 b3 b2 a0 a0 w4 w4 w4 a1 b6 a1 a1 w4 a0";
 
 fn run(schedule: &str, stepper: engine::Stepper) -> engine::Execution {
-    let state = Scenario::from_toml(ZEROED_NEIGHBOUR)
-        .expect("a valid scenario")
-        .model()
-        .build()
-        .expect("it builds");
-    let schedule = model::drive::parse_schedule(schedule).expect("a schedule");
-    engine::replay(&state, &schedule, stepper).expect("the schedule applies")
+    common::replay_toml(ZEROED_NEIGHBOUR, schedule, stepper)
 }
 
 /// Planted: page 2's buffer loses `BH_Unwritten` once its extent is written, as if

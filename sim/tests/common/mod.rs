@@ -83,3 +83,19 @@ pub fn shell_words(line: &str) -> Vec<String> {
     words.extend(word);
     words
 }
+
+/// Replays `schedule` (trace notation, `a0 b2 w3 …`) on the scenario file text `toml`
+/// under `stepper`; panics if the scenario or the schedule does not apply.
+pub fn replay_toml(
+    toml: &str,
+    schedule: &str,
+    stepper: sim::engine::Stepper,
+) -> sim::engine::Execution {
+    let state = sim::Scenario::from_toml(toml)
+        .expect("a valid scenario")
+        .model()
+        .build()
+        .expect("it builds");
+    let schedule = model::drive::parse_schedule(schedule).expect("a schedule");
+    sim::engine::replay(&state, &schedule, stepper).expect("the schedule applies")
+}
