@@ -129,7 +129,7 @@ fn the_4_4_column_is_each_entrys_verdict() {
 fn the_patched_hunts_untriaged_counterexamples_still_show_their_class() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../triage");
     let mut files = Vec::new();
-    for hunt in ["patched-hunt", "patched-hunt-2"] {
+    for hunt in ["patched-hunt", "patched-hunt-2", "patched-hunt-3"] {
         let dir = std::path::Path::new(root).join(hunt);
         let listing = std::fs::read_dir(&dir).expect("a triage directory");
         let found: Vec<_> = listing.map(|e| e.unwrap().path()).collect();
