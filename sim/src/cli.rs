@@ -158,6 +158,13 @@ struct RunArgs {
     /// Stop after the schedule (otherwise the first runnable task steps until the end).
     #[arg(long)]
     exact: bool,
+    /// Search for a starvation lasso instead (actors may `repeat = "forever"`); with
+    /// --schedule "STEM cycle: CYCLE", replay that lasso.
+    #[arg(long, requires = "file", conflicts_with_all = ["swarm", "exact"])]
+    liveness: bool,
+    /// With --liveness: canonical states the search visits at most.
+    #[arg(long, value_name = "N", requires = "liveness", default_value_t = crate::liveness::LIVENESS_STATES_DEFAULT as u64, value_parser = clap::value_parser!(u64).range(1..=crate::liveness::LIVENESS_STATES_MAX as u64))]
+    states_max: u64,
     #[command(flatten)]
     patches: PatchArgs,
 }
@@ -405,6 +412,10 @@ impl ScenarioArg<'_> {
 }
 
 fn run(args: &RunArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
+    if let (true, Some(file)) = (args.liveness, &args.file) {
+        let (schedule, states) = (&args.schedule, args.states_max as usize);
+        return crate::cli_liveness::run(file, schedule, states, &args.patches, out);
+    }
     let source = match (&args.file, args.swarm) {
         (_, Some(seed)) => ScenarioArg::Swarm(seed, args.actors_max.unwrap_or(usize::MAX)),
         (Some(file), None) => ScenarioArg::File(file),
@@ -445,7 +456,7 @@ fn run(args: &RunArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
 }
 
 /// ` + 74dae4278546 + …` after the kernel version, for a patched model; empty for 4.4.121.
-fn patched_words(patches: Patches) -> String {
+pub(crate) fn patched_words(patches: Patches) -> String {
     patches
         .iter()
         .map(|p| format!(" + {}", p.upstream().id))
