@@ -642,3 +642,105 @@ impl Replayed {
         self.returns && self.unfair.is_none() && !self.starving.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Random graphs tried against the slow twin.
+    const GRAPHS: u64 = 300;
+    /// States of a random graph at most.
+    const NODES_MAX: usize = 12;
+
+    fn graph(edges: Vec<Vec<(Task, u32)>>, enabled: Vec<Vec<Task>>) -> Graph {
+        let n = edges.len();
+        Graph {
+            enabled,
+            edges,
+            parent: vec![None; n],
+            blocked: vec![0; n],
+            cut: false,
+        }
+    }
+
+    /// The slow twin of [`components`]: mutual reachability from a transitive closure.
+    fn components_by_closure(graph: &Graph, inside: &[bool]) -> Vec<Vec<u32>> {
+        let n = graph.edges.len();
+        let mut reach = vec![vec![false; n]; n];
+        for s in 0..n {
+            reach[s][s] = true;
+            for &(_, t) in &graph.edges[s] {
+                reach[s][t as usize] |= inside[s] && inside[t as usize];
+            }
+        }
+        for k in 0..n {
+            for i in 0..n {
+                for j in 0..n {
+                    reach[i][j] |= reach[i][k] && reach[k][j];
+                }
+            }
+        }
+        let mut found: Vec<Vec<u32>> = Vec::new();
+        for i in (0..n).filter(|&i| inside[i]) {
+            let c: Vec<u32> = (0..n)
+                .filter(|&j| inside[j] && reach[i][j] && reach[j][i])
+                .map(|j| j as u32)
+                .collect();
+            let inner = c
+                .iter()
+                .any(|&s| graph.edges[s as usize].iter().any(|&(_, t)| c.contains(&t)));
+            if inner && !found.contains(&c) {
+                found.push(c);
+            }
+        }
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn tarjan_finds_the_components_of_mutual_reachability() {
+        let mut nontrivial = 0;
+        for seed in 0..GRAPHS {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let n = rng.random_range(1..=NODES_MAX);
+            let edges: Vec<Vec<(Task, u32)>> = (0..n)
+                .map(|_| {
+                    (0..rng.random_range(0..4u8))
+                        .map(|k| (Task::Actor(k), rng.random_range(0..n) as u32))
+                        .collect()
+                })
+                .collect();
+            let inside: Vec<bool> = (0..n).map(|_| rng.random_range(0..4) != 0).collect();
+            let g = graph(edges, vec![Vec::new(); n]);
+            let mut fast = components(&g, &inside);
+            fast.sort();
+            let slow = components_by_closure(&g, &inside);
+            assert_eq!(fast, slow, "seed {seed}");
+            nontrivial += slow.len();
+        }
+        assert!(nontrivial > GRAPHS as usize / 2, "the graphs have cycles");
+    }
+
+    #[test]
+    fn a_component_is_fair_when_its_always_runnable_tasks_step_in_it() {
+        let (a1, a2) = (Task::Actor(1), Task::Actor(2));
+        let ring = vec![vec![(a1, 1)], vec![(a1, 0)]];
+        // a2 runnable in both states, never taken: no weakly fair cycle.
+        let g = graph(ring.clone(), vec![vec![a1, a2], vec![a1, a2]]);
+        assert!(!fair(&g, &[0, 1]));
+        // a2 runnable in one state only: the ring is fair.
+        let g = graph(ring, vec![vec![a1, a2], vec![a1]]);
+        assert!(fair(&g, &[0, 1]));
+        assert_eq!(cycle_through(&g, &[0, 1], 0), Some(vec![a1, a1]));
+        // a2 taken by a loop on state 0: fair, and the cycle takes the detour.
+        let g = graph(
+            vec![vec![(a1, 1), (a2, 0)], vec![(a1, 0)]],
+            vec![vec![a1, a2], vec![a1, a2]],
+        );
+        assert!(fair(&g, &[0, 1]));
+        let cycle = cycle_through(&g, &[0, 1], 0).expect("a fair cycle");
+        assert!(cycle.contains(&a2) && cycle.contains(&a1), "{cycle:?}");
+    }
+}
