@@ -162,6 +162,10 @@ struct RunArgs {
     /// --schedule "STEM cycle: CYCLE", replay that lasso.
     #[arg(long, requires = "file", conflicts_with_all = ["swarm", "exact"])]
     liveness: bool,
+    /// With --liveness: write the lasso found to this file (`writeiter replay` and
+    /// `writeiter explain` read it).
+    #[arg(long, value_name = "OUT", requires = "liveness")]
+    write: Option<PathBuf>,
     /// With --liveness: canonical states the search visits at most.
     #[arg(long, value_name = "N", requires = "liveness", default_value_t = crate::liveness::LIVENESS_STATES_DEFAULT as u64, value_parser = clap::value_parser!(u64).range(1..=crate::liveness::LIVENESS_STATES_MAX as u64))]
     states_max: u64,
@@ -413,8 +417,9 @@ impl ScenarioArg<'_> {
 
 fn run(args: &RunArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
     if let (true, Some(file)) = (args.liveness, &args.file) {
-        let (schedule, states) = (&args.schedule, args.states_max as usize);
-        return crate::cli_liveness::run(file, schedule, states, &args.patches, out);
+        let search = (args.schedule.as_str(), args.states_max as usize);
+        let write = args.write.as_deref();
+        return crate::cli_liveness::run(file, search, &args.patches, write, out);
     }
     let source = match (&args.file, args.swarm) {
         (_, Some(seed)) => ScenarioArg::Swarm(seed, args.actors_max.unwrap_or(usize::MAX)),
@@ -655,6 +660,9 @@ fn verdict_name(verdict: crate::corpus::Verdict) -> &'static str {
 /// a malformed or unreadable file.
 fn replay_corpus(args: &ReplayArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
     let file = args.file.as_path();
+    if crate::cli_liveness::is_lasso(file) {
+        return crate::cli_liveness::replay(file, &args.patches, out);
+    }
     let loaded = load_patched(file, &args.patches)?;
     let entry = &loaded.entry;
     say!(
@@ -787,6 +795,9 @@ fn explain(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, String> {
+    if crate::cli_liveness::is_lasso(&args.file) {
+        return crate::cli_liveness::explain(&args.file, &args.patches, out);
+    }
     let file = args.file.display();
     let loaded = load_patched(&args.file, &args.patches)?;
     let entry = &loaded.entry;

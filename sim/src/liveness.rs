@@ -587,6 +587,8 @@ pub struct Replayed {
     pub returns: bool,
     /// The first task runnable in every state of the cycle and not taken in it, if any.
     pub unfair: Option<Task>,
+    /// The state after the two rounds.
+    pub state: State,
 }
 
 /// Replays `stem`, then `cycle` twice, with [`step`]; an error names the step the model
@@ -620,7 +622,7 @@ pub fn replay(looping: &Looping, stem: &[Task], cycle: &[Task]) -> Result<Replay
             .map_err(|e| format!("lasso step {index} ({task}): {e}"))?;
         trace.push(event);
     }
-    marks.push(state);
+    marks.push(state.clone());
     let returns = marks.windows(2).all(|w| w[0] == w[1]);
     let unfair = enabled_throughout
         .unwrap_or_default()
@@ -632,6 +634,7 @@ pub fn replay(looping: &Looping, stem: &[Task], cycle: &[Task]) -> Result<Replay
         starving,
         returns,
         unfair,
+        state,
     })
 }
 

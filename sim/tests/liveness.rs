@@ -129,6 +129,28 @@ fn the_cli_prints_the_lasso_and_replays_it() {
     assert!(stdout(&patched).contains("no starvation lasso"));
 }
 
+#[test]
+fn replay_and_explain_read_the_lasso_file_run_writes() {
+    let dir = std::env::temp_dir().join(format!("writeiter-lasso-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let lasso = dir.join("starvation.lasso.toml");
+    let lasso = lasso.to_str().expect("utf-8");
+    let example = "examples/starvation.toml";
+    let found = writeiter(&["run", example, "--liveness", "--write", lasso]);
+    assert_eq!(found.status.code(), Some(1), "{}", stderr(&found));
+    let replayed = writeiter(&["replay", lasso]);
+    assert_eq!(replayed.status.code(), Some(0), "{}", stdout(&replayed));
+    assert!(stdout(&replayed).contains("reproduced: starvation of a0"));
+    // Under e142d05263a4 a0 holds i_mutex while it waits: the stored lasso cannot step.
+    let patched = writeiter(&["replay", lasso, "--patch", "e142d05263a4"]);
+    assert_eq!(patched.status.code(), Some(1), "{}", stdout(&patched));
+    let explained = writeiter(&["explain", lasso]);
+    assert_eq!(explained.status.code(), Some(0), "{}", stderr(&explained));
+    let text = stdout(&explained);
+    assert!(text.contains("AioMutexLock aio_mutex[12] taken"), "{text}");
+    assert!(text.contains("a0 is blocked throughout the cycle: asleep on ioend_wq[12]"));
+}
+
 /// A scenario whose actor 1 runs `ops`, `repeat` times (no field when `None`).
 fn repeated(ops: &str, repeat: Option<&str>) -> String {
     let field = repeat.map_or(String::new(), |r| format!("repeat = {r}\n"));
