@@ -374,8 +374,14 @@ pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
             };
             hunt(&args, io)
         }
+        Command::Replay(args) if crate::cli_liveness::is_lasso(&args.file) => {
+            crate::cli_liveness::replay(&args.file, &args.patches, out)
+        }
         Command::Replay(args) => replay_corpus(&args, out),
         Command::Shrink(args) => shrink_corpus(&args, out),
+        Command::Explain(args) if crate::cli_liveness::is_lasso(&args.file) => {
+            crate::cli_liveness::explain(&args.file, &args.patches, out)
+        }
         Command::Explain(args) => explain(&args, out, err),
         Command::Bench(args) => bench(&args, out, err),
         Command::Patches => list_patches(out),
@@ -660,9 +666,6 @@ fn verdict_name(verdict: crate::corpus::Verdict) -> &'static str {
 /// a malformed or unreadable file.
 fn replay_corpus(args: &ReplayArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
     let file = args.file.as_path();
-    if crate::cli_liveness::is_lasso(file) {
-        return crate::cli_liveness::replay(file, &args.patches, out);
-    }
     let loaded = load_patched(file, &args.patches)?;
     let entry = &loaded.entry;
     say!(
@@ -795,9 +798,6 @@ fn explain(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, String> {
-    if crate::cli_liveness::is_lasso(&args.file) {
-        return crate::cli_liveness::explain(&args.file, &args.patches, out);
-    }
     let file = args.file.display();
     let loaded = load_patched(&args.file, &args.patches)?;
     let entry = &loaded.entry;
