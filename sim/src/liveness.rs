@@ -27,18 +27,20 @@
 //! *canonical* state ([`step`]): after every step the live bios, dios, io_ends and work
 //! items are renumbered 1, 2, … in the order of their identifiers (the model only compares
 //! identifiers, and a workqueue's order is the order of its items' identifiers, which
-//! renumbering keeps), `next_id` becomes their count, and an actor that repeats forever
+//! renumbering keeps), `next_id` becomes their count, the journal's transaction ids move
+//! down so that the last committed one is 0, and an actor that repeats forever
 //! starts its next round, with its results list emptied, once its program is finished and
 //! every AIO it submitted has completed (as a program that reaps its events with
 //! `io_getevents` before it submits again; that also bounds the I/O in flight). Task names
 //! in a lasso (`b2`, `w3`) are those of the renumbered states; a lasso replays with
 //! [`replay`], not with the safety engines' `--schedule`.
 //!
-//! The search: a breadth-first search of the canonical states (parents give the shortest
-//! stem to each state), for each actor that can starve the strongly connected components
-//! (iterative Tarjan) of the states where it is blocked, and in the first component that
-//! admits a weakly fair cycle ([`fair`]) the cycle through its state nearest the start
-//! ([`cycle_through`]).
+//! The search: a breadth-first search of the canonical states, kept as fingerprints
+//! ([`fingerprint`]; parents give the shortest stem to each state), for each actor the
+//! strongly connected components (iterative Tarjan) of the states where it is blocked, and in
+//! the component that admits a weakly fair cycle ([`fair`]) and is reached first, the cycle
+//! through its first state ([`cycle_through`]). docs/liveness.md says more, and what the
+//! search does not check.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -48,8 +50,8 @@ use model::state::{ActorId, BioOwner, ObjId, State, Work};
 
 use crate::scenario_file::Looping;
 
-/// States the liveness search may be allowed to visit (`--states-max`); about 700 bytes a
-/// state.
+/// States the liveness search may be allowed to visit (`--states-max`); a few hundred bytes
+/// a state (about 410 MB at 1 000 000).
 pub const LIVENESS_STATES_MAX: usize = 2_000_000;
 
 /// States the liveness search visits unless told otherwise; past it the search stops and
