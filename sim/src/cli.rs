@@ -158,6 +158,17 @@ struct RunArgs {
     /// Stop after the schedule (otherwise the first runnable task steps until the end).
     #[arg(long)]
     exact: bool,
+    /// Search for a starvation lasso instead (actors may `repeat = "forever"`); with
+    /// --schedule "STEM cycle: CYCLE", replay that lasso.
+    #[arg(long, requires = "file", conflicts_with_all = ["swarm", "exact"])]
+    liveness: bool,
+    /// With --liveness: write the lasso found to this file (`writeiter replay` and
+    /// `writeiter explain` read it).
+    #[arg(long, value_name = "OUT", requires = "liveness")]
+    write: Option<PathBuf>,
+    /// With --liveness: canonical states the search visits at most.
+    #[arg(long, value_name = "N", requires = "liveness", default_value_t = crate::liveness::LIVENESS_STATES_DEFAULT as u64, value_parser = clap::value_parser!(u64).range(1..=crate::liveness::LIVENESS_STATES_MAX as u64))]
+    states_max: u64,
     #[command(flatten)]
     patches: PatchArgs,
 }
@@ -363,8 +374,14 @@ pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
             };
             hunt(&args, io)
         }
+        Command::Replay(args) if crate::cli_liveness::is_lasso(&args.file) => {
+            crate::cli_liveness::replay(&args.file, &args.patches, out)
+        }
         Command::Replay(args) => replay_corpus(&args, out),
         Command::Shrink(args) => shrink_corpus(&args, out),
+        Command::Explain(args) if crate::cli_liveness::is_lasso(&args.file) => {
+            crate::cli_liveness::explain(&args.file, &args.patches, out)
+        }
         Command::Explain(args) => explain(&args, out, err),
         Command::Bench(args) => bench(&args, out, err),
         Command::Patches => list_patches(out),
@@ -405,6 +422,11 @@ impl ScenarioArg<'_> {
 }
 
 fn run(args: &RunArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
+    if let (true, Some(file)) = (args.liveness, &args.file) {
+        let search = (args.schedule.as_str(), args.states_max as usize);
+        let write = args.write.as_deref();
+        return crate::cli_liveness::run(file, search, &args.patches, write, out);
+    }
     let source = match (&args.file, args.swarm) {
         (_, Some(seed)) => ScenarioArg::Swarm(seed, args.actors_max.unwrap_or(usize::MAX)),
         (Some(file), None) => ScenarioArg::File(file),
@@ -445,7 +467,7 @@ fn run(args: &RunArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
 }
 
 /// ` + 74dae4278546 + …` after the kernel version, for a patched model; empty for 4.4.121.
-fn patched_words(patches: Patches) -> String {
+pub(crate) fn patched_words(patches: Patches) -> String {
     patches
         .iter()
         .map(|p| format!(" + {}", p.upstream().id))

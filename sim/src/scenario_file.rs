@@ -6,7 +6,7 @@ use std::path::Path;
 use model::extent::{Extent, ExtentState};
 use model::geometry::{Geometry, Mount};
 use model::iocb::{FileFlags, Segment};
-use model::limits::RLIM_INFINITY;
+use model::limits::{OPS_PER_ACTOR_MAX, RLIM_INFINITY};
 use model::ops::{Op, WriteOp};
 use model::patches::Patches;
 use model::scenario::{InodeSpec, Scenario};
@@ -151,6 +151,48 @@ pub enum StateFile {
 pub struct ActorFile {
     /// The operations in order.
     pub ops: Vec<OpFile>,
+    /// `repeat = N` (the program written out N times) or `repeat = "forever"` (rounds
+    /// without end, for the liveness search only: [`crate::liveness`]); absent: once.
+    #[serde(default)]
+    pub repeat: Option<toml::Value>,
+}
+
+/// How often an actor runs its program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repeat {
+    /// `repeat = N`: the program written out N times (N = 1 when absent).
+    Times(usize),
+    /// `repeat = "forever"`: a new round once the last one's AIO events have all arrived.
+    Forever,
+}
+
+impl Repeat {
+    /// The `repeat` field of `actors[a]`, checked.
+    fn read(value: Option<&toml::Value>, a: usize) -> Result<Repeat, (String, String)> {
+        let bad = |reason: String| Err((format!("actors[{a}].repeat"), reason));
+        match value {
+            None => Ok(Repeat::Times(1)),
+            Some(toml::Value::String(s)) if s == "forever" => Ok(Repeat::Forever),
+            Some(toml::Value::Integer(n)) if (1..=OPS_PER_ACTOR_MAX as i64).contains(n) => {
+                Ok(Repeat::Times(*n as usize))
+            }
+            Some(toml::Value::Integer(n)) => bad(format!(
+                "{n} rounds; give 1..={OPS_PER_ACTOR_MAX} or \"forever\""
+            )),
+            Some(other) => bad(format!(
+                "`{other}` is not a count of rounds; give 1..={OPS_PER_ACTOR_MAX} or \"forever\""
+            )),
+        }
+    }
+}
+
+/// A scenario whose actors may repeat their programs forever: the liveness search's input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Looping {
+    /// The scenario, each program written out once (or N times for `repeat = N`).
+    pub scenario: Scenario,
+    /// By actor: `repeat = "forever"`.
+    pub forever: Vec<bool>,
 }
 
 /// `O_SYNC` / `O_DSYNC`.
@@ -296,6 +338,26 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
     parse(&text).map_err(|e| error(clip_lines(&e)))
 }
 
+/// Reads and checks a scenario file whose actors may repeat forever (the liveness search).
+pub fn load_looping(path: &Path) -> Result<Looping, LoadError> {
+    let error = |message: String| LoadError {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}")))?;
+    parse_looping(&text).map_err(|e| error(clip_lines(&e)))
+}
+
+/// Parses and checks scenario text whose actors may repeat forever.
+pub fn parse_looping(text: &str) -> Result<Looping, String> {
+    let file: ScenarioFile =
+        toml::from_str(text).map_err(|e| clip_lines(e.to_string().trim_end()))?;
+    file.checked_looping().map_err(|(field, reason)| {
+        let line = line_of(text, "", &field).map_or(String::new(), |line| format!("line {line}: "));
+        format!("{line}{field}: {reason}")
+    })
+}
+
 /// Parses and checks scenario text.
 pub fn parse(text: &str) -> Result<Scenario, String> {
     let file: ScenarioFile =
@@ -381,12 +443,26 @@ impl ScenarioFile {
     }
 
     fn checked_fields(self) -> Result<Scenario, (String, String)> {
-        let scenario = self.into_scenario()?;
-        scenario.build().map_err(|e| (e.field, e.reason))?;
-        Ok(scenario)
+        let looping = self.checked_looping()?;
+        if let Some(a) = looping.forever.iter().position(|&f| f) {
+            return Err((
+                format!("actors[{a}].repeat"),
+                "\"forever\" runs only in the liveness search (writeiter run FILE --liveness)"
+                    .to_string(),
+            ));
+        }
+        Ok(looping.scenario)
     }
 
-    fn into_scenario(self) -> Result<Scenario, (String, String)> {
+    /// The scenario with its `repeat = "forever"` actors, checked by building its initial
+    /// state.
+    pub fn checked_looping(self) -> Result<Looping, (String, String)> {
+        let looping = self.into_scenario()?;
+        looping.scenario.build().map_err(|e| (e.field, e.reason))?;
+        Ok(looping)
+    }
+
+    fn into_scenario(self) -> Result<Looping, (String, String)> {
         let g = &self.geometry;
         let geometry = Geometry {
             blkbits: g.blkbits,
@@ -402,14 +478,17 @@ impl ScenarioFile {
             bio_errors: self.mount.bio_errors,
         };
         let inodes = self.inodes.into_iter().map(InodeFile::into_spec).collect();
-        let mut actors = Vec::new();
+        let (mut actors, mut forever) = (Vec::new(), Vec::new());
         for (a, actor) in self.actors.into_iter().enumerate() {
+            let repeat = Repeat::read(actor.repeat.as_ref(), a)?;
             let ops = actor
                 .ops
                 .into_iter()
                 .enumerate()
                 .map(|(k, op)| op.into_op(&format!("actors[{a}].ops[{k}]")));
-            actors.push(ops.collect::<Result<Vec<Op>, (String, String)>>()?);
+            let program = ops.collect::<Result<Vec<Op>, (String, String)>>()?;
+            actors.push(written_out(program, repeat, a)?);
+            forever.push(repeat == Repeat::Forever);
         }
         let mut patches = Patches::NONE;
         for (k, id) in self.patches.iter().enumerate() {
@@ -417,13 +496,34 @@ impl ScenarioFile {
                 .map_err(|reason| (format!("patches[{k}]"), reason))?
                 .union(patches);
         }
-        Ok(Scenario {
+        let scenario = Scenario {
             geometry,
             mount,
             inodes,
             actors,
             patches,
-        })
+        };
+        Ok(Looping { scenario, forever })
+    }
+}
+
+/// The program as the model runs it: written out N times for `repeat = N`, once for
+/// `"forever"` (the liveness search starts each next round).
+fn written_out(program: Vec<Op>, repeat: Repeat, a: usize) -> Result<Vec<Op>, (String, String)> {
+    match repeat {
+        Repeat::Forever if program.is_empty() => Err((
+            format!("actors[{a}].repeat"),
+            "an actor with no operations has no round to repeat".to_string(),
+        )),
+        Repeat::Forever | Repeat::Times(1) => Ok(program),
+        Repeat::Times(n) if program.len() * n > OPS_PER_ACTOR_MAX => Err((
+            format!("actors[{a}].repeat"),
+            format!(
+                "{n} rounds of {} operations are more than {OPS_PER_ACTOR_MAX} operations",
+                program.len()
+            ),
+        )),
+        Repeat::Times(n) => Ok((0..n).flat_map(|_| program.iter().cloned()).collect()),
     }
 }
 

@@ -14,7 +14,9 @@ use rand_chacha::ChaCha8Rng;
 const SCHEDULES: u64 = 2_000;
 
 fn random_run(file: &str, seed: u64) -> (Vec<Task>, End) {
-    let scenario = sim::scenario_file::load(std::path::Path::new(file)).expect("example loads");
+    // An actor that repeats forever (a liveness example) runs its program once here.
+    let looping = sim::scenario_file::load_looping(std::path::Path::new(file));
+    let scenario = looping.expect("example loads").scenario;
     let mut state = scenario.build().expect("example builds");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut schedule = Vec::new();

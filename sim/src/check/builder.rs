@@ -152,7 +152,10 @@ impl ScenarioBuilder {
                 }
                 actor.push(op.op);
             }
-            file.actors.push(ActorFile { ops: actor });
+            file.actors.push(ActorFile {
+                ops: actor,
+                repeat: None,
+            });
         }
         let model = file.checked().map_err(error)?;
         Ok(Scenario { model, file: None })
