@@ -70,6 +70,7 @@ pub mod guide;
 pub mod hunt;
 pub mod matrix;
 pub mod oracle;
+pub mod reduce;
 pub mod report;
 pub mod scenario_file;
 pub mod shrink;
