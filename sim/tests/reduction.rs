@@ -218,20 +218,23 @@ fn violations(
     (seen.into_inner(), report)
 }
 
-/// Within every bound up to the hunt's, the reduced depth-first search meets exactly the
-/// violations (oracle and state) the exhaustive unreduced one meets, in fewer executions:
-/// a schedule is left out only for a reordering within the bound that breaks the same
-/// oracle in the same state.
+/// Within each bound, the reduced depth-first search meets exactly the violations (oracle
+/// and state) the exhaustive unreduced one meets, in no more executions: a schedule is left
+/// out only for a reordering within the bound that breaks the same oracle in the same state.
+/// Plain sleep sets (a sleeping task always left out) fail here: they miss violations of
+/// 0003 within 1 preemption, of 0007, 0008 and unaligned-aio within none, of 0044 within
+/// none and within 1.
 #[test]
 fn dfs_meets_the_same_violations_within_each_bound() {
-    let mut met = 0;
     let mut cases: Vec<(String, State)> = corpus().into_iter().map(|(n, s, _)| (n, s)).collect();
-    cases.push(("overwrite-truncate".into(), example("overwrite-truncate")));
-    for (name, initial) in cases
-        .iter()
-        .filter(|(n, _)| SMALL.iter().any(|s| n.starts_with(s)))
-    {
-        for bound in 0..=BOUND {
+    cases.extend(examples());
+    let mut met = 0;
+    for (prefix, most) in EXHAUSTIVE {
+        let (name, initial) = cases
+            .iter()
+            .find(|(n, _)| n.starts_with(prefix))
+            .expect("a case");
+        for bound in 0..=most {
             let (slow, slow_report) = violations(initial, bound, Reduction::None);
             let (fast, fast_report) = violations(initial, bound, Reduction::Sleep);
             assert!(
@@ -249,20 +252,22 @@ fn dfs_meets_the_same_violations_within_each_bound() {
     assert!(met > 0, "the scenarios compared break some oracle");
 }
 
-/// Scenarios whose unreduced depth-first search exhausts the hunt's bound within
-/// [`EXHAUSTIVE_SCHEDULES`].
-const SMALL: [&str; 11] = [
-    "0001",
-    "0002",
-    "0004",
-    "0005",
-    "0010",
-    "0012",
-    "0014",
-    "0018",
-    "0024",
-    "0032",
-    "overwrite-truncate",
+/// Scenarios and the highest bound within which their unreduced depth-first search
+/// exhausts in [`EXHAUSTIVE_SCHEDULES`].
+const EXHAUSTIVE: [(&str, usize); 13] = [
+    ("0001", 2),
+    ("0002", 2),
+    ("0003", 1),
+    ("0004", 2),
+    ("0005", 2),
+    ("0007", 0),
+    ("0008", 0),
+    ("0010", 2),
+    ("0018", 2),
+    ("0024", 2),
+    ("0044", 1),
+    ("overwrite-truncate", 2),
+    ("unaligned-aio", 0),
 ];
 
 /// The reduced breadth-first search visits every state the unreduced one visits, reaches
