@@ -62,6 +62,7 @@ pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod cli_coverage;
+pub mod cli_search;
 pub mod corpus;
 pub mod coverage;
 pub mod engine;

@@ -3,6 +3,8 @@
 //! visited by the breadth-first search, the same violations within the depth-first search's
 //! preemption bound, and fewer steps or executions. Bounded by states and executions.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -298,4 +300,72 @@ fn bfs_sleep_sets_visit_every_state_in_fewer_steps() {
             "{name}"
         );
     }
+}
+
+/// `writeiter search --compare`: both reductions' verdicts agree, the reduced search runs
+/// fewer executions, a violation exits 1, none 0; bad input names the file or the flag and
+/// exits 2.
+#[test]
+fn search_compares_the_reductions_and_exits_by_verdict() {
+    let entry =
+        "corpus/0044-buffered-write-zero-fills-a-block-an-aio-writes-then-a-failed-dio.toml";
+    let file = repository(entry);
+    let file = file.to_str().expect("a path");
+    let out = common::writeiter(&[
+        "search",
+        file,
+        "--strategy",
+        "dfs",
+        "--oracle",
+        "no-spurious-zeros",
+        "--compare",
+    ]);
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let verdicts = text
+        .lines()
+        .find(|l| l.starts_with("verdicts:"))
+        .expect("verdicts");
+    assert!(
+        verdicts.starts_with("verdicts: reduced no-spurious-zeros, unreduced no-spurious-zeros;"),
+        "{verdicts}"
+    );
+    let executions = |reduction: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.ends_with(&format!("(reduction {reduction})")))
+            .expect("figures");
+        let count = line
+            .split(": ")
+            .nth(1)
+            .expect("figures")
+            .split(' ')
+            .next()
+            .expect("a count");
+        count.parse().expect("a number")
+    };
+    assert!(executions("sleep") < executions("none"), "{text}");
+    let path = repository("examples/overwrite-truncate.toml");
+    let out = common::writeiter(&["search", path.to_str().expect("a path")]);
+    assert_eq!(out.status.code(), Some(0));
+    let all = (u64::MAX, u64::MAX);
+    let slow = reduce::bfs(
+        &example("overwrite-truncate"),
+        all,
+        model::exec::step,
+        ("", &|_| true),
+        Reduction::None,
+    );
+    let states = format!("bfs: {} states", slow.states);
+    assert!(
+        common::stdout(&out).contains(&states),
+        "{}",
+        common::stdout(&out)
+    );
+    let out = common::writeiter(&["search", file, "--oracle", "bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--oracle: `bogus`"));
+    let out = common::writeiter(&["search", "no-such-file.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-file.toml"));
 }
