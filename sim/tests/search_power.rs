@@ -271,6 +271,25 @@ fn bench_json_has_every_engine() {
     assert_eq!(json["bfs"]["peak_mb_source"], "estimate");
     assert!(json["bfs"]["seconds"].as_f64().is_some());
     assert!(json["bfs"]["peak_mb"].as_f64().is_some());
+    reduced_beside_unreduced(&json);
+    assert_eq!(json["scaling"]["seconds"], 1);
+    for key in ["jobs_1", "jobs_2"] {
+        assert!(json["scaling"][key].as_f64().is_some_and(|v| v > 0.0));
+    }
+    for bad in [
+        vec!["bench", "--json", "--max-mb", "0"],
+        vec!["bench", "--json", "--scaling-seconds", "0"],
+        vec!["bench", "--json", "--loom-bound", "9"],
+        vec!["bench", "--json", "--bfs-states", "0"],
+    ] {
+        let out = writeiter(&bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+}
+
+/// `bench --json`'s `reduced`: the sleep-set searches beside the unreduced ones of the same
+/// run (the same states, no more steps; the DFS within the same budget).
+fn reduced_beside_unreduced(json: &serde_json::Value) {
     let reduced = &json["reduced"];
     assert_eq!(reduced["reduction"], "sleep");
     assert_eq!(reduced["unreduced_states"], json["bfs"]["states"]);
@@ -290,17 +309,4 @@ fn bench_json_has_every_engine() {
             .is_some_and(|s| (1..=20).contains(&s))
     );
     assert_eq!(dfs["unreduced_schedules"], 20);
-    assert_eq!(json["scaling"]["seconds"], 1);
-    for key in ["jobs_1", "jobs_2"] {
-        assert!(json["scaling"][key].as_f64().is_some_and(|v| v > 0.0));
-    }
-    for bad in [
-        vec!["bench", "--json", "--max-mb", "0"],
-        vec!["bench", "--json", "--scaling-seconds", "0"],
-        vec!["bench", "--json", "--loom-bound", "9"],
-        vec!["bench", "--json", "--bfs-states", "0"],
-    ] {
-        let out = writeiter(&bad);
-        assert_eq!(out.status.code(), Some(2), "{bad:?}");
-    }
 }
