@@ -51,6 +51,10 @@ pub struct SearchArgs {
     /// reduction factor.
     #[arg(long)]
     compare: bool,
+    /// Measurement mode: a violation ends its execution (or path), not the search, so the
+    /// figures cover the whole search (as `writeiter bench --json`); none is reported.
+    #[arg(long)]
+    measure: bool,
 }
 
 /// `--strategy`'s values.
@@ -126,17 +130,18 @@ fn search(
 ) -> (SearchReport, f64) {
     let started = Instant::now();
     let step = model::exec::step;
+    let accept = |_: &crate::engine::Execution| !args.measure;
     let report = match args.strategy {
         SearchStrategy::Bfs => {
             let limits = (
                 args.states.unwrap_or(u64::MAX),
                 args.max_mb * crate::hunt::MIB,
             );
-            reduce::bfs(initial, limits, step, (oracle, &|_| true), reduction)
+            reduce::bfs(initial, limits, step, (oracle, &accept), reduction)
         }
         SearchStrategy::Dfs => {
             let limits = (args.bound as usize, args.schedules);
-            reduce::dfs(initial, limits, step, (oracle, &|_| true), reduction)
+            reduce::dfs(initial, limits, step, (oracle, &accept), reduction)
         }
     };
     (report, started.elapsed().as_secs_f64())

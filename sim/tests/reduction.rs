@@ -303,8 +303,8 @@ fn bfs_sleep_sets_visit_every_state_in_fewer_steps() {
 }
 
 /// `writeiter search --compare`: both reductions' verdicts agree, the reduced search runs
-/// fewer executions, a violation exits 1, none 0; bad input names the file or the flag and
-/// exits 2.
+/// fewer executions, a violation exits 1, none 0 (`--measure` goes on past violations and
+/// covers the whole bound); bad input names the file or the flag and exits 2.
 #[test]
 fn search_compares_the_reductions_and_exits_by_verdict() {
     let entry =
@@ -345,6 +345,24 @@ fn search_compares_the_reductions_and_exits_by_verdict() {
         count.parse().expect("a number")
     };
     assert!(executions("sleep") < executions("none"), "{text}");
+    let measured = [
+        "search",
+        file,
+        "--strategy",
+        "dfs",
+        "--bound",
+        "0",
+        "--measure",
+        "--compare",
+    ];
+    let out = common::writeiter(&measured);
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(text.matches(", exhausted,").count(), 2, "{text}");
+    assert!(
+        text.contains("verdicts: reduced none, unreduced none;"),
+        "{text}"
+    );
     let path = repository("examples/overwrite-truncate.toml");
     let out = common::writeiter(&["search", path.to_str().expect("a path")]);
     assert_eq!(out.status.code(), Some(0));
