@@ -67,12 +67,20 @@ fn successor(stepper: Stepper, point: &Point, task: Task) -> Result<Point, Viola
 }
 
 /// How two tasks commute at a state: the tasks runnable after the sleeping one alone
-/// (`s·z`), and after both (`s·v·z`), for the preemption counts of the depth-first search.
+/// (`s·z`), for the preemption counts of the depth-first search, and `s·v·z`.
 struct Commuted {
     after_sleeper: Vec<Task>,
-    after_both: Vec<Task>,
     /// `s·v·z`: the sleeping task's single step from the next state.
     next: Point,
+}
+
+/// The oracles' history summary's hash (the part of [`engine::fingerprint`] beside the
+/// state, which [`Around::commute`] compares whole).
+fn history(observer: &Observer) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    observer.summary().hash(&mut hasher);
+    hasher.finish()
 }
 
 /// One state's single steps, each computed once, and the independence of its runnable
@@ -123,29 +131,27 @@ impl<'a> Around<'a> {
         &self.one[i].1
     }
 
-    /// `second` after `first`'s step, when `second` stays runnable and no step violates.
-    fn then(&mut self, first: Task, second: Task) -> Option<Point> {
+    /// `second` after `first`'s step, when `second` stays runnable and no step violates;
+    /// with the tasks runnable after `first`.
+    fn then(&mut self, first: Task, second: Task) -> Option<(Point, Vec<Task>)> {
         let i = self.index(first);
         let after = self.one[i].1.as_ref().ok()?;
-        if !exec::runnable(&after.0).contains(&second) {
+        let runnable = exec::runnable(&after.0);
+        if !runnable.contains(&second) {
             return None;
         }
         self.applied += 1;
-        successor(self.stepper, after, second).ok()
+        Some((successor(self.stepper, after, second).ok()?, runnable))
     }
 
     /// Whether the sleeping task `z` and the task `v` taken commute at this state (see the
     /// module's doc), with what the depth-first search's preemption counts need.
     fn commute(&mut self, z: Task, v: Task) -> Option<Commuted> {
-        let zv = self.then(z, v)?;
-        let vz = self.then(v, z)?;
-        let same =
-            zv.0 == vz.0 && engine::fingerprint(&zv.0, &zv.1) == engine::fingerprint(&vz.0, &vz.1);
-        let z_index = self.index(z);
-        let z_alone = &self.one[z_index].1;
-        same.then(|| Commuted {
-            after_sleeper: exec::runnable(&z_alone.as_ref().expect("z stepped").0),
-            after_both: exec::runnable(&vz.0),
+        let (zv, after_sleeper) = self.then(z, v)?;
+        let (vz, _) = self.then(v, z)?;
+        let same = zv.0 == vz.0 && history(&zv.1) == history(&vz.1);
+        same.then_some(Commuted {
+            after_sleeper,
             next: vz,
         })
     }
@@ -430,7 +436,7 @@ impl Sleeper {
             task: self.task,
             shadow: self.shadow + usize::from(switch),
             prev: v,
-            meet_runs_last: commuted.after_both.contains(&v),
+            meet_runs_last: exec::runnable(&commuted.next.0).contains(&v),
         };
         Some((sleeper, commuted.next))
     }
