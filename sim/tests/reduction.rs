@@ -304,7 +304,7 @@ fn bfs_sleep_sets_visit_every_state_in_fewer_steps() {
 
 /// `writeiter search --compare`: both reductions' verdicts agree, the reduced search runs
 /// fewer executions, a violation exits 1, none 0 (`--measure` goes on past violations and
-/// covers the whole bound); bad input names the file or the flag and exits 2.
+/// covers the whole bound).
 #[test]
 fn search_compares_the_reductions_and_exits_by_verdict() {
     let entry =
@@ -363,6 +363,13 @@ fn search_compares_the_reductions_and_exits_by_verdict() {
         text.contains("verdicts: reduced none, unreduced none;"),
         "{text}"
     );
+}
+
+/// `writeiter search` with its defaults (breadth-first under sleep sets) visits every state
+/// of a scenario without a violation and exits 0; bad input names the file or the flag and
+/// exits 2.
+#[test]
+fn search_covers_every_state_and_refuses_bad_input() {
     let path = repository("examples/overwrite-truncate.toml");
     let out = common::writeiter(&["search", path.to_str().expect("a path")]);
     assert_eq!(out.status.code(), Some(0));
@@ -380,6 +387,7 @@ fn search_compares_the_reductions_and_exits_by_verdict() {
         "{}",
         common::stdout(&out)
     );
+    let file = path.to_str().expect("a path");
     let out = common::writeiter(&["search", file, "--oracle", "bogus"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--oracle: `bogus`"));
