@@ -253,6 +253,55 @@ pub struct BfsFigures {
     pub peak_mb_source: &'static str,
 }
 
+/// The searches under sleep sets ([`crate::reduce`]) against the unreduced ones of the same
+/// run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Reduced {
+    /// The reduction measured: `"sleep"`.
+    pub reduction: &'static str,
+    /// States the reduced breadth-first search visited.
+    pub states: u64,
+    /// Its steps, beside [`Reduced::checks`].
+    pub steps: u64,
+    /// Steps it applied only to check independence.
+    pub checks: u64,
+    /// It visited every reachable state.
+    pub exhausted: bool,
+    /// Its memory budget stopped it.
+    pub cut: bool,
+    /// Its seconds.
+    pub seconds: f64,
+    /// States the unreduced breadth-first search visited ([`BenchJson::bfs`]).
+    pub unreduced_states: u64,
+    /// Its steps.
+    pub unreduced_steps: u64,
+    /// Its seconds.
+    pub unreduced_seconds: f64,
+    /// The depth-first search under sleep sets, same bound and budget as the engines' row.
+    pub dfs: ReducedDfs,
+}
+
+/// The depth-first search under sleep sets beside the unreduced one.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ReducedDfs {
+    /// Its preemption bound.
+    pub bound: usize,
+    /// Executions run (blocked ones included).
+    pub schedules: u64,
+    /// Steps, beside [`ReducedDfs::checks`].
+    pub steps: u64,
+    /// Steps applied only to check independence.
+    pub checks: u64,
+    /// It covered every schedule within its bound.
+    pub exhausted: bool,
+    /// Its seconds.
+    pub seconds: f64,
+    /// Executions of the unreduced search (the engines' DFS row).
+    pub unreduced_schedules: u64,
+    /// The unreduced search covered every schedule within the bound.
+    pub unreduced_exhausted: bool,
+}
+
 /// The hunt's schedules/s with one job and two.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Scaling {
@@ -273,8 +322,9 @@ pub struct BenchJson {
     pub engines: Vec<EngineRate>,
     /// The unreduced breadth-first search.
     pub bfs: BfsFigures,
-    /// The breadth-first search under partial-order reduction: `null`, not implemented yet.
-    pub reduced: Option<BfsFigures>,
+    /// The breadth-first and depth-first searches under sleep sets, beside the unreduced
+    /// ones.
+    pub reduced: Reduced,
     /// The hunt's scaling from one job to two.
     pub scaling: Scaling,
 }
@@ -340,6 +390,7 @@ pub fn measure(scenario: &Scenario, m: Measure) -> Result<BenchJson, String> {
     let bound = crate::hunt::DFS_PREEMPTIONS;
     let report = engine::dfs_where(&initial, (bound, m.schedules), step, "", &|_| false);
     let dfs = format!("dfs (bound {bound})");
+    let unreduced_dfs = (report.schedules, report.exhausted);
     engines.push(rate("sim", dfs, (report.schedules, report.steps), started));
     let iterations = (m.schedules / SHUTTLE_SHARE).max(1) as usize;
     let started = Instant::now();
@@ -359,6 +410,7 @@ pub fn measure(scenario: &Scenario, m: Measure) -> Result<BenchJson, String> {
     let loom = format!("dfs (bound {})", m.loom_bound);
     engines.push(rate("loom", loom, (done.executions, done.steps), started));
     let bfs = bfs_figures(&initial, m);
+    let reduced = reduced_figures(&initial, m, &bfs, unreduced_dfs);
     let scaling = Scaling {
         seconds: m.scaling_seconds,
         jobs_1: timed_hunt_rate(scenario, 1, m.scaling_seconds),
@@ -368,7 +420,7 @@ pub fn measure(scenario: &Scenario, m: Measure) -> Result<BenchJson, String> {
         scenario: CANONICAL_SCENARIO,
         engines,
         bfs,
-        reduced: None,
+        reduced,
         scaling,
     })
 }
@@ -391,6 +443,44 @@ fn bfs_figures(initial: &State, m: Measure) -> BfsFigures {
         seconds: started.elapsed().as_secs_f64(),
         peak_mb: report.peak_bytes as f64 / crate::hunt::MIB as f64,
         peak_mb_source: "estimate",
+    }
+}
+
+/// The searches of `initial` under sleep sets in measurement mode, within `m`'s bounds, beside
+/// the unreduced figures of the same run.
+fn reduced_figures(initial: &State, m: Measure, bfs: &BfsFigures, dfs: (u64, bool)) -> Reduced {
+    let sleep = crate::reduce::Reduction::Sleep;
+    let started = Instant::now();
+    let limits = (m.bfs_states, m.bfs_bytes);
+    let step = model::exec::step;
+    let report = crate::reduce::bfs(initial, limits, step, ("", &|_| false), sleep);
+    let seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let bound = crate::hunt::DFS_PREEMPTIONS;
+    let limits = (bound, m.schedules);
+    let searched = crate::reduce::dfs(initial, limits, step, ("", &|_| false), sleep);
+    let dfs = ReducedDfs {
+        bound,
+        schedules: searched.schedules,
+        steps: searched.steps,
+        checks: searched.checks,
+        exhausted: searched.exhausted,
+        seconds: started.elapsed().as_secs_f64(),
+        unreduced_schedules: dfs.0,
+        unreduced_exhausted: dfs.1,
+    };
+    Reduced {
+        reduction: sleep.name(),
+        states: report.states,
+        steps: report.steps,
+        checks: report.checks,
+        exhausted: report.exhausted,
+        cut: report.cut,
+        seconds,
+        unreduced_states: bfs.states,
+        unreduced_steps: bfs.steps,
+        unreduced_seconds: bfs.seconds,
+        dfs,
     }
 }
 
@@ -438,15 +528,57 @@ pub fn measured_table(b: &BenchJson) -> String {
     };
     let _ = writeln!(
         out,
-        "\nbfs (unreduced): {} states, {} steps, {how}, {:.1} s, peak {:.0} MiB ({})\nreduced: not implemented yet\nhunt scaling ({} s each): jobs 1 {:.0} schedules/s, jobs 2 {:.0} schedules/s",
+        "\nbfs (unreduced): {} states, {} steps, {how}, {:.1} s, peak {:.0} MiB ({})\n{}hunt scaling ({} s each): jobs 1 {:.0} schedules/s, jobs 2 {:.0} schedules/s",
         bfs.states,
         bfs.steps,
         bfs.seconds,
         bfs.peak_mb,
         bfs.peak_mb_source,
+        reduced_lines(&b.reduced),
         b.scaling.seconds,
         b.scaling.jobs_1,
         b.scaling.jobs_2
     );
     out
+}
+
+/// The human lines of [`Reduced`]: each search with and without sleep sets, and the factor.
+fn reduced_lines(r: &Reduced) -> String {
+    let factor = |unreduced: u64, reduced: u64| unreduced as f64 / reduced.max(1) as f64;
+    let d = &r.dfs;
+    format!(
+        "bfs ({} sets): {} states (unreduced {}), {} steps (unreduced {}, x{:.2} fewer) and {} steps checking independence, {}, {:.1} s (unreduced {:.1} s)\ndfs ({} sets, bound {}): {} executions (unreduced {}{}, x{:.2} fewer), {} steps and {} checking, {}, {:.1} s\n",
+        r.reduction,
+        r.states,
+        r.unreduced_states,
+        r.steps,
+        r.unreduced_steps,
+        factor(r.unreduced_steps, r.steps),
+        r.checks,
+        if r.exhausted {
+            "exhausted"
+        } else {
+            "not exhausted"
+        },
+        r.seconds,
+        r.unreduced_seconds,
+        r.reduction,
+        d.bound,
+        d.schedules,
+        d.unreduced_schedules,
+        if d.unreduced_exhausted {
+            ", exhausted"
+        } else {
+            ", budget reached"
+        },
+        factor(d.unreduced_schedules, d.schedules),
+        d.steps,
+        d.checks,
+        if d.exhausted {
+            "exhausted"
+        } else {
+            "budget reached"
+        },
+        d.seconds,
+    )
 }

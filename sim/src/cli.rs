@@ -107,6 +107,9 @@ enum Command {
     Matrix(MatrixArgs),
     /// Hunt, then show which program points of each actor kind it never reached.
     Coverage(crate::cli_coverage::CoverageArgs),
+    /// One exhaustive search (BFS, or DFS within a preemption bound) of a scenario file,
+    /// with or without partial-order reduction.
+    Search(crate::cli_search::SearchArgs),
 }
 
 /// `--patch ID`, repeated: upstream fixes applied to the model.
@@ -387,6 +390,7 @@ pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
         Command::Patches => list_patches(out),
         Command::Matrix(args) => matrix(&args, progress, out, err),
         Command::Coverage(args) => crate::cli_coverage::run(&args, out),
+        Command::Search(args) => crate::cli_search::run(&args, out),
     };
     result.unwrap_or_else(|message| {
         say!(err, "writeiter: {}", clip_lines(&message));

@@ -316,6 +316,9 @@ pub struct SearchReport {
     pub cut: bool,
     /// The breadth-first search's peak estimated bytes ([`bfs_estimated_bytes`]).
     pub peak_bytes: u64,
+    /// Steps applied only to check that two tasks commute (reduced searches,
+    /// [`crate::reduce`]), beside [`SearchReport::steps`].
+    pub checks: u64,
 }
 
 /// Depth-first search over schedules with at most `bound` preemptions, up to `budget`
@@ -394,7 +397,7 @@ pub fn dfs_probed(
 }
 
 /// The depth-first search of [`dfs_where`] and [`dfs_probed`].
-fn dfs_search(
+pub(crate) fn dfs_search(
     initial: &State,
     (bound, budget): (usize, u64),
     stepper: Stepper,
@@ -547,7 +550,7 @@ pub fn bfs_budgeted(
 }
 
 /// The breadth-first search of [`bfs_where`] and [`bfs_probed`].
-fn bfs_search(
+pub(crate) fn bfs_search(
     initial: &State,
     (max_states, max_bytes): (u64, u64),
     stepper: Stepper,
@@ -619,7 +622,7 @@ fn bfs_search(
 }
 
 /// Replays the path to `node` to rebuild its execution with a trace.
-fn rebuild(
+pub(crate) fn rebuild(
     initial: &State,
     nodes: &[(Option<usize>, Task)],
     mut node: Option<usize>,
@@ -635,7 +638,7 @@ fn rebuild(
 }
 
 /// A deterministic 64-bit fingerprint (SipHash with fixed keys).
-fn fingerprint(state: &State, observer: &Observer) -> u64 {
+pub(crate) fn fingerprint(state: &State, observer: &Observer) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     state.hash(&mut hasher);
     observer.summary().hash(&mut hasher);

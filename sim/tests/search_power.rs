@@ -271,7 +271,7 @@ fn bench_json_has_every_engine() {
     assert_eq!(json["bfs"]["peak_mb_source"], "estimate");
     assert!(json["bfs"]["seconds"].as_f64().is_some());
     assert!(json["bfs"]["peak_mb"].as_f64().is_some());
-    assert!(json["reduced"].is_null());
+    reduced_beside_unreduced(&json);
     assert_eq!(json["scaling"]["seconds"], 1);
     for key in ["jobs_1", "jobs_2"] {
         assert!(json["scaling"][key].as_f64().is_some_and(|v| v > 0.0));
@@ -285,4 +285,28 @@ fn bench_json_has_every_engine() {
         let out = writeiter(&bad);
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
+}
+
+/// `bench --json`'s `reduced`: the sleep-set searches beside the unreduced ones of the same
+/// run (the same states, no more steps; the DFS within the same budget).
+fn reduced_beside_unreduced(json: &serde_json::Value) {
+    let reduced = &json["reduced"];
+    assert_eq!(reduced["reduction"], "sleep");
+    assert_eq!(reduced["unreduced_states"], json["bfs"]["states"]);
+    assert_eq!(reduced["unreduced_steps"], json["bfs"]["steps"]);
+    assert_eq!(
+        reduced["states"], json["bfs"]["states"],
+        "sleep sets visit every state"
+    );
+    let steps = |key: &str| reduced[key].as_u64().expect("a count");
+    assert!(steps("steps") <= steps("unreduced_steps"));
+    assert!(reduced["checks"].as_u64().is_some() && reduced["seconds"].as_f64().is_some());
+    let dfs = &reduced["dfs"];
+    assert_eq!(dfs["bound"], sim::hunt::DFS_PREEMPTIONS);
+    assert!(
+        dfs["schedules"]
+            .as_u64()
+            .is_some_and(|s| (1..=20).contains(&s))
+    );
+    assert_eq!(dfs["unreduced_schedules"], 20);
 }

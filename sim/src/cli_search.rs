@@ -1,0 +1,214 @@
+//! `writeiter search FILE`: one exhaustive search of a scenario file, breadth-first over
+//! states or depth-first within a preemption bound, with or without partial-order reduction
+//! ([`crate::reduce`]). It prints the first violation found (oracle and schedule) and the
+//! search's figures; `--compare` runs the other reduction too and prints both verdicts and
+//! the reduction factor. Exit status: 1 when a violation was found, 0 when none, 2 on bad
+//! input.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+
+use crate::engine::SearchReport;
+use crate::reduce::{self, Reduction};
+
+/// The largest `search --bound`.
+pub const SEARCH_BOUND_MAX: u64 = 16;
+/// `search --schedules`' default: executions a depth-first search may run.
+pub const SEARCH_SCHEDULES: u64 = 1_000_000;
+
+/// `writeiter search`'s flags.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The scenario file (or a corpus entry: its scenario).
+    file: PathBuf,
+    /// Breadth-first over states, or depth-first within `--bound` preemptions.
+    #[arg(long, value_enum, default_value_t = SearchStrategy::Bfs)]
+    strategy: SearchStrategy,
+    /// Partial-order reduction: `sleep` (sleep sets) or `none` (every interleaving, the
+    /// slow twin).
+    #[arg(long, value_enum, default_value_t = ReductionArg::Sleep)]
+    reduction: ReductionArg,
+    /// Only this oracle's violations count (default: any).
+    #[arg(long, value_name = "NAME")]
+    oracle: Option<String>,
+    /// Depth-first: the preemption bound.
+    #[arg(long, value_name = "N", default_value_t = crate::hunt::DFS_PREEMPTIONS as u64, value_parser = clap::value_parser!(u64).range(0..=SEARCH_BOUND_MAX))]
+    bound: u64,
+    /// Depth-first: executions it may run.
+    #[arg(long, value_name = "N", default_value_t = SEARCH_SCHEDULES, value_parser = clap::value_parser!(u64).range(1..))]
+    schedules: u64,
+    /// Breadth-first: states it may visit (default: all).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    states: Option<u64>,
+    /// Breadth-first: its memory budget in MiB (estimated).
+    #[arg(long, value_name = "MB", default_value_t = crate::hunt::BFS_MAX_MB, value_parser = clap::value_parser!(u64).range(1..=crate::cli::MAX_MB_MAX))]
+    max_mb: u64,
+    /// Also run the search under the other reduction, and print both verdicts and the
+    /// reduction factor.
+    #[arg(long)]
+    compare: bool,
+    /// Measurement mode: a violation ends its execution (or path), not the search, so the
+    /// figures cover the whole search (as `writeiter bench --json`); none is reported.
+    #[arg(long)]
+    measure: bool,
+}
+
+/// `--strategy`'s values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SearchStrategy {
+    /// Breadth-first over states, with a visited set.
+    Bfs,
+    /// Depth-first over schedules within a preemption bound.
+    Dfs,
+}
+
+/// `--reduction`'s values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ReductionArg {
+    /// Every interleaving.
+    None,
+    /// Sleep sets, independence checked at the state.
+    Sleep,
+}
+
+impl ReductionArg {
+    fn reduction(self) -> Reduction {
+        match self {
+            ReductionArg::None => Reduction::None,
+            ReductionArg::Sleep => Reduction::Sleep,
+        }
+    }
+}
+
+/// Runs `writeiter search`.
+pub fn run(args: &SearchArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
+    let scenario = crate::scenario_file::load(&args.file).or_else(|e| {
+        let entry = crate::corpus::load(&args.file).map_err(|_| e.to_string())?;
+        Ok::<_, String>(entry.scenario)
+    })?;
+    let initial = scenario
+        .build()
+        .map_err(|e| format!("{}: {e}", args.file.display()))?;
+    let oracle = args.oracle.clone().unwrap_or_default();
+    if !oracle.is_empty() && crate::oracle::Oracle::from_name(&oracle).is_none() {
+        return Err(format!("--oracle: `{oracle}` is not an oracle"));
+    }
+    let reduction = args.reduction.reduction();
+    let (report, seconds) = search(args, &initial, &oracle, reduction);
+    let _ = writeln!(out, "{}", verdict(&report));
+    let _ = writeln!(out, "{}", figures(args, reduction, &report, seconds));
+    if args.compare {
+        let other = match reduction {
+            Reduction::None => Reduction::Sleep,
+            Reduction::Sleep => Reduction::None,
+        };
+        let (twin, twin_seconds) = search(args, &initial, &oracle, other);
+        let _ = writeln!(out, "{}", figures(args, other, &twin, twin_seconds));
+        let _ = writeln!(
+            out,
+            "{}",
+            comparison(args.strategy, (reduction, &report), (other, &twin))
+        );
+    }
+    Ok(if report.found.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The search `args` asks for under `reduction`, and its seconds.
+fn search(
+    args: &SearchArgs,
+    initial: &model::state::State,
+    oracle: &str,
+    reduction: Reduction,
+) -> (SearchReport, f64) {
+    let started = Instant::now();
+    let step = model::exec::step;
+    let accept = |_: &crate::engine::Execution| !args.measure;
+    let report = match args.strategy {
+        SearchStrategy::Bfs => {
+            let limits = (
+                args.states.unwrap_or(u64::MAX),
+                args.max_mb * crate::hunt::MIB,
+            );
+            reduce::bfs(initial, limits, step, (oracle, &accept), reduction)
+        }
+        SearchStrategy::Dfs => {
+            let limits = (args.bound as usize, args.schedules);
+            reduce::dfs(initial, limits, step, (oracle, &accept), reduction)
+        }
+    };
+    (report, started.elapsed().as_secs_f64())
+}
+
+/// The violation found and its schedule, or that none was.
+fn verdict(report: &SearchReport) -> String {
+    match &report.found {
+        Some(run) => {
+            let violation = run.violation.as_ref().expect("a found run violates");
+            let schedule = crate::corpus::schedule_text(run);
+            format!("violation: {violation}\nschedule: {schedule}")
+        }
+        None if report.exhausted => "no violation: the search covered everything".to_string(),
+        None => "no violation found: the search stopped at its bound".to_string(),
+    }
+}
+
+/// The search's last line: what it ran and covered.
+fn figures(args: &SearchArgs, reduction: Reduction, r: &SearchReport, seconds: f64) -> String {
+    let how = match (r.found.is_some(), r.exhausted, r.cut) {
+        (true, _, _) => "stopped at the violation",
+        (_, true, _) => "exhausted",
+        (_, _, true) => "cut by its memory budget",
+        _ => "stopped at its bound",
+    };
+    let what = match args.strategy {
+        SearchStrategy::Bfs => format!("bfs: {} states, {} ends", r.states, r.schedules),
+        SearchStrategy::Dfs => format!("dfs (bound {}): {} executions", args.bound, r.schedules),
+    };
+    format!(
+        "{what}, {} steps, {} steps checking independence, {how}, {seconds:.2} s (reduction {})",
+        r.steps,
+        r.checks,
+        reduction.name()
+    )
+}
+
+/// Both searches' verdicts and the reduction factor: of executions and steps depth-first,
+/// of steps breadth-first (where the states are the same).
+fn comparison(
+    strategy: SearchStrategy,
+    a: (Reduction, &SearchReport),
+    b: (Reduction, &SearchReport),
+) -> String {
+    let oracle = |r: &SearchReport| {
+        r.found.as_ref().map_or("none", |run| {
+            run.violation.as_ref().expect("violates").oracle.name()
+        })
+    };
+    let (reduced, unreduced) = if a.0 == Reduction::Sleep {
+        (a.1, b.1)
+    } else {
+        (b.1, a.1)
+    };
+    let factor = |u: u64, r: u64| u as f64 / r.max(1) as f64;
+    let steps = factor(unreduced.steps, reduced.steps);
+    let counts = match strategy {
+        SearchStrategy::Bfs => format!("states {} vs {}", reduced.states, unreduced.states),
+        SearchStrategy::Dfs => format!(
+            "executions x{:.2} fewer",
+            factor(unreduced.schedules, reduced.schedules)
+        ),
+    };
+    format!(
+        "verdicts: reduced {}, unreduced {}; {counts}, steps x{steps:.2} fewer",
+        oracle(reduced),
+        oracle(unreduced)
+    )
+}
