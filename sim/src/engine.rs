@@ -4,8 +4,7 @@
 //! choice comes from one ChaCha8 stream per seed; nothing else (no clock, no hash order)
 //! changes a result.
 
-use std::collections::{HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::collections::VecDeque;
 
 use model::drive::{End, ending};
 use model::exec::{self, Event, StepError, Task};
@@ -14,6 +13,7 @@ use model::state::State;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::fingerprint::{fingerprint, visited_with};
 use crate::oracle::{Observer, Oracle, Violation};
 
 /// How one step is applied: `model::exec::step`, or a deliberately broken copy in a test.
@@ -558,7 +558,7 @@ fn bfs_search(
     let mut report = SearchReport::default();
     let mut nodes: Vec<(Option<usize>, Task)> = Vec::new();
     let mut queue = VecDeque::from([(initial.clone(), Observer::new(initial), None::<usize>)]);
-    let mut visited = HashSet::from([fingerprint(initial, &Observer::new(initial))]);
+    let mut visited = visited_with(fingerprint(initial, &Observer::new(initial)));
     while let Some((state, observer, node)) = queue.pop_front() {
         let runnable = exec::runnable(&state);
         if runnable.is_empty() {
@@ -632,12 +632,4 @@ fn rebuild(
     }
     schedule.reverse();
     replay(initial, &schedule, stepper).expect("a found path replays")
-}
-
-/// A deterministic 64-bit fingerprint (SipHash with fixed keys).
-fn fingerprint(state: &State, observer: &Observer) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
-    state.hash(&mut hasher);
-    observer.summary().hash(&mut hasher);
-    hasher.finish()
 }

@@ -1,0 +1,143 @@
+//! The fast paths against their slow twins, over every example scenario and every corpus
+//! entry: each optimisation must change nothing but speed.
+//!
+//! - The breadth-first search's fast fingerprint ([`sim::fingerprint::fingerprint`]) against
+//!   SipHash over the whole state ([`sim::fingerprint::fingerprint_slow`]): a reference
+//!   search keyed by both splits every state it reaches alike, and the engine's search (fast
+//!   fingerprint) visits as many states and meets the same violations, in order, within
+//!   [`BFS_TWIN_STATES`] states a scenario.
+
+use std::cell::RefCell;
+use std::collections::{HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+
+use model::drive::ending;
+use model::exec::{self, Task};
+use model::state::State;
+use sim::engine::{self, Execution};
+use sim::fingerprint::{fingerprint, fingerprint_slow};
+use sim::oracle::Observer;
+
+/// States each breadth-first twin search may visit, per scenario (7 examples and 37 corpus
+/// entries: about 200,000 states in all).
+const BFS_TWIN_STATES: u64 = 4_000;
+
+/// Every example scenario and every corpus entry's scenario, by file, in name order.
+fn scenarios() -> Vec<(PathBuf, State)> {
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let files = |dir: &str| {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+            .expect("the directory")
+            .map(|e| e.expect("an entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        files
+    };
+    let examples = files("examples").into_iter().map(|path| {
+        let scenario = sim::scenario_file::load(&path).expect("an example loads");
+        (path, scenario)
+    });
+    let corpus = files("corpus").into_iter().map(|path| {
+        let loaded = sim::corpus::load(&path).expect("a corpus entry loads");
+        (path, loaded.scenario)
+    });
+    let all: Vec<_> = examples.chain(corpus).collect();
+    assert!(all.len() >= 40, "examples and corpus found: {}", all.len());
+    all.into_iter()
+        .map(|(path, s)| {
+            let state = s.build().expect("the scenario builds");
+            (path, state)
+        })
+        .collect()
+}
+
+/// What a breadth-first search in measurement mode saw: states visited and the violations
+/// met, in order (oracle and message).
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    states: u64,
+    violations: Vec<String>,
+}
+
+fn verdict(v: &sim::oracle::Violation) -> String {
+    format!("{}: {}", v.oracle.name(), v.message)
+}
+
+/// The reference search: the engine's breadth-first search in measurement mode (a violation
+/// ends its path; the search goes on), its visited set keyed by both fingerprints, checking
+/// that they agree on every state (a new state for one is new for the other).
+fn reference_bfs(initial: &State, max_states: u64) -> Seen {
+    let mut seen = Seen {
+        states: 0,
+        violations: Vec::new(),
+    };
+    let first = Observer::new(initial);
+    let mut slow = HashSet::from([fingerprint_slow(initial, &first)]);
+    let mut fast = HashSet::from([fingerprint(initial, &first)]);
+    let mut queue = VecDeque::from([(initial.clone(), first)]);
+    while let Some((state, observer)) = queue.pop_front() {
+        let runnable = exec::runnable(&state);
+        if runnable.is_empty() {
+            if let Err(v) = observer.at_end(&state, &ending(&state)) {
+                seen.violations.push(verdict(&v));
+            }
+        }
+        for task in runnable {
+            let (mut next, mut watch) = (state.clone(), observer.clone());
+            let checked = engine::apply(exec::step, &mut next, task)
+                .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
+            if let Err(v) = checked {
+                seen.violations.push(verdict(&v));
+                continue;
+            }
+            let new_slow = slow.insert(fingerprint_slow(&next, &watch));
+            let new_fast = fast.insert(fingerprint(&next, &watch));
+            assert_eq!(new_slow, new_fast, "the fingerprints split states alike");
+            if new_slow {
+                seen.states += 1;
+                if seen.states >= max_states {
+                    return seen;
+                }
+                queue.push_back((next, watch));
+            }
+        }
+    }
+    seen
+}
+
+/// The engine's breadth-first search (fast fingerprint) in measurement mode.
+fn engine_bfs(initial: &State, max_states: u64) -> Seen {
+    let violations = RefCell::new(Vec::new());
+    let accept = |run: &Execution| {
+        let v = run.violation.as_ref().expect("a violating path");
+        violations.borrow_mut().push(verdict(v));
+        false
+    };
+    let report = engine::bfs_budgeted(
+        initial,
+        (max_states, u64::MAX),
+        exec::step,
+        &accept,
+        &mut |_: &State, _: &[Task], _: Task| {},
+    );
+    Seen {
+        states: report.states,
+        violations: violations.into_inner(),
+    }
+}
+
+#[test]
+fn bfs_fast_fingerprint_matches_siphash_on_examples_and_corpus_4000_states_each() {
+    let mut total = 0;
+    for (path, initial) in scenarios() {
+        let reference = reference_bfs(&initial, BFS_TWIN_STATES);
+        let fast = engine_bfs(&initial, BFS_TWIN_STATES);
+        assert_eq!(fast, reference, "{}", path.display());
+        total += reference.states;
+    }
+    assert!(
+        total > 10 * BFS_TWIN_STATES,
+        "the searches ran: {total} states"
+    );
+}
