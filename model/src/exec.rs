@@ -5,6 +5,7 @@
 use std::fmt;
 
 use crate::iocb::{Iocb, IovIter, KiFlags};
+use crate::notes::Notes;
 use crate::ops::{
     CommitPc, CompletePc, Frame, IocbPrivate, Op, OpResult, OtherFrame, OtherPc, WriteFrame,
     WriteOp, WritePc,
@@ -170,6 +171,19 @@ impl Pc {
             _ => None,
         }
     }
+
+    /// The step's name in the trace ([`Event::step`]).
+    pub fn name(self) -> String {
+        match self {
+            Pc::Write(pc) => pc.to_string(),
+            Pc::Other(pc) => pc.to_string(),
+            Pc::BioEnd { failed: false } => "bio_endio".to_string(),
+            Pc::BioEnd { failed: true } => "bio_endio -EIO".to_string(),
+            Pc::DioComplete(pc) => format!("dio_complete:{pc}"),
+            Pc::EndIo => "ext4_end_io".to_string(),
+            Pc::Commit(pc) => format!("jbd2_commit:{pc}"),
+        }
+    }
 }
 
 /// One applied step, for the trace.
@@ -179,11 +193,12 @@ pub struct Event {
     pub task: Task,
     /// The program counter the step ran at.
     pub pc: Pc,
-    /// The step, named after its program counter.
+    /// The step, named after its program counter ([`Pc::name`]; empty when the step ran
+    /// untraced, [`crate::notes::traced`]).
     pub step: String,
     /// What the step did that the kernel must never do, if anything.
     pub hazard: Option<crate::state::Hazard>,
-    /// What happened, in ext4 terms.
+    /// What happened, in ext4 terms (none when the step ran untraced).
     pub notes: Vec<String>,
 }
 
@@ -353,26 +368,28 @@ pub fn all_done(state: &State) -> bool {
         && state.work.is_empty()
 }
 
-/// Applies `task`'s next step and checks the model's internal invariants.
+/// Applies `task`'s next step and checks the model's internal invariants. The event's name
+/// and notes are written only when the thread is tracing ([`crate::notes::traced`]); the
+/// step is the same either way.
 pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
     if let Some(wait) = task_wait(state, task)? {
         return Err(StepError::NotRunnable(task, wait));
     }
-    let mut notes = Vec::new();
-    let (pc, name) = match task {
+    let mut notes = Notes::new(crate::notes::traced());
+    let pc = match task {
         Task::Actor(a) => step_actor(state, a, &mut notes),
         Task::Bio(id) => {
             crate::background::complete_bio(state, id, false, &mut notes);
-            (Pc::BioEnd { failed: false }, "bio_endio".to_string())
+            Pc::BioEnd { failed: false }
         }
         Task::BioError(id) => {
             crate::background::complete_bio(state, id, true, &mut notes);
-            (Pc::BioEnd { failed: true }, "bio_endio -EIO".to_string())
+            Pc::BioEnd { failed: true }
         }
         Task::Work(id) => {
-            let named = work_name(state, id);
+            let pc = work_pc(state, id);
             crate::background::run_work(state, id, &mut notes);
-            named
+            pc
         }
     };
     crate::background::flush_plugs_of_sleepers(state);
@@ -381,25 +398,23 @@ pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
     Ok(Event {
         task,
         pc,
-        step: name,
+        step: if notes.on() { pc.name() } else { String::new() },
         hazard,
-        notes,
+        notes: notes.into_lines(),
     })
 }
 
-fn work_name(state: &State, id: ObjId) -> (Pc, String) {
+fn work_pc(state: &State, id: ObjId) -> Pc {
     match &state.work[&id] {
-        crate::state::Work::DioComplete { pc, .. } => {
-            (Pc::DioComplete(*pc), format!("dio_complete:{pc}"))
-        }
-        crate::state::Work::EndIo { .. } => (Pc::EndIo, "ext4_end_io".to_string()),
-        crate::state::Work::Commit { pc } => (Pc::Commit(*pc), format!("jbd2_commit:{pc}")),
+        crate::state::Work::DioComplete { pc, .. } => Pc::DioComplete(*pc),
+        crate::state::Work::EndIo { .. } => Pc::EndIo,
+        crate::state::Work::Commit { pc } => Pc::Commit(*pc),
     }
 }
 
 /// One step of actor `a`: start its next operation if idle, run the step at its program
 /// counter, move the counter (unless it went to sleep), finish the operation at `Done`.
-fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> (Pc, String) {
+fn step_actor(state: &mut State, a: ActorId, notes: &mut Notes) -> Pc {
     let index = state.actors[a as usize].op;
     let op = state.actors[a as usize].program[index].clone();
     if matches!(state.actors[a as usize].frame, Frame::Idle) {
@@ -408,7 +423,7 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> (Pc, St
     let mut frame = std::mem::take(&mut state.actors[a as usize].frame);
     let named = match (&mut frame, &op) {
         (Frame::Write(f), Op::Write(w)) => {
-            let named = (Pc::Write(f.pc), f.pc.to_string());
+            let named = Pc::Write(f.pc);
             crate::write::run(state, a, f, w, notes);
             if state.actors[a as usize].goes_on() {
                 f.pc = crate::write::after(state, f);
@@ -416,7 +431,7 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> (Pc, St
             named
         }
         (Frame::Other(f), op) => {
-            let named = (Pc::Other(f.pc), f.pc.to_string());
+            let named = Pc::Other(f.pc);
             crate::other::run(state, a, op, f, notes);
             if state.actors[a as usize].goes_on() {
                 f.pc = crate::other::after(state, op, f);

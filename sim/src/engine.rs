@@ -62,8 +62,22 @@ pub struct Execution {
     pub state: State,
 }
 
-/// Runs `initial` to the end under `chooser`, checking every oracle.
+/// Runs `initial` to the end under `chooser`, checking every oracle. Without `keep_trace`
+/// the steps run untraced ([`model::notes`]: no notes or step names are formatted); the
+/// schedule, verdict and final state are the same either way.
 pub fn execute(
+    initial: &State,
+    chooser: &mut dyn Chooser,
+    stepper: Stepper,
+    keep_trace: bool,
+) -> Execution {
+    model::notes::with_trace(keep_trace, || {
+        execute_traced_or_not(initial, chooser, stepper, keep_trace)
+    })
+}
+
+/// The loop of [`execute`].
+fn execute_traced_or_not(
     initial: &State,
     chooser: &mut dyn Chooser,
     stepper: Stepper,
@@ -115,6 +129,15 @@ pub fn execute(
 /// Replays an engine-independent schedule exactly, then stops: the schedule of a violation
 /// reproduces it. A step the model refuses is an error.
 pub fn replay(
+    initial: &State,
+    schedule: &[Task],
+    stepper: Stepper,
+) -> Result<Execution, (usize, StepError)> {
+    model::notes::with_trace(true, || replay_traced(initial, schedule, stepper))
+}
+
+/// The loop of [`replay`].
+fn replay_traced(
     initial: &State,
     schedule: &[Task],
     stepper: Stepper,
@@ -479,13 +502,15 @@ pub fn bfs_where(
     oracle: &str,
     accept: &dyn Fn(&Execution) -> bool,
 ) -> SearchReport {
-    bfs_search(
-        initial,
-        (max_states, u64::MAX),
-        stepper,
-        (oracle, accept),
-        &mut |_, _, _| {},
-    )
+    model::notes::with_trace(false, || {
+        bfs_search(
+            initial,
+            (max_states, u64::MAX),
+            stepper,
+            (oracle, accept),
+            &mut |_, _, _| {},
+        )
+    })
 }
 
 /// [`bfs_for`], showing every step it applies (each runnable task of each state it expands)
@@ -497,13 +522,15 @@ pub fn bfs_probed(
     oracle: &str,
     probe: Probe<'_>,
 ) -> SearchReport {
-    bfs_search(
-        initial,
-        (max_states, u64::MAX),
-        stepper,
-        (oracle, &|_| true),
-        probe,
-    )
+    model::notes::with_trace(false, || {
+        bfs_search(
+            initial,
+            (max_states, u64::MAX),
+            stepper,
+            (oracle, &|_| true),
+            probe,
+        )
+    })
 }
 
 /// Bytes one visited fingerprint is estimated to take in the visited set (the `u64`, the
@@ -537,13 +564,15 @@ pub fn bfs_budgeted(
     accept: &dyn Fn(&Execution) -> bool,
     probe: Probe<'_>,
 ) -> SearchReport {
-    bfs_search(
-        initial,
-        (max_states, max_bytes),
-        stepper,
-        ("", accept),
-        probe,
-    )
+    model::notes::with_trace(false, || {
+        bfs_search(
+            initial,
+            (max_states, max_bytes),
+            stepper,
+            ("", accept),
+            probe,
+        )
+    })
 }
 
 /// The breadth-first search of [`bfs_where`] and [`bfs_probed`].

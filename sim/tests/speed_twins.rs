@@ -6,6 +6,10 @@
 //!   search keyed by both splits every state it reaches alike, and the engine's search (fast
 //!   fingerprint) visits as many states and meets the same violations, in order, within
 //!   [`BFS_TWIN_STATES`] states a scenario.
+//! - Quiet steps (no notes, no step names: [`model::notes`]) against traced ones: random
+//!   walks with and without a kept trace take the same schedules to the same verdicts and
+//!   final states ([`WALK_SEEDS_EXAMPLE`] seeds an example, [`WALK_SEEDS_ENTRY`] an entry and
+//!   its stored schedule).
 
 use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
@@ -14,7 +18,7 @@ use std::path::{Path, PathBuf};
 use model::drive::ending;
 use model::exec::{self, Task};
 use model::state::State;
-use sim::engine::{self, Execution};
+use sim::engine::{self, Chooser, Execution, RandomWalk, ScheduleThenFirst};
 use sim::fingerprint::{fingerprint, fingerprint_slow};
 use sim::oracle::Observer;
 
@@ -22,8 +26,21 @@ use sim::oracle::Observer;
 /// entries: about 200,000 states in all).
 const BFS_TWIN_STATES: u64 = 4_000;
 
+/// Random-walk seeds per example scenario, quiet against traced.
+const WALK_SEEDS_EXAMPLE: u64 = 10_000;
+/// Random-walk seeds per corpus entry, quiet against traced (besides its stored schedule).
+const WALK_SEEDS_ENTRY: u64 = 1_000;
+
 /// Every example scenario and every corpus entry's scenario, by file, in name order.
 fn scenarios() -> Vec<(PathBuf, State)> {
+    scenarios_and_schedules()
+        .into_iter()
+        .map(|(path, state, _)| (path, state))
+        .collect()
+}
+
+/// [`scenarios`], each corpus entry with its stored schedule.
+fn scenarios_and_schedules() -> Vec<(PathBuf, State, Option<Vec<Task>>)> {
     let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     let files = |dir: &str| {
         let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
@@ -36,18 +53,19 @@ fn scenarios() -> Vec<(PathBuf, State)> {
     };
     let examples = files("examples").into_iter().map(|path| {
         let scenario = sim::scenario_file::load(&path).expect("an example loads");
-        (path, scenario)
+        (path, scenario, None)
     });
     let corpus = files("corpus").into_iter().map(|path| {
         let loaded = sim::corpus::load(&path).expect("a corpus entry loads");
-        (path, loaded.scenario)
+        let schedule = model::drive::parse_schedule(&loaded.entry.schedule).expect("checked");
+        (path, loaded.scenario, Some(schedule))
     });
     let all: Vec<_> = examples.chain(corpus).collect();
     assert!(all.len() >= 40, "examples and corpus found: {}", all.len());
     all.into_iter()
-        .map(|(path, s)| {
+        .map(|(path, s, schedule)| {
             let state = s.build().expect("the scenario builds");
-            (path, state)
+            (path, state, schedule)
         })
         .collect()
 }
@@ -140,4 +158,70 @@ fn bfs_fast_fingerprint_matches_siphash_on_examples_and_corpus_4000_states_each(
         total > 10 * BFS_TWIN_STATES,
         "the searches ran: {total} states"
     );
+}
+
+/// Runs `chooser()` twice on `initial`, untraced and traced, and checks both runs took the
+/// same schedule to the same end, verdict and final state. Returns the traced run's steps.
+fn quiet_matches_traced(initial: &State, chooser: &dyn Fn() -> Box<dyn Chooser>) -> usize {
+    let quiet = engine::execute(initial, &mut *chooser(), exec::step, false);
+    let traced = engine::execute(initial, &mut *chooser(), exec::step, true);
+    assert!(quiet.trace.is_empty());
+    assert_eq!(quiet.schedule, traced.schedule);
+    assert_eq!(quiet.end, traced.end);
+    assert_eq!(quiet.violation, traced.violation);
+    assert_eq!(quiet.state, traced.state);
+    assert_eq!(traced.trace.len(), traced.schedule.len());
+    traced.trace.len()
+}
+
+#[test]
+fn quiet_walks_match_traced_10000_seeds_an_example_1000_an_entry_and_its_schedule() {
+    let (mut runs, mut steps) = (0u64, 0usize);
+    for (path, initial, schedule) in scenarios_and_schedules() {
+        let seeds = match &schedule {
+            Some(schedule) => {
+                let stored = schedule.clone();
+                let chooser =
+                    || -> Box<dyn Chooser> { Box::new(ScheduleThenFirst::new(stored.clone())) };
+                steps += quiet_matches_traced(&initial, &chooser);
+                WALK_SEEDS_ENTRY
+            }
+            None => WALK_SEEDS_EXAMPLE,
+        };
+        for seed in 0..seeds {
+            let chooser = || -> Box<dyn Chooser> { Box::new(RandomWalk::new(seed)) };
+            steps += quiet_matches_traced(&initial, &chooser);
+            runs += 1;
+        }
+        eprintln!("{}: {seeds} seeds", path.display());
+    }
+    assert!(runs >= 7 * WALK_SEEDS_EXAMPLE, "{runs} runs");
+    assert!(steps as u64 > runs * 10, "{steps} steps");
+}
+
+/// A traced step writes its name and notes, an untraced one neither, and both leave the same
+/// state: the first steps of the canonical scenario, one task at a time.
+#[test]
+fn untraced_step_writes_no_notes_and_changes_the_state_alike() {
+    let path = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/canonical.toml"
+    ));
+    let initial = sim::scenario_file::load(path)
+        .expect("canonical loads")
+        .build()
+        .expect("builds");
+    let (mut quiet, mut traced) = (initial.clone(), initial);
+    let mut noted = 0;
+    while let Some(&task) = exec::runnable(&traced).first() {
+        let q = model::notes::with_trace(false, || exec::step(&mut quiet, task)).expect("steps");
+        let t = exec::step(&mut traced, task).expect("steps");
+        assert!(q.notes.is_empty() && q.step.is_empty(), "{task}: {q:?}");
+        assert_eq!(t.step, t.pc.name());
+        assert_eq!((q.task, q.pc, &q.hazard), (t.task, t.pc, &t.hazard));
+        assert_eq!(quiet, traced);
+        noted += t.notes.len();
+    }
+    assert!(model::notes::traced(), "with_trace restores tracing");
+    assert!(noted > 10, "the traced steps wrote notes: {noted}");
 }
