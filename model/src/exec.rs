@@ -253,6 +253,11 @@ fn first_frame(state: &State, op: &Op) -> Frame {
 
 /// The writer's frame at the top of `ext4_file_write_iter`.
 pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
+    first_write_frame_with(w, w.segments.clone())
+}
+
+/// [`first_write_frame`] iterating over `segments`.
+fn first_write_frame_with(w: &WriteOp, segments: Vec<crate::iocb::Segment>) -> WriteFrame {
     let iocb = Iocb {
         ki_flags: KiFlags::from_file(w.file),
         ki_pos: w.pos,
@@ -263,7 +268,7 @@ pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
         inode: w.inode,
         file: w.file,
         iocb,
-        iter: IovIter::new(w.segments.clone()),
+        iter: IovIter::new(segments),
         aio_mutex: None,
         unaligned_aio: false,
         i_mutex_held: false,
@@ -295,8 +300,25 @@ pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
 }
 
 /// What actor `a` waits for; `None` when it can step. An idle actor waits for what the
-/// first step of its next operation waits for.
+/// first step of its next operation waits for ([`idle_wait`]).
 pub fn actor_wait(state: &State, a: ActorId) -> Option<Wait> {
+    actor_wait_by(state, a, idle_wait)
+}
+
+/// The slow twin of [`actor_wait`]: an idle actor's wait from its whole first frame, boxed
+/// and with its iovec, as the step builds it (`sim/tests/speed_twins.rs` checks both agree).
+pub fn actor_wait_simple(state: &State, a: ActorId) -> Option<Wait> {
+    actor_wait_by(state, a, |state, a, op| {
+        frame_wait(state, a, op, &first_frame(state, op))
+    })
+}
+
+/// [`actor_wait`] with `idle` giving an idle actor's wait.
+fn actor_wait_by(
+    state: &State,
+    a: ActorId,
+    idle: impl Fn(&State, ActorId, &Op) -> Option<Wait>,
+) -> Option<Wait> {
     let actor = &state.actors[a as usize];
     if let Some(sleep) = actor.sleeping {
         return Some(Wait::Asleep(sleep));
@@ -305,19 +327,34 @@ pub fn actor_wait(state: &State, a: ActorId) -> Option<Wait> {
         return None; // inside ext4_ext_map_blocks, holding i_data_sem: it goes on
     }
     let op = actor.program.get(actor.op)?;
-    let first;
-    let frame = match &actor.frame {
-        Frame::Idle => {
-            first = first_frame(state, op);
-            &first
-        }
-        frame => frame,
-    };
+    match &actor.frame {
+        Frame::Idle => idle(state, a, op),
+        frame => frame_wait(state, a, op, frame),
+    }
+}
+
+/// What the step at `frame` of `op` waits for.
+fn frame_wait(state: &State, a: ActorId, op: &Op, frame: &Frame) -> Option<Wait> {
     match frame {
         Frame::Idle => unreachable!("a first frame is never idle"),
         Frame::Write(f) => crate::write::wait(state, a, f),
         Frame::Other(f) => crate::other::invalidate_lock_wait(state, op, f)
             .or_else(|| crate::other::wait(state, op, (f.pc, f.tid))),
+    }
+}
+
+/// What the first step of `op` waits for, without allocating: a write's first frame is built
+/// on the stack (not boxed) with its iovec's count but not its segments (the waits of a
+/// write read only the count: `iov_iter_count`).
+fn idle_wait(state: &State, a: ActorId, op: &Op) -> Option<Wait> {
+    match op {
+        Op::Write(w) => {
+            let mut f = first_write_frame_with(w, Vec::new());
+            f.pc = crate::write::first(state);
+            f.iter.count = w.segments.iter().map(|s| s.len).sum();
+            crate::write::wait(state, a, &f)
+        }
+        _ => frame_wait(state, a, op, &first_frame(state, op)),
     }
 }
 
@@ -356,8 +393,29 @@ pub fn tasks(state: &State) -> impl Iterator<Item = Task> + '_ {
 
 /// The tasks that can step now, in a fixed order.
 pub fn runnable(state: &State) -> Vec<Task> {
+    let mut runnable = Vec::new();
+    runnable_into(state, &mut runnable);
+    runnable
+}
+
+/// [`runnable`] into `out` (cleared first), so that a loop can reuse one buffer.
+pub fn runnable_into(state: &State, out: &mut Vec<Task>) {
+    out.clear();
+    out.extend(tasks(state).filter(|&t| matches!(task_wait(state, t), Ok(None))));
+}
+
+/// The slow twin of [`runnable`]: idle actors' waits from their whole first frames
+/// ([`actor_wait_simple`]).
+pub fn runnable_simple(state: &State) -> Vec<Task> {
+    let waits = |t: Task| match t {
+        Task::Actor(a) => match task_wait(state, t) {
+            Ok(Some(Wait::Finished)) => Ok(Some(Wait::Finished)),
+            _ => Ok(actor_wait_simple(state, a)),
+        },
+        t => task_wait(state, t),
+    };
     tasks(state)
-        .filter(|&t| matches!(task_wait(state, t), Ok(None)))
+        .filter(|&t| matches!(waits(t), Ok(None)))
         .collect()
 }
 

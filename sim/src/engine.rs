@@ -85,9 +85,9 @@ fn execute_traced_or_not(
 ) -> Execution {
     let mut state = initial.clone();
     let mut observer = Observer::new(initial);
-    let (mut schedule, mut trace) = (Vec::new(), Vec::new());
+    let (mut schedule, mut trace, mut runnable) = (Vec::new(), Vec::new(), Vec::new());
     loop {
-        let runnable = exec::runnable(&state);
+        exec::runnable_into(&state, &mut runnable);
         if runnable.is_empty() || schedule.len() >= STEPS_MAX {
             let end = if runnable.is_empty() {
                 ending(&state)

@@ -10,6 +10,9 @@
 //!   walks with and without a kept trace take the same schedules to the same verdicts and
 //!   final states ([`WALK_SEEDS_EXAMPLE`] seeds an example, [`WALK_SEEDS_ENTRY`] an entry and
 //!   its stored schedule).
+//! - The runnable tasks listed without allocating ([`exec::runnable`]: an idle writer's
+//!   first wait from an unboxed frame without its iovec) against the simple listing
+//!   ([`exec::runnable_simple`]), on every state of those walks and searches.
 
 use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
@@ -29,7 +32,7 @@ const BFS_TWIN_STATES: u64 = 4_000;
 /// Random-walk seeds per example scenario, quiet against traced.
 const WALK_SEEDS_EXAMPLE: u64 = 10_000;
 /// Random-walk seeds per corpus entry, quiet against traced (besides its stored schedule).
-const WALK_SEEDS_ENTRY: u64 = 1_000;
+const WALK_SEEDS_ENTRY: u64 = 300;
 
 /// Every example scenario and every corpus entry's scenario, by file, in name order.
 fn scenarios() -> Vec<(PathBuf, State)> {
@@ -96,6 +99,7 @@ fn reference_bfs(initial: &State, max_states: u64) -> Seen {
     let mut queue = VecDeque::from([(initial.clone(), first)]);
     while let Some((state, observer)) = queue.pop_front() {
         let runnable = exec::runnable(&state);
+        assert_eq!(runnable, exec::runnable_simple(&state), "runnable twins");
         if runnable.is_empty() {
             if let Err(v) = observer.at_end(&state, &ending(&state)) {
                 seen.violations.push(verdict(&v));
@@ -163,7 +167,8 @@ fn bfs_fast_fingerprint_matches_siphash_on_examples_and_corpus_4000_states_each(
 /// Runs `chooser()` twice on `initial`, untraced and traced, and checks both runs took the
 /// same schedule to the same end, verdict and final state. Returns the traced run's steps.
 fn quiet_matches_traced(initial: &State, chooser: &dyn Fn() -> Box<dyn Chooser>) -> usize {
-    let quiet = engine::execute(initial, &mut *chooser(), exec::step, false);
+    let mut checked = RunnableTwins(chooser());
+    let quiet = engine::execute(initial, &mut checked, exec::step, false);
     let traced = engine::execute(initial, &mut *chooser(), exec::step, true);
     assert!(quiet.trace.is_empty());
     assert_eq!(quiet.schedule, traced.schedule);
@@ -174,8 +179,19 @@ fn quiet_matches_traced(initial: &State, chooser: &dyn Fn() -> Box<dyn Chooser>)
     traced.trace.len()
 }
 
+/// A chooser that checks, before each choice, that the runnable tasks it is offered are the
+/// simple listing's.
+struct RunnableTwins(Box<dyn Chooser>);
+
+impl Chooser for RunnableTwins {
+    fn choose(&mut self, state: &State, runnable: &[Task]) -> Task {
+        assert_eq!(runnable, exec::runnable_simple(state), "runnable twins");
+        self.0.choose(state, runnable)
+    }
+}
+
 #[test]
-fn quiet_walks_match_traced_10000_seeds_an_example_1000_an_entry_and_its_schedule() {
+fn quiet_walks_match_traced_10000_seeds_an_example_300_an_entry_and_its_schedule() {
     let (mut runs, mut steps) = (0u64, 0usize);
     for (path, initial, schedule) in scenarios_and_schedules() {
         let seeds = match &schedule {
