@@ -474,12 +474,13 @@ fn work_pc(state: &State, id: ObjId) -> Pc {
 /// counter, move the counter (unless it went to sleep), finish the operation at `Done`.
 fn step_actor(state: &mut State, a: ActorId, notes: &mut Notes) -> Pc {
     let index = state.actors[a as usize].op;
-    let op = state.actors[a as usize].program[index].clone();
+    let program = std::sync::Arc::clone(&state.actors[a as usize].program);
+    let op = &program[index];
     if matches!(state.actors[a as usize].frame, Frame::Idle) {
-        state.actors[a as usize].frame = first_frame(state, &op);
+        state.actors[a as usize].frame = first_frame(state, op);
     }
     let mut frame = std::mem::take(&mut state.actors[a as usize].frame);
-    let named = match (&mut frame, &op) {
+    let named = match (&mut frame, op) {
         (Frame::Write(f), Op::Write(w)) => {
             let named = Pc::Write(f.pc);
             crate::write::run(state, a, f, w, notes);
