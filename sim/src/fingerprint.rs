@@ -47,6 +47,7 @@ impl Default for FoldHasher {
 }
 
 impl FoldHasher {
+    #[inline]
     fn word(&mut self, word: u64) {
         self.value = fold(self.value ^ word, FOLD_MULTIPLIER);
     }
@@ -67,22 +68,27 @@ impl Hasher for FoldHasher {
         }
     }
 
+    #[inline]
     fn write_u8(&mut self, n: u8) {
         self.word(u64::from(n));
     }
 
+    #[inline]
     fn write_u16(&mut self, n: u16) {
         self.word(u64::from(n));
     }
 
+    #[inline]
     fn write_u32(&mut self, n: u32) {
         self.word(u64::from(n));
     }
 
+    #[inline]
     fn write_u64(&mut self, n: u64) {
         self.word(n);
     }
 
+    #[inline]
     fn write_usize(&mut self, n: usize) {
         self.word(n as u64);
     }
