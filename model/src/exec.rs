@@ -344,8 +344,10 @@ fn frame_wait(state: &State, a: ActorId, op: &Op, frame: &Frame) -> Option<Wait>
 }
 
 /// What the first step of `op` waits for, without allocating: a write's first frame is built
-/// on the stack (not boxed) with its iovec's count but not its segments (the waits of a
-/// write read only the count: `iov_iter_count`).
+/// on the stack (not boxed), its iovec with the count but not the segments (a writer's wait
+/// reads at most `iov_iter_count`, and at its first program point, `ext4_file_write_iter`'s
+/// unaligned-AIO gate or `mutex_lock(&inode->i_mutex)` (fs/ext4/file.c:106-116), only the
+/// inode's locks). [`actor_wait_simple`] builds the whole frame.
 fn idle_wait(state: &State, a: ActorId, op: &Op) -> Option<Wait> {
     match op {
         Op::Write(w) => {
