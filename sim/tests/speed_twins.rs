@@ -100,10 +100,10 @@ fn reference_bfs(initial: &State, max_states: u64) -> Seen {
     while let Some((state, observer)) = queue.pop_front() {
         let runnable = exec::runnable(&state);
         assert_eq!(runnable, exec::runnable_simple(&state), "runnable twins");
-        if runnable.is_empty() {
-            if let Err(v) = observer.at_end(&state, &ending(&state)) {
-                seen.violations.push(verdict(&v));
-            }
+        if runnable.is_empty()
+            && let Err(v) = observer.at_end(&state, &ending(&state))
+        {
+            seen.violations.push(verdict(&v));
         }
         for task in runnable {
             let (mut next, mut watch) = (state.clone(), observer.clone());
