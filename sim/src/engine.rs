@@ -17,6 +17,9 @@ use crate::fingerprint::{fingerprint, visited_with};
 use crate::oracle::{Observer, Oracle, Violation};
 
 /// How one step is applied: `model::exec::step`, or a deliberately broken copy in a test.
+/// [`execute`] without a trace and the breadth-first search step untraced, where an event's
+/// name and notes are empty ([`model::notes`]): a broken copy tells steps apart by
+/// `event.pc` (or `event.pc.name()`), not by `event.step`.
 pub type Stepper = fn(&mut State, Task) -> Result<Event, StepError>;
 
 /// Applies `task`'s step with `stepper`. A panic inside the model (one of its internal
