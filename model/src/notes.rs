@@ -83,3 +83,40 @@ macro_rules! note {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::{Notes, traced, with_trace};
+
+    /// Formats a note whose argument counts its own evaluations.
+    fn write(notes: &mut Notes, evaluated: &Cell<u32>) {
+        note!(notes, "note {}", {
+            evaluated.set(evaluated.get() + 1);
+            evaluated.get()
+        });
+    }
+
+    #[test]
+    fn notes_off_never_evaluate_their_text_and_on_keep_it() {
+        let evaluated = Cell::new(0);
+        let mut off = Notes::new(false);
+        write(&mut off, &evaluated);
+        assert_eq!(evaluated.get(), 0);
+        assert!(off.into_lines().is_empty());
+        let mut on = Notes::new(true);
+        write(&mut on, &evaluated);
+        assert_eq!(on.into_lines(), vec!["note 1".to_string()]);
+    }
+
+    #[test]
+    fn with_trace_sets_and_restores_also_after_a_panic() {
+        assert!(traced(), "tracing is the default");
+        assert!(!with_trace(false, traced));
+        assert!(with_trace(false, || with_trace(true, traced)));
+        let panicked = std::panic::catch_unwind(|| with_trace(false, || panic!("inside")));
+        assert!(panicked.is_err());
+        assert!(traced(), "restored after the panic");
+    }
+}
