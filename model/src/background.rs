@@ -9,6 +9,7 @@ use crate::io::{
     clear_io_unwritten_flag, convert_unwritten_extents, data_sem_free, inode_dio_end,
     put_io_end_defer, release_io_end,
 };
+use crate::notes::Notes;
 use crate::ops::{CompletePc, Frame, OpResult};
 use crate::pagecache::{end_page_writeback, page_range, start_writeback, writeback_pending};
 use crate::patches::Patch;
@@ -26,16 +27,17 @@ pub fn bio_wait(state: &State, id: ObjId) -> Option<Wait> {
 /// The bio reaches the disk; its owner is told.
 /// With `failed`, nothing reaches the disk: a dio records `io_error`, writeback sets
 /// `AS_EIO` on the mapping (`ext4_finish_bio`).
-pub fn complete_bio(state: &mut State, id: ObjId, failed: bool, notes: &mut Vec<String>) {
+pub fn complete_bio(state: &mut State, id: ObjId, failed: bool, notes: &mut Notes) {
     let bio = state.bios.remove(&id).expect("in-flight bio");
     let start = bio.psector as usize;
     let block = bio.psector as u64 / state.geometry.sectors_per_block();
     let what = if bio.zero { "zeros" } else { "data" };
     let sectors = bio.data.len();
     if failed {
-        notes.push(format!(
+        note!(
+            notes,
             "-EIO: {what} lost for sectors {start}+{sectors} (p{block})"
-        ));
+        );
         match bio.owner {
             BioOwner::Dio(dio) => state.dios.get_mut(&dio).expect("dio").io_error = true,
             BioOwner::Writeback(io_end) => {
@@ -52,7 +54,7 @@ pub fn complete_bio(state: &mut State, id: ObjId, failed: bool, notes: &mut Vec<
         }
     } else {
         state.disk.sectors[start..start + sectors].copy_from_slice(&bio.data);
-        notes.push(format!("{what} on sectors {start}+{sectors} (p{block})"));
+        note!(notes, "{what} on sectors {start}+{sectors} (p{block})");
     }
     match bio.owner {
         BioOwner::Dio(dio) => dio_bio_end(state, dio, notes),
@@ -74,7 +76,7 @@ pub fn complete_bio(state: &mut State, id: ObjId, failed: bool, notes: &mut Vec<
 
 /// `dio_bio_end_io` / `dio_bio_end_aio`: a sync submitter is woken by the count reaching 0;
 /// the last bio of a queued async dio completes it, on `s_dio_done_wq` when deferred.
-fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
+fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Notes) {
     let dio = state.dios.get_mut(&id).expect("dio of a bio");
     assert!(dio.bios > 0, "dio d{id}: a bio ended that it did not count");
     dio.bios -= 1;
@@ -93,7 +95,7 @@ fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
                 tid: None,
             },
         );
-        notes.push(format!("dio d{id} complete deferred to w{work}"));
+        note!(notes, "dio d{id} complete deferred to w{work}");
         return;
     }
     // dio_bio_end_aio runs dio_complete here, in bio-completion (interrupt) context
@@ -117,7 +119,7 @@ fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
 }
 
 /// `ki_complete` (`aio_complete`): the AIO event of the dio's write.
-fn ki_complete(state: &mut State, dio: &Dio, ret: i64, notes: &mut Vec<String>) {
+fn ki_complete(state: &mut State, dio: &Dio, ret: i64, notes: &mut Notes) {
     let actor = &mut state.actors[dio.owner as usize];
     match (&mut actor.frame, actor.op == dio.op) {
         (Frame::Write(f), true) => {
@@ -132,7 +134,7 @@ fn ki_complete(state: &mut State, dio: &Dio, ret: i64, notes: &mut Vec<String>) 
             other => unreachable!("ki_complete for {other:?}"),
         },
     }
-    notes.push(format!("ki_complete a{} ret={ret}", dio.owner));
+    note!(notes, "ki_complete a{} ret={ret}", dio.owner);
 }
 
 /// What a work item waits for.
@@ -192,7 +194,7 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
 }
 
 /// Runs one step of work item `id`.
-pub fn run_work(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
+pub fn run_work(state: &mut State, id: ObjId, notes: &mut Notes) {
     match state.work[&id].clone() {
         Work::EndIo { io_end } => end_io_work(state, id, io_end, notes),
         Work::Commit { pc } => match crate::journal::commit_step(state, pc, notes) {
@@ -231,7 +233,7 @@ pub fn run_work(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
 
 /// `ext4_end_io`: convert the io_end's range, clear the flag, release (which ends the
 /// deferred page writeback).
-fn end_io_work(state: &mut State, id: ObjId, io_end: ObjId, notes: &mut Vec<String>) {
+fn end_io_work(state: &mut State, id: ObjId, io_end: ObjId, notes: &mut Notes) {
     state.work.remove(&id);
     let end = state.io_ends[&io_end].clone();
     // ext4_do_flush_completed_IO: BUG_ON(!(io->flag & EXT4_IO_END_UNWRITTEN)) (page-io.c:246);
@@ -242,7 +244,7 @@ fn end_io_work(state: &mut State, id: ObjId, io_end: ObjId, notes: &mut Vec<Stri
     );
     assert_eq!(end.count, 0, "io_end e{io_end} queued with references left");
     if end_io_skips_conversion(state, &end) {
-        notes.push("EXT4_IO_END_FAILED: no conversion, -EIO".into());
+        note!(notes, "EXT4_IO_END_FAILED: no conversion, -EIO");
     } else {
         convert_unwritten_extents(state, end.inode, end.offset, end.size, notes);
     }
@@ -292,7 +294,7 @@ fn dio_complete_step(
     state: &mut State,
     id: ObjId,
     (pc, wb_map, tid): (CompletePc, &mut crate::state::MapEntry, &mut Option<u32>),
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) -> Option<CompletePc> {
     let d = state.dios[&id].clone();
     let dsync = d.file.o_dsync || d.file.o_sync || state.is_sync(d.inode);
@@ -310,10 +312,11 @@ fn dio_complete_step(
             assert!(d.holds_dio_count, "dio d{id}: inode_dio_end twice");
             state.dios.get_mut(&id).expect("dio").holds_dio_count = false;
             inode_dio_end(state, d.inode);
-            notes.push(format!(
+            note!(
+                notes,
                 "inode_dio_end i_dio_count={}",
                 state.inodes[d.inode].i_dio_count
-            ));
+            );
             Some(if dsync {
                 CompletePc::SyncFlush
             } else {
@@ -347,7 +350,7 @@ fn dio_complete_step(
             *tid = crate::journal::sync_target(state, d.inode, !d.file.o_sync);
             match *tid {
                 Some(t) => crate::journal::request_commit(state, t, notes),
-                None => notes.push("tid committed: no commit".into()),
+                None => note!(notes, "tid committed: no commit"),
             }
             Some(CompletePc::SyncCommitWait)
         }
@@ -462,18 +465,19 @@ pub fn invalidate_wait(state: &State, dio: &Dio, ret: i64) -> Option<Wait> {
 
 /// The invalidation itself: clean pages of the range are dropped, dirty ones stay (`-EBUSY`,
 /// `WARN_ON_ONCE`).
-pub fn dio_complete_invalidate(state: &mut State, dio: &Dio, ret: i64, notes: &mut Vec<String>) {
+pub fn dio_complete_invalidate(state: &mut State, dio: &Dio, ret: i64, notes: &mut Notes) {
     if !invalidates(state, dio, ret) {
         return;
     }
     let pages = page_range(state, dio.offset, dio.offset + dio.result - 1);
     let clean = crate::pagecache::invalidate_pages2(state, dio.inode, pages.clone());
-    notes.push(format!(
+    note!(
+        notes,
         "invalidate_inode_pages2_range({}..={}){}",
         pages.start(),
         pages.end(),
         if clean { "" } else { ": -EBUSY" }
-    ));
+    );
 }
 
 /// The submitter's `dio_complete` (fs/direct-io.c:1316, `drop_refcount` returned 0) invalidates
@@ -483,7 +487,7 @@ pub fn sync_complete_invalidate(
     state: &mut State,
     id: ObjId,
     (ret, before_end_io): (i64, bool),
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) {
     if before_end_io != state.patched(Patch::InvalidateAfterEndIo) {
         let dio = state.dios[&id].clone();

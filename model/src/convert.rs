@@ -4,6 +4,7 @@
 
 use crate::extent::{Extent, ExtentState};
 use crate::limits::{EXT_INIT_MAX_LEN, EXTENT_MAX_ZEROOUT_KB};
+use crate::notes::Notes;
 use crate::pagecache::unwritten_merge_allowed;
 use crate::state::{Data, InodeIx, State};
 
@@ -20,7 +21,7 @@ pub fn ext4_ext_convert_to_initialized(
     inode: InodeIx,
     lblk: u64,
     len: u64,
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) -> u64 {
     let ex = unwritten_extent_at(state, inode, lblk);
     // The kernel decides with `map->m_len` as asked (it may run past the extent) and
@@ -33,7 +34,7 @@ pub fn ext4_ext_convert_to_initialized(
     let written = (planned.0, (planned.0 + planned.1).min(ex.end()) - planned.0);
     if let Some((from, count)) = zeroed {
         ext4_ext_zeroout(state, ex.pblk + (from - ex.lblk) as u32, count);
-        notes.push(format!("ext4_ext_zeroout blocks {from}+{count}"));
+        note!(notes, "ext4_ext_zeroout blocks {from}+{count}");
     }
     let merge = unwritten_merge_allowed(state, inode);
     let ino = &mut state.inodes[inode];
@@ -41,10 +42,7 @@ pub fn ext4_ext_convert_to_initialized(
         .set_state(written.0, written.1, ExtentState::Written, merge);
     ino.datasync_dirty = true;
     ino.sync_dirty = true;
-    notes.push(format!(
-        "convert_to_initialized {}+{}",
-        written.0, written.1
-    ));
+    note!(notes, "convert_to_initialized {}+{}", written.0, written.1);
     len.min(ex.end() - lblk)
 }
 

@@ -12,6 +12,7 @@ use crate::io::{
 };
 use crate::iocb::errno;
 use crate::journal::handle_wait_if;
+use crate::notes::Notes;
 use crate::ops::{DioPath, IocbPrivate, WriteFrame, WriteOp, WritePc};
 use crate::pagecache::unwritten_merge_allowed;
 use crate::patches::Patch;
@@ -69,13 +70,7 @@ pub fn wait(state: &State, _a: ActorId, f: &WriteFrame) -> Option<Wait> {
 }
 
 /// Applies a DIO step.
-pub fn run(
-    state: &mut State,
-    a: ActorId,
-    f: &mut WriteFrame,
-    op: &WriteOp,
-    notes: &mut Vec<String>,
-) {
+pub fn run(state: &mut State, a: ActorId, f: &mut WriteFrame, op: &WriteOp, notes: &mut Notes) {
     match f.pc {
         WritePc::ExtBegin => {
             assert_ne!(
@@ -84,10 +79,11 @@ pub fn run(
                 "BUG_ON(iocb->private == NULL)"
             );
             inode_dio_begin(state, f.inode);
-            notes.push(format!(
+            note!(
+                notes,
                 "inode_dio_begin i_dio_count={}",
                 state.inodes[f.inode].i_dio_count
-            ));
+            );
         }
         WritePc::ExtOverwriteUnlock => overwrite_unlock(state, a, f, notes),
         WritePc::ExtSetPrivate => set_private(state, f, notes),
@@ -106,25 +102,25 @@ pub fn run(
 }
 
 /// `down_read(&EXT4_I(inode)->i_data_sem); mutex_unlock(&inode->i_mutex);`
-fn overwrite_unlock(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn overwrite_unlock(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Notes) {
     let ino = &mut state.inodes[f.inode];
     assert!(!ino.i_data_sem.writer && ino.i_mutex == Some(a));
     ino.i_data_sem.readers += 1;
     ino.i_mutex = None;
     f.i_mutex_held = false;
-    notes.push(format!("i_data_sem read, i_mutex({}) released", ino.ino));
+    note!(notes, "i_data_sem read, i_mutex({}) released", ino.ino);
 }
 
 /// `iocb->private = NULL; ext4_inode_aio_set(inode, NULL);` (fs/ext4/inode.c:3258-3259),
 /// after `i_mutex` was dropped for an overwrite.
-fn set_private(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn set_private(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     f.iocb_private = IocbPrivate::Null;
     if leaves_i_private(state, f) {
-        notes.push("iocb->private=NULL (i_private left alone)".into());
+        note!(notes, "iocb->private=NULL (i_private left alone)");
         return;
     }
     state.inodes[f.inode].i_private = None;
-    notes.push("iocb->private=NULL i_private=NULL".into());
+    note!(notes, "iocb->private=NULL i_private=NULL");
 }
 
 /// `74dae4278546` (v4.5, 4.5.0 fs/ext4/inode.c:ext4_ext_direct_IO:3287-3310): an overwrite
@@ -188,13 +184,13 @@ pub fn puts_own_io_end(state: &State) -> bool {
 }
 
 /// `ext4_init_io_end` with two references: `iocb->private` and `i_private`.
-fn init_io_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn init_io_end(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     let io_end = new_io_end(state, f.inode);
     state.io_ends.get_mut(&io_end).expect("new io_end").count += 1;
     f.iocb_private = IocbPrivate::IoEnd(io_end);
     f.io_end = Some(io_end);
     state.inodes[f.inode].i_private = Some(io_end);
-    notes.push(format!("io_end e{io_end} in iocb->private and i_private"));
+    note!(notes, "io_end e{io_end} in iocb->private and i_private");
 }
 
 /// `ext4_ind_direct_IO`'s `final_size > inode->i_size` (fs/ext4/indirect.c:662; also
@@ -255,7 +251,7 @@ pub(crate) fn ext_orphan_first(state: &State, f: &WriteFrame) -> bool {
 }
 
 /// `ext4_ind_direct_IO`, extending write: `ext4_orphan_add`, `i_disksize = i_size`.
-fn ind_begin(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn ind_begin(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     let extends = extends(state, f);
     let ino = &mut state.inodes[f.inode];
     if extends {
@@ -264,12 +260,12 @@ fn ind_begin(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
         ino.sync_dirty = true;
         ino.datasync_dirty = true;
         f.orphan = true;
-        notes.push(format!("orphan_add i_disksize={}", ino.i_disksize));
+        note!(notes, "orphan_add i_disksize={}", ino.i_disksize);
     }
 }
 
 /// `do_blockdev_direct_IO` up to `do_direct_IO`: alignment, `is_async`, defer, the dio.
-fn dio_start(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn dio_start(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Notes) {
     let g = state.geometry;
     let (pos, count) = (f.iocb.ki_pos, f.iter.count());
     let align = pos | f.iter.alignment();
@@ -279,7 +275,7 @@ fn dio_start(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<
         g.sector_bits
     } else {
         f.dio_ret = errno::EINVAL;
-        notes.push("misaligned: -EINVAL".into());
+        note!(notes, "misaligned: -EINVAL");
         return;
     };
     let i_size = state.inodes[f.inode].i_size;
@@ -311,10 +307,11 @@ fn dio_start(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<
     let id = state.new_id();
     state.dios.insert(id, dio);
     (f.dio, f.dio_next, f.dio_end, f.dio_ret, f.last_new) = (Some(id), pos, pos + count, 0, false);
-    notes.push(format!(
+    note!(
+        notes,
         "dio d{id} blkfactor={} is_async={is_async} i_size={i_size}",
         g.blkbits - f.dio_blkbits
-    ));
+    );
 }
 
 /// The block range `get_more_blocks` asks for and whether `get_block` would create.
@@ -342,7 +339,7 @@ fn get_block_allocates(state: &State, f: &WriteFrame) -> bool {
 /// `ext4_map_blocks` with CREATE finds no written mapping: `down_write(i_data_sem)`, and
 /// `ext4_ext_map_blocks` reads `io = ext4_inode_aio(inode)` on entry, before
 /// `ext4_mb_new_blocks` (which may sleep) allocates.
-fn map_enter(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn map_enter(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     let patched = state.patched(Patch::IoEndInBPrivate);
     let ino = &mut state.inodes[f.inode];
     assert!(!ino.i_data_sem.writer && ino.i_data_sem.readers == 0);
@@ -352,26 +349,21 @@ fn map_enter(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
         // 109811c20fb8: ext4_ext_map_blocks no longer reads ext4_inode_aio(inode).
         f.gb_io = None;
         crate::journal::handle_start(state);
-        notes.push("down_write(i_data_sem)".into());
+        note!(notes, "down_write(i_data_sem)");
         return;
     }
     f.gb_io = ino.i_private;
     crate::journal::handle_start(state);
-    notes.push(format!(
+    note!(
+        notes,
         "down_write(i_data_sem), io = i_private = {}",
         crate::state::io_end_name(f.gb_io)
-    ));
+    );
 }
 
 /// `get_more_blocks` → `get_block` (fs/direct-io.c, fs/ext4/inode.c), the head `dio_zero_block`, and the
 /// data bio of the mapping.
-fn get_block(
-    state: &mut State,
-    a: ActorId,
-    f: &mut WriteFrame,
-    op: &WriteOp,
-    notes: &mut Vec<String>,
-) {
+fn get_block(state: &mut State, a: ActorId, f: &mut WriteFrame, op: &WriteOp, notes: &mut Notes) {
     let (lblk, want, create) = block_request(state, f);
     let mapped = map_for_dio(state, f, (lblk, want, create), notes);
     if std::mem::take(&mut f.gb_io_pending) {
@@ -428,7 +420,7 @@ fn map_for_dio(
     state: &mut State,
     f: &mut WriteFrame,
     (lblk, want, create): (u64, u64, bool),
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) -> Option<(u64, u32, bool)> {
     let found = state.inodes[f.inode].map.lookup(lblk, want);
     let hole = state.inodes[f.inode].map.hole_len(lblk, want);
@@ -453,17 +445,17 @@ fn map_for_dio(
         }
         _ => {
             f.dio_ret = errno::ENOTBLK;
-            notes.push(format!("block {lblk} unmapped: -ENOTBLK"));
+            note!(notes, "block {lblk} unmapped: -ENOTBLK");
             return None;
         }
     };
     match result {
         Some((len, pblk, new)) => {
-            notes.push(format!("get_block {lblk}+{len} -> p{pblk} new={new}"))
+            note!(notes, "get_block {lblk}+{len} -> p{pblk} new={new}")
         }
         None => {
             f.dio_ret = errno::ENOSPC;
-            notes.push("allocation failed: -ENOSPC".into());
+            note!(notes, "allocation failed: -ENOSPC");
         }
     }
     result
@@ -567,7 +559,7 @@ fn defer_if_unwritten_io_end(state: &mut State, f: &WriteFrame) {
 /// `if (!ret && buffer_unwritten(bh_result)) ext4_set_inode_state(inode,
 /// EXT4_STATE_DIO_UNWRITTEN);`. The overwrite's and the indirect path's `get_block` do
 /// neither.
-fn dio_get_block_unwritten(state: &mut State, f: &WriteFrame, notes: &mut Vec<String>) {
+fn dio_get_block_unwritten(state: &mut State, f: &WriteFrame, notes: &mut Notes) {
     let unwritten = state.block_state(f.inode, f.dio_next) == Some(ExtentState::Unwritten);
     if f.path != Some(DioPath::Ext) || !unwritten {
         return;
@@ -583,7 +575,7 @@ fn dio_get_block_unwritten(state: &mut State, f: &WriteFrame, notes: &mut Vec<St
             let io_end = new_io_end(state, f.inode);
             flag_io_unwritten(state, io_end);
             state.dios.get_mut(&id).expect("dio").private = Some(io_end);
-            notes.push(format!("io_end e{io_end} in b_private, unwritten"));
+            note!(notes, "io_end e{io_end} in b_private, unwritten");
             io_end
         }
     };
@@ -599,16 +591,17 @@ fn submit(
     f: &WriteFrame,
     (pblk, pos): (u32, u64),
     data: Vec<Data>,
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) {
     let dio = f.dio.expect("dio");
     let zero = data.first() == Some(&Data::Zero);
     let psector = state.psector(pblk, pos);
-    notes.push(format!(
+    note!(
+        notes,
         "submit {}bio sectors {psector}+{}",
         if zero { "zero " } else { "" },
         data.len()
-    ));
+    );
     let bio = Bio {
         inode: f.inode,
         owner: BioOwner::Dio(dio),
@@ -624,7 +617,7 @@ fn submit(
 }
 
 /// `dio_zero_block(end = 1)` after `do_direct_IO`; `-ENOTBLK` becomes `retval = 0`.
-fn zero_tail(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn zero_tail(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Notes) {
     if f.dio_ret == errno::ENOTBLK {
         f.dio_ret = 0;
     }
@@ -713,14 +706,14 @@ fn complete_ret(dio: &Dio, ret: i64) -> i64 {
 }
 
 /// `drop_refcount` in the submitter: queue, or `dio_complete(..., is_async = false)`.
-fn drop_refcount(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn drop_refcount(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     let id = f.dio.expect("dio");
     let dio = state.dios.get_mut(&id).expect("dio");
     dio.submitter_ref = false;
     let queue = queue_candidate(f, dio);
     if queue && dio.bios > 0 {
         f.dio_ret = errno::EIOCBQUEUED;
-        notes.push(format!("-EIOCBQUEUED, {} bios in flight", dio.bios));
+        note!(notes, "-EIOCBQUEUED, {} bios in flight", dio.bios);
         return;
     }
     assert_eq!(dio.bios, 0, "dio_await_completion");
@@ -736,14 +729,14 @@ fn drop_refcount(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>)
 
 /// `dio_complete(dio, offset, ret, false)` in the submitter: `end_io`, `inode_dio_end`; no
 /// sync, no `ki_complete`. Returns the byte count or the error.
-fn dio_complete_sync(state: &mut State, id: ObjId, ret: i64, notes: &mut Vec<String>) -> i64 {
+fn dio_complete_sync(state: &mut State, id: ObjId, ret: i64, notes: &mut Notes) -> i64 {
     let ret = complete_ret(&state.dios[&id], ret);
     crate::background::sync_complete_invalidate(state, id, (ret, true), notes);
     end_io_call(state, id, ret, notes);
     crate::background::sync_complete_invalidate(state, id, (ret, false), notes);
     let dio = state.dios.remove(&id).expect("dio");
     inode_dio_end(state, dio.inode);
-    notes.push(format!("dio_complete (sync) ret={ret}"));
+    note!(notes, "dio_complete (sync) ret={ret}");
     ret
 }
 
@@ -760,29 +753,31 @@ pub fn dio_result(dio: &Dio) -> i64 {
 /// `dio->end_io` = `ext4_end_io_dio` when `dio->result`: record the range in the io_end,
 /// clear `iocb->private`, put (converting if last). For an async completion, whose
 /// `dio_complete` gets `ret = 0` (fs/direct-io.c:283, 312).
-pub fn dio_end_io(state: &mut State, id: ObjId, notes: &mut Vec<String>) {
+pub fn dio_end_io(state: &mut State, id: ObjId, notes: &mut Notes) {
     let ret = dio_result(&state.dios[&id]);
     end_io_call(state, id, ret, notes);
 }
 
 /// `dio->end_io` as `dio_complete` calls it with `ret` ([`end_io_put`]).
-fn end_io_call(state: &mut State, id: ObjId, ret: i64, notes: &mut Vec<String>) {
+fn end_io_call(state: &mut State, id: ObjId, ret: i64, notes: &mut Notes) {
     let dio = &state.dios[&id];
     let Some((io_end, size, clears)) = end_io_put(state, dio, ret) else {
         if dio.end_io && dio.private.is_some() && state.patched(Patch::DioAlwaysCallsEndIo) {
-            notes.push(format!(
+            note!(
+                notes,
                 "ext4_end_io_dio: size={ret} <= 0, return 0: {} keeps iocb->private's reference",
                 crate::state::io_end_name(dio.private)
-            ));
+            );
         }
         return;
     };
     let offset = dio.offset;
     state.dios.get_mut(&id).expect("dio").private = None;
     if clears {
-        notes.push(format!(
+        note!(
+            notes,
             "ext4_end_io_dio: size={ret} <= 0, ext4_clear_io_unwritten_flag"
-        ));
+        );
         // 74c66bcb7eda's ext4_clear_io_unwritten_flag (fs/ext4/ext4.h, 4.6.2 3321-3331)
         // only acts on a flagged io_end: `if (io_end->flag & EXT4_IO_END_UNWRITTEN) {`.
         if state.io_ends[&io_end].unwritten {
@@ -793,12 +788,13 @@ fn end_io_call(state: &mut State, id: ObjId, ret: i64, notes: &mut Vec<String>) 
     end.offset = offset;
     end.size = size;
     let (count, unwritten) = (end.count, end.unwritten);
-    notes.push(format!(
+    note!(
+        notes,
         "ext4_end_io_dio: {} offset={offset} size={size}{}, ext4_put_io_end ({count} -> {})",
         crate::state::io_end_name(Some(io_end)),
         if unwritten { " unwritten" } else { "" },
         count - 1
-    ));
+    );
     put_io_end(state, io_end, notes);
 }
 
@@ -837,7 +833,7 @@ fn extra_put(state: &State, f: &WriteFrame) -> bool {
 }
 
 /// `ext4_ext_direct_IO` after the I/O: `ext4_inode_aio_set(inode, NULL)`, put, extra put.
-fn ext_put_io_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn ext_put_io_end(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     let Some(io_end) = f.io_end.take() else {
         return;
     };
@@ -848,10 +844,11 @@ fn ext_put_io_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>
         put_io_end(state, io_end, notes);
         f.iocb_private = IocbPrivate::Null;
     }
-    notes.push(format!(
+    note!(
+        notes,
         "i_private=NULL put io_end{}",
         if extra { " twice" } else { "" }
-    ));
+    );
 }
 
 /// The sync conversion of `ext4_ext_direct_IO` runs: `ret > 0 && !overwrite &&
@@ -863,7 +860,7 @@ fn sync_conversion(state: &State, f: &WriteFrame) -> bool {
 }
 
 /// Sync conversion, `inode_dio_end`, and for overwrite `up_read(i_data_sem)`.
-fn ext_convert_and_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn ext_convert_and_end(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     if sync_conversion(state, f) {
         convert_unwritten_extents(state, f.inode, f.iocb.ki_pos, f.dio_ret as u64, notes);
         state.inodes[f.inode].state_dio_unwritten = false;
@@ -873,7 +870,7 @@ fn ext_convert_and_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<St
         let sem = &mut state.inodes[f.inode].i_data_sem;
         assert!(sem.readers > 0);
         sem.readers -= 1;
-        notes.push("i_data_sem read released".into());
+        note!(notes, "i_data_sem read released");
     }
 }
 
@@ -884,14 +881,14 @@ fn failed_write_truncates(state: &State, f: &WriteFrame) -> bool {
 }
 
 /// `ext4_ind_direct_IO` after the I/O: failed-write truncate, orphan delete, size update.
-fn ind_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn ind_end(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     let (offset, ret) = (f.iocb.ki_pos, f.dio_ret);
     if failed_write_truncates(state, f) {
         // ext4_truncate_failed_write: truncate_inode_pages(i_size), ext4_truncate.
         let i_size = state.inodes[f.inode].i_size;
         crate::truncate::truncate_pagecache(state, f.inode, i_size, notes);
         crate::truncate::ext4_truncate(state, f.inode, i_size, notes);
-        notes.push("ext4_truncate_failed_write".into());
+        note!(notes, "ext4_truncate_failed_write");
     }
     let ino = &mut state.inodes[f.inode];
     if f.orphan {
@@ -911,9 +908,11 @@ fn ind_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
             ino.datasync_dirty = true;
             ino.sync_dirty = true;
         }
-        notes.push(format!(
+        note!(
+            notes,
             "orphan_del i_size={} i_disksize={}",
-            ino.i_size, ino.i_disksize
-        ));
+            ino.i_size,
+            ino.i_disksize
+        );
     }
 }

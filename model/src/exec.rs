@@ -5,6 +5,7 @@
 use std::fmt;
 
 use crate::iocb::{Iocb, IovIter, KiFlags};
+use crate::notes::Notes;
 use crate::ops::{
     CommitPc, CompletePc, Frame, IocbPrivate, Op, OpResult, OtherFrame, OtherPc, WriteFrame,
     WriteOp, WritePc,
@@ -170,6 +171,19 @@ impl Pc {
             _ => None,
         }
     }
+
+    /// The step's name in the trace ([`Event::step`]).
+    pub fn name(self) -> String {
+        match self {
+            Pc::Write(pc) => pc.to_string(),
+            Pc::Other(pc) => pc.to_string(),
+            Pc::BioEnd { failed: false } => "bio_endio".to_string(),
+            Pc::BioEnd { failed: true } => "bio_endio -EIO".to_string(),
+            Pc::DioComplete(pc) => format!("dio_complete:{pc}"),
+            Pc::EndIo => "ext4_end_io".to_string(),
+            Pc::Commit(pc) => format!("jbd2_commit:{pc}"),
+        }
+    }
 }
 
 /// One applied step, for the trace.
@@ -179,11 +193,12 @@ pub struct Event {
     pub task: Task,
     /// The program counter the step ran at.
     pub pc: Pc,
-    /// The step, named after its program counter.
+    /// The step, named after its program counter ([`Pc::name`]; empty when the step ran
+    /// untraced, [`crate::notes::traced`]).
     pub step: String,
     /// What the step did that the kernel must never do, if anything.
     pub hazard: Option<crate::state::Hazard>,
-    /// What happened, in ext4 terms.
+    /// What happened, in ext4 terms (none when the step ran untraced).
     pub notes: Vec<String>,
 }
 
@@ -238,6 +253,11 @@ fn first_frame(state: &State, op: &Op) -> Frame {
 
 /// The writer's frame at the top of `ext4_file_write_iter`.
 pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
+    first_write_frame_with(w, w.segments.clone())
+}
+
+/// [`first_write_frame`] iterating over `segments`.
+fn first_write_frame_with(w: &WriteOp, segments: Vec<crate::iocb::Segment>) -> WriteFrame {
     let iocb = Iocb {
         ki_flags: KiFlags::from_file(w.file),
         ki_pos: w.pos,
@@ -248,7 +268,7 @@ pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
         inode: w.inode,
         file: w.file,
         iocb,
-        iter: IovIter::new(w.segments.clone()),
+        iter: IovIter::new(segments),
         aio_mutex: None,
         unaligned_aio: false,
         i_mutex_held: false,
@@ -280,8 +300,25 @@ pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
 }
 
 /// What actor `a` waits for; `None` when it can step. An idle actor waits for what the
-/// first step of its next operation waits for.
+/// first step of its next operation waits for ([`idle_wait`]).
 pub fn actor_wait(state: &State, a: ActorId) -> Option<Wait> {
+    actor_wait_by(state, a, idle_wait)
+}
+
+/// The slow twin of [`actor_wait`]: an idle actor's wait from its whole first frame, boxed
+/// and with its iovec, as the step builds it (`sim/tests/speed_twins.rs` checks both agree).
+pub fn actor_wait_simple(state: &State, a: ActorId) -> Option<Wait> {
+    actor_wait_by(state, a, |state, a, op| {
+        frame_wait(state, a, op, &first_frame(state, op))
+    })
+}
+
+/// [`actor_wait`] with `idle` giving an idle actor's wait.
+fn actor_wait_by(
+    state: &State,
+    a: ActorId,
+    idle: impl Fn(&State, ActorId, &Op) -> Option<Wait>,
+) -> Option<Wait> {
     let actor = &state.actors[a as usize];
     if let Some(sleep) = actor.sleeping {
         return Some(Wait::Asleep(sleep));
@@ -290,19 +327,36 @@ pub fn actor_wait(state: &State, a: ActorId) -> Option<Wait> {
         return None; // inside ext4_ext_map_blocks, holding i_data_sem: it goes on
     }
     let op = actor.program.get(actor.op)?;
-    let first;
-    let frame = match &actor.frame {
-        Frame::Idle => {
-            first = first_frame(state, op);
-            &first
-        }
-        frame => frame,
-    };
+    match &actor.frame {
+        Frame::Idle => idle(state, a, op),
+        frame => frame_wait(state, a, op, frame),
+    }
+}
+
+/// What the step at `frame` of `op` waits for.
+fn frame_wait(state: &State, a: ActorId, op: &Op, frame: &Frame) -> Option<Wait> {
     match frame {
         Frame::Idle => unreachable!("a first frame is never idle"),
         Frame::Write(f) => crate::write::wait(state, a, f),
         Frame::Other(f) => crate::other::invalidate_lock_wait(state, op, f)
             .or_else(|| crate::other::wait(state, op, (f.pc, f.tid))),
+    }
+}
+
+/// What the first step of `op` waits for, without allocating: a write's first frame is built
+/// on the stack (not boxed), its iovec with the count but not the segments (a writer's wait
+/// reads at most `iov_iter_count`, and at its first program point, `ext4_file_write_iter`'s
+/// unaligned-AIO gate or `mutex_lock(&inode->i_mutex)` (fs/ext4/file.c:106-116), only the
+/// inode's locks). [`actor_wait_simple`] builds the whole frame.
+fn idle_wait(state: &State, a: ActorId, op: &Op) -> Option<Wait> {
+    match op {
+        Op::Write(w) => {
+            let mut f = first_write_frame_with(w, Vec::new());
+            f.pc = crate::write::first(state);
+            f.iter.count = w.segments.iter().map(|s| s.len).sum();
+            crate::write::wait(state, a, &f)
+        }
+        _ => frame_wait(state, a, op, &first_frame(state, op)),
     }
 }
 
@@ -341,8 +395,29 @@ pub fn tasks(state: &State) -> impl Iterator<Item = Task> + '_ {
 
 /// The tasks that can step now, in a fixed order.
 pub fn runnable(state: &State) -> Vec<Task> {
+    let mut runnable = Vec::new();
+    runnable_into(state, &mut runnable);
+    runnable
+}
+
+/// [`runnable`] into `out` (cleared first), so that a loop can reuse one buffer.
+pub fn runnable_into(state: &State, out: &mut Vec<Task>) {
+    out.clear();
+    out.extend(tasks(state).filter(|&t| matches!(task_wait(state, t), Ok(None))));
+}
+
+/// The slow twin of [`runnable`]: idle actors' waits from their whole first frames
+/// ([`actor_wait_simple`]).
+pub fn runnable_simple(state: &State) -> Vec<Task> {
+    let waits = |t: Task| match t {
+        Task::Actor(a) => match task_wait(state, t) {
+            Ok(Some(Wait::Finished)) => Ok(Some(Wait::Finished)),
+            _ => Ok(actor_wait_simple(state, a)),
+        },
+        t => task_wait(state, t),
+    };
     tasks(state)
-        .filter(|&t| matches!(task_wait(state, t), Ok(None)))
+        .filter(|&t| matches!(waits(t), Ok(None)))
         .collect()
 }
 
@@ -353,26 +428,28 @@ pub fn all_done(state: &State) -> bool {
         && state.work.is_empty()
 }
 
-/// Applies `task`'s next step and checks the model's internal invariants.
+/// Applies `task`'s next step and checks the model's internal invariants. The event's name
+/// and notes are written only when the thread is tracing ([`crate::notes::traced`]); the
+/// step is the same either way.
 pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
     if let Some(wait) = task_wait(state, task)? {
         return Err(StepError::NotRunnable(task, wait));
     }
-    let mut notes = Vec::new();
-    let (pc, name) = match task {
+    let mut notes = Notes::new(crate::notes::traced());
+    let pc = match task {
         Task::Actor(a) => step_actor(state, a, &mut notes),
         Task::Bio(id) => {
             crate::background::complete_bio(state, id, false, &mut notes);
-            (Pc::BioEnd { failed: false }, "bio_endio".to_string())
+            Pc::BioEnd { failed: false }
         }
         Task::BioError(id) => {
             crate::background::complete_bio(state, id, true, &mut notes);
-            (Pc::BioEnd { failed: true }, "bio_endio -EIO".to_string())
+            Pc::BioEnd { failed: true }
         }
         Task::Work(id) => {
-            let named = work_name(state, id);
+            let pc = work_pc(state, id);
             crate::background::run_work(state, id, &mut notes);
-            named
+            pc
         }
     };
     crate::background::flush_plugs_of_sleepers(state);
@@ -381,34 +458,33 @@ pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
     Ok(Event {
         task,
         pc,
-        step: name,
+        step: if notes.on() { pc.name() } else { String::new() },
         hazard,
-        notes,
+        notes: notes.into_lines(),
     })
 }
 
-fn work_name(state: &State, id: ObjId) -> (Pc, String) {
+fn work_pc(state: &State, id: ObjId) -> Pc {
     match &state.work[&id] {
-        crate::state::Work::DioComplete { pc, .. } => {
-            (Pc::DioComplete(*pc), format!("dio_complete:{pc}"))
-        }
-        crate::state::Work::EndIo { .. } => (Pc::EndIo, "ext4_end_io".to_string()),
-        crate::state::Work::Commit { pc } => (Pc::Commit(*pc), format!("jbd2_commit:{pc}")),
+        crate::state::Work::DioComplete { pc, .. } => Pc::DioComplete(*pc),
+        crate::state::Work::EndIo { .. } => Pc::EndIo,
+        crate::state::Work::Commit { pc } => Pc::Commit(*pc),
     }
 }
 
 /// One step of actor `a`: start its next operation if idle, run the step at its program
 /// counter, move the counter (unless it went to sleep), finish the operation at `Done`.
-fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> (Pc, String) {
+fn step_actor(state: &mut State, a: ActorId, notes: &mut Notes) -> Pc {
     let index = state.actors[a as usize].op;
-    let op = state.actors[a as usize].program[index].clone();
+    let program = std::sync::Arc::clone(&state.actors[a as usize].program);
+    let op = &program[index];
     if matches!(state.actors[a as usize].frame, Frame::Idle) {
-        state.actors[a as usize].frame = first_frame(state, &op);
+        state.actors[a as usize].frame = first_frame(state, op);
     }
     let mut frame = std::mem::take(&mut state.actors[a as usize].frame);
-    let named = match (&mut frame, &op) {
+    let named = match (&mut frame, op) {
         (Frame::Write(f), Op::Write(w)) => {
-            let named = (Pc::Write(f.pc), f.pc.to_string());
+            let named = Pc::Write(f.pc);
             crate::write::run(state, a, f, w, notes);
             if state.actors[a as usize].goes_on() {
                 f.pc = crate::write::after(state, f);
@@ -416,7 +492,7 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Vec<String>) -> (Pc, St
             named
         }
         (Frame::Other(f), op) => {
-            let named = (Pc::Other(f.pc), f.pc.to_string());
+            let named = Pc::Other(f.pc);
             crate::other::run(state, a, op, f, notes);
             if state.actors[a as usize].goes_on() {
                 f.pc = crate::other::after(state, op, f);

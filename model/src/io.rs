@@ -4,6 +4,7 @@
 //! `inode_dio_begin/end` (fs/ext4/page-io.c, fs/ext4/inode.c).
 
 use crate::extent::ExtentState;
+use crate::notes::Notes;
 use crate::pagecache::{end_page_writeback, unwritten_merge_allowed};
 use crate::state::{InodeIx, IoEnd, ObjId, Sleep, State, Work};
 
@@ -77,7 +78,7 @@ fn drop_io_end_ref(state: &mut State, io_end: ObjId) -> bool {
 
 /// `ext4_put_io_end`: on the last reference, convert if flagged, clear the flag (waking
 /// `ext4_unwritten_wait`), release.
-pub fn put_io_end(state: &mut State, io_end: ObjId, notes: &mut Vec<String>) {
+pub fn put_io_end(state: &mut State, io_end: ObjId, notes: &mut Notes) {
     if !drop_io_end_ref(state, io_end) {
         return;
     }
@@ -130,7 +131,7 @@ pub fn release_io_end(state: &mut State, io_end: ObjId) {
 
 /// `ext4_clear_io_unwritten_flag`: `atomic_dec_and_test(&i_unwritten)` and `wake_up_all` on
 /// the hashed `ioend_wq` at 0.
-pub fn clear_io_unwritten_flag(state: &mut State, io_end: ObjId, notes: &mut Vec<String>) {
+pub fn clear_io_unwritten_flag(state: &mut State, io_end: ObjId, notes: &mut Notes) {
     let end = state.io_ends.get_mut(&io_end).expect("live io_end");
     assert!(end.unwritten);
     end.unwritten = false;
@@ -141,7 +142,7 @@ pub fn clear_io_unwritten_flag(state: &mut State, io_end: ObjId, notes: &mut Vec
     if ino.i_unwritten == 0 {
         let bucket = ino.bucket();
         wake_up_all(state, Sleep::IoendWq(bucket));
-        notes.push(format!("i_unwritten=0 wake_up_all(ioend_wq[{bucket}])"));
+        note!(notes, "i_unwritten=0 wake_up_all(ioend_wq[{bucket}])");
     }
 }
 
@@ -162,7 +163,7 @@ pub fn convert_unwritten_extents(
     inode: InodeIx,
     offset: u64,
     len: u64,
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) {
     let g = state.geometry;
     let first = offset >> g.blkbits;
@@ -180,7 +181,7 @@ pub fn convert_unwritten_extents(
             ino.sync_dirty = true;
         }
     }
-    notes.push(format!("convert blocks {first}..{end} to written"));
+    note!(notes, "convert blocks {first}..{end} to written");
 }
 
 /// `inode_dio_begin`.

@@ -20,6 +20,7 @@
 //! `j_commit_sequence` reaches their tid.
 
 use crate::exec::Wait;
+use crate::notes::Notes;
 use crate::ops::CommitPc;
 use crate::state::{Committed, InodeIx, State, Work};
 
@@ -86,7 +87,7 @@ pub fn force_target(state: &State) -> Option<u32> {
 
 /// `jbd2_log_start_commit(journal, tid)` (fs/jbd2/journal.c:494, 531): `j_commit_request`
 /// moves to `tid` and kjournald2 is woken (a commit work item, unless one runs).
-pub fn request_commit(state: &mut State, tid: u32, notes: &mut Vec<String>) {
+pub fn request_commit(state: &mut State, tid: u32, notes: &mut Notes) {
     let j = &mut state.journal;
     j.requested = j.requested.max(tid);
     let running = state
@@ -96,9 +97,9 @@ pub fn request_commit(state: &mut State, tid: u32, notes: &mut Vec<String>) {
     if !running {
         let id = state.new_id();
         state.work.insert(id, Work::Commit { pc: CommitPc::Lock });
-        notes.push(format!("jbd2_log_start_commit({tid}): kjournald2 w{id}"));
+        note!(notes, "jbd2_log_start_commit({tid}): kjournald2 w{id}");
     } else {
-        notes.push(format!("jbd2_log_start_commit({tid})"));
+        note!(notes, "jbd2_log_start_commit({tid})");
     }
 }
 
@@ -162,15 +163,15 @@ pub fn commit_wait(state: &State, pc: CommitPc) -> Option<Wait> {
 /// One stage of kjournald2's `jbd2_journal_commit_transaction` (fs/jbd2/commit.c:368); the
 /// next stage, or `None` when it is done (kjournald2 commits again while
 /// `j_commit_request` is past `j_commit_sequence`, fs/jbd2/journal.c:219).
-pub fn commit_step(state: &mut State, pc: CommitPc, notes: &mut Vec<String>) -> Option<CommitPc> {
+pub fn commit_step(state: &mut State, pc: CommitPc, notes: &mut Notes) -> Option<CommitPc> {
     match pc {
         CommitPc::Lock if !running_has_changes(state) => {
-            notes.push("nothing to commit".into());
+            note!(notes, "nothing to commit");
             None
         }
         CommitPc::Lock => {
             state.journal.locked = true;
-            notes.push(format!("transaction {} T_LOCKED", state.journal.running));
+            note!(notes, "transaction {} T_LOCKED", state.journal.running);
             Some(CommitPc::Switch)
         }
         CommitPc::Switch => {
@@ -190,7 +191,7 @@ pub fn commit_step(state: &mut State, pc: CommitPc, notes: &mut Vec<String>) -> 
 }
 
 /// `T_FLUSH`: the committed metadata is fixed, a new transaction runs.
-fn switch(state: &mut State, notes: &mut Vec<String>) {
+fn switch(state: &mut State, notes: &mut Notes) {
     assert_eq!(state.journal.t_updates, 0, "commit waited for its handles");
     let frees = std::mem::replace(
         &mut state.disk.freed_uncommitted,
@@ -204,24 +205,25 @@ fn switch(state: &mut State, notes: &mut Vec<String>) {
     let j = &mut state.journal;
     j.locked = false;
     j.running += 1;
-    notes.push(format!("T_FLUSH: transaction {} runs", j.running));
+    note!(notes, "T_FLUSH: transaction {} runs", j.running);
 }
 
 /// `journal_submit_data_buffers`: the ordered inodes' mapped dirty pages are written.
-fn submit_data_buffers(state: &mut State, notes: &mut Vec<String>) {
+fn submit_data_buffers(state: &mut State, notes: &mut Notes) {
     let ordered: Vec<InodeIx> = ordered_inodes(state).collect();
     for inode in ordered {
         let bios = crate::pagecache::write_mapped_pages(state, inode);
-        notes.push(format!(
+        note!(
+            notes,
             "journal_submit_data_buffers inode {inode}: {}",
             crate::state::bio_names(&bios)
-        ));
+        );
     }
 }
 
 /// The commit record: what the transaction fixed survives a crash; its freed blocks may be
 /// allocated again (`ext4_free_data_callback`).
-fn commit_record(state: &mut State, notes: &mut Vec<String>) {
+fn commit_record(state: &mut State, notes: &mut Notes) {
     let (committed, frees) = state
         .journal
         .committing
@@ -236,10 +238,11 @@ fn commit_record(state: &mut State, notes: &mut Vec<String>) {
     }
     let j = &mut state.journal;
     j.committed = j.running - 1;
-    notes.push(format!(
+    note!(
+        notes,
         "commit record: transaction {} committed",
         j.committed
-    ));
+    );
 }
 
 /// Journal replay at mount, after a crash (`jbd2_journal_recover`, fs/jbd2/recovery.c:248),

@@ -75,6 +75,10 @@
 //! and timestamps are left out; `ext4_ext_zeroout` only as `ext4_ext_convert_to_initialized` calls
 //! it. The README lists every simplification.
 
+// First: its `note!` macro is used by the modules after it.
+#[macro_use]
+pub mod notes;
+
 pub mod background;
 pub mod convert;
 pub mod dio;

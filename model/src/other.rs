@@ -6,6 +6,7 @@
 use crate::exec::Wait;
 use crate::io::data_sem_free;
 use crate::journal::{handle_wait, handle_wait_if};
+use crate::notes::Notes;
 use crate::ops::{Op, OtherFrame, OtherPc};
 use crate::pagecache::{
     self, page_range, read_disk_sector, writeback_needs_map, writeback_pending,
@@ -184,7 +185,7 @@ fn commit_target(state: &State, op: &Op) -> Option<u32> {
 }
 
 /// Applies the step at `f.pc`.
-pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &mut Vec<String>) {
+pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &mut Notes) {
     let (inode, pages) = op_pages(state, op);
     match (op, f.pc) {
         (Op::Read { .. }, ReadPage) => read_step(state, op, f, notes),
@@ -200,7 +201,7 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
                 let mode = pagecache::SyncMode::All;
                 pagecache::writeback_by(state, a, (inode, pages), mode, notes);
             } else {
-                notes.push("no page tagged dirty: no flush".into());
+                note!(notes, "no page tagged dirty: no flush");
             }
         }
         (_, WritebackRun) => {
@@ -229,7 +230,7 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
             f.tid = commit_target(state, op);
             match f.tid {
                 Some(tid) => crate::journal::request_commit(state, tid, notes),
-                None => notes.push("nothing to commit".into()),
+                None => note!(notes, "nothing to commit"),
             }
         }
         (_, CommitWait) => {
@@ -238,11 +239,11 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
                 f.tid.is_none_or(|tid| committed >= tid),
                 "woken before its commit"
             );
-            notes.push("transaction committed".into());
+            note!(notes, "transaction committed");
         }
         (_, Stat) => {
             f.pos = state.inodes[inode].i_size;
-            notes.push(format!("i_size={}", f.pos));
+            note!(notes, "i_size={}", f.pos);
         }
         (Op::Truncate { size, .. }, _) => crate::truncate::run(state, a, inode, *size, f, notes),
         (Op::PunchHole { pos, len, .. }, _) => {
@@ -257,7 +258,7 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
 /// `inode_dio_begin` "while holding extra i_dio_count ref" checks `EXT4_STATE_DIOREAD_LOCK`;
 /// set, `inode_dio_end` and the locked path. The unlocked read holds `i_dio_count` until
 /// its I/O is done, so truncate and punch wait for it in `inode_dio_wait`.
-fn dio_read_begin(state: &mut State, inode: InodeIx, f: &mut OtherFrame, notes: &mut Vec<String>) {
+fn dio_read_begin(state: &mut State, inode: InodeIx, f: &mut OtherFrame, notes: &mut Notes) {
     let nolock = state.should_dioread_nolock(inode);
     if nolock {
         crate::io::inode_dio_begin(state, inode);
@@ -266,14 +267,15 @@ fn dio_read_begin(state: &mut State, inode: InodeIx, f: &mut OtherFrame, notes: 
     if nolock && f.flag {
         crate::io::inode_dio_end(state, inode);
     }
-    notes.push(format!(
+    note!(
+        notes,
         "{} path",
         if f.flag { "locked" } else { "dioread_nolock" }
-    ));
+    );
 }
 
 /// One page of a buffered read, or the whole of a direct read (read from disk as mapped now).
-fn read_step(state: &mut State, op: &Op, f: &mut OtherFrame, notes: &mut Vec<String>) {
+fn read_step(state: &mut State, op: &Op, f: &mut OtherFrame, notes: &mut Notes) {
     let Op::Read {
         inode,
         pos: start,
@@ -305,5 +307,5 @@ fn read_step(state: &mut State, op: &Op, f: &mut OtherFrame, notes: &mut Vec<Str
         f.read.extend(data);
         f.pos = pos + chunk;
     }
-    notes.push(format!("read up to {} ({} sectors)", f.pos, f.read.len()));
+    note!(notes, "read up to {} ({} sectors)", f.pos, f.read.len());
 }

@@ -7,6 +7,7 @@ use crate::exec::Wait;
 use crate::extent::{Extent, ExtentState};
 use crate::io::{flag_io_unwritten, new_io_end, put_io_end_defer};
 use crate::limits::{ERRSEQ_CTR_INC, ERRSEQ_SEEN, MAX_ERRNO};
+use crate::notes::Notes;
 use crate::patches::Patch;
 use crate::state::{Bio, BioOwner, Data, InodeIx, Page, State};
 
@@ -549,7 +550,7 @@ pub fn writeback_by(
     a: crate::state::ActorId,
     (inode, pages): (InodeIx, std::ops::RangeInclusive<u64>),
     mode: SyncMode,
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) -> Vec<u16> {
     let mut entry = state.actors[a as usize].wb_map.take();
     let bios = start_writeback(state, inode, pages.clone(), mode, &mut entry);
@@ -558,14 +559,18 @@ pub fn writeback_by(
     }
     match entry {
         Some(_) if state.patched(crate::patches::Patch::IoEndInBPrivate) => {
-            notes.push("ext4_ext_map_blocks: down_write(i_data_sem), ext4_mb_new_blocks".into());
+            note!(
+                notes,
+                "ext4_ext_map_blocks: down_write(i_data_sem), ext4_mb_new_blocks"
+            );
         }
-        Some(io) => notes.push(format!(
+        Some(io) => note!(
+            notes,
             "ext4_ext_map_blocks: down_write(i_data_sem), io = i_private = {}, ext4_mb_new_blocks",
             crate::state::io_end_name(io)
-        )),
+        ),
         None if !bios.is_empty() => {
-            notes.push(format!("writeback bios {}", crate::state::bio_names(&bios)));
+            note!(notes, "writeback bios {}", crate::state::bio_names(&bios));
         }
         None => {}
     }
@@ -600,7 +605,7 @@ fn writeback_map_block(
                         .is_some_and(|(_, s)| s == ExtentState::Unwritten)
                 })
                 .count() as u64;
-            let mut notes = Vec::new();
+            let mut notes = Notes::new(false);
             ext4_ext_convert_to_initialized(state, inode, lblk, m_len, &mut notes);
             // ext4_ext_handle_unwritten_extents sets EXT4_MAP_NEW after the conversion
             // (fs/ext4/extents.c:4102-4111), so ext4_map_blocks puts the inode on the
@@ -732,13 +737,13 @@ pub fn fdatawait_errors(
     state: &mut State,
     inode: InodeIx,
     found: &[u64],
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) -> bool {
     let mut page_error = false;
     for index in found {
         let page = state.inodes[inode].pages.get_mut(index);
         if page.is_some_and(|p| std::mem::take(&mut p.error)) {
-            notes.push(format!("TestClearPageError(page {index}): -EIO"));
+            note!(notes, "TestClearPageError(page {index}): -EIO");
             page_error = true;
         }
     }
@@ -751,7 +756,7 @@ pub fn fdatawait_by(
     state: &mut State,
     a: crate::state::ActorId,
     inode: InodeIx,
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) -> bool {
     let found = std::mem::take(&mut state.actors[a as usize].fdatawait);
     fdatawait_errors(state, inode, &found, notes)
@@ -777,7 +782,7 @@ pub fn sync_file_wait(
     a: crate::state::ActorId,
     inode: InodeIx,
     found: &[u64],
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) -> bool {
     if !state.patched(Patch::Errseq) {
         return fdatawait_errors(state, inode, found, notes);
@@ -795,7 +800,7 @@ pub fn sync_file_wait_by(
     state: &mut State,
     a: crate::state::ActorId,
     inode: InodeIx,
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) -> bool {
     let found = std::mem::take(&mut state.actors[a as usize].fdatawait);
     sync_file_wait(state, a, inode, &found, notes)
@@ -810,7 +815,7 @@ pub fn file_check_and_advance_wb_err(
     state: &mut State,
     a: crate::state::ActorId,
     inode: InodeIx,
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) -> bool {
     let old = state.inodes[inode].wb_err;
     let since = &mut state.actors[a as usize].f_wb_err[inode];
@@ -820,9 +825,10 @@ pub fn file_check_and_advance_wb_err(
     let new = old | ERRSEQ_SEEN;
     state.inodes[inode].wb_err = new;
     *since = new;
-    notes.push(format!(
+    note!(
+        notes,
         "file_check_and_advance_wb_err: -EIO (wb_err {new:#x})"
-    ));
+    );
     new & MAX_ERRNO != 0
 }
 
@@ -853,10 +859,10 @@ pub fn filemap_set_wb_err(state: &mut State, inode: InodeIx) {
 
 /// `filemap_check_errors`: test and clear `AS_EIO`; true when it was set (the caller's
 /// `filemap_write_and_wait_range` returns `-EIO`).
-pub fn filemap_check_errors(state: &mut State, inode: InodeIx, notes: &mut Vec<String>) -> bool {
+pub fn filemap_check_errors(state: &mut State, inode: InodeIx, notes: &mut Notes) -> bool {
     let failed = std::mem::take(&mut state.inodes[inode].as_eio);
     if failed {
-        notes.push("filemap_check_errors: -EIO".into());
+        note!(notes, "filemap_check_errors: -EIO");
     }
     failed
 }

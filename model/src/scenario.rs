@@ -348,7 +348,7 @@ impl Scenario {
                 }
             }
             actors.push(Actor {
-                program: ops,
+                program: ops.into(),
                 op: 0,
                 frame: Frame::Idle,
                 sleeping: None,

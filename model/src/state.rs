@@ -407,8 +407,9 @@ pub enum Work {
 /// An actor: a task running its program of operations.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Actor {
-    /// The operations, in order.
-    pub program: Vec<Op>,
+    /// The operations, in order. Shared: no step changes a program, so a clone of the state
+    /// (each state a search queues) and a step share it instead of copying it.
+    pub program: std::sync::Arc<[Op]>,
     /// Index of the current operation (`program.len()` when finished).
     pub op: usize,
     /// The current operation's local state.

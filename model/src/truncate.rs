@@ -3,6 +3,7 @@
 
 use crate::extent::ExtentState;
 use crate::geometry::Geometry;
+use crate::notes::Notes;
 use crate::ops::{Frame, OpResult, OtherFrame, OtherPc};
 use crate::pagecache::page_from_disk;
 use crate::state::{ActorId, Data, Disk, InodeIx, Page, Sleep, State};
@@ -14,36 +15,37 @@ pub fn run(
     inode: InodeIx,
     size: u64,
     f: &mut OtherFrame,
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) {
     let ino = &mut state.inodes[inode];
     match f.pc {
         OtherPc::IMutexLock => {
             f.flag = size <= ino.i_size;
             lock_i_mutex(state, a, inode, notes);
-            notes.push(format!("shrink={}", f.flag));
+            note!(notes, "shrink={}", f.flag);
         }
         OtherPc::OrphanAdd => {
             ino.orphan = true;
             f.orphan = true;
             ino.sync_dirty = true;
-            notes.push("ext4_orphan_add".into());
+            note!(notes, "ext4_orphan_add");
         }
         OtherPc::SetSize => {
             ino.i_disksize = size;
             ino.i_size = size;
             ino.sync_dirty = true;
             ino.datasync_dirty = true;
-            notes.push(format!("i_disksize=i_size={size} under i_data_sem"));
+            note!(notes, "i_disksize=i_size={size} under i_data_sem");
         }
         OtherPc::DioWait => {
             // ext4_inode_block_unlocked_dio, inode_dio_wait, ext4_inode_resume_unlocked_dio.
             ino.state_dioread_lock = ino.i_dio_count != 0;
             if ino.i_dio_count != 0 {
-                notes.push(format!(
+                note!(
+                    notes,
                     "inode_dio_wait: i_dio_count={} sleep",
                     ino.i_dio_count
-                ));
+                );
                 state.actors[a as usize].sleeping = Some(Sleep::DioWait(inode));
             }
         }
@@ -71,7 +73,7 @@ pub fn run(
 /// `mapping->invalidate_lock`, where 4.4 takes `down_write(&EXT4_I(inode)->i_mmap_sem)`.
 /// Nothing else holds it then (the holders hold `i_mutex`; readers hold it within a step).
 /// Unpatched, nothing: `i_mmap_sem` keeps out only page faults, which the model has not.
-fn invalidate_lock(state: &mut State, inode: InodeIx, notes: &mut Vec<String>) {
+fn invalidate_lock(state: &mut State, inode: InodeIx, notes: &mut Notes) {
     if !state.patched(crate::patches::Patch::InvalidateLock) {
         return;
     }
@@ -81,47 +83,37 @@ fn invalidate_lock(state: &mut State, inode: InodeIx, notes: &mut Vec<String>) {
         "invalidate_lock taken twice"
     );
     lock.writer = true;
-    notes.push("filemap_invalidate_lock".into());
+    note!(notes, "filemap_invalidate_lock");
 }
 
 /// d4f5258eae7b: `filemap_invalidate_unlock(mapping)`, if held.
-fn invalidate_unlock(state: &mut State, inode: InodeIx, notes: &mut Vec<String>) {
+fn invalidate_unlock(state: &mut State, inode: InodeIx, notes: &mut Notes) {
     let lock = &mut state.inodes[inode].invalidate_lock;
     if lock.writer {
         lock.writer = false;
-        notes.push("filemap_invalidate_unlock".into());
+        note!(notes, "filemap_invalidate_unlock");
     }
 }
 
 /// `mutex_lock(&inode->i_mutex)` by actor `a` (the caller checked it was free).
-pub(crate) fn lock_i_mutex(state: &mut State, a: ActorId, inode: InodeIx, notes: &mut Vec<String>) {
+pub(crate) fn lock_i_mutex(state: &mut State, a: ActorId, inode: InodeIx, notes: &mut Notes) {
     let ino = &mut state.inodes[inode];
     assert!(ino.i_mutex.is_none(), "i_mutex taken twice");
     ino.i_mutex = Some(a);
-    notes.push(format!("i_mutex({}) taken", ino.ino));
+    note!(notes, "i_mutex({}) taken", ino.ino);
 }
 
 /// `mutex_unlock(&inode->i_mutex)` by actor `a`.
-pub(crate) fn unlock_i_mutex(
-    state: &mut State,
-    a: ActorId,
-    inode: InodeIx,
-    notes: &mut Vec<String>,
-) {
+pub(crate) fn unlock_i_mutex(state: &mut State, a: ActorId, inode: InodeIx, notes: &mut Notes) {
     let ino = &mut state.inodes[inode];
     assert_eq!(ino.i_mutex, Some(a), "i_mutex owner");
     ino.i_mutex = None;
-    notes.push(format!("i_mutex({}) released", ino.ino));
+    note!(notes, "i_mutex({}) released", ino.ino);
 }
 
 /// `truncate_pagecache(inode, size)`: drop the pages wholly past `size`, zero the tail of
 /// the page holding it (the caller waited for their writeback).
-pub(crate) fn truncate_pagecache(
-    state: &mut State,
-    inode: InodeIx,
-    size: u64,
-    notes: &mut Vec<String>,
-) {
+pub(crate) fn truncate_pagecache(state: &mut State, inode: InodeIx, size: u64, notes: &mut Notes) {
     let g = state.geometry;
     let ino = &mut state.inodes[inode];
     let first_whole = size.div_ceil(g.pagesize());
@@ -137,15 +129,16 @@ pub(crate) fn truncate_pagecache(
         page.data[first_sector as usize..].fill(Data::Zero);
         discard_buffers(page, g, offset, g.pagesize());
     }
-    notes.push(format!(
+    note!(
+        notes,
         "truncate_pagecache dropped {} pages",
         before - ino.pages.len()
-    ));
+    );
 }
 
 /// `ext4_truncate`: `ext4_block_truncate_page` zeroes the partial block's tail, the blocks
 /// past `size` are freed, the orphan entry goes.
-pub(crate) fn ext4_truncate(state: &mut State, inode: InodeIx, size: u64, notes: &mut Vec<String>) {
+pub(crate) fn ext4_truncate(state: &mut State, inode: InodeIx, size: u64, notes: &mut Notes) {
     let g = state.geometry;
     if !size.is_multiple_of(g.blocksize()) {
         let block_end = (size | (g.blocksize() - 1)) + 1;
@@ -164,11 +157,12 @@ pub(crate) fn ext4_truncate(state: &mut State, inode: InodeIx, size: u64, notes:
         (ino.sync_dirty, ino.datasync_dirty) = (true, true);
     }
     ino.orphan = false;
-    notes.push(format!(
+    note!(
+        notes,
         "ext4_truncate freed {}, i_disksize={}, orphan_del",
         freed_text(&freed),
         ino.i_disksize
-    ));
+    );
 }
 
 /// `__ext4_block_zero_page_range` over `[from, to)` inside one block. `ext4_get_block`
@@ -181,13 +175,7 @@ pub(crate) fn ext4_truncate(state: &mut State, inode: InodeIx, size: u64, notes:
 /// delayed one (`map_bh` in `ext4_da_get_block_prep`) is zeroed whatever the extent's state.
 /// A Written block whose page is not cached is read from disk (`ll_rw_block`), then the
 /// range is zeroed in the page and the block's buffer dirtied.
-fn zero_block_range(
-    state: &mut State,
-    inode: InodeIx,
-    from: u64,
-    to: u64,
-    notes: &mut Vec<String>,
-) {
+fn zero_block_range(state: &mut State, inode: InodeIx, from: u64, to: u64, notes: &mut Notes) {
     let g = state.geometry;
     let index = from >> g.page_bits;
     let bit = 1 << ((from >> g.blkbits) - (index << (g.page_bits - g.blkbits)));
@@ -208,7 +196,7 @@ fn zero_block_range(
         let raw = &state.disk.sectors[pblk as usize * spb..(pblk as usize + 1) * spb];
         page.data[in_page as usize..in_page as usize + spb].copy_from_slice(raw);
         state.inodes[inode].pages.insert(index, page);
-        notes.push(format!("read block p{pblk} ({extent_state}) from disk"));
+        note!(notes, "read block p{pblk} ({extent_state}) from disk");
     }
     let page = state.inodes[inode].pages.get_mut(&index).expect("page");
     let first = (from & (g.pagesize() - 1)).div_ceil(g.sectorsize()) as usize;
@@ -223,7 +211,7 @@ fn zero_block_range(
     crate::pagecache::assert_buffers(page);
     // mark_buffer_dirty, then ext4_jbd2_file_inode in data=ordered (fs/ext4/inode.c:3544).
     state.inodes[inode].ordered = true;
-    notes.push(format!("zero {from}..{to} in page {index}"));
+    note!(notes, "zero {from}..{to} in page {index}");
 }
 
 /// One step of `ext4_punch_hole(inode, offset, length)` (4.4 order: flush the range, lock,
@@ -235,7 +223,7 @@ pub fn punch(
     inode: InodeIx,
     (offset, length): (u64, u64),
     f: &mut OtherFrame,
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) {
     let g = state.geometry;
     match f.pc {
@@ -251,7 +239,7 @@ pub fn punch(
                 offset + length
             };
             f.pos = end;
-            notes.push(format!("hole {offset}..{end}"));
+            note!(notes, "hole {offset}..{end}");
         }
         OtherPc::DioWait => {
             run(state, a, inode, 0, f, notes);
@@ -284,10 +272,11 @@ pub fn punch(
             }
             state.inodes[inode].datasync_dirty = true;
             state.inodes[inode].sync_dirty = true;
-            notes.push(format!(
+            note!(
+                notes,
                 "ext4_ext_remove_space {first}..{stop} freed {}",
                 freed_text(&freed)
-            ));
+            );
             //     -    up_write(&EXT4_I(inode)->i_mmap_sem);
             //     +    filemap_invalidate_unlock(mapping);
             invalidate_unlock(state, inode, notes);
@@ -298,22 +287,17 @@ pub fn punch(
 
 /// `truncate_pagecache_range` over the whole blocks of the hole (the caller waited for
 /// writeback), then `ext4_zero_partial_blocks(offset, end - offset)`.
-fn punch_pagecache(
-    state: &mut State,
-    inode: InodeIx,
-    offset: u64,
-    end: u64,
-    notes: &mut Vec<String>,
-) {
+fn punch_pagecache(state: &mut State, inode: InodeIx, offset: u64, end: u64, notes: &mut Notes) {
     let g = state.geometry;
     let first_block_offset = offset.div_ceil(g.blocksize()) * g.blocksize();
     let last_block_offset = (end >> g.blkbits << g.blkbits).saturating_sub(1);
     if last_block_offset > first_block_offset {
         update_disksize_before_punch(state, inode, offset, end - offset, notes);
         truncate_pagecache_range(state, inode, first_block_offset, last_block_offset);
-        notes.push(format!(
+        note!(
+            notes,
             "truncate_pagecache_range {first_block_offset}..={last_block_offset}"
-        ));
+        );
     }
     let byte_end = end - 1;
     let (partial_start, partial_end) =
@@ -341,7 +325,7 @@ fn update_disksize_before_punch(
     inode: InodeIx,
     offset: u64,
     len: u64,
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) {
     let ino = &mut state.inodes[inode];
     let size = ino.i_size;
@@ -350,9 +334,7 @@ fn update_disksize_before_punch(
     }
     ino.i_disksize = size;
     (ino.sync_dirty, ino.datasync_dirty) = (true, true);
-    notes.push(format!(
-        "ext4_update_disksize_before_punch i_disksize={size}"
-    ));
+    note!(notes, "ext4_update_disksize_before_punch i_disksize={size}");
 }
 
 /// `truncate_inode_pages_range(start, last)`: drops the pages wholly inside, zeroes the part
@@ -398,7 +380,7 @@ fn discard_buffers(page: &mut Page, g: Geometry, from: u64, to: u64) {
 /// Power failure: what the committed journal and the disk hold survives; journal
 /// replay, then `ext4_orphan_cleanup` truncates orphans to their on-disk size. Every other
 /// actor dies; the crashing actor goes on with its program on the recovered state.
-pub fn crash(state: &mut State, a: ActorId, notes: &mut Vec<String>) {
+pub fn crash(state: &mut State, a: ActorId, notes: &mut Notes) {
     let g = state.geometry;
     for ino in &mut state.inodes {
         let committed = ino.committed.clone();
@@ -444,7 +426,7 @@ pub fn crash(state: &mut State, a: ActorId, notes: &mut Vec<String>) {
     crate::journal::commit_recovered(state);
     state.crashed = true;
     kill_others(state, a);
-    notes.push("crash: journal replayed, orphans truncated".into());
+    note!(notes, "crash: journal replayed, orphans truncated");
 }
 
 fn kill_others(state: &mut State, a: ActorId) {

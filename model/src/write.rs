@@ -12,6 +12,7 @@ use crate::iocb::{
     generic_write_checks,
 };
 use crate::journal::{handle_wait, handle_wait_if};
+use crate::notes::Notes;
 use crate::ops::{DioPath, IocbPrivate, Op, WriteFrame, WriteOp, WritePc};
 use crate::pagecache::{self, page_range, writeback_pending};
 use crate::patches::Patch;
@@ -241,13 +242,7 @@ fn sync_range(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64> {
 }
 
 /// Applies the step at `f.pc`; `notes` gets what happened, in ext4 terms.
-pub fn run(
-    state: &mut State,
-    a: ActorId,
-    f: &mut WriteFrame,
-    op: &WriteOp,
-    notes: &mut Vec<String>,
-) {
+pub fn run(state: &mut State, a: ActorId, f: &mut WriteFrame, op: &WriteOp, notes: &mut Notes) {
     match f.pc {
         Gate => gate(state, f, notes),
         AioMutexLock => lock_aio_mutex(state, a, f, notes),
@@ -277,9 +272,9 @@ pub fn run(
         IMutexUnlock | OutUnlock => unlock_i_mutex(state, a, f, notes),
         SyncFlush => flush(state, a, f.inode, sync_range(state, f), notes),
         SyncCommit => sync_commit(state, f, notes),
-        SyncCommitWait => notes.push("transaction committed".into()),
+        SyncCommitWait => note!(notes, "transaction committed"),
         FinishPlug if !f.iocb.is_sync_kiocb() => {
-            notes.push("nested under io_submit's plug: dispatches nothing".into());
+            note!(notes, "nested under io_submit's plug: dispatches nothing");
         }
         FinishPlug | IoSubmitFinishPlug => finish_plug(state, a, f, notes),
         AioMutexUnlock => unlock_aio_mutex(state, a, f, notes),
@@ -300,7 +295,7 @@ fn range_of(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64> {
 }
 
 /// The serialization gate (fs/ext4/file.c), `i_size` read unlocked.
-fn gate(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn gate(state: &State, f: &mut WriteFrame, notes: &mut Notes) {
     if state.patched(Patch::IMutexSerializesUnalignedAio) {
         return gate_under_i_mutex(state, f, notes);
     }
@@ -319,7 +314,7 @@ fn gate(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
         // it) extends the file, so do_blockdev_direct_IO runs it synchronously: never queued.
         f.unaligned_aio = serialize && !f.iocb.ki_flags.append;
     }
-    notes.push(format!("i_size_read={} serialize={serialize}", ino.i_size));
+    note!(notes, "i_size_read={} serialize={serialize}", ino.i_size);
 }
 
 /// The gate as `e142d05263a4` ("ext4: use i_mutex to serialize unaligned AIO DIO", v4.6)
@@ -335,12 +330,14 @@ fn gate(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
 ///         ext4_unwritten_wait(inode);
 /// }
 /// ```
-fn gate_under_i_mutex(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn gate_under_i_mutex(state: &State, f: &mut WriteFrame, notes: &mut Notes) {
     f.unaligned_aio = aio_dio_on_extents(state, f) && unaligned_aio(state, f);
-    notes.push(format!(
+    note!(
+        notes,
         "i_size_read={} unaligned_aio={}",
-        state.inodes[f.inode].i_size, f.unaligned_aio
-    ));
+        state.inodes[f.inode].i_size,
+        f.unaligned_aio
+    );
 }
 
 /// `ext4_unaligned_aio(inode, from, iocb->ki_pos)` with the `i_size` read now.
@@ -354,54 +351,55 @@ fn unaligned_aio(state: &State, f: &WriteFrame) -> bool {
     }
 }
 
-fn lock_aio_mutex(state: &mut State, a: ActorId, f: &WriteFrame, notes: &mut Vec<String>) {
+fn lock_aio_mutex(state: &mut State, a: ActorId, f: &WriteFrame, notes: &mut Notes) {
     let bucket = f.aio_mutex.expect("gate chose the aio_mutex");
     assert!(
         state.aio_mutex.insert(bucket, a).is_none(),
         "aio_mutex[{bucket}] taken twice"
     );
-    notes.push(format!("aio_mutex[{bucket}] taken"));
+    note!(notes, "aio_mutex[{bucket}] taken");
 }
 
-fn unlock_aio_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn unlock_aio_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Notes) {
     let bucket = f.aio_mutex.take().expect("aio_mutex held");
     assert_eq!(
         state.aio_mutex.remove(&bucket),
         Some(a),
         "aio_mutex[{bucket}] owner"
     );
-    notes.push(format!("aio_mutex[{bucket}] released"));
+    note!(notes, "aio_mutex[{bucket}] released");
 }
 
 /// `ext4_unwritten_wait`: sleeps on the hashed queue while `i_unwritten != 0`.
-fn unwritten_wait(state: &mut State, a: ActorId, f: &WriteFrame, notes: &mut Vec<String>) {
+fn unwritten_wait(state: &mut State, a: ActorId, f: &WriteFrame, notes: &mut Notes) {
     let ino = &state.inodes[f.inode];
     if ino.i_unwritten != 0 {
         let bucket = ino.bucket();
-        notes.push(format!(
+        note!(
+            notes,
             "i_unwritten={} sleep on ioend_wq[{bucket}]",
             ino.i_unwritten
-        ));
+        );
         state.actors[a as usize].sleeping = Some(crate::state::Sleep::IoendWq(bucket));
     } else {
-        notes.push("i_unwritten=0".into());
+        note!(notes, "i_unwritten=0");
     }
 }
 
-fn lock_i_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn lock_i_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Notes) {
     assert!(!f.i_mutex_held);
     crate::truncate::lock_i_mutex(state, a, f.inode, notes);
     f.i_mutex_held = true;
 }
 
-fn unlock_i_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn unlock_i_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Notes) {
     assert!(f.i_mutex_held);
     crate::truncate::unlock_i_mutex(state, a, f.inode, notes);
     f.i_mutex_held = false;
     if f.pc == IMutexUnlock {
         f.ret = f.written;
     }
-    notes.push(format!("ret={}", f.ret));
+    note!(notes, "ret={}", f.ret);
 }
 
 /// `generic_write_checks`, the bitmap-file check, `iocb->private = &overwrite`, the plug.
@@ -436,16 +434,17 @@ fn write_checks_result(
     (checks, iocb, iter)
 }
 
-fn write_checks(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mut Vec<String>) {
+fn write_checks(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mut Notes) {
     let (checks, iocb, iter) = write_checks_result(state, f, op);
     (f.ret, f.sigxfsz, f.iocb, f.iter) = (checks.ret, checks.sigxfsz, iocb, iter);
-    notes.push(format!(
+    note!(
+        notes,
         "ki_pos={} count={} ret={} sigxfsz={}",
         f.iocb.ki_pos,
         f.iter.count(),
         f.ret,
         f.sigxfsz
-    ));
+    );
     if f.ret <= 0 {
         return;
     }
@@ -457,7 +456,7 @@ fn write_checks(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mut
 }
 
 /// The overwrite test of `ext4_file_write_iter` (`nrpages` and `i_size` read here).
-fn overwrite_check(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn overwrite_check(state: &State, f: &mut WriteFrame, notes: &mut Notes) {
     let ino = &state.inodes[f.inode];
     let (pos, length) = (f.iocb.ki_pos, f.iter.count());
     let blkbits = state.geometry.blkbits;
@@ -477,7 +476,7 @@ fn overwrite_check(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
         let map = ino.map.lookup(m_lblk, m_len);
         f.overwrite = map.len == m_len && map.mapped();
     }
-    notes.push(format!("overwrite={}", f.overwrite));
+    note!(notes, "overwrite={}", f.overwrite);
 }
 
 /// `filemap_write_and_wait_range`, first half: writeback starts over the range.
@@ -486,18 +485,18 @@ fn flush(
     a: ActorId,
     inode: usize,
     pages: std::ops::RangeInclusive<u64>,
-    notes: &mut Vec<String>,
+    notes: &mut Notes,
 ) {
     pagecache::writeback_by(state, a, (inode, pages), pagecache::SyncMode::All, notes);
 }
 
 /// `invalidate_inode_pages2_range` before the direct I/O; `-EBUSY` → all buffered.
-fn direct_invalidate(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn direct_invalidate(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     if state.inodes[f.inode].nrpages() == 0 {
         return;
     }
     if !pagecache::invalidate_pages2(state, f.inode, range_of(state, f)) {
-        notes.push("invalidate -EBUSY: written=0, buffered fallback".into());
+        note!(notes, "invalidate -EBUSY: written=0, buffered fallback");
         f.dio_ret = errno::EBUSY;
         f.written = 0;
         f.fallback = true;
@@ -506,7 +505,7 @@ fn direct_invalidate(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<Stri
 }
 
 /// `ext4_direct_IO` and the head of `ext4_ext_direct_IO` (fs/ext4/inode.c).
-fn direct_io(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn direct_io(state: &State, f: &mut WriteFrame, notes: &mut Notes) {
     let ino = &state.inodes[f.inode];
     let final_size = f.iocb.ki_pos + f.iter.count();
     f.path = if ino.dio_refused {
@@ -528,10 +527,11 @@ fn direct_io(state: &State, f: &mut WriteFrame, notes: &mut Vec<String>) {
         .map_or("none (ext4_direct_IO returns 0)".to_string(), |p| {
             p.to_string()
         });
-    notes.push(format!(
+    note!(
+        notes,
         "direct_IO path={path} final_size={final_size} i_size={}",
         ino.i_size
-    ));
+    );
 }
 
 /// `generic_file_direct_write` raises `i_size` (`i_size_write`, `mark_inode_dirty`).
@@ -540,7 +540,7 @@ fn direct_end_raises_size(state: &State, f: &WriteFrame) -> bool {
 }
 
 /// The tail of `generic_file_direct_write` (mm/filemap.c).
-fn direct_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn direct_end(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     if state.inodes[f.inode].nrpages() > 0 {
         pagecache::invalidate_pages2(state, f.inode, range_of(state, f));
     }
@@ -552,26 +552,26 @@ fn direct_end(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
         if pos > ino.i_size {
             ino.i_size = pos;
             ino.sync_dirty = true; // mark_inode_dirty
-            notes.push(format!("i_size={pos}"));
+            note!(notes, "i_size={pos}");
         }
         f.iocb.ki_pos = pos;
     }
     f.written = written;
     f.fallback = written >= 0 && f.iter.count() > 0;
     f.buffered_pos = f.iocb.ki_pos;
-    notes.push(format!("written={written} ki_pos={}", f.iocb.ki_pos));
+    note!(notes, "written={written} ki_pos={}", f.iocb.ki_pos);
 }
 
 /// One page of `generic_perform_write`.
 /// On `-ENOSPC` the loop stops: `generic_perform_write` returns the bytes copied, or the
 /// error when none were.
-fn perform_write(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mut Vec<String>) {
+fn perform_write(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mut Notes) {
     let pos = f.buffered_pos + f.status;
     let bytes = match pagecache::da_write_page(state, f.inode, pos, f.iter.count(), op.tag) {
         Ok(bytes) => bytes,
         Err(error) => {
             f.perform_error = error;
-            notes.push(format!("ext4_da_write_begin {error}"));
+            note!(notes, "ext4_da_write_begin {error}");
             if write_begin_failure_truncates(state, f) {
                 truncate_failed_write(state, f.inode, notes);
             }
@@ -587,12 +587,13 @@ fn perform_write(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mu
     f.iter.advance(bytes);
     f.status += bytes;
     let ino = &state.inodes[f.inode];
-    notes.push(format!(
+    note!(
+        notes,
         "page {} +{bytes} i_size={} i_disksize={}",
         pos >> state.geometry.page_bits,
         ino.i_size,
         ino.i_disksize
-    ));
+    );
     if f.iter.count() == 0 && !f.fallback {
         f.iocb.ki_pos += f.status;
         f.written = f.status as i64;
@@ -612,18 +613,18 @@ fn write_begin_failure_truncates(state: &State, f: &WriteFrame) -> bool {
 /// `ext4_truncate_failed_write` (fs/ext4/truncate.h:11-15): `truncate_inode_pages(mapping,
 /// i_size)` then `ext4_truncate`, with no `inode_dio_wait`: blocks past `i_size` go, and
 /// `i_disksize` becomes `i_size`.
-fn truncate_failed_write(state: &mut State, inode: InodeIx, notes: &mut Vec<String>) {
+fn truncate_failed_write(state: &mut State, inode: InodeIx, notes: &mut Notes) {
     let i_size = state.inodes[inode].i_size;
     crate::truncate::truncate_pagecache(state, inode, i_size, notes);
     crate::truncate::ext4_truncate(state, inode, i_size, notes);
-    notes.push("ext4_truncate_failed_write".into());
+    note!(notes, "ext4_truncate_failed_write");
 }
 
 /// The fallback's flush finished: `ki_pos = endbyte + 1`, `written += status`,
 /// `invalidate_mapping_pages`.
 /// On a flush error "we don't know how much we wrote, so just return the number of bytes
 /// which were direct-written": `ki_pos` stays after the direct part.
-fn fallback_done(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn fallback_done(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Notes) {
     if pagecache::fdatawait_by(state, a, f.inode, notes) {
         // `return written ? written : err` (mm/filemap.c:2681): with nothing written
         // directly, the flush's error.
@@ -635,25 +636,27 @@ fn fallback_done(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut 
     f.iocb.ki_pos = f.buffered_pos + f.status;
     f.written += f.status as i64;
     pagecache::invalidate_mapping_pages(state, f.inode, buffered_range(state, f));
-    notes.push(format!(
+    note!(
+        notes,
         "fallback written={} ki_pos={}",
-        f.written, f.iocb.ki_pos
-    ));
+        f.written,
+        f.iocb.ki_pos
+    );
 }
 
 /// `jbd2_complete_transaction` in `ext4_sync_file`: `generic_write_sync` passes
 /// `datasync = !O_SYNC` (include/linux/fs.h:2465), so O_DSYNC and IS_SYNC wait for
 /// `i_datasync_tid`, O_SYNC for `i_sync_tid`.
-fn sync_commit(state: &mut State, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn sync_commit(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     f.commit_tid = crate::journal::sync_target(state, f.inode, !f.file.o_sync);
     match f.commit_tid {
         Some(tid) => crate::journal::request_commit(state, tid, notes),
-        None => notes.push("tid committed: no commit".into()),
+        None => note!(notes, "tid committed: no commit"),
     }
 }
 
 /// `blk_finish_plug`: this task's plugged bios are dispatched.
-fn finish_plug(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Vec<String>) {
+fn finish_plug(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Notes) {
     let mut dispatched = Vec::new();
     for (id, bio) in state
         .bios
@@ -664,5 +667,5 @@ fn finish_plug(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Ve
         dispatched.push(*id);
     }
     f.plugged = false;
-    notes.push(format!("unplug {}", crate::state::bio_names(&dispatched)));
+    note!(notes, "unplug {}", crate::state::bio_names(&dispatched));
 }

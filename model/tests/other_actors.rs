@@ -117,7 +117,7 @@ mod ext4_setattr {
         };
         let mut s = scenario.build().expect("valid scenario");
         let mut through_truncate = s.clone();
-        through_truncate.actors[0].program.truncate(2);
+        through_truncate.actors[0].program = s.actors[0].program[..2].into();
         finish(&mut through_truncate);
         assert_eq!(
             through_truncate.inodes[0].pages[&0].dirty, 0b0011,

@@ -4,8 +4,7 @@
 //! choice comes from one ChaCha8 stream per seed; nothing else (no clock, no hash order)
 //! changes a result.
 
-use std::collections::{HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::collections::VecDeque;
 
 use model::drive::{End, ending};
 use model::exec::{self, Event, StepError, Task};
@@ -14,9 +13,13 @@ use model::state::State;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::fingerprint::{fingerprint, visited_with};
 use crate::oracle::{Observer, Oracle, Violation};
 
 /// How one step is applied: `model::exec::step`, or a deliberately broken copy in a test.
+/// [`execute`] without a trace and the breadth-first search step untraced, where an event's
+/// name and notes are empty ([`model::notes`]): a broken copy tells steps apart by
+/// `event.pc` (or `event.pc.name()`), not by `event.step`.
 pub type Stepper = fn(&mut State, Task) -> Result<Event, StepError>;
 
 /// Applies `task`'s step with `stepper`. A panic inside the model (one of its internal
@@ -62,8 +65,22 @@ pub struct Execution {
     pub state: State,
 }
 
-/// Runs `initial` to the end under `chooser`, checking every oracle.
+/// Runs `initial` to the end under `chooser`, checking every oracle. Without `keep_trace`
+/// the steps run untraced ([`model::notes`]: no notes or step names are formatted); the
+/// schedule, verdict and final state are the same either way.
 pub fn execute(
+    initial: &State,
+    chooser: &mut dyn Chooser,
+    stepper: Stepper,
+    keep_trace: bool,
+) -> Execution {
+    model::notes::with_trace(keep_trace, || {
+        execute_traced_or_not(initial, chooser, stepper, keep_trace)
+    })
+}
+
+/// The loop of [`execute`].
+fn execute_traced_or_not(
     initial: &State,
     chooser: &mut dyn Chooser,
     stepper: Stepper,
@@ -71,9 +88,9 @@ pub fn execute(
 ) -> Execution {
     let mut state = initial.clone();
     let mut observer = Observer::new(initial);
-    let (mut schedule, mut trace) = (Vec::new(), Vec::new());
+    let (mut schedule, mut trace, mut runnable) = (Vec::new(), Vec::new(), Vec::new());
     loop {
-        let runnable = exec::runnable(&state);
+        exec::runnable_into(&state, &mut runnable);
         if runnable.is_empty() || schedule.len() >= STEPS_MAX {
             let end = if runnable.is_empty() {
                 ending(&state)
@@ -115,6 +132,15 @@ pub fn execute(
 /// Replays an engine-independent schedule exactly, then stops: the schedule of a violation
 /// reproduces it. A step the model refuses is an error.
 pub fn replay(
+    initial: &State,
+    schedule: &[Task],
+    stepper: Stepper,
+) -> Result<Execution, (usize, StepError)> {
+    model::notes::with_trace(true, || replay_traced(initial, schedule, stepper))
+}
+
+/// The loop of [`replay`].
+fn replay_traced(
     initial: &State,
     schedule: &[Task],
     stepper: Stepper,
@@ -482,13 +508,15 @@ pub fn bfs_where(
     oracle: &str,
     accept: &dyn Fn(&Execution) -> bool,
 ) -> SearchReport {
-    bfs_search(
-        initial,
-        (max_states, u64::MAX),
-        stepper,
-        (oracle, accept),
-        &mut |_, _, _| {},
-    )
+    model::notes::with_trace(false, || {
+        bfs_search(
+            initial,
+            (max_states, u64::MAX),
+            stepper,
+            (oracle, accept),
+            &mut |_, _, _| {},
+        )
+    })
 }
 
 /// [`bfs_for`], showing every step it applies (each runnable task of each state it expands)
@@ -500,13 +528,15 @@ pub fn bfs_probed(
     oracle: &str,
     probe: Probe<'_>,
 ) -> SearchReport {
-    bfs_search(
-        initial,
-        (max_states, u64::MAX),
-        stepper,
-        (oracle, &|_| true),
-        probe,
-    )
+    model::notes::with_trace(false, || {
+        bfs_search(
+            initial,
+            (max_states, u64::MAX),
+            stepper,
+            (oracle, &|_| true),
+            probe,
+        )
+    })
 }
 
 /// Bytes one visited fingerprint is estimated to take in the visited set (the `u64`, the
@@ -540,13 +570,15 @@ pub fn bfs_budgeted(
     accept: &dyn Fn(&Execution) -> bool,
     probe: Probe<'_>,
 ) -> SearchReport {
-    bfs_search(
-        initial,
-        (max_states, max_bytes),
-        stepper,
-        ("", accept),
-        probe,
-    )
+    model::notes::with_trace(false, || {
+        bfs_search(
+            initial,
+            (max_states, max_bytes),
+            stepper,
+            ("", accept),
+            probe,
+        )
+    })
 }
 
 /// The breadth-first search of [`bfs_where`] and [`bfs_probed`].
@@ -561,7 +593,7 @@ pub(crate) fn bfs_search(
     let mut report = SearchReport::default();
     let mut nodes: Vec<(Option<usize>, Task)> = Vec::new();
     let mut queue = VecDeque::from([(initial.clone(), Observer::new(initial), None::<usize>)]);
-    let mut visited = HashSet::from([fingerprint(initial, &Observer::new(initial))]);
+    let mut visited = visited_with(fingerprint(initial, &Observer::new(initial)));
     while let Some((state, observer, node)) = queue.pop_front() {
         let runnable = exec::runnable(&state);
         if runnable.is_empty() {
@@ -635,12 +667,4 @@ pub(crate) fn rebuild(
     }
     schedule.reverse();
     replay(initial, &schedule, stepper).expect("a found path replays")
-}
-
-/// A deterministic 64-bit fingerprint (SipHash with fixed keys).
-pub(crate) fn fingerprint(state: &State, observer: &Observer) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
-    state.hash(&mut hasher);
-    observer.summary().hash(&mut hasher);
-    hasher.finish()
 }

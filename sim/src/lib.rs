@@ -68,6 +68,7 @@ pub mod corpus;
 pub mod coverage;
 pub mod engine;
 pub mod explain;
+pub mod fingerprint;
 pub mod guide;
 pub mod hunt;
 pub mod liveness;

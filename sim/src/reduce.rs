@@ -74,7 +74,7 @@ struct Commuted {
     next: Point,
 }
 
-/// The oracles' history summary's hash (the part of [`engine::fingerprint`] beside the
+/// The oracles' history summary's hash (the part of [`crate::fingerprint::fingerprint`] beside the
 /// state, which [`Around::commute`] compares whole).
 fn history(observer: &Observer) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -205,7 +205,7 @@ pub fn bfs_search(
         sleep: Vec::new(),
         node: None,
     };
-    let fingerprint = engine::fingerprint(&start.0, &start.1);
+    let fingerprint = crate::fingerprint::fingerprint(&start.0, &start.1);
     search.visited.insert(fingerprint, seen);
     search.queue.push_back(Queued {
         point: start,
@@ -307,7 +307,7 @@ impl Bfs<'_> {
     /// queues what it needs explored; `true` when a bound stops the search.
     fn visit(&mut self, next: Point, id: usize, sleep: Vec<Task>) -> bool {
         let (max_states, max_bytes) = self.limits;
-        let queued = match self.visited.entry(engine::fingerprint(&next.0, &next.1)) {
+        let queued = match self.visited.entry(crate::fingerprint::fingerprint(&next.0, &next.1)) {
             Entry::Vacant(entry) => {
                 entry.insert(Seen {
                     sleep: sleep.clone(),
@@ -368,12 +368,13 @@ pub fn dfs(
     reduction: Reduction,
 ) -> SearchReport {
     let mut quiet = |_: &State, _: &[Task], _: Task| {};
-    match reduction {
+    // Steps untraced, as every search's (a counterexample is rebuilt traced by `replay`).
+    model::notes::with_trace(false, || match reduction {
         Reduction::None => {
             engine::dfs_search(initial, limits, stepper, (oracle, accept), &mut quiet)
         }
         Reduction::Sleep => dfs_search(initial, limits, stepper, (oracle, accept)),
-    }
+    })
 }
 
 /// A breadth-first search under `reduction`: [`engine::bfs_budgeted`]'s unreduced search, or
@@ -387,12 +388,13 @@ pub fn bfs(
     reduction: Reduction,
 ) -> SearchReport {
     let mut quiet = |_: &State, _: &[Task], _: Task| {};
-    match reduction {
+    // Steps untraced, as every search's (a counterexample is rebuilt traced by `replay`).
+    model::notes::with_trace(false, || match reduction {
         Reduction::None => {
             engine::bfs_search(initial, limits, stepper, (oracle, accept), &mut quiet)
         }
         Reduction::Sleep => bfs_search(initial, limits, stepper, (oracle, accept), &mut quiet),
-    }
+    })
 }
 
 /// Choosing `task` after `last` preempts: `last` could have gone on (as

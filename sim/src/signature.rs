@@ -334,15 +334,7 @@ fn signature(
 
 /// A step's name as the trace prints it, without object ids.
 pub fn step_name(pc: Pc) -> String {
-    match pc {
-        Pc::Write(p) => p.to_string(),
-        Pc::Other(p) => p.to_string(),
-        Pc::BioEnd { failed: false } => "bio_endio".to_string(),
-        Pc::BioEnd { failed: true } => "bio_endio -EIO".to_string(),
-        Pc::DioComplete(p) => format!("dio_complete:{p}"),
-        Pc::EndIo => "ext4_end_io".to_string(),
-        Pc::Commit(p) => format!("jbd2_commit:{p}"),
-    }
+    pc.name()
 }
 
 /// An operation's kinds.

@@ -32,7 +32,7 @@ fn lose_last_sector(state: &mut State, task: Task) -> Result<Event, StepError> {
     let extending = f.path == Some(DioPath::Ind) && f.written > 0;
     let sector = state.geometry.sectorsize();
     let inode = &mut state.inodes[w.inode];
-    if event.step == "DirectEnd" && extending && inode.i_size == f.iocb.ki_pos {
+    if event.pc.name() == "DirectEnd" && extending && inode.i_size == f.iocb.ki_pos {
         inode.i_size -= sector;
         inode.i_disksize = inode.i_disksize.min(inode.i_size);
     }
@@ -56,7 +56,7 @@ fn lose_last_sector_before_a1(state: &mut State, task: Task) -> Result<Event, St
 fn put_a1_to_sleep(state: &mut State, task: Task) -> Result<Event, StepError> {
     let event = exec::step(state, task)?;
     let a1 = &mut state.actors[1];
-    if event.step == "Gate" && a1.op == 0 && matches!(a1.frame, Frame::Idle) {
+    if event.pc.name() == "Gate" && a1.op == 0 && matches!(a1.frame, Frame::Idle) {
         a1.sleeping = Some(Sleep::IoendWq(12));
     }
     Ok(event)

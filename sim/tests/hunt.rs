@@ -18,7 +18,7 @@ use sim::hunt::{Hunt, Source, Strategy, run_case};
 /// of the `i_size` an extending direct write set.
 fn broken_step(state: &mut State, task: Task) -> Result<Event, StepError> {
     let event = model::exec::step(state, task)?;
-    if event.step == "DirectEnd" && state.inodes[0].i_size > 4096 {
+    if event.pc.name() == "DirectEnd" && state.inodes[0].i_size > 4096 {
         let sector = state.geometry.sectorsize();
         let ino = &mut state.inodes[0];
         ino.i_size -= sector;

@@ -122,7 +122,7 @@ fn errseq_reports_one_error_to_every_open_file() {
         "errseq: AS_EIO is not ext4_sync_file's any more"
     );
     // Each file saw the error once: a second check reports nothing ...
-    let notes = &mut Vec::new();
+    let notes = &mut model::notes::Notes::new(true);
     for a in [0, 1] {
         assert!(!pagecache::file_check_and_advance_wb_err(
             &mut patched,

@@ -23,18 +23,20 @@ use super::{Oracle, Violation, violation};
 /// Blocks under in-flight bios and pending conversions are still mapped where they were.
 pub fn check_in_flight(h: &History, state: &State) -> Result<(), Violation> {
     for (id, bio) in &h.bios {
-        let what = bio_words(bio.sectors.first().map(|s| s.1), bio.dio);
+        let what = || bio_words(bio.sectors.first().map(|s| s.1), bio.dio);
         for &(lblk, pblk) in &bio.blocks {
             let Some(lblk) = lblk else {
                 let msg = format!(
-                    "bio b{id} ({what}) of inode {} targets block p{pblk}, which the inode did not map",
+                    "bio b{id} ({}) of inode {} targets block p{pblk}, which the inode did not map",
+                    what(),
                     bio.inode
                 );
                 return violation(Oracle::BlockFreeingExclusion, Vec::new(), msg);
             };
             if let Some(now) = moved(state, bio.inode, lblk, pblk) {
                 let msg = format!(
-                    "bio b{id} ({what}) targets block {lblk} (p{pblk}) of inode {}, {now}",
+                    "bio b{id} ({}) targets block {lblk} (p{pblk}) of inode {}, {now}",
+                    what(),
                     bio.inode
                 );
                 return violation(Oracle::BlockFreeingExclusion, Vec::new(), msg);

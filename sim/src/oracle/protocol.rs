@@ -275,6 +275,9 @@ fn check_get_block_io_end(a: u8, f: &WriteFrame, state: &State) -> Result<(), Vi
 /// `sleep-in-atomic` and `use-after-free`: the step did something the kernel must never do
 /// (the model reports it with the step, [`model::state::Hazard`]).
 pub fn check_hazard(event: &Event) -> Result<(), Violation> {
+    if event.hazard.is_none() {
+        return Ok(());
+    }
     let actors = match event.task {
         Task::Actor(a) => vec![a],
         _ => Vec::new(),
