@@ -307,7 +307,10 @@ impl Bfs<'_> {
     /// queues what it needs explored; `true` when a bound stops the search.
     fn visit(&mut self, next: Point, id: usize, sleep: Vec<Task>) -> bool {
         let (max_states, max_bytes) = self.limits;
-        let queued = match self.visited.entry(crate::fingerprint::fingerprint(&next.0, &next.1)) {
+        let queued = match self
+            .visited
+            .entry(crate::fingerprint::fingerprint(&next.0, &next.1))
+        {
             Entry::Vacant(entry) => {
                 entry.insert(Seen {
                     sleep: sleep.clone(),
