@@ -4,7 +4,6 @@
 //! conversion worker (`ext4_end_io_rsv_work` on `rsv_conversion_wq`).
 
 use crate::dio::dio_end_io;
-use crate::exec::Wait;
 use crate::io::{
     clear_io_unwritten_flag, convert_unwritten_extents, data_sem_free, inode_dio_end,
     put_io_end_defer, release_io_end,
@@ -13,6 +12,7 @@ use crate::notes::Notes;
 use crate::ops::{CompletePc, Frame, OpResult};
 use crate::pagecache::{end_page_writeback, page_range, start_writeback, writeback_pending};
 use crate::patches::Patch;
+use crate::state::Wait;
 use crate::state::{BioOwner, Dio, ObjId, State, Work};
 
 /// What completing bio `id` waits for: dispatch from its submitter's plug (see

@@ -4,7 +4,6 @@
 //! here are the waits and the effects of the DIO steps.
 
 use crate::convert::ext4_ext_convert_to_initialized;
-use crate::exec::Wait;
 use crate::extent::{Extent, ExtentState};
 use crate::io::{
     clear_io_unwritten_flag, convert_unwritten_extents, data_sem_free, flag_io_unwritten,
@@ -16,6 +15,7 @@ use crate::notes::Notes;
 use crate::ops::{DioPath, IocbPrivate, WriteFrame, WriteOp, WritePc};
 use crate::pagecache::unwritten_merge_allowed;
 use crate::patches::Patch;
+use crate::state::Wait;
 use crate::state::{ActorId, Bio, BioOwner, Data, Dio, InodeIx, ObjId, State};
 
 /// What a DIO step waits for.

@@ -2,9 +2,10 @@
 //! the trace. A schedule that names a blocked, finished or absent task is an error that
 //! says what the task waits for, not a panic.
 
-use crate::exec::{self, Event, StepError, Task, Wait};
+use crate::exec::{self, Event, StepError, Task};
 use crate::limits::STEPS_MAX;
 use crate::state::State;
+use crate::state::Wait;
 
 /// A finished run: the applied steps and how it ended.
 #[derive(Clone, Debug)]

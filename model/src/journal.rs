@@ -19,9 +19,9 @@
 //! `ext4_sync_file`, a forced commit) ask with [`request_commit`] and wait until
 //! `j_commit_sequence` reaches their tid.
 
-use crate::exec::Wait;
 use crate::notes::Notes;
 use crate::ops::CommitPc;
+use crate::state::Wait;
 use crate::state::{Committed, InodeIx, State, Work};
 
 /// What a crash after the commit record keeps of every inode now.

@@ -3,7 +3,6 @@
 //! journal replay. [`after`] holds their control flow, [`wait`] their waits, [`run`] their
 //! effects.
 
-use crate::exec::Wait;
 use crate::io::data_sem_free;
 use crate::journal::{handle_wait, handle_wait_if};
 use crate::notes::Notes;
@@ -11,6 +10,7 @@ use crate::ops::{Op, OtherFrame, OtherPc};
 use crate::pagecache::{
     self, page_range, read_disk_sector, writeback_needs_map, writeback_pending,
 };
+use crate::state::Wait;
 use crate::state::{ActorId, InodeIx, State};
 use OtherPc::*;
 

@@ -3,12 +3,12 @@
 //! invalidation. Helpers here compute and mutate; they do not pick steps (mm/filemap.c).
 
 use crate::convert::ext4_ext_convert_to_initialized;
-use crate::exec::Wait;
 use crate::extent::{Extent, ExtentState};
 use crate::io::{flag_io_unwritten, new_io_end, put_io_end_defer};
 use crate::limits::{ERRSEQ_CTR_INC, ERRSEQ_SEEN, MAX_ERRNO};
 use crate::notes::Notes;
 use crate::patches::Patch;
+use crate::state::Wait;
 use crate::state::{Bio, BioOwner, Data, InodeIx, Page, State};
 
 /// Page indexes overlapping the byte range `[start, end]` (inclusive end, as the kernel's).

@@ -639,3 +639,86 @@ impl State {
             .map(|(_, s)| s)
     }
 }
+
+/// Why a task cannot take its step now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Wait {
+    /// `ext4__aio_mutex[bucket]` is held.
+    AioMutex {
+        /// The bucket.
+        bucket: u8,
+        /// Its owner.
+        owner: ActorId,
+    },
+    /// `i_mutex` is held.
+    IMutex {
+        /// The inode.
+        inode: InodeIx,
+        /// Its owner.
+        owner: ActorId,
+    },
+    /// `i_data_sem` is held in a conflicting mode.
+    DataSem {
+        /// The inode.
+        inode: InodeIx,
+    },
+    /// `filemap_invalidate_lock_shared` (d4f5258eae7b, v5.15): a punch or truncate holds
+    /// `mapping->invalidate_lock` for write.
+    InvalidateLock {
+        /// The inode.
+        inode: InodeIx,
+    },
+    /// `dio_await_completion`: the dio's bios are in flight.
+    DioBios {
+        /// The dio.
+        dio: ObjId,
+    },
+    /// `wait_on_page_writeback` on some page of the range.
+    Writeback {
+        /// The inode.
+        inode: InodeIx,
+    },
+    /// `jbd2_log_wait_commit`: the transaction is not committed yet.
+    Commit,
+    /// `start_this_handle` → `wait_transaction_locked` (fs/jbd2/transaction.c:149-163,
+    /// 189-192): the running transaction is `T_LOCKED`, a new handle waits for the commit to
+    /// switch transactions.
+    JournalLocked,
+    /// `jbd2_journal_commit_transaction` waits for `t_updates` to reach 0 (handles running).
+    Handles,
+    /// Asleep on a wait queue until woken.
+    Asleep(Sleep),
+    /// A serial workqueue (`rsv_conversion_wq`) runs an earlier work item first.
+    WorkQueue {
+        /// The work item queued before.
+        before: ObjId,
+    },
+    /// The bio is on its submitter's plug list.
+    Plugged {
+        /// The submitter.
+        owner: ActorId,
+    },
+    /// The actor has finished its program.
+    Finished,
+}
+
+impl std::fmt::Display for Wait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Wait::AioMutex { bucket, owner } => write!(f, "aio_mutex[{bucket}] held by a{owner}"),
+            Wait::IMutex { inode, owner } => write!(f, "i_mutex of inode {inode} held by a{owner}"),
+            Wait::DataSem { inode } => write!(f, "i_data_sem of inode {inode}"),
+            Wait::InvalidateLock { inode } => write!(f, "invalidate_lock of inode {inode}"),
+            Wait::DioBios { dio } => write!(f, "bios of dio d{dio}"),
+            Wait::Writeback { inode } => write!(f, "page writeback of inode {inode}"),
+            Wait::Commit => write!(f, "jbd2_log_wait_commit: transaction not committed"),
+            Wait::JournalLocked => write!(f, "start_this_handle: running transaction T_LOCKED"),
+            Wait::Handles => write!(f, "commit waits for t_updates to reach 0"),
+            Wait::Asleep(Sleep::IoendWq(b)) => write!(f, "asleep on ioend_wq[{b}]"),
+            Wait::Asleep(Sleep::DioWait(i)) => write!(f, "asleep in inode_dio_wait of inode {i}"),
+            Wait::WorkQueue { before } => write!(f, "rsv_conversion_wq runs w{before} first"),
+            Wait::Plugged { owner } => write!(f, "on the plug of a{owner}"),
+            Wait::Finished => write!(f, "finished"),
+        }
+    }
+}

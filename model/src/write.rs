@@ -6,7 +6,6 @@
 //! what a step waits for, and [`run`] applies the step through helpers that compute and do
 //! not decide. DIO steps are in [`crate::dio`].
 
-use crate::exec::Wait;
 use crate::iocb::{
     bitmap_file_check, errno, ext4_unaligned_aio, ext4_unaligned_aio_aligned_eof,
     generic_write_checks,
@@ -16,6 +15,7 @@ use crate::notes::Notes;
 use crate::ops::{DioPath, IocbPrivate, Op, WriteFrame, WriteOp, WritePc};
 use crate::pagecache::{self, page_range, writeback_pending};
 use crate::patches::Patch;
+use crate::state::Wait;
 use crate::state::{ActorId, InodeIx, State};
 use WritePc::*;
 
