@@ -93,11 +93,7 @@ fn the_aio_s_event_is_its_own_success_and_the_failed_bio_is_another_write_s() {
 #[test]
 fn without_bio_errors_the_scenario_shows_only_the_aio_s_own_flush() {
     let toml = STALE_PAGE.replace("bio_errors = true", "bio_errors = false");
-    let initial = Scenario::from_toml(&toml)
-        .expect("a valid scenario")
-        .model()
-        .build()
-        .expect("it builds");
+    let initial = initial_of(&toml);
     let step = model::exec::step;
     let mut found = 0;
     for seed in 0..200 {
@@ -117,6 +113,15 @@ fn without_bio_errors_the_scenario_shows_only_the_aio_s_own_flush() {
     assert!(found > 0, "0018's mechanism at the AIO's own flush");
 }
 
+/// The initial state of the scenario text `toml`.
+fn initial_of(toml: &str) -> model::state::State {
+    Scenario::from_toml(toml)
+        .expect("a valid scenario")
+        .model()
+        .build()
+        .expect("it builds")
+}
+
 /// The class needs no patch: 4.4.121 alone shows it in the same scenario.
 #[test]
 fn the_class_shows_on_4_4_121_without_patches() {
@@ -125,11 +130,7 @@ fn the_class_shows_on_4_4_121_without_patches() {
         .filter(|l| !l.starts_with("patches"))
         .collect::<Vec<_>>()
         .join("\n");
-    let initial = Scenario::from_toml(&toml)
-        .expect("a valid scenario")
-        .model()
-        .build()
-        .expect("it builds");
+    let initial = initial_of(&toml);
     let step = model::exec::step;
     let found = (0..200).any(|seed| {
         [
