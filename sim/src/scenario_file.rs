@@ -330,22 +330,22 @@ impl std::fmt::Display for LoadError {
 
 /// Reads and checks a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
+    load_with(path, parse)
+}
+
+/// Reads and checks a scenario file whose actors may repeat forever (the liveness search).
+pub fn load_looping(path: &Path) -> Result<Looping, LoadError> {
+    load_with(path, parse_looping)
+}
+
+/// Reads `path` and checks its text with `parse`; either failure names the file.
+fn load_with<T>(path: &Path, parse: fn(&str) -> Result<T, String>) -> Result<T, LoadError> {
     let error = |message: String| LoadError {
         path: path.display().to_string(),
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}")))?;
     parse(&text).map_err(|e| error(clip_lines(&e)))
-}
-
-/// Reads and checks a scenario file whose actors may repeat forever (the liveness search).
-pub fn load_looping(path: &Path) -> Result<Looping, LoadError> {
-    let error = |message: String| LoadError {
-        path: path.display().to_string(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read: {e}")))?;
-    parse_looping(&text).map_err(|e| error(clip_lines(&e)))
 }
 
 /// Parses and checks scenario text whose actors may repeat forever.
