@@ -1,4 +1,4 @@
-//! Issue #14, "Search power", the parts that leave the model alone: the canonical scenario's
+//! Search power, the parts that leave the model alone: the canonical scenario's
 //! breadth-first count (the benchmark's anchor), one search for a scenario file under DFS or
 //! BFS, the breadth-first search's memory budget, exact shuttle counts, `bench --json`'s
 //! shape. Bounded by counts, never by time.
@@ -13,8 +13,8 @@ use model::scenario::Scenario;
 use sim::hunt::{CASE_SCHEDULES, Engine, Hunt, Known, Source, Strategy, Until};
 
 /// States of the bounded breadth-first count: the full search of the canonical scenario
-/// (2,081,214 states, about a minute in release on 2 shared cores) is too slow for `cargo
-/// test`, so the anchor is its first states, in breadth-first order.
+/// (2,092,372 states, about half a minute in release on an idle 2-core machine) is too slow
+/// for `cargo test`, so the anchor is its first states, in breadth-first order.
 const CANONICAL_BFS_STATES: u64 = 100_000;
 
 fn canonical() -> Scenario {
