@@ -231,8 +231,8 @@ fn invalidating_before_end_io_caches_the_unwritten_zeros() {
         .assert_holds();
 }
 
-/// Shrunk counterexamples of the all-patches hunt (`/work/research/allhunt` 0001, 0011,
-/// 0018), scenario only: 4.4.121 shows 0016's class in them, not theirs; with e856f93e0fb2
+/// Shrunk counterexamples of the first all-patches hunt (its classes 0001, 0011 and 0018,
+/// README "What the patched hunt left"), scenario only: 4.4.121 shows 0016's class in them, not theirs; with e856f93e0fb2
 /// (which closes 0016) they were
 /// false alarms of the contents oracles, which judged per bio what the patch decides per
 /// io_end (0001: a bio that landed, of an io_end another bio of which failed, stays under an
