@@ -367,7 +367,7 @@ pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
         interrupt,
     } = io;
     let result = match cli.command {
-        Command::Run(args) => run(&args, out),
+        Command::Run(args) => run(&args, progress, out),
         Command::Hunt(args) => {
             let io = Io {
                 out,
@@ -390,7 +390,7 @@ pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
         Command::Patches => list_patches(out),
         Command::Matrix(args) => matrix(&args, progress, out, err),
         Command::Coverage(args) => crate::cli_coverage::run(&args, out),
-        Command::Search(args) => crate::cli_search::run(&args, out),
+        Command::Search(args) => crate::cli_search::run(&args, progress, out),
     };
     result.unwrap_or_else(|message| {
         say!(err, "writeiter: {}", clip_lines(&message));
@@ -425,11 +425,11 @@ impl ScenarioArg<'_> {
     }
 }
 
-fn run(args: &RunArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
+fn run(args: &RunArgs, progress: bool, out: &mut dyn Write) -> Result<ExitCode, String> {
     if let (true, Some(file)) = (args.liveness, &args.file) {
         let search = (args.schedule.as_str(), args.states_max as usize);
         let write = args.write.as_deref();
-        return crate::cli_liveness::run(file, search, &args.patches, write, out);
+        return crate::cli_liveness::run(file, search, &args.patches, write, (progress, out));
     }
     let source = match (&args.file, args.swarm) {
         (_, Some(seed)) => ScenarioArg::Swarm(seed, args.actors_max.unwrap_or(usize::MAX)),
@@ -1248,6 +1248,23 @@ fn class_words(plan: &HuntPlan<'_>, class: &Class) -> String {
         Some(id) => format!("known {id:04} ({})", plan.known.class(id)),
         None => "unknown (new)".to_string(),
     }
+}
+
+/// A line on standard error while one long search runs (`writeiter search`, `run
+/// --liveness`): the time it has taken so far and what it is doing. Hidden unless `shown`
+/// (standard error is a terminal); the caller clears it when the search ends.
+pub(crate) fn working_line(shown: bool, what: &str) -> indicatif::ProgressBar {
+    if !shown {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{elapsed} {spinner} {msg}") {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(Duration::from_millis(PROGRESS_TICK_MS));
+    bar
 }
 
 /// The hunt's progress line on standard error: elapsed time and budget, cases, schedules,

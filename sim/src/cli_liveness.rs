@@ -23,7 +23,7 @@ pub(crate) fn run(
     (schedule, states_max): (&str, usize),
     patches: &PatchArgs,
     write_to: Option<&Path>,
-    out: &mut dyn Write,
+    (progress, out): (bool, &mut dyn Write),
 ) -> Result<ExitCode, String> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
@@ -51,7 +51,11 @@ pub(crate) fn run(
             liveness::replay(&looping, &stem, &cycle).map_err(|e| format!("--schedule: {e}"))?;
         return Ok(print_replay(&replayed, &cycle, out));
     }
-    let found = liveness::search(&looping, states_max)?;
+    let line =
+        crate::cli::working_line(progress, "liveness search: canonical states, breadth-first");
+    let found = liveness::search(&looping, states_max);
+    line.finish_and_clear();
+    let found = found?;
     let searched = if found.cut {
         format!("cut at {states_max} states: not exhaustive")
     } else {
@@ -118,11 +122,11 @@ pub(crate) fn is_lasso(path: &Path) -> bool {
         .is_ok_and(|t| t.get("kind").and_then(toml::Value::as_str) == Some("lasso"))
 }
 
+/// A lasso file read: the scenario (patched), the file, and its stem and cycle.
+type LassoRead = (scenario_file::Looping, LassoFile, Vec<Task>, Vec<Task>);
+
 /// Reads a lasso file: the scenario (patched) and the lasso; errors name the file and field.
-fn load_lasso(
-    path: &Path,
-    patches: &PatchArgs,
-) -> Result<(scenario_file::Looping, LassoFile), String> {
+fn load_lasso(path: &Path, patches: &PatchArgs) -> Result<LassoRead, String> {
     let name = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
     let file: LassoFile =
@@ -139,7 +143,9 @@ fn load_lasso(
     if usize::from(file.victim) >= looping.scenario.actors.len() {
         return Err(format!("{name}: victim: no actor a{}", file.victim));
     }
-    Ok((looping, file))
+    let (stem, cycle) =
+        liveness::parse_lasso(&file.schedule).map_err(|e| format!("{name}: schedule: {e}"))?;
+    Ok((looping, file, stem, cycle))
 }
 
 /// `writeiter replay LASSO`: 0 when the lasso still shows its victim starving, 1 when not.
@@ -148,9 +154,7 @@ pub(crate) fn replay(
     patches: &PatchArgs,
     out: &mut dyn Write,
 ) -> Result<ExitCode, String> {
-    let (looping, file) = load_lasso(path, patches)?;
-    let (stem, cycle) = liveness::parse_lasso(&file.schedule)
-        .map_err(|e| format!("{}: schedule: {e}", path.display()))?;
+    let (looping, file, stem, cycle) = load_lasso(path, patches)?;
     let _ = writeln!(
         out,
         "writeiter replay {}: starvation of a{}, Linux 4.1-4.4{}",
@@ -190,9 +194,7 @@ pub(crate) fn explain(
     patches: &PatchArgs,
     out: &mut dyn Write,
 ) -> Result<ExitCode, String> {
-    let (looping, file) = load_lasso(path, patches)?;
-    let (stem, cycle) = liveness::parse_lasso(&file.schedule)
-        .map_err(|e| format!("{}: schedule: {e}", path.display()))?;
+    let (looping, file, stem, cycle) = load_lasso(path, patches)?;
     let replayed = liveness::replay(&looping, &stem, &cycle)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let title = format!(

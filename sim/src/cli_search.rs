@@ -85,7 +85,7 @@ impl ReductionArg {
 }
 
 /// Runs `writeiter search`.
-pub fn run(args: &SearchArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
+pub fn run(args: &SearchArgs, progress: bool, out: &mut dyn Write) -> Result<ExitCode, String> {
     let scenario = crate::scenario_file::load(&args.file).or_else(|e| {
         let entry = crate::corpus::load(&args.file).map_err(|_| e.to_string())?;
         Ok::<_, String>(entry.scenario)
@@ -98,7 +98,7 @@ pub fn run(args: &SearchArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
         return Err(format!("--oracle: `{oracle}` is not an oracle"));
     }
     let reduction = args.reduction.reduction();
-    let (report, seconds) = search(args, &initial, &oracle, reduction);
+    let (report, seconds) = search((args, progress), &initial, &oracle, reduction);
     let _ = writeln!(out, "{}", verdict(&report));
     let _ = writeln!(out, "{}", figures(args, reduction, &report, seconds));
     if args.compare {
@@ -106,7 +106,7 @@ pub fn run(args: &SearchArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
             Reduction::None => Reduction::Sleep,
             Reduction::Sleep => Reduction::None,
         };
-        let (twin, twin_seconds) = search(args, &initial, &oracle, other);
+        let (twin, twin_seconds) = search((args, progress), &initial, &oracle, other);
         let _ = writeln!(out, "{}", figures(args, other, &twin, twin_seconds));
         let _ = writeln!(
             out,
@@ -123,12 +123,19 @@ pub fn run(args: &SearchArgs, out: &mut dyn Write) -> Result<ExitCode, String> {
 
 /// The search `args` asks for under `reduction`, and its seconds.
 fn search(
-    args: &SearchArgs,
+    (args, progress): (&SearchArgs, bool),
     initial: &model::state::State,
     oracle: &str,
     reduction: Reduction,
 ) -> (SearchReport, f64) {
     let started = Instant::now();
+    let what = match (args.strategy, reduction) {
+        (SearchStrategy::Bfs, Reduction::None) => "breadth-first search",
+        (SearchStrategy::Bfs, Reduction::Sleep) => "breadth-first search under sleep sets",
+        (SearchStrategy::Dfs, Reduction::None) => "depth-first search",
+        (SearchStrategy::Dfs, Reduction::Sleep) => "depth-first search under sleep sets",
+    };
+    let line = crate::cli::working_line(progress, what);
     let step = model::exec::step;
     let accept = |_: &crate::engine::Execution| !args.measure;
     let report = match args.strategy {
@@ -144,6 +151,7 @@ fn search(
             reduce::dfs(initial, limits, step, (oracle, &accept), reduction)
         }
     };
+    line.finish_and_clear();
     (report, started.elapsed().as_secs_f64())
 }
 
