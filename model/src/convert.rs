@@ -2,10 +2,10 @@
 //! `EXT4_GET_BLOCKS_CREATE` turns part of an unwritten extent written. Used by writeback
 //! without dioread_nolock and by the extending DIO path's `ext4_get_block`.
 
-use crate::extent::{Extent, ExtentState};
+use crate::fs::ext4::extents::{Extent, ExtentState};
 use crate::limits::{EXT_INIT_MAX_LEN, EXTENT_MAX_ZEROOUT_KB};
+use crate::mm::filemap::unwritten_merge_allowed;
 use crate::notes::Notes;
-use crate::pagecache::unwritten_merge_allowed;
 use crate::state::{Data, InodeIx, State};
 
 /// Converts `[lblk, lblk + len)`, which starts inside an unwritten extent, to written, in

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::iocb::{Iocb, IovIter, KiFlags};
+use crate::include::fs::{Iocb, IovIter, KiFlags};
 use crate::notes::Notes;
 use crate::ops::{
     CommitPc, CompletePc, Frame, IocbPrivate, Op, OpResult, OtherFrame, OtherPc, WriteFrame,
@@ -154,11 +154,11 @@ impl fmt::Display for StepError {
 fn first_frame(state: &State, op: &Op) -> Frame {
     match op {
         Op::Write(w) => Frame::Write(Box::new(WriteFrame {
-            pc: crate::write::first(state),
+            pc: crate::fs::ext4::file::first(state),
             ..first_write_frame(w)
         })),
         _ => Frame::Other(OtherFrame {
-            pc: crate::other::first(op),
+            pc: crate::fs::vfs::first(op),
             pos: 0,
             read: Vec::new(),
             flag: false,
@@ -175,7 +175,7 @@ pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
 }
 
 /// [`first_write_frame`] iterating over `segments`.
-fn first_write_frame_with(w: &WriteOp, segments: Vec<crate::iocb::Segment>) -> WriteFrame {
+fn first_write_frame_with(w: &WriteOp, segments: Vec<crate::include::fs::Segment>) -> WriteFrame {
     let iocb = Iocb {
         ki_flags: KiFlags::from_file(w.file),
         ki_pos: w.pos,
@@ -255,9 +255,9 @@ fn actor_wait_by(
 fn frame_wait(state: &State, a: ActorId, op: &Op, frame: &Frame) -> Option<Wait> {
     match frame {
         Frame::Idle => unreachable!("a first frame is never idle"),
-        Frame::Write(f) => crate::write::wait(state, a, f),
-        Frame::Other(f) => crate::other::invalidate_lock_wait(state, op, f)
-            .or_else(|| crate::other::wait(state, op, (f.pc, f.tid))),
+        Frame::Write(f) => crate::fs::ext4::file::wait(state, a, f),
+        Frame::Other(f) => crate::fs::vfs::invalidate_lock_wait(state, op, f)
+            .or_else(|| crate::fs::vfs::wait(state, op, (f.pc, f.tid))),
     }
 }
 
@@ -270,9 +270,9 @@ fn idle_wait(state: &State, a: ActorId, op: &Op) -> Option<Wait> {
     match op {
         Op::Write(w) => {
             let mut f = first_write_frame_with(w, Vec::new());
-            f.pc = crate::write::first(state);
+            f.pc = crate::fs::ext4::file::first(state);
             f.iter.count = w.segments.iter().map(|s| s.len).sum();
-            crate::write::wait(state, a, &f)
+            crate::fs::ext4::file::wait(state, a, &f)
         }
         _ => frame_wait(state, a, op, &first_frame(state, op)),
     }
@@ -288,12 +288,12 @@ pub fn task_wait(state: &State, task: Task) -> Result<Option<Wait>, StepError> {
             }
             Ok(actor_wait(state, a))
         }
-        Task::Bio(id) if state.bios.contains_key(&id) => Ok(crate::background::bio_wait(state, id)),
+        Task::Bio(id) if state.bios.contains_key(&id) => Ok(crate::block::bio::bio_wait(state, id)),
         Task::BioError(id) if state.mount.bio_errors && state.bios.contains_key(&id) => {
-            Ok(crate::background::bio_wait(state, id))
+            Ok(crate::block::bio::bio_wait(state, id))
         }
         Task::Work(id) if state.work.contains_key(&id) => {
-            Ok(crate::background::work_wait(state, id))
+            Ok(crate::block::bio::work_wait(state, id))
         }
         _ => Err(StepError::NoSuchTask(task)),
     }
@@ -357,20 +357,20 @@ pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
     let pc = match task {
         Task::Actor(a) => step_actor(state, a, &mut notes),
         Task::Bio(id) => {
-            crate::background::complete_bio(state, id, false, &mut notes);
+            crate::block::bio::complete_bio(state, id, false, &mut notes);
             Pc::BioEnd { failed: false }
         }
         Task::BioError(id) => {
-            crate::background::complete_bio(state, id, true, &mut notes);
+            crate::block::bio::complete_bio(state, id, true, &mut notes);
             Pc::BioEnd { failed: true }
         }
         Task::Work(id) => {
             let pc = work_pc(state, id);
-            crate::background::run_work(state, id, &mut notes);
+            crate::block::bio::run_work(state, id, &mut notes);
             pc
         }
     };
-    crate::background::flush_plugs_of_sleepers(state);
+    crate::block::bio::flush_plugs_of_sleepers(state);
     let hazard = state.hazard.take();
     state.assert_invariants();
     Ok(Event {
@@ -403,17 +403,17 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Notes) -> Pc {
     let named = match (&mut frame, op) {
         (Frame::Write(f), Op::Write(w)) => {
             let named = Pc::Write(f.pc);
-            crate::write::run(state, a, f, w, notes);
+            crate::fs::ext4::file::run(state, a, f, w, notes);
             if state.actors[a as usize].goes_on() {
-                f.pc = crate::write::after(state, f);
+                f.pc = crate::fs::ext4::file::after(state, f);
             }
             named
         }
         (Frame::Other(f), op) => {
             let named = Pc::Other(f.pc);
-            crate::other::run(state, a, op, f, notes);
+            crate::fs::vfs::run(state, a, op, f, notes);
             if state.actors[a as usize].goes_on() {
-                f.pc = crate::other::after(state, op, f);
+                f.pc = crate::fs::vfs::after(state, op, f);
             }
             named
         }
@@ -426,7 +426,7 @@ fn step_actor(state: &mut State, a: ActorId, notes: &mut Notes) -> Pc {
 /// The AIO event of a write: `aio_run_iocb` completes the iocb at once with `ret` unless it
 /// is `-EIOCBQUEUED`, when `ki_complete` brings it later.
 fn aio_event(f: &WriteFrame) -> Option<i64> {
-    let queued = f.ret == crate::iocb::errno::EIOCBQUEUED;
+    let queued = f.ret == crate::include::fs::errno::EIOCBQUEUED;
     if f.iocb.ki_complete && !queued {
         Some(f.ret)
     } else {

@@ -27,9 +27,9 @@
 //! blocks (mm/filemap.c).
 //!
 //! ```
-//! use model::extent::{Extent, ExtentState};
-//! use model::geometry::{Geometry, Mount};
-//! use model::iocb::{FileFlags, Segment};
+//! use model::fs::ext4::extents::{Extent, ExtentState};
+//! use model::fs::ext4::super_::{Geometry, Mount};
+//! use model::include::fs::{FileFlags, Segment};
 //! use model::ops::{Op, WriteOp};
 //! use model::scenario::{InodeSpec, Scenario};
 //!
@@ -79,22 +79,19 @@
 #[macro_use]
 pub mod notes;
 
-pub mod background;
-pub mod convert;
-pub mod dio;
+// The engine interface: not kernel code.
 pub mod drive;
 pub mod exec;
-pub mod extent;
-pub mod geometry;
-pub mod io;
-pub mod iocb;
-pub mod journal;
 pub mod limits;
 pub mod ops;
-pub mod other;
-pub mod pagecache;
 pub mod patches;
 pub mod scenario;
 pub mod state;
-pub mod truncate;
-pub mod write;
+
+// The kernel, laid out as its source tree.
+pub mod block;
+pub mod convert;
+pub mod fs;
+pub mod include;
+pub mod jbd2;
+pub mod mm;

@@ -3,7 +3,7 @@
 //! Each program-counter variant is one interleaving point and names the kernel
 //! code it mirrors.
 
-use crate::iocb::{FileFlags, Iocb, IovIter, Segment};
+use crate::include::fs::{FileFlags, Iocb, IovIter, Segment};
 use crate::state::{Data, InodeIx, ObjId};
 
 /// One `write`/`pwrite`/`io_submit` of a write.
@@ -322,7 +322,7 @@ pub enum CompletePc {
 }
 
 /// Program counter of kjournald2's commit (`jbd2_journal_commit_transaction`,
-/// fs/jbd2/commit.c), see [`crate::journal`].
+/// fs/jbd2/commit.c), see [`crate::jbd2::journal`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CommitPc {
     /// `jbd2_journal_commit_transaction` (fs/jbd2/commit.c:438): `t_state = T_LOCKED`; with

@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::extent::{Extent, ExtentMap, ExtentState};
-use crate::geometry::{Geometry, Mount};
+use crate::fs::ext4::extents::{Extent, ExtentMap, ExtentState};
+use crate::fs::ext4::super_::{Geometry, Mount};
 use crate::limits::{
     ACTORS_MAX, EXT_INIT_MAX_LEN, EXT_MAX_BLOCKS, EXT_UNWRITTEN_MAX_LEN, INODES_MAX, LOFF_T_MAX,
     OPS_PER_ACTOR_MAX, REQUEST_BLOCKS_MAX, SEGMENTS_MAX, SSIZE_T_MAX,
 };
+use crate::mm::filemap::page_from_disk;
 use crate::ops::{Frame, Op};
-use crate::pagecache::page_from_disk;
 use crate::patches::Patches;
 use crate::state::{Actor, Committed, Data, Disk, Inode, State};
 

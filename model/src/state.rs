@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::extent::{ExtentMap, ExtentState};
-use crate::geometry::{Geometry, Mount};
-use crate::iocb::FileFlags;
+use crate::fs::ext4::extents::{ExtentMap, ExtentState};
+use crate::fs::ext4::super_::{Geometry, Mount};
+use crate::include::fs::FileFlags;
 use crate::limits::EXT4_WQ_HASH_SZ;
 use crate::ops::{Frame, Op, OpResult};
 
@@ -397,7 +397,7 @@ pub enum Work {
         /// The io_end.
         io_end: ObjId,
     },
-    /// kjournald2 committing the running transaction ([`crate::journal`]).
+    /// kjournald2 committing the running transaction ([`crate::jbd2::journal`]).
     Commit {
         /// Where in `jbd2_journal_commit_transaction` it is.
         pc: crate::ops::CommitPc,
@@ -421,7 +421,7 @@ pub struct Actor {
     /// Its writeback is inside `ext4_ext_map_blocks` ([`MapEntry`]).
     pub wb_map: MapEntry,
     /// The pages its last flush found under writeback: the ones whose `PG_error` its
-    /// `filemap_fdatawait_range` tests ([`crate::pagecache::fdatawait_errors`]).
+    /// `filemap_fdatawait_range` tests ([`crate::mm::filemap::fdatawait_errors`]).
     pub fdatawait: Vec<u64>,
     /// `file->f_wb_err` of the actor's open file of each inode (by inode index): the
     /// `mapping->wb_err` its `file_check_and_advance_wb_err` last saw, sampled at open

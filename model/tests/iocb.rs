@@ -2,7 +2,7 @@
 //! `MAX_LFS_FILESIZE` refuses and truncates there, and the same offset passes under a larger
 //! limit, so the check reads its argument rather than a constant.
 
-use model::iocb::{
+use model::include::fs::{
     FileFlags, Iocb, IovIter, KiFlags, Segment, WriteChecks, errno, generic_write_checks,
 };
 use model::limits::{MAX_LFS_FILESIZE, RLIM_INFINITY};

@@ -8,8 +8,8 @@
 #[allow(unused_imports)]
 mod common;
 use common::{DEFAULT, buffered, finish, inode};
-use model::geometry::Geometry;
-use model::iocb::errno;
+use model::fs::ext4::super_::Geometry;
+use model::include::fs::errno;
 use model::ops::{Op, OpResult};
 use model::scenario::Scenario;
 

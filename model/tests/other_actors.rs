@@ -91,7 +91,7 @@ mod ext4_setattr {
     /// extension and writeback leave them holes (found by the real-ext4 suite, row M1).
     #[test]
     fn a_truncate_inside_a_page_discards_the_dirty_buffers_past_it() {
-        let g = model::geometry::Geometry {
+        let g = model::fs::ext4::super_::Geometry {
             blkbits: 10,
             sector_bits: 9,
             page_bits: 12,
@@ -505,7 +505,7 @@ mod ext4_aio_mutex_hashing {
 mod direct_read {
     use super::*;
 
-    fn read_steps(mount: model::geometry::Mount) -> Vec<String> {
+    fn read_steps(mount: model::fs::ext4::super_::Mount) -> Vec<String> {
         let read = Op::Read {
             inode: 0,
             pos: 0,
@@ -649,7 +649,7 @@ mod mpage_prepare_extent_to_map {
     /// 1 KiB blocks in 4 KiB pages: the page leaves writeback when its last block write ends.
     #[test]
     fn a_page_of_several_blocks_leaves_writeback_after_all_its_bios() {
-        let g = model::geometry::Geometry {
+        let g = model::fs::ext4::super_::Geometry {
             blkbits: 10,
             sector_bits: 9,
             ..G
@@ -682,7 +682,7 @@ mod ext4_da_reserve_space {
         inodes: Vec<model::scenario::InodeSpec>,
         actors: Vec<Vec<Op>>,
     ) -> model::state::State {
-        let g = model::geometry::Geometry {
+        let g = model::fs::ext4::super_::Geometry {
             disk_blocks: blocks,
             ..G
         };
@@ -715,7 +715,7 @@ mod ext4_da_reserve_space {
             vec![program],
         );
         finish(&mut s);
-        assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::ENOSPC);
+        assert_eq!(write_result(&s, 0, 0).0, model::include::fs::errno::ENOSPC);
     }
 
     /// `ext4_da_write_begin` fails past `i_size`: `ext4_truncate_failed_write` frees the
@@ -747,7 +747,7 @@ mod ext4_da_reserve_space {
         let actors = vec![vec![Op::Write(buffered(B, B)), Op::Write(dio(0, B))]];
         let mut s = small_disk(2, vec![inode(2 * B, &[(3, 1, 0, Unwritten)])], actors);
         finish(&mut s);
-        assert_eq!(write_result(&s, 0, 1).0, model::iocb::errno::ENOSPC);
+        assert_eq!(write_result(&s, 0, 1).0, model::include::fs::errno::ENOSPC);
         assert_eq!(
             s.reserved_blocks(),
             1,
@@ -824,7 +824,7 @@ mod bio_errors {
         let bio = first_bio(&s);
         exec::step(&mut s, Task::BioError(bio)).expect("the device fails the bio");
         finish(&mut s);
-        assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::EIO);
+        assert_eq!(write_result(&s, 0, 0).0, model::include::fs::errno::EIO);
         assert!(s.inodes[0].state_dio_unwritten);
         assert_eq!(s.inodes[0].map.extents[0].state, Unwritten);
         assert_eq!(&s.disk.sectors[0..4], &[Data::Stale(0); 4]);
@@ -841,8 +841,8 @@ mod bio_errors {
         assert_eq!(
             write_result(&s, 0, 0),
             (
-                model::iocb::errno::EIOCBQUEUED,
-                Some(model::iocb::errno::EIO)
+                model::include::fs::errno::EIOCBQUEUED,
+                Some(model::include::fs::errno::EIO)
             )
         );
         assert_eq!(
@@ -875,7 +875,7 @@ mod bio_errors {
         finish(&mut s);
         assert_eq!(
             s.actors[0].results[2],
-            OpResult::Failed(model::iocb::errno::EIO)
+            OpResult::Failed(model::include::fs::errno::EIO)
         );
         assert_eq!(s.actors[0].results[3], OpResult::Done);
     }
@@ -903,7 +903,7 @@ mod bio_errors {
         finish_op(&mut s, 1);
         assert_eq!(s.actors[1].results[0], OpResult::Done, "the punch succeeds");
         finish(&mut s);
-        assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::EIO);
+        assert_eq!(write_result(&s, 0, 0).0, model::include::fs::errno::EIO);
     }
 
     /// `PG_error` beside `AS_EIO` (mm/filemap.c:384-445): an O_DSYNC write's flush found its
@@ -921,11 +921,15 @@ mod bio_errors {
         exec::step(&mut s, Task::BioError(bio)).expect("the device fails the bio");
         assert!(s.inodes[0].pages[&0].error, "ext4_finish_bio: SetPageError");
         finish_op(&mut s, 1);
-        assert_eq!(write_result(&s, 1, 0).0, model::iocb::errno::EIO, "AS_EIO");
+        assert_eq!(
+            write_result(&s, 1, 0).0,
+            model::include::fs::errno::EIO,
+            "AS_EIO"
+        );
         finish(&mut s);
         assert_eq!(
             write_result(&s, 0, 0).0,
-            model::iocb::errno::EIO,
+            model::include::fs::errno::EIO,
             "PG_error"
         );
         assert!(
@@ -948,7 +952,7 @@ mod bio_errors {
         let bio = first_bio(&s);
         exec::step(&mut s, Task::BioError(bio)).expect("the device fails the bio");
         finish(&mut s);
-        assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::EIO);
+        assert_eq!(write_result(&s, 0, 0).0, model::include::fs::errno::EIO);
     }
 
     #[test]
@@ -1010,7 +1014,7 @@ mod ext4_free_blocks {
             Op::Commit,
             Op::Write(dio(2 * B, B)),
         ];
-        let g = model::geometry::Geometry {
+        let g = model::fs::ext4::super_::Geometry {
             disk_blocks: 3,
             ..G
         };
@@ -1043,7 +1047,7 @@ mod ext4_free_blocks {
 /// extent, written back without dioread_nolock.
 mod ext4_ext_convert_to_initialized {
     use super::*;
-    use model::extent::ExtentState;
+    use model::fs::ext4::extents::ExtentState;
     use model::state::State;
 
     /// Writes block `lblk` of an inode of `i_size` holding `extent` and writes it back;
@@ -1141,7 +1145,7 @@ mod ext4_ext_convert_to_initialized {
 /// the others, naming the field.
 mod reachable_initial_state {
     use super::*;
-    use model::geometry::Geometry;
+    use model::fs::ext4::super_::Geometry;
     use model::scenario::Scenario;
 
     fn build(geometry: Geometry, inode: model::scenario::InodeSpec) -> Result<(), String> {
@@ -1280,9 +1284,9 @@ mod io_end_puts {
     #[should_panic(expected = "released while flagged unwritten")]
     fn a_flagged_io_end_of_size_0_meets_the_release_bug_on() {
         let mut s = state(DEFAULT, vec![inode(B, &[(0, 1, 0, Unwritten)])], vec![]);
-        let io_end = model::io::new_io_end(&mut s, 0);
-        model::io::flag_io_unwritten(&mut s, io_end);
-        model::io::put_io_end_defer(&mut s, io_end);
+        let io_end = model::fs::ext4::page_io::new_io_end(&mut s, 0);
+        model::fs::ext4::page_io::flag_io_unwritten(&mut s, io_end);
+        model::fs::ext4::page_io::put_io_end_defer(&mut s, io_end);
     }
 }
 
@@ -1325,7 +1329,7 @@ mod jbd2_journal {
         s.journal.locked = true;
         assert_eq!(exec::task_wait(&s, Task::Actor(0)), Ok(None));
         finish_op(&mut s, 0);
-        assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::EFBIG);
+        assert_eq!(write_result(&s, 0, 0).0, model::include::fs::errno::EFBIG);
         s.journal.locked = false;
     }
 

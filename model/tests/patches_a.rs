@@ -13,7 +13,7 @@ use model::state::{Sleep, State};
 /// The initial state of a scenario under `patches`.
 fn patched(
     patches: Patches,
-    mount: model::geometry::Mount,
+    mount: model::fs::ext4::super_::Mount,
     inode: InodeSpec,
     actors: Vec<Vec<Op>>,
 ) -> State {
@@ -59,7 +59,10 @@ fn after_a_queued_aio(patches: Patches, second: WriteOp) -> State {
         s.inodes[0].i_unwritten, 1,
         "a0's io_end is flagged unwritten"
     );
-    assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::EIOCBQUEUED);
+    assert_eq!(
+        write_result(&s, 0, 0).0,
+        model::include::fs::errno::EIOCBQUEUED
+    );
     s
 }
 
@@ -220,7 +223,10 @@ mod unwritten_wait_after_queue_57a0da28ced8 {
             .position(|t| t.ends_with("dio_complete:EndIo"))
             .unwrap();
         assert!(converted < woken, "{trace:?}");
-        assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::EIOCBQUEUED);
+        assert_eq!(
+            write_result(&s, 0, 0).0,
+            model::include::fs::errno::EIOCBQUEUED
+        );
         assert!(s.inodes[0].i_mutex.is_none() && s.aio_mutex.is_empty());
     }
 

@@ -64,7 +64,7 @@ mod ext4_file_write_iter {
         let limit = G.s_bitmap_maxbytes() as u64;
         let mut s = one_writer(DEFAULT, bitmap_inode(0, &[]), buffered(limit, S));
         finish(&mut s);
-        assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::EFBIG);
+        assert_eq!(write_result(&s, 0, 0).0, model::include::fs::errno::EFBIG);
         assert!(matches!(
             s.actors[0].results[0],
             model::ops::OpResult::Write { sigxfsz: false, .. }
@@ -230,7 +230,7 @@ mod do_blockdev_direct_io {
     fn a_dio_not_even_sector_aligned_fails_einval() {
         let mut s = one_writer(DEFAULT, inode(2 * B, &[(0, 2, 0, Written)]), dio(100, S));
         finish(&mut s);
-        assert_eq!(write_result(&s, 0, 0).0, model::iocb::errno::EINVAL);
+        assert_eq!(write_result(&s, 0, 0).0, model::include::fs::errno::EINVAL);
         assert_eq!(s.inodes[0].i_dio_count, 0);
     }
 
@@ -293,7 +293,7 @@ mod dio_complete {
         );
         assert_eq!(
             write_result(&s, 0, 0),
-            (model::iocb::errno::EIOCBQUEUED, Some(B as i64))
+            (model::include::fs::errno::EIOCBQUEUED, Some(B as i64))
         );
         assert_eq!(s.inodes[0].map.extents[0].state, Written);
         assert_eq!(

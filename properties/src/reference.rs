@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use model::extent::{Extent, ExtentState};
+use model::fs::ext4::extents::{Extent, ExtentState};
 use model::state::Data;
 
 /// `2^31 - 1`: the largest offset without O_LARGEFILE.

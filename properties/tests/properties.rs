@@ -11,9 +11,9 @@
 
 use model::drive;
 use model::exec::{self, Event, Task};
-use model::extent::{Extent, ExtentState};
-use model::geometry::{Geometry, Mount};
-use model::iocb::{FileFlags, Segment, errno};
+use model::fs::ext4::extents::{Extent, ExtentState};
+use model::fs::ext4::super_::{Geometry, Mount};
+use model::include::fs::{FileFlags, Segment, errno};
 use model::limits::{OPS_PER_ACTOR_MAX, RLIM_INFINITY};
 use model::ops::{Frame, Op, OpResult, WriteOp, WritePc};
 use model::scenario::{InodeSpec, Scenario};
@@ -533,12 +533,12 @@ fn run_to_return(state: &mut State) -> (Vec<Event>, State) {
 /// What a crash leaves of `state`'s inode 0: the model's own crash (journal replay, orphan
 /// cleanup), then every sector below the size read from disk.
 fn crash_and_read(mut state: State) -> (u64, Vec<Data>) {
-    model::truncate::crash(&mut state, 0, &mut model::notes::Notes::new(true));
+    model::fs::ext4::inode::crash(&mut state, 0, &mut model::notes::Notes::new(true));
     let size = state.inodes[0].i_size;
     let sector = state.geometry.sectorsize();
     let data = (0..size)
         .step_by(sector as usize)
-        .map(|p| model::pagecache::read_disk_sector(&state, 0, p))
+        .map(|p| model::mm::filemap::read_disk_sector(&state, 0, p))
         .collect();
     (size, data)
 }

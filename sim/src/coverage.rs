@@ -29,7 +29,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use model::exec::{Pc, Task, Wait};
-use model::extent::ExtentState;
+use model::fs::ext4::extents::ExtentState;
 use model::ops::{CommitPc, CompletePc, Frame, Op, OtherPc, WritePc};
 use model::state::{InodeIx, Sleep, State, Work};
 
@@ -273,7 +273,7 @@ fn locate(state: &State, task: Task) -> (Pc, InodeIx, Option<u64>) {
                 Frame::Idle => {
                     let pc = match op {
                         Op::Write(_) => Pc::Write(WritePc::Gate),
-                        op => Pc::Other(model::other::first(op)),
+                        op => Pc::Other(model::fs::vfs::first(op)),
                     };
                     (pc, op_inode(op), op_byte(op))
                 }

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use model::extent::{Extent, ExtentState};
-use model::geometry::{Geometry, Mount};
-use model::iocb::{FileFlags, Segment};
+use model::fs::ext4::extents::{Extent, ExtentState};
+use model::fs::ext4::super_::{Geometry, Mount};
+use model::include::fs::{FileFlags, Segment};
 use model::limits::{OPS_PER_ACTOR_MAX, RLIM_INFINITY};
 use model::ops::{Op, WriteOp};
 use model::patches::Patches;

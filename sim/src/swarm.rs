@@ -5,9 +5,9 @@
 
 use std::fmt;
 
-use model::extent::{Extent, ExtentState};
-use model::geometry::{Geometry, Mount};
-use model::iocb::{FileFlags, Segment};
+use model::fs::ext4::extents::{Extent, ExtentState};
+use model::fs::ext4::super_::{Geometry, Mount};
+use model::include::fs::{FileFlags, Segment};
 use model::limits::RLIM_INFINITY;
 use model::ops::{Op, WriteOp};
 use model::scenario::{InodeSpec, Scenario};

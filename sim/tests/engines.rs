@@ -5,8 +5,8 @@
 
 mod common;
 use model::exec::{self, Event, StepError, Task};
-use model::geometry::{Geometry, Mount};
-use model::iocb::{FileFlags, Segment};
+use model::fs::ext4::super_::{Geometry, Mount};
+use model::include::fs::{FileFlags, Segment};
 use model::limits::RLIM_INFINITY;
 use model::ops::{DioPath, Frame, Op, WriteOp};
 use model::scenario::Scenario;

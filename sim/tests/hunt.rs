@@ -6,8 +6,8 @@ mod common;
 use common::{stdout, writeiter};
 
 use model::exec::{Event, StepError, Task};
-use model::geometry::{Geometry, Mount};
-use model::iocb::{FileFlags, Segment};
+use model::fs::ext4::super_::{Geometry, Mount};
+use model::include::fs::{FileFlags, Segment};
 use model::ops::{Op, WriteOp};
 use model::scenario::Scenario;
 use model::state::State;

@@ -4,7 +4,7 @@
 //! every reachable state and finds no violation at all.
 
 use model::exec::{self, Event, Pc, StepError, Task};
-use model::extent::ExtentState;
+use model::fs::ext4::extents::ExtentState;
 use model::ops::{CommitPc, Frame, OtherPc, WritePc};
 use model::state::{Data, State};
 use sim::Scenario;
@@ -316,7 +316,7 @@ fn ignore_rlimit(state: &mut State, task: Task) -> Result<Event, StepError> {
     if ran(&event, WritePc::WriteChecks)
         && let Frame::Write(f) = &mut state.actors[0].frame
     {
-        f.iter = model::iocb::IovIter::new(segments);
+        f.iter = model::include::fs::IovIter::new(segments);
     }
     Ok(event)
 }

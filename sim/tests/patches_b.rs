@@ -149,7 +149,7 @@ fn failed_aio_dio(patches: Patches) -> model::state::State {
 
 #[test]
 fn a_failed_aio_dio_converts_only_before_74c66bcb7eda() {
-    use model::extent::ExtentState::{Unwritten, Written};
+    use model::fs::ext4::extents::ExtentState::{Unwritten, Written};
     let block = |state: &model::state::State| state.block_state(0, 0);
     let live_io_ends = |state: &model::state::State| state.inodes[0].i_ioend_count;
     // 4.4.121: end_io is called with the bytes mapped and converts the failed range.

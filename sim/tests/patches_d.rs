@@ -4,7 +4,7 @@
 //! it, exhaustively (breadth-first over every reachable state, bounded by a state count); the
 //! model-level tests step the changed steps one at a time.
 
-use model::extent::ExtentState;
+use model::fs::ext4::extents::ExtentState;
 use model::ops::{DioPath, Frame, WritePc};
 use model::patches::{Patch, Patches};
 use model::state::State;

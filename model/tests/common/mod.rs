@@ -2,9 +2,9 @@
 #![allow(dead_code)]
 
 use model::exec::{self, Task};
-use model::extent::{Extent, ExtentState};
-use model::geometry::{Geometry, Mount};
-use model::iocb::{FileFlags, Segment};
+use model::fs::ext4::extents::{Extent, ExtentState};
+use model::fs::ext4::super_::{Geometry, Mount};
+use model::include::fs::{FileFlags, Segment};
 use model::limits::RLIM_INFINITY;
 use model::ops::{Frame, Op, WriteFrame, WriteOp, WritePc};
 use model::scenario::{InodeSpec, Scenario};

@@ -10,13 +10,13 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 
 use model::drive::{self, End};
 use model::exec::{self, Task};
-use model::extent::{Extent, ExtentState};
-use model::geometry::Geometry;
-use model::iocb::{FileFlags, Segment, errno};
+use model::fs::ext4::extents::{Extent, ExtentState};
+use model::fs::ext4::super_::Geometry;
+use model::include::fs::{FileFlags, Segment, errno};
 use model::limits::RLIM_INFINITY;
 use model::limits::STEPS_MAX;
+use model::mm::filemap::read_disk_sector;
 use model::ops::{Frame, Op, OpResult, WriteOp, WritePc};
-use model::pagecache::read_disk_sector;
 use model::scenario::{InodeSpec, Scenario};
 use model::state::{Data, State};
 

@@ -45,10 +45,10 @@ impl Flavour {
     }
 
     /// The model's mount options for this image.
-    pub fn mount(self) -> model::geometry::Mount {
-        model::geometry::Mount {
+    pub fn mount(self) -> model::fs::ext4::super_::Mount {
+        model::fs::ext4::super_::Mount {
             dioread_nolock: self.dioread_nolock(),
-            ..model::geometry::Mount::default()
+            ..model::fs::ext4::super_::Mount::default()
         }
     }
 

@@ -23,7 +23,7 @@
 
 use std::collections::BTreeSet;
 
-use model::extent::{Extent, ExtentState};
+use model::fs::ext4::extents::{Extent, ExtentState};
 
 /// `EXT_INIT_MAX_LEN`: the most blocks one written extent holds.
 const EXT_INIT_MAX_LEN: u64 = 1 << 15;

@@ -14,7 +14,7 @@
 //!   a clean cached page holds what the disk holds, unless the page is the newer (its data's bio failed) or
 //!   the sector is still unsettled (a bio in flight, a conversion pending).
 
-use model::extent::ExtentState;
+use model::fs::ext4::extents::ExtentState;
 use model::state::{Data, InodeIx, State};
 
 use super::history::{History, Step, WriteRecord, ZeroMaker};

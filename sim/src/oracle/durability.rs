@@ -8,7 +8,7 @@
 //! - `size-rules`, crash clause: after a commit and a crash, the recovered size covers every
 //!   sector of a direct write that completed before that commit and whose data survived.
 
-use model::extent::ExtentState;
+use model::fs::ext4::extents::ExtentState;
 use model::state::{Data, State};
 
 use super::contents::{describe, visible};

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 
 use model::exec::{Event, Task};
-use model::extent::ExtentState;
-use model::iocb::errno;
+use model::fs::ext4::extents::ExtentState;
+use model::include::fs::errno;
 use model::ops::{Frame, Op, OpResult};
 use model::patches::Patch;
 use model::state::{BioOwner, Data, InodeIx, ObjId, State};

@@ -26,7 +26,7 @@
 
 use model::drive::End;
 use model::exec::{Event, Pc, Task, Wait};
-use model::iocb::errno;
+use model::include::fs::errno;
 use model::ops::{DioPath, Frame, Op, OpResult, WriteFrame, WritePc};
 use model::state::{Hazard, State};
 

@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use model::extent::{Extent, ExtentState};
+use model::fs::ext4::extents::{Extent, ExtentState};
 use model::scenario::InodeSpec;
 
 /// Runs the `writeiter` binary from the repository root.

@@ -3,9 +3,9 @@
 //! `ext4_convert_unwritten_extents`, `ext4_clear_io_unwritten_flag` + `wake_up_all`,
 //! `inode_dio_begin/end` (fs/ext4/page-io.c, fs/ext4/inode.c).
 
-use crate::extent::ExtentState;
+use crate::fs::ext4::extents::ExtentState;
+use crate::mm::filemap::{end_page_writeback, unwritten_merge_allowed};
 use crate::notes::Notes;
-use crate::pagecache::{end_page_writeback, unwritten_merge_allowed};
 use crate::state::{InodeIx, IoEnd, ObjId, Sleep, State, Work};
 
 /// `ext4_init_io_end`: `count = 1`, `i_ioend_count++`.

@@ -3,8 +3,8 @@
 //! invalidation. Helpers here compute and mutate; they do not pick steps (mm/filemap.c).
 
 use crate::convert::ext4_ext_convert_to_initialized;
-use crate::extent::{Extent, ExtentState};
-use crate::io::{flag_io_unwritten, new_io_end, put_io_end_defer};
+use crate::fs::ext4::extents::{Extent, ExtentState};
+use crate::fs::ext4::page_io::{flag_io_unwritten, new_io_end, put_io_end_defer};
 use crate::limits::{ERRSEQ_CTR_INC, ERRSEQ_SEEN, MAX_ERRNO};
 use crate::notes::Notes;
 use crate::patches::Patch;
@@ -96,7 +96,7 @@ pub fn assert_buffers(page: &Page) {
 }
 
 /// The bit of block `lblk` in the per-block masks of page `index`.
-fn block_bit(g: &crate::geometry::Geometry, index: u64, lblk: u64) -> u64 {
+fn block_bit(g: &crate::fs::ext4::super_::Geometry, index: u64, lblk: u64) -> u64 {
     let shift = g.page_bits - g.blkbits;
     debug_assert_eq!(lblk >> shift, index, "block {lblk} outside page {index}");
     1 << (lblk - (index << shift))
@@ -156,7 +156,7 @@ pub fn da_write_page(
     let bytes = da_write_len(state, pos, count);
     assert!(bytes > 0);
     if da_reserve_fails(state, inode, pos, count) {
-        return Err(crate::iocb::errno::ENOSPC);
+        return Err(crate::include::fs::errno::ENOSPC);
     }
     if !state.inodes[inode].pages.contains_key(&index) {
         let page = page_from_disk(state, inode, index);
@@ -278,7 +278,7 @@ pub fn writeback_needs_map(
 
 /// Logical blocks of page `index` whose bit is set in `dirty`.
 fn dirty_blocks(
-    g: &crate::geometry::Geometry,
+    g: &crate::fs::ext4::super_::Geometry,
     index: u64,
     dirty: u64,
 ) -> impl Iterator<Item = u64> {
@@ -313,7 +313,7 @@ pub fn flush_wait(
     {
         return Some(Wait::Writeback { inode });
     }
-    let busy = !crate::io::data_sem_free(state, inode);
+    let busy = !crate::fs::ext4::page_io::data_sem_free(state, inode);
     writepages_handle_wait(state, inode)
         .or((busy && writeback_needs_map(state, inode, pages)).then_some(Wait::DataSem { inode }))
 }
@@ -323,7 +323,7 @@ pub fn flush_wait(
 /// `mpage_prepare_extent_to_map`.
 pub fn writepages_handle_wait(state: &State, inode: InodeIx) -> Option<Wait> {
     let dirty = state.inodes[inode].pages.values().any(|p| p.dirty != 0);
-    crate::journal::handle_wait_if(state, dirty)
+    crate::jbd2::journal::handle_wait_if(state, dirty)
 }
 
 /// The dirty blocks a writeback pass over `pages` would write: `(page, lblk)` below EOF,
@@ -381,12 +381,12 @@ pub fn start_writeback(
         assert!(!ino.i_data_sem.writer && ino.i_data_sem.readers == 0);
         ino.i_data_sem.writer = true;
         *entry = Some(ino.i_private);
-        crate::journal::handle_start(state);
+        crate::jbd2::journal::handle_start(state);
         return Vec::new();
     }
     let mut io = entry.take().inspect(|_| {
         state.inodes[inode].i_data_sem.writer = false;
-        crate::journal::handle_stop(state);
+        crate::jbd2::journal::handle_stop(state);
     });
     for (_, page) in state.inodes[inode].pages.range_mut(pages) {
         if page.dirty == 0 || (page.writeback > 0 && mode == SyncMode::None) {
@@ -849,7 +849,7 @@ pub fn filemap_set_wb_err(state: &mut State, inode: InodeIx) {
         return;
     }
     let old = state.inodes[inode].wb_err;
-    let eio = crate::iocb::errno::EIO.unsigned_abs() as u32;
+    let eio = crate::include::fs::errno::EIO.unsigned_abs() as u32;
     let mut new = (old & !(MAX_ERRNO | ERRSEQ_SEEN)) | eio;
     if old & ERRSEQ_SEEN != 0 {
         new = new.wrapping_add(ERRSEQ_CTR_INC);

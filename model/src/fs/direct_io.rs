@@ -1,19 +1,19 @@
 //! Direct I/O writes: `ext4_ext_direct_IO`, `ext4_ind_direct_IO` (fs/ext4/inode.c,
 //! indirect.c) and `do_blockdev_direct_IO` with `dio_zero_block` and `dio_complete`
-//! (fs/direct-io.c), fs/ext4/inode.c. The writer's control flow is in [`crate::write::after`];
+//! (fs/direct-io.c), fs/ext4/inode.c. The writer's control flow is in [`crate::fs::ext4::file::after`];
 //! here are the waits and the effects of the DIO steps.
 
 use crate::convert::ext4_ext_convert_to_initialized;
-use crate::extent::{Extent, ExtentState};
-use crate::io::{
+use crate::fs::ext4::extents::{Extent, ExtentState};
+use crate::fs::ext4::page_io::{
     clear_io_unwritten_flag, convert_unwritten_extents, data_sem_free, flag_io_unwritten,
     inode_dio_begin, inode_dio_end, new_io_end, put_converts, put_io_end,
 };
-use crate::iocb::errno;
-use crate::journal::handle_wait_if;
+use crate::include::fs::errno;
+use crate::jbd2::journal::handle_wait_if;
+use crate::mm::filemap::unwritten_merge_allowed;
 use crate::notes::Notes;
 use crate::ops::{DioPath, IocbPrivate, WriteFrame, WriteOp, WritePc};
-use crate::pagecache::unwritten_merge_allowed;
 use crate::patches::Patch;
 use crate::state::Wait;
 use crate::state::{ActorId, Bio, BioOwner, Data, Dio, InodeIx, ObjId, State};
@@ -51,7 +51,7 @@ pub fn wait(state: &State, _a: ActorId, f: &WriteFrame) -> Option<Wait> {
                     f.dio_ret
                 },
             );
-            let invalidate = || crate::background::invalidate_wait(state, dio, ret);
+            let invalidate = || crate::block::bio::invalidate_wait(state, dio, ret);
             handle_then_sem(completes && end_io_converts(state, dio, ret))
                 .or_else(|| completes.then(invalidate).flatten())
         }
@@ -227,7 +227,7 @@ pub(crate) fn extends(state: &State, f: &WriteFrame) -> bool {
 ///
 /// Here: an extending extent-file write whose first block is not wholly past EOF takes
 /// `ext4_ext_direct_IO`'s steps between `ext4_ind_direct_IO`'s orphan step and its end
-/// (the order of 4.7's `ext4_direct_IO_write`): see [`crate::write::after`].
+/// (the order of 4.7's `ext4_direct_IO_write`): see [`crate::fs::ext4::file::after`].
 pub(crate) fn dio_refactor_unwritten(state: &State, f: &WriteFrame) -> bool {
     let ino = &state.inodes[f.inode];
     let blocksize = state.geometry.blocksize();
@@ -348,12 +348,12 @@ fn map_enter(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     if patched {
         // 109811c20fb8: ext4_ext_map_blocks no longer reads ext4_inode_aio(inode).
         f.gb_io = None;
-        crate::journal::handle_start(state);
+        crate::jbd2::journal::handle_start(state);
         note!(notes, "down_write(i_data_sem)");
         return;
     }
     f.gb_io = ino.i_private;
-    crate::journal::handle_start(state);
+    crate::jbd2::journal::handle_start(state);
     note!(
         notes,
         "down_write(i_data_sem), io = i_private = {}",
@@ -368,7 +368,7 @@ fn get_block(state: &mut State, a: ActorId, f: &mut WriteFrame, op: &WriteOp, no
     let mapped = map_for_dio(state, f, (lblk, want, create), notes);
     if std::mem::take(&mut f.gb_io_pending) {
         state.inodes[f.inode].i_data_sem.writer = false;
-        crate::journal::handle_stop(state);
+        crate::jbd2::journal::handle_stop(state);
     }
     let Some((len, pblk, new)) = mapped else {
         f.last_new = false;
@@ -731,9 +731,9 @@ fn drop_refcount(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
 /// sync, no `ki_complete`. Returns the byte count or the error.
 fn dio_complete_sync(state: &mut State, id: ObjId, ret: i64, notes: &mut Notes) -> i64 {
     let ret = complete_ret(&state.dios[&id], ret);
-    crate::background::sync_complete_invalidate(state, id, (ret, true), notes);
+    crate::block::bio::sync_complete_invalidate(state, id, (ret, true), notes);
     end_io_call(state, id, ret, notes);
-    crate::background::sync_complete_invalidate(state, id, (ret, false), notes);
+    crate::block::bio::sync_complete_invalidate(state, id, (ret, false), notes);
     let dio = state.dios.remove(&id).expect("dio");
     inode_dio_end(state, dio.inode);
     note!(notes, "dio_complete (sync) ret={ret}");
@@ -744,7 +744,7 @@ fn dio_complete_sync(state: &mut State, id: ObjId, ret: i64, notes: &mut Notes) 
 /// else the bytes transferred.
 pub fn dio_result(dio: &Dio) -> i64 {
     if dio.io_error {
-        crate::iocb::errno::EIO
+        crate::include::fs::errno::EIO
     } else {
         dio.result as i64
     }
@@ -807,7 +807,7 @@ fn puts_convert(state: &State, f: &WriteFrame) -> bool {
     let refs = 1 + u8::from(extra_put(state, f));
     end.unwritten
         && end.count == refs
-        && crate::io::has_unwritten(state, end.inode, end.offset, end.size)
+        && crate::fs::ext4::page_io::has_unwritten(state, end.inode, end.offset, end.size)
 }
 
 /// "When no IO was submitted ext4_end_io_dio() was not called so we have to put iocb's
@@ -886,8 +886,8 @@ fn ind_end(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     if failed_write_truncates(state, f) {
         // ext4_truncate_failed_write: truncate_inode_pages(i_size), ext4_truncate.
         let i_size = state.inodes[f.inode].i_size;
-        crate::truncate::truncate_pagecache(state, f.inode, i_size, notes);
-        crate::truncate::ext4_truncate(state, f.inode, i_size, notes);
+        crate::fs::ext4::inode::truncate_pagecache(state, f.inode, i_size, notes);
+        crate::fs::ext4::inode::ext4_truncate(state, f.inode, i_size, notes);
         note!(notes, "ext4_truncate_failed_write");
     }
     let ino = &mut state.inodes[f.inode];

@@ -174,7 +174,7 @@ pub fn generic_write_checks(
     s_maxbytes: u64,
 ) -> WriteChecks {
     let efbig = |sigxfsz| WriteChecks {
-        ret: crate::iocb::errno::EFBIG,
+        ret: crate::include::fs::errno::EFBIG,
         sigxfsz,
     };
     if from.count() == 0 {

@@ -3,14 +3,14 @@
 //! (`dio_aio_complete_work` on `s_dio_done_wq`: `dio_complete` in its order) and the
 //! conversion worker (`ext4_end_io_rsv_work` on `rsv_conversion_wq`).
 
-use crate::dio::dio_end_io;
-use crate::io::{
+use crate::fs::direct_io::dio_end_io;
+use crate::fs::ext4::page_io::{
     clear_io_unwritten_flag, convert_unwritten_extents, data_sem_free, inode_dio_end,
     put_io_end_defer, release_io_end,
 };
+use crate::mm::filemap::{end_page_writeback, page_range, start_writeback, writeback_pending};
 use crate::notes::Notes;
 use crate::ops::{CompletePc, Frame, OpResult};
-use crate::pagecache::{end_page_writeback, page_range, start_writeback, writeback_pending};
 use crate::patches::Patch;
 use crate::state::Wait;
 use crate::state::{BioOwner, Dio, ObjId, State, Work};
@@ -44,7 +44,7 @@ pub fn complete_bio(state: &mut State, id: ObjId, failed: bool, notes: &mut Note
                 // ext4_end_bio: mapping_set_error; ext4_finish_bio: SetPageError (run
                 // later for an unwritten io_end, but before its end_page_writeback).
                 state.inodes[bio.inode].as_eio = true;
-                crate::pagecache::filemap_set_wb_err(state, bio.inode);
+                crate::mm::filemap::filemap_set_wb_err(state, bio.inode);
                 io_end_failed(state, io_end);
                 for index in &bio.pages {
                     let page = state.inodes[bio.inode].pages.get_mut(index);
@@ -101,9 +101,11 @@ fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Notes) {
     // dio_bio_end_aio runs dio_complete here, in bio-completion (interrupt) context
     // (fs/direct-io.c:306-314): its end_io may drop the io_end's last reference.
     let d = &state.dios[&id];
-    let converts_here = crate::dio::end_io_put(state, d, crate::dio::dio_result(d)).is_some_and(
-        |(e, _, clears)| !clears && state.io_ends[&e].count == 1 && state.io_ends[&e].unwritten,
-    );
+    let converts_here =
+        crate::fs::direct_io::end_io_put(state, d, crate::fs::direct_io::dio_result(d))
+            .is_some_and(|(e, _, clears)| {
+                !clears && state.io_ends[&e].count == 1 && state.io_ends[&e].unwritten
+            });
     if converts_here {
         state.hazard = Some(crate::state::Hazard::SleepInAtomic(format!(
             "dio d{id} completes in bio-completion (interrupt) context without \
@@ -115,7 +117,7 @@ fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Notes) {
     dio_end_io(state, id, notes);
     let dio = state.dios.remove(&id).expect("dio");
     inode_dio_end(state, dio.inode);
-    ki_complete(state, &dio, crate::dio::dio_result(&dio), notes);
+    ki_complete(state, &dio, crate::fs::direct_io::dio_result(&dio), notes);
 }
 
 /// `ki_complete` (`aio_complete`): the AIO event of the dio's write.
@@ -152,12 +154,13 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
                 return first.map(|w| Wait::WorkQueue { before: w });
             }
             let end = &state.io_ends[io_end];
-            let converts = crate::io::has_unwritten(state, end.inode, end.offset, end.size)
-                && !end_io_skips_conversion(state, end);
+            let converts =
+                crate::fs::ext4::page_io::has_unwritten(state, end.inode, end.offset, end.size)
+                    && !end_io_skips_conversion(state, end);
             let inode = end.inode;
             (converts && !data_sem_free(state, inode)).then_some(Wait::DataSem { inode })
         }
-        Work::Commit { pc } => crate::journal::commit_wait(state, *pc),
+        Work::Commit { pc } => crate::jbd2::journal::commit_wait(state, *pc),
         Work::DioComplete {
             wb_map: Some(_), ..
         } => None,
@@ -165,7 +168,7 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
             pc: CompletePc::SyncCommitWait,
             tid,
             ..
-        } => tid.and_then(|tid| crate::journal::committed_wait(state, tid)),
+        } => tid.and_then(|tid| crate::jbd2::journal::committed_wait(state, tid)),
         Work::DioComplete { dio, pc, .. } => {
             let d = &state.dios[dio];
             let inode = d.inode;
@@ -173,17 +176,23 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
             let busy = !data_sem_free(state, inode);
             match pc {
                 CompletePc::EndIo => {
-                    let converts = crate::dio::end_io_converts(state, d, crate::dio::dio_result(d));
+                    let converts = crate::fs::direct_io::end_io_converts(
+                        state,
+                        d,
+                        crate::fs::direct_io::dio_result(d),
+                    );
                     // ext4_convert_unwritten_extents(NULL, ...) starts its handle
                     // (fs/ext4/extents.c:5074) before down_write(i_data_sem).
-                    crate::journal::handle_wait_if(state, converts)
+                    crate::jbd2::journal::handle_wait_if(state, converts)
                         .or((converts && busy).then_some(Wait::DataSem { inode }))
                 }
-                CompletePc::SyncFlush => crate::pagecache::flush_wait(state, inode, pages),
+                CompletePc::SyncFlush => crate::mm::filemap::flush_wait(state, inode, pages),
                 CompletePc::SyncFlushWait => {
                     writeback_pending(state, inode, pages).then_some(Wait::Writeback { inode })
                 }
-                CompletePc::Invalidate => invalidate_wait(state, d, crate::dio::dio_result(d)),
+                CompletePc::Invalidate => {
+                    invalidate_wait(state, d, crate::fs::direct_io::dio_result(d))
+                }
                 CompletePc::DioEnd
                 | CompletePc::SyncCommit
                 | CompletePc::SyncCommitWait
@@ -197,7 +206,7 @@ pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
 pub fn run_work(state: &mut State, id: ObjId, notes: &mut Notes) {
     match state.work[&id].clone() {
         Work::EndIo { io_end } => end_io_work(state, id, io_end, notes),
-        Work::Commit { pc } => match crate::journal::commit_step(state, pc, notes) {
+        Work::Commit { pc } => match crate::jbd2::journal::commit_step(state, pc, notes) {
             Some(pc) => {
                 state.work.insert(id, Work::Commit { pc });
             }
@@ -305,7 +314,7 @@ fn dio_complete_step(
             Some(after_end_io(state))
         }
         CompletePc::Invalidate => {
-            dio_complete_invalidate(state, &d, crate::dio::dio_result(&d), notes);
+            dio_complete_invalidate(state, &d, crate::fs::direct_io::dio_result(&d), notes);
             Some(after_invalidate(state))
         }
         CompletePc::DioEnd => {
@@ -324,10 +333,10 @@ fn dio_complete_step(
             })
         }
         CompletePc::SyncFlush => {
-            let mode = crate::pagecache::SyncMode::All;
+            let mode = crate::mm::filemap::SyncMode::All;
             start_writeback(state, d.inode, pages.clone(), mode, wb_map);
             if wb_map.is_none() {
-                let found = crate::pagecache::under_writeback(state, d.inode, pages);
+                let found = crate::mm::filemap::under_writeback(state, d.inode, pages);
                 state.dios.get_mut(&id).expect("dio").fdatawait = found;
             }
             Some(if wb_map.is_some() {
@@ -339,7 +348,7 @@ fn dio_complete_step(
         CompletePc::SyncFlushWait => {
             // ext4_sync_file returns the flush's error at once, before any commit.
             let found = std::mem::take(&mut state.dios.get_mut(&id).expect("dio").fdatawait);
-            if crate::pagecache::sync_file_wait(state, d.owner, d.inode, &found, notes) {
+            if crate::mm::filemap::sync_file_wait(state, d.owner, d.inode, &found, notes) {
                 state.dios.get_mut(&id).expect("dio").sync_error = true;
                 return Some(CompletePc::KiComplete);
             }
@@ -347,9 +356,9 @@ fn dio_complete_step(
         }
         CompletePc::SyncCommit => {
             // ext4_sync_file's datasync is generic_write_sync's `!(file->f_flags & __O_SYNC)`.
-            *tid = crate::journal::sync_target(state, d.inode, !d.file.o_sync);
+            *tid = crate::jbd2::journal::sync_target(state, d.inode, !d.file.o_sync);
             match *tid {
-                Some(t) => crate::journal::request_commit(state, t, notes),
+                Some(t) => crate::jbd2::journal::request_commit(state, t, notes),
                 None => note!(notes, "tid committed: no commit"),
             }
             Some(CompletePc::SyncCommitWait)
@@ -357,10 +366,10 @@ fn dio_complete_step(
         CompletePc::SyncCommitWait => Some(CompletePc::KiComplete),
         CompletePc::KiComplete => {
             state.dios.remove(&id);
-            let ret = crate::dio::dio_result(&d);
+            let ret = crate::fs::direct_io::dio_result(&d);
             // "if (err < 0 && ret > 0) ret = err": the sync error replaces a positive result.
             let ret = if d.sync_error && ret > 0 {
-                crate::iocb::errno::EIO
+                crate::include::fs::errno::EIO
             } else {
                 ret
             };
@@ -470,7 +479,7 @@ pub fn dio_complete_invalidate(state: &mut State, dio: &Dio, ret: i64, notes: &m
         return;
     }
     let pages = page_range(state, dio.offset, dio.offset + dio.result - 1);
-    let clean = crate::pagecache::invalidate_pages2(state, dio.inode, pages.clone());
+    let clean = crate::mm::filemap::invalidate_pages2(state, dio.inode, pages.clone());
     note!(
         notes,
         "invalidate_inode_pages2_range({}..={}){}",

@@ -1,11 +1,11 @@
 //! Truncate in `ext4_setattr` order (fs/ext4/inode.c) and a crash followed by
 //! journal replay and `ext4_orphan_cleanup`.
 
-use crate::extent::ExtentState;
-use crate::geometry::Geometry;
+use crate::fs::ext4::extents::ExtentState;
+use crate::fs::ext4::super_::Geometry;
+use crate::mm::filemap::page_from_disk;
 use crate::notes::Notes;
 use crate::ops::{Frame, OpResult, OtherFrame, OtherPc};
-use crate::pagecache::page_from_disk;
 use crate::state::{ActorId, Data, Disk, InodeIx, Page, Sleep, State};
 
 /// One step of `ftruncate(size)`.
@@ -208,7 +208,7 @@ fn zero_block_range(state: &mut State, inode: InodeIx, from: u64, to: u64, notes
     // (fs/ext4/inode.c:3499-3501, 742-743); a mapped one keeps its flags.
     page.bh_mapped |= bit;
     page.dirty |= bit;
-    crate::pagecache::assert_buffers(page);
+    crate::mm::filemap::assert_buffers(page);
     // mark_buffer_dirty, then ext4_jbd2_file_inode in data=ordered (fs/ext4/inode.c:3544).
     state.inodes[inode].ordered = true;
     note!(notes, "zero {from}..{to} in page {index}");
@@ -374,7 +374,7 @@ fn discard_buffers(page: &mut Page, g: Geometry, from: u64, to: u64) {
         page.bh_delay &= !(1 << block);
         page.bh_unwritten &= !(1 << block);
     }
-    crate::pagecache::assert_buffers(page);
+    crate::mm::filemap::assert_buffers(page);
 }
 
 /// Power failure: what the committed journal and the disk hold survives; journal
@@ -423,7 +423,7 @@ pub fn crash(state: &mut State, a: ActorId, notes: &mut Notes) {
             ext4_truncate(state, inode, size, notes);
         }
     }
-    crate::journal::commit_recovered(state);
+    crate::jbd2::journal::commit_recovered(state);
     state.crashed = true;
     kill_others(state, a);
     note!(notes, "crash: journal replayed, orphans truncated");

@@ -212,7 +212,7 @@ fn switch(state: &mut State, notes: &mut Notes) {
 fn submit_data_buffers(state: &mut State, notes: &mut Notes) {
     let ordered: Vec<InodeIx> = ordered_inodes(state).collect();
     for inode in ordered {
-        let bios = crate::pagecache::write_mapped_pages(state, inode);
+        let bios = crate::mm::filemap::write_mapped_pages(state, inode);
         note!(
             notes,
             "journal_submit_data_buffers inode {inode}: {}",

@@ -3,13 +3,13 @@
 //! journal replay. [`after`] holds their control flow, [`wait`] their waits, [`run`] their
 //! effects.
 
-use crate::io::data_sem_free;
-use crate::journal::{handle_wait, handle_wait_if};
-use crate::notes::Notes;
-use crate::ops::{Op, OtherFrame, OtherPc};
-use crate::pagecache::{
+use crate::fs::ext4::page_io::data_sem_free;
+use crate::jbd2::journal::{handle_wait, handle_wait_if};
+use crate::mm::filemap::{
     self, page_range, read_disk_sector, writeback_needs_map, writeback_pending,
 };
+use crate::notes::Notes;
+use crate::ops::{Op, OtherFrame, OtherPc};
 use crate::state::Wait;
 use crate::state::{ActorId, InodeIx, State};
 use OtherPc::*;
@@ -25,7 +25,7 @@ pub fn first(op: &Op) -> OtherPc {
         Op::Writeback { .. } => WritebackRun,
         Op::Commit => Commit,
         Op::Crash => Crash,
-        Op::Write(_) => unreachable!("writes run in crate::write"),
+        Op::Write(_) => unreachable!("writes run in crate::fs::ext4::file"),
     }
 }
 
@@ -126,8 +126,8 @@ pub fn wait(state: &State, op: &Op, (pc, tid): (OtherPc, Option<u32>)) -> Option
             .i_data_sem
             .writer
             .then_some(Wait::DataSem { inode }),
-        Flush | LockedFlush | PunchFlush => pagecache::flush_wait(state, inode, pages),
-        WritebackRun => pagecache::writepages_handle_wait(state, inode)
+        Flush | LockedFlush | PunchFlush => filemap::flush_wait(state, inode, pages),
+        WritebackRun => filemap::writepages_handle_wait(state, inode)
             .or((writeback_needs_map(state, inode, pages) && busy())
                 .then_some(Wait::DataSem { inode })),
         FlushWait | LockedFlushWait => {
@@ -138,7 +138,7 @@ pub fn wait(state: &State, op: &Op, (pc, tid): (OtherPc, Option<u32>)) -> Option
         TruncatePagecache => writeback_pending(state, inode, pages)
             .then_some(Wait::Writeback { inode })
             .or_else(|| handle_wait_if(state, matches!(op, Op::PunchHole { .. }))),
-        CommitWait => tid.and_then(|tid| crate::journal::committed_wait(state, tid)),
+        CommitWait => tid.and_then(|tid| crate::jbd2::journal::committed_wait(state, tid)),
         _ => None,
     }
 }
@@ -179,8 +179,8 @@ pub fn invalidate_lock_wait(state: &State, op: &Op, f: &OtherFrame) -> Option<Wa
 /// The transaction fsync's `jbd2_complete_transaction` or the forced commit waits for.
 fn commit_target(state: &State, op: &Op) -> Option<u32> {
     match *op {
-        Op::Fsync { inode, datasync } => crate::journal::sync_target(state, inode, datasync),
-        _ => crate::journal::force_target(state),
+        Op::Fsync { inode, datasync } => crate::jbd2::journal::sync_target(state, inode, datasync),
+        _ => crate::jbd2::journal::force_target(state),
     }
 }
 
@@ -190,46 +190,50 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
     match (op, f.pc) {
         (Op::Read { .. }, ReadPage) => read_step(state, op, f, notes),
         (Op::Read { .. }, DioReadBegin) => dio_read_begin(state, inode, f, notes),
-        (Op::Read { .. }, IMutexLock) => crate::truncate::lock_i_mutex(state, a, inode, notes),
-        (Op::Read { .. }, IMutexUnlock) => crate::truncate::unlock_i_mutex(state, a, inode, notes),
+        (Op::Read { .. }, IMutexLock) => {
+            crate::fs::ext4::inode::lock_i_mutex(state, a, inode, notes)
+        }
+        (Op::Read { .. }, IMutexUnlock) => {
+            crate::fs::ext4::inode::unlock_i_mutex(state, a, inode, notes)
+        }
         (_, Flush | LockedFlush) => {
-            pagecache::writeback_by(state, a, (inode, pages), pagecache::SyncMode::All, notes);
+            filemap::writeback_by(state, a, (inode, pages), filemap::SyncMode::All, notes);
         }
         (Op::PunchHole { .. }, PunchFlush) => {
             f.flag = state.inodes[inode].pages.values().any(|p| p.dirty != 0);
             if f.flag {
-                let mode = pagecache::SyncMode::All;
-                pagecache::writeback_by(state, a, (inode, pages), mode, notes);
+                let mode = filemap::SyncMode::All;
+                filemap::writeback_by(state, a, (inode, pages), mode, notes);
             } else {
                 note!(notes, "no page tagged dirty: no flush");
             }
         }
         (_, WritebackRun) => {
-            pagecache::writeback_by(state, a, (inode, pages), pagecache::SyncMode::None, notes);
+            filemap::writeback_by(state, a, (inode, pages), filemap::SyncMode::None, notes);
         }
         (Op::Read { .. }, LockedFlushWait) => {
             // The locked path drops i_mutex before returning the error.
-            if pagecache::fdatawait_by(state, a, inode, notes) {
-                f.error = crate::iocb::errno::EIO;
-                crate::truncate::unlock_i_mutex(state, a, inode, notes);
+            if filemap::fdatawait_by(state, a, inode, notes) {
+                f.error = crate::include::fs::errno::EIO;
+                crate::fs::ext4::inode::unlock_i_mutex(state, a, inode, notes);
             }
         }
         // fsync is ext4_sync_file: its wait reports through the file under Errseq.
         (Op::Fsync { .. }, FlushWait) => {
-            if pagecache::sync_file_wait_by(state, a, inode, notes) {
-                f.error = crate::iocb::errno::EIO;
+            if filemap::sync_file_wait_by(state, a, inode, notes) {
+                f.error = crate::include::fs::errno::EIO;
             }
         }
         (_, FlushWait) => {
-            if pagecache::fdatawait_by(state, a, inode, notes) {
-                f.error = crate::iocb::errno::EIO;
+            if filemap::fdatawait_by(state, a, inode, notes) {
+                f.error = crate::include::fs::errno::EIO;
             }
         }
         (_, Done) => {}
         (_, Commit) => {
             f.tid = commit_target(state, op);
             match f.tid {
-                Some(tid) => crate::journal::request_commit(state, tid, notes),
+                Some(tid) => crate::jbd2::journal::request_commit(state, tid, notes),
                 None => note!(notes, "nothing to commit"),
             }
         }
@@ -245,11 +249,13 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
             f.pos = state.inodes[inode].i_size;
             note!(notes, "i_size={}", f.pos);
         }
-        (Op::Truncate { size, .. }, _) => crate::truncate::run(state, a, inode, *size, f, notes),
-        (Op::PunchHole { pos, len, .. }, _) => {
-            crate::truncate::punch(state, a, inode, (*pos, *len), f, notes)
+        (Op::Truncate { size, .. }, _) => {
+            crate::fs::ext4::inode::run(state, a, inode, *size, f, notes)
         }
-        (_, Crash) => crate::truncate::crash(state, a, notes),
+        (Op::PunchHole { pos, len, .. }, _) => {
+            crate::fs::ext4::inode::punch(state, a, inode, (*pos, *len), f, notes)
+        }
+        (_, Crash) => crate::fs::ext4::inode::crash(state, a, notes),
         (op, pc) => unreachable!("{pc:?} is not a step of {op:?}"),
     }
 }
@@ -261,11 +267,11 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
 fn dio_read_begin(state: &mut State, inode: InodeIx, f: &mut OtherFrame, notes: &mut Notes) {
     let nolock = state.should_dioread_nolock(inode);
     if nolock {
-        crate::io::inode_dio_begin(state, inode);
+        crate::fs::ext4::page_io::inode_dio_begin(state, inode);
     }
     f.flag = !nolock || state.inodes[inode].state_dioread_lock;
     if nolock && f.flag {
-        crate::io::inode_dio_end(state, inode);
+        crate::fs::ext4::page_io::inode_dio_end(state, inode);
     }
     note!(
         notes,
@@ -288,7 +294,7 @@ fn read_step(state: &mut State, op: &Op, f: &mut OtherFrame, notes: &mut Notes) 
     let g = state.geometry;
     if direct && !f.flag {
         // The unlocked read's I/O is done in this step: its inode_dio_end.
-        crate::io::inode_dio_end(state, inode);
+        crate::fs::ext4::page_io::inode_dio_end(state, inode);
     }
     let end = start.saturating_add(len).min(state.inodes[inode].i_size);
     let pos = f.pos.max(start);
@@ -303,7 +309,7 @@ fn read_step(state: &mut State, op: &Op, f: &mut OtherFrame, notes: &mut Notes) 
         f.pos = end;
     } else {
         let chunk = (g.pagesize() - (pos & (g.pagesize() - 1))).min(end - pos);
-        let data = pagecache::read_page(state, inode, pos, chunk);
+        let data = filemap::read_page(state, inode, pos, chunk);
         f.read.extend(data);
         f.pos = pos + chunk;
     }

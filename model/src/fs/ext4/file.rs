@@ -4,16 +4,16 @@
 //! Three functions hold a writer's whole control flow: [`after`] says where a writer goes
 //! once the step at its program counter ran (the function read top to bottom), [`wait`] says
 //! what a step waits for, and [`run`] applies the step through helpers that compute and do
-//! not decide. DIO steps are in [`crate::dio`].
+//! not decide. DIO steps are in [`crate::fs::direct_io`].
 
-use crate::iocb::{
+use crate::include::fs::{
     bitmap_file_check, errno, ext4_unaligned_aio, ext4_unaligned_aio_aligned_eof,
     generic_write_checks,
 };
-use crate::journal::{handle_wait, handle_wait_if};
+use crate::jbd2::journal::{handle_wait, handle_wait_if};
+use crate::mm::filemap::{self, page_range, writeback_pending};
 use crate::notes::Notes;
 use crate::ops::{DioPath, IocbPrivate, Op, WriteFrame, WriteOp, WritePc};
-use crate::pagecache::{self, page_range, writeback_pending};
 use crate::patches::Patch;
 use crate::state::Wait;
 use crate::state::{ActorId, InodeIx, State};
@@ -54,7 +54,7 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         DirectInvalidate if f.dio_ret == errno::EBUSY => PerformWrite,
         DirectInvalidate => DirectIo,
         // 914f82a32d02: an extending write on the unwritten path runs the orphan step first.
-        DirectIo if crate::dio::ext_orphan_first(state, f) => IndBegin,
+        DirectIo if crate::fs::direct_io::ext_orphan_first(state, f) => IndBegin,
         DirectIo => match f.path {
             None => DirectEnd,
             Some(DioPath::Ind) => IndBegin,
@@ -63,7 +63,7 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         ExtBegin if f.overwrite => ExtOverwriteUnlock,
         ExtBegin | ExtOverwriteUnlock => ExtSetPrivate,
         IndBegin if f.path != Some(DioPath::Ind) => ExtBegin,
-        ExtSetPrivate if crate::dio::inits_io_end(state, f) => ExtInitIoEnd,
+        ExtSetPrivate if crate::fs::direct_io::inits_io_end(state, f) => ExtInitIoEnd,
         ExtSetPrivate | ExtInitIoEnd | IndBegin => DioStart,
         DioStart if f.dio.is_none() => after_dio(state, f),
         DioStart => DioGetBlock,
@@ -102,7 +102,7 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
 fn after_dio(state: &State, f: &WriteFrame) -> WritePc {
     if f.path == Some(DioPath::Ind) {
         IndEnd
-    } else if crate::dio::puts_own_io_end(state) {
+    } else if crate::fs::direct_io::puts_own_io_end(state) {
         ExtPutIoEnd
     } else {
         ExtConvertAndEnd
@@ -192,7 +192,7 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
         // ext4_da_write_end takes i_data_sem.
         PerformWrite => {
             let pos = f.buffered_pos + f.status;
-            let disksize = pagecache::da_write_updates_disksize(state, inode, pos, f.iter.count());
+            let disksize = filemap::da_write_updates_disksize(state, inode, pos, f.iter.count());
             // ext4_truncate_failed_write: truncate_inode_pages waits for the EOF page's
             // writeback (mm/truncate.c:298), ext4_truncate takes down_write(i_data_sem).
             let truncates = write_begin_failure_truncates(state, f);
@@ -206,7 +206,7 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
                         .then_some(Wait::Writeback { inode })
                 })
         }
-        DirectFlush => pagecache::flush_wait(state, inode, range()),
+        DirectFlush => filemap::flush_wait(state, inode, range()),
         DirectFlushWait | DirectInvalidate => (ino.nrpages() > 0
             && writeback_pending(state, inode, range()))
         .then_some(Wait::Writeback { inode }),
@@ -215,17 +215,17 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
         DirectEnd => (ino.nrpages() > 0 && writeback_pending(state, inode, range()))
             .then_some(Wait::Writeback { inode })
             .or_else(|| handle_wait_if(state, direct_end_raises_size(state, f))),
-        FallbackFlush => pagecache::flush_wait(state, inode, buffered_range(state, f)),
+        FallbackFlush => filemap::flush_wait(state, inode, buffered_range(state, f)),
         FallbackFlushWait => writeback_pending(state, inode, buffered_range(state, f))
             .then_some(Wait::Writeback { inode }),
-        SyncFlush => pagecache::flush_wait(state, inode, sync_range(state, f)),
+        SyncFlush => filemap::flush_wait(state, inode, sync_range(state, f)),
         SyncFlushWait => writeback_pending(state, inode, sync_range(state, f))
             .then_some(Wait::Writeback { inode }),
         SyncCommitWait => f
             .commit_tid
-            .and_then(|tid| crate::journal::committed_wait(state, tid)),
+            .and_then(|tid| crate::jbd2::journal::committed_wait(state, tid)),
         DioGetBlock | DioDrop | ExtPutIoEnd | ExtConvertAndEnd | IndBegin | IndEnd => {
-            crate::dio::wait(state, a, f)
+            crate::fs::direct_io::wait(state, a, f)
         }
         _ => None,
     }
@@ -253,13 +253,13 @@ pub fn run(state: &mut State, a: ActorId, f: &mut WriteFrame, op: &WriteOp, note
         DirectFlush => flush(state, a, f.inode, range_of(state, f), notes),
         DirectFlushWait => {
             // generic_file_direct_write: "if (written) goto out".
-            if pagecache::fdatawait_by(state, a, f.inode, notes) {
+            if filemap::fdatawait_by(state, a, f.inode, notes) {
                 f.written = errno::EIO;
             }
         }
         SyncFlushWait => {
             // ext4_sync_file returns the error before the commit; it replaces ret.
-            if pagecache::sync_file_wait_by(state, a, f.inode, notes) {
+            if filemap::sync_file_wait_by(state, a, f.inode, notes) {
                 f.ret = errno::EIO;
             }
         }
@@ -279,7 +279,7 @@ pub fn run(state: &mut State, a: ActorId, f: &mut WriteFrame, op: &WriteOp, note
         FinishPlug | IoSubmitFinishPlug => finish_plug(state, a, f, notes),
         AioMutexUnlock => unlock_aio_mutex(state, a, f, notes),
         Done => unreachable!("a finished write takes no step"),
-        _ => crate::dio::run(state, a, f, op, notes),
+        _ => crate::fs::direct_io::run(state, a, f, op, notes),
     }
     if f.pc == OutUnlock && f.aio_mutex.is_some() {
         unlock_aio_mutex(state, a, f, notes);
@@ -388,13 +388,13 @@ fn unwritten_wait(state: &mut State, a: ActorId, f: &WriteFrame, notes: &mut Not
 
 fn lock_i_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Notes) {
     assert!(!f.i_mutex_held);
-    crate::truncate::lock_i_mutex(state, a, f.inode, notes);
+    crate::fs::ext4::inode::lock_i_mutex(state, a, f.inode, notes);
     f.i_mutex_held = true;
 }
 
 fn unlock_i_mutex(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Notes) {
     assert!(f.i_mutex_held);
-    crate::truncate::unlock_i_mutex(state, a, f.inode, notes);
+    crate::fs::ext4::inode::unlock_i_mutex(state, a, f.inode, notes);
     f.i_mutex_held = false;
     if f.pc == IMutexUnlock {
         f.ret = f.written;
@@ -410,9 +410,9 @@ fn write_checks_result(
     f: &WriteFrame,
     op: &WriteOp,
 ) -> (
-    crate::iocb::WriteChecks,
-    crate::iocb::Iocb,
-    crate::iocb::IovIter,
+    crate::include::fs::WriteChecks,
+    crate::include::fs::Iocb,
+    crate::include::fs::IovIter,
 ) {
     let ino = &state.inodes[f.inode];
     let g = &state.geometry;
@@ -487,7 +487,7 @@ fn flush(
     pages: std::ops::RangeInclusive<u64>,
     notes: &mut Notes,
 ) {
-    pagecache::writeback_by(state, a, (inode, pages), pagecache::SyncMode::All, notes);
+    filemap::writeback_by(state, a, (inode, pages), filemap::SyncMode::All, notes);
 }
 
 /// `invalidate_inode_pages2_range` before the direct I/O; `-EBUSY` → all buffered.
@@ -495,7 +495,7 @@ fn direct_invalidate(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     if state.inodes[f.inode].nrpages() == 0 {
         return;
     }
-    if !pagecache::invalidate_pages2(state, f.inode, range_of(state, f)) {
+    if !filemap::invalidate_pages2(state, f.inode, range_of(state, f)) {
         note!(notes, "invalidate -EBUSY: written=0, buffered fallback");
         f.dio_ret = errno::EBUSY;
         f.written = 0;
@@ -514,7 +514,7 @@ fn direct_io(state: &State, f: &mut WriteFrame, notes: &mut Notes) {
     } else if !ino.extents
         // 914f82a32d02: an extending extent-file write keeps ext4_ext_direct_IO's unwritten
         // get_block unless `round_down(offset, blocksize) >= i_size`.
-        || (crate::dio::extends(state, f) && !crate::dio::dio_refactor_unwritten(state, f))
+        || (crate::fs::direct_io::extends(state, f) && !crate::fs::direct_io::dio_refactor_unwritten(state, f))
     {
         Some(DioPath::Ind)
     } else if f.overwrite {
@@ -542,7 +542,7 @@ fn direct_end_raises_size(state: &State, f: &WriteFrame) -> bool {
 /// The tail of `generic_file_direct_write` (mm/filemap.c).
 fn direct_end(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
     if state.inodes[f.inode].nrpages() > 0 {
-        pagecache::invalidate_pages2(state, f.inode, range_of(state, f));
+        filemap::invalidate_pages2(state, f.inode, range_of(state, f));
     }
     let written = f.dio_ret;
     if written > 0 {
@@ -567,7 +567,7 @@ fn direct_end(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
 /// error when none were.
 fn perform_write(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mut Notes) {
     let pos = f.buffered_pos + f.status;
-    let bytes = match pagecache::da_write_page(state, f.inode, pos, f.iter.count(), op.tag) {
+    let bytes = match filemap::da_write_page(state, f.inode, pos, f.iter.count(), op.tag) {
         Ok(bytes) => bytes,
         Err(error) => {
             f.perform_error = error;
@@ -606,8 +606,8 @@ fn perform_write(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mu
 fn write_begin_failure_truncates(state: &State, f: &WriteFrame) -> bool {
     let pos = f.buffered_pos + f.status;
     let count = f.iter.count();
-    pagecache::da_reserve_fails(state, f.inode, pos, count)
-        && pos + pagecache::da_write_len(state, pos, count) > state.inodes[f.inode].i_size
+    filemap::da_reserve_fails(state, f.inode, pos, count)
+        && pos + filemap::da_write_len(state, pos, count) > state.inodes[f.inode].i_size
 }
 
 /// `ext4_truncate_failed_write` (fs/ext4/truncate.h:11-15): `truncate_inode_pages(mapping,
@@ -615,8 +615,8 @@ fn write_begin_failure_truncates(state: &State, f: &WriteFrame) -> bool {
 /// `i_disksize` becomes `i_size`.
 fn truncate_failed_write(state: &mut State, inode: InodeIx, notes: &mut Notes) {
     let i_size = state.inodes[inode].i_size;
-    crate::truncate::truncate_pagecache(state, inode, i_size, notes);
-    crate::truncate::ext4_truncate(state, inode, i_size, notes);
+    crate::fs::ext4::inode::truncate_pagecache(state, inode, i_size, notes);
+    crate::fs::ext4::inode::ext4_truncate(state, inode, i_size, notes);
     note!(notes, "ext4_truncate_failed_write");
 }
 
@@ -625,7 +625,7 @@ fn truncate_failed_write(state: &mut State, inode: InodeIx, notes: &mut Notes) {
 /// On a flush error "we don't know how much we wrote, so just return the number of bytes
 /// which were direct-written": `ki_pos` stays after the direct part.
 fn fallback_done(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Notes) {
-    if pagecache::fdatawait_by(state, a, f.inode, notes) {
+    if filemap::fdatawait_by(state, a, f.inode, notes) {
         // `return written ? written : err` (mm/filemap.c:2681): with nothing written
         // directly, the flush's error.
         if f.written == 0 {
@@ -635,7 +635,7 @@ fn fallback_done(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut 
     }
     f.iocb.ki_pos = f.buffered_pos + f.status;
     f.written += f.status as i64;
-    pagecache::invalidate_mapping_pages(state, f.inode, buffered_range(state, f));
+    filemap::invalidate_mapping_pages(state, f.inode, buffered_range(state, f));
     note!(
         notes,
         "fallback written={} ki_pos={}",
@@ -648,9 +648,9 @@ fn fallback_done(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut 
 /// `datasync = !O_SYNC` (include/linux/fs.h:2465), so O_DSYNC and IS_SYNC wait for
 /// `i_datasync_tid`, O_SYNC for `i_sync_tid`.
 fn sync_commit(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
-    f.commit_tid = crate::journal::sync_target(state, f.inode, !f.file.o_sync);
+    f.commit_tid = crate::jbd2::journal::sync_target(state, f.inode, !f.file.o_sync);
     match f.commit_tid {
-        Some(tid) => crate::journal::request_commit(state, tid, notes),
+        Some(tid) => crate::jbd2::journal::request_commit(state, tid, notes),
         None => note!(notes, "tid committed: no commit"),
     }
 }

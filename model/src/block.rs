@@ -1,0 +1,3 @@
+//! block/: bios and their completion.
+
+pub mod bio;

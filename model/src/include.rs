@@ -1,0 +1,3 @@
+//! include/linux/: the types the write path passes around.
+
+pub mod fs;

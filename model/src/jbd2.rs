@@ -1,0 +1,3 @@
+//! fs/jbd2/: the journal (kept at the crate root as `jbd2`, as the kernel's own name for it).
+
+pub mod journal;

@@ -1,0 +1,3 @@
+//! mm/: the page cache (mm/filemap.c).
+
+pub mod filemap;
