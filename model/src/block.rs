@@ -1,3 +1,4 @@
 //! block/: bios and their completion.
 
 pub mod bio;
+pub mod blk_core;

@@ -4,8 +4,7 @@
 
 use crate::exec::{self, Event, StepError, Task};
 use crate::limits::STEPS_MAX;
-use crate::state::State;
-use crate::state::Wait;
+use crate::state::{State, Wait};
 
 /// A finished run: the applied steps and how it ended.
 #[derive(Clone, Debug)]

@@ -2,16 +2,16 @@
 //! ([`task_wait`]), and applying one task's next step ([`step`]). A task is an actor, an
 //! in-flight bio (the block layer may complete any of them next) or a queued work item.
 
-use std::fmt;
-
 use crate::include::fs::{Iocb, IovIter, KiFlags};
 use crate::notes::Notes;
 use crate::ops::{
     CommitPc, CompletePc, Frame, IocbPrivate, Op, OpResult, OtherFrame, OtherPc, WriteFrame,
     WriteOp, WritePc,
 };
-pub use crate::state::Wait;
 use crate::state::{ActorId, ObjId, State};
+use std::fmt;
+
+pub use crate::state::Wait;
 
 /// What can take a step: an actor, an in-flight bio, or a work item. The engine-independent
 /// schedule is a sequence of these, printed `a0`, `b12`, `w7`.
@@ -256,7 +256,7 @@ fn frame_wait(state: &State, a: ActorId, op: &Op, frame: &Frame) -> Option<Wait>
     match frame {
         Frame::Idle => unreachable!("a first frame is never idle"),
         Frame::Write(f) => crate::fs::ext4::file::wait(state, a, f),
-        Frame::Other(f) => crate::fs::vfs::invalidate_lock_wait(state, op, f)
+        Frame::Other(f) => crate::mm::filemap::invalidate_lock_wait(state, op, f)
             .or_else(|| crate::fs::vfs::wait(state, op, (f.pc, f.tid))),
     }
 }
@@ -293,7 +293,7 @@ pub fn task_wait(state: &State, task: Task) -> Result<Option<Wait>, StepError> {
             Ok(crate::block::bio::bio_wait(state, id))
         }
         Task::Work(id) if state.work.contains_key(&id) => {
-            Ok(crate::block::bio::work_wait(state, id))
+            Ok(crate::kernel::workqueue::work_wait(state, id))
         }
         _ => Err(StepError::NoSuchTask(task)),
     }
@@ -366,11 +366,13 @@ pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
         }
         Task::Work(id) => {
             let pc = work_pc(state, id);
-            crate::block::bio::run_work(state, id, &mut notes);
+            crate::kernel::workqueue::run_work(state, id, &mut notes);
             pc
         }
     };
-    crate::block::bio::flush_plugs_of_sleepers(state);
+    crate::block::blk_core::flush_plugs_of_sleepers(state, |state, a| {
+        actor_wait(state, a).is_some()
+    });
     let hazard = state.hazard.take();
     state.assert_invariants();
     Ok(Event {

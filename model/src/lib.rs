@@ -90,8 +90,8 @@ pub mod state;
 
 // The kernel, laid out as its source tree.
 pub mod block;
-pub mod convert;
 pub mod fs;
 pub mod include;
 pub mod jbd2;
+pub mod kernel;
 pub mod mm;

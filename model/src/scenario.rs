@@ -2,8 +2,6 @@
 //! and cached pages) and the actors with their programs. [`Scenario::build`] checks it and
 //! makes the initial [`State`]; an error names the field at fault.
 
-use std::collections::BTreeMap;
-
 use crate::fs::ext4::extents::{Extent, ExtentMap, ExtentState};
 use crate::fs::ext4::super_::{Geometry, Mount};
 use crate::limits::{
@@ -14,6 +12,7 @@ use crate::mm::filemap::page_from_disk;
 use crate::ops::{Frame, Op};
 use crate::patches::Patches;
 use crate::state::{Actor, Committed, Data, Disk, Inode, State};
+use std::collections::BTreeMap;
 
 /// One inode at the start.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,13 +2,12 @@
 //! the hashed `aio_mutex` buckets and the actors. Pure data: `Clone + Eq + Hash`, so engines
 //! can store and compare states.
 
-use std::collections::BTreeMap;
-
 use crate::fs::ext4::extents::{ExtentMap, ExtentState};
 use crate::fs::ext4::super_::{Geometry, Mount};
 use crate::include::fs::FileFlags;
 use crate::limits::EXT4_WQ_HASH_SZ;
 use crate::ops::{Frame, Op, OpResult};
+use std::collections::BTreeMap;
 
 /// Index of an actor (a task that runs a program of operations).
 pub type ActorId = u8;

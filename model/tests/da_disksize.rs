@@ -4,22 +4,25 @@
 #[allow(unused_imports)]
 mod common;
 use common::*;
-use model::mm::filemap::{self, SyncMode};
+use model::mm::filemap::SyncMode;
 use model::state::State;
 
 /// An empty extent file under dioread_nolock, its first `S` bytes written buffered and
 /// submitted by writeback: block 0 allocated unwritten, its bio in flight.
 fn submitted_eof_block() -> State {
     let mut s = state(NOLOCK, vec![inode(0, &[])], vec![]);
-    assert_eq!(filemap::da_write_page(&mut s, 0, 0, S, 1), Ok(S));
+    assert_eq!(
+        model::fs::ext4::inode::da_write_page(&mut s, 0, 0, S, 1),
+        Ok(S)
+    );
     assert_eq!(s.inodes[0].i_disksize, 0, "a delayed buffer: no update");
     let mut entry = None;
-    let bios = filemap::start_writeback(&mut s, 0, 0..=0, SyncMode::All, &mut entry);
+    let bios = model::fs::ext4::inode::start_writeback(&mut s, 0, 0..=0, SyncMode::All, &mut entry);
     assert!(
         bios.is_empty() && entry.is_some(),
         "dioread_nolock maps first"
     );
-    let bios = filemap::start_writeback(&mut s, 0, 0..=0, SyncMode::All, &mut entry);
+    let bios = model::fs::ext4::inode::start_writeback(&mut s, 0, 0..=0, SyncMode::All, &mut entry);
     assert_eq!(bios.len(), 1);
     assert_eq!(s.inodes[0].i_disksize, S, "ext4_wb_update_i_disksize");
     assert_eq!(s.inodes[0].map.pblk(0).map(|(_, st)| st), Some(Unwritten));
@@ -38,8 +41,13 @@ fn submitted_eof_block() -> State {
 #[test]
 fn an_extending_write_into_a_submitted_unwritten_block_raises_i_disksize() {
     let mut s = submitted_eof_block();
-    assert!(filemap::da_write_updates_disksize(&s, 0, S, S));
-    assert_eq!(filemap::da_write_page(&mut s, 0, S, S, 2), Ok(S));
+    assert!(model::fs::ext4::inode::da_write_updates_disksize(
+        &s, 0, S, S
+    ));
+    assert_eq!(
+        model::fs::ext4::inode::da_write_page(&mut s, 0, S, S, 2),
+        Ok(S)
+    );
     assert_eq!(s.inodes[0].i_size, 2 * S);
     assert_eq!(
         s.inodes[0].i_disksize,
@@ -55,11 +63,16 @@ fn an_extending_write_into_a_submitted_unwritten_block_raises_i_disksize() {
 #[test]
 fn a_page_read_again_maps_its_buffer_from_the_unwritten_extent() {
     let mut s = submitted_eof_block();
-    filemap::end_page_writeback(&mut s, 0, &[0]);
-    filemap::invalidate_mapping_pages(&mut s, 0, 0..=0);
+    model::mm::filemap::end_page_writeback(&mut s, 0, &[0]);
+    model::mm::truncate::invalidate_mapping_pages(&mut s, 0, 0..=0);
     assert!(s.inodes[0].pages.is_empty());
-    assert!(!filemap::da_write_updates_disksize(&s, 0, S, S));
-    assert_eq!(filemap::da_write_page(&mut s, 0, S, S, 2), Ok(S));
+    assert!(!model::fs::ext4::inode::da_write_updates_disksize(
+        &s, 0, S, S
+    ));
+    assert_eq!(
+        model::fs::ext4::inode::da_write_page(&mut s, 0, S, S, 2),
+        Ok(S)
+    );
     assert_eq!(s.inodes[0].i_disksize, S);
     let page = &s.inodes[0].pages[&0];
     assert_eq!((page.bh_mapped, page.bh_unwritten), (1, 1));

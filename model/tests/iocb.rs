@@ -2,10 +2,9 @@
 //! `MAX_LFS_FILESIZE` refuses and truncates there, and the same offset passes under a larger
 //! limit, so the check reads its argument rather than a constant.
 
-use model::include::fs::{
-    FileFlags, Iocb, IovIter, KiFlags, Segment, WriteChecks, errno, generic_write_checks,
-};
+use model::include::fs::{FileFlags, Iocb, IovIter, KiFlags, Segment, errno};
 use model::limits::{MAX_LFS_FILESIZE, RLIM_INFINITY};
+use model::mm::filemap::{WriteChecks, generic_write_checks};
 
 const LARGE: FileFlags = FileFlags {
     o_direct: false,

@@ -533,7 +533,7 @@ fn run_to_return(state: &mut State) -> (Vec<Event>, State) {
 /// What a crash leaves of `state`'s inode 0: the model's own crash (journal replay, orphan
 /// cleanup), then every sector below the size read from disk.
 fn crash_and_read(mut state: State) -> (u64, Vec<Data>) {
-    model::fs::ext4::inode::crash(&mut state, 0, &mut model::notes::Notes::new(true));
+    model::fs::ext4::super_::crash(&mut state, 0, &mut model::notes::Notes::new(true));
     let size = state.inodes[0].i_size;
     let sector = state.geometry.sectorsize();
     let data = (0..size)

@@ -14,7 +14,6 @@ mod common;
 use common::corpus_file;
 use model::fs::ext4::extents::ExtentState;
 use model::include::fs::errno::EIO;
-use model::mm::filemap;
 use model::ops::OpResult;
 use model::state::State;
 use sim::check::{Inode, Scenario, op};
@@ -124,7 +123,7 @@ fn errseq_reports_one_error_to_every_open_file() {
     // Each file saw the error once: a second check reports nothing ...
     let notes = &mut model::notes::Notes::new(true);
     for a in [0, 1] {
-        assert!(!filemap::file_check_and_advance_wb_err(
+        assert!(!model::mm::filemap::file_check_and_advance_wb_err(
             &mut patched,
             a,
             0,
@@ -132,9 +131,9 @@ fn errseq_reports_one_error_to_every_open_file() {
         ));
     }
     // ... and a new error, recorded after it was seen, reaches both again.
-    filemap::filemap_set_wb_err(&mut patched, 0);
+    model::mm::filemap::filemap_set_wb_err(&mut patched, 0);
     for a in [0, 1] {
-        assert!(filemap::file_check_and_advance_wb_err(
+        assert!(model::mm::filemap::file_check_and_advance_wb_err(
             &mut patched,
             a,
             0,
@@ -147,7 +146,7 @@ fn errseq_reports_one_error_to_every_open_file() {
 #[test]
 fn without_errseq_wb_err_stays_zero() {
     let mut v44 = after("0001", None, "a1 a1 a1 a1 a1 a1 a0 e2 a0", true);
-    filemap::filemap_set_wb_err(&mut v44, 0);
+    model::mm::filemap::filemap_set_wb_err(&mut v44, 0);
     assert_eq!(v44.inodes[0].wb_err, 0);
 }
 

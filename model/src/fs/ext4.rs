@@ -2,6 +2,8 @@
 
 pub mod extents;
 pub mod file;
+pub mod fsync;
+pub mod indirect;
 pub mod inode;
 pub mod page_io;
 // `super` is a keyword: the module is `super_`, its file `super.rs` as the kernel's super.c.

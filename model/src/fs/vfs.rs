@@ -3,15 +3,14 @@
 //! journal replay. [`after`] holds their control flow, [`wait`] their waits, [`run`] their
 //! effects.
 
-use crate::fs::ext4::page_io::data_sem_free;
-use crate::jbd2::journal::{handle_wait, handle_wait_if};
-use crate::mm::filemap::{
-    self, page_range, read_disk_sector, writeback_needs_map, writeback_pending,
-};
+use crate::fs::ext4::fsync::commit_target;
+use crate::fs::ext4::indirect::dio_read_begin;
+use crate::fs::ext4::inode::{data_sem_free, writeback_needs_map};
+use crate::jbd2::transaction::{handle_wait, handle_wait_if};
+use crate::mm::filemap::{page_range, read_step, writeback_pending};
 use crate::notes::Notes;
 use crate::ops::{Op, OtherFrame, OtherPc};
-use crate::state::Wait;
-use crate::state::{ActorId, InodeIx, State};
+use crate::state::{ActorId, InodeIx, State, Wait};
 use OtherPc::*;
 
 /// The first step of `op`.
@@ -126,8 +125,8 @@ pub fn wait(state: &State, op: &Op, (pc, tid): (OtherPc, Option<u32>)) -> Option
             .i_data_sem
             .writer
             .then_some(Wait::DataSem { inode }),
-        Flush | LockedFlush | PunchFlush => filemap::flush_wait(state, inode, pages),
-        WritebackRun => filemap::writepages_handle_wait(state, inode)
+        Flush | LockedFlush | PunchFlush => crate::mm::filemap::flush_wait(state, inode, pages),
+        WritebackRun => crate::fs::ext4::inode::writepages_handle_wait(state, inode)
             .or((writeback_needs_map(state, inode, pages) && busy())
                 .then_some(Wait::DataSem { inode })),
         FlushWait | LockedFlushWait => {
@@ -140,47 +139,6 @@ pub fn wait(state: &State, op: &Op, (pc, tid): (OtherPc, Option<u32>)) -> Option
             .or_else(|| handle_wait_if(state, matches!(op, Op::PunchHole { .. }))),
         CommitWait => tid.and_then(|tid| crate::jbd2::journal::committed_wait(state, tid)),
         _ => None,
-    }
-}
-
-/// d4f5258eae7b ("ext4: Convert to use mapping->invalidate_lock", v5.15) with its mm half,
-/// 730633f0b7f9 ("mm: Protect operations adding pages to page cache with invalidate_lock"):
-/// a buffered read that must bring a page into the page cache takes
-/// `mapping->invalidate_lock` shared first, so it waits while a punch or a truncate holds it
-/// for write (mm/filemap.c, 6.8.1 `filemap_create_folio`:2446 and `filemap_update_page`:2376;
-/// mm/readahead.c `page_cache_ra_unbounded`:225):
-///
-/// ```text
-/// +    filemap_invalidate_lock_shared(mapping);
-///      error = filemap_add_folio(mapping, folio, index,
-/// ```
-///
-/// A page already cached is copied out with no lock. 4.4's `do_generic_file_read` takes no
-/// lock at all.
-pub fn invalidate_lock_wait(state: &State, op: &Op, f: &OtherFrame) -> Option<Wait> {
-    let Op::Read {
-        inode,
-        pos: start,
-        direct: false,
-        ..
-    } = *op
-    else {
-        return None;
-    };
-    let ino = &state.inodes[inode];
-    let index = f.pos.max(start) >> state.geometry.page_bits;
-    (state.patched(crate::patches::Patch::InvalidateLock)
-        && f.pc == ReadPage
-        && ino.invalidate_lock.writer
-        && !ino.pages.contains_key(&index))
-    .then_some(Wait::InvalidateLock { inode })
-}
-
-/// The transaction fsync's `jbd2_complete_transaction` or the forced commit waits for.
-fn commit_target(state: &State, op: &Op) -> Option<u32> {
-    match *op {
-        Op::Fsync { inode, datasync } => crate::jbd2::journal::sync_target(state, inode, datasync),
-        _ => crate::jbd2::journal::force_target(state),
     }
 }
 
@@ -197,35 +155,47 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
             crate::fs::ext4::inode::unlock_i_mutex(state, a, inode, notes)
         }
         (_, Flush | LockedFlush) => {
-            filemap::writeback_by(state, a, (inode, pages), filemap::SyncMode::All, notes);
+            crate::mm::filemap::writeback_by(
+                state,
+                a,
+                (inode, pages),
+                crate::mm::filemap::SyncMode::All,
+                notes,
+            );
         }
         (Op::PunchHole { .. }, PunchFlush) => {
             f.flag = state.inodes[inode].pages.values().any(|p| p.dirty != 0);
             if f.flag {
-                let mode = filemap::SyncMode::All;
-                filemap::writeback_by(state, a, (inode, pages), mode, notes);
+                let mode = crate::mm::filemap::SyncMode::All;
+                crate::mm::filemap::writeback_by(state, a, (inode, pages), mode, notes);
             } else {
                 note!(notes, "no page tagged dirty: no flush");
             }
         }
         (_, WritebackRun) => {
-            filemap::writeback_by(state, a, (inode, pages), filemap::SyncMode::None, notes);
+            crate::mm::filemap::writeback_by(
+                state,
+                a,
+                (inode, pages),
+                crate::mm::filemap::SyncMode::None,
+                notes,
+            );
         }
         (Op::Read { .. }, LockedFlushWait) => {
             // The locked path drops i_mutex before returning the error.
-            if filemap::fdatawait_by(state, a, inode, notes) {
+            if crate::mm::filemap::fdatawait_by(state, a, inode, notes) {
                 f.error = crate::include::fs::errno::EIO;
                 crate::fs::ext4::inode::unlock_i_mutex(state, a, inode, notes);
             }
         }
         // fsync is ext4_sync_file: its wait reports through the file under Errseq.
         (Op::Fsync { .. }, FlushWait) => {
-            if filemap::sync_file_wait_by(state, a, inode, notes) {
+            if crate::fs::ext4::fsync::sync_file_wait_by(state, a, inode, notes) {
                 f.error = crate::include::fs::errno::EIO;
             }
         }
         (_, FlushWait) => {
-            if filemap::fdatawait_by(state, a, inode, notes) {
+            if crate::mm::filemap::fdatawait_by(state, a, inode, notes) {
                 f.error = crate::include::fs::errno::EIO;
             }
         }
@@ -255,63 +225,7 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
         (Op::PunchHole { pos, len, .. }, _) => {
             crate::fs::ext4::inode::punch(state, a, inode, (*pos, *len), f, notes)
         }
-        (_, Crash) => crate::fs::ext4::inode::crash(state, a, notes),
+        (_, Crash) => crate::fs::ext4::super_::crash(state, a, notes),
         (op, pc) => unreachable!("{pc:?} is not a step of {op:?}"),
     }
-}
-
-/// `ext4_ind_direct_IO` for a read (fs/ext4/indirect.c): with dioread_nolock,
-/// `inode_dio_begin` "while holding extra i_dio_count ref" checks `EXT4_STATE_DIOREAD_LOCK`;
-/// set, `inode_dio_end` and the locked path. The unlocked read holds `i_dio_count` until
-/// its I/O is done, so truncate and punch wait for it in `inode_dio_wait`.
-fn dio_read_begin(state: &mut State, inode: InodeIx, f: &mut OtherFrame, notes: &mut Notes) {
-    let nolock = state.should_dioread_nolock(inode);
-    if nolock {
-        crate::fs::ext4::page_io::inode_dio_begin(state, inode);
-    }
-    f.flag = !nolock || state.inodes[inode].state_dioread_lock;
-    if nolock && f.flag {
-        crate::fs::ext4::page_io::inode_dio_end(state, inode);
-    }
-    note!(
-        notes,
-        "{} path",
-        if f.flag { "locked" } else { "dioread_nolock" }
-    );
-}
-
-/// One page of a buffered read, or the whole of a direct read (read from disk as mapped now).
-fn read_step(state: &mut State, op: &Op, f: &mut OtherFrame, notes: &mut Notes) {
-    let Op::Read {
-        inode,
-        pos: start,
-        len,
-        direct,
-    } = *op
-    else {
-        unreachable!()
-    };
-    let g = state.geometry;
-    if direct && !f.flag {
-        // The unlocked read's I/O is done in this step: its inode_dio_end.
-        crate::fs::ext4::page_io::inode_dio_end(state, inode);
-    }
-    let end = start.saturating_add(len).min(state.inodes[inode].i_size);
-    let pos = f.pos.max(start);
-    if pos >= end {
-        f.pos = end.max(pos);
-        return;
-    }
-    if direct {
-        let sectors = (pos..end).step_by(g.sectorsize() as usize);
-        f.read
-            .extend(sectors.map(|p| read_disk_sector(state, inode, p)));
-        f.pos = end;
-    } else {
-        let chunk = (g.pagesize() - (pos & (g.pagesize() - 1))).min(end - pos);
-        let data = filemap::read_page(state, inode, pos, chunk);
-        f.read.extend(data);
-        f.pos = pos + chunk;
-    }
-    note!(notes, "read up to {} ({} sectors)", f.pos, f.read.len());
 }

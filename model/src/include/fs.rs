@@ -3,7 +3,8 @@
 //! `is_sync_kiocb` (include/linux/fs.h), `generic_write_checks` (mm/filemap.c), the head of
 //! `ext4_file_write_iter` (fs/ext4/file.c).
 
-use crate::limits::{MAX_NON_LFS, RLIM_INFINITY};
+use crate::kernel::sched::wait::wake_up_all;
+use crate::state::{InodeIx, Sleep, State};
 
 /// Kernel error numbers the write path returns, as negative `ssize_t` values.
 pub mod errno {
@@ -154,115 +155,30 @@ impl Iocb {
     }
 }
 
-/// What `generic_write_checks` did: the value it returns and whether it raised SIGXFSZ.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WriteChecks {
-    /// The return value: the bytes left to write (> 0), 0, or `-EFBIG`.
-    pub ret: i64,
-    /// `send_sig(SIGXFSZ, current, 0)` was called.
-    pub sigxfsz: bool,
+/// `inode_dio_begin`.
+pub fn inode_dio_begin(state: &mut State, inode: InodeIx) {
+    state.inodes[inode].i_dio_count += 1;
 }
 
-/// `generic_write_checks(iocb, from)` (mm/filemap.c, 4.1–4.4), caller holds
-/// `i_mutex`. Moves `ki_pos` to `i_size` for `IOCB_APPEND` and truncates `from`.
-pub fn generic_write_checks(
-    iocb: &mut Iocb,
-    from: &mut IovIter,
-    i_size: u64,
-    file: FileFlags,
-    rlimit_fsize: u64,
-    s_maxbytes: u64,
-) -> WriteChecks {
-    let efbig = |sigxfsz| WriteChecks {
-        ret: crate::include::fs::errno::EFBIG,
-        sigxfsz,
-    };
-    if from.count() == 0 {
-        return WriteChecks {
-            ret: 0,
-            sigxfsz: false,
-        };
+/// `inode_dio_end`: wakes `inode_dio_wait` at 0.
+pub fn inode_dio_end(state: &mut State, inode: InodeIx) {
+    let ino = &mut state.inodes[inode];
+    assert!(ino.i_dio_count > 0, "i_dio_count underflow");
+    ino.i_dio_count -= 1;
+    if ino.i_dio_count == 0 {
+        wake_up_all(state, Sleep::DioWait(inode));
     }
-    if iocb.ki_flags.append {
-        iocb.ki_pos = i_size;
-    }
-    let pos = iocb.ki_pos;
-    if rlimit_fsize != RLIM_INFINITY {
-        if pos >= rlimit_fsize {
-            return efbig(true);
-        }
-        from.truncate(rlimit_fsize - pos);
-    }
-    if !file.o_largefile && pos + from.count() > MAX_NON_LFS {
-        if pos >= MAX_NON_LFS {
-            return efbig(false);
-        }
-        from.truncate(MAX_NON_LFS - pos);
-    }
-    if pos >= s_maxbytes {
-        return efbig(false);
-    }
-    from.truncate(s_maxbytes - pos);
-    WriteChecks {
-        ret: from.count() as i64,
-        sigxfsz: false,
-    }
-}
-
-/// The bitmap-file check of `ext4_file_write_iter` (fs/ext4/file.c): for a file without
-/// `EXT4_INODE_EXTENTS`, `-EFBIG` at or past `s_bitmap_maxbytes`, else truncate to it.
-/// Returns the error, if any.
-/// The comparison is in `loff_t`, as in the kernel (`s_bitmap_maxbytes` may be negative).
-pub fn bitmap_file_check(ki_pos: u64, from: &mut IovIter, s_bitmap_maxbytes: i64) -> Option<i64> {
-    let pos = ki_pos as i64;
-    if pos >= s_bitmap_maxbytes {
-        return Some(errno::EFBIG);
-    }
-    from.truncate((s_bitmap_maxbytes - pos) as u64);
-    None
-}
-
-/// `ext4_unaligned_aio(inode, from, pos)` (fs/ext4/file.c), with `i_size` the value
-/// `i_size_read` returned (unlocked). The early return at or past `i_size` is kept as written.
-pub fn ext4_unaligned_aio(i_size: u64, from: &IovIter, pos: u64, blocksize: u64) -> bool {
-    let blockmask = blocksize - 1;
-    if pos >= i_size {
-        return false;
-    }
-    (pos | from.alignment()) & blockmask != 0
-}
-
-/// `ext4_unaligned_aio` as `372a03e01853` ("ext4: fix data corruption caused by unaligned
-/// direct AIO", v5.1) left it: the early return compares `pos` with `i_size` rounded up to a
-/// block, so a write that starts past `i_size` but inside the block holding it is judged by
-/// its alignment too. The commit changed the one line (fs/ext4/file.c:ext4_unaligned_aio,
-/// 5.1.15 and 5.2.1 line 128):
-///
-/// ```text
-/// -    if (pos >= i_size_read(inode))
-/// +    if (pos >= ALIGN(i_size_read(inode), sb->s_blocksize))
-///              return 0;
-/// ```
-pub fn ext4_unaligned_aio_aligned_eof(
-    i_size: u64,
-    from: &IovIter,
-    pos: u64,
-    blocksize: u64,
-) -> bool {
-    // ALIGN(x, a) (include/linux/kernel.h): x rounded up to a multiple of the power of two a.
-    let aligned_eof = (i_size + blocksize - 1) & !(blocksize - 1);
-    ext4_unaligned_aio(aligned_eof, from, pos, blocksize)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn iter(len: u64) -> IovIter {
+    pub(crate) fn iter(len: u64) -> IovIter {
         IovIter::new(vec![Segment { base: 0x10000, len }])
     }
 
-    fn iocb(pos: u64, append: bool) -> Iocb {
+    pub(crate) fn iocb(pos: u64, append: bool) -> Iocb {
         Iocb {
             ki_flags: KiFlags {
                 direct: false,
@@ -273,178 +189,13 @@ mod tests {
         }
     }
 
-    const LARGE: FileFlags = FileFlags {
+    pub(crate) const LARGE: FileFlags = FileFlags {
         o_direct: false,
         o_append: false,
         o_sync: false,
         o_dsync: false,
         o_largefile: true,
     };
-
-    #[test]
-    fn generic_write_checks_zero_count_returns_zero_and_keeps_pos_even_for_append() {
-        let (mut iocb, mut from) = (iocb(7, true), iter(0));
-        let checks =
-            generic_write_checks(&mut iocb, &mut from, 4096, LARGE, RLIM_INFINITY, 1 << 40);
-        assert_eq!(
-            checks,
-            WriteChecks {
-                ret: 0,
-                sigxfsz: false
-            }
-        );
-        assert_eq!(iocb.ki_pos, 7);
-    }
-
-    #[test]
-    fn generic_write_checks_append_moves_pos_to_i_size() {
-        let (mut iocb, mut from) = (iocb(0, true), iter(100));
-        let checks =
-            generic_write_checks(&mut iocb, &mut from, 5000, LARGE, RLIM_INFINITY, 1 << 40);
-        assert_eq!((checks.ret, iocb.ki_pos), (100, 5000));
-    }
-
-    #[test]
-    fn generic_write_checks_rlimit_fsize_signals_at_the_limit_and_truncates_below() {
-        let (mut at, mut from) = (iocb(1000, false), iter(10));
-        let checks = generic_write_checks(&mut at, &mut from, 0, LARGE, 1000, 1 << 40);
-        assert_eq!(
-            checks,
-            WriteChecks {
-                ret: errno::EFBIG,
-                sigxfsz: true
-            }
-        );
-        let (mut below, mut from) = (iocb(990, false), iter(100));
-        let checks = generic_write_checks(&mut below, &mut from, 0, LARGE, 1000, 1 << 40);
-        assert_eq!(
-            checks,
-            WriteChecks {
-                ret: 10,
-                sigxfsz: false
-            }
-        );
-        // O_APPEND is checked against its final position.
-        let (mut append, mut from) = (iocb(0, true), iter(10));
-        let checks = generic_write_checks(&mut append, &mut from, 1000, LARGE, 1000, 1 << 40);
-        assert_eq!(
-            checks,
-            WriteChecks {
-                ret: errno::EFBIG,
-                sigxfsz: true
-            }
-        );
-    }
-
-    #[test]
-    fn generic_write_checks_lfs_limit_applies_only_without_o_largefile() {
-        let small = FileFlags {
-            o_largefile: false,
-            ..LARGE
-        };
-        let (mut at, mut from) = (iocb(MAX_NON_LFS, false), iter(10));
-        let checks = generic_write_checks(&mut at, &mut from, 0, small, RLIM_INFINITY, 1 << 40);
-        assert_eq!(
-            checks,
-            WriteChecks {
-                ret: errno::EFBIG,
-                sigxfsz: false
-            }
-        );
-        let (mut below, mut from) = (iocb(MAX_NON_LFS - 4, false), iter(10));
-        let checks = generic_write_checks(&mut below, &mut from, 0, small, RLIM_INFINITY, 1 << 40);
-        assert_eq!(checks.ret, 4);
-        let (mut large, mut from) = (iocb(MAX_NON_LFS, false), iter(10));
-        let checks = generic_write_checks(&mut large, &mut from, 0, LARGE, RLIM_INFINITY, 1 << 40);
-        assert_eq!(checks.ret, 10);
-    }
-
-    #[test]
-    fn generic_write_checks_s_maxbytes_refuses_at_and_truncates_below() {
-        let max = crate::limits::ext4_max_size(12, false);
-        let (mut at, mut from) = (iocb(max, false), iter(10));
-        let checks = generic_write_checks(&mut at, &mut from, 0, LARGE, RLIM_INFINITY, max);
-        assert_eq!(
-            checks,
-            WriteChecks {
-                ret: errno::EFBIG,
-                sigxfsz: false
-            }
-        );
-        let (mut below, mut from) = (iocb(max - 3, false), iter(10));
-        let checks = generic_write_checks(&mut below, &mut from, 0, LARGE, RLIM_INFINITY, max);
-        assert_eq!(checks.ret, 3);
-    }
-
-    #[test]
-    fn bitmap_file_check_refuses_at_the_limit_without_a_signal_and_truncates_below() {
-        let limit = crate::limits::ext4_max_bitmap_size(10, true);
-        assert_eq!(
-            bitmap_file_check(limit as u64, &mut iter(1), limit),
-            Some(errno::EFBIG)
-        );
-        let mut from = iter(4096);
-        assert_eq!(
-            bitmap_file_check(limit as u64 - 100, &mut from, limit),
-            None
-        );
-        assert_eq!(from.count(), 100);
-    }
-
-    #[test]
-    fn ext4_unaligned_aio_returns_aligned_at_or_past_i_size_as_written() {
-        let unaligned = iter(512);
-        assert!(!ext4_unaligned_aio(4096, &unaligned, 4096, 4096));
-        assert!(!ext4_unaligned_aio(4096, &unaligned, 8192 + 512, 4096));
-        assert!(ext4_unaligned_aio(8192, &unaligned, 512, 4096));
-        assert!(!ext4_unaligned_aio(8192, &iter(4096), 4096, 4096));
-    }
-
-    #[test]
-    fn ext4_unaligned_aio_aligned_eof_judges_a_write_past_i_size_inside_its_block() {
-        let unaligned = iter(2048);
-        // 0007's second write: at i_size 10240, inside the block [8192, 12288).
-        assert!(!ext4_unaligned_aio(10240, &unaligned, 10240, 4096));
-        assert!(ext4_unaligned_aio_aligned_eof(
-            10240, &unaligned, 10240, 4096
-        ));
-        // Past the block holding i_size, and at an aligned i_size, nothing changes.
-        assert!(!ext4_unaligned_aio_aligned_eof(
-            10240, &unaligned, 12288, 4096
-        ));
-        assert!(!ext4_unaligned_aio_aligned_eof(
-            8192,
-            &unaligned,
-            8192 + 512,
-            4096
-        ));
-        assert!(!ext4_unaligned_aio_aligned_eof(
-            10240,
-            &iter(4096),
-            4096,
-            4096
-        ));
-    }
-
-    #[test]
-    fn ext4_unaligned_aio_sees_a_misaligned_buffer_address_or_segment_length() {
-        let address = IovIter::new(vec![Segment {
-            base: 0x10200,
-            len: 4096,
-        }]);
-        assert!(ext4_unaligned_aio(1 << 20, &address, 0, 4096));
-        let lengths = IovIter::new(vec![
-            Segment {
-                base: 0x10000,
-                len: 2048,
-            },
-            Segment {
-                base: 0x20000,
-                len: 2048,
-            },
-        ]);
-        assert!(ext4_unaligned_aio(1 << 20, &lengths, 0, 4096));
-    }
 
     #[test]
     fn iov_iter_alignment_counts_only_the_bytes_left() {

@@ -2,14 +2,19 @@
 //! `ext4_writepages` (writeback, with unwritten extents under dioread_nolock), page
 //! invalidation. Helpers here compute and mutate; they do not pick steps (mm/filemap.c).
 
-use crate::convert::ext4_ext_convert_to_initialized;
-use crate::fs::ext4::extents::{Extent, ExtentState};
-use crate::fs::ext4::page_io::{flag_io_unwritten, new_io_end, put_io_end_defer};
-use crate::limits::{ERRSEQ_CTR_INC, ERRSEQ_SEEN, MAX_ERRNO};
+use crate::fs::ext4::extents::ExtentState;
+use crate::fs::ext4::file::{buffered_range, range_of};
+use crate::fs::ext4::inode::{
+    start_writeback, truncate_failed_write, write_begin_failure_truncates, writeback_needs_map,
+    writepages_handle_wait,
+};
+use crate::include::fs::{FileFlags, Iocb, IovIter, errno};
+use crate::limits::{ERRSEQ_CTR_INC, ERRSEQ_SEEN, MAX_ERRNO, MAX_NON_LFS, RLIM_INFINITY};
 use crate::notes::Notes;
+use crate::ops::{Op, OtherFrame, OtherPc, WriteFrame, WriteOp};
 use crate::patches::Patch;
-use crate::state::Wait;
-use crate::state::{Bio, BioOwner, Data, InodeIx, Page, State};
+use crate::state::{ActorId, Data, InodeIx, Page, State, Wait};
+use OtherPc::*;
 
 /// Page indexes overlapping the byte range `[start, end]` (inclusive end, as the kernel's).
 pub fn page_range(state: &State, start: u64, end: u64) -> std::ops::RangeInclusive<u64> {
@@ -96,152 +101,10 @@ pub fn assert_buffers(page: &Page) {
 }
 
 /// The bit of block `lblk` in the per-block masks of page `index`.
-fn block_bit(g: &crate::fs::ext4::super_::Geometry, index: u64, lblk: u64) -> u64 {
+pub(crate) fn block_bit(g: &crate::fs::ext4::super_::Geometry, index: u64, lblk: u64) -> u64 {
     let shift = g.page_bits - g.blkbits;
     debug_assert_eq!(lblk >> shift, index, "block {lblk} outside page {index}");
     1 << (lblk - (index << shift))
-}
-
-/// `(BH_Delay, BH_Unwritten)` of block `lblk`'s buffer once `ext4_da_write_begin` has been
-/// through it: an unmapped buffer gets `ext4_da_get_block_prep` (`__block_write_begin` calls
-/// `get_block` only `if (!buffer_mapped(bh))`, fs/buffer.c), which maps it by the extent
-/// found (`ext4_da_map_blocks`, fs/ext4/inode.c:1561-1686): a hole or a delayed block gets
-/// `map_bh(invalid_block)` + `set_buffer_delay` (inode.c:1595-1597, 1660-1662), an unwritten
-/// one `EXT4_MAP_UNWRITTEN` → `BH_Unwritten` + `BH_Mapped` (inode.c:1722-1733), a written
-/// one `map_bh` alone. A mapped buffer keeps its flags.
-fn da_buffer_flags(state: &State, inode: InodeIx, lblk: u64) -> (bool, bool) {
-    let g = &state.geometry;
-    let index = lblk >> (g.page_bits - g.blkbits);
-    let bit = block_bit(g, index, lblk);
-    if let Some(page) = state.inodes[inode].pages.get(&index)
-        && page.bh_mapped & bit != 0
-    {
-        return (page.bh_delay & bit != 0, page.bh_unwritten & bit != 0);
-    }
-    match state.inodes[inode].map.pblk(lblk) {
-        None => (true, false),
-        Some((_, ExtentState::Unwritten)) => (false, true),
-        Some((_, ExtentState::Written)) => (false, false),
-    }
-}
-
-/// `ext4_da_should_update_i_disksize(page, end)` (fs/ext4/inode.c:2844-2861) for a write
-/// ending at `new_end`, once `ext4_da_write_begin` has mapped its buffers: the buffer of the
-/// block holding the last byte is mapped, neither delayed nor unwritten. A buffer that
-/// writeback submitted has lost `BH_Unwritten` (inode.c:2162) while its extent stays
-/// unwritten until `ext4_end_io`: 4.4 then raises `i_disksize`.
-fn da_should_update_i_disksize(state: &State, inode: InodeIx, new_end: u64) -> bool {
-    let (delay, unwritten) = da_buffer_flags(state, inode, (new_end - 1) >> state.geometry.blkbits);
-    !delay && !unwritten
-}
-
-/// `ext4_da_write_begin` + copy + `ext4_da_write_end` for the part of a buffered write that
-/// falls in one page; returns the bytes copied. Holes become delayed blocks
-/// (`ext4_da_map_blocks`); `generic_write_end` raises `i_size`; `i_disksize` moves only when
-/// `ext4_da_should_update_i_disksize` (the last block is allocated and not unwritten).
-///
-/// A hole needs a delalloc reservation (`ext4_da_reserve_space`): without a claimable block
-/// the write fails `-ENOSPC` before touching anything (`ext4_should_retry_alloc`'s forced
-/// commit frees nothing here).
-pub fn da_write_page(
-    state: &mut State,
-    inode: InodeIx,
-    pos: u64,
-    count: u64,
-    tag: u8,
-) -> Result<u64, i64> {
-    let g = state.geometry;
-    let index = pos >> g.page_bits;
-    let in_page = pos & (g.pagesize() - 1);
-    let bytes = da_write_len(state, pos, count);
-    assert!(bytes > 0);
-    if da_reserve_fails(state, inode, pos, count) {
-        return Err(crate::include::fs::errno::ENOSPC);
-    }
-    if !state.inodes[inode].pages.contains_key(&index) {
-        let page = page_from_disk(state, inode, index);
-        state.inodes[inode].pages.insert(index, page);
-    }
-    let mut dirty = 0u64;
-    let (mut delay, mut unwritten) = (0u64, 0u64);
-    for lblk in (pos >> g.blkbits)..=((pos + bytes - 1) >> g.blkbits) {
-        let (d, u) = da_buffer_flags(state, inode, lblk);
-        let bit = block_bit(&g, index, lblk);
-        if d {
-            delay |= bit;
-        }
-        if u {
-            unwritten |= bit;
-        }
-        let map = &mut state.inodes[inode].map;
-        if map.pblk(lblk).is_none() {
-            map.delayed.insert(lblk);
-        }
-        dirty |= bit;
-    }
-    let first = in_page >> g.sector_bits;
-    let last = (in_page + bytes - 1) >> g.sector_bits;
-    let page = state.inodes[inode]
-        .pages
-        .get_mut(&index)
-        .expect("page just inserted");
-    page.data[first as usize..=last as usize].fill(Data::Write(tag));
-    // The buffers `__block_write_begin` mapped (`da_buffer_flags`); mapped ones keep theirs.
-    let unmapped = dirty & !page.bh_mapped;
-    page.bh_mapped |= dirty;
-    page.bh_delay |= delay & unmapped;
-    page.bh_unwritten |= unwritten & unmapped;
-    debug_assert_eq!(
-        (page.bh_delay & dirty, page.bh_unwritten & dirty),
-        (delay, unwritten),
-        "a mapped buffer's flags are what da_buffer_flags read"
-    );
-    page.dirty |= dirty;
-    assert_buffers(page);
-    da_write_end_sizes(state, inode, pos + bytes);
-    Ok(bytes)
-}
-
-/// The `len` that `generic_perform_write` passes to `ext4_da_write_begin` for a write of
-/// `count` bytes at `pos`: the part inside `pos`'s page.
-pub fn da_write_len(state: &State, pos: u64, count: u64) -> u64 {
-    let pagesize = state.geometry.pagesize();
-    count.min(pagesize - (pos & (pagesize - 1)))
-}
-
-/// `ext4_da_reserve_space` fails (`-ENOSPC`) for some hole of the page's part of the write:
-/// more holes than claimable blocks.
-pub fn da_reserve_fails(state: &State, inode: InodeIx, pos: u64, count: u64) -> bool {
-    let g = state.geometry;
-    let end = pos + da_write_len(state, pos, count) - 1;
-    let map = &state.inodes[inode].map;
-    let holes = ((pos >> g.blkbits)..=(end >> g.blkbits))
-        .filter(|&b| map.pblk(b).is_none() && !map.delayed.contains(&b))
-        .count() as u64;
-    holes > state.claimable_blocks()
-}
-
-/// `ext4_da_write_end` will call `ext4_update_i_disksize` (which takes
-/// `down_write(i_data_sem)`) for a write of `bytes` at `pos`
-/// ([`da_should_update_i_disksize`] of the buffers `ext4_da_write_begin` will have mapped).
-pub fn da_write_updates_disksize(state: &State, inode: InodeIx, pos: u64, bytes: u64) -> bool {
-    let g = state.geometry;
-    let in_page = (g.pagesize() - (pos & (g.pagesize() - 1))).min(bytes);
-    let new_end = pos + in_page;
-    new_end > state.inodes[inode].i_disksize && da_should_update_i_disksize(state, inode, new_end)
-}
-
-fn da_write_end_sizes(state: &mut State, inode: InodeIx, new_end: u64) {
-    let update = da_should_update_i_disksize(state, inode, new_end);
-    let ino = &mut state.inodes[inode];
-    if new_end > ino.i_size {
-        ino.i_size = new_end;
-    }
-    if new_end > ino.i_disksize && update {
-        ino.i_disksize = new_end;
-        ino.datasync_dirty = true;
-        ino.sync_dirty = true;
-    }
 }
 
 /// One page of a buffered read (`generic_file_buffered_read` → `ext4_readpage` on a miss):
@@ -257,35 +120,6 @@ pub fn read_page(state: &mut State, inode: InodeIx, pos: u64, len: u64) -> Vec<D
     let first = (pos & (g.pagesize() - 1)) >> g.sector_bits;
     let last = ((pos & (g.pagesize() - 1)) + len - 1) >> g.sector_bits;
     page.data[first as usize..=last as usize].to_vec()
-}
-
-/// Dirty pages in `pages` need blocks allocated or converted, so writing them back takes
-/// `down_write(i_data_sem)`.
-pub fn writeback_needs_map(
-    state: &State,
-    inode: InodeIx,
-    pages: std::ops::RangeInclusive<u64>,
-) -> bool {
-    let ino = &state.inodes[inode];
-    ino.pages.range(pages).any(|(&index, page)| {
-        dirty_blocks(&state.geometry, index, page.dirty).any(|b| {
-            ino.map
-                .pblk(b)
-                .is_none_or(|(_, s)| s == ExtentState::Unwritten)
-        })
-    })
-}
-
-/// Logical blocks of page `index` whose bit is set in `dirty`.
-fn dirty_blocks(
-    g: &crate::fs::ext4::super_::Geometry,
-    index: u64,
-    dirty: u64,
-) -> impl Iterator<Item = u64> {
-    let shift = g.page_bits - g.blkbits;
-    (0..1u64 << shift)
-        .filter(move |i| dirty & (1 << i) != 0)
-        .map(move |i| (index << shift) + i)
 }
 
 /// How a writeback pass treats a dirty page already under writeback
@@ -313,234 +147,9 @@ pub fn flush_wait(
     {
         return Some(Wait::Writeback { inode });
     }
-    let busy = !crate::fs::ext4::page_io::data_sem_free(state, inode);
+    let busy = !crate::fs::ext4::inode::data_sem_free(state, inode);
     writepages_handle_wait(state, inode)
         .or((busy && writeback_needs_map(state, inode, pages)).then_some(Wait::DataSem { inode }))
-}
-
-/// `ext4_writepages` with a page tagged dirty starts a handle
-/// (`ext4_journal_start_with_reserve`, fs/ext4/inode.c:2601) before
-/// `mpage_prepare_extent_to_map`.
-pub fn writepages_handle_wait(state: &State, inode: InodeIx) -> Option<Wait> {
-    let dirty = state.inodes[inode].pages.values().any(|p| p.dirty != 0);
-    crate::jbd2::journal::handle_wait_if(state, dirty)
-}
-
-/// The dirty blocks a writeback pass over `pages` would write: `(page, lblk)` below EOF,
-/// skipping (for the flusher) pages still under writeback.
-fn writeback_blocks(
-    state: &State,
-    inode: InodeIx,
-    pages: std::ops::RangeInclusive<u64>,
-    mode: SyncMode,
-) -> Vec<(u64, u64)> {
-    let g = state.geometry;
-    let eof_block = state.inodes[inode].i_size.div_ceil(g.blocksize());
-    let mut blocks = Vec::new();
-    for (&index, page) in state.inodes[inode].pages.range(pages) {
-        if page.dirty == 0 || (page.writeback > 0 && mode == SyncMode::None) {
-            continue;
-        }
-        blocks.extend(
-            dirty_blocks(&g, index, page.dirty)
-                .filter(|&b| b < eof_block)
-                .map(|b| (index, b)),
-        );
-    }
-    blocks
-}
-
-/// `ext4_writepages` over the dirty blocks of `pages` below EOF: one io_end per run of
-/// logically contiguous blocks (`mpd->map`, its `offset`/`size` the run), each block
-/// allocated if delayed (unwritten through the io_end under dioread_nolock, else written),
-/// one bio a block holding a writeback reference on its page, then
-/// `ext4_wb_update_i_disksize` to the end of the run's last page (capped at `i_size`) and the
-/// submitter's `ext4_put_io_end_defer`. Returns the bios.
-///
-/// Under dioread_nolock a pass that must allocate or convert first only enters
-/// `ext4_ext_map_blocks` ([`crate::state::MapEntry`]): `down_write(i_data_sem)`, `io` read
-/// from `i_private`, and returns no bio; `entry` keeps `io` for the task's next step, whose
-/// pass flags that `io` (a freed one is a use after free) and releases `i_data_sem`.
-pub fn start_writeback(
-    state: &mut State,
-    inode: InodeIx,
-    pages: std::ops::RangeInclusive<u64>,
-    mode: SyncMode,
-    entry: &mut crate::state::MapEntry,
-) -> Vec<u16> {
-    let g = state.geometry;
-    let blocks = writeback_blocks(state, inode, pages.clone(), mode);
-    let maps = |&(_, b): &(u64, u64)| {
-        state.inodes[inode]
-            .map
-            .pblk(b)
-            .is_none_or(|(_, s)| s == ExtentState::Unwritten)
-    };
-    if entry.is_none() && state.should_dioread_nolock(inode) && blocks.iter().any(maps) {
-        let ino = &mut state.inodes[inode];
-        assert!(!ino.i_data_sem.writer && ino.i_data_sem.readers == 0);
-        ino.i_data_sem.writer = true;
-        *entry = Some(ino.i_private);
-        crate::jbd2::journal::handle_start(state);
-        return Vec::new();
-    }
-    let mut io = entry.take().inspect(|_| {
-        state.inodes[inode].i_data_sem.writer = false;
-        crate::jbd2::journal::handle_stop(state);
-    });
-    for (_, page) in state.inodes[inode].pages.range_mut(pages) {
-        if page.dirty == 0 || (page.writeback > 0 && mode == SyncMode::None) {
-            continue;
-        }
-        assert_eq!(
-            page.writeback, 0,
-            "WB_SYNC_ALL waited for the page's writeback"
-        );
-        page.dirty = 0;
-    }
-    for &(index, lblk) in &blocks {
-        let bit = block_bit(&g, index, lblk);
-        let page = state.inodes[inode]
-            .pages
-            .get_mut(&index)
-            .expect("dirty page");
-        page.writeback += 1;
-        page.error = false; // ext4_bio_write_page: ClearPageError
-        submit_buffer(page, bit);
-    }
-    let mut bios = Vec::new();
-    for run in blocks.chunk_by(|x, y| x.1 + 1 == y.1) {
-        let io_end = new_io_end(state, inode);
-        let (first, last) = (run[0].1, run[run.len() - 1].1);
-        let end = state.io_ends.get_mut(&io_end).expect("new io_end");
-        (end.offset, end.size) = (first << g.blkbits, (last + 1 - first) << g.blkbits);
-        for (k, &(index, lblk)) in run.iter().enumerate() {
-            let left = (run.len() - k) as u64;
-            let pblk = writeback_map_block(state, inode, (lblk, left), (io_end, &mut io));
-            bios.push(submit_writeback_bio(
-                state,
-                inode,
-                (lblk, pblk),
-                io_end,
-                index,
-            ));
-        }
-        let ino = &mut state.inodes[inode];
-        let last_page_end = (run[run.len() - 1].0 + 1) << g.page_bits;
-        let new_disksize = last_page_end.min(ino.i_size);
-        if new_disksize > ino.i_disksize {
-            ino.i_disksize = new_disksize;
-            ino.datasync_dirty = true;
-            ino.sync_dirty = true;
-        }
-        put_io_end_defer(state, io_end);
-    }
-    bios
-}
-
-/// `mpage_map_and_submit_buffers` (fs/ext4/inode.c:2158-2162) on a block it mapped, a dirty
-/// delayed or unwritten buffer (`mpage_add_bh_to_extent`, inode.c:2011-2013):
-/// `clear_buffer_delay`, `clear_buffer_unwritten`. A no-op on a buffer mapped written.
-fn submit_buffer(page: &mut Page, bit: u64) {
-    assert_ne!(page.bh_mapped & bit, 0, "writeback of an unmapped buffer");
-    page.bh_delay &= !bit;
-    page.bh_unwritten &= !bit;
-    assert_buffers(page);
-}
-
-/// `journal_submit_inode_data_buffers` (fs/jbd2/commit.c:193): `generic_writepages` with
-/// `WB_SYNC_ALL` up to `i_size`, each dirty page through `ext4_writepage`
-/// (fs/ext4/inode.c:1876), which allocates nothing: its dirty blocks mapped written below
-/// EOF go out under one io_end (`ext4_bio_write_page`), delayed and unwritten ones stay
-/// dirty (`redirty_page_for_writepage`, fs/ext4/inode.c:1912-1914). No `i_disksize` update,
-/// no io_end flagged. Returns the bios.
-pub fn write_mapped_pages(state: &mut State, inode: InodeIx) -> Vec<u16> {
-    let g = state.geometry;
-    let ino = &state.inodes[inode];
-    let last = ino.i_size >> g.page_bits;
-    let indexes: Vec<u64> = ino
-        .pages
-        .range(0..=last)
-        .filter(|(_, p)| p.dirty != 0)
-        .map(|(&i, _)| i)
-        .collect();
-    let mut bios = Vec::new();
-    for index in indexes {
-        bios.extend(ext4_writepage(state, inode, index));
-    }
-    bios
-}
-
-/// The dirty blocks of page `index` that `ext4_bio_write_page` writes: mapped written,
-/// below EOF.
-///
-/// `ext4_writepage` first looks at the buffer_heads, not the extents: a dirty delayed or
-/// unwritten buffer below EOF (`ext4_bh_delay_or_unwritten`, fs/ext4/inode.c:1550-1553,
-/// 1912-1913) redirties the page, and with one block a page nothing is written
-/// (inode.c:1914-1926); otherwise `ext4_bio_write_page` skips those buffers
-/// (fs/ext4/page-io.c:468-475). A buffer keeps `BH_Unwritten` after its extent became
-/// written by another path (a neighbour's conversion zeroing it out, `ext4_ext_convert_to_initialized`).
-fn mapped_dirty_blocks(state: &State, inode: InodeIx, index: u64) -> Vec<u64> {
-    let g = state.geometry;
-    let ino = &state.inodes[inode];
-    let written = |b: &u64| {
-        ino.map
-            .pblk(*b)
-            .is_some_and(|(_, s)| s == ExtentState::Written)
-    };
-    let blocks: Vec<u64> = writeback_blocks(state, inode, index..=index, SyncMode::All)
-        .into_iter()
-        .map(|(_, b)| b)
-        .collect();
-    let page = &ino.pages[&index];
-    let delay_or_unwritten =
-        |b: &u64| (page.bh_delay | page.bh_unwritten) & block_bit(&g, index, *b) != 0;
-    if g.page_bits == g.blkbits && blocks.iter().any(delay_or_unwritten) {
-        return Vec::new();
-    }
-    blocks
-        .into_iter()
-        .filter(|b| !delay_or_unwritten(b))
-        .filter(written)
-        .collect()
-}
-
-/// `ext4_writepage` of one dirty page (its writeback was waited for): an io_end, one bio
-/// per mapped dirty block, `ext4_put_io_end_defer`.
-fn ext4_writepage(state: &mut State, inode: InodeIx, index: u64) -> Vec<u16> {
-    let g = state.geometry;
-    let blocks = mapped_dirty_blocks(state, inode, index);
-    if blocks.is_empty() {
-        return Vec::new();
-    }
-    let shift = g.page_bits - g.blkbits;
-    let page = state.inodes[inode]
-        .pages
-        .get_mut(&index)
-        .expect("dirty page");
-    assert_eq!(
-        page.writeback, 0,
-        "WB_SYNC_ALL waited for the page's writeback"
-    );
-    for &b in &blocks {
-        page.dirty &= !(1 << (b - (index << shift)));
-    }
-    page.writeback += blocks.len() as u8;
-    page.error = false; // ext4_bio_write_page: ClearPageError (fs/ext4/page-io.c:440)
-    let io_end = new_io_end(state, inode);
-    let mut bios = Vec::new();
-    for lblk in blocks {
-        let (pblk, _) = state.inodes[inode].map.pblk(lblk).expect("mapped");
-        bios.push(submit_writeback_bio(
-            state,
-            inode,
-            (lblk, pblk),
-            io_end,
-            index,
-        ));
-    }
-    put_io_end_defer(state, io_end);
-    bios
 }
 
 /// A writeback pass run by actor `a` ([`start_writeback`] with the actor's
@@ -576,144 +185,6 @@ pub fn writeback_by(
     }
     state.actors[a as usize].wb_map = entry;
     bios
-}
-
-/// `mpage_map_one_extent` for one block: allocate a delayed block or a hole; with
-/// dioread_nolock as unwritten (`EXT4_GET_BLOCKS_IO_CREATE_EXT`: flag `i_private`'s io_end or
-/// set `EXT4_STATE_DIO_UNWRITTEN`, then flag writeback's own io_end), else written; an
-/// existing unwritten block is flagged likewise, or converted at once without dioread_nolock
-/// (`ext4_ext_convert_to_initialized` with `m_len` the unwritten blocks from `lblk` on in
-/// the run, as `mpage_map_one_extent` maps them in one `ext4_map_blocks`).
-fn writeback_map_block(
-    state: &mut State,
-    inode: InodeIx,
-    (lblk, run_left): (u64, u64),
-    (io_end, io): (u16, &mut crate::state::MapEntry),
-) -> u32 {
-    let nolock = state.should_dioread_nolock(inode);
-    state.inodes[inode].map.delayed.remove(&lblk);
-    let existing = state.inodes[inode].map.pblk(lblk);
-    let pblk = match existing {
-        Some((pblk, ExtentState::Written)) => return pblk,
-        Some((pblk, ExtentState::Unwritten)) if !nolock => {
-            // `mpage_add_bh_to_extent` only joins buffers in the same state: `m_len` is the
-            // unwritten blocks from `lblk` on in this run.
-            let map = &state.inodes[inode].map;
-            let m_len = (0..run_left)
-                .take_while(|&k| {
-                    map.pblk(lblk + k)
-                        .is_some_and(|(_, s)| s == ExtentState::Unwritten)
-                })
-                .count() as u64;
-            let mut notes = Notes::new(false);
-            ext4_ext_convert_to_initialized(state, inode, lblk, m_len, &mut notes);
-            // ext4_ext_handle_unwritten_extents sets EXT4_MAP_NEW after the conversion
-            // (fs/ext4/extents.c:4102-4111), so ext4_map_blocks puts the inode on the
-            // transaction's ordered list (fs/ext4/inode.c:667-673, data=ordered): the commit
-            // of the conversion waits for this data.
-            state.inodes[inode].ordered = true;
-            return pblk;
-        }
-        Some((pblk, ExtentState::Unwritten)) => {
-            state.inodes[inode].map.split(lblk, 1);
-            pblk
-        }
-        None => {
-            let (pblk, _) = state
-                .disk
-                .allocate(1)
-                .expect("a delayed block has its reservation");
-            let state_of = if nolock {
-                ExtentState::Unwritten
-            } else {
-                ExtentState::Written
-            };
-            let extent = Extent {
-                lblk,
-                len: 1,
-                pblk,
-                state: state_of,
-            };
-            let merge_unwritten = unwritten_merge_allowed(state, inode);
-            state.inodes[inode]
-                .map
-                .insert(extent, !nolock, merge_unwritten);
-            let ino = &mut state.inodes[inode];
-            ino.sync_dirty = true;
-            if nolock {
-                return finish_unwritten_map(state, inode, (io_end, io), pblk);
-            }
-            ino.datasync_dirty = true;
-            ino.ordered = true;
-            return pblk;
-        }
-    };
-    finish_unwritten_map(state, inode, (io_end, io), pblk)
-}
-
-/// `ext4_ext_map_blocks` flags the `io` it read on entry (the pass's first mapping: the one
-/// read before `ext4_mb_new_blocks`; later ones read `i_private` now) or sets
-/// `EXT4_STATE_DIO_UNWRITTEN`; `mpage_map_one_extent` flags writeback's own io_end.
-fn finish_unwritten_map(
-    state: &mut State,
-    inode: InodeIx,
-    (io_end, io): (u16, &mut crate::state::MapEntry),
-    pblk: u32,
-) -> u32 {
-    let read = io.take().unwrap_or(state.inodes[inode].i_private);
-    if state.patched(crate::patches::Patch::IoEndInBPrivate) {
-        // 109811c20fb8: ext4_ext_map_blocks neither reads ext4_inode_aio(inode) nor sets
-        // EXT4_STATE_DIO_UNWRITTEN; a PRE_IO allocation only returns EXT4_MAP_UNWRITTEN, and
-        // mpage_map_one_extent flags writeback's own io_end (4.6.2 fs/ext4/inode.c:2332-2339).
-        flag_io_unwritten(state, io_end);
-        return pblk;
-    }
-    match read {
-        Some(aio) if !state.io_ends.contains_key(&aio) => {
-            state.hazard = Some(crate::state::Hazard::UseAfterFree(format!(
-                "writeback's ext4_set_io_unwritten_flag on io_end e{aio}, which \
-                 ext4_ext_map_blocks read from i_private before ext4_mb_new_blocks and which \
-                 its direct write freed since"
-            )));
-        }
-        Some(aio) => flag_io_unwritten(state, aio),
-        None => state.inodes[inode].state_dio_unwritten = true,
-    }
-    flag_io_unwritten(state, io_end);
-    pblk
-}
-
-/// The extra condition `ext4_can_extents_be_merged` puts on unwritten extents.
-pub fn unwritten_merge_allowed(state: &State, inode: InodeIx) -> bool {
-    let ino = &state.inodes[inode];
-    !ino.state_dio_unwritten && ino.i_unwritten == 0
-}
-
-fn submit_writeback_bio(
-    state: &mut State,
-    inode: InodeIx,
-    (lblk, pblk): (u64, u32),
-    io_end: u16,
-    index: u64,
-) -> u16 {
-    let g = state.geometry;
-    let spb = g.sectors_per_block() as usize;
-    let in_page = ((lblk << g.blkbits) & (g.pagesize() - 1)) >> g.sector_bits;
-    let page = &state.inodes[inode].pages[&index];
-    let data = page.data[in_page as usize..in_page as usize + spb].to_vec();
-    state.io_ends.get_mut(&io_end).expect("io_end").count += 1;
-    let bio = Bio {
-        inode,
-        owner: BioOwner::Writeback(io_end),
-        psector: (u64::from(pblk) * g.sectors_per_block()) as u32,
-        data,
-        zero: false,
-        plugged_by: None,
-        pages: vec![index],
-    };
-    let id = state.new_id();
-    state.bios.insert(id, bio);
-    id
 }
 
 /// The pages `__filemap_fdatawait_range` finds tagged writeback in `pages`
@@ -760,50 +231,6 @@ pub fn fdatawait_by(
 ) -> bool {
     let found = std::mem::take(&mut state.actors[a as usize].fdatawait);
     fdatawait_errors(state, inode, &found, notes)
-}
-
-/// `ext4_sync_file`'s wait for the pages `found` and its error check, by the open file of
-/// actor `a`: in 4.4 `filemap_write_and_wait_range` ([`fdatawait_errors`]: `PG_error`, then
-/// `AS_EIO`, both consumed). Under [`Patch::Errseq`] (5660e13d2fd6 with "ext4: use errseq_t
-/// based error handling for reporting data writeback errors", Linux 4.13), fs/ext4/fsync.c:
-///
-/// ```c
-/// -    ret = filemap_write_and_wait_range(inode->i_mapping, start, end);
-/// +    ret = file_write_and_wait_range(file, start, end);
-/// ```
-///
-/// and `file_write_and_wait_range` (mm/filemap.c:654-671 in 4.13.4) waits with
-/// `__filemap_fdatawait_range`, which only runs `ClearPageError` on each page (mm/filemap.c:449),
-/// then returns `file_check_and_advance_wb_err(file)` ([`file_check_and_advance_wb_err`]).
-/// `AS_EIO` is neither tested nor cleared: it stays for the callers of
-/// `filemap_write_and_wait_range`.
-pub fn sync_file_wait(
-    state: &mut State,
-    a: crate::state::ActorId,
-    inode: InodeIx,
-    found: &[u64],
-    notes: &mut Notes,
-) -> bool {
-    if !state.patched(Patch::Errseq) {
-        return fdatawait_errors(state, inode, found, notes);
-    }
-    for index in found {
-        if let Some(page) = state.inodes[inode].pages.get_mut(index) {
-            page.error = false; // ClearPageError(page)
-        }
-    }
-    file_check_and_advance_wb_err(state, a, inode, notes)
-}
-
-/// [`sync_file_wait`] for actor `a`'s flush ([`crate::state::Actor::fdatawait`]).
-pub fn sync_file_wait_by(
-    state: &mut State,
-    a: crate::state::ActorId,
-    inode: InodeIx,
-    notes: &mut Notes,
-) -> bool {
-    let found = std::mem::take(&mut state.actors[a as usize].fdatawait);
-    sync_file_wait(state, a, inode, &found, notes)
 }
 
 /// `file_check_and_advance_wb_err(file)` (mm/filemap.c:620-637 in 4.13.4) for actor `a`'s
@@ -881,33 +308,348 @@ pub fn end_page_writeback(state: &mut State, inode: InodeIx, pages: &[u64]) {
     }
 }
 
-/// `invalidate_inode_pages2_range` (the caller waited for writeback): drops clean pages,
-/// leaves dirty ones; returns false (`-EBUSY`) if any was left.
-pub fn invalidate_pages2(
-    state: &mut State,
-    inode: InodeIx,
-    pages: std::ops::RangeInclusive<u64>,
-) -> bool {
-    let ino = &mut state.inodes[inode];
-    let indexes: Vec<u64> = ino.pages.range(pages).map(|(&i, _)| i).collect();
-    let mut clean = true;
-    for index in indexes {
-        if ino.pages[&index].dirty != 0 {
-            clean = false;
-        } else {
-            ino.pages.remove(&index);
-        }
-    }
-    clean
+/// d4f5258eae7b ("ext4: Convert to use mapping->invalidate_lock", v5.15) with its mm half,
+/// 730633f0b7f9 ("mm: Protect operations adding pages to page cache with invalidate_lock"):
+/// a buffered read that must bring a page into the page cache takes
+/// `mapping->invalidate_lock` shared first, so it waits while a punch or a truncate holds it
+/// for write (mm/filemap.c, 6.8.1 `filemap_create_folio`:2446 and `filemap_update_page`:2376;
+/// mm/readahead.c `page_cache_ra_unbounded`:225):
+///
+/// ```text
+/// +    filemap_invalidate_lock_shared(mapping);
+///      error = filemap_add_folio(mapping, folio, index,
+/// ```
+///
+/// A page already cached is copied out with no lock. 4.4's `do_generic_file_read` takes no
+/// lock at all.
+pub fn invalidate_lock_wait(state: &State, op: &Op, f: &OtherFrame) -> Option<Wait> {
+    let Op::Read {
+        inode,
+        pos: start,
+        direct: false,
+        ..
+    } = *op
+    else {
+        return None;
+    };
+    let ino = &state.inodes[inode];
+    let index = f.pos.max(start) >> state.geometry.page_bits;
+    (state.patched(crate::patches::Patch::InvalidateLock)
+        && f.pc == ReadPage
+        && ino.invalidate_lock.writer
+        && !ino.pages.contains_key(&index))
+    .then_some(Wait::InvalidateLock { inode })
 }
 
-/// `invalidate_mapping_pages`: best effort, skips dirty and under-writeback pages.
-pub fn invalidate_mapping_pages(
+/// One page of a buffered read, or the whole of a direct read (read from disk as mapped now).
+pub(crate) fn read_step(state: &mut State, op: &Op, f: &mut OtherFrame, notes: &mut Notes) {
+    let Op::Read {
+        inode,
+        pos: start,
+        len,
+        direct,
+    } = *op
+    else {
+        unreachable!()
+    };
+    let g = state.geometry;
+    if direct && !f.flag {
+        // The unlocked read's I/O is done in this step: its inode_dio_end.
+        crate::include::fs::inode_dio_end(state, inode);
+    }
+    let end = start.saturating_add(len).min(state.inodes[inode].i_size);
+    let pos = f.pos.max(start);
+    if pos >= end {
+        f.pos = end.max(pos);
+        return;
+    }
+    if direct {
+        let sectors = (pos..end).step_by(g.sectorsize() as usize);
+        f.read
+            .extend(sectors.map(|p| read_disk_sector(state, inode, p)));
+        f.pos = end;
+    } else {
+        let chunk = (g.pagesize() - (pos & (g.pagesize() - 1))).min(end - pos);
+        let data = read_page(state, inode, pos, chunk);
+        f.read.extend(data);
+        f.pos = pos + chunk;
+    }
+    note!(notes, "read up to {} ({} sectors)", f.pos, f.read.len());
+}
+
+/// What `generic_write_checks` did: the value it returns and whether it raised SIGXFSZ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteChecks {
+    /// The return value: the bytes left to write (> 0), 0, or `-EFBIG`.
+    pub ret: i64,
+    /// `send_sig(SIGXFSZ, current, 0)` was called.
+    pub sigxfsz: bool,
+}
+
+/// `generic_write_checks(iocb, from)` (mm/filemap.c, 4.1–4.4), caller holds
+/// `i_mutex`. Moves `ki_pos` to `i_size` for `IOCB_APPEND` and truncates `from`.
+pub fn generic_write_checks(
+    iocb: &mut Iocb,
+    from: &mut IovIter,
+    i_size: u64,
+    file: FileFlags,
+    rlimit_fsize: u64,
+    s_maxbytes: u64,
+) -> WriteChecks {
+    let efbig = |sigxfsz| WriteChecks {
+        ret: crate::include::fs::errno::EFBIG,
+        sigxfsz,
+    };
+    if from.count() == 0 {
+        return WriteChecks {
+            ret: 0,
+            sigxfsz: false,
+        };
+    }
+    if iocb.ki_flags.append {
+        iocb.ki_pos = i_size;
+    }
+    let pos = iocb.ki_pos;
+    if rlimit_fsize != RLIM_INFINITY {
+        if pos >= rlimit_fsize {
+            return efbig(true);
+        }
+        from.truncate(rlimit_fsize - pos);
+    }
+    if !file.o_largefile && pos + from.count() > MAX_NON_LFS {
+        if pos >= MAX_NON_LFS {
+            return efbig(false);
+        }
+        from.truncate(MAX_NON_LFS - pos);
+    }
+    if pos >= s_maxbytes {
+        return efbig(false);
+    }
+    from.truncate(s_maxbytes - pos);
+    WriteChecks {
+        ret: from.count() as i64,
+        sigxfsz: false,
+    }
+}
+
+/// `filemap_write_and_wait_range`, first half: writeback starts over the range.
+pub(crate) fn flush(
     state: &mut State,
-    inode: InodeIx,
+    a: ActorId,
+    inode: usize,
     pages: std::ops::RangeInclusive<u64>,
+    notes: &mut Notes,
 ) {
-    state.inodes[inode]
-        .pages
-        .retain(|i, p| !pages.contains(i) || p.dirty != 0 || p.writeback > 0);
+    writeback_by(state, a, (inode, pages), SyncMode::All, notes);
+}
+
+/// `invalidate_inode_pages2_range` before the direct I/O; `-EBUSY` → all buffered.
+pub(crate) fn direct_invalidate(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
+    if state.inodes[f.inode].nrpages() == 0 {
+        return;
+    }
+    if !crate::mm::truncate::invalidate_pages2(state, f.inode, range_of(state, f)) {
+        note!(notes, "invalidate -EBUSY: written=0, buffered fallback");
+        f.dio_ret = errno::EBUSY;
+        f.written = 0;
+        f.fallback = true;
+        f.buffered_pos = f.iocb.ki_pos;
+    }
+}
+
+/// `generic_file_direct_write` raises `i_size` (`i_size_write`, `mark_inode_dirty`).
+pub(crate) fn direct_end_raises_size(state: &State, f: &WriteFrame) -> bool {
+    f.dio_ret > 0 && f.iocb.ki_pos + f.dio_ret as u64 > state.inodes[f.inode].i_size
+}
+
+/// The tail of `generic_file_direct_write` (mm/filemap.c).
+pub(crate) fn direct_end(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
+    if state.inodes[f.inode].nrpages() > 0 {
+        crate::mm::truncate::invalidate_pages2(state, f.inode, range_of(state, f));
+    }
+    let written = f.dio_ret;
+    if written > 0 {
+        let pos = f.iocb.ki_pos + written as u64;
+        f.iter.advance(written as u64);
+        let ino = &mut state.inodes[f.inode];
+        if pos > ino.i_size {
+            ino.i_size = pos;
+            ino.sync_dirty = true; // mark_inode_dirty
+            note!(notes, "i_size={pos}");
+        }
+        f.iocb.ki_pos = pos;
+    }
+    f.written = written;
+    f.fallback = written >= 0 && f.iter.count() > 0;
+    f.buffered_pos = f.iocb.ki_pos;
+    note!(notes, "written={written} ki_pos={}", f.iocb.ki_pos);
+}
+
+/// One page of `generic_perform_write`.
+/// On `-ENOSPC` the loop stops: `generic_perform_write` returns the bytes copied, or the
+/// error when none were.
+pub(crate) fn perform_write(
+    state: &mut State,
+    f: &mut WriteFrame,
+    op: &WriteOp,
+    notes: &mut Notes,
+) {
+    let pos = f.buffered_pos + f.status;
+    let bytes =
+        match crate::fs::ext4::inode::da_write_page(state, f.inode, pos, f.iter.count(), op.tag) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                f.perform_error = error;
+                note!(notes, "ext4_da_write_begin {error}");
+                if write_begin_failure_truncates(state, f) {
+                    truncate_failed_write(state, f.inode, notes);
+                }
+                if !f.fallback {
+                    f.iocb.ki_pos += f.status;
+                    f.written = if f.status > 0 { f.status as i64 } else { error };
+                } else if f.status == 0 && f.written == 0 {
+                    f.written = error;
+                }
+                return;
+            }
+        };
+    f.iter.advance(bytes);
+    f.status += bytes;
+    let ino = &state.inodes[f.inode];
+    note!(
+        notes,
+        "page {} +{bytes} i_size={} i_disksize={}",
+        pos >> state.geometry.page_bits,
+        ino.i_size,
+        ino.i_disksize
+    );
+    if f.iter.count() == 0 && !f.fallback {
+        f.iocb.ki_pos += f.status;
+        f.written = f.status as i64;
+    }
+}
+
+/// The fallback's flush finished: `ki_pos = endbyte + 1`, `written += status`,
+/// `invalidate_mapping_pages`.
+/// On a flush error "we don't know how much we wrote, so just return the number of bytes
+/// which were direct-written": `ki_pos` stays after the direct part.
+pub(crate) fn fallback_done(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Notes) {
+    if fdatawait_by(state, a, f.inode, notes) {
+        // `return written ? written : err` (mm/filemap.c:2681): with nothing written
+        // directly, the flush's error.
+        if f.written == 0 {
+            f.written = errno::EIO;
+        }
+        return;
+    }
+    f.iocb.ki_pos = f.buffered_pos + f.status;
+    f.written += f.status as i64;
+    crate::mm::truncate::invalidate_mapping_pages(state, f.inode, buffered_range(state, f));
+    note!(
+        notes,
+        "fallback written={} ki_pos={}",
+        f.written,
+        f.iocb.ki_pos
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::include::fs::tests::{LARGE, iocb, iter};
+
+    #[test]
+    fn generic_write_checks_zero_count_returns_zero_and_keeps_pos_even_for_append() {
+        let (mut iocb, mut from) = (iocb(7, true), iter(0));
+        let checks =
+            generic_write_checks(&mut iocb, &mut from, 4096, LARGE, RLIM_INFINITY, 1 << 40);
+        assert_eq!(
+            checks,
+            WriteChecks {
+                ret: 0,
+                sigxfsz: false
+            }
+        );
+        assert_eq!(iocb.ki_pos, 7);
+    }
+
+    #[test]
+    fn generic_write_checks_append_moves_pos_to_i_size() {
+        let (mut iocb, mut from) = (iocb(0, true), iter(100));
+        let checks =
+            generic_write_checks(&mut iocb, &mut from, 5000, LARGE, RLIM_INFINITY, 1 << 40);
+        assert_eq!((checks.ret, iocb.ki_pos), (100, 5000));
+    }
+
+    #[test]
+    fn generic_write_checks_rlimit_fsize_signals_at_the_limit_and_truncates_below() {
+        let (mut at, mut from) = (iocb(1000, false), iter(10));
+        let checks = generic_write_checks(&mut at, &mut from, 0, LARGE, 1000, 1 << 40);
+        assert_eq!(
+            checks,
+            WriteChecks {
+                ret: errno::EFBIG,
+                sigxfsz: true
+            }
+        );
+        let (mut below, mut from) = (iocb(990, false), iter(100));
+        let checks = generic_write_checks(&mut below, &mut from, 0, LARGE, 1000, 1 << 40);
+        assert_eq!(
+            checks,
+            WriteChecks {
+                ret: 10,
+                sigxfsz: false
+            }
+        );
+        // O_APPEND is checked against its final position.
+        let (mut append, mut from) = (iocb(0, true), iter(10));
+        let checks = generic_write_checks(&mut append, &mut from, 1000, LARGE, 1000, 1 << 40);
+        assert_eq!(
+            checks,
+            WriteChecks {
+                ret: errno::EFBIG,
+                sigxfsz: true
+            }
+        );
+    }
+
+    #[test]
+    fn generic_write_checks_lfs_limit_applies_only_without_o_largefile() {
+        let small = FileFlags {
+            o_largefile: false,
+            ..LARGE
+        };
+        let (mut at, mut from) = (iocb(MAX_NON_LFS, false), iter(10));
+        let checks = generic_write_checks(&mut at, &mut from, 0, small, RLIM_INFINITY, 1 << 40);
+        assert_eq!(
+            checks,
+            WriteChecks {
+                ret: errno::EFBIG,
+                sigxfsz: false
+            }
+        );
+        let (mut below, mut from) = (iocb(MAX_NON_LFS - 4, false), iter(10));
+        let checks = generic_write_checks(&mut below, &mut from, 0, small, RLIM_INFINITY, 1 << 40);
+        assert_eq!(checks.ret, 4);
+        let (mut large, mut from) = (iocb(MAX_NON_LFS, false), iter(10));
+        let checks = generic_write_checks(&mut large, &mut from, 0, LARGE, RLIM_INFINITY, 1 << 40);
+        assert_eq!(checks.ret, 10);
+    }
+
+    #[test]
+    fn generic_write_checks_s_maxbytes_refuses_at_and_truncates_below() {
+        let max = crate::limits::ext4_max_size(12, false);
+        let (mut at, mut from) = (iocb(max, false), iter(10));
+        let checks = generic_write_checks(&mut at, &mut from, 0, LARGE, RLIM_INFINITY, max);
+        assert_eq!(
+            checks,
+            WriteChecks {
+                ret: errno::EFBIG,
+                sigxfsz: false
+            }
+        );
+        let (mut below, mut from) = (iocb(max - 3, false), iter(10));
+        let checks = generic_write_checks(&mut below, &mut from, 0, LARGE, RLIM_INFINITY, max);
+        assert_eq!(checks.ret, 3);
+    }
 }

@@ -2,6 +2,10 @@
 //! (delalloc) blocks of the extent-status cache (fs/ext4/inode.c). The extent-status cache is
 //! folded into the map: the overwrite test then asks for one Written extent.
 
+use crate::fs::ext4::page_io::flag_io_unwritten;
+use crate::limits::{EXT_INIT_MAX_LEN, EXTENT_MAX_ZEROOUT_KB};
+use crate::notes::Notes;
+use crate::state::{Data, InodeIx, State};
 use std::collections::BTreeSet;
 
 /// State of a mapped extent (`ext4_ext_is_unwritten`).
@@ -224,6 +228,196 @@ impl ExtentMap {
             );
         }
     }
+}
+
+/// Converts `[lblk, lblk + len)`, which starts inside an unwritten extent, to written, in
+/// the kernel's order: the move of the range to a written neighbour
+/// (`ext4_ext_try_to_merge`'s "abut" fast path) first; else a zero-out of the whole extent
+/// when it is at most `s_extent_max_zeroout_kb` and lies below `eof_block`; else a zero-out
+/// of the extent's tail from `lblk` (case 3) or of its head before `lblk` (case 2) when
+/// small enough; else a plain split. Zeroed blocks are written with zeros on disk
+/// (`ext4_ext_zeroout`, synchronous) and become written too. `len` is `map->m_len`.
+/// Returns the blocks of the range converted.
+pub fn ext4_ext_convert_to_initialized(
+    state: &mut State,
+    inode: InodeIx,
+    lblk: u64,
+    len: u64,
+    notes: &mut Notes,
+) -> u64 {
+    let ex = unwritten_extent_at(state, inode, lblk);
+    // The kernel decides with `map->m_len` as asked (it may run past the extent) and
+    // converts within the extent.
+    let (planned, zeroed) = if abuts_written_neighbour(state, inode, &ex, lblk, len) {
+        ((lblk, len), None)
+    } else {
+        zeroout_plan(state, inode, &ex, lblk, len)
+    };
+    let written = (planned.0, (planned.0 + planned.1).min(ex.end()) - planned.0);
+    if let Some((from, count)) = zeroed {
+        ext4_ext_zeroout(state, ex.pblk + (from - ex.lblk) as u32, count);
+        note!(notes, "ext4_ext_zeroout blocks {from}+{count}");
+    }
+    let merge = unwritten_merge_allowed(state, inode);
+    let ino = &mut state.inodes[inode];
+    ino.map
+        .set_state(written.0, written.1, ExtentState::Written, merge);
+    ino.datasync_dirty = true;
+    ino.sync_dirty = true;
+    note!(notes, "convert_to_initialized {}+{}", written.0, written.1);
+    len.min(ex.end() - lblk)
+}
+
+/// The unwritten extent holding `lblk`.
+fn unwritten_extent_at(state: &State, inode: InodeIx, lblk: u64) -> Extent {
+    let ex = *state.inodes[inode]
+        .map
+        .extents
+        .iter()
+        .find(|e| e.lblk <= lblk && lblk < e.end())
+        .expect("convert_to_initialized inside an extent");
+    assert_eq!(
+        ex.state,
+        ExtentState::Unwritten,
+        "converting a written extent"
+    );
+    ex
+}
+
+/// The fast path: the range is at the extent's start (end) and the extent before (after) it
+/// is written and logically and physically contiguous with room for `map_len` more blocks.
+fn abuts_written_neighbour(state: &State, inode: InodeIx, ex: &Extent, lblk: u64, n: u64) -> bool {
+    let extents = &state.inodes[inode].map.extents;
+    let joins = |a: &Extent, b: &Extent| {
+        a.end() == b.lblk && u64::from(a.pblk) + a.len == u64::from(b.pblk)
+    };
+    let written_room = |e: &Extent| e.state == ExtentState::Written && e.len + n < EXT_INIT_MAX_LEN;
+    let left =
+        lblk == ex.lblk && n < ex.len && extents.iter().any(|p| joins(p, ex) && written_room(p));
+    let right = lblk + n == ex.end()
+        && n < ex.len
+        && extents.iter().any(|r| joins(ex, r) && written_room(r));
+    left || right
+}
+
+/// Which blocks become written and which are zeroed first, `((lblk, len), zeroed)`.
+fn zeroout_plan(
+    state: &State,
+    inode: InodeIx,
+    ex: &Extent,
+    lblk: u64,
+    map_len: u64,
+) -> ((u64, u64), Option<(u64, u64)>) {
+    let g = state.geometry;
+    let eof_block = state.inodes[inode]
+        .i_size
+        .div_ceil(g.blocksize())
+        .max(lblk + map_len);
+    let max_zeroout = if ex.end() <= eof_block {
+        EXTENT_MAX_ZEROOUT_KB >> (g.blkbits - 10)
+    } else {
+        0
+    };
+    let allocated = ex.end() - lblk;
+    if max_zeroout > 0 && ex.len <= max_zeroout {
+        return ((ex.lblk, ex.len), Some((ex.lblk, ex.len)));
+    }
+    if max_zeroout > 0 && allocated > map_len {
+        if allocated <= max_zeroout {
+            return ((lblk, allocated), Some((lblk, allocated)));
+        }
+        let head = lblk - ex.lblk;
+        if head + map_len < max_zeroout {
+            let zeroed = (head > 0).then_some((ex.lblk, head));
+            return ((ex.lblk, head + map_len), zeroed);
+        }
+    }
+    ((lblk, map_len), None)
+}
+
+/// `ext4_ext_zeroout` → `ext4_issue_zeroout`: zeros on disk over `count` blocks from `pblk`,
+/// written and waited for while `i_data_sem` is held (one step here).
+pub(crate) fn ext4_ext_zeroout(state: &mut State, pblk: u32, count: u64) {
+    let spb = state.geometry.sectors_per_block() as usize;
+    let first = pblk as usize * spb;
+    state.disk.sectors[first..first + count as usize * spb].fill(Data::Zero);
+}
+
+/// `ext4_ext_map_blocks` flags the `io` it read on entry (the pass's first mapping: the one
+/// read before `ext4_mb_new_blocks`; later ones read `i_private` now) or sets
+/// `EXT4_STATE_DIO_UNWRITTEN`; `mpage_map_one_extent` flags writeback's own io_end.
+pub(crate) fn finish_unwritten_map(
+    state: &mut State,
+    inode: InodeIx,
+    (io_end, io): (u16, &mut crate::state::MapEntry),
+    pblk: u32,
+) -> u32 {
+    let read = io.take().unwrap_or(state.inodes[inode].i_private);
+    if state.patched(crate::patches::Patch::IoEndInBPrivate) {
+        // 109811c20fb8: ext4_ext_map_blocks neither reads ext4_inode_aio(inode) nor sets
+        // EXT4_STATE_DIO_UNWRITTEN; a PRE_IO allocation only returns EXT4_MAP_UNWRITTEN, and
+        // mpage_map_one_extent flags writeback's own io_end (4.6.2 fs/ext4/inode.c:2332-2339).
+        flag_io_unwritten(state, io_end);
+        return pblk;
+    }
+    match read {
+        Some(aio) if !state.io_ends.contains_key(&aio) => {
+            state.hazard = Some(crate::state::Hazard::UseAfterFree(format!(
+                "writeback's ext4_set_io_unwritten_flag on io_end e{aio}, which \
+                 ext4_ext_map_blocks read from i_private before ext4_mb_new_blocks and which \
+                 its direct write freed since"
+            )));
+        }
+        Some(aio) => flag_io_unwritten(state, aio),
+        None => state.inodes[inode].state_dio_unwritten = true,
+    }
+    flag_io_unwritten(state, io_end);
+    pblk
+}
+
+/// The extra condition `ext4_can_extents_be_merged` puts on unwritten extents.
+pub fn unwritten_merge_allowed(state: &State, inode: InodeIx) -> bool {
+    let ino = &state.inodes[inode];
+    !ino.state_dio_unwritten && ino.i_unwritten == 0
+}
+
+/// `ext4_convert_unwritten_extents(inode, offset, len)`: the Unwritten blocks of the range
+/// (rounded out to blocks) become Written; Written blocks and holes are skipped. Moves
+/// `i_datasync_tid`.
+pub fn convert_unwritten_extents(
+    state: &mut State,
+    inode: InodeIx,
+    offset: u64,
+    len: u64,
+    notes: &mut Notes,
+) {
+    let g = state.geometry;
+    let first = offset >> g.blkbits;
+    let end = (offset + len).div_ceil(g.blocksize());
+    let merge = unwritten_merge_allowed(state, inode);
+    let ino = &mut state.inodes[inode];
+    for lblk in first..end {
+        if ino
+            .map
+            .pblk(lblk)
+            .is_some_and(|(_, s)| s == ExtentState::Unwritten)
+        {
+            ino.map.set_state(lblk, 1, ExtentState::Written, merge);
+            ino.datasync_dirty = true;
+            ino.sync_dirty = true;
+        }
+    }
+    note!(notes, "convert blocks {first}..{end} to written");
+}
+
+/// Some block of `[offset, offset + size)` of `inode` is Unwritten.
+pub fn has_unwritten(state: &State, inode: InodeIx, offset: u64, size: u64) -> bool {
+    let g = state.geometry;
+    let map = &state.inodes[inode].map;
+    (offset >> g.blkbits..(offset + size).div_ceil(g.blocksize())).any(|lblk| {
+        map.pblk(lblk)
+            .is_some_and(|(_, s)| s == ExtentState::Unwritten)
+    })
 }
 
 #[cfg(test)]

@@ -6,17 +6,17 @@
 //! what a step waits for, and [`run`] applies the step through helpers that compute and do
 //! not decide. DIO steps are in [`crate::fs::direct_io`].
 
-use crate::include::fs::{
-    bitmap_file_check, errno, ext4_unaligned_aio, ext4_unaligned_aio_aligned_eof,
-    generic_write_checks,
+use crate::fs::ext4::inode::{direct_io, write_begin_failure_truncates};
+use crate::include::fs::{IovIter, errno};
+use crate::jbd2::transaction::{handle_wait, handle_wait_if};
+use crate::mm::filemap::{
+    direct_end, direct_end_raises_size, direct_invalidate, fallback_done, flush,
+    generic_write_checks, page_range, perform_write, writeback_pending,
 };
-use crate::jbd2::journal::{handle_wait, handle_wait_if};
-use crate::mm::filemap::{self, page_range, writeback_pending};
 use crate::notes::Notes;
 use crate::ops::{DioPath, IocbPrivate, Op, WriteFrame, WriteOp, WritePc};
 use crate::patches::Patch;
-use crate::state::Wait;
-use crate::state::{ActorId, InodeIx, State};
+use crate::state::{ActorId, State, Wait};
 use WritePc::*;
 
 /// Where a writer starts: 4.4's gate, before `i_mutex`; with `e142d05263a4` (v4.6),
@@ -54,7 +54,7 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         DirectInvalidate if f.dio_ret == errno::EBUSY => PerformWrite,
         DirectInvalidate => DirectIo,
         // 914f82a32d02: an extending write on the unwritten path runs the orphan step first.
-        DirectIo if crate::fs::direct_io::ext_orphan_first(state, f) => IndBegin,
+        DirectIo if crate::fs::ext4::inode::ext_orphan_first(state, f) => IndBegin,
         DirectIo => match f.path {
             None => DirectEnd,
             Some(DioPath::Ind) => IndBegin,
@@ -63,7 +63,7 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
         ExtBegin if f.overwrite => ExtOverwriteUnlock,
         ExtBegin | ExtOverwriteUnlock => ExtSetPrivate,
         IndBegin if f.path != Some(DioPath::Ind) => ExtBegin,
-        ExtSetPrivate if crate::fs::direct_io::inits_io_end(state, f) => ExtInitIoEnd,
+        ExtSetPrivate if crate::fs::ext4::inode::inits_io_end(state, f) => ExtInitIoEnd,
         ExtSetPrivate | ExtInitIoEnd | IndBegin => DioStart,
         DioStart if f.dio.is_none() => after_dio(state, f),
         DioStart => DioGetBlock,
@@ -102,7 +102,7 @@ pub fn after(state: &State, f: &WriteFrame) -> WritePc {
 fn after_dio(state: &State, f: &WriteFrame) -> WritePc {
     if f.path == Some(DioPath::Ind) {
         IndEnd
-    } else if crate::fs::direct_io::puts_own_io_end(state) {
+    } else if crate::fs::ext4::inode::puts_own_io_end(state) {
         ExtPutIoEnd
     } else {
         ExtConvertAndEnd
@@ -192,7 +192,12 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
         // ext4_da_write_end takes i_data_sem.
         PerformWrite => {
             let pos = f.buffered_pos + f.status;
-            let disksize = filemap::da_write_updates_disksize(state, inode, pos, f.iter.count());
+            let disksize = crate::fs::ext4::inode::da_write_updates_disksize(
+                state,
+                inode,
+                pos,
+                f.iter.count(),
+            );
             // ext4_truncate_failed_write: truncate_inode_pages waits for the EOF page's
             // writeback (mm/truncate.c:298), ext4_truncate takes down_write(i_data_sem).
             let truncates = write_begin_failure_truncates(state, f);
@@ -206,7 +211,7 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
                         .then_some(Wait::Writeback { inode })
                 })
         }
-        DirectFlush => filemap::flush_wait(state, inode, range()),
+        DirectFlush => crate::mm::filemap::flush_wait(state, inode, range()),
         DirectFlushWait | DirectInvalidate => (ino.nrpages() > 0
             && writeback_pending(state, inode, range()))
         .then_some(Wait::Writeback { inode }),
@@ -215,10 +220,10 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
         DirectEnd => (ino.nrpages() > 0 && writeback_pending(state, inode, range()))
             .then_some(Wait::Writeback { inode })
             .or_else(|| handle_wait_if(state, direct_end_raises_size(state, f))),
-        FallbackFlush => filemap::flush_wait(state, inode, buffered_range(state, f)),
+        FallbackFlush => crate::mm::filemap::flush_wait(state, inode, buffered_range(state, f)),
         FallbackFlushWait => writeback_pending(state, inode, buffered_range(state, f))
             .then_some(Wait::Writeback { inode }),
-        SyncFlush => filemap::flush_wait(state, inode, sync_range(state, f)),
+        SyncFlush => crate::mm::filemap::flush_wait(state, inode, sync_range(state, f)),
         SyncFlushWait => writeback_pending(state, inode, sync_range(state, f))
             .then_some(Wait::Writeback { inode }),
         SyncCommitWait => f
@@ -231,7 +236,7 @@ pub fn wait(state: &State, a: ActorId, f: &WriteFrame) -> Option<Wait> {
     }
 }
 
-fn buffered_range(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64> {
+pub(crate) fn buffered_range(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64> {
     page_range(state, f.buffered_pos, f.buffered_pos + f.status.max(1) - 1)
 }
 
@@ -253,13 +258,13 @@ pub fn run(state: &mut State, a: ActorId, f: &mut WriteFrame, op: &WriteOp, note
         DirectFlush => flush(state, a, f.inode, range_of(state, f), notes),
         DirectFlushWait => {
             // generic_file_direct_write: "if (written) goto out".
-            if filemap::fdatawait_by(state, a, f.inode, notes) {
+            if crate::mm::filemap::fdatawait_by(state, a, f.inode, notes) {
                 f.written = errno::EIO;
             }
         }
         SyncFlushWait => {
             // ext4_sync_file returns the error before the commit; it replaces ret.
-            if filemap::sync_file_wait_by(state, a, f.inode, notes) {
+            if crate::fs::ext4::fsync::sync_file_wait_by(state, a, f.inode, notes) {
                 f.ret = errno::EIO;
             }
         }
@@ -286,7 +291,7 @@ pub fn run(state: &mut State, a: ActorId, f: &mut WriteFrame, op: &WriteOp, note
     }
 }
 
-fn range_of(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64> {
+pub(crate) fn range_of(state: &State, f: &WriteFrame) -> std::ops::RangeInclusive<u64> {
     page_range(
         state,
         f.iocb.ki_pos,
@@ -410,7 +415,7 @@ fn write_checks_result(
     f: &WriteFrame,
     op: &WriteOp,
 ) -> (
-    crate::include::fs::WriteChecks,
+    crate::mm::filemap::WriteChecks,
     crate::include::fs::Iocb,
     crate::include::fs::IovIter,
 ) {
@@ -479,176 +484,11 @@ fn overwrite_check(state: &State, f: &mut WriteFrame, notes: &mut Notes) {
     note!(notes, "overwrite={}", f.overwrite);
 }
 
-/// `filemap_write_and_wait_range`, first half: writeback starts over the range.
-fn flush(
-    state: &mut State,
-    a: ActorId,
-    inode: usize,
-    pages: std::ops::RangeInclusive<u64>,
-    notes: &mut Notes,
-) {
-    filemap::writeback_by(state, a, (inode, pages), filemap::SyncMode::All, notes);
-}
-
-/// `invalidate_inode_pages2_range` before the direct I/O; `-EBUSY` → all buffered.
-fn direct_invalidate(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
-    if state.inodes[f.inode].nrpages() == 0 {
-        return;
-    }
-    if !filemap::invalidate_pages2(state, f.inode, range_of(state, f)) {
-        note!(notes, "invalidate -EBUSY: written=0, buffered fallback");
-        f.dio_ret = errno::EBUSY;
-        f.written = 0;
-        f.fallback = true;
-        f.buffered_pos = f.iocb.ki_pos;
-    }
-}
-
-/// `ext4_direct_IO` and the head of `ext4_ext_direct_IO` (fs/ext4/inode.c).
-fn direct_io(state: &State, f: &mut WriteFrame, notes: &mut Notes) {
-    let ino = &state.inodes[f.inode];
-    let final_size = f.iocb.ki_pos + f.iter.count();
-    f.path = if ino.dio_refused {
-        f.dio_ret = 0;
-        None
-    } else if !ino.extents
-        // 914f82a32d02: an extending extent-file write keeps ext4_ext_direct_IO's unwritten
-        // get_block unless `round_down(offset, blocksize) >= i_size`.
-        || (crate::fs::direct_io::extends(state, f) && !crate::fs::direct_io::dio_refactor_unwritten(state, f))
-    {
-        Some(DioPath::Ind)
-    } else if f.overwrite {
-        Some(DioPath::ExtOverwrite)
-    } else {
-        Some(DioPath::Ext)
-    };
-    let path = f
-        .path
-        .map_or("none (ext4_direct_IO returns 0)".to_string(), |p| {
-            p.to_string()
-        });
-    note!(
-        notes,
-        "direct_IO path={path} final_size={final_size} i_size={}",
-        ino.i_size
-    );
-}
-
-/// `generic_file_direct_write` raises `i_size` (`i_size_write`, `mark_inode_dirty`).
-fn direct_end_raises_size(state: &State, f: &WriteFrame) -> bool {
-    f.dio_ret > 0 && f.iocb.ki_pos + f.dio_ret as u64 > state.inodes[f.inode].i_size
-}
-
-/// The tail of `generic_file_direct_write` (mm/filemap.c).
-fn direct_end(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
-    if state.inodes[f.inode].nrpages() > 0 {
-        filemap::invalidate_pages2(state, f.inode, range_of(state, f));
-    }
-    let written = f.dio_ret;
-    if written > 0 {
-        let pos = f.iocb.ki_pos + written as u64;
-        f.iter.advance(written as u64);
-        let ino = &mut state.inodes[f.inode];
-        if pos > ino.i_size {
-            ino.i_size = pos;
-            ino.sync_dirty = true; // mark_inode_dirty
-            note!(notes, "i_size={pos}");
-        }
-        f.iocb.ki_pos = pos;
-    }
-    f.written = written;
-    f.fallback = written >= 0 && f.iter.count() > 0;
-    f.buffered_pos = f.iocb.ki_pos;
-    note!(notes, "written={written} ki_pos={}", f.iocb.ki_pos);
-}
-
-/// One page of `generic_perform_write`.
-/// On `-ENOSPC` the loop stops: `generic_perform_write` returns the bytes copied, or the
-/// error when none were.
-fn perform_write(state: &mut State, f: &mut WriteFrame, op: &WriteOp, notes: &mut Notes) {
-    let pos = f.buffered_pos + f.status;
-    let bytes = match filemap::da_write_page(state, f.inode, pos, f.iter.count(), op.tag) {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            f.perform_error = error;
-            note!(notes, "ext4_da_write_begin {error}");
-            if write_begin_failure_truncates(state, f) {
-                truncate_failed_write(state, f.inode, notes);
-            }
-            if !f.fallback {
-                f.iocb.ki_pos += f.status;
-                f.written = if f.status > 0 { f.status as i64 } else { error };
-            } else if f.status == 0 && f.written == 0 {
-                f.written = error;
-            }
-            return;
-        }
-    };
-    f.iter.advance(bytes);
-    f.status += bytes;
-    let ino = &state.inodes[f.inode];
-    note!(
-        notes,
-        "page {} +{bytes} i_size={} i_disksize={}",
-        pos >> state.geometry.page_bits,
-        ino.i_size,
-        ino.i_disksize
-    );
-    if f.iter.count() == 0 && !f.fallback {
-        f.iocb.ki_pos += f.status;
-        f.written = f.status as i64;
-    }
-}
-
-/// `ext4_da_write_begin` failed for a page reaching past `i_size`: `if (pos + len >
-/// inode->i_size) ext4_truncate_failed_write(inode)` (fs/ext4/inode.c:2825-2826), "block_write_begin
-/// may have instantiated a few blocks outside i_size".
-fn write_begin_failure_truncates(state: &State, f: &WriteFrame) -> bool {
-    let pos = f.buffered_pos + f.status;
-    let count = f.iter.count();
-    filemap::da_reserve_fails(state, f.inode, pos, count)
-        && pos + filemap::da_write_len(state, pos, count) > state.inodes[f.inode].i_size
-}
-
-/// `ext4_truncate_failed_write` (fs/ext4/truncate.h:11-15): `truncate_inode_pages(mapping,
-/// i_size)` then `ext4_truncate`, with no `inode_dio_wait`: blocks past `i_size` go, and
-/// `i_disksize` becomes `i_size`.
-fn truncate_failed_write(state: &mut State, inode: InodeIx, notes: &mut Notes) {
-    let i_size = state.inodes[inode].i_size;
-    crate::fs::ext4::inode::truncate_pagecache(state, inode, i_size, notes);
-    crate::fs::ext4::inode::ext4_truncate(state, inode, i_size, notes);
-    note!(notes, "ext4_truncate_failed_write");
-}
-
-/// The fallback's flush finished: `ki_pos = endbyte + 1`, `written += status`,
-/// `invalidate_mapping_pages`.
-/// On a flush error "we don't know how much we wrote, so just return the number of bytes
-/// which were direct-written": `ki_pos` stays after the direct part.
-fn fallback_done(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Notes) {
-    if filemap::fdatawait_by(state, a, f.inode, notes) {
-        // `return written ? written : err` (mm/filemap.c:2681): with nothing written
-        // directly, the flush's error.
-        if f.written == 0 {
-            f.written = errno::EIO;
-        }
-        return;
-    }
-    f.iocb.ki_pos = f.buffered_pos + f.status;
-    f.written += f.status as i64;
-    filemap::invalidate_mapping_pages(state, f.inode, buffered_range(state, f));
-    note!(
-        notes,
-        "fallback written={} ki_pos={}",
-        f.written,
-        f.iocb.ki_pos
-    );
-}
-
 /// `jbd2_complete_transaction` in `ext4_sync_file`: `generic_write_sync` passes
 /// `datasync = !O_SYNC` (include/linux/fs.h:2465), so O_DSYNC and IS_SYNC wait for
 /// `i_datasync_tid`, O_SYNC for `i_sync_tid`.
 fn sync_commit(state: &mut State, f: &mut WriteFrame, notes: &mut Notes) {
-    f.commit_tid = crate::jbd2::journal::sync_target(state, f.inode, !f.file.o_sync);
+    f.commit_tid = crate::fs::ext4::fsync::sync_target(state, f.inode, !f.file.o_sync);
     match f.commit_tid {
         Some(tid) => crate::jbd2::journal::request_commit(state, tid, notes),
         None => note!(notes, "tid committed: no commit"),
@@ -668,4 +508,126 @@ fn finish_plug(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut No
     }
     f.plugged = false;
     note!(notes, "unplug {}", crate::state::bio_names(&dispatched));
+}
+
+/// The bitmap-file check of `ext4_file_write_iter` (fs/ext4/file.c): for a file without
+/// `EXT4_INODE_EXTENTS`, `-EFBIG` at or past `s_bitmap_maxbytes`, else truncate to it.
+/// Returns the error, if any.
+/// The comparison is in `loff_t`, as in the kernel (`s_bitmap_maxbytes` may be negative).
+pub fn bitmap_file_check(ki_pos: u64, from: &mut IovIter, s_bitmap_maxbytes: i64) -> Option<i64> {
+    let pos = ki_pos as i64;
+    if pos >= s_bitmap_maxbytes {
+        return Some(errno::EFBIG);
+    }
+    from.truncate((s_bitmap_maxbytes - pos) as u64);
+    None
+}
+
+/// `ext4_unaligned_aio(inode, from, pos)` (fs/ext4/file.c), with `i_size` the value
+/// `i_size_read` returned (unlocked). The early return at or past `i_size` is kept as written.
+pub fn ext4_unaligned_aio(i_size: u64, from: &IovIter, pos: u64, blocksize: u64) -> bool {
+    let blockmask = blocksize - 1;
+    if pos >= i_size {
+        return false;
+    }
+    (pos | from.alignment()) & blockmask != 0
+}
+
+/// `ext4_unaligned_aio` as `372a03e01853` ("ext4: fix data corruption caused by unaligned
+/// direct AIO", v5.1) left it: the early return compares `pos` with `i_size` rounded up to a
+/// block, so a write that starts past `i_size` but inside the block holding it is judged by
+/// its alignment too. The commit changed the one line (fs/ext4/file.c:ext4_unaligned_aio,
+/// 5.1.15 and 5.2.1 line 128):
+///
+/// ```text
+/// -    if (pos >= i_size_read(inode))
+/// +    if (pos >= ALIGN(i_size_read(inode), sb->s_blocksize))
+///              return 0;
+/// ```
+pub fn ext4_unaligned_aio_aligned_eof(
+    i_size: u64,
+    from: &IovIter,
+    pos: u64,
+    blocksize: u64,
+) -> bool {
+    // ALIGN(x, a) (include/linux/kernel.h): x rounded up to a multiple of the power of two a.
+    let aligned_eof = (i_size + blocksize - 1) & !(blocksize - 1);
+    ext4_unaligned_aio(aligned_eof, from, pos, blocksize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::include::fs::Segment;
+    use crate::include::fs::tests::iter;
+
+    #[test]
+    fn bitmap_file_check_refuses_at_the_limit_without_a_signal_and_truncates_below() {
+        let limit = crate::limits::ext4_max_bitmap_size(10, true);
+        assert_eq!(
+            bitmap_file_check(limit as u64, &mut iter(1), limit),
+            Some(errno::EFBIG)
+        );
+        let mut from = iter(4096);
+        assert_eq!(
+            bitmap_file_check(limit as u64 - 100, &mut from, limit),
+            None
+        );
+        assert_eq!(from.count(), 100);
+    }
+
+    #[test]
+    fn ext4_unaligned_aio_returns_aligned_at_or_past_i_size_as_written() {
+        let unaligned = iter(512);
+        assert!(!ext4_unaligned_aio(4096, &unaligned, 4096, 4096));
+        assert!(!ext4_unaligned_aio(4096, &unaligned, 8192 + 512, 4096));
+        assert!(ext4_unaligned_aio(8192, &unaligned, 512, 4096));
+        assert!(!ext4_unaligned_aio(8192, &iter(4096), 4096, 4096));
+    }
+
+    #[test]
+    fn ext4_unaligned_aio_aligned_eof_judges_a_write_past_i_size_inside_its_block() {
+        let unaligned = iter(2048);
+        // 0007's second write: at i_size 10240, inside the block [8192, 12288).
+        assert!(!ext4_unaligned_aio(10240, &unaligned, 10240, 4096));
+        assert!(ext4_unaligned_aio_aligned_eof(
+            10240, &unaligned, 10240, 4096
+        ));
+        // Past the block holding i_size, and at an aligned i_size, nothing changes.
+        assert!(!ext4_unaligned_aio_aligned_eof(
+            10240, &unaligned, 12288, 4096
+        ));
+        assert!(!ext4_unaligned_aio_aligned_eof(
+            8192,
+            &unaligned,
+            8192 + 512,
+            4096
+        ));
+        assert!(!ext4_unaligned_aio_aligned_eof(
+            10240,
+            &iter(4096),
+            4096,
+            4096
+        ));
+    }
+
+    #[test]
+    fn ext4_unaligned_aio_sees_a_misaligned_buffer_address_or_segment_length() {
+        let address = IovIter::new(vec![Segment {
+            base: 0x10200,
+            len: 4096,
+        }]);
+        assert!(ext4_unaligned_aio(1 << 20, &address, 0, 4096));
+        let lengths = IovIter::new(vec![
+            Segment {
+                base: 0x10000,
+                len: 2048,
+            },
+            Segment {
+                base: 0x20000,
+                len: 2048,
+            },
+        ]);
+        assert!(ext4_unaligned_aio(1 << 20, &lengths, 0, 4096));
+    }
 }

@@ -3,10 +3,12 @@
 //! `ext4_convert_unwritten_extents`, `ext4_clear_io_unwritten_flag` + `wake_up_all`,
 //! `inode_dio_begin/end` (fs/ext4/page-io.c, fs/ext4/inode.c).
 
-use crate::fs::ext4::extents::ExtentState;
-use crate::mm::filemap::{end_page_writeback, unwritten_merge_allowed};
+use crate::fs::ext4::extents::{convert_unwritten_extents, has_unwritten};
+use crate::kernel::sched::wait::wake_up_all;
+use crate::mm::filemap::end_page_writeback;
 use crate::notes::Notes;
-use crate::state::{InodeIx, IoEnd, ObjId, Sleep, State, Work};
+use crate::patches::Patch;
+use crate::state::{Bio, BioOwner, InodeIx, IoEnd, ObjId, Sleep, State, Work};
 
 /// `ext4_init_io_end`: `count = 1`, `i_ioend_count++`.
 pub fn new_io_end(state: &mut State, inode: InodeIx) -> ObjId {
@@ -47,22 +49,6 @@ pub fn put_converts(state: &State, io_end: ObjId, (offset, size): (u64, u64)) ->
         .get(&io_end)
         .is_some_and(|e| e.count == 1 && e.unwritten)
         && has_unwritten(state, state.io_ends[&io_end].inode, offset, size)
-}
-
-/// Some block of `[offset, offset + size)` of `inode` is Unwritten.
-pub fn has_unwritten(state: &State, inode: InodeIx, offset: u64, size: u64) -> bool {
-    let g = state.geometry;
-    let map = &state.inodes[inode].map;
-    (offset >> g.blkbits..(offset + size).div_ceil(g.blocksize())).any(|lblk| {
-        map.pblk(lblk)
-            .is_some_and(|(_, s)| s == ExtentState::Unwritten)
-    })
-}
-
-/// `i_data_sem` can be taken for write now.
-pub fn data_sem_free(state: &State, inode: InodeIx) -> bool {
-    let sem = state.inodes[inode].i_data_sem;
-    !sem.writer && sem.readers == 0
 }
 
 /// `atomic_dec_and_test(&io_end->count)`: true when that was the last reference.
@@ -146,55 +132,86 @@ pub fn clear_io_unwritten_flag(state: &mut State, io_end: ObjId, notes: &mut Not
     }
 }
 
-/// `wake_up_all`: every actor asleep on `queue` becomes runnable (and re-checks).
-pub fn wake_up_all(state: &mut State, queue: Sleep) {
-    for actor in &mut state.actors {
-        if actor.sleeping == Some(queue) {
-            actor.sleeping = None;
-        }
-    }
-}
-
-/// `ext4_convert_unwritten_extents(inode, offset, len)`: the Unwritten blocks of the range
-/// (rounded out to blocks) become Written; Written blocks and holes are skipped. Moves
-/// `i_datasync_tid`.
-pub fn convert_unwritten_extents(
+pub(crate) fn submit_writeback_bio(
     state: &mut State,
     inode: InodeIx,
-    offset: u64,
-    len: u64,
-    notes: &mut Notes,
-) {
+    (lblk, pblk): (u64, u32),
+    io_end: u16,
+    index: u64,
+) -> u16 {
     let g = state.geometry;
-    let first = offset >> g.blkbits;
-    let end = (offset + len).div_ceil(g.blocksize());
-    let merge = unwritten_merge_allowed(state, inode);
-    let ino = &mut state.inodes[inode];
-    for lblk in first..end {
-        if ino
-            .map
-            .pblk(lblk)
-            .is_some_and(|(_, s)| s == ExtentState::Unwritten)
-        {
-            ino.map.set_state(lblk, 1, ExtentState::Written, merge);
-            ino.datasync_dirty = true;
-            ino.sync_dirty = true;
-        }
-    }
-    note!(notes, "convert blocks {first}..{end} to written");
+    let spb = g.sectors_per_block() as usize;
+    let in_page = ((lblk << g.blkbits) & (g.pagesize() - 1)) >> g.sector_bits;
+    let page = &state.inodes[inode].pages[&index];
+    let data = page.data[in_page as usize..in_page as usize + spb].to_vec();
+    state.io_ends.get_mut(&io_end).expect("io_end").count += 1;
+    let bio = Bio {
+        inode,
+        owner: BioOwner::Writeback(io_end),
+        psector: (u64::from(pblk) * g.sectors_per_block()) as u32,
+        data,
+        zero: false,
+        plugged_by: None,
+        pages: vec![index],
+    };
+    let id = state.new_id();
+    state.bios.insert(id, bio);
+    id
 }
 
-/// `inode_dio_begin`.
-pub fn inode_dio_begin(state: &mut State, inode: InodeIx) {
-    state.inodes[inode].i_dio_count += 1;
+/// `ext4_end_io`: convert the io_end's range, clear the flag, release (which ends the
+/// deferred page writeback).
+pub(crate) fn end_io_work(state: &mut State, id: ObjId, io_end: ObjId, notes: &mut Notes) {
+    state.work.remove(&id);
+    let end = state.io_ends[&io_end].clone();
+    // ext4_do_flush_completed_IO: BUG_ON(!(io->flag & EXT4_IO_END_UNWRITTEN)) (page-io.c:246);
+    // only the last put queues it.
+    assert!(
+        end.unwritten,
+        "io_end e{io_end} queued for conversion but not unwritten"
+    );
+    assert_eq!(end.count, 0, "io_end e{io_end} queued with references left");
+    if end_io_skips_conversion(state, &end) {
+        note!(notes, "EXT4_IO_END_FAILED: no conversion, -EIO");
+    } else {
+        convert_unwritten_extents(state, end.inode, end.offset, end.size, notes);
+    }
+    clear_io_unwritten_flag(state, io_end, notes);
+    release_io_end(state, io_end);
 }
 
-/// `inode_dio_end`: wakes `inode_dio_wait` at 0.
-pub fn inode_dio_end(state: &mut State, inode: InodeIx) {
-    let ino = &mut state.inodes[inode];
-    assert!(ino.i_dio_count > 0, "i_dio_count underflow");
-    ino.i_dio_count -= 1;
-    if ino.i_dio_count == 0 {
-        wake_up_all(state, Sleep::DioWait(inode));
+/// `ext4_end_bio` on a failed writeback bio, under e856f93e0fb2 ("ext4: do not convert the
+/// unwritten extents if data writeback fails", v6.15), fs/ext4/page-io.c:ext4_end_bio:
+///
+/// ```c
+/// +        io_end->flag |= EXT4_IO_END_FAILED;
+///          mapping_set_error(inode->i_mapping,
+///                  blk_status_to_errno(bio->bi_status));
+/// ```
+///
+/// 4.4 has no such flag (fs/ext4/page-io.c:ext4_end_bio:321-332 only warns and calls
+/// `mapping_set_error`).
+pub(crate) fn io_end_failed(state: &mut State, io_end: ObjId) {
+    if state.patched(Patch::FailedWritebackConvertsNothing) {
+        state.io_ends.get_mut(&io_end).expect("io_end").failed = true;
     }
+}
+
+/// `ext4_end_io_end` converts nothing for a failed io_end, under e856f93e0fb2,
+/// fs/ext4/page-io.c:ext4_end_io_end:
+///
+/// ```c
+/// +    if (unlikely(io_end->flag & EXT4_IO_END_FAILED)) {
+/// +        ret = -EIO;
+/// +        if (handle)
+/// +            jbd2_journal_free_reserved(handle);
+/// +    } else {
+/// +        ret = ext4_convert_unwritten_io_end_vec(handle, io_end);
+/// +    }
+/// ```
+///
+/// In 4.4, `ext4_end_io` (fs/ext4/page-io.c:162-186) converts whatever happened to the bios
+/// (line 175). The flag clearing and the release that follow are unchanged.
+pub(crate) fn end_io_skips_conversion(state: &State, end: &crate::state::IoEnd) -> bool {
+    state.patched(Patch::FailedWritebackConvertsNothing) && end.failed
 }

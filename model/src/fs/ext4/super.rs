@@ -1,7 +1,11 @@
 //! Superblock geometry and mount options (fs/ext4/super.c, fs/ext4/ext4_jbd2.h). Sizes are
 //! real bytes; the simulated disk is small (`disk_blocks`) so that states stay small.
 
+use crate::fs::ext4::inode::ext4_truncate;
 use crate::limits::{self, BLKBITS_MAX, BLKBITS_MIN, PAGE_BITS_MAX, PAGE_BITS_MIN};
+use crate::notes::Notes;
+use crate::ops::{Frame, OpResult};
+use crate::state::{ActorId, Disk, State};
 
 /// The filesystem's and block device's sizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -131,6 +135,86 @@ impl Geometry {
         }
         Ok(())
     }
+}
+
+/// Power failure: what the committed journal and the disk hold survives; journal
+/// replay, then `ext4_orphan_cleanup` truncates orphans to their on-disk size. Every other
+/// actor dies; the crashing actor goes on with its program on the recovered state.
+pub fn crash(state: &mut State, a: ActorId, notes: &mut Notes) {
+    let g = state.geometry;
+    for ino in &mut state.inodes {
+        let committed = ino.committed.clone();
+        ino.map = committed.map;
+        ino.i_size = committed.i_disksize;
+        ino.i_disksize = committed.i_disksize;
+        ino.orphan = committed.orphan;
+        ino.pages.clear();
+        (ino.i_mutex, ino.i_private, ino.state_dio_unwritten) = (None, None, false);
+        ino.state_dioread_lock = false;
+        ino.as_eio = false;
+        ino.wb_err = 0;
+        (ino.i_dio_count, ino.i_unwritten, ino.i_ioend_count) = (0, 0, 0);
+        ino.i_data_sem = Default::default();
+        ino.invalidate_lock = Default::default();
+        (ino.sync_dirty, ino.datasync_dirty, ino.ordered) = (false, false, false);
+    }
+    // The recovered inodes are new in memory (wb_err 0); the files are opened anew.
+    state.actors.iter_mut().for_each(|a| a.f_wb_err.fill(0));
+    let blocks = g.disk_blocks as usize;
+    let sectors = state.disk.sectors.clone();
+    let mut disk = Disk {
+        sectors,
+        free: vec![true; blocks],
+        freed_uncommitted: vec![false; blocks],
+    };
+    for e in state.inodes.iter().flat_map(|i| i.map.extents.iter()) {
+        disk.free[e.pblk as usize..(e.pblk as u64 + e.len) as usize].fill(false);
+    }
+    state.disk = disk;
+    state.bios.clear();
+    state.dios.clear();
+    state.io_ends.clear();
+    state.work.clear();
+    state.aio_mutex.clear();
+    // ext4_orphan_cleanup: ext4_truncate each orphan to its size (tail zeroing included).
+    for inode in 0..state.inodes.len() {
+        if state.inodes[inode].orphan {
+            let size = state.inodes[inode].i_size;
+            ext4_truncate(state, inode, size, notes);
+        }
+    }
+    crate::jbd2::recovery::commit_recovered(state);
+    state.crashed = true;
+    kill_others(state, a);
+    note!(notes, "crash: journal replayed, orphans truncated");
+}
+
+fn kill_others(state: &mut State, a: ActorId) {
+    for (id, actor) in state.actors.iter_mut().enumerate() {
+        actor.sleeping = None;
+        actor.wb_map = None;
+        if id == a as usize || actor.op >= actor.program.len() {
+            continue;
+        }
+        if !matches!(actor.frame, Frame::Idle) {
+            actor.results.push(OpResult::Crashed);
+            actor.op += 1;
+        }
+        while actor.op < actor.program.len() {
+            actor.results.push(OpResult::Crashed);
+            actor.op += 1;
+        }
+        actor.frame = Frame::Idle;
+    }
+}
+
+/// Freed physical runs as `p3+2 p7+1` (`none` when nothing was freed).
+pub(crate) fn freed_text(freed: &[(u32, u64)]) -> String {
+    if freed.is_empty() {
+        return "none".to_string();
+    }
+    let runs: Vec<String> = freed.iter().map(|(p, n)| format!("p{p}+{n}")).collect();
+    runs.join(" ")
 }
 
 #[cfg(test)]

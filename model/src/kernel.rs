@@ -1,0 +1,4 @@
+//! kernel/: wait queues (kernel/sched/wait.c) and the workqueues (kernel/workqueue.c).
+
+pub mod sched;
+pub mod workqueue;

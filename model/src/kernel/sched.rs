@@ -1,0 +1,3 @@
+//! kernel/sched/: wait queues.
+
+pub mod wait;
