@@ -218,7 +218,7 @@ fn first_write_frame_with(w: &WriteOp, segments: Vec<crate::include::fs::Segment
 }
 
 /// What actor `a` waits for; `None` when it can step. An idle actor waits for what the
-/// first step of its next operation waits for ([`idle_wait`]).
+/// first step of its next operation waits for (`idle_wait`).
 pub fn actor_wait(state: &State, a: ActorId) -> Option<Wait> {
     actor_wait_by(state, a, idle_wait)
 }

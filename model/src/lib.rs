@@ -9,13 +9,26 @@
 //!
 //! ## Reading order
 //!
-//! 1. [`limits`]: every constant and bound; [`geometry`]: block, sector, page sizes, mount.
-//! 2. [`iocb`]: the request (`ki_flags`, `ki_pos`, the iovec) and the pure checks.
+//! The crate root holds the engine's side (what is not kernel code); the kernel's side is laid
+//! out as the kernel source tree, one module per kernel file, each function in the module of
+//! the file that holds it in 4.4.121.
+//!
+//! 1. [`limits`]: every constant and bound; [`fs::ext4::super_`]: block, sector, page sizes,
+//!    mount.
+//! 2. [`include::fs`]: the request (`ki_flags`, `ki_pos`, the iovec).
 //! 3. [`state`]: inodes, disk, page cache, bios, dios, io_ends, `aio_mutex[37]`, actors.
 //! 4. [`ops`]: what actors do; each program-counter variant is one interleaving point.
-//! 5. [`write`]: the write path's control flow in one function ([`write::after`]), then
-//!    [`dio`], [`pagecache`], [`io`], [`background`], [`other`], [`truncate`].
-//! 6. [`exec`]: tasks (actors, bios, work items), what blocks them, one step at a time;
+//! 5. [`fs::ext4::file`]: the write path's control flow in one function
+//!    ([`fs::ext4::file::after`]). What it calls, by kernel file: [`mm::filemap`] (page
+//!    cache, `generic_write_checks`, `__generic_file_write_iter`), [`fs::ext4::inode`]
+//!    (`ext4_direct_IO`, `get_block`, delalloc write, writeback, truncate, punch),
+//!    [`fs::direct_io`] (`do_blockdev_direct_IO`, `dio_complete`), [`fs::ext4::indirect`],
+//!    [`fs::ext4::extents`] (the extent map, conversions), [`fs::ext4::page_io`] (io_end),
+//!    [`fs::ext4::fsync`], [`mm::truncate`], [`block`] (bios, the plug), [`jbd2`] (handles,
+//!    commit, recovery), [`kernel`] (wait queues, work items).
+//! 6. [`fs::vfs`]: the other actors' operations (read, truncate, punch, fsync, stat, flusher,
+//!    commit, crash).
+//! 7. [`exec`]: tasks (actors, bios, work items), what blocks them, one step at a time;
 //!    [`drive`]: run a schedule.
 //!
 //! ## An example: a race the 4.4 code has

@@ -1,7 +1,7 @@
-//! The background actors: the block layer completing any in-flight bio
-//! (`dio_bio_end_io`/`dio_bio_end_aio`, `ext4_end_bio`), the DIO completion worker
-//! (`dio_aio_complete_work` on `s_dio_done_wq`: `dio_complete` in its order) and the
-//! conversion worker (`ext4_end_io_rsv_work` on `rsv_conversion_wq`).
+//! block/bio.c: a bio in flight reaches the disk (`bio_endio`): what its completion waits
+//! for and which end_io it calls (`dio_bio_end_io`/`dio_bio_end_aio` in
+//! [`crate::fs::direct_io`], `ext4_end_bio` in [`crate::fs::ext4::page_io`], or the page
+//! writeback's own).
 
 use crate::fs::direct_io::dio_bio_end;
 use crate::fs::ext4::page_io::{io_end_failed, put_io_end_defer};
@@ -10,9 +10,9 @@ use crate::notes::Notes;
 use crate::state::{BioOwner, ObjId, State, Wait};
 
 /// What completing bio `id` waits for: dispatch from its submitter's plug (see
-/// [`flush_plugs_of_sleepers`]). A bio completion runs in interrupt context and waits for
+/// [`crate::block::blk_core::flush_plugs_of_sleepers`]). A bio completion runs in interrupt context and waits for
 /// nothing else: a conversion its `dio_complete` would run there is a hazard, not a wait
-/// ([`dio_bio_end`]).
+/// (`dio_bio_end` in [`crate::fs::direct_io`]).
 pub fn bio_wait(state: &State, id: ObjId) -> Option<Wait> {
     let bio = &state.bios[&id];
     bio.plugged_by.map(|owner| Wait::Plugged { owner })

@@ -1,7 +1,10 @@
-//! Direct I/O writes: `ext4_ext_direct_IO`, `ext4_ind_direct_IO` (fs/ext4/inode.c,
-//! indirect.c) and `do_blockdev_direct_IO` with `dio_zero_block` and `dio_complete`
-//! (fs/direct-io.c), fs/ext4/inode.c. The writer's control flow is in [`crate::fs::ext4::file::after`];
-//! here are the waits and the effects of the DIO steps.
+//! fs/direct-io.c: `do_blockdev_direct_IO` (`get_more_blocks`, `dio_zero_block`, the bios,
+//! `drop_refcount`), `dio_complete` in the submitter and, deferred, in `dio_aio_complete_work`,
+//! and the bio completions `dio_bio_end_io`/`dio_bio_end_aio`. [`wait`] and [`run`] are the
+//! waits and effects of the writer's DIO steps, whose control flow is in
+//! [`crate::fs::ext4::file::after`]; the ext4 side of those steps (`ext4_ext_direct_IO`, the
+//! `get_block` variants, `ext4_end_io_dio`) is in [`crate::fs::ext4::inode`] and
+//! [`crate::fs::ext4::indirect`].
 
 use crate::fs::ext4::indirect::{extends, failed_write_truncates, ind_begin, ind_end};
 use crate::fs::ext4::inode::{

@@ -1,13 +1,17 @@
-//! The other actors' operations: buffered and direct readers, `stat`, truncate
-//! in `ext4_setattr` order, `fsync`, a flusher pass, a journal commit, and a crash with
-//! journal replay. [`after`] holds their control flow, [`wait`] their waits, [`run`] their
-//! effects.
+//! The other actors' system calls on their way into ext4: `read` (fs/read_write.c),
+//! `ftruncate` (fs/open.c, into `ext4_setattr`), the punch of `fallocate` (fs/open.c),
+//! `fsync` (fs/sync.c), `stat` (fs/stat.c), with a flusher pass, a forced journal commit and
+//! a crash. [`after`] holds their control flow, [`wait`] their waits, [`run`] their effects;
+//! the effects call the kernel files that do the work.
 
+use crate::fs::ext4;
 use crate::fs::ext4::fsync::commit_target;
 use crate::fs::ext4::indirect::dio_read_begin;
 use crate::fs::ext4::inode::{data_sem_free, writeback_needs_map};
+use crate::include::fs::errno;
+use crate::jbd2::journal;
 use crate::jbd2::transaction::{handle_wait, handle_wait_if};
-use crate::mm::filemap::{page_range, read_step, writeback_pending};
+use crate::mm::filemap::{self, page_range, read_step, writeback_pending};
 use crate::notes::Notes;
 use crate::ops::{Op, OtherFrame, OtherPc};
 use crate::state::{ActorId, InodeIx, State, Wait};
@@ -148,62 +152,46 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
     match (op, f.pc) {
         (Op::Read { .. }, ReadPage) => read_step(state, op, f, notes),
         (Op::Read { .. }, DioReadBegin) => dio_read_begin(state, inode, f, notes),
-        (Op::Read { .. }, IMutexLock) => {
-            crate::fs::ext4::inode::lock_i_mutex(state, a, inode, notes)
-        }
-        (Op::Read { .. }, IMutexUnlock) => {
-            crate::fs::ext4::inode::unlock_i_mutex(state, a, inode, notes)
-        }
+        (Op::Read { .. }, IMutexLock) => ext4::inode::lock_i_mutex(state, a, inode, notes),
+        (Op::Read { .. }, IMutexUnlock) => ext4::inode::unlock_i_mutex(state, a, inode, notes),
         (_, Flush | LockedFlush) => {
-            crate::mm::filemap::writeback_by(
-                state,
-                a,
-                (inode, pages),
-                crate::mm::filemap::SyncMode::All,
-                notes,
-            );
+            filemap::writeback_by(state, a, (inode, pages), filemap::SyncMode::All, notes);
         }
         (Op::PunchHole { .. }, PunchFlush) => {
             f.flag = state.inodes[inode].pages.values().any(|p| p.dirty != 0);
             if f.flag {
-                let mode = crate::mm::filemap::SyncMode::All;
-                crate::mm::filemap::writeback_by(state, a, (inode, pages), mode, notes);
+                let mode = filemap::SyncMode::All;
+                filemap::writeback_by(state, a, (inode, pages), mode, notes);
             } else {
                 note!(notes, "no page tagged dirty: no flush");
             }
         }
         (_, WritebackRun) => {
-            crate::mm::filemap::writeback_by(
-                state,
-                a,
-                (inode, pages),
-                crate::mm::filemap::SyncMode::None,
-                notes,
-            );
+            filemap::writeback_by(state, a, (inode, pages), filemap::SyncMode::None, notes);
         }
         (Op::Read { .. }, LockedFlushWait) => {
             // The locked path drops i_mutex before returning the error.
-            if crate::mm::filemap::fdatawait_by(state, a, inode, notes) {
-                f.error = crate::include::fs::errno::EIO;
-                crate::fs::ext4::inode::unlock_i_mutex(state, a, inode, notes);
+            if filemap::fdatawait_by(state, a, inode, notes) {
+                f.error = errno::EIO;
+                ext4::inode::unlock_i_mutex(state, a, inode, notes);
             }
         }
         // fsync is ext4_sync_file: its wait reports through the file under Errseq.
         (Op::Fsync { .. }, FlushWait) => {
-            if crate::fs::ext4::fsync::sync_file_wait_by(state, a, inode, notes) {
-                f.error = crate::include::fs::errno::EIO;
+            if ext4::fsync::sync_file_wait_by(state, a, inode, notes) {
+                f.error = errno::EIO;
             }
         }
         (_, FlushWait) => {
-            if crate::mm::filemap::fdatawait_by(state, a, inode, notes) {
-                f.error = crate::include::fs::errno::EIO;
+            if filemap::fdatawait_by(state, a, inode, notes) {
+                f.error = errno::EIO;
             }
         }
         (_, Done) => {}
         (_, Commit) => {
             f.tid = commit_target(state, op);
             match f.tid {
-                Some(tid) => crate::jbd2::journal::request_commit(state, tid, notes),
+                Some(tid) => journal::request_commit(state, tid, notes),
                 None => note!(notes, "nothing to commit"),
             }
         }
@@ -219,13 +207,11 @@ pub fn run(state: &mut State, a: ActorId, op: &Op, f: &mut OtherFrame, notes: &m
             f.pos = state.inodes[inode].i_size;
             note!(notes, "i_size={}", f.pos);
         }
-        (Op::Truncate { size, .. }, _) => {
-            crate::fs::ext4::inode::run(state, a, inode, *size, f, notes)
-        }
+        (Op::Truncate { size, .. }, _) => ext4::inode::run(state, a, inode, *size, f, notes),
         (Op::PunchHole { pos, len, .. }, _) => {
-            crate::fs::ext4::inode::punch(state, a, inode, (*pos, *len), f, notes)
+            ext4::inode::punch(state, a, inode, (*pos, *len), f, notes)
         }
-        (_, Crash) => crate::fs::ext4::super_::crash(state, a, notes),
+        (_, Crash) => ext4::super_::crash(state, a, notes),
         (op, pc) => unreachable!("{pc:?} is not a step of {op:?}"),
     }
 }

@@ -1,7 +1,6 @@
-//! The request: `struct kiocb` and `struct iov_iter` as the 4.4 write path sees them, and the
-//! pure checks made on them (`generic_write_checks`, the bitmap-file limit): `iocb_flags` and
-//! `is_sync_kiocb` (include/linux/fs.h), `generic_write_checks` (mm/filemap.c), the head of
-//! `ext4_file_write_iter` (fs/ext4/file.c).
+//! include/linux/fs.h: the request, `struct kiocb` (`iocb_flags`, `is_sync_kiocb`), with
+//! `struct iov_iter` (include/linux/uio.h) as the 4.4 write path sees them; the errno values;
+//! `inode_dio_begin`/`inode_dio_end`.
 
 use crate::kernel::sched::wait::wake_up_all;
 use crate::state::{InodeIx, Sleep, State};

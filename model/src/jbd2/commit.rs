@@ -1,11 +1,11 @@
-//! The jbd2 journal in data=ordered mode (fs/jbd2/transaction.c, fs/jbd2/commit.c): one
+//! fs/jbd2/commit.c: the commit. The jbd2 journal runs in data=ordered mode: one
 //! running transaction, at most one being committed by kjournald2, handles counted in
 //! `t_updates`.
 //!
 //! A commit ([`commit_step`], a work item of kjournald2) goes through
 //! `jbd2_journal_commit_transaction`'s stages:
 //! 1. [`CommitPc::Lock`]: `t_state = T_LOCKED`; a new handle now waits in `start_this_handle`
-//!    ([`handle_wait`]), a reserved one may still join.
+//!    ([`crate::jbd2::transaction::handle_wait`]), a reserved one may still join.
 //! 2. [`CommitPc::Switch`]: once `t_updates` is 0 (every handle stopped), `T_FLUSH`: the
 //!    transaction's metadata is what will be committed, and a new transaction runs.
 //! 3. [`CommitPc::Submit`]: `journal_submit_data_buffers` writes the dirty pages of the
@@ -16,8 +16,9 @@
 //!    the transaction.
 //!
 //! Callers that need a transaction committed (`jbd2_complete_transaction` in
-//! `ext4_sync_file`, a forced commit) ask with [`request_commit`] and wait until
+//! `ext4_sync_file`, a forced commit) ask with [`crate::jbd2::journal::request_commit`] and wait until
 //! `j_commit_sequence` reaches their tid.
+
 use crate::fs::ext4::inode::ext4_writepage;
 use crate::notes::Notes;
 use crate::ops::CommitPc;

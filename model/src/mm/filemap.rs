@@ -1,6 +1,9 @@
-//! The page cache and buffered I/O: `ext4_da_write_begin/end` (delalloc), `ext4_readpage`,
-//! `ext4_writepages` (writeback, with unwritten extents under dioread_nolock), page
-//! invalidation. Helpers here compute and mutate; they do not pick steps (mm/filemap.c).
+//! mm/filemap.c: the page cache and buffered I/O. Reads (`do_generic_file_read`, a page from
+//! disk), `generic_write_checks`, the steps of `__generic_file_write_iter`
+//! (`generic_file_direct_write`, `generic_perform_write`, the buffered fallback), writeback
+//! passes and waits (`filemap_fdatawrite_range`, `filemap_fdatawait_range`), the errors they
+//! report (`filemap_check_errors`, `errseq`) and `end_page_writeback`. Helpers here compute
+//! and mutate; they do not pick steps.
 
 use crate::fs::ext4::extents::ExtentState;
 use crate::fs::ext4::file::{buffered_range, range_of};

@@ -16,7 +16,7 @@
 //! Beyond the shape, `real_ext4.rs` pins every hand-written case to the row that must
 //! explain it (or to none), and the generated cases of the default seed to none.
 //! Row M1 (the model kept the dirty bits of buffers a truncate cut inside a page) was a
-//! model error, fixed in `model/src/truncate.rs` (`discard_buffers`) and tested in
+//! model error, fixed in `model/src/mm/truncate.rs` (`discard_buffers`) and tested in
 //! `model/tests/other_actors.rs`.
 
 use std::collections::BTreeSet;

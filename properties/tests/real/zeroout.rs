@@ -1,7 +1,7 @@
 //! `ext4_ext_convert_to_initialized` (fs/ext4/extents.c) as two rules, written out again from
 //! the kernel sources, for row D5 of the differences: what 4.4 turns written when a
 //! write lands in an unwritten extent, and what the running kernel does instead. Neither
-//! shares code with the model (`model/src/convert.rs`); D5 checks the model's conversions
+//! shares code with the model (`model/src/fs/ext4/extents.rs`); D5 checks the model's conversions
 //! against [`Rule::Linux44`] and the kernel's map against [`Rule::Linux618`].
 //!
 //! Both kernels first try the "abut" fast path: a request at the extent's start (end) whose

@@ -1,6 +1,14 @@
-//! The block map of one inode: extents with their boundaries and states, plus the delayed
-//! (delalloc) blocks of the extent-status cache (fs/ext4/inode.c). The extent-status cache is
-//! folded into the map: the overwrite test then asks for one Written extent.
+//! fs/ext4/extents.c: the block map of one inode, extents with their boundaries and states,
+//! plus the delayed (delalloc) blocks of the extent-status cache (fs/ext4/inode.c). The
+//! extent-status cache is folded into the map: the overwrite test then asks for one Written
+//! extent.
+//!
+//! Then the code that changes extent states: `ext4_ext_convert_to_initialized`, how plain
+//! `EXT4_GET_BLOCKS_CREATE` turns part of an unwritten extent written (used by writeback
+//! without dioread_nolock and by the extending DIO path's `ext4_get_block`), with
+//! `ext4_ext_zeroout`; `ext4_convert_unwritten_extents`; the merge rule
+//! `ext4_can_extents_be_merged` puts on unwritten extents; the unwritten mapping of
+//! writeback under dioread_nolock.
 
 use crate::fs::ext4::page_io::flag_io_unwritten;
 use crate::limits::{EXT_INIT_MAX_LEN, EXTENT_MAX_ZEROOUT_KB};

@@ -1,10 +1,13 @@
-//! The writer: `ext4_file_write_iter` (fs/ext4/file.c, byte-identical in 4.1–4.4) and its
-//! callees down to `__generic_file_write_iter` (mm/filemap.c), step by step.
+//! fs/ext4/file.c: the writer, `ext4_file_write_iter` (byte-identical in 4.1–4.4), step by
+//! step, with the checks it makes at its head (the bitmap-file limit, `ext4_unaligned_aio`).
 //!
 //! Three functions hold a writer's whole control flow: [`after`] says where a writer goes
 //! once the step at its program counter ran (the function read top to bottom), [`wait`] says
 //! what a step waits for, and [`run`] applies the step through helpers that compute and do
-//! not decide. DIO steps are in [`crate::fs::direct_io`].
+//! not decide. The helpers live where the kernel keeps the code they mirror: the steps of
+//! `__generic_file_write_iter` in [`crate::mm::filemap`], `ext4_direct_IO` and the delalloc
+//! write in [`crate::fs::ext4::inode`], and the DIO steps' waits and effects in
+//! [`crate::fs::direct_io`].
 
 use crate::fs::ext4::inode::{direct_io, write_begin_failure_truncates};
 use crate::include::fs::{IovIter, errno};

@@ -1,5 +1,7 @@
-//! Truncate in `ext4_setattr` order (fs/ext4/inode.c) and a crash followed by
-//! journal replay and `ext4_orphan_cleanup`.
+//! fs/ext4/inode.c: `ext4_direct_IO`/`ext4_ext_direct_IO` with its `get_block` variants and
+//! `ext4_end_io_dio`; the delalloc write (`ext4_da_write_begin`/`ext4_da_write_end`);
+//! writeback (`ext4_writepages`, `ext4_writepage`); truncate in `ext4_setattr` order
+//! (`ext4_truncate`, `ext4_block_truncate_page`) and `ext4_punch_hole`.
 
 use crate::fs::direct_io::{block_request, dio_result, end_io_call};
 use crate::fs::ext4::extents::{
@@ -392,19 +394,19 @@ fn no_submission_io_end(state: &State) -> bool {
     state.patched(Patch::IoEndInBPrivate)
 }
 
-/// `ext4_ext_direct_IO` leaves `i_private` alone at [`WritePc::ExtSetPrivate`].
+/// `ext4_ext_direct_IO` leaves `i_private` alone at [`crate::ops::WritePc::ExtSetPrivate`].
 fn leaves_i_private(state: &State, f: &WriteFrame) -> bool {
     overwrite_skips_io_end(state, f) || no_submission_io_end(state)
 }
 
-/// `ext4_ext_direct_IO` allocates an io_end ([`WritePc::ExtInitIoEnd`]): in 4.4 every
+/// `ext4_ext_direct_IO` allocates an io_end ([`crate::ops::WritePc::ExtInitIoEnd`]): in 4.4 every
 /// asynchronous write does (`if (!is_sync_kiocb(iocb))`, fs/ext4/inode.c:3260).
 pub fn inits_io_end(state: &State, f: &WriteFrame) -> bool {
     !f.iocb.is_sync_kiocb() && !overwrite_skips_io_end(state, f) && !no_submission_io_end(state)
 }
 
 /// After `__blockdev_direct_IO`, `ext4_ext_direct_IO` has an io_end of its own to put
-/// ([`WritePc::ExtPutIoEnd`]); with `109811c20fb8` it has none, and the lines are gone
+/// ([`crate::ops::WritePc::ExtPutIoEnd`]); with `109811c20fb8` it has none, and the lines are gone
 /// (4.6.2 fs/ext4/inode.c:3412-3417 go on with the sync conversion).
 pub fn puts_own_io_end(state: &State) -> bool {
     !no_submission_io_end(state)
@@ -922,7 +924,7 @@ pub fn da_reserve_fails(state: &State, inode: InodeIx, pos: u64, count: u64) -> 
 
 /// `ext4_da_write_end` will call `ext4_update_i_disksize` (which takes
 /// `down_write(i_data_sem)`) for a write of `bytes` at `pos`
-/// ([`da_should_update_i_disksize`] of the buffers `ext4_da_write_begin` will have mapped).
+/// (`da_should_update_i_disksize` of the buffers `ext4_da_write_begin` will have mapped).
 pub fn da_write_updates_disksize(state: &State, inode: InodeIx, pos: u64, bytes: u64) -> bool {
     let g = state.geometry;
     let in_page = (g.pagesize() - (pos & (g.pagesize() - 1))).min(bytes);

@@ -1,7 +1,7 @@
-//! io_end and dio bookkeeping shared by the writer, the bio completions and the workers:
-//! `ext4_init_io_end`, `ext4_set_io_unwritten_flag`, `ext4_put_io_end(_defer)`,
-//! `ext4_convert_unwritten_extents`, `ext4_clear_io_unwritten_flag` + `wake_up_all`,
-//! `inode_dio_begin/end` (fs/ext4/page-io.c, fs/ext4/inode.c).
+//! fs/ext4/page-io.c: the io_end. `ext4_init_io_end`, `ext4_put_io_end(_defer)`,
+//! `ext4_release_io_end`, `ext4_clear_io_unwritten_flag`, the conversion worker's
+//! `ext4_end_io` (`ext4_end_io_rsv_work`), `ext4_end_bio` on a failed writeback bio and the
+//! writeback bio's submission; with `ext4_set_io_unwritten_flag` (fs/ext4/ext4.h).
 
 use crate::fs::ext4::extents::{convert_unwritten_extents, has_unwritten};
 use crate::kernel::sched::wait::wake_up_all;

@@ -1,5 +1,6 @@
-//! Superblock geometry and mount options (fs/ext4/super.c, fs/ext4/ext4_jbd2.h). Sizes are
-//! real bytes; the simulated disk is small (`disk_blocks`) so that states stay small.
+//! fs/ext4/super.c: superblock geometry and mount options (with fs/ext4/ext4_jbd2.h), and a
+//! crash: power failure, journal replay at mount, `ext4_orphan_cleanup`. Sizes are real
+//! bytes; the simulated disk is small (`disk_blocks`) so that states stay small.
 
 use crate::fs::ext4::inode::ext4_truncate;
 use crate::limits::{self, BLKBITS_MAX, BLKBITS_MIN, PAGE_BITS_MAX, PAGE_BITS_MIN};
