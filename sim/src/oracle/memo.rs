@@ -15,9 +15,7 @@
 //! [`Checking::Every`] keeps the simple path, every check after every step, as the slow twin
 //! (`sim/tests/oracle_twins.rs` runs both and demands the same verdicts at the same steps).
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use model::extent::{ExtentMap, ExtentState};
+use model::extent::{Extent, ExtentState};
 use model::geometry::{Geometry, Mount};
 use model::state::{Data, Inode, InodeIx, Page, State};
 
@@ -47,8 +45,11 @@ struct StateInputs {
     inodes: Vec<InodeInputs>,
 }
 
-/// What the exposure and limits checks read of one inode: the disk only through its written
-/// extents ([`super::contents::on_disk`]), so only their sectors, in extent order.
+/// What the exposure and limits checks read of one inode: the block map's extents
+/// (`ExtentMap::pblk` answers from them alone), the disk only through the written extents
+/// ([`super::contents::on_disk`]), so only their sectors, in extent order, and of each cached
+/// page its index, its data and whether it is dirty or under writeback
+/// ([`super::contents::direct_view`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct InodeInputs {
     i_size: u64,
@@ -56,9 +57,28 @@ struct InodeInputs {
     state_dioread_lock: bool,
     i_mutex_held: bool,
     invalidate_writer: bool,
-    map: ExtentMap,
-    pages: BTreeMap<u64, Page>,
+    map: Vec<Extent>,
+    pages: Vec<PageInputs>,
     written: Vec<Data>,
+}
+
+/// What the exposure check reads of a cached page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct PageInputs {
+    index: u64,
+    busy: bool,
+    data: Vec<Data>,
+}
+
+impl PageInputs {
+    fn matches(&self, index: u64, page: &Page) -> bool {
+        self.index == index && self.busy == busy(page) && self.data == page.data
+    }
+}
+
+/// A direct read flushes or waits for the page rather than read the disk under it.
+fn busy(page: &Page) -> bool {
+    page.dirty != 0 || page.writeback > 0
 }
 
 /// The disk sectors of each written extent of `ino`, in extent order (`None` for an extent
@@ -85,10 +105,12 @@ impl InodeInputs {
         self.state_dioread_lock = ino.state_dioread_lock;
         self.i_mutex_held = ino.i_mutex.is_some();
         self.invalidate_writer = ino.invalidate_lock.writer;
-        self.map.extents.clone_from(&ino.map.extents);
-        self.map.delayed.clone_from(&ino.map.delayed);
-        if self.pages != ino.pages {
-            self.pages.clone_from(&ino.pages);
+        self.map.clone_from(&ino.map.extents);
+        self.pages.resize_with(ino.pages.len(), PageInputs::default);
+        for (memo, (&index, page)) in self.pages.iter_mut().zip(&ino.pages) {
+            memo.index = index;
+            memo.busy = busy(page);
+            memo.data.clone_from(&page.data);
         }
         self.written.clear();
         for chunk in written_sectors(state, ino) {
@@ -98,15 +120,16 @@ impl InodeInputs {
 
     fn matches(&self, state: &State, ino: &Inode, full: bool) -> bool {
         if !full {
-            return self.map == ino.map;
+            return self.map == ino.map.extents;
         }
         let same = self.i_size == ino.i_size
             && self.extents == ino.extents
             && self.state_dioread_lock == ino.state_dioread_lock
             && self.i_mutex_held == ino.i_mutex.is_some()
             && self.invalidate_writer == ino.invalidate_lock.writer
-            && self.map == ino.map
-            && self.pages == ino.pages;
+            && self.map == ino.map.extents
+            && self.pages.len() == ino.pages.len()
+            && (self.pages.iter().zip(&ino.pages)).all(|(m, (&i, p))| m.matches(i, p));
         if !same {
             return false;
         }
@@ -147,37 +170,53 @@ impl StateInputs {
     }
 }
 
-/// What the exposure check reads of the history. The prior contents are not compared: they
-/// are replaced only when a crash starts a new epoch, which moves `epoch` to that step (at
-/// most one crash returns a step), so an equal `epoch` means the same prior contents.
+/// What the exposure check reads of the history: of each write its tag, file, actor, start,
+/// range and completion; the truncates and punches; where a failed bio's data did not land
+/// (the keys of `failed`). The prior contents are not compared: they are replaced only when
+/// a crash starts a new epoch, which moves `epoch` to that step (at most one crash returns a
+/// step), so an equal `epoch` means the same prior contents.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct HistoryInputs {
     block_bits: u32,
     epoch: Step,
-    writes: BTreeMap<u8, WriteRecord>,
+    writes: Vec<WriteInputs>,
     zero_makers: Vec<ZeroMaker>,
-    failed: BTreeMap<(InodeIx, u64), BTreeSet<Data>>,
+    failed: Vec<(InodeIx, u64)>,
+}
+
+/// What the exposure check reads of a write.
+type WriteInputs = (
+    u8,
+    InodeIx,
+    u8,
+    Option<Step>,
+    Option<(u64, u64)>,
+    Option<Step>,
+);
+
+fn write_inputs((&tag, w): (&u8, &WriteRecord)) -> WriteInputs {
+    (tag, w.inode, w.actor, w.start, w.range, w.completed)
 }
 
 impl HistoryInputs {
     fn remember(&mut self, h: &History) {
         self.block_bits = h.block_bits;
         self.epoch = h.epoch;
-        if self.writes != h.writes {
-            self.writes.clone_from(&h.writes);
-        }
+        self.writes.clear();
+        self.writes.extend(h.writes.iter().map(write_inputs));
         self.zero_makers.clone_from(&h.zero_makers);
-        if self.failed != h.failed {
-            self.failed.clone_from(&h.failed);
-        }
+        self.failed.clear();
+        self.failed.extend(h.failed.keys().copied());
     }
 
     fn matches(&self, h: &History) -> bool {
         self.block_bits == h.block_bits
             && self.epoch == h.epoch
-            && self.writes == h.writes
+            && self.writes.len() == h.writes.len()
+            && (self.writes.iter().zip(h.writes.iter().map(write_inputs))).all(|(m, w)| *m == w)
             && self.zero_makers == h.zero_makers
-            && self.failed == h.failed
+            && self.failed.len() == h.failed.len()
+            && self.failed.iter().zip(h.failed.keys()).all(|(m, k)| m == k)
     }
 }
 
