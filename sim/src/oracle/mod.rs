@@ -195,8 +195,9 @@ impl Observer {
     }
 
     /// Checks the oracles after `event` was applied to `state`. Unless the observer checks
-    /// [`Checking::Every`] step, the exposure and limits checks are skipped when what they
-    /// read equals what they read at the last passing step ([`memo`]): they would pass again.
+    /// everything after every step ([`Checking::Every`]), the exposure and limits checks are
+    /// skipped when what they read equals what they read at the last passing step
+    /// ([`memo`]): they would pass again.
     pub fn after_step(&mut self, state: &State, event: &Event) -> Result<(), Violation> {
         let h = &mut self.history;
         h.begin_step();
