@@ -14,7 +14,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::fingerprint::{fingerprint, visited_with};
-use crate::oracle::{Observer, Oracle, Violation};
+use crate::oracle::{Checking, Observer, Oracle, Violation};
 
 /// How one step is applied: `model::exec::step`, or a deliberately broken copy in a test.
 /// [`execute`] without a trace and the breadth-first search step untraced, where an event's
@@ -74,8 +74,20 @@ pub fn execute(
     stepper: Stepper,
     keep_trace: bool,
 ) -> Execution {
+    execute_checking(initial, chooser, stepper, keep_trace, Checking::default())
+}
+
+/// [`execute`] with an observer that checks as `checking` says ([`Checking::Every`]: every
+/// check after every step, the slow twin of the default).
+pub fn execute_checking(
+    initial: &State,
+    chooser: &mut dyn Chooser,
+    stepper: Stepper,
+    keep_trace: bool,
+    checking: Checking,
+) -> Execution {
     model::notes::with_trace(keep_trace, || {
-        execute_traced_or_not(initial, chooser, stepper, keep_trace)
+        execute_traced_or_not(initial, chooser, stepper, (keep_trace, checking))
     })
 }
 
@@ -84,11 +96,12 @@ fn execute_traced_or_not(
     initial: &State,
     chooser: &mut dyn Chooser,
     stepper: Stepper,
-    keep_trace: bool,
+    (keep_trace, checking): (bool, Checking),
 ) -> Execution {
     let mut state = initial.clone();
-    let mut observer = Observer::new(initial);
-    let (mut schedule, mut trace, mut runnable) = (Vec::new(), Vec::new(), Vec::new());
+    let mut observer = Observer::checking(initial, checking);
+    let mut schedule = Vec::with_capacity(SCHEDULE_CAPACITY);
+    let (mut trace, mut runnable) = (Vec::new(), Vec::new());
     loop {
         exec::runnable_into(&state, &mut runnable);
         if runnable.is_empty() || schedule.len() >= STEPS_MAX {
@@ -240,6 +253,10 @@ pub struct Pct {
 
 /// The schedule length PCT draws its change points from.
 pub const PCT_STEPS_ESTIMATE: usize = 120;
+
+/// Tasks an execution's schedule has room for before it grows: one allocation for most
+/// executions (the canonical scenario's take about 54 steps) instead of one per doubling.
+pub const SCHEDULE_CAPACITY: usize = 128;
 
 impl Pct {
     /// PCT of `depth` from `seed`.

@@ -528,7 +528,12 @@ impl History {
                 self.bios.insert(id, record);
             }
         }
-        self.dirty_under_dio = self.dio_blocks_dirty(state);
+        if self.bios.values().any(|b| b.dio) {
+            self.dirty_under_dio = self.dio_blocks_dirty(state);
+        } else {
+            // What `dio_blocks_dirty` gives without a direct I/O bio, without building a set.
+            self.dirty_under_dio.clear();
+        }
     }
 
     /// The buffered writes of the epoch whose data writeback bio `record`'s page data

@@ -1,0 +1,305 @@
+//! Skipping a per-step check whose inputs did not change. A check is a function of what it
+//! reads; after a step that passed every check, the observer remembers those inputs, and on a
+//! later step a check whose inputs are equal to the remembered ones would pass again, so it
+//! is skipped. Nothing here knows the model's steps: the inputs are compared field by field,
+//! never guessed from what a step did.
+//!
+//! Two checks are skipped this way, both reading only [`StateInputs`] and, for the exposure
+//! check, [`HistoryInputs`]:
+//! - `no-stale-exposure` after a step ([`super::contents::check_exposure`]): the page cache,
+//!   the block maps, the disk's sectors, `i_size`, the locks a read waits for, and the
+//!   history's writes, truncates and punches, failed bios and prior contents;
+//! - `limits` ([`super::protocol::check_limits`]): the geometry, and each inode's `i_size`,
+//!   extent flag and block map.
+//!
+//! [`Checking::Every`] keeps the simple path, every check after every step, as the slow twin
+//! (`sim/tests/oracle_twins.rs` runs both and demands the same verdicts at the same steps).
+
+use model::extent::{Extent, ExtentState};
+use model::geometry::{Geometry, Mount};
+use model::state::{Data, Inode, InodeIx, Page, State};
+
+use super::history::{History, Step, WriteRecord, ZeroMaker};
+
+/// How an observer runs its per-step checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Checking {
+    /// Every check after every step: the simple reference, the slow twin.
+    Every,
+    /// A check is skipped when its inputs equal those of its last pass (this module).
+    #[default]
+    Incremental,
+    /// Wrong on purpose, for the differential test to show it can fail: as
+    /// [`Checking::Incremental`], but the exposure and limits checks are skipped whenever
+    /// the block maps are unchanged, forgetting the page cache, the disk, `i_size` and the
+    /// history they read too.
+    #[doc(hidden)]
+    WrongSkipForTests,
+}
+
+/// What the exposure and limits checks read of the state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct StateInputs {
+    geometry: Geometry,
+    mount: Mount,
+    inodes: Vec<InodeInputs>,
+}
+
+/// What the exposure and limits checks read of one inode: the block map's extents
+/// (`ExtentMap::pblk` answers from them alone), the disk only through the written extents
+/// ([`super::contents::on_disk`]), so only their sectors, in extent order, and of each cached
+/// page its index, its data and whether it is dirty or under writeback
+/// ([`super::contents::direct_view`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct InodeInputs {
+    i_size: u64,
+    extents: bool,
+    state_dioread_lock: bool,
+    i_mutex_held: bool,
+    invalidate_writer: bool,
+    map: Vec<Extent>,
+    pages: Vec<PageInputs>,
+    written: Vec<Data>,
+}
+
+/// What the exposure check reads of a cached page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct PageInputs {
+    index: u64,
+    busy: bool,
+    data: Vec<Data>,
+}
+
+impl PageInputs {
+    fn matches(&self, index: u64, page: &Page) -> bool {
+        self.index == index && self.busy == busy(page) && self.data == page.data
+    }
+}
+
+/// A direct read flushes or waits for the page rather than read the disk under it.
+fn busy(page: &Page) -> bool {
+    page.dirty != 0 || page.writeback > 0
+}
+
+/// The disk sectors of each written extent of `ino`, in extent order (`None` for an extent
+/// off the disk: then nothing is remembered or matched).
+fn written_sectors<'s>(
+    state: &'s State,
+    ino: &'s Inode,
+) -> impl Iterator<Item = Option<&'s [Data]>> + 's {
+    let spb = state.geometry.sectors_per_block() as usize;
+    ino.map
+        .extents
+        .iter()
+        .filter(|e| e.state == ExtentState::Written)
+        .map(move |e| {
+            let from = e.pblk as usize * spb;
+            state.disk.sectors.get(from..from + e.len as usize * spb)
+        })
+}
+
+impl InodeInputs {
+    fn remember(&mut self, state: &State, ino: &Inode) {
+        self.i_size = ino.i_size;
+        self.extents = ino.extents;
+        self.state_dioread_lock = ino.state_dioread_lock;
+        self.i_mutex_held = ino.i_mutex.is_some();
+        self.invalidate_writer = ino.invalidate_lock.writer;
+        self.map.clone_from(&ino.map.extents);
+        self.pages.resize_with(ino.pages.len(), PageInputs::default);
+        for (memo, (&index, page)) in self.pages.iter_mut().zip(&ino.pages) {
+            memo.index = index;
+            memo.busy = busy(page);
+            memo.data.clone_from(&page.data);
+        }
+        self.written.clear();
+        for chunk in written_sectors(state, ino) {
+            self.written.extend_from_slice(chunk.unwrap_or_default());
+        }
+    }
+
+    fn matches(&self, state: &State, ino: &Inode, full: bool) -> bool {
+        if !full {
+            return self.map == ino.map.extents;
+        }
+        let same = self.i_size == ino.i_size
+            && self.extents == ino.extents
+            && self.state_dioread_lock == ino.state_dioread_lock
+            && self.i_mutex_held == ino.i_mutex.is_some()
+            && self.invalidate_writer == ino.invalidate_lock.writer
+            && self.map == ino.map.extents
+            && self.pages.len() == ino.pages.len()
+            && (self.pages.iter().zip(&ino.pages)).all(|(m, (&i, p))| m.matches(i, p));
+        if !same {
+            return false;
+        }
+        let mut at = 0;
+        for chunk in written_sectors(state, ino) {
+            let Some(chunk) = chunk else { return false };
+            if self.written.get(at..at + chunk.len()) != Some(chunk) {
+                return false;
+            }
+            at += chunk.len();
+        }
+        at == self.written.len()
+    }
+}
+
+impl StateInputs {
+    fn remember(&mut self, state: &State) {
+        self.geometry = state.geometry;
+        self.mount = state.mount;
+        self.inodes
+            .resize_with(state.inodes.len(), InodeInputs::default);
+        for (memo, ino) in self.inodes.iter_mut().zip(&state.inodes) {
+            memo.remember(state, ino);
+        }
+    }
+
+    /// The state's inputs are as remembered (`full`: all of them; the wrong skip of
+    /// [`Checking::WrongSkipForTests`] looks at the block maps alone).
+    fn matches(&self, state: &State, full: bool) -> bool {
+        self.geometry == state.geometry
+            && self.mount == state.mount
+            && self.inodes.len() == state.inodes.len()
+            && self
+                .inodes
+                .iter()
+                .zip(&state.inodes)
+                .all(|(i, s)| i.matches(state, s, full))
+    }
+}
+
+/// What the exposure check reads of the history: of each write its tag, file, actor, start,
+/// range and completion; the truncates and punches; where a failed bio's data did not land
+/// (the keys of `failed`). The prior contents are not compared: they are replaced only when
+/// a crash starts a new epoch, which moves `epoch` to that step (at most one crash returns a
+/// step), so an equal `epoch` means the same prior contents.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct HistoryInputs {
+    block_bits: u32,
+    epoch: Step,
+    writes: Vec<WriteInputs>,
+    zero_makers: Vec<ZeroMaker>,
+    failed: Vec<(InodeIx, u64)>,
+}
+
+/// What the exposure check reads of a write.
+type WriteInputs = (
+    u8,
+    InodeIx,
+    u8,
+    Option<Step>,
+    Option<(u64, u64)>,
+    Option<Step>,
+);
+
+fn write_inputs((&tag, w): (&u8, &WriteRecord)) -> WriteInputs {
+    (tag, w.inode, w.actor, w.start, w.range, w.completed)
+}
+
+impl HistoryInputs {
+    fn remember(&mut self, h: &History) {
+        self.block_bits = h.block_bits;
+        self.epoch = h.epoch;
+        self.writes.clear();
+        self.writes.extend(h.writes.iter().map(write_inputs));
+        self.zero_makers.clone_from(&h.zero_makers);
+        self.failed.clear();
+        self.failed.extend(h.failed.keys().copied());
+    }
+
+    fn matches(&self, h: &History) -> bool {
+        self.block_bits == h.block_bits
+            && self.epoch == h.epoch
+            && self.writes.len() == h.writes.len()
+            && (self.writes.iter().zip(h.writes.iter().map(write_inputs))).all(|(m, w)| *m == w)
+            && self.zero_makers == h.zero_makers
+            && self.failed.len() == h.failed.len()
+            && self.failed.iter().zip(h.failed.keys()).all(|(m, k)| m == k)
+    }
+}
+
+/// The inputs of the last passing step, and which checks this step may skip.
+#[derive(Debug, Default)]
+pub struct Memo {
+    checking: Checking,
+    /// The observer has passed a step since it was made or cloned: only then is it worth
+    /// remembering inputs (a breadth-first search clones an observer for every step it
+    /// takes, and a memo there would cost memory and never be used).
+    warm: bool,
+    state: Option<Box<StateInputs>>,
+    history: Option<Box<HistoryInputs>>,
+}
+
+/// A clone starts cold: it keeps the way of checking, not the remembered inputs.
+impl Clone for Memo {
+    fn clone(&self) -> Memo {
+        Memo::new(self.checking)
+    }
+}
+
+/// Which checks a step may skip: their inputs equal those of the last passing step.
+#[derive(Clone, Copy, Debug)]
+pub struct Unchanged {
+    /// [`StateInputs`] are as remembered.
+    pub state: bool,
+    /// [`HistoryInputs`] are as remembered.
+    pub history: bool,
+}
+
+impl Memo {
+    /// A cold memo for `checking`.
+    pub fn new(checking: Checking) -> Memo {
+        Memo {
+            checking,
+            warm: false,
+            state: None,
+            history: None,
+        }
+    }
+
+    /// How the observer checks.
+    pub fn checking(&self) -> Checking {
+        self.checking
+    }
+
+    /// What is unchanged since the last passing step (nothing under [`Checking::Every`]).
+    pub fn unchanged(&self, state: &State, h: &History) -> Unchanged {
+        let full = self.checking != Checking::WrongSkipForTests;
+        let state_same = self.state.as_ref().is_some_and(|s| s.matches(state, full));
+        let history_same = match self.checking {
+            Checking::WrongSkipForTests => true,
+            _ => self.history.as_ref().is_some_and(|m| m.matches(h)),
+        };
+        Unchanged {
+            state: state_same,
+            history: history_same,
+        }
+    }
+
+    /// The step passed every check: remember its inputs (what changed of them) for the next.
+    pub fn passed(&mut self, state: &State, h: &History, unchanged: Unchanged) {
+        if self.checking == Checking::Every {
+            return;
+        }
+        if !self.warm {
+            self.warm = true;
+            return;
+        }
+        if !unchanged.state {
+            let memo = self.state.get_or_insert_with(|| {
+                Box::new(StateInputs {
+                    geometry: state.geometry,
+                    mount: state.mount,
+                    inodes: Vec::new(),
+                })
+            });
+            memo.remember(state);
+        }
+        if !unchanged.history || self.history.is_none() {
+            let memo = self.history.get_or_insert_with(Box::default);
+            memo.remember(h);
+        }
+    }
+}
