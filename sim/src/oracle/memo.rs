@@ -15,8 +15,8 @@
 //! [`Checking::Every`] keeps the simple path, every check after every step, as the slow twin
 //! (`sim/tests/oracle_twins.rs` runs both and demands the same verdicts at the same steps).
 
-use model::extent::{Extent, ExtentState};
-use model::geometry::{Geometry, Mount};
+use model::fs::ext4::extents::{Extent, ExtentState};
+use model::fs::ext4::super_::{Geometry, Mount};
 use model::state::{Data, Inode, InodeIx, Page, State};
 
 use super::history::{History, Step, WriteRecord, ZeroMaker};
