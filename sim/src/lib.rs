@@ -80,6 +80,7 @@ pub mod scenario_file;
 pub mod shrink;
 pub mod signature;
 pub mod swarm;
+pub mod symmetry;
 pub mod sync;
 pub mod threaded;
 

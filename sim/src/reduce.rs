@@ -35,17 +35,23 @@ pub enum Reduction {
     None,
     /// Sleep sets with independence checked at the state.
     Sleep,
+    /// Symmetry: the breadth-first search's visited set keys a state by its object
+    /// identifiers' renaming onto their ranks ([`crate::symmetry`]), so states that differ
+    /// only by how bios, dios, io_ends and work items are numbered are one. Every runnable
+    /// task is explored. The depth-first search has no visited set: it runs unreduced.
+    Symmetry,
 }
 
 impl Reduction {
     /// Every reduction, by name.
-    pub const ALL: [Reduction; 2] = [Reduction::None, Reduction::Sleep];
+    pub const ALL: [Reduction; 3] = [Reduction::None, Reduction::Sleep, Reduction::Symmetry];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Reduction::None => "none",
             Reduction::Sleep => "sleep",
+            Reduction::Symmetry => "symmetry",
         }
     }
 
@@ -189,12 +195,42 @@ pub fn bfs_search(
     (oracle, accept): (&str, &dyn Fn(&Execution) -> bool),
     probe: Probe<'_>,
 ) -> SearchReport {
+    let keyed = Keyed {
+        key: &crate::fingerprint::fingerprint,
+        sleep_sets: true,
+    };
+    bfs_keyed(initial, limits, stepper, (oracle, accept), keyed, probe)
+}
+
+/// The visited-set key of a breadth-first search and whether it keeps sleep sets (which
+/// name tasks by their identifiers, so they go only with a key that does not rename them).
+#[derive(Clone, Copy)]
+pub struct Keyed<'a> {
+    /// A state's key: two states with one key are one state to the search.
+    pub key: &'a dyn Fn(&State, &Observer) -> u64,
+    /// Sleep sets on.
+    pub sleep_sets: bool,
+}
+
+/// The breadth-first search of [`bfs_search`] with the visited-set key and sleep sets of
+/// `keyed`: with [`crate::fingerprint::fingerprint`] and no sleep sets, the unreduced
+/// search; with [`crate::symmetry::canonical_fingerprint`], the symmetry reduction. The
+/// tests also give it unsound keys, to show they catch one.
+pub fn bfs_keyed(
+    initial: &State,
+    limits: (u64, u64),
+    stepper: Stepper,
+    (oracle, accept): (&str, &dyn Fn(&Execution) -> bool),
+    keyed: Keyed<'_>,
+    probe: Probe<'_>,
+) -> SearchReport {
     let mut search = Bfs {
         initial,
         limits,
         stepper,
         oracle,
         accept,
+        keyed,
         report: SearchReport::default(),
         nodes: Vec::new(),
         queue: VecDeque::new(),
@@ -205,7 +241,7 @@ pub fn bfs_search(
         sleep: Vec::new(),
         node: None,
     };
-    let fingerprint = crate::fingerprint::fingerprint(&start.0, &start.1);
+    let fingerprint = (keyed.key)(&start.0, &start.1);
     search.visited.insert(fingerprint, seen);
     search.queue.push_back(Queued {
         point: start,
@@ -231,6 +267,7 @@ struct Bfs<'a> {
     stepper: Stepper,
     oracle: &'a str,
     accept: &'a dyn Fn(&Execution) -> bool,
+    keyed: Keyed<'a>,
     report: SearchReport,
     nodes: Vec<(Option<usize>, Task)>,
     queue: VecDeque<Queued>,
@@ -291,7 +328,7 @@ impl Bfs<'_> {
             let sleep: Vec<Task> = asleep
                 .iter()
                 .copied()
-                .filter(|&z| around.commute(z, task).is_some())
+                .filter(|&z| self.keyed.sleep_sets && around.commute(z, task).is_some())
                 .collect();
             asleep.push(task);
             if self.visit(next, id, sleep) {
@@ -307,10 +344,7 @@ impl Bfs<'_> {
     /// queues what it needs explored; `true` when a bound stops the search.
     fn visit(&mut self, next: Point, id: usize, sleep: Vec<Task>) -> bool {
         let (max_states, max_bytes) = self.limits;
-        let queued = match self
-            .visited
-            .entry(crate::fingerprint::fingerprint(&next.0, &next.1))
-        {
+        let queued = match self.visited.entry((self.keyed.key)(&next.0, &next.1)) {
             Entry::Vacant(entry) => {
                 entry.insert(Seen {
                     sleep: sleep.clone(),
@@ -377,6 +411,9 @@ pub fn dfs(
             engine::dfs_search(initial, limits, stepper, (oracle, accept), &mut quiet)
         }
         Reduction::Sleep => dfs_search(initial, limits, stepper, (oracle, accept)),
+        Reduction::Symmetry => {
+            engine::dfs_search(initial, limits, stepper, (oracle, accept), &mut quiet)
+        }
     })
 }
 
@@ -397,6 +434,20 @@ pub fn bfs(
             engine::bfs_search(initial, limits, stepper, (oracle, accept), &mut quiet)
         }
         Reduction::Sleep => bfs_search(initial, limits, stepper, (oracle, accept), &mut quiet),
+        Reduction::Symmetry => {
+            let keyed = Keyed {
+                key: &crate::symmetry::canonical_fingerprint,
+                sleep_sets: false,
+            };
+            bfs_keyed(
+                initial,
+                limits,
+                stepper,
+                (oracle, accept),
+                keyed,
+                &mut quiet,
+            )
+        }
     })
 }
 

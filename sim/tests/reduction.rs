@@ -152,6 +152,7 @@ fn bfs_verdicts_agree_on_every_example() {
 /// The unreduced search of `oracle` from `initial` and its reduced twin agree.
 fn bfs_agree(name: &str, initial: &State, oracle: &str) -> SearchReport {
     let slow = bfs(initial, oracle, Reduction::None);
+    symmetry_agrees(name, initial, oracle, &slow);
     let fast = bfs(initial, oracle, Reduction::Sleep);
     let verdicts = (oracle_of(&slow), slow.exhausted);
     assert_eq!(
@@ -169,6 +170,29 @@ fn bfs_agree(name: &str, initial: &State, oracle: &str) -> SearchReport {
         slow.steps
     );
     slow
+}
+
+/// The symmetry reduction's search of `oracle` from `initial` against the unreduced one,
+/// `slow`, within the same state budget: it visits fewer states a level, so it finds every
+/// violation the unreduced one finds (of the same oracle when one is asked for), and holds
+/// wherever that one exhausts without one.
+fn symmetry_agrees(name: &str, initial: &State, oracle: &str, slow: &SearchReport) {
+    let fast = bfs(initial, oracle, Reduction::Symmetry);
+    assert!(fast.states <= slow.states || !slow.exhausted, "{name}");
+    if slow.found.is_some() || slow.exhausted {
+        assert_eq!(
+            fast.found.is_some(),
+            slow.found.is_some(),
+            "{name} ({oracle})"
+        );
+        assert!(fast.exhausted || fast.found.is_some(), "{name} ({oracle})");
+    }
+    if !oracle.is_empty() {
+        assert!(
+            fast.found.is_none() || oracle_of(&fast) == Some(oracle),
+            "{name}"
+        );
+    }
 }
 
 /// Depth-first within the hunt's preemption bound: the reduced search finds every oracle
@@ -407,4 +431,182 @@ fn search_covers_every_state_and_refuses_bad_input() {
     let out = common::writeiter(&["search", "no-such-file.toml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-file.toml"));
+}
+
+/// States the commutation check of the symmetry reduction steps from, a scenario.
+const SYMMETRY_CHECK_STATES: usize = 3_000;
+/// The corpus entries and examples whose exhaustive searches, reduced and unreduced, the
+/// symmetry tests compare (each exhausts within a few tens of thousands of states).
+const SYMMETRY_EXHAUSTIVE: [&str; 12] = [
+    "0003",
+    "0007",
+    "0008",
+    "0019",
+    "0020",
+    "0025",
+    "0027",
+    "0029",
+    "0040",
+    "0044",
+    "overwrite-truncate",
+    "extending-crash",
+];
+
+/// Every corpus entry and example whose name starts with one of `prefixes`.
+fn cases(prefixes: &[&str]) -> Vec<(String, State)> {
+    let mut cases: Vec<(String, State)> = corpus().into_iter().map(|(n, s, _)| (n, s)).collect();
+    cases.extend(examples());
+    cases.retain(|(n, _)| prefixes.iter().any(|p| n.starts_with(p)));
+    assert_eq!(cases.len(), prefixes.len(), "a case per prefix");
+    cases
+}
+
+/// A model state with its oracles' history.
+type Point = (State, sim::oracle::Observer);
+
+/// `task`'s step from `point`, its oracles checked: the next point, or the oracle broken.
+fn stepped(point: &Point, task: exec::Task) -> Result<Point, &'static str> {
+    let (mut state, mut observer) = point.clone();
+    let event =
+        sim::engine::apply(model::exec::step, &mut state, task).map_err(|v| v.oracle.name())?;
+    let event = event.expect("a runnable task steps");
+    observer
+        .after_step(&state, &event)
+        .map_err(|v| v.oracle.name())?;
+    Ok((state, observer))
+}
+
+/// The canonical key of a step's outcome, or the oracle it broke.
+fn outcome(next: Result<Point, &'static str>) -> Result<u64, &'static str> {
+    next.map(|(s, o)| sim::symmetry::canonical_fingerprint(&s, &o))
+}
+
+/// The symmetry reduction's dynamic twin: on every state a breadth-first walk of each
+/// scenario reaches (up to [`SYMMETRY_CHECK_STATES`]), renaming commutes with stepping.
+/// The renamed state has the same runnable tasks, renamed; and each task's step from the
+/// state and its renamed step from the renamed state end in states with one canonical key,
+/// or break the same oracle. This is what lets the visited set take either for the other.
+#[test]
+fn symmetry_commutes_with_every_step() {
+    let mut checked = 0;
+    let mut renamed = 0;
+    for (name, initial) in cases(&SYMMETRY_EXHAUSTIVE) {
+        let start = (initial.clone(), sim::oracle::Observer::new(&initial));
+        let mut seen = std::collections::HashSet::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(point) = queue.pop_front() {
+            if seen.len() >= SYMMETRY_CHECK_STATES {
+                break;
+            }
+            if !seen.insert(sim::fingerprint::fingerprint(&point.0, &point.1)) {
+                continue;
+            }
+            let (state, observer, ids) = sim::symmetry::canonical(&point.0, &point.1);
+            let to = |id| sim::symmetry::rank(&ids, id);
+            let runnable = exec::runnable(&point.0);
+            let image: Vec<exec::Task> = runnable
+                .iter()
+                .map(|&t| sim::symmetry::rename_task(t, to))
+                .collect();
+            assert_eq!(exec::runnable(&state), image, "{name}");
+            renamed += usize::from(state != point.0);
+            let canonical = (state, observer);
+            for &task in &runnable {
+                let next = stepped(&point, task);
+                let twin = stepped(&canonical, sim::symmetry::rename_task(task, to));
+                if let Ok(next) = &next {
+                    queue.push_back(next.clone());
+                }
+                assert_eq!(outcome(next), outcome(twin), "{name}: {task}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked > 10_000 && renamed > 1_000,
+        "{checked} steps, {renamed} renamed"
+    );
+}
+
+/// Every violation an exhaustive breadth-first search keyed by `key` meets when violations
+/// end paths, not the search: each as its oracle and the canonical key of the model state it
+/// broke in (the state renamed as [`sim::symmetry::canonical`] does, so that the unreduced
+/// search and the symmetry reduction name one violation alike); with the report.
+fn oracles_met(
+    initial: &State,
+    key: &dyn Fn(&State, &sim::oracle::Observer) -> u64,
+) -> (BTreeSet<(&'static str, u64)>, SearchReport) {
+    let met = std::cell::RefCell::new(BTreeSet::new());
+    let blank = sim::oracle::Observer::new(initial);
+    let note = |run: &Execution| {
+        let oracle = run.violation.as_ref().expect("violates").oracle.name();
+        let state = sim::symmetry::canonical_fingerprint(&run.state, &blank);
+        met.borrow_mut().insert((oracle, state));
+        false
+    };
+    let keyed = reduce::Keyed {
+        key,
+        sleep_sets: false,
+    };
+    let all = (u64::MAX, u64::MAX);
+    let report = model::notes::with_trace(false, || {
+        reduce::bfs_keyed(
+            initial,
+            all,
+            model::exec::step,
+            ("", &note),
+            keyed,
+            &mut |_, _, _| {},
+        )
+    });
+    (met.into_inner(), report)
+}
+
+/// The symmetry reduction against the unreduced breadth-first search, exhaustively on the
+/// scenarios of [`SYMMETRY_EXHAUSTIVE`]: the same violations met (oracle and state, up to
+/// the renaming), in no more states, and fewer in all.
+#[test]
+fn symmetry_meets_the_same_violations_in_fewer_states() {
+    let (mut slow_states, mut fast_states) = (0, 0);
+    for (name, initial) in cases(&SYMMETRY_EXHAUSTIVE) {
+        let (slow, slow_report) = oracles_met(&initial, &sim::fingerprint::fingerprint);
+        let (fast, fast_report) = oracles_met(&initial, &sim::symmetry::canonical_fingerprint);
+        assert!(slow_report.exhausted && fast_report.exhausted, "{name}");
+        assert_eq!(slow, fast, "{name}");
+        assert!(fast_report.states <= slow_report.states, "{name}");
+        (slow_states, fast_states) = (
+            slow_states + slow_report.states,
+            fast_states + fast_report.states,
+        );
+    }
+    assert!(
+        fast_states < slow_states,
+        "{fast_states} states, unreduced {slow_states}"
+    );
+}
+
+/// The comparison above catches an unsound reduction: a key that merges states whose
+/// object identifiers differ beyond an order-preserving renaming (every identifier taken
+/// for one) changes the violations met on some scenario.
+#[test]
+fn an_unsound_key_is_caught() {
+    let blind = |s: &State, o: &sim::oracle::Observer| {
+        let (mut s, mut o) = (s.clone(), o.clone());
+        sim::symmetry::rename_objects(&mut s, |_| 1);
+        o.visit_objects(&mut |id| *id = 1);
+        sim::fingerprint::fingerprint(&s, &o)
+    };
+    let caught: Vec<String> = cases(&SYMMETRY_EXHAUSTIVE)
+        .into_iter()
+        .filter(|(_, initial)| {
+            let (slow, _) = oracles_met(initial, &sim::fingerprint::fingerprint);
+            let (fast, _) = oracles_met(initial, &blind);
+            slow != fast
+        })
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        !caught.is_empty(),
+        "the identifier-blind key went unnoticed"
+    );
 }

@@ -25,6 +25,7 @@ pub mod contents;
 pub mod durability;
 pub mod history;
 pub mod protocol;
+pub mod rename;
 
 use std::fmt;
 
