@@ -76,6 +76,9 @@ enum ReductionArg {
     /// Symmetry: states equal up to the numbering of bios, dios, io_ends and work items
     /// are one (breadth-first only; the depth-first search runs unreduced).
     Symmetry,
+    /// Symmetry, and persistent sets: a task whose step commutes with everything the
+    /// other tasks can do without it is explored alone (breadth-first only).
+    Persistent,
 }
 
 impl ReductionArg {
@@ -84,6 +87,7 @@ impl ReductionArg {
             ReductionArg::None => Reduction::None,
             ReductionArg::Sleep => Reduction::Sleep,
             ReductionArg::Symmetry => Reduction::Symmetry,
+            ReductionArg::Persistent => Reduction::Persistent,
         }
     }
 }
@@ -108,7 +112,7 @@ pub fn run(args: &SearchArgs, progress: bool, out: &mut dyn Write) -> Result<Exi
     if args.compare {
         let other = match reduction {
             Reduction::None => Reduction::Sleep,
-            Reduction::Sleep | Reduction::Symmetry => Reduction::None,
+            Reduction::Sleep | Reduction::Symmetry | Reduction::Persistent => Reduction::None,
         };
         let (twin, twin_seconds) = search((args, progress), &initial, &oracle, other);
         let _ = writeln!(out, "{}", figures(args, other, &twin, twin_seconds));
@@ -137,7 +141,12 @@ fn search(
         (SearchStrategy::Bfs, Reduction::None) => "breadth-first search",
         (SearchStrategy::Bfs, Reduction::Sleep) => "breadth-first search under sleep sets",
         (SearchStrategy::Bfs, Reduction::Symmetry) => "breadth-first search under symmetry",
-        (SearchStrategy::Dfs, Reduction::None | Reduction::Symmetry) => "depth-first search",
+        (SearchStrategy::Bfs, Reduction::Persistent) => {
+            "breadth-first search under symmetry and persistent sets"
+        }
+        (SearchStrategy::Dfs, Reduction::None | Reduction::Symmetry | Reduction::Persistent) => {
+            "depth-first search"
+        }
         (SearchStrategy::Dfs, Reduction::Sleep) => "depth-first search under sleep sets",
     };
     let line = crate::cli::working_line(progress, what);

@@ -74,6 +74,7 @@ pub mod hunt;
 pub mod liveness;
 pub mod matrix;
 pub mod oracle;
+pub mod persistent;
 pub mod reduce;
 pub mod report;
 pub mod scenario_file;
