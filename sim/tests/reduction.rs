@@ -630,3 +630,41 @@ fn unsound_reductions_are_caught() {
         assert!(caught, "unsound reduction {which} went unnoticed");
     }
 }
+
+/// `writeiter search --reduction persistent --compare`: both verdicts, and the states of
+/// both searches with the factor; the unreduced count is the unreduced search's. A
+/// reduction it does not know exits 2 naming the flag.
+#[test]
+fn search_reports_the_persistent_sets_state_factor() {
+    let path = repository("examples/overwrite-truncate.toml");
+    let file = path.to_str().expect("a path");
+    let out = common::writeiter(&["search", file, "--reduction", "persistent", "--compare"]);
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let verdicts = text
+        .lines()
+        .find(|l| l.starts_with("verdicts:"))
+        .expect("verdicts");
+    let all = (u64::MAX, u64::MAX);
+    let search = |r| {
+        reduce::bfs(
+            &example("overwrite-truncate"),
+            all,
+            exec::step,
+            ("", &|_| true),
+            r,
+        )
+    };
+    let (slow, fast) = (search(Reduction::None), search(Reduction::Persistent));
+    assert!(fast.states < slow.states, "{text}");
+    let expected = format!(
+        "verdicts: reduced none, unreduced none; states {} vs {} (x{:.2} fewer)",
+        fast.states,
+        slow.states,
+        slow.states as f64 / fast.states as f64
+    );
+    assert!(verdicts.starts_with(&expected), "{verdicts}");
+    let out = common::writeiter(&["search", file, "--reduction", "bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--reduction"));
+}
