@@ -253,11 +253,12 @@ pub struct BfsFigures {
     pub peak_mb_source: &'static str,
 }
 
-/// The searches under sleep sets ([`crate::reduce`]) against the unreduced ones of the same
-/// run.
+/// The reduced searches ([`crate::reduce`]) against the unreduced ones of the same run: the
+/// breadth-first search under symmetry and persistent sets, the depth-first one under sleep
+/// sets.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Reduced {
-    /// The reduction measured: `"sleep"`.
+    /// The breadth-first search's reduction: `"persistent"`.
     pub reduction: &'static str,
     /// States the reduced breadth-first search visited.
     pub states: u64,
@@ -284,6 +285,8 @@ pub struct Reduced {
 /// The depth-first search under sleep sets beside the unreduced one.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ReducedDfs {
+    /// Its reduction: `"sleep"`.
+    pub reduction: &'static str,
     /// Its preemption bound.
     pub bound: usize,
     /// Executions run (blocked ones included).
@@ -446,20 +449,24 @@ fn bfs_figures(initial: &State, m: Measure) -> BfsFigures {
     }
 }
 
-/// The searches of `initial` under sleep sets in measurement mode, within `m`'s bounds, beside
-/// the unreduced figures of the same run.
+/// The reduced searches of `initial` ([`Reduced`]) in measurement mode, within `m`'s bounds,
+/// beside the unreduced figures of the same run.
 fn reduced_figures(initial: &State, m: Measure, bfs: &BfsFigures, dfs: (u64, bool)) -> Reduced {
-    let sleep = crate::reduce::Reduction::Sleep;
+    let (persistent, sleep) = (
+        crate::reduce::Reduction::Persistent,
+        crate::reduce::Reduction::Sleep,
+    );
     let started = Instant::now();
     let limits = (m.bfs_states, m.bfs_bytes);
     let step = model::exec::step;
-    let report = crate::reduce::bfs(initial, limits, step, ("", &|_| false), sleep);
+    let report = crate::reduce::bfs(initial, limits, step, ("", &|_| false), persistent);
     let seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let bound = crate::hunt::DFS_PREEMPTIONS;
     let limits = (bound, m.schedules);
     let searched = crate::reduce::dfs(initial, limits, step, ("", &|_| false), sleep);
     let dfs = ReducedDfs {
+        reduction: sleep.name(),
         bound,
         schedules: searched.schedules,
         steps: searched.steps,
@@ -470,7 +477,7 @@ fn reduced_figures(initial: &State, m: Measure, bfs: &BfsFigures, dfs: (u64, boo
         unreduced_exhausted: dfs.1,
     };
     Reduced {
-        reduction: sleep.name(),
+        reduction: persistent.name(),
         states: report.states,
         steps: report.steps,
         checks: report.checks,
@@ -542,15 +549,17 @@ pub fn measured_table(b: &BenchJson) -> String {
     out
 }
 
-/// The human lines of [`Reduced`]: each search with and without sleep sets, and the factor.
+/// The human lines of [`Reduced`]: each search with and without its reduction, and the
+/// factors.
 fn reduced_lines(r: &Reduced) -> String {
     let factor = |unreduced: u64, reduced: u64| unreduced as f64 / reduced.max(1) as f64;
     let d = &r.dfs;
     format!(
-        "bfs ({} sets): {} states (unreduced {}), {} steps (unreduced {}, x{:.2} fewer) and {} steps checking independence, {}, {:.1} s (unreduced {:.1} s)\ndfs ({} sets, bound {}): {} executions (unreduced {}{}, x{:.2} fewer), {} steps and {} checking, {}, {:.1} s\n",
+        "bfs ({} sets): {} states (unreduced {}, x{:.2} fewer), {} steps (unreduced {}, x{:.2} fewer) and {} steps checking independence, {}, {:.1} s (unreduced {:.1} s)\ndfs ({} sets, bound {}): {} executions (unreduced {}{}, x{:.2} fewer), {} steps and {} checking, {}, {:.1} s\n",
         r.reduction,
         r.states,
         r.unreduced_states,
+        factor(r.unreduced_states, r.states),
         r.steps,
         r.unreduced_steps,
         factor(r.unreduced_steps, r.steps),
@@ -562,7 +571,7 @@ fn reduced_lines(r: &Reduced) -> String {
         },
         r.seconds,
         r.unreduced_seconds,
-        r.reduction,
+        d.reduction,
         d.bound,
         d.schedules,
         d.unreduced_schedules,

@@ -73,6 +73,12 @@ enum ReductionArg {
     None,
     /// Sleep sets, independence checked at the state.
     Sleep,
+    /// Symmetry: states equal up to the numbering of bios, dios, io_ends and work items
+    /// are one (breadth-first only; the depth-first search runs unreduced).
+    Symmetry,
+    /// Symmetry, and persistent sets: a task whose step commutes with everything the
+    /// other tasks can do without it is explored alone (breadth-first only).
+    Persistent,
 }
 
 impl ReductionArg {
@@ -80,6 +86,8 @@ impl ReductionArg {
         match self {
             ReductionArg::None => Reduction::None,
             ReductionArg::Sleep => Reduction::Sleep,
+            ReductionArg::Symmetry => Reduction::Symmetry,
+            ReductionArg::Persistent => Reduction::Persistent,
         }
     }
 }
@@ -104,7 +112,7 @@ pub fn run(args: &SearchArgs, progress: bool, out: &mut dyn Write) -> Result<Exi
     if args.compare {
         let other = match reduction {
             Reduction::None => Reduction::Sleep,
-            Reduction::Sleep => Reduction::None,
+            Reduction::Sleep | Reduction::Symmetry | Reduction::Persistent => Reduction::None,
         };
         let (twin, twin_seconds) = search((args, progress), &initial, &oracle, other);
         let _ = writeln!(out, "{}", figures(args, other, &twin, twin_seconds));
@@ -132,7 +140,13 @@ fn search(
     let what = match (args.strategy, reduction) {
         (SearchStrategy::Bfs, Reduction::None) => "breadth-first search",
         (SearchStrategy::Bfs, Reduction::Sleep) => "breadth-first search under sleep sets",
-        (SearchStrategy::Dfs, Reduction::None) => "depth-first search",
+        (SearchStrategy::Bfs, Reduction::Symmetry) => "breadth-first search under symmetry",
+        (SearchStrategy::Bfs, Reduction::Persistent) => {
+            "breadth-first search under symmetry and persistent sets"
+        }
+        (SearchStrategy::Dfs, Reduction::None | Reduction::Symmetry | Reduction::Persistent) => {
+            "depth-first search"
+        }
         (SearchStrategy::Dfs, Reduction::Sleep) => "depth-first search under sleep sets",
     };
     let line = crate::cli::working_line(progress, what);
@@ -189,7 +203,7 @@ fn figures(args: &SearchArgs, reduction: Reduction, r: &SearchReport, seconds: f
 }
 
 /// Both searches' verdicts and the reduction factor: of executions and steps depth-first,
-/// of steps breadth-first (where the states are the same).
+/// of states and steps breadth-first.
 fn comparison(
     strategy: SearchStrategy,
     a: (Reduction, &SearchReport),
@@ -200,7 +214,7 @@ fn comparison(
             run.violation.as_ref().expect("violates").oracle.name()
         })
     };
-    let (reduced, unreduced) = if a.0 == Reduction::Sleep {
+    let (reduced, unreduced) = if a.0 != Reduction::None {
         (a.1, b.1)
     } else {
         (b.1, a.1)
@@ -208,7 +222,12 @@ fn comparison(
     let factor = |u: u64, r: u64| u as f64 / r.max(1) as f64;
     let steps = factor(unreduced.steps, reduced.steps);
     let counts = match strategy {
-        SearchStrategy::Bfs => format!("states {} vs {}", reduced.states, unreduced.states),
+        SearchStrategy::Bfs => format!(
+            "states {} vs {} (x{:.2} fewer)",
+            reduced.states,
+            unreduced.states,
+            factor(unreduced.states, reduced.states)
+        ),
         SearchStrategy::Dfs => format!(
             "executions x{:.2} fewer",
             factor(unreduced.schedules, reduced.schedules)

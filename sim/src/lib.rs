@@ -74,12 +74,14 @@ pub mod hunt;
 pub mod liveness;
 pub mod matrix;
 pub mod oracle;
+pub mod persistent;
 pub mod reduce;
 pub mod report;
 pub mod scenario_file;
 pub mod shrink;
 pub mod signature;
 pub mod swarm;
+pub mod symmetry;
 pub mod sync;
 pub mod threaded;
 

@@ -45,8 +45,8 @@
 use std::collections::{HashMap, VecDeque};
 
 use model::exec::{self, Event, StepError, Task, Wait};
-use model::ops::{Frame, IocbPrivate};
-use model::state::{ActorId, BioOwner, ObjId, State, Work};
+use model::ops::Frame;
+use model::state::{ActorId, ObjId, State, Work};
 
 use crate::scenario_file::Looping;
 
@@ -91,68 +91,20 @@ pub fn canonical_task(state: &State, task: Task) -> Task {
 }
 
 /// Renumbers the live bios, dios, io_ends and work items 1, 2, … in their order, and every
-/// reference to them; an identifier of an object already gone becomes 0 (no object has it).
+/// reference to them ([`crate::symmetry::rename_objects`]); an identifier of an object
+/// already gone becomes 0 (no object has it).
 pub fn canonicalize(state: &mut State) {
     let delta = shift_journal(state);
     let map = renumbering(state);
-    let to = |id: &mut ObjId| *id = map.get(id).copied().unwrap_or(0);
-    let opt = |id: &mut Option<ObjId>| {
-        if let Some(id) = id {
-            to(id);
+    crate::symmetry::rename_objects(state, |id| map.get(&id).copied().unwrap_or(0));
+    for work in state.work.values_mut() {
+        if let Work::DioComplete { tid, .. } = work {
+            shift_tid(tid, delta);
         }
-    };
-    state.bios = std::mem::take(&mut state.bios)
-        .into_iter()
-        .map(|(id, mut bio)| {
-            match &mut bio.owner {
-                BioOwner::Dio(d) | BioOwner::Writeback(d) => to(d),
-            }
-            (map[&id], bio)
-        })
-        .collect();
-    state.dios = std::mem::take(&mut state.dios)
-        .into_iter()
-        .map(|(id, mut dio)| {
-            opt(&mut dio.private);
-            (map[&id], dio)
-        })
-        .collect();
-    state.io_ends = std::mem::take(&mut state.io_ends)
-        .into_iter()
-        .map(|(id, io_end)| (map[&id], io_end))
-        .collect();
-    state.work = std::mem::take(&mut state.work)
-        .into_iter()
-        .map(|(id, mut work)| {
-            match &mut work {
-                Work::DioComplete {
-                    dio, wb_map, tid, ..
-                } => {
-                    to(dio);
-                    wb_map.iter_mut().for_each(opt);
-                    shift_tid(tid, delta);
-                }
-                Work::EndIo { io_end } => to(io_end),
-                Work::Commit { .. } => {}
-            }
-            (map[&id], work)
-        })
-        .collect();
-    for inode in &mut state.inodes {
-        opt(&mut inode.i_private);
     }
     for actor in &mut state.actors {
-        actor.wb_map.iter_mut().for_each(opt);
         match &mut actor.frame {
-            Frame::Write(f) => {
-                opt(&mut f.io_end);
-                opt(&mut f.dio);
-                opt(&mut f.gb_io);
-                if let IocbPrivate::IoEnd(id) = &mut f.iocb_private {
-                    to(id);
-                }
-                shift_tid(&mut f.commit_tid, delta);
-            }
+            Frame::Write(f) => shift_tid(&mut f.commit_tid, delta),
             Frame::Other(f) => shift_tid(&mut f.tid, delta),
             Frame::Idle => {}
         }

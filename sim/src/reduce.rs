@@ -35,17 +35,33 @@ pub enum Reduction {
     None,
     /// Sleep sets with independence checked at the state.
     Sleep,
+    /// Symmetry: the breadth-first search's visited set keys a state by its object
+    /// identifiers' renaming onto their ranks ([`crate::symmetry`]), so states that differ
+    /// only by how bios, dios, io_ends and work items are numbered are one. Every runnable
+    /// task is explored. The depth-first search has no visited set: it runs unreduced.
+    Symmetry,
+    /// Symmetry, and persistent sets checked by exploring the other tasks' future
+    /// ([`crate::persistent`]): where one task is persistent alone, only it is explored.
+    /// The depth-first search runs unreduced.
+    Persistent,
 }
 
 impl Reduction {
     /// Every reduction, by name.
-    pub const ALL: [Reduction; 2] = [Reduction::None, Reduction::Sleep];
+    pub const ALL: [Reduction; 4] = [
+        Reduction::None,
+        Reduction::Sleep,
+        Reduction::Symmetry,
+        Reduction::Persistent,
+    ];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Reduction::None => "none",
             Reduction::Sleep => "sleep",
+            Reduction::Symmetry => "symmetry",
+            Reduction::Persistent => "persistent",
         }
     }
 
@@ -56,10 +72,10 @@ impl Reduction {
 }
 
 /// A model state with its oracles' history.
-type Point = (State, Observer);
+pub type Point = (State, Observer);
 
 /// `task`'s step from `point`: the next point, or the violation the step raises.
-fn successor(stepper: Stepper, point: &Point, task: Task) -> Result<Point, Violation> {
+pub fn successor(stepper: Stepper, point: &Point, task: Task) -> Result<Point, Violation> {
     let (mut state, mut observer) = point.clone();
     let event = engine::apply(stepper, &mut state, task)?;
     observer.after_step(&state, &event.expect("a runnable task steps"))?;
@@ -189,12 +205,47 @@ pub fn bfs_search(
     (oracle, accept): (&str, &dyn Fn(&Execution) -> bool),
     probe: Probe<'_>,
 ) -> SearchReport {
+    let keyed = Keyed {
+        key: &crate::fingerprint::fingerprint,
+        sleep_sets: true,
+        persistent: None,
+    };
+    bfs_keyed(initial, limits, stepper, (oracle, accept), keyed, probe)
+}
+
+/// The visited-set key of a breadth-first search and whether it keeps sleep sets (which
+/// name tasks by their identifiers, so they go only with a key that does not rename them).
+#[derive(Clone, Copy)]
+pub struct Keyed<'a> {
+    /// A state's key: two states with one key are one state to the search.
+    pub key: &'a dyn Fn(&State, &Observer) -> u64,
+    /// Sleep sets on.
+    pub sleep_sets: bool,
+    /// Persistent sets ([`crate::persistent`]), looking this far: a state where one task is
+    /// persistent alone is expanded by that task only.
+    pub persistent: Option<crate::persistent::Horizon>,
+}
+
+/// The breadth-first search of [`bfs_search`] with the visited-set key and sleep sets of
+/// `keyed`: with [`crate::fingerprint::fingerprint`] and no sleep sets, the unreduced
+/// search; with [`crate::symmetry::canonical_fingerprint`], the symmetry reduction. The
+/// tests also give it unsound keys, to show they catch one.
+pub fn bfs_keyed(
+    initial: &State,
+    limits: (u64, u64),
+    stepper: Stepper,
+    (oracle, accept): (&str, &dyn Fn(&Execution) -> bool),
+    keyed: Keyed<'_>,
+    probe: Probe<'_>,
+) -> SearchReport {
     let mut search = Bfs {
         initial,
         limits,
         stepper,
         oracle,
         accept,
+        keyed,
+        memo: crate::persistent::Memo::default(),
         report: SearchReport::default(),
         nodes: Vec::new(),
         queue: VecDeque::new(),
@@ -205,7 +256,7 @@ pub fn bfs_search(
         sleep: Vec::new(),
         node: None,
     };
-    let fingerprint = crate::fingerprint::fingerprint(&start.0, &start.1);
+    let fingerprint = (keyed.key)(&start.0, &start.1);
     search.visited.insert(fingerprint, seen);
     search.queue.push_back(Queued {
         point: start,
@@ -231,6 +282,9 @@ struct Bfs<'a> {
     stepper: Stepper,
     oracle: &'a str,
     accept: &'a dyn Fn(&Execution) -> bool,
+    keyed: Keyed<'a>,
+    /// What the persistent-set checks learnt.
+    memo: crate::persistent::Memo,
     report: SearchReport,
     nodes: Vec<(Option<usize>, Task)>,
     queue: VecDeque<Queued>,
@@ -265,6 +319,12 @@ impl Bfs<'_> {
             let awake = runnable.iter().filter(|t| !queued.sleep.contains(t));
             awake.copied().collect()
         });
+        let explore = match self.keyed.persistent {
+            Some(horizon) => self
+                .persistent(horizon, &queued.point, &runnable)
+                .map_or(explore, |t| vec![t]),
+            None => explore,
+        };
         let mut around = Around::new(self.stepper, &queued.point, Vec::new());
         let mut taken = 0;
         let mut asleep = queued.sleep.clone();
@@ -291,7 +351,7 @@ impl Bfs<'_> {
             let sleep: Vec<Task> = asleep
                 .iter()
                 .copied()
-                .filter(|&z| around.commute(z, task).is_some())
+                .filter(|&z| self.keyed.sleep_sets && around.commute(z, task).is_some())
                 .collect();
             asleep.push(task);
             if self.visit(next, id, sleep) {
@@ -303,14 +363,26 @@ impl Bfs<'_> {
         stop
     }
 
+    /// The task persistent alone at `point` ([`crate::persistent::choose`]), its checks'
+    /// steps counted.
+    fn persistent(
+        &mut self,
+        horizon: crate::persistent::Horizon,
+        point: &Point,
+        runnable: &[Task],
+    ) -> Option<Task> {
+        let mut applied = 0;
+        let how = (self.stepper, horizon);
+        let chosen = crate::persistent::choose(how, point, runnable, &mut self.memo, &mut applied);
+        self.report.checks += applied;
+        chosen
+    }
+
     /// Records the state `next` reached by path node `id` with the sleep set `sleep`, and
     /// queues what it needs explored; `true` when a bound stops the search.
     fn visit(&mut self, next: Point, id: usize, sleep: Vec<Task>) -> bool {
         let (max_states, max_bytes) = self.limits;
-        let queued = match self
-            .visited
-            .entry(crate::fingerprint::fingerprint(&next.0, &next.1))
-        {
+        let queued = match self.visited.entry((self.keyed.key)(&next.0, &next.1)) {
             Entry::Vacant(entry) => {
                 entry.insert(Seen {
                     sleep: sleep.clone(),
@@ -362,7 +434,8 @@ impl Bfs<'_> {
 }
 
 /// A depth-first search under `reduction`: [`engine::dfs_where`] unreduced, or its sleep-set
-/// twin ([`dfs_search`]). Within `bound` preemptions and `budget` executions.
+/// twin ([`dfs_search`]); symmetry and persistent sets act on the breadth-first search's
+/// visited set and states, so under them the depth-first search runs unreduced. Within `bound` preemptions and `budget` executions.
 pub fn dfs(
     initial: &State,
     limits: (usize, u64),
@@ -377,11 +450,15 @@ pub fn dfs(
             engine::dfs_search(initial, limits, stepper, (oracle, accept), &mut quiet)
         }
         Reduction::Sleep => dfs_search(initial, limits, stepper, (oracle, accept)),
+        Reduction::Symmetry | Reduction::Persistent => {
+            engine::dfs_search(initial, limits, stepper, (oracle, accept), &mut quiet)
+        }
     })
 }
 
-/// A breadth-first search under `reduction`: [`engine::bfs_budgeted`]'s unreduced search, or
-/// its sleep-set twin ([`bfs_search`]). Within `max_states` states and `max_bytes` estimated
+/// A breadth-first search under `reduction`: [`engine::bfs_budgeted`]'s unreduced search, its
+/// sleep-set twin ([`bfs_search`]), or [`bfs_keyed`] under symmetry, with or without
+/// persistent sets. Within `max_states` states and `max_bytes` estimated
 /// bytes.
 pub fn bfs(
     initial: &State,
@@ -397,6 +474,22 @@ pub fn bfs(
             engine::bfs_search(initial, limits, stepper, (oracle, accept), &mut quiet)
         }
         Reduction::Sleep => bfs_search(initial, limits, stepper, (oracle, accept), &mut quiet),
+        Reduction::Symmetry | Reduction::Persistent => {
+            let keyed = Keyed {
+                key: &crate::symmetry::canonical_fingerprint,
+                sleep_sets: false,
+                persistent: (reduction == Reduction::Persistent)
+                    .then_some(crate::persistent::Horizon::Future),
+            };
+            bfs_keyed(
+                initial,
+                limits,
+                stepper,
+                (oracle, accept),
+                keyed,
+                &mut quiet,
+            )
+        }
     })
 }
 

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use model::exec;
 use model::state::State;
 use sim::engine::{Execution, SearchReport};
+use sim::persistent::Horizon;
 use sim::reduce::{self, Reduction};
 
 /// States each breadth-first search of a verdict comparison may visit.
@@ -130,21 +131,25 @@ fn preemptions(initial: &State, run: &Execution) -> usize {
     count
 }
 
-/// Breadth-first, for every corpus entry and its oracle: the reduced search finds a
+/// Breadth-first, for every corpus entry and its oracle: the search under sleep sets finds a
 /// violation exactly when the unreduced one does, and visits as many states when neither
-/// finds one.
+/// finds one; the searches under symmetry and persistent sets agree with it too
+/// ([`symmetry_agrees`]).
 #[test]
 fn bfs_verdicts_agree_on_every_corpus_entry() {
     for (name, initial, oracle) in corpus() {
-        bfs_agree(&name, &initial, &oracle);
+        let slow = bfs_agree(&name, &initial, &oracle);
+        symmetry_agrees(&name, &initial, &oracle, &slow);
     }
 }
 
-/// Breadth-first, for every example: the same, for any oracle, then for the one found.
+/// Breadth-first, for every example: the same, for any oracle (then, under sleep sets, for
+/// the one found).
 #[test]
 fn bfs_verdicts_agree_on_every_example() {
     for (name, initial) in examples() {
         let any = bfs_agree(&name, &initial, "");
+        symmetry_agrees(&name, &initial, "", &any);
         bfs_agree(&name, &initial, oracle_of(&any).unwrap_or(""));
     }
 }
@@ -169,6 +174,28 @@ fn bfs_agree(name: &str, initial: &State, oracle: &str) -> SearchReport {
         slow.steps
     );
     slow
+}
+
+/// The searches under symmetry, and under symmetry with persistent sets, of `oracle` from
+/// `initial` against the unreduced one, `slow`, within the same state budget: they visit
+/// fewer states a level, so each finds a violation wherever the unreduced one finds one (of
+/// the same oracle when one is asked for), and holds wherever that one exhausts without one.
+fn symmetry_agrees(name: &str, initial: &State, oracle: &str, slow: &SearchReport) {
+    for reduction in [Reduction::Symmetry, Reduction::Persistent] {
+        let fast = bfs(initial, oracle, reduction);
+        let what = format!("{name} ({oracle}) under {}", reduction.name());
+        assert!(fast.states <= slow.states || !slow.exhausted, "{what}");
+        if slow.found.is_some() || slow.exhausted {
+            assert_eq!(fast.found.is_some(), slow.found.is_some(), "{what}");
+            assert!(fast.exhausted || fast.found.is_some(), "{what}");
+        }
+        if !oracle.is_empty() {
+            assert!(
+                fast.found.is_none() || oracle_of(&fast) == Some(oracle),
+                "{what}"
+            );
+        }
+    }
 }
 
 /// Depth-first within the hunt's preemption bound: the reduced search finds every oracle
@@ -407,4 +434,237 @@ fn search_covers_every_state_and_refuses_bad_input() {
     let out = common::writeiter(&["search", "no-such-file.toml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-file.toml"));
+}
+
+/// States the commutation check of the symmetry reduction steps from, a scenario.
+const SYMMETRY_CHECK_STATES: usize = 3_000;
+/// The corpus entries and examples whose exhaustive searches, reduced and unreduced, the
+/// symmetry tests compare (each exhausts within a few tens of thousands of states).
+const SYMMETRY_EXHAUSTIVE: [&str; 10] = [
+    "0003",
+    "0007",
+    "0008",
+    "0018",
+    "0019",
+    "0020",
+    "0025",
+    "0027",
+    "0044",
+    "overwrite-truncate",
+];
+
+/// Every corpus entry and example whose name starts with one of `prefixes`.
+fn cases(prefixes: &[&str]) -> Vec<(String, State)> {
+    let mut cases: Vec<(String, State)> = corpus().into_iter().map(|(n, s, _)| (n, s)).collect();
+    cases.extend(examples());
+    cases.retain(|(n, _)| prefixes.iter().any(|p| n.starts_with(p)));
+    assert_eq!(cases.len(), prefixes.len(), "a case per prefix");
+    cases
+}
+
+/// A model state with its oracles' history.
+type Point = (State, sim::oracle::Observer);
+
+/// `task`'s step from `point`, its oracles checked: the next point, or the oracle broken.
+fn stepped(point: &Point, task: exec::Task) -> Result<Point, &'static str> {
+    let (mut state, mut observer) = point.clone();
+    let event =
+        sim::engine::apply(model::exec::step, &mut state, task).map_err(|v| v.oracle.name())?;
+    let event = event.expect("a runnable task steps");
+    observer
+        .after_step(&state, &event)
+        .map_err(|v| v.oracle.name())?;
+    Ok((state, observer))
+}
+
+/// The canonical key of a step's outcome, or the oracle it broke.
+fn outcome(next: Result<Point, &'static str>) -> Result<u64, &'static str> {
+    next.map(|(s, o)| sim::symmetry::canonical_fingerprint(&s, &o))
+}
+
+/// The symmetry reduction's dynamic twin: on every state a breadth-first walk of each
+/// scenario reaches (up to [`SYMMETRY_CHECK_STATES`]), renaming commutes with stepping.
+/// The renamed state has the same runnable tasks, renamed; and each task's step from the
+/// state and its renamed step from the renamed state end in states with one canonical key,
+/// or break the same oracle. This is what lets the visited set take either for the other.
+#[test]
+fn symmetry_commutes_with_every_step() {
+    let mut checked = 0;
+    let mut renamed = 0;
+    for (name, initial) in cases(&SYMMETRY_EXHAUSTIVE) {
+        let start = (initial.clone(), sim::oracle::Observer::new(&initial));
+        let mut seen = std::collections::HashSet::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(point) = queue.pop_front() {
+            if seen.len() >= SYMMETRY_CHECK_STATES {
+                break;
+            }
+            if !seen.insert(sim::fingerprint::fingerprint(&point.0, &point.1)) {
+                continue;
+            }
+            let (state, observer, ids) = sim::symmetry::canonical(&point.0, &point.1);
+            let to = |id| sim::symmetry::rank(&ids, id);
+            let runnable = exec::runnable(&point.0);
+            let image: Vec<exec::Task> = runnable
+                .iter()
+                .map(|&t| sim::symmetry::rename_task(t, to))
+                .collect();
+            assert_eq!(exec::runnable(&state), image, "{name}");
+            renamed += usize::from(state != point.0);
+            let canonical = (state, observer);
+            for &task in &runnable {
+                let next = stepped(&point, task);
+                let twin = stepped(&canonical, sim::symmetry::rename_task(task, to));
+                if let Ok(next) = &next {
+                    queue.push_back(next.clone());
+                }
+                assert_eq!(outcome(next), outcome(twin), "{name}: {task}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked > 10_000 && renamed > 1_000,
+        "{checked} steps, {renamed} renamed"
+    );
+}
+
+/// Every violation an exhaustive breadth-first search keyed as `keyed` says meets when violations
+/// end paths, not the search: each as its oracle and the canonical key of the model state it
+/// broke in (the state renamed as [`sim::symmetry::canonical`] does, so that the unreduced
+/// search and the symmetry reduction name one violation alike); with the report.
+fn oracles_met(
+    initial: &State,
+    keyed: reduce::Keyed<'_>,
+) -> (BTreeSet<(&'static str, u64)>, SearchReport) {
+    let met = std::cell::RefCell::new(BTreeSet::new());
+    let blank = sim::oracle::Observer::new(initial);
+    let note = |run: &Execution| {
+        let oracle = run.violation.as_ref().expect("violates").oracle.name();
+        let state = sim::symmetry::canonical_fingerprint(&run.state, &blank);
+        met.borrow_mut().insert((oracle, state));
+        false
+    };
+    let all = (u64::MAX, u64::MAX);
+    let report = model::notes::with_trace(false, || {
+        reduce::bfs_keyed(
+            initial,
+            all,
+            model::exec::step,
+            ("", &note),
+            keyed,
+            &mut |_, _, _| {},
+        )
+    });
+    (met.into_inner(), report)
+}
+
+/// A breadth-first search keyed by `key`, without sleep sets, with persistent sets looking
+/// as far as `persistent` says.
+fn keyed<'a>(
+    key: &'a dyn Fn(&State, &sim::oracle::Observer) -> u64,
+    persistent: Option<Horizon>,
+) -> reduce::Keyed<'a> {
+    reduce::Keyed {
+        key,
+        sleep_sets: false,
+        persistent,
+    }
+}
+
+/// The unreduced search's key.
+const EXACT: &dyn Fn(&State, &sim::oracle::Observer) -> u64 = &sim::fingerprint::fingerprint;
+/// The symmetry reduction's key.
+const RENAMED: &dyn Fn(&State, &sim::oracle::Observer) -> u64 =
+    &sim::symmetry::canonical_fingerprint;
+
+/// Symmetry, then symmetry with persistent sets, against the unreduced breadth-first
+/// search, exhaustively on the scenarios of [`SYMMETRY_EXHAUSTIVE`]: the same violations
+/// met (oracle and state, up to the renaming), in no more states each, and fewer in all.
+#[test]
+fn symmetry_and_persistent_sets_meet_the_same_violations_in_fewer_states() {
+    let mut states = [0; 3];
+    for (name, initial) in cases(&SYMMETRY_EXHAUSTIVE) {
+        let (slow, slow_report) = oracles_met(&initial, keyed(EXACT, None));
+        let (renamed, renamed_report) = oracles_met(&initial, keyed(RENAMED, None));
+        let persistent = Some(Horizon::Future);
+        let (fast, fast_report) = oracles_met(&initial, keyed(RENAMED, persistent));
+        let reports = [&slow_report, &renamed_report, &fast_report];
+        assert!(reports.iter().all(|r| r.exhausted), "{name}");
+        assert_eq!(slow, renamed, "{name}: symmetry");
+        assert_eq!(slow, fast, "{name}: persistent sets");
+        assert!(fast_report.states <= renamed_report.states, "{name}");
+        assert!(renamed_report.states <= slow_report.states, "{name}");
+        for (total, report) in states.iter_mut().zip(reports) {
+            *total += report.states;
+        }
+    }
+    assert!(
+        states[2] < states[1] && states[1] < states[0],
+        "states {states:?}"
+    );
+}
+
+/// The comparison above catches unsound reductions: a key that merges states whose object
+/// identifiers differ beyond an order-preserving renaming (every identifier taken for one),
+/// and persistent sets checked against the other tasks' next steps only (not their
+/// futures), each change the violations met on some scenario.
+#[test]
+fn unsound_reductions_are_caught() {
+    let blind = |s: &State, o: &sim::oracle::Observer| {
+        let (mut s, mut o) = (s.clone(), o.clone());
+        sim::symmetry::rename_objects(&mut s, |_| 1);
+        o.visit_objects(&mut |id| *id = 1);
+        sim::fingerprint::fingerprint(&s, &o)
+    };
+    let unsound = [
+        keyed(&blind, None),
+        keyed(RENAMED, Some(Horizon::NextSteps)),
+    ];
+    for (which, reduction) in unsound.into_iter().enumerate() {
+        let caught = cases(&SYMMETRY_EXHAUSTIVE).into_iter().any(|(_, initial)| {
+            let (slow, _) = oracles_met(&initial, keyed(EXACT, None));
+            let (fast, _) = oracles_met(&initial, reduction);
+            slow != fast
+        });
+        assert!(caught, "unsound reduction {which} went unnoticed");
+    }
+}
+
+/// `writeiter search --reduction persistent --compare`: both verdicts, and the states of
+/// both searches with the factor; the unreduced count is the unreduced search's. A
+/// reduction it does not know exits 2 naming the flag.
+#[test]
+fn search_reports_the_persistent_sets_state_factor() {
+    let path = repository("examples/overwrite-truncate.toml");
+    let file = path.to_str().expect("a path");
+    let out = common::writeiter(&["search", file, "--reduction", "persistent", "--compare"]);
+    let text = common::stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let verdicts = text
+        .lines()
+        .find(|l| l.starts_with("verdicts:"))
+        .expect("verdicts");
+    let all = (u64::MAX, u64::MAX);
+    let search = |r| {
+        reduce::bfs(
+            &example("overwrite-truncate"),
+            all,
+            exec::step,
+            ("", &|_| true),
+            r,
+        )
+    };
+    let (slow, fast) = (search(Reduction::None), search(Reduction::Persistent));
+    assert!(fast.states < slow.states, "{text}");
+    let expected = format!(
+        "verdicts: reduced none, unreduced none; states {} vs {} (x{:.2} fewer)",
+        fast.states,
+        slow.states,
+        slow.states as f64 / fast.states as f64
+    );
+    assert!(verdicts.starts_with(&expected), "{verdicts}");
+    let out = common::writeiter(&["search", file, "--reduction", "bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--reduction"));
 }

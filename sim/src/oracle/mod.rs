@@ -26,6 +26,7 @@ pub mod durability;
 pub mod history;
 pub mod memo;
 pub mod protocol;
+pub mod rename;
 
 use std::fmt;
 
