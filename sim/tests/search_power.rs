@@ -287,12 +287,12 @@ fn bench_json_has_every_engine() {
     }
 }
 
-/// `bench --json`'s `reduced`: the breadth-first search under persistent sets and the
+/// `bench --json`'s `reduced`: the breadth-first search under symmetry and the
 /// depth-first one under sleep sets beside the unreduced ones of the same run (no more
 /// states; the DFS within the same budget).
 fn reduced_beside_unreduced(json: &serde_json::Value) {
     let reduced = &json["reduced"];
-    assert_eq!(reduced["reduction"], "persistent");
+    assert_eq!(reduced["reduction"], "symmetry");
     assert_eq!(reduced["unreduced_states"], json["bfs"]["states"]);
     assert_eq!(reduced["unreduced_steps"], json["bfs"]["steps"]);
     let count = |key: &str| reduced[key].as_u64().expect("a count");
