@@ -4,7 +4,9 @@
 use crate::limits::{self, BLKBITS_MAX, BLKBITS_MIN, PAGE_BITS_MAX, PAGE_BITS_MIN};
 
 /// The filesystem's and block device's sizes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Geometry {
     /// `i_blkbits`: log2 of the fs block size (10 = 1 KiB … 16 = 64 KiB).
     pub blkbits: u32,
@@ -19,7 +21,19 @@ pub struct Geometry {
 }
 
 /// Mount options that change the write path (fs/ext4/ext4_jbd2.h).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Mount {
     /// `-o dioread_nolock` (off by default in 4.4; needs block size == page size).
     pub dioread_nolock: bool,

@@ -18,7 +18,9 @@ pub type InodeIx = usize;
 pub type ObjId = u16;
 
 /// What one sector holds: the tag of whoever wrote it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Data {
     /// Zeros (from `dio_zero_block`, a hole, or a truncated tail).
     Zero,
@@ -65,7 +67,9 @@ pub fn io_end_name(io_end: Option<ObjId>) -> String {
 }
 
 /// The simulated block device: sector contents and the block allocator.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Disk {
     /// Contents per physical sector.
     pub sectors: Vec<Data>,
@@ -134,7 +138,9 @@ impl Disk {
 
 /// One page of the page cache with sector-granular contents. `PG_dirty` and
 /// `PG_writeback` are separate bits: a page under writeback can be dirtied again.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Page {
     /// `PG_dirty`, per block of the page (bit `i`: block `i` of the page has dirty buffers).
     pub dirty: u64,
@@ -168,7 +174,19 @@ pub struct Page {
 pub type Mutex = Option<ActorId>;
 
 /// `i_data_sem`, a read-write semaphore.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct RwSem {
     /// Readers holding it.
     pub readers: u8,
@@ -177,7 +195,18 @@ pub struct RwSem {
 }
 
 /// What the journal has committed for an inode: what survives a crash.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Committed {
     /// The extent tree at the last commit.
     pub map: ExtentMap,
@@ -188,7 +217,18 @@ pub struct Committed {
 }
 
 /// The jbd2 journal (fs/jbd2/): one running transaction, at most one committing.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Journal {
     /// `j_running_transaction->t_tid`.
     pub running: u32,
@@ -217,7 +257,9 @@ impl Journal {
 }
 
 /// Per-inode state.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Inode {
     /// The inode's address, the key of `ext4_aio_mutex` / `ext4_ioend_wq` (mod 37).
     pub ino: u32,
@@ -293,7 +335,9 @@ impl Inode {
 }
 
 /// `struct dio` (fs/direct-io.c) and the ext4 state hung on it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Dio {
     /// The inode.
     pub inode: InodeIx,
@@ -330,7 +374,9 @@ pub struct Dio {
 }
 
 /// `ext4_io_end_t` (fs/ext4/page-io.c).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct IoEnd {
     /// The inode.
     pub inode: InodeIx,
@@ -350,7 +396,9 @@ pub struct IoEnd {
 }
 
 /// Who a bio reports to when it completes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum BioOwner {
     /// A direct I/O (`dio_bio_end_io` / `dio_bio_end_aio`).
     Dio(ObjId),
@@ -359,7 +407,9 @@ pub enum BioOwner {
 }
 
 /// A bio in flight: where it writes, what, and for whom.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Bio {
     /// The inode whose data it carries.
     pub inode: InodeIx,
@@ -378,7 +428,9 @@ pub struct Bio {
 }
 
 /// A queued work item.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Work {
     /// `dio_aio_complete_work` on `s_dio_done_wq`, at a point of `dio_complete`.
     DioComplete {
@@ -405,7 +457,9 @@ pub enum Work {
 }
 
 /// An actor: a task running its program of operations.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Actor {
     /// The operations, in order. Shared: no step changes a program, so a clone of the state
     /// (each state a search queues) and a step share it instead of copying it.
@@ -445,7 +499,9 @@ impl Actor {
 }
 
 /// A wait queue an actor sleeps on (`wait_event`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Sleep {
     /// `ext4_ioend_wq[bucket]` in `ext4_unwritten_wait`.
     IoendWq(u8),
@@ -454,7 +510,9 @@ pub enum Sleep {
 }
 
 /// The model state.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct State {
     /// Superblock geometry.
     pub geometry: Geometry,
@@ -492,7 +550,9 @@ pub struct State {
 
 /// Something 4.4 does that must never happen: the model carries on as the kernel would
 /// try to, and reports it with the step.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Hazard {
     /// A function that may sleep (a jbd2 handle, `down_write`, a mutex, a wait queue) called
     /// in bio-completion (interrupt) context: "sleeping function called from invalid
@@ -641,7 +701,7 @@ impl State {
 }
 
 /// Why a task cannot take its step now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Wait {
     /// `ext4__aio_mutex[bucket]` is held.
     AioMutex {

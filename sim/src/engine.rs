@@ -585,8 +585,24 @@ pub fn bfs_budgeted(
     })
 }
 
-/// The breadth-first search of [`bfs_where`] and [`bfs_probed`].
+/// The breadth-first search of [`bfs_where`], [`bfs_probed`] and [`bfs_budgeted`], over
+/// compact stores ([`crate::frontier`]): queued states encoded, one parent link per visited
+/// state. [`bfs_search_cloned`] is its slow twin; both give the same report but for
+/// [`SearchReport::peak_bytes`] (and so where a memory budget cuts).
 pub(crate) fn bfs_search(
+    initial: &State,
+    limits: (u64, u64),
+    stepper: Stepper,
+    wanted: (&str, &dyn Fn(&Execution) -> bool),
+    probe: Probe<'_>,
+) -> SearchReport {
+    crate::frontier::bfs(initial, limits, stepper, wanted, probe)
+}
+
+/// The slow twin of [`bfs_search`] (the search before it): queued states held as clones
+/// with their observers, one path node per step, its memory estimated by
+/// [`bfs_estimated_bytes`]. Kept for the differential test (`sim/tests/bfs_twins.rs`).
+pub fn bfs_search_cloned(
     initial: &State,
     (max_states, max_bytes): (u64, u64),
     stepper: Stepper,
