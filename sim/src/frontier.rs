@@ -142,7 +142,7 @@ impl FingerprintSet {
 /// Bytes of one [`Links`] entry: the parent's index (4) and the task (kind 1, id 2).
 pub const LINK_BYTES: usize = 7;
 /// Entries of one chunk of [`Links`] (a chunk is allocated whole, never moved).
-pub const LINKS_PER_CHUNK: usize = 1 << 16;
+pub const LINKS_PER_CHUNK: usize = 1 << 14;
 /// The parent of the initial state.
 const NO_PARENT: u32 = u32::MAX;
 
@@ -216,7 +216,7 @@ impl Links {
 }
 
 /// Bytes of one chunk of [`Frontier`] (a state larger than that gets a chunk of its own).
-pub const FRONTIER_CHUNK_BYTES: usize = 1 << 20;
+pub const FRONTIER_CHUNK_BYTES: usize = 1 << 18;
 
 /// The queue of states to expand, encoded: per state, its record ([`encode`]: index, state
 /// without programs, history) compressed against the initial state's record, which holds most
