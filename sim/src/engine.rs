@@ -340,8 +340,12 @@ pub struct SearchReport {
     /// The breadth-first search stopped at its memory budget ([`bfs_budgeted`]) with
     /// [`SearchReport::states`] states visited.
     pub cut: bool,
-    /// The breadth-first search's peak estimated bytes ([`bfs_estimated_bytes`]).
+    /// The breadth-first search's peak estimated bytes ([`crate::frontier::estimated_bytes`];
+    /// [`bfs_estimated_bytes`] for the clone-based twin and the reduced search).
     pub peak_bytes: u64,
+    /// The compact breadth-first search's queue, over every state it queued: how many, the
+    /// bytes of their encodings, and of their records as queued (compressed, with lengths).
+    pub queued: (u64, u64, u64),
     /// Steps applied only to check that two tasks commute (reduced searches,
     /// [`crate::reduce`]), beside [`SearchReport::steps`].
     pub checks: u64,

@@ -235,7 +235,8 @@ pub struct Frontier {
     /// Reused buffers: a record, and its compressed form.
     raw: Vec<u8>,
     packed: Vec<u8>,
-    /// Bytes of every record pushed, encoded and then compressed (with its lengths).
+    /// Records pushed, and their bytes, encoded and then compressed (with their lengths).
+    pushes: u64,
     encoded: u64,
     compressed: u64,
     programs: Vec<Arc<[model::ops::Op]>>,
@@ -256,6 +257,7 @@ impl Frontier {
             popped: dictionary,
             raw: Vec::new(),
             packed: Vec::new(),
+            pushes: 0,
             encoded: 0,
             compressed: 0,
             programs,
@@ -276,6 +278,7 @@ impl Frontier {
         write_length(&mut header, n);
         self.append(&header, n);
         self.len += 1;
+        self.pushes += 1;
         self.encoded += self.pushed.len() as u64;
         self.compressed += (header.len() + n) as u64;
     }
@@ -342,9 +345,9 @@ impl Frontier {
         self.bytes
     }
 
-    /// Bytes of every record pushed so far: encoded, and compressed as queued.
-    pub fn pushed_bytes(&self) -> (u64, u64) {
-        (self.encoded, self.compressed)
+    /// The records pushed so far: how many, their bytes encoded, and compressed as queued.
+    pub fn pushed(&self) -> (u64, u64, u64) {
+        (self.pushes, self.encoded, self.compressed)
     }
 }
 
@@ -459,19 +462,16 @@ pub fn bfs(
     let root = s.links.push(None, Task::Actor(0));
     s.frontier
         .push(root, initial.clone(), &Observer::new(initial));
-    while let Some((id, state, observer)) = s.frontier.pop() {
-        if expand(
-            &mut s,
-            id,
-            &state,
-            &observer,
-            (max_states, max_bytes),
-            probe,
-        ) {
-            return s.report;
+    let limits = (max_states, max_bytes);
+    s.report.exhausted = loop {
+        let Some((id, state, observer)) = s.frontier.pop() else {
+            break true;
+        };
+        if expand(&mut s, id, &state, &observer, limits, probe) {
+            break false;
         }
-    }
-    s.report.exhausted = true;
+    };
+    s.report.queued = s.frontier.pushed();
     s.report
 }
 

@@ -271,6 +271,9 @@ fn bench_json_has_every_engine() {
     assert_eq!(json["bfs"]["peak_mb_source"], "estimate");
     assert!(json["bfs"]["seconds"].as_f64().is_some());
     assert!(json["bfs"]["peak_mb"].as_f64().is_some());
+    let queued = json["bfs"]["queued_bytes_per_state"].as_f64().expect("queued bytes");
+    let encoded = json["bfs"]["encoded_bytes_per_state"].as_f64().expect("encoded");
+    assert!(queued > 0.0 && queued < encoded, "{queued} {encoded}");
     reduced_beside_unreduced(&json);
     assert_eq!(json["scaling"]["seconds"], 1);
     for key in ["jobs_1", "jobs_2"] {
