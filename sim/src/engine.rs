@@ -554,9 +554,11 @@ pub const BFS_VISITED_ENTRY_BYTES: u64 = 16;
 /// figure changes with the state's layout and must be measured again when that changes.
 pub const BFS_QUEUED_HEAP_BYTES: u64 = 4_200;
 
-/// The bytes a breadth-first search holds, estimated from counts and type sizes only (never
-/// read off the process, so the cut is the same on every machine): the visited
-/// fingerprints, the path nodes, and the queued states with their oracles' history.
+/// The bytes a clone-based breadth-first search holds ([`bfs_search_cloned`] and the reduced
+/// search, [`crate::reduce`]; the compact one counts its own, [`crate::frontier::estimated_bytes`]),
+/// estimated from counts and type sizes only (never read off the process, so the cut is the
+/// same on every machine): the visited fingerprints, the path nodes, and the queued states
+/// with their oracles' history.
 pub fn bfs_estimated_bytes(visited: u64, nodes: u64, queued: u64) -> u64 {
     let node = std::mem::size_of::<(Option<usize>, Task)>() as u64;
     let queued_each = (std::mem::size_of::<(State, Observer, Option<usize>)>() as u64)
@@ -603,7 +605,7 @@ pub(crate) fn bfs_search(
     crate::frontier::bfs(initial, limits, stepper, wanted, probe)
 }
 
-/// The slow twin of [`bfs_search`] (the search before it): queued states held as clones
+/// The slow twin of `bfs_search` ([`crate::frontier::bfs`], the search before it): queued states held as clones
 /// with their observers, one path node per step, its memory estimated by
 /// [`bfs_estimated_bytes`]. Kept for the differential test (`sim/tests/bfs_twins.rs`).
 pub fn bfs_search_cloned(

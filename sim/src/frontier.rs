@@ -1,4 +1,5 @@
-//! The breadth-first search in little memory ([`crate::engine::bfs_search`]): the same
+//! The breadth-first search in little memory (`engine::bfs_search`, behind
+//! [`crate::engine::bfs`] and its siblings): the same
 //! search, in the same order, as the clone-based one it replaced
 //! ([`crate::engine::bfs_search_cloned`], kept as its slow twin), with three compact stores:
 //!
@@ -179,7 +180,7 @@ fn unpack_task([kind, lo, hi]: [u8; 3]) -> Task {
 impl Links {
     /// Appends the link of the next state; its index.
     pub fn push(&mut self, parent: Option<u32>, task: Task) -> u32 {
-        if self.len % LINKS_PER_CHUNK == 0 {
+        if self.len.is_multiple_of(LINKS_PER_CHUNK) {
             self.chunks.push(Vec::with_capacity(LINKS_PER_CHUNK));
         }
         let [p0, p1, p2, p3] = parent.unwrap_or(NO_PARENT).to_le_bytes();
@@ -438,7 +439,7 @@ impl Search<'_> {
     }
 }
 
-/// The breadth-first search of [`crate::engine::bfs_search`] over the compact stores: the
+/// The breadth-first search of `engine::bfs_search` over the compact stores: the
 /// same states, steps, ends and counterexample as [`crate::engine::bfs_search_cloned`], in
 /// the same order; only its memory estimate differs ([`estimated_bytes`]).
 pub fn bfs(
@@ -467,7 +468,7 @@ pub fn bfs(
         let Some((id, state, observer)) = s.frontier.pop() else {
             break true;
         };
-        if expand(&mut s, id, &state, &observer, limits, probe) {
+        if expand(&mut s, id, (state, observer), limits, probe) {
             break false;
         }
     };
@@ -480,23 +481,24 @@ pub fn bfs(
 fn expand(
     s: &mut Search<'_>,
     id: u32,
-    state: &State,
-    observer: &Observer,
+    (state, observer): (State, Observer),
     (max_states, max_bytes): (u64, u64),
     probe: Probe<'_>,
 ) -> bool {
-    let runnable = exec::runnable(state);
+    let runnable = exec::runnable(&state);
     if runnable.is_empty() {
         s.report.schedules += 1;
-        if let Err(v) = observer.at_end(state, &ending(state))
+        if let Err(v) = observer.at_end(&state, &ending(&state))
             && s.found(&v, &s.links.path(id))
         {
             return true;
         }
     }
-    for &task in &runnable {
-        probe(state, &runnable, task);
-        let (mut next, mut watch) = (state.clone(), observer.clone());
+    let mut pair = Some((state, observer));
+    for (i, &task) in runnable.iter().enumerate() {
+        let (mut next, mut watch) = successor(&mut pair, i + 1 == runnable.len(), |state| {
+            probe(state, &runnable, task);
+        });
         let checked = apply(s.stepper, &mut next, task)
             .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
         s.report.steps += 1;
@@ -524,4 +526,20 @@ fn expand(
         }
     }
     false
+}
+
+/// The state and observer a step starts from, shown to `probe` first: a copy of `pair`, or
+/// for the last runnable task `pair` itself (one clone fewer a state expanded).
+fn successor(
+    pair: &mut Option<(State, Observer)>,
+    last: bool,
+    probe: impl FnOnce(&State),
+) -> (State, Observer) {
+    let (state, observer) = pair.as_ref().expect("kept until the last task");
+    probe(state);
+    if last {
+        pair.take().expect("the last task takes it")
+    } else {
+        (state.clone(), observer.clone())
+    }
 }
