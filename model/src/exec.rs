@@ -15,7 +15,9 @@ pub use crate::state::Wait;
 
 /// What can take a step: an actor, an in-flight bio, or a work item. The engine-independent
 /// schedule is a sequence of these, printed `a0`, `b12`, `w7`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Task {
     /// Actor `n` takes its next step.
     Actor(ActorId),
@@ -55,7 +57,7 @@ impl std::str::FromStr for Task {
 
 /// Which step ran: the program counter it ran at (structured, for the oracles and tests;
 /// [`Event::step`] is its name for people).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Pc {
     /// A writer's step in `ext4_file_write_iter` and its callees.
     Write(WritePc),

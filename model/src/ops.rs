@@ -7,7 +7,9 @@ use crate::include::fs::{FileFlags, Iocb, IovIter, Segment};
 use crate::state::{Data, InodeIx, ObjId};
 
 /// One `write`/`pwrite`/`io_submit` of a write.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct WriteOp {
     /// The file.
     pub inode: InodeIx,
@@ -26,7 +28,9 @@ pub struct WriteOp {
 }
 
 /// An operation of an actor's program.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Op {
     /// `ext4_file_write_iter`.
     Write(WriteOp),
@@ -84,7 +88,9 @@ pub enum Op {
 }
 
 /// Program counter of a writer in `ext4_file_write_iter` and its callees.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum WritePc {
     /// The serialization gate: `o_direct && EXTENTS && !is_sync_kiocb && (APPEND ||
     /// ext4_unaligned_aio(...))`; `ext4_unaligned_aio` reads `i_size` without a lock.
@@ -197,7 +203,19 @@ pub enum WritePc {
 }
 
 /// What `iocb->private` points to.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum IocbPrivate {
     /// `NULL`.
     #[default]
@@ -209,7 +227,9 @@ pub enum IocbPrivate {
 }
 
 /// Which `->direct_IO` implementation runs the request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum DioPath {
     /// `ext4_ext_direct_IO` with `ext4_get_block_write` (unwritten allocation).
     Ext,
@@ -220,7 +240,9 @@ pub enum DioPath {
 }
 
 /// A writer's local variables in `ext4_file_write_iter` and its callees.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct WriteFrame {
     /// Where it is.
     pub pc: WritePc,
@@ -295,7 +317,9 @@ pub struct WriteFrame {
 }
 
 /// Program counter of the `dio_complete` work of an async dio (fs/ext4/inode.c).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum CompletePc {
     /// `dio->end_io`: `ext4_end_io_dio` puts the io_end, converting if it was the last ref.
     EndIo,
@@ -323,7 +347,9 @@ pub enum CompletePc {
 
 /// Program counter of kjournald2's commit (`jbd2_journal_commit_transaction`,
 /// fs/jbd2/commit.c), see [`crate::jbd2::journal`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum CommitPc {
     /// `jbd2_journal_commit_transaction` (fs/jbd2/commit.c:438): `t_state = T_LOCKED`; with
     /// nothing in the running transaction, no commit (`jbd2_journal_commit_transaction` is
@@ -343,7 +369,9 @@ pub enum CommitPc {
 }
 
 /// Program counter of the other actors' operations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum OtherPc {
     /// `mutex_lock(&inode->i_mutex)` (truncate, punch hole; punch returns at or past
     /// `i_size`).
@@ -402,7 +430,18 @@ pub enum OtherPc {
 }
 
 /// The frame of an operation in progress.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum Frame {
     /// Between operations.
     #[default]
@@ -414,7 +453,9 @@ pub enum Frame {
 }
 
 /// Local state of a non-write operation.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct OtherFrame {
     /// Where it is.
     pub pc: OtherPc,
@@ -434,7 +475,9 @@ pub struct OtherFrame {
 }
 
 /// What an operation returned.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum OpResult {
     /// A write: `ret`, SIGXFSZ, the final `ki_pos`, and the AIO event once it arrived.
     Write {

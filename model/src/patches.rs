@@ -12,7 +12,9 @@
 use std::fmt;
 
 /// One upstream commit the model can apply. Each variant's doc names the step it changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Patch {
     /// `74dae4278546`: an overwrite DIO allocates no io_end and leaves `i_private` alone
     /// (`ext4_ext_direct_IO`).
@@ -228,7 +230,19 @@ impl fmt::Display for Patch {
 }
 
 /// A set of patches.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Patches(u16);
 
 impl Patches {

@@ -17,7 +17,9 @@ pub type InodeIx = usize;
 pub type ObjId = u16;
 
 /// What one sector holds: the tag of whoever wrote it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Data {
     /// Zeros (from `dio_zero_block`, a hole, or a truncated tail).
     Zero,
@@ -64,7 +66,9 @@ pub fn io_end_name(io_end: Option<ObjId>) -> String {
 }
 
 /// The simulated block device: sector contents and the block allocator.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Disk {
     /// Contents per physical sector.
     pub sectors: Vec<Data>,
@@ -133,7 +137,9 @@ impl Disk {
 
 /// One page of the page cache with sector-granular contents. `PG_dirty` and
 /// `PG_writeback` are separate bits: a page under writeback can be dirtied again.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Page {
     /// `PG_dirty`, per block of the page (bit `i`: block `i` of the page has dirty buffers).
     pub dirty: u64,
@@ -167,7 +173,19 @@ pub struct Page {
 pub type Mutex = Option<ActorId>;
 
 /// `i_data_sem`, a read-write semaphore.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct RwSem {
     /// Readers holding it.
     pub readers: u8,
@@ -176,7 +194,18 @@ pub struct RwSem {
 }
 
 /// What the journal has committed for an inode: what survives a crash.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Committed {
     /// The extent tree at the last commit.
     pub map: ExtentMap,
@@ -187,7 +216,18 @@ pub struct Committed {
 }
 
 /// The jbd2 journal (fs/jbd2/): one running transaction, at most one committing.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Journal {
     /// `j_running_transaction->t_tid`.
     pub running: u32,
@@ -216,7 +256,9 @@ impl Journal {
 }
 
 /// Per-inode state.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Inode {
     /// The inode's address, the key of `ext4_aio_mutex` / `ext4_ioend_wq` (mod 37).
     pub ino: u32,
@@ -292,7 +334,9 @@ impl Inode {
 }
 
 /// `struct dio` (fs/direct-io.c) and the ext4 state hung on it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Dio {
     /// The inode.
     pub inode: InodeIx,
@@ -329,7 +373,9 @@ pub struct Dio {
 }
 
 /// `ext4_io_end_t` (fs/ext4/page-io.c).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct IoEnd {
     /// The inode.
     pub inode: InodeIx,
@@ -349,7 +395,9 @@ pub struct IoEnd {
 }
 
 /// Who a bio reports to when it completes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum BioOwner {
     /// A direct I/O (`dio_bio_end_io` / `dio_bio_end_aio`).
     Dio(ObjId),
@@ -358,7 +406,9 @@ pub enum BioOwner {
 }
 
 /// A bio in flight: where it writes, what, and for whom.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Bio {
     /// The inode whose data it carries.
     pub inode: InodeIx,
@@ -377,7 +427,9 @@ pub struct Bio {
 }
 
 /// A queued work item.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Work {
     /// `dio_aio_complete_work` on `s_dio_done_wq`, at a point of `dio_complete`.
     DioComplete {
@@ -404,7 +456,9 @@ pub enum Work {
 }
 
 /// An actor: a task running its program of operations.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Actor {
     /// The operations, in order. Shared: no step changes a program, so a clone of the state
     /// (each state a search queues) and a step share it instead of copying it.
@@ -444,7 +498,9 @@ impl Actor {
 }
 
 /// A wait queue an actor sleeps on (`wait_event`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Sleep {
     /// `ext4_ioend_wq[bucket]` in `ext4_unwritten_wait`.
     IoendWq(u8),
@@ -453,7 +509,9 @@ pub enum Sleep {
 }
 
 /// The model state.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct State {
     /// Superblock geometry.
     pub geometry: Geometry,
@@ -491,7 +549,9 @@ pub struct State {
 
 /// Something 4.4 does that must never happen: the model carries on as the kernel would
 /// try to, and reports it with the step.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Hazard {
     /// A function that may sleep (a jbd2 handle, `down_write`, a mutex, a wait queue) called
     /// in bio-completion (interrupt) context: "sleeping function called from invalid
@@ -640,7 +700,7 @@ impl State {
 }
 
 /// Why a task cannot take its step now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Wait {
     /// `ext4__aio_mutex[bucket]` is held.
     AioMutex {

@@ -249,8 +249,12 @@ pub struct BfsFigures {
     /// Peak MiB of the search, [`BfsFigures::peak_mb_source`] says how measured.
     pub peak_mb: f64,
     /// `"estimate"`: the search's own estimate of its bytes
-    /// ([`engine::bfs_estimated_bytes`]), not the process's resident set.
+    /// ([`crate::frontier::estimated_bytes`]), not the process's resident set.
     pub peak_mb_source: &'static str,
+    /// Bytes of a queued state's encoding, on average over every state queued.
+    pub encoded_bytes_per_state: f64,
+    /// Bytes a queued state takes in the queue (its encoding compressed), on average.
+    pub queued_bytes_per_state: f64,
 }
 
 /// The reduced searches ([`crate::reduce`]) against the unreduced ones of the same run: the
@@ -438,6 +442,7 @@ fn bfs_figures(initial: &State, m: Measure) -> BfsFigures {
         &|_| false,
         &mut |_, _, _| {},
     );
+    let per_state = |bytes: u64| bytes as f64 / report.queued.0.max(1) as f64;
     BfsFigures {
         states: report.states,
         steps: report.steps,
@@ -446,6 +451,8 @@ fn bfs_figures(initial: &State, m: Measure) -> BfsFigures {
         seconds: started.elapsed().as_secs_f64(),
         peak_mb: report.peak_bytes as f64 / crate::hunt::MIB as f64,
         peak_mb_source: "estimate",
+        encoded_bytes_per_state: per_state(report.queued.1),
+        queued_bytes_per_state: per_state(report.queued.2),
     }
 }
 
@@ -535,12 +542,14 @@ pub fn measured_table(b: &BenchJson) -> String {
     };
     let _ = writeln!(
         out,
-        "\nbfs (unreduced): {} states, {} steps, {how}, {:.1} s, peak {:.0} MiB ({})\n{}hunt scaling ({} s each): jobs 1 {:.0} schedules/s, jobs 2 {:.0} schedules/s",
+        "\nbfs (unreduced): {} states, {} steps, {how}, {:.1} s, peak {:.0} MiB ({}), {:.0} bytes a queued state ({:.0} encoded)\n{}hunt scaling ({} s each): jobs 1 {:.0} schedules/s, jobs 2 {:.0} schedules/s",
         bfs.states,
         bfs.steps,
         bfs.seconds,
         bfs.peak_mb,
         bfs.peak_mb_source,
+        bfs.queued_bytes_per_state,
+        bfs.encoded_bytes_per_state,
         reduced_lines(&b.reduced),
         b.scaling.seconds,
         b.scaling.jobs_1,

@@ -357,8 +357,12 @@ pub struct SearchReport {
     /// The breadth-first search stopped at its memory budget ([`bfs_budgeted`]) with
     /// [`SearchReport::states`] states visited.
     pub cut: bool,
-    /// The breadth-first search's peak estimated bytes ([`bfs_estimated_bytes`]).
+    /// The breadth-first search's peak estimated bytes ([`crate::frontier::estimated_bytes`];
+    /// [`bfs_estimated_bytes`] for the clone-based twin and the reduced search).
     pub peak_bytes: u64,
+    /// The compact breadth-first search's queue, over every state it queued: how many, the
+    /// bytes of their encodings, and of their records as queued (compressed, with lengths).
+    pub queued: (u64, u64, u64),
     /// Steps applied only to check that two tasks commute (reduced searches,
     /// [`crate::reduce`]), beside [`SearchReport::steps`].
     pub checks: u64,
@@ -567,9 +571,11 @@ pub const BFS_VISITED_ENTRY_BYTES: u64 = 16;
 /// figure changes with the state's layout and must be measured again when that changes.
 pub const BFS_QUEUED_HEAP_BYTES: u64 = 4_200;
 
-/// The bytes a breadth-first search holds, estimated from counts and type sizes only (never
-/// read off the process, so the cut is the same on every machine): the visited
-/// fingerprints, the path nodes, and the queued states with their oracles' history.
+/// The bytes a clone-based breadth-first search holds ([`bfs_search_cloned`] and the reduced
+/// search, [`crate::reduce`]; the compact one counts its own, [`crate::frontier::estimated_bytes`]),
+/// estimated from counts and type sizes only (never read off the process, so the cut is the
+/// same on every machine): the visited fingerprints, the path nodes, and the queued states
+/// with their oracles' history.
 pub fn bfs_estimated_bytes(visited: u64, nodes: u64, queued: u64) -> u64 {
     let node = std::mem::size_of::<(Option<usize>, Task)>() as u64;
     let queued_each = (std::mem::size_of::<(State, Observer, Option<usize>)>() as u64)
@@ -602,8 +608,24 @@ pub fn bfs_budgeted(
     })
 }
 
-/// The breadth-first search of [`bfs_where`] and [`bfs_probed`].
+/// The breadth-first search of [`bfs_where`], [`bfs_probed`] and [`bfs_budgeted`], over
+/// compact stores ([`crate::frontier`]): queued states encoded, one parent link per visited
+/// state. [`bfs_search_cloned`] is its slow twin; both give the same report but for
+/// [`SearchReport::peak_bytes`] (and so where a memory budget cuts).
 pub(crate) fn bfs_search(
+    initial: &State,
+    limits: (u64, u64),
+    stepper: Stepper,
+    wanted: (&str, &dyn Fn(&Execution) -> bool),
+    probe: Probe<'_>,
+) -> SearchReport {
+    crate::frontier::bfs(initial, limits, stepper, wanted, probe)
+}
+
+/// The slow twin of `bfs_search` ([`crate::frontier::bfs`], the search before it): queued states held as clones
+/// with their observers, one path node per step, its memory estimated by
+/// [`bfs_estimated_bytes`]. Kept for the differential test (`sim/tests/bfs_twins.rs`).
+pub fn bfs_search_cloned(
     initial: &State,
     (max_states, max_bytes): (u64, u64),
     stepper: Stepper,

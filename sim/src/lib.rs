@@ -69,6 +69,7 @@ pub mod coverage;
 pub mod engine;
 pub mod explain;
 pub mod fingerprint;
+pub mod frontier;
 pub mod guide;
 pub mod hunt;
 pub mod liveness;

@@ -271,6 +271,7 @@ fn bench_json_has_every_engine() {
     assert_eq!(json["bfs"]["peak_mb_source"], "estimate");
     assert!(json["bfs"]["seconds"].as_f64().is_some());
     assert!(json["bfs"]["peak_mb"].as_f64().is_some());
+    queued_smaller_than_encoded(&json["bfs"]);
     reduced_beside_unreduced(&json);
     assert_eq!(json["scaling"]["seconds"], 1);
     for key in ["jobs_1", "jobs_2"] {
@@ -285,6 +286,13 @@ fn bench_json_has_every_engine() {
         let out = writeiter(&bad);
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
+}
+
+/// `bench --json`'s `bfs`: a queued state takes fewer bytes (compressed) than its encoding.
+fn queued_smaller_than_encoded(bfs: &serde_json::Value) {
+    let queued = bfs["queued_bytes_per_state"].as_f64().expect("queued");
+    let encoded = bfs["encoded_bytes_per_state"].as_f64().expect("encoded");
+    assert!(queued > 0.0 && queued < encoded, "{queued} {encoded}");
 }
 
 /// `bench --json`'s `reduced`: the breadth-first search under symmetry and the

@@ -24,7 +24,19 @@ pub mod errno {
 }
 
 /// The open file's flags that matter to a write (`f_flags`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct FileFlags {
     /// `O_DIRECT`.
     pub o_direct: bool,
@@ -39,7 +51,19 @@ pub struct FileFlags {
 }
 
 /// `ki_flags`, computed once by `iocb_flags(file)` when the iocb is built (include/linux/fs.h).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct KiFlags {
     /// `IOCB_DIRECT`: `O_DIRECT` (DAX is not modelled).
     pub direct: bool,
@@ -58,7 +82,9 @@ impl KiFlags {
 }
 
 /// One `struct iovec`: a user buffer address and a length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Segment {
     /// `iov_base`, the user buffer address.
     pub base: u64,
@@ -67,7 +93,9 @@ pub struct Segment {
 }
 
 /// `struct iov_iter` over user iovecs: segments, the offset into the first, and `count`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct IovIter {
     /// The iovec array.
     pub segments: Vec<Segment>,
@@ -137,7 +165,9 @@ impl IovIter {
 }
 
 /// `struct kiocb`: the flags snapshot, the position and whether it is a sync iocb.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Iocb {
     /// `ki_flags`.
     pub ki_flags: KiFlags,

@@ -20,7 +20,7 @@ use super::contents::{on_disk, sectors_of_interest, visible};
 pub type Step = u32;
 
 /// What the oracles know of one write.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct WriteRecord {
     /// Its actor.
     pub actor: u8,
@@ -54,7 +54,7 @@ pub struct WriteRecord {
 }
 
 /// A truncate or punch hole: what it removes, `[from, to)` of an inode.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ZeroMaker {
     /// Its actor.
     pub actor: u8,
@@ -73,7 +73,7 @@ pub struct ZeroMaker {
 }
 
 /// What a truncate or punch asks for, before it reads `i_size` under `i_mutex`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Removal {
     /// `ftruncate(size)`.
     Truncate {
@@ -90,7 +90,7 @@ pub enum Removal {
 }
 
 /// A bio in flight as the observer first saw it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct BioRecord {
     /// The file.
     pub inode: InodeIx,
@@ -113,7 +113,7 @@ pub struct BioRecord {
 pub type Landed = ((InodeIx, u64), Data);
 
 /// A pending conversion: a flagged io_end's range and the blocks it mapped when first seen.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Conversion {
     /// The file.
     pub inode: InodeIx,
@@ -122,7 +122,7 @@ pub struct Conversion {
 }
 
 /// What the file held when an epoch began (the run's start, or right after a crash).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Prior {
     /// `i_size` of each inode then.
     pub i_size: Vec<u64>,
@@ -213,7 +213,7 @@ pub enum FinishedOp {
 }
 
 /// The observer's record of a run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct History {
     /// Steps taken.
     pub step: Step,

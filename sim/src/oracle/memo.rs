@@ -22,7 +22,7 @@ use model::state::{Data, Inode, InodeIx, Page, State};
 use super::history::{History, Step, WriteRecord, ZeroMaker};
 
 /// How an observer runs its per-step checks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Checking {
     /// Every check after every step: the simple reference, the slow twin.
     Every,
@@ -220,15 +220,19 @@ impl HistoryInputs {
     }
 }
 
-/// The inputs of the last passing step, and which checks this step may skip.
-#[derive(Debug, Default)]
+/// The inputs of the last passing step, and which checks this step may skip. Encoded (for
+/// the breadth-first search's queue) it keeps only the way of checking, as a clone does.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Memo {
     checking: Checking,
     /// The observer has passed a step since it was made or cloned: only then is it worth
     /// remembering inputs (a breadth-first search clones an observer for every step it
     /// takes, and a memo there would cost memory and never be used).
+    #[serde(skip)]
     warm: bool,
+    #[serde(skip)]
     state: Option<Box<StateInputs>>,
+    #[serde(skip)]
     history: Option<Box<HistoryInputs>>,
 }
 

@@ -165,7 +165,7 @@ pub(crate) fn violation(oracle: Oracle, actors: Vec<u8>, message: String) -> Res
 }
 
 /// Watches one run: records what happens ([`History`]) and checks the oracles.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Observer {
     history: History,
     /// The inputs of the last passing step, to skip checks whose inputs did not change.

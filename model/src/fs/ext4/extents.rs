@@ -17,7 +17,9 @@ use crate::state::{Data, InodeIx, State};
 use std::collections::BTreeSet;
 
 /// State of a mapped extent (`ext4_ext_is_unwritten`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum ExtentState {
     /// Allocated, reads as zeros until converted.
     Unwritten,
@@ -36,7 +38,9 @@ impl std::fmt::Display for ExtentState {
 }
 
 /// One extent: logical start, length, physical start, state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Extent {
     /// First logical block.
     pub lblk: u64,
@@ -77,7 +81,18 @@ impl Mapping {
 }
 
 /// The extent tree of one inode (sorted, non-overlapping) and its delayed blocks.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct ExtentMap {
     /// Extents in logical order.
     pub extents: Vec<Extent>,

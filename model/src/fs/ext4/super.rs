@@ -9,7 +9,9 @@ use crate::ops::{Frame, OpResult};
 use crate::state::{ActorId, Disk, State};
 
 /// The filesystem's and block device's sizes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Geometry {
     /// `i_blkbits`: log2 of the fs block size (10 = 1 KiB … 16 = 64 KiB).
     pub blkbits: u32,
@@ -24,7 +26,19 @@ pub struct Geometry {
 }
 
 /// Mount options that change the write path (fs/ext4/ext4_jbd2.h).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Mount {
     /// `-o dioread_nolock` (off by default in 4.4; needs block size == page size).
     pub dioread_nolock: bool,

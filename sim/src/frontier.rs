@@ -1,0 +1,545 @@
+//! The breadth-first search in little memory (`engine::bfs_search`, behind
+//! [`crate::engine::bfs`] and its siblings): the same
+//! search, in the same order, as the clone-based one it replaced
+//! ([`crate::engine::bfs_search_cloned`], kept as its slow twin), with three compact stores:
+//!
+//! - [`Frontier`]: the queued states, each with its oracles' history, as bytes (a compact
+//!   varint encoding of their serde form), decoded when the state is expanded. Actor programs
+//!   never change within a search: they are left out and restored from the initial state.
+//! - [`Links`]: per visited state (not per step), its parent state and the task that led
+//!   there, [`LINK_BYTES`] bytes each: a violation's schedule is the parent's path plus one task.
+//! - [`FingerprintSet`]: the visited fingerprints in open-addressing shards that grow by a
+//!   quarter, so no resize holds two copies of the whole set.
+//!
+//! Every size counted here ([`FingerprintSet::bytes`], [`Links::bytes`],
+//! [`Frontier::bytes`]) follows from the search alone (what was inserted and pushed, in
+//! which order), never from the allocator or the machine, so the memory budget cuts a search
+//! at the same state everywhere.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use model::drive::ending;
+use model::exec::{self, Task};
+use model::state::State;
+
+use crate::engine::{Execution, Probe, SearchReport, Stepper, apply, replay};
+use crate::fingerprint::fingerprint;
+use crate::oracle::{Observer, Violation};
+
+/// Shards of the visited set, chosen by a fingerprint's top bits: `2^SHARD_BITS` of them.
+pub const SHARD_BITS: u32 = 8;
+/// Slots of a shard before its first insertion grows it.
+pub const SHARD_MIN_SLOTS: usize = 16;
+/// A shard grows once more than `LOAD_NUM / LOAD_DEN` of its slots hold a fingerprint.
+const LOAD_NUM: usize = 4;
+/// See [`LOAD_NUM`].
+const LOAD_DEN: usize = 5;
+/// A shard that grows gets a quarter more slots (`slots / GROWTH_DIV`, at least one).
+const GROWTH_DIV: usize = 4;
+/// Bytes of one slot of the visited set: one fingerprint.
+pub const SLOT_BYTES: u64 = 8;
+
+/// The visited fingerprints: `2^SHARD_BITS` linear-probing tables of `u64`, 0 marking an
+/// empty slot (the fingerprint 0 itself is kept aside). A shard grows by a quarter, so the
+/// set's slots stay between 64% and 80% full and a resize copies one shard only.
+#[derive(Clone, Debug)]
+pub struct FingerprintSet {
+    shards: Vec<Shard>,
+    len: u64,
+    slots: u64,
+    zero: bool,
+}
+
+/// One shard: its slots and how many hold a fingerprint.
+#[derive(Clone, Debug, Default)]
+struct Shard {
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl Shard {
+    /// The slot where probing for `fp` starts: the bits below the shard's, scaled to the
+    /// table (no power-of-two size needed).
+    fn home(&self, fp: u64) -> usize {
+        let below = u128::from(fp << SHARD_BITS);
+        ((below * self.slots.len() as u128) >> 64) as usize
+    }
+
+    /// Inserts nonzero `fp`; false when it was there. The shard has a free slot.
+    fn insert(&mut self, fp: u64) -> bool {
+        let mut i = self.home(fp);
+        loop {
+            match self.slots[i] {
+                0 => {
+                    self.slots[i] = fp;
+                    self.len += 1;
+                    return true;
+                }
+                held if held == fp => return false,
+                _ => i = if i + 1 == self.slots.len() { 0 } else { i + 1 },
+            }
+        }
+    }
+
+    /// Moves every fingerprint into a table of `slots` slots.
+    fn resize(&mut self, slots: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![0; slots]);
+        self.len = 0;
+        for fp in old.into_iter().filter(|&fp| fp != 0) {
+            self.insert(fp);
+        }
+    }
+}
+
+impl Default for FingerprintSet {
+    fn default() -> FingerprintSet {
+        FingerprintSet {
+            shards: vec![Shard::default(); 1 << SHARD_BITS],
+            len: 0,
+            slots: 0,
+            zero: false,
+        }
+    }
+}
+
+impl FingerprintSet {
+    /// Inserts `fp`; false when it was there already.
+    pub fn insert(&mut self, fp: u64) -> bool {
+        if fp == 0 {
+            let new = !self.zero;
+            self.zero = true;
+            self.len += u64::from(new);
+            return new;
+        }
+        let shard = &mut self.shards[(fp >> (64 - SHARD_BITS)) as usize];
+        if (shard.len + 1) * LOAD_DEN > shard.slots.len() * LOAD_NUM {
+            let before = shard.slots.len();
+            let after = (before + (before / GROWTH_DIV).max(1)).max(SHARD_MIN_SLOTS);
+            shard.resize(after);
+            self.slots += (after - before) as u64;
+        }
+        let new = shard.insert(fp);
+        self.len += u64::from(new);
+        new
+    }
+
+    /// Fingerprints held.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes of its slots.
+    pub fn bytes(&self) -> u64 {
+        self.slots * SLOT_BYTES
+    }
+}
+
+/// Bytes of one [`Links`] entry: the parent's index (4) and the task (kind 1, id 2).
+pub const LINK_BYTES: usize = 7;
+/// Entries of one chunk of [`Links`] (a chunk is allocated whole, never moved).
+pub const LINKS_PER_CHUNK: usize = 1 << 14;
+/// The parent of the initial state.
+const NO_PARENT: u32 = u32::MAX;
+
+/// Per visited state, in the order visited: its parent state and the task that led to it.
+#[derive(Clone, Debug, Default)]
+pub struct Links {
+    chunks: Vec<Vec<[u8; LINK_BYTES]>>,
+    len: usize,
+}
+
+/// `task` in three bytes: its kind, then its id.
+fn pack_task(task: Task) -> [u8; 3] {
+    let (kind, id) = match task {
+        Task::Actor(a) => (0, u16::from(a)),
+        Task::Bio(n) => (1, n),
+        Task::Work(n) => (2, n),
+        Task::BioError(n) => (3, n),
+    };
+    let [lo, hi] = id.to_le_bytes();
+    [kind, lo, hi]
+}
+
+/// The task [`pack_task`] packed.
+fn unpack_task([kind, lo, hi]: [u8; 3]) -> Task {
+    let id = u16::from_le_bytes([lo, hi]);
+    match kind {
+        0 => Task::Actor(u8::try_from(id).expect("an actor id fits a byte")),
+        1 => Task::Bio(id),
+        2 => Task::Work(id),
+        _ => Task::BioError(id),
+    }
+}
+
+impl Links {
+    /// Appends the link of the next state; its index.
+    pub fn push(&mut self, parent: Option<u32>, task: Task) -> u32 {
+        if self.len.is_multiple_of(LINKS_PER_CHUNK) {
+            self.chunks.push(Vec::with_capacity(LINKS_PER_CHUNK));
+        }
+        let [p0, p1, p2, p3] = parent.unwrap_or(NO_PARENT).to_le_bytes();
+        let [k, lo, hi] = pack_task(task);
+        let chunk = self.chunks.last_mut().expect("a chunk");
+        chunk.push([p0, p1, p2, p3, k, lo, hi]);
+        self.len += 1;
+        u32::try_from(self.len - 1).expect("fewer than 2^32 states")
+    }
+
+    /// The parent and task of state `id` (`None` for the initial state).
+    fn get(&self, id: u32) -> Option<(u32, Task)> {
+        let id = id as usize;
+        let [p0, p1, p2, p3, k, lo, hi] = self.chunks[id / LINKS_PER_CHUNK][id % LINKS_PER_CHUNK];
+        let parent = u32::from_le_bytes([p0, p1, p2, p3]);
+        (parent != NO_PARENT).then(|| (parent, unpack_task([k, lo, hi])))
+    }
+
+    /// The tasks from the initial state to state `id`.
+    pub fn path(&self, mut id: u32) -> Vec<Task> {
+        let mut schedule = Vec::new();
+        while let Some((parent, task)) = self.get(id) {
+            schedule.push(task);
+            id = parent;
+        }
+        schedule.reverse();
+        schedule
+    }
+
+    /// Bytes of its chunks.
+    pub fn bytes(&self) -> u64 {
+        (self.chunks.len() * LINKS_PER_CHUNK * LINK_BYTES) as u64
+    }
+}
+
+/// Bytes of one chunk of [`Frontier`] (a state larger than that gets a chunk of its own).
+pub const FRONTIER_CHUNK_BYTES: usize = 1 << 18;
+
+/// The queue of states to expand, encoded: per state, its record ([`encode`]: index, state
+/// without programs, history) compressed against the initial state's record, which holds most
+/// of any state's bytes (LZ4 with that record as its dictionary). The records lie one after
+/// the other in chunks; a chunk is freed once every record in it was taken.
+#[derive(Debug)]
+pub struct Frontier {
+    chunks: VecDeque<Vec<u8>>,
+    read: usize,
+    len: u64,
+    bytes: u64,
+    /// The record pushed last (at first the initial state's): the next push's dictionary.
+    pushed: Vec<u8>,
+    /// The record popped last (at first the initial state's): the next pop's dictionary.
+    popped: Vec<u8>,
+    /// Reused buffers: a record, and its compressed form.
+    raw: Vec<u8>,
+    packed: Vec<u8>,
+    /// Records pushed, and their bytes, encoded and then compressed (with their lengths).
+    pushes: u64,
+    encoded: u64,
+    compressed: u64,
+    programs: Vec<Arc<[model::ops::Op]>>,
+}
+
+impl Frontier {
+    /// An empty queue for states of a search from `initial`, whose programs it restores.
+    pub fn new(initial: &State) -> Frontier {
+        let mut stripped = initial.clone();
+        let programs = strip_programs(&mut stripped);
+        let dictionary = encode(0, &stripped, &Observer::new(initial), Vec::new());
+        Frontier {
+            chunks: VecDeque::new(),
+            read: 0,
+            len: 0,
+            bytes: 0,
+            pushed: dictionary.clone(),
+            popped: dictionary,
+            raw: Vec::new(),
+            packed: Vec::new(),
+            pushes: 0,
+            encoded: 0,
+            compressed: 0,
+            programs,
+        }
+    }
+
+    /// Queues state `id` with its observer, its programs left out.
+    pub fn push(&mut self, id: u32, mut state: State, observer: &Observer) {
+        strip_programs(&mut state);
+        self.raw = encode(id, &state, observer, std::mem::take(&mut self.raw));
+        let most = lz4_flex::block::get_maximum_output_size(self.raw.len());
+        self.packed.resize(most, 0);
+        let n = lz4_flex::block::compress_into_with_dict(&self.raw, &mut self.packed, &self.pushed)
+            .expect("the buffer holds the worst case");
+        std::mem::swap(&mut self.raw, &mut self.pushed);
+        let mut header = Vec::with_capacity(2 * LENGTH_BYTES_MAX);
+        write_length(&mut header, self.pushed.len());
+        write_length(&mut header, n);
+        self.append(&header, n);
+        self.len += 1;
+        self.pushes += 1;
+        self.encoded += self.pushed.len() as u64;
+        self.compressed += (header.len() + n) as u64;
+    }
+
+    /// Appends `header` and the first `n` compressed bytes as one record, in the last chunk
+    /// when it fits.
+    fn append(&mut self, header: &[u8], n: usize) {
+        let size = header.len() + n;
+        let fits = self
+            .chunks
+            .back()
+            .is_some_and(|c| c.capacity() - c.len() >= size);
+        if !fits {
+            let capacity = FRONTIER_CHUNK_BYTES.max(size);
+            self.chunks.push_back(Vec::with_capacity(capacity));
+            self.bytes += capacity as u64;
+        }
+        let chunk = self.chunks.back_mut().expect("a chunk");
+        chunk.extend_from_slice(header);
+        chunk.extend_from_slice(&self.packed[..n]);
+    }
+
+    /// Takes the oldest state, its programs restored.
+    pub fn pop(&mut self) -> Option<(u32, State, Observer)> {
+        loop {
+            let front = self.chunks.front()?;
+            if self.read < front.len() {
+                let mut at = self.read;
+                let raw_len = read_length(front, &mut at);
+                let packed_len = read_length(front, &mut at);
+                self.raw.resize(raw_len, 0);
+                let packed = &front[at..at + packed_len];
+                let n =
+                    lz4_flex::block::decompress_into_with_dict(packed, &mut self.raw, &self.popped)
+                        .expect("a queued state decompresses");
+                assert_eq!(n, raw_len, "a queued state decompresses whole");
+                self.read = at + packed_len;
+                self.len -= 1;
+                std::mem::swap(&mut self.raw, &mut self.popped);
+                let (id, mut state, observer, _) = decode(&self.popped);
+                for (actor, program) in state.actors.iter_mut().zip(&self.programs) {
+                    actor.program = program.clone();
+                }
+                return Some((id, state, observer));
+            }
+            let done = self.chunks.pop_front().expect("the front chunk");
+            self.bytes -= done.capacity() as u64;
+            self.read = 0;
+        }
+    }
+
+    /// States queued.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes of its chunks.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The records pushed so far: how many, their bytes encoded, and compressed as queued.
+    pub fn pushed(&self) -> (u64, u64, u64) {
+        (self.pushes, self.encoded, self.compressed)
+    }
+}
+
+/// Replaces each actor's program by an empty one; the programs taken.
+fn strip_programs(state: &mut State) -> Vec<Arc<[model::ops::Op]>> {
+    let actors = state.actors.iter_mut();
+    actors.map(|a| std::mem::take(&mut a.program)).collect()
+}
+
+/// Bytes of the longest length [`write_length`] writes (a 64-bit `usize`).
+const LENGTH_BYTES_MAX: usize = 10;
+
+/// Appends `n` in seven-bit groups, low first, the top bit set on all but the last.
+fn write_length(into: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        into.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    into.push(n as u8);
+}
+
+/// Reads a length [`write_length`] wrote at `*at`, moving past it.
+fn read_length(bytes: &[u8], at: &mut usize) -> usize {
+    let (mut n, mut shift) = (0usize, 0);
+    loop {
+        let byte = bytes[*at];
+        *at += 1;
+        n |= usize::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return n;
+        }
+        shift += 7;
+    }
+}
+
+/// Appends the encoding of `(id, state, observer)` to `into` (cleared first): postcard, a
+/// compact varint form of their serde derive.
+pub fn encode(id: u32, state: &State, observer: &Observer, mut into: Vec<u8>) -> Vec<u8> {
+    into.clear();
+    postcard::to_extend(&(id, state, observer), into).expect("a state encodes")
+}
+
+/// Decodes one record of [`encode`] from the start of `bytes`; also the bytes left after it.
+pub fn decode(bytes: &[u8]) -> (u32, State, Observer, usize) {
+    let ((id, state, observer), rest) =
+        postcard::take_from_bytes::<(u32, State, Observer)>(bytes).expect("a queued state decodes");
+    (id, state, observer, rest.len())
+}
+
+/// The bytes the compact breadth-first search holds: the visited set's slots, the links'
+/// chunks and the frontier's chunks, each counted exactly from what the search stored.
+pub fn estimated_bytes(visited: &FingerprintSet, links: &Links, frontier: &Frontier) -> u64 {
+    visited
+        .bytes()
+        .saturating_add(links.bytes())
+        .saturating_add(frontier.bytes())
+}
+
+/// What a search looks for: the oracle's name (`""`: any) and whether to take a violating
+/// execution.
+pub type Wanted<'a> = (&'a str, &'a dyn Fn(&Execution) -> bool);
+
+/// The search's stores and report.
+struct Search<'a> {
+    initial: &'a State,
+    stepper: Stepper,
+    wanted: Wanted<'a>,
+    visited: FingerprintSet,
+    links: Links,
+    frontier: Frontier,
+    report: SearchReport,
+}
+
+impl Search<'_> {
+    /// `violation` is the oracle sought and `accept` takes the execution rebuilt along
+    /// `schedule`: the search ends with it.
+    fn found(&mut self, violation: &Violation, schedule: &[Task]) -> bool {
+        let (oracle, accept) = self.wanted;
+        if !(oracle.is_empty() || violation.oracle.name() == oracle) {
+            return false;
+        }
+        let run = replay(self.initial, schedule, self.stepper).expect("a found path replays");
+        let take = accept(&run);
+        if take {
+            self.report.found = Some(run);
+        }
+        take
+    }
+}
+
+/// The breadth-first search of `engine::bfs_search` over the compact stores: the
+/// same states, steps, ends and counterexample as [`crate::engine::bfs_search_cloned`], in
+/// the same order; only its memory estimate differs ([`estimated_bytes`]).
+pub fn bfs(
+    initial: &State,
+    (max_states, max_bytes): (u64, u64),
+    stepper: Stepper,
+    wanted: Wanted<'_>,
+    probe: Probe<'_>,
+) -> SearchReport {
+    let mut s = Search {
+        initial,
+        stepper,
+        wanted,
+        visited: FingerprintSet::default(),
+        links: Links::default(),
+        frontier: Frontier::new(initial),
+        report: SearchReport::default(),
+    };
+    s.visited
+        .insert(fingerprint(initial, &Observer::new(initial)));
+    let root = s.links.push(None, Task::Actor(0));
+    s.frontier
+        .push(root, initial.clone(), &Observer::new(initial));
+    let limits = (max_states, max_bytes);
+    s.report.exhausted = loop {
+        let Some((id, state, observer)) = s.frontier.pop() else {
+            break true;
+        };
+        if expand(&mut s, id, (state, observer), limits, probe) {
+            break false;
+        }
+    };
+    s.report.queued = s.frontier.pushed();
+    s.report
+}
+
+/// Expands state `id`: its end when nothing can run, else each runnable task's successor.
+/// True when the search ends here (found, or a limit reached).
+fn expand(
+    s: &mut Search<'_>,
+    id: u32,
+    (state, observer): (State, Observer),
+    (max_states, max_bytes): (u64, u64),
+    probe: Probe<'_>,
+) -> bool {
+    let runnable = exec::runnable(&state);
+    if runnable.is_empty() {
+        s.report.schedules += 1;
+        if let Err(v) = observer.at_end(&state, &ending(&state))
+            && s.found(&v, &s.links.path(id))
+        {
+            return true;
+        }
+    }
+    let mut pair = Some((state, observer));
+    for (i, &task) in runnable.iter().enumerate() {
+        let (mut next, mut watch) = successor(&mut pair, i + 1 == runnable.len(), |state| {
+            probe(state, &runnable, task);
+        });
+        let checked = apply(s.stepper, &mut next, task)
+            .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
+        s.report.steps += 1;
+        if let Err(v) = checked {
+            let mut schedule = s.links.path(id);
+            schedule.push(task);
+            if s.found(&v, &schedule) {
+                return true;
+            }
+            continue;
+        }
+        if s.visited.insert(fingerprint(&next, &watch)) {
+            s.report.states += 1;
+            if s.report.states >= max_states {
+                return true;
+            }
+            let child = s.links.push(Some(id), task);
+            s.frontier.push(child, next, &watch);
+            let bytes = estimated_bytes(&s.visited, &s.links, &s.frontier);
+            s.report.peak_bytes = s.report.peak_bytes.max(bytes);
+            if bytes > max_bytes {
+                s.report.cut = true;
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The state and observer a step starts from, shown to `probe` first: a copy of `pair`, or
+/// for the last runnable task `pair` itself (one clone fewer a state expanded).
+fn successor(
+    pair: &mut Option<(State, Observer)>,
+    last: bool,
+    probe: impl FnOnce(&State),
+) -> (State, Observer) {
+    let (state, observer) = pair.as_ref().expect("kept until the last task");
+    probe(state);
+    if last {
+        pair.take().expect("the last task takes it")
+    } else {
+        (state.clone(), observer.clone())
+    }
+}

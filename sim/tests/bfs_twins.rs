@@ -1,0 +1,291 @@
+//! The compact breadth-first search ([`sim::frontier`]) against its slow twin, the
+//! clone-based search it replaced ([`engine::bfs_search_cloned`]), over every example
+//! scenario (but the looping one) and every corpus entry; and its stores against simple ones.
+//!
+//! - Both searches, looking for any violation and in measurement mode (every violation
+//!   refused, the search goes on), within [`TWIN_STATES`] states: the same states, steps,
+//!   ends, exhaustion, steps shown to the probe, and the same counterexample (schedule,
+//!   violation, end).
+//! - The encoding round trip: along [`WALK_SEEDS`] random walks of each scenario, every state
+//!   and its observer pass through a [`Frontier`] (encoded, compressed, decoded) before each
+//!   step; the walk meets the same verdict as the plain walk, and each decoded pair equals
+//!   the original (state, observer's fields, fingerprint). Then all those states go through
+//!   one long queue (many chunks) and come out equal, in order.
+//! - The visited set against a `HashSet`, and the memory budget's cut: deterministic, and the
+//!   compact estimate far below the clone-based one.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use model::exec::{self, Task};
+use model::state::State;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sim::engine::{self, Execution, RandomWalk, SearchReport};
+use sim::fingerprint::fingerprint;
+use sim::frontier::{FRONTIER_CHUNK_BYTES, FingerprintSet, Frontier};
+use sim::oracle::Observer;
+
+/// States each twin search may visit, per scenario and mode.
+const TWIN_STATES: u64 = 2_500;
+/// Random walks per scenario for the round trip.
+const WALK_SEEDS: u64 = 30;
+/// At most this many passes of a scenario's walked states through one long queue.
+const QUEUE_ROUNDS_MAX: usize = 6;
+/// Fingerprints the visited-set check inserts.
+const SET_INSERTS: u64 = 300_000;
+/// States of the canonical scenario the budget check searches.
+const BUDGET_STATES: u64 = 20_000;
+
+/// Every example scenario that ends (the looping one is the liveness search's) and every
+/// corpus entry, by file, in name order, built.
+fn scenarios() -> Vec<(PathBuf, State)> {
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let files = |dir: &str| {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+            .expect("the directory")
+            .map(|e| e.expect("an entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        files
+    };
+    let examples = files("examples")
+        .into_iter()
+        .filter(|p| !p.ends_with("starvation.toml"))
+        .map(|p| {
+            let s = sim::scenario_file::load(&p).expect("an example loads");
+            (p, s)
+        });
+    let corpus = files("corpus").into_iter().map(|p| {
+        let s = sim::corpus::load(&p)
+            .expect("a corpus entry loads")
+            .scenario;
+        (p, s)
+    });
+    let all: Vec<_> = examples.chain(corpus).collect();
+    assert!(all.len() >= 40, "examples and corpus found: {}", all.len());
+    all.into_iter()
+        .map(|(p, s)| (p, s.build().expect("the scenario builds")))
+        .collect()
+}
+
+/// What a search reports that both layouts must agree on (all but the memory estimate).
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    figures: (u64, u64, u64, bool, bool),
+    found: Option<(Vec<Task>, String, String)>,
+    probed: Vec<Task>,
+}
+
+fn outcome(report: &SearchReport, probed: Vec<Task>) -> Outcome {
+    let found = report.found.as_ref().map(|run: &Execution| {
+        let violation = run.violation.as_ref().expect("a found run violates");
+        let verdict = format!("{}: {}", violation.oracle.name(), violation.message);
+        (run.schedule.clone(), verdict, format!("{:?}", run.end))
+    });
+    Outcome {
+        figures: (
+            report.states,
+            report.steps,
+            report.schedules,
+            report.exhausted,
+            report.cut,
+        ),
+        found,
+        probed,
+    }
+}
+
+/// One search of `initial`, compact or clone-based, refusing every violation when
+/// `measure`.
+fn search(initial: &State, compact: bool, measure: bool) -> Outcome {
+    let mut probed = Vec::new();
+    let accept = |_: &Execution| !measure;
+    let mut probe = |_: &State, _: &[Task], task: Task| probed.push(task);
+    let limits = (TWIN_STATES, u64::MAX);
+    let report = model::notes::with_trace(false, || {
+        if compact {
+            engine::bfs_budgeted(initial, limits, exec::step, &accept, &mut probe)
+        } else {
+            let wanted = ("", &accept as &dyn Fn(&Execution) -> bool);
+            engine::bfs_search_cloned(initial, limits, exec::step, wanted, &mut probe)
+        }
+    });
+    outcome(&report, probed)
+}
+
+#[test]
+fn compact_bfs_matches_its_clone_based_twin() {
+    let mut found = 0;
+    for (path, initial) in scenarios() {
+        for measure in [false, true] {
+            let compact = search(&initial, true, measure);
+            let cloned = search(&initial, false, measure);
+            assert_eq!(
+                compact.figures,
+                cloned.figures,
+                "{} (measure {measure})",
+                path.display()
+            );
+            assert_eq!(compact.found, cloned.found, "{}", path.display());
+            assert!(compact.probed == cloned.probed, "{}", path.display());
+            found += usize::from(compact.found.is_some());
+        }
+    }
+    // The corpus entries break oracles within their first states: the counterexamples were
+    // compared, not only their absence.
+    assert!(found >= 20, "counterexamples compared: {found}");
+}
+
+/// Passes `state` and `observer` through `frontier` as state `id`, checks that what comes
+/// out equals them (the observer as a clone of it), and returns it.
+fn round_trip(frontier: &mut Frontier, id: u32, state: &State, observer: &Observer) -> Observer {
+    frontier.push(id, state.clone(), observer);
+    let (back_id, back, watch) = frontier.pop().expect("one queued");
+    assert_eq!(back_id, id);
+    assert_eq!(&back, state, "the state round-trips");
+    // A decoded observer is what a clone is: its history, and a memo of remembered check
+    // inputs that starts cold (`sim::oracle::memo`).
+    assert_eq!(
+        format!("{watch:?}"),
+        format!("{:?}", observer.clone()),
+        "the observer"
+    );
+    assert_eq!(fingerprint(&back, &watch), fingerprint(state, observer));
+    watch
+}
+
+/// A random walk of `initial` from `seed` whose state and observer round-trip through
+/// `frontier` before every step and at the end; its verdict, and every state it passed.
+fn walk_through(
+    initial: &State,
+    seed: u64,
+    frontier: &mut Frontier,
+) -> (Option<String>, Vec<(State, Observer)>) {
+    let plain = engine::execute(initial, &mut RandomWalk::new(seed), exec::step, false);
+    let (mut state, mut observer) = (initial.clone(), Observer::new(initial));
+    let mut passed = Vec::new();
+    let verdict = |v: &sim::oracle::Violation| format!("{}: {}", v.oracle.name(), v.message);
+    for (i, &task) in plain.schedule.iter().enumerate() {
+        observer = round_trip(frontier, i as u32, &state, &observer);
+        passed.push((state.clone(), observer.clone()));
+        let checked = engine::apply(exec::step, &mut state, task)
+            .and_then(|event| observer.after_step(&state, &event.expect("runnable")));
+        if let Err(v) = checked {
+            assert_eq!(Some(verdict(&v)), plain.violation.as_ref().map(verdict));
+            return (Some(verdict(&v)), passed);
+        }
+    }
+    let at = plain.schedule.len() as u32;
+    observer = round_trip(frontier, at, &state, &observer);
+    let end = model::drive::ending(&state);
+    let last = observer.at_end(&state, &end).err().map(|v| verdict(&v));
+    assert_eq!(last, plain.violation.as_ref().map(verdict));
+    assert_eq!(state, plain.state);
+    passed.push((state, observer));
+    (last, passed)
+}
+
+#[test]
+fn states_and_observers_round_trip_through_the_frontier() {
+    let (mut verdicts, mut most_bytes) = (0, 0);
+    for (path, initial) in scenarios() {
+        let mut frontier = Frontier::new(&initial);
+        let mut passed = Vec::new();
+        for seed in 0..WALK_SEEDS {
+            let (verdict, states) = walk_through(&initial, seed, &mut frontier);
+            verdicts += usize::from(verdict.is_some());
+            passed.extend(states);
+        }
+        // All at once: records compressed against those queued before them, over chunks
+        // (the passed states again and again until they fill more than two chunks).
+        let mut queue = Frontier::new(&initial);
+        let chunks = 2 * FRONTIER_CHUNK_BYTES as u64;
+        let mut rounds = 0;
+        while rounds == 0 || (queue.bytes() <= chunks && rounds < QUEUE_ROUNDS_MAX) {
+            for (i, (state, observer)) in passed.iter().enumerate() {
+                queue.push(i as u32, state.clone(), observer);
+            }
+            rounds += 1;
+        }
+        most_bytes = most_bytes.max(queue.bytes());
+        assert_eq!(queue.len(), (rounds * passed.len()) as u64);
+        for _ in 0..rounds {
+            for (i, (state, observer)) in passed.iter().enumerate() {
+                let (id, back, watch) = queue.pop().expect("queued");
+                assert_eq!((id as usize, &back), (i, state), "{}", path.display());
+                assert_eq!(format!("{watch:?}"), format!("{observer:?}"));
+            }
+        }
+        assert!(
+            queue.pop().is_none() && queue.bytes() == 0,
+            "{}",
+            path.display()
+        );
+    }
+    assert!(verdicts > 0, "some walks broke an oracle");
+    let chunks = 2 * FRONTIER_CHUNK_BYTES as u64;
+    assert!(most_bytes > chunks, "a queue spanned chunks: {most_bytes}");
+}
+
+#[test]
+fn the_visited_set_agrees_with_a_hash_set() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let (mut set, mut twin) = (FingerprintSet::default(), HashSet::new());
+    for i in 0..SET_INSERTS {
+        // Repeats, zero, and fingerprints crowding one shard (equal top bits).
+        let fp = match i % 4 {
+            0 => rng.random_range(0..SET_INSERTS / 2),
+            1 => rng.random::<u64>() & 0x00ff_ffff_ffff_ffff,
+            _ => rng.random::<u64>(),
+        };
+        assert_eq!(set.insert(fp), twin.insert(fp), "fingerprint {fp:#x}");
+    }
+    assert_eq!(set.len(), twin.len() as u64);
+    for fp in twin {
+        assert!(!set.insert(fp), "fingerprint {fp:#x} kept");
+    }
+    // Slots between 64% and 80% full (a shard grows by a quarter at 80%), give or take the
+    // shards' starting sizes.
+    let slots = set.bytes() / 8;
+    assert!(
+        slots * 4 >= set.len() * 5 && slots * 10 <= set.len() * 17,
+        "{slots}"
+    );
+}
+
+#[test]
+fn the_compact_estimate_cuts_deterministically_and_far_below_the_clones() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/canonical.toml");
+    let initial = sim::scenario_file::load(Path::new(path))
+        .expect("loads")
+        .build()
+        .expect("builds");
+    let run = |limits: (u64, u64), compact: bool| {
+        let quiet = &mut |_: &State, _: &[Task], _: Task| {};
+        let refuse = &|_: &Execution| false;
+        model::notes::with_trace(false, || {
+            if compact {
+                engine::bfs_budgeted(&initial, limits, exec::step, refuse, quiet)
+            } else {
+                engine::bfs_search_cloned(&initial, limits, exec::step, ("", refuse), quiet)
+            }
+        })
+    };
+    let compact = run((BUDGET_STATES, u64::MAX), true);
+    let cloned = run((BUDGET_STATES, u64::MAX), false);
+    assert_eq!(compact.steps, cloned.steps);
+    assert!(
+        compact.peak_bytes * 4 < cloned.peak_bytes,
+        "{} against {}",
+        compact.peak_bytes,
+        cloned.peak_bytes
+    );
+    let budget = compact.peak_bytes / 2;
+    let cut = run((u64::MAX, budget), true);
+    assert!(cut.cut && cut.states < BUDGET_STATES, "{}", cut.states);
+    assert!(cut.peak_bytes > budget);
+    let again = run((u64::MAX, budget), true);
+    assert_eq!((again.states, again.steps), (cut.states, cut.steps));
+}
