@@ -1,7 +1,7 @@
 //! `writeiter search FILE`: one exhaustive search of a scenario file, breadth-first over
 //! states or depth-first within a preemption bound, with or without partial-order reduction
 //! ([`crate::reduce`]). It prints the first violation found (oracle and schedule) and the
-//! search's figures; `--compare` runs the other reduction too and prints both verdicts and
+//! search's figures; `--compare` runs it unreduced too (or under sleep sets, when unreduced) and prints both verdicts and
 //! the reduction factor. Exit status: 1 when a violation was found, 0 when none, 2 on bad
 //! input.
 
@@ -28,8 +28,10 @@ pub struct SearchArgs {
     /// Breadth-first over states, or depth-first within `--bound` preemptions.
     #[arg(long, value_enum, default_value_t = SearchStrategy::Bfs)]
     strategy: SearchStrategy,
-    /// Partial-order reduction: `sleep` (sleep sets) or `none` (every interleaving, the
-    /// slow twin).
+    /// Partial-order reduction: `sleep` (sleep sets), `symmetry` (states equal up to a
+    /// renumbering of bios, dios, io_ends and work items are one; breadth-first only),
+    /// `persistent` (symmetry plus persistent sets; breadth-first only, and slow) or `none`
+    /// (every interleaving, the slow twin).
     #[arg(long, value_enum, default_value_t = ReductionArg::Sleep)]
     reduction: ReductionArg,
     /// Only this oracle's violations count (default: any).
@@ -47,8 +49,8 @@ pub struct SearchArgs {
     /// Breadth-first: its memory budget in MiB (estimated).
     #[arg(long, value_name = "MB", default_value_t = crate::hunt::BFS_MAX_MB, value_parser = clap::value_parser!(u64).range(1..=crate::cli::MAX_MB_MAX))]
     max_mb: u64,
-    /// Also run the search under the other reduction, and print both verdicts and the
-    /// reduction factor.
+    /// Also run the search unreduced (or, when it is unreduced, under sleep sets), and
+    /// print both verdicts and the reduction factor.
     #[arg(long)]
     compare: bool,
     /// Measurement mode: a violation ends its execution (or path), not the search, so the

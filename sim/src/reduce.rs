@@ -1,5 +1,6 @@
-//! Partial-order reduction for the exhaustive searches: sleep sets, with independence checked
-//! at the state. Two tasks `a` and `b` runnable at a state `s` commute there when each stays
+//! Partial-order reduction for the exhaustive searches ([`Reduction`]): sleep sets, and, for
+//! the breadth-first search, symmetry of object identifiers ([`crate::symmetry`]) and
+//! persistent sets ([`crate::persistent`]). Sleep sets check independence at the state. Two tasks `a` and `b` runnable at a state `s` commute there when each stays
 //! runnable after the other, `s·a·b` and `s·b·a` are the same model state with the same
 //! oracles' history summary (what the breadth-first search's fingerprint holds), and none of
 //! the four steps raises a violation. Checking it costs two extra steps a pair, and the
