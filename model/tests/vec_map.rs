@@ -19,6 +19,11 @@ const OPERATIONS: usize = 20_000;
 const KEY_SPACE: u8 = 16;
 /// The generator's seed (any fixed value: the sequence is the same on every run).
 const SEED: u64 = 0x5eed_0fea;
+/// Values are drawn from `0..VALUE_SPACE`.
+const VALUE_SPACE: u32 = 1000;
+/// An `extend` adds fewer pairs than this; a collected map is built from fewer than
+/// `4 * EXTEND_MAX` pairs.
+const EXTEND_MAX: usize = 4;
 /// One operation in this many empties a map, so it fills up from nothing again.
 const CLEAR_ONE_IN: u32 = 500;
 
@@ -67,7 +72,7 @@ fn valid_range(rng: &mut ChaCha8Rng) -> (Bound<u8>, Bound<u8>) {
 /// text, to be compared.
 fn apply(pair: &mut Pair, rng: &mut ChaCha8Rng) -> (String, String) {
     let key = rng.random_range(0..KEY_SPACE);
-    let value = rng.random_range(0..1000u32);
+    let value = rng.random_range(0..VALUE_SPACE);
     let (flat, tree) = (&mut pair.flat, &mut pair.tree);
     match rng.random_range(0..12) {
         0..=2 => (
@@ -107,13 +112,20 @@ fn apply(pair: &mut Pair, rng: &mut ChaCha8Rng) -> (String, String) {
             (String::new(), String::new())
         }
         10 => {
-            flat.values_mut().for_each(|v| *v = (*v * 7 + 1) % 1000);
-            tree.values_mut().for_each(|v| *v = (*v * 7 + 1) % 1000);
+            flat.values_mut()
+                .for_each(|v| *v = (*v * 7 + 1) % VALUE_SPACE);
+            tree.values_mut()
+                .for_each(|v| *v = (*v * 7 + 1) % VALUE_SPACE);
             (String::new(), String::new())
         }
         _ => {
-            let more: Vec<(u8, u32)> = (0..rng.random_range(0..4))
-                .map(|_| (rng.random_range(0..KEY_SPACE), rng.random_range(0..1000)))
+            let more: Vec<(u8, u32)> = (0..rng.random_range(0..EXTEND_MAX))
+                .map(|_| {
+                    (
+                        rng.random_range(0..KEY_SPACE),
+                        rng.random_range(0..VALUE_SPACE),
+                    )
+                })
                 .collect();
             flat.extend(more.iter().copied());
             tree.extend(more.iter().copied());
@@ -183,8 +195,13 @@ fn vec_map_behaves_as_btreemap_over_a_random_sequence() {
 fn vec_map_collects_and_consumes_as_btreemap() {
     let mut rng = ChaCha8Rng::seed_from_u64(SEED + 1);
     for _ in 0..OPERATIONS / 20 {
-        let pairs: Vec<(u8, u32)> = (0..rng.random_range(0..12))
-            .map(|_| (rng.random_range(0..KEY_SPACE), rng.random_range(0..1000)))
+        let pairs: Vec<(u8, u32)> = (0..rng.random_range(0..4 * EXTEND_MAX))
+            .map(|_| {
+                (
+                    rng.random_range(0..KEY_SPACE),
+                    rng.random_range(0..VALUE_SPACE),
+                )
+            })
             .collect();
         let flat: VecMap<u8, u32> = pairs.iter().copied().collect();
         let tree: BTreeMap<u8, u32> = pairs.iter().copied().collect();
