@@ -17,6 +17,7 @@
 //!    mount.
 //! 2. [`include::fs`]: the request (`ki_flags`, `ki_pos`, the iovec).
 //! 3. [`state`]: inodes, disk, page cache, bios, dios, io_ends, `aio_mutex[37]`, actors.
+//!    Its small maps are [`vec_map::VecMap`]s: sorted vectors that behave as `BTreeMap`s.
 //! 4. [`ops`]: what actors do; each program-counter variant is one interleaving point.
 //! 5. [`fs::ext4::file`]: the write path's control flow in one function
 //!    ([`fs::ext4::file::after`]). What it calls, by kernel file: [`mm::filemap`] (page
@@ -100,6 +101,7 @@ pub mod ops;
 pub mod patches;
 pub mod scenario;
 pub mod state;
+pub mod vec_map;
 
 // The kernel, laid out as its source tree.
 pub mod block;

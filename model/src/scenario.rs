@@ -12,7 +12,7 @@ use crate::mm::filemap::page_from_disk;
 use crate::ops::{Frame, Op};
 use crate::patches::Patches;
 use crate::state::{Actor, Committed, Data, Disk, Inode, State};
-use std::collections::BTreeMap;
+use crate::vec_map::VecMap;
 
 /// One inode at the start.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,11 +101,11 @@ impl Scenario {
             mount: self.mount,
             inodes,
             disk,
-            aio_mutex: BTreeMap::new(),
-            bios: BTreeMap::new(),
-            dios: BTreeMap::new(),
-            io_ends: BTreeMap::new(),
-            work: BTreeMap::new(),
+            aio_mutex: VecMap::new(),
+            bios: VecMap::new(),
+            dios: VecMap::new(),
+            io_ends: VecMap::new(),
+            work: VecMap::new(),
             actors: self.build_actors()?,
             next_id: 0,
             crashed: false,
@@ -189,7 +189,7 @@ impl Scenario {
                 orphan: false,
             },
             map,
-            pages: BTreeMap::new(),
+            pages: VecMap::new(),
             sync_dirty: false,
             datasync_dirty: false,
             committing: (false, false, false),

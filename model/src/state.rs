@@ -7,7 +7,7 @@ use crate::fs::ext4::super_::{Geometry, Mount};
 use crate::include::fs::FileFlags;
 use crate::limits::EXT4_WQ_HASH_SZ;
 use crate::ops::{Frame, Op, OpResult};
-use std::collections::BTreeMap;
+use crate::vec_map::VecMap;
 
 /// Index of an actor (a task that runs a program of operations).
 pub type ActorId = u8;
@@ -306,7 +306,7 @@ pub struct Inode {
     /// The extent tree and delayed blocks.
     pub map: ExtentMap,
     /// The page cache, by page index; `nrpages` is its length.
-    pub pages: BTreeMap<u64, Page>,
+    pub pages: VecMap<u64, Page>,
     /// The journal's view.
     pub committed: Committed,
     /// `i_sync_tid` is the running transaction: some metadata changed in it.
@@ -522,15 +522,15 @@ pub struct State {
     /// The block device.
     pub disk: Disk,
     /// `ext4__aio_mutex[37]`: owner per bucket (only non-free buckets are kept).
-    pub aio_mutex: BTreeMap<u8, ActorId>,
+    pub aio_mutex: VecMap<u8, ActorId>,
     /// In-flight bios.
-    pub bios: BTreeMap<ObjId, Bio>,
+    pub bios: VecMap<ObjId, Bio>,
     /// Live dios.
-    pub dios: BTreeMap<ObjId, Dio>,
+    pub dios: VecMap<ObjId, Dio>,
     /// Live io_ends.
-    pub io_ends: BTreeMap<ObjId, IoEnd>,
+    pub io_ends: VecMap<ObjId, IoEnd>,
     /// Queued work items.
-    pub work: BTreeMap<ObjId, Work>,
+    pub work: VecMap<ObjId, Work>,
     /// The actors.
     pub actors: Vec<Actor>,
     /// Next identifier for a bio, dio, io_end or work item.

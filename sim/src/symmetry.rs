@@ -34,8 +34,8 @@ pub fn visit_objects(state: &mut State, f: &mut impl FnMut(&mut ObjId)) {
         f(&mut id);
         id
     };
-    let mut bios = std::mem::take(&mut state.bios);
-    state.bios = std::iter::from_fn(|| bios.pop_first())
+    state.bios = std::mem::take(&mut state.bios)
+        .into_iter()
         .map(|(id, mut bio)| {
             match &mut bio.owner {
                 BioOwner::Dio(d) | BioOwner::Writeback(d) => f(d),
@@ -43,19 +43,19 @@ pub fn visit_objects(state: &mut State, f: &mut impl FnMut(&mut ObjId)) {
             (rekey(id, f), bio)
         })
         .collect();
-    let mut dios = std::mem::take(&mut state.dios);
-    state.dios = std::iter::from_fn(|| dios.pop_first())
+    state.dios = std::mem::take(&mut state.dios)
+        .into_iter()
         .map(|(id, mut dio)| {
             opt(&mut dio.private, f);
             (rekey(id, f), dio)
         })
         .collect();
-    let mut io_ends = std::mem::take(&mut state.io_ends);
-    state.io_ends = std::iter::from_fn(|| io_ends.pop_first())
+    state.io_ends = std::mem::take(&mut state.io_ends)
+        .into_iter()
         .map(|(id, io_end)| (rekey(id, f), io_end))
         .collect();
-    let mut work = std::mem::take(&mut state.work);
-    state.work = std::iter::from_fn(|| work.pop_first())
+    state.work = std::mem::take(&mut state.work)
+        .into_iter()
         .map(|(id, mut work)| {
             match &mut work {
                 Work::DioComplete { dio, wb_map, .. } => {
