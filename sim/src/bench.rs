@@ -564,7 +564,7 @@ fn reduced_lines(r: &Reduced) -> String {
     let factor = |unreduced: u64, reduced: u64| unreduced as f64 / reduced.max(1) as f64;
     let d = &r.dfs;
     format!(
-        "bfs ({} sets): {} states (unreduced {}, x{:.2} fewer), {} steps (unreduced {}, x{:.2} fewer) and {} steps checking independence, {}, {:.1} s (unreduced {:.1} s)\ndfs ({} sets, bound {}): {} executions (unreduced {}{}, x{:.2} fewer), {} steps and {} checking, {}, {:.1} s\n",
+        "bfs (reduction {}): {} states (unreduced {}, x{:.2} fewer), {} steps (unreduced {}, x{:.2} fewer) and {} steps checking independence, {}, {:.1} s (unreduced {:.1} s)\ndfs (reduction {}, bound {}): {} executions (unreduced {}{}, x{:.2} fewer), {} steps and {} checking, {}, {:.1} s\n",
         r.reduction,
         r.states,
         r.unreduced_states,
