@@ -14,6 +14,8 @@
 //! - The visited set against a `HashSet`, and the memory budget's cut: deterministic, and the
 //!   compact estimate far below the clone-based one.
 
+mod common;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -40,33 +42,9 @@ const BUDGET_STATES: u64 = 20_000;
 /// Every example scenario that ends (the looping one is the liveness search's) and every
 /// corpus entry, by file, in name order, built.
 fn scenarios() -> Vec<(PathBuf, State)> {
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let files = |dir: &str| {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
-            .expect("the directory")
-            .map(|e| e.expect("an entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        files.sort();
-        files
-    };
-    let examples = files("examples")
+    common::examples_and_corpus()
         .into_iter()
-        .filter(|p| !p.ends_with("starvation.toml"))
-        .map(|p| {
-            let s = sim::scenario_file::load(&p).expect("an example loads");
-            (p, s)
-        });
-    let corpus = files("corpus").into_iter().map(|p| {
-        let s = sim::corpus::load(&p)
-            .expect("a corpus entry loads")
-            .scenario;
-        (p, s)
-    });
-    let all: Vec<_> = examples.chain(corpus).collect();
-    assert!(all.len() >= 40, "examples and corpus found: {}", all.len());
-    all.into_iter()
-        .map(|(p, s)| (p, s.build().expect("the scenario builds")))
+        .map(|(path, state, _)| (path, state))
         .collect()
 }
 

@@ -9,6 +9,8 @@
 //! ([`Checking::WrongSkipForTests`], which looks only at the block maps) gives another
 //! verdict on at least one corpus entry (11,137 executions of the entries under it).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use model::exec::Task;
@@ -24,35 +26,7 @@ const WALK_SEEDS_ENTRY: u64 = 300;
 /// Every example scenario (but one whose actors repeat forever) and every corpus entry with
 /// its stored schedule, in name order.
 fn scenarios() -> Vec<(PathBuf, State, Option<Vec<Task>>)> {
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let files = |dir: &str| {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
-            .expect("the directory")
-            .map(|e| e.expect("an entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        files.sort();
-        files
-    };
-    let examples = files("examples")
-        .into_iter()
-        .filter_map(|path| match sim::scenario_file::load(&path) {
-            Ok(scenario) => Some((path, scenario, None)),
-            Err(e) => {
-                assert!(sim::scenario_file::load_looping(&path).is_ok(), "{e}");
-                None
-            }
-        });
-    let corpus = files("corpus").into_iter().map(|path| {
-        let loaded = sim::corpus::load(&path).expect("a corpus entry loads");
-        let schedule = model::drive::parse_schedule(&loaded.entry.schedule).expect("checked");
-        (path, loaded.scenario, Some(schedule))
-    });
-    let all: Vec<_> = examples.chain(corpus).collect();
-    assert!(all.len() >= 40, "examples and corpus found: {}", all.len());
-    all.into_iter()
-        .map(|(path, s, schedule)| (path, s.build().expect("the scenario builds"), schedule))
-        .collect()
+    common::examples_and_corpus()
 }
 
 /// One execution as the comparison sees it: the schedule (its length is the step a

@@ -14,6 +14,8 @@
 //!   first wait from an unboxed frame without its iovec) against the simple listing
 //!   ([`exec::runnable_simple`]), on every state of those walks and searches.
 
+mod common;
+
 use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -44,40 +46,7 @@ fn scenarios() -> Vec<(PathBuf, State)> {
 
 /// [`scenarios`], each corpus entry with its stored schedule.
 fn scenarios_and_schedules() -> Vec<(PathBuf, State, Option<Vec<Task>>)> {
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let files = |dir: &str| {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
-            .expect("the directory")
-            .map(|e| e.expect("an entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        files.sort();
-        files
-    };
-    // An example whose actors repeat forever is the liveness search's alone (it must load
-    // there); every other one is a twin case.
-    let examples = files("examples")
-        .into_iter()
-        .filter_map(|path| match sim::scenario_file::load(&path) {
-            Ok(scenario) => Some((path, scenario, None)),
-            Err(e) => {
-                assert!(sim::scenario_file::load_looping(&path).is_ok(), "{e}");
-                None
-            }
-        });
-    let corpus = files("corpus").into_iter().map(|path| {
-        let loaded = sim::corpus::load(&path).expect("a corpus entry loads");
-        let schedule = model::drive::parse_schedule(&loaded.entry.schedule).expect("checked");
-        (path, loaded.scenario, Some(schedule))
-    });
-    let all: Vec<_> = examples.chain(corpus).collect();
-    assert!(all.len() >= 40, "examples and corpus found: {}", all.len());
-    all.into_iter()
-        .map(|(path, s, schedule)| {
-            let state = s.build().expect("the scenario builds");
-            (path, state, schedule)
-        })
-        .collect()
+    common::examples_and_corpus()
 }
 
 /// What a breadth-first search in measurement mode saw: states visited and the violations

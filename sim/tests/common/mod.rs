@@ -99,3 +99,42 @@ pub fn replay_toml(
     let schedule = model::drive::parse_schedule(schedule).expect("a schedule");
     sim::engine::replay(&state, &schedule, stepper).expect("the schedule applies")
 }
+
+/// Every example scenario (but one whose actors repeat forever, which only the liveness
+/// search loads) and every corpus entry with its stored schedule, by file, in name order,
+/// built: what the twin tests run both sides of an optimisation on.
+pub fn examples_and_corpus() -> Vec<(
+    std::path::PathBuf,
+    model::state::State,
+    Option<Vec<model::exec::Task>>,
+)> {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let files = |dir: &str| {
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(root.join(dir))
+            .expect("the directory")
+            .map(|e| e.expect("an entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        files
+    };
+    let examples = files("examples")
+        .into_iter()
+        .filter_map(|path| match sim::scenario_file::load(&path) {
+            Ok(scenario) => Some((path, scenario, None)),
+            Err(e) => {
+                assert!(sim::scenario_file::load_looping(&path).is_ok(), "{e}");
+                None
+            }
+        });
+    let corpus = files("corpus").into_iter().map(|path| {
+        let loaded = sim::corpus::load(&path).expect("a corpus entry loads");
+        let schedule = model::drive::parse_schedule(&loaded.entry.schedule).expect("checked");
+        (path, loaded.scenario, Some(schedule))
+    });
+    let all: Vec<_> = examples.chain(corpus).collect();
+    assert!(all.len() >= 40, "examples and corpus found: {}", all.len());
+    all.into_iter()
+        .map(|(path, s, schedule)| (path, s.build().expect("the scenario builds"), schedule))
+        .collect()
+}
