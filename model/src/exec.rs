@@ -1,6 +1,8 @@
 //! Stepping the model: which tasks can run ([`runnable`]), what a blocked task waits for
 //! ([`task_wait`]), and applying one task's next step ([`step`]). A task is an actor, an
 //! in-flight bio (the block layer may complete any of them next) or a queued work item.
+//! Whether a step writes its name and notes for the trace is the caller's choice, a
+//! [`Trace`] passed to [`step_with`]; [`step`] is the traced step.
 
 use crate::include::fs::{Iocb, IovIter, KiFlags};
 use crate::notes::Notes;
@@ -114,7 +116,7 @@ pub struct Event {
     /// The program counter the step ran at.
     pub pc: Pc,
     /// The step, named after its program counter ([`Pc::name`]; empty when the step ran
-    /// untraced, [`crate::notes::traced`]).
+    /// untraced, [`Trace::Off`]).
     pub step: String,
     /// What the step did that the kernel must never do, if anything.
     pub hazard: Option<crate::state::Hazard>,
@@ -348,14 +350,28 @@ pub fn all_done(state: &State) -> bool {
         && state.work.is_empty()
 }
 
-/// Applies `task`'s next step and checks the model's internal invariants. The event's name
-/// and notes are written only when the thread is tracing ([`crate::notes::traced`]); the
-/// step is the same either way.
+/// Whether a step writes its name and notes ([`Event::step`], [`Event::notes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trace {
+    /// Written, for a trace someone reads.
+    On,
+    /// Left empty (the notes are never formatted): for runs that keep no trace.
+    Off,
+}
+
+/// Applies `task`'s next step and checks the model's internal invariants, writing its name
+/// and notes: [`step_with`] under [`Trace::On`].
 pub fn step(state: &mut State, task: Task) -> Result<Event, StepError> {
+    step_with(state, task, Trace::On)
+}
+
+/// Applies `task`'s next step and checks the model's internal invariants. The event's name
+/// and notes are written only under [`Trace::On`]; the step is the same either way.
+pub fn step_with(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
     if let Some(wait) = task_wait(state, task)? {
         return Err(StepError::NotRunnable(task, wait));
     }
-    let mut notes = Notes::new(crate::notes::traced());
+    let mut notes = Notes::new(trace == Trace::On);
     let pc = match task {
         Task::Actor(a) => step_actor(state, a, &mut notes),
         Task::Bio(id) => {

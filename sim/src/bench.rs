@@ -49,23 +49,28 @@ pub fn throughput(initial: &State, schedules: u64) -> String {
     let count = |chooser: &mut dyn FnMut(u64) -> u64| (0..schedules).map(chooser).sum::<u64>();
     let started = Instant::now();
     let steps = count(&mut |s| {
-        engine::execute(initial, &mut RandomWalk::new(s), model::exec::step, false)
-            .schedule
-            .len() as u64
+        engine::execute(
+            initial,
+            &mut RandomWalk::new(s),
+            model::exec::step_with,
+            false,
+        )
+        .schedule
+        .len() as u64
     });
     row(&mut out, "sim random", schedules, steps, started);
     let started = Instant::now();
     let steps = count(&mut |s| {
-        engine::execute(initial, &mut Pct::new(s, 3), model::exec::step, false)
+        engine::execute(initial, &mut Pct::new(s, 3), model::exec::step_with, false)
             .schedule
             .len() as u64
     });
     row(&mut out, "sim pct", schedules, steps, started);
     let started = Instant::now();
-    let report = engine::dfs(initial, 2, schedules, model::exec::step);
+    let report = engine::dfs(initial, 2, schedules, model::exec::step_with);
     row(&mut out, "sim dfs", report.schedules, report.steps, started);
     let started = Instant::now();
-    let report = engine::bfs(initial, 1_000_000, model::exec::step);
+    let report = engine::bfs(initial, 1_000_000, model::exec::step_with);
     row(
         &mut out,
         &format!("sim bfs ({} states)", report.states),
@@ -90,14 +95,14 @@ fn threaded_rows(out: &mut String, initial: &State, iterations: usize) {
     EXECUTIONS.store(0, Relaxed);
     STEPS.store(0, Relaxed);
     let started = Instant::now();
-    threaded::shuttle_random(initial, model::exec::step, 1, iterations);
+    threaded::shuttle_random(initial, model::exec::step_with, 1, iterations);
     counted("shuttle random", started);
     let started = Instant::now();
-    threaded::shuttle_pct(initial, model::exec::step, 1, 3, iterations);
+    threaded::shuttle_pct(initial, model::exec::step_with, 1, 3, iterations);
     counted("shuttle pct", started);
     if initial.actors.len() <= threaded::LOOM_ACTORS_MAX {
         let started = Instant::now();
-        let _ = threaded::loom_check(initial, model::exec::step, Some(1));
+        let _ = threaded::loom_check(initial, model::exec::step_with, Some(1));
         counted("loom (bound 1)", started);
     }
 }
@@ -174,7 +179,7 @@ fn hunt(
         cases,
         max_seconds: None,
         jobs: 1,
-        stepper: model::exec::step,
+        stepper: model::exec::step_with,
         shard: (0, 1),
         patches: model::patches::Patches::NONE,
     };
@@ -192,7 +197,7 @@ pub fn hunt_rate(scenario: &Scenario, jobs: usize) -> f64 {
         cases: SPEEDUP_CASES,
         max_seconds: None,
         jobs,
-        stepper: model::exec::step,
+        stepper: model::exec::step_with,
         shard: (0, 1),
         patches: model::patches::Patches::NONE,
     };
@@ -374,7 +379,7 @@ fn rate(
 /// Every engine on `scenario` in measurement mode, one run: the figures of `bench --json`.
 pub fn measure(scenario: &Scenario, m: Measure) -> Result<BenchJson, String> {
     let initial = scenario.build().map_err(|e| e.to_string())?;
-    let step = model::exec::step;
+    let step = model::exec::step_with;
     let mut engines = Vec::new();
     let walk = |chooser: &mut dyn FnMut(u64) -> Box<dyn engine::Chooser>| {
         (0..m.schedules)
@@ -438,7 +443,7 @@ fn bfs_figures(initial: &State, m: Measure) -> BfsFigures {
     let report = engine::bfs_budgeted(
         initial,
         (m.bfs_states, m.bfs_bytes),
-        model::exec::step,
+        model::exec::step_with,
         &|_| false,
         &mut |_, _, _| {},
     );
@@ -465,7 +470,7 @@ fn reduced_figures(initial: &State, m: Measure, bfs: &BfsFigures, dfs: (u64, boo
     );
     let started = Instant::now();
     let limits = (m.bfs_states, m.bfs_bytes);
-    let step = model::exec::step;
+    let step = model::exec::step_with;
     let report = crate::reduce::bfs(initial, limits, step, ("", &|_| false), symmetry);
     let seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
@@ -509,7 +514,7 @@ pub fn timed_hunt_rate(scenario: &Scenario, jobs: usize, seconds: u64) -> f64 {
         cases: u64::MAX / crate::hunt::CASE_SCHEDULES,
         max_seconds: Some(seconds),
         jobs,
-        stepper: model::exec::step,
+        stepper: model::exec::step_with,
         shard: (0, 1),
         patches: model::patches::Patches::NONE,
     };

@@ -448,13 +448,13 @@ fn run(args: &RunArgs, progress: bool, out: &mut dyn Write) -> Result<ExitCode, 
         source.describe(),
         patched_words(scenario.patches)
     );
-    let replayed = engine::replay(&initial, &schedule, model::exec::step)
+    let replayed = engine::replay(&initial, &schedule, model::exec::step_with)
         .map_err(|(index, e)| format!("--schedule: schedule step {index}: {e}"))?;
     let run = if args.exact || replayed.violation.is_some() {
         replayed
     } else {
         let mut chooser = engine::ScheduleThenFirst::new(schedule);
-        engine::execute(&initial, &mut chooser, model::exec::step, true)
+        engine::execute(&initial, &mut chooser, model::exec::step_with, true)
     };
     say_raw!(out, "{}", report::trace(&run.trace));
     say!(out, "{}", report::ending(&run.end));
@@ -757,7 +757,8 @@ fn shrink_corpus(args: &FileArg, out: &mut dyn Write) -> Result<ExitCode, String
         Some(signature) => crate::shrink::Target::class(&entry.oracle, signature),
         None => entry.oracle.as_str().into(),
     };
-    let Some(shrunk) = crate::shrink::shrink(&loaded.scenario, target, model::exec::step) else {
+    let Some(shrunk) = crate::shrink::shrink(&loaded.scenario, target, model::exec::step_with)
+    else {
         say!(
             out,
             "{file}: no search breaks {} in its class any more; nothing written",
@@ -811,7 +812,7 @@ fn explain(
         .map_err(|e| format!("{file}: scenario: {e}"))?;
     let stored = model::drive::parse_schedule(&entry.schedule)
         .map_err(|e| format!("{file}: schedule: {e}"))?;
-    let replayed = engine::replay(&initial, &stored, model::exec::step);
+    let replayed = engine::replay(&initial, &stored, model::exec::step_with);
     let shows = |run: &engine::Execution| {
         run.violation
             .as_ref()
@@ -830,7 +831,7 @@ fn explain(
                 );
                 let schedule = model::drive::parse_schedule(&schedule)
                     .map_err(|e| format!("{file}: re-found schedule: {e}"))?;
-                engine::replay(&initial, &schedule, model::exec::step)
+                engine::replay(&initial, &schedule, model::exec::step_with)
                     .map_err(|(i, e)| format!("{file}: re-found schedule step {i}: {e}"))?
             }
             _ => match replayed {
@@ -1082,7 +1083,7 @@ impl HuntArgs {
             cases: self.schedules.div_ceil(CASE_SCHEDULES).div_ceil(shard.1),
             max_seconds: Some(self.max_seconds),
             jobs,
-            stepper: model::exec::step,
+            stepper: model::exec::step_with,
             shard,
             patches: self.patches.patches()?,
         };

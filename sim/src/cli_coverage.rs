@@ -112,7 +112,7 @@ pub fn run(args: &CoverageArgs, out: &mut dyn Write) -> Result<ExitCode, String>
         cases: args.schedules.div_ceil(CASE_SCHEDULES),
         max_seconds: Some(args.max_seconds),
         jobs,
-        stepper: model::exec::step,
+        stepper: model::exec::step_with,
         shard: (0, 1),
         patches,
     };

@@ -152,7 +152,7 @@ fn search(
         (SearchStrategy::Dfs, Reduction::Sleep) => "depth-first search under sleep sets",
     };
     let line = crate::cli::working_line(progress, what);
-    let step = model::exec::step;
+    let step = model::exec::step_with;
     let accept = |_: &crate::engine::Execution| !args.measure;
     let report = match args.strategy {
         SearchStrategy::Bfs => {

@@ -339,7 +339,7 @@ pub fn replay(loaded: &Loaded) -> Outcome {
     }
     let schedule = model::drive::parse_schedule(&loaded.entry.schedule).expect("checked on load");
     let oracle = loaded.entry.oracle.as_str();
-    let run = engine::replay(&initial, &schedule, model::exec::step).ok();
+    let run = engine::replay(&initial, &schedule, model::exec::step_with).ok();
     let seen = run.as_ref().and_then(|r| r.violation.as_ref());
     if let Some(run) = run
         .as_ref()
@@ -370,14 +370,14 @@ fn class_changed(
     run: &Execution,
 ) -> Option<String> {
     let stored = loaded.entry.signature.as_ref()?;
-    let got = crate::signature::of(initial, run, model::exec::step);
+    let got = crate::signature::of(initial, run, model::exec::step_with);
     let got = got.map_or("no class".to_string(), |s| s.to_string());
     (got != *stored).then(|| format!("class {got}, not the entry's {stored}"))
 }
 
 /// A breadth-first search of every state reachable from `initial`.
 fn prove_holds(initial: &model::state::State) -> Outcome {
-    let report = engine::bfs(initial, HOLDS_STATES, model::exec::step);
+    let report = engine::bfs(initial, HOLDS_STATES, model::exec::step_with);
     match report.found {
         Some(found) => {
             let v = found
@@ -396,7 +396,7 @@ fn shuttle_agrees(loaded: &Loaded, initial: &model::state::State) -> Outcome {
     let Some(shuttle) = &loaded.entry.shuttle_schedule else {
         return Outcome::Reproduced;
     };
-    match crate::threaded::shuttle_replay(initial, model::exec::step, shuttle) {
+    match crate::threaded::shuttle_replay(initial, model::exec::step_with, shuttle) {
         Some(failure) if failure.oracle == loaded.entry.oracle => Outcome::Reproduced,
         Some(failure) => Outcome::Other(format!("{} under shuttle's replay", failure.oracle)),
         None => Outcome::Other("nothing under shuttle's replay".to_string()),
@@ -414,18 +414,23 @@ fn search(initial: &model::state::State, oracle: &str) -> Option<Execution> {
         let run = engine::execute(
             initial,
             &mut RandomWalk::new(seed),
-            model::exec::step,
+            model::exec::step_with,
             false,
         );
         if hits(&run) {
             return Some(run);
         }
-        let run = engine::execute(initial, &mut Pct::new(seed, 3), model::exec::step, false);
+        let run = engine::execute(
+            initial,
+            &mut Pct::new(seed, 3),
+            model::exec::step_with,
+            false,
+        );
         if hits(&run) {
             return Some(run);
         }
     }
-    engine::bfs_for(initial, RESEARCH_STATES, model::exec::step, oracle).found
+    engine::bfs_for(initial, RESEARCH_STATES, model::exec::step_with, oracle).found
 }
 
 /// Replaces the `schedule = "..."` line of the corpus file at `path` (nothing else changes).
@@ -495,8 +500,8 @@ pub struct NewEntry<'a> {
 pub fn signature_of(scenario: &Scenario, schedule: &str) -> Option<crate::signature::Signature> {
     let initial = scenario.build().ok()?;
     let schedule = model::drive::parse_schedule(schedule).ok()?;
-    let run = engine::replay(&initial, &schedule, model::exec::step).ok()?;
-    crate::signature::of(&initial, &run, model::exec::step)
+    let run = engine::replay(&initial, &schedule, model::exec::step_with).ok()?;
+    crate::signature::of(&initial, &run, model::exec::step_with)
 }
 
 /// A corpus file's text.
@@ -560,7 +565,7 @@ impl Found<'_> {
         let oracle = violation.oracle.name();
         let size = crate::shrink::size;
         let before = size(self.scenario, self.execution.schedule.len());
-        let shrunk = crate::shrink::shrink(self.scenario, oracle, model::exec::step);
+        let shrunk = crate::shrink::shrink(self.scenario, oracle, model::exec::step_with);
         let (scenario, run, record) = match &shrunk {
             Some(s) => (
                 &s.scenario,

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 use model::drive::{End, ending};
-use model::exec::{self, Event, StepError, Task};
+use model::exec::{self, Event, StepError, Task, Trace};
 use model::limits::STEPS_MAX;
 use model::state::State;
 use rand::{RngExt, SeedableRng};
@@ -16,22 +16,25 @@ use rand_chacha::ChaCha8Rng;
 use crate::fingerprint::{fingerprint, visited_with};
 use crate::oracle::{Checking, Observer, Oracle, Violation};
 
-/// How one step is applied: `model::exec::step`, or a deliberately broken copy in a test.
-/// [`execute`] without a trace and the breadth-first search step untraced, where an event's
-/// name and notes are empty ([`model::notes`]): a broken copy tells steps apart by
-/// `event.pc` (or `event.pc.name()`), not by `event.step`.
-pub type Stepper = fn(&mut State, Task) -> Result<Event, StepError>;
+/// How one step is applied: `model::exec::step_with`, or a deliberately broken copy in a
+/// test, which passes the [`Trace`] it is given on to `step_with`. [`execute`] without a
+/// trace and the searches step under [`Trace::Off`], where an event's name and notes are
+/// empty: a broken copy tells steps apart by `event.pc` (or `event.pc.name()`), not by
+/// `event.step`.
+pub type Stepper = fn(&mut State, Task, Trace) -> Result<Event, StepError>;
 
-/// Applies `task`'s step with `stepper`. A panic inside the model (one of its internal
-/// assertions: a state the model itself says cannot happen) is a finding like any other, the
-/// `model-assertion` violation, with the schedule that led to it; the panic prints nothing.
+/// Applies `task`'s step with `stepper`, writing its name and notes under [`Trace::On`]
+/// only. A panic inside the model (one of its internal assertions: a state the model itself
+/// says cannot happen) is a finding like any other, the `model-assertion` violation, with
+/// the schedule that led to it; the panic prints nothing.
 pub fn apply(
     stepper: Stepper,
     state: &mut State,
     task: Task,
+    trace: Trace,
 ) -> Result<Result<Event, StepError>, Violation> {
     let mut stepped = None;
-    crate::sync::catch_quietly(|| stepped = Some(stepper(state, task))).map_err(|text| {
+    crate::sync::catch_quietly(|| stepped = Some(stepper(state, task, trace))).map_err(|text| {
         Violation {
             oracle: Oracle::ModelAssertion,
             message: format!("{task}'s step panicked: {text}"),
@@ -66,7 +69,7 @@ pub struct Execution {
 }
 
 /// Runs `initial` to the end under `chooser`, checking every oracle. Without `keep_trace`
-/// the steps run untraced ([`model::notes`]: no notes or step names are formatted); the
+/// the steps run under [`Trace::Off`] (no notes or step names are formatted); the
 /// schedule, verdict and final state are the same either way.
 pub fn execute(
     initial: &State,
@@ -86,22 +89,11 @@ pub fn execute_checking(
     keep_trace: bool,
     checking: Checking,
 ) -> Execution {
-    model::notes::with_trace(keep_trace, || {
-        execute_traced_or_not(initial, chooser, stepper, (keep_trace, checking))
-    })
-}
-
-/// The loop of [`execute`].
-fn execute_traced_or_not(
-    initial: &State,
-    chooser: &mut dyn Chooser,
-    stepper: Stepper,
-    (keep_trace, checking): (bool, Checking),
-) -> Execution {
     let mut state = initial.clone();
     let mut observer = Observer::checking(initial, checking);
     let mut schedule = Vec::with_capacity(SCHEDULE_CAPACITY);
     let (mut trace, mut runnable) = (Vec::new(), Vec::new());
+    let traced = if keep_trace { Trace::On } else { Trace::Off };
     loop {
         exec::runnable_into(&state, &mut runnable);
         if runnable.is_empty() || schedule.len() >= STEPS_MAX {
@@ -121,7 +113,7 @@ fn execute_traced_or_not(
         }
         let task = chooser.choose(&state, &runnable);
         schedule.push(task);
-        let checked = apply(stepper, &mut state, task).and_then(|event| {
+        let checked = apply(stepper, &mut state, task, traced).and_then(|event| {
             let event = event.expect("a chooser picks a runnable task");
             let checked = observer.after_step(&state, &event);
             if keep_trace {
@@ -142,18 +134,9 @@ fn execute_traced_or_not(
     }
 }
 
-/// Replays an engine-independent schedule exactly, then stops: the schedule of a violation
-/// reproduces it. A step the model refuses is an error.
+/// Replays an engine-independent schedule exactly, under [`Trace::On`], then stops: the
+/// schedule of a violation reproduces it. A step the model refuses is an error.
 pub fn replay(
-    initial: &State,
-    schedule: &[Task],
-    stepper: Stepper,
-) -> Result<Execution, (usize, StepError)> {
-    model::notes::with_trace(true, || replay_traced(initial, schedule, stepper))
-}
-
-/// The loop of [`replay`].
-fn replay_traced(
     initial: &State,
     schedule: &[Task],
     stepper: Stepper,
@@ -162,7 +145,7 @@ fn replay_traced(
     let mut observer = Observer::new(initial);
     let mut trace = Vec::new();
     for (index, &task) in schedule.iter().enumerate() {
-        let checked = match apply(stepper, &mut state, task) {
+        let checked = match apply(stepper, &mut state, task, Trace::On) {
             Ok(event) => {
                 let event = event.map_err(|e| (index, e))?;
                 let checked = observer.after_step(&state, &event);
@@ -529,15 +512,13 @@ pub fn bfs_where(
     oracle: &str,
     accept: &dyn Fn(&Execution) -> bool,
 ) -> SearchReport {
-    model::notes::with_trace(false, || {
-        bfs_search(
-            initial,
-            (max_states, u64::MAX),
-            stepper,
-            (oracle, accept),
-            &mut |_, _, _| {},
-        )
-    })
+    bfs_search(
+        initial,
+        (max_states, u64::MAX),
+        stepper,
+        (oracle, accept),
+        &mut |_, _, _| {},
+    )
 }
 
 /// [`bfs_for`], showing every step it applies (each runnable task of each state it expands)
@@ -549,15 +530,13 @@ pub fn bfs_probed(
     oracle: &str,
     probe: Probe<'_>,
 ) -> SearchReport {
-    model::notes::with_trace(false, || {
-        bfs_search(
-            initial,
-            (max_states, u64::MAX),
-            stepper,
-            (oracle, &|_| true),
-            probe,
-        )
-    })
+    bfs_search(
+        initial,
+        (max_states, u64::MAX),
+        stepper,
+        (oracle, &|_| true),
+        probe,
+    )
 }
 
 /// Bytes one visited fingerprint is estimated to take in the visited set (the `u64`, the
@@ -597,15 +576,13 @@ pub fn bfs_budgeted(
     accept: &dyn Fn(&Execution) -> bool,
     probe: Probe<'_>,
 ) -> SearchReport {
-    model::notes::with_trace(false, || {
-        bfs_search(
-            initial,
-            (max_states, max_bytes),
-            stepper,
-            ("", accept),
-            probe,
-        )
-    })
+    bfs_search(
+        initial,
+        (max_states, max_bytes),
+        stepper,
+        ("", accept),
+        probe,
+    )
 }
 
 /// The breadth-first search of [`bfs_where`], [`bfs_probed`] and [`bfs_budgeted`], over
@@ -656,7 +633,7 @@ pub fn bfs_search_cloned(
         for &task in &runnable {
             probe(&state, &runnable, task);
             let (mut next, mut watch) = (state.clone(), observer.clone());
-            let checked = apply(stepper, &mut next, task)
+            let checked = apply(stepper, &mut next, task, Trace::Off)
                 .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
             report.steps += 1;
             nodes.push((node, task));

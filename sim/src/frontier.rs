@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use model::drive::ending;
-use model::exec::{self, Task};
+use model::exec::{self, Task, Trace};
 use model::state::State;
 
 use crate::engine::{Execution, Probe, SearchReport, Stepper, apply, replay};
@@ -499,7 +499,7 @@ fn expand(
         let (mut next, mut watch) = successor(&mut pair, i + 1 == runnable.len(), |state| {
             probe(state, &runnable, task);
         });
-        let checked = apply(s.stepper, &mut next, task)
+        let checked = apply(s.stepper, &mut next, task, Trace::Off)
             .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
         s.report.steps += 1;
         if let Err(v) = checked {

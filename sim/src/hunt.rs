@@ -149,7 +149,7 @@ pub struct Hunt {
     pub max_seconds: Option<u64>,
     /// Worker threads.
     pub jobs: usize,
-    /// How steps apply (`model::exec::step`, or a broken copy in a test).
+    /// How steps apply (`model::exec::step_with`, or a broken copy in a test).
     pub stepper: Stepper,
     /// This hunt runs shard `.0` (from 0) of `.1`: the cases whose number is `.0` modulo `.1`.
     pub shard: (u64, u64),

@@ -79,7 +79,7 @@ pub fn judge(loaded: &Loaded, patches: Patches) -> Cell {
     if entry.verdict == Verdict::Violates && shows_class(loaded, &initial) {
         return Cell::Violates;
     }
-    let any = engine::bfs(&initial, MATRIX_STATES, model::exec::step);
+    let any = engine::bfs(&initial, MATRIX_STATES, model::exec::step_with);
     match any.found {
         Some(run) => Cell::Other(class_of(&initial, &run)),
         None if any.exhausted => Cell::Holds,
@@ -101,13 +101,13 @@ fn shows_class(loaded: &Loaded, initial: &model::state::State) -> bool {
                 .is_none_or(|s| *s == class_of(initial, run))
     };
     let schedule = model::drive::parse_schedule(&entry.schedule).expect("checked on load");
-    if engine::replay(initial, &schedule, model::exec::step).is_ok_and(|run| is_class(&run)) {
+    if engine::replay(initial, &schedule, model::exec::step_with).is_ok_and(|run| is_class(&run)) {
         return true;
     }
     let report = engine::bfs_where(
         initial,
         MATRIX_STATES,
-        model::exec::step,
+        model::exec::step_with,
         &entry.oracle,
         &is_class,
     );
@@ -116,7 +116,7 @@ fn shows_class(loaded: &Loaded, initial: &model::state::State) -> bool {
     }
     !report.exhausted
         && (0..MATRIX_SCHEDULES).any(|seed| {
-            let step = model::exec::step;
+            let step = model::exec::step_with;
             is_class(&engine::execute(
                 initial,
                 &mut RandomWalk::new(seed),
@@ -133,7 +133,7 @@ fn shows_class(loaded: &Loaded, initial: &model::state::State) -> bool {
 
 /// The class (signature) an execution's violation is of, as the corpus spells it.
 fn class_of(initial: &model::state::State, run: &Execution) -> String {
-    signature::of(initial, run, model::exec::step)
+    signature::of(initial, run, model::exec::step_with)
         .map_or_else(|| "no class".to_string(), |s| s.to_string())
 }
 

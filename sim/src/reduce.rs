@@ -21,7 +21,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
 use model::drive::{End, ending};
-use model::exec::{self, Task};
+use model::exec::{self, Task, Trace};
 use model::limits::STEPS_MAX;
 use model::state::State;
 
@@ -78,7 +78,7 @@ pub type Point = (State, Observer);
 /// `task`'s step from `point`: the next point, or the violation the step raises.
 pub fn successor(stepper: Stepper, point: &Point, task: Task) -> Result<Point, Violation> {
     let (mut state, mut observer) = point.clone();
-    let event = engine::apply(stepper, &mut state, task)?;
+    let event = engine::apply(stepper, &mut state, task, Trace::Off)?;
     observer.after_step(&state, &event.expect("a runnable task steps"))?;
     Ok((state, observer))
 }
@@ -445,8 +445,8 @@ pub fn dfs(
     reduction: Reduction,
 ) -> SearchReport {
     let mut quiet = |_: &State, _: &[Task], _: Task| {};
-    // Steps untraced, as every search's (a counterexample is rebuilt traced by `replay`).
-    model::notes::with_trace(false, || match reduction {
+    // Every search steps under `Trace::Off` (a counterexample is rebuilt traced by `replay`).
+    match reduction {
         Reduction::None => {
             engine::dfs_search(initial, limits, stepper, (oracle, accept), &mut quiet)
         }
@@ -454,7 +454,7 @@ pub fn dfs(
         Reduction::Symmetry | Reduction::Persistent => {
             engine::dfs_search(initial, limits, stepper, (oracle, accept), &mut quiet)
         }
-    })
+    }
 }
 
 /// A breadth-first search under `reduction`: [`engine::bfs_budgeted`]'s unreduced search, its
@@ -469,8 +469,8 @@ pub fn bfs(
     reduction: Reduction,
 ) -> SearchReport {
     let mut quiet = |_: &State, _: &[Task], _: Task| {};
-    // Steps untraced, as every search's (a counterexample is rebuilt traced by `replay`).
-    model::notes::with_trace(false, || match reduction {
+    // Every search steps under `Trace::Off` (a counterexample is rebuilt traced by `replay`).
+    match reduction {
         Reduction::None => {
             engine::bfs_search(initial, limits, stepper, (oracle, accept), &mut quiet)
         }
@@ -491,7 +491,7 @@ pub fn bfs(
                 &mut quiet,
             )
         }
-    })
+    }
 }
 
 /// Choosing `task` after `last` preempts: `last` could have gone on (as
@@ -720,7 +720,7 @@ fn ended(schedule: Vec<Task>, violation: Option<Violation>, choices: Vec<Choice>
 
 /// `task`'s step applied to `point` in place, its oracles checked.
 fn advance(stepper: Stepper, point: &mut Point, task: Task) -> Result<(), Violation> {
-    let event = engine::apply(stepper, &mut point.0, task)?;
+    let event = engine::apply(stepper, &mut point.0, task, Trace::Off)?;
     point
         .1
         .after_step(&point.0, &event.expect("a runnable task steps"))

@@ -32,7 +32,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use model::exec::{Pc, Task};
+use model::exec::{Pc, Task, Trace};
 use model::ops::Op;
 use model::state::{BioOwner, State, Work};
 
@@ -204,7 +204,7 @@ pub fn of(initial: &State, run: &Execution, stepper: Stepper) -> Option<Signatur
     for &task in &run.schedule {
         let kinds = stepping_kinds(&state, task);
         failed_bio |= matches!(task, Task::BioError(_));
-        let event = match engine::apply(stepper, &mut state, task) {
+        let event = match engine::apply(stepper, &mut state, task, Trace::Off) {
             Ok(Ok(event)) => event,
             Ok(Err(_)) => return None,
             Err(violation) => {

@@ -76,7 +76,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 use model::drive::{End, ending, parse_schedule};
-use model::exec::{self, Task, Wait};
+use model::exec::{self, Task, Trace, Wait};
 use model::limits::STEPS_MAX;
 use model::state::{ActorId, State};
 
@@ -463,7 +463,8 @@ impl<B: Backend> World<B> {
     fn apply(&self, shared: &mut Shared, task: Task) -> Result<(), Failed> {
         let before = exec::runnable(&shared.state);
         let state = &mut shared.state;
-        let stepped = panic::catch_unwind(AssertUnwindSafe(|| (self.stepper)(state, task)));
+        let stepped =
+            panic::catch_unwind(AssertUnwindSafe(|| (self.stepper)(state, task, Trace::On)));
         shared.schedule.push(task);
         STEPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let event = match stepped {

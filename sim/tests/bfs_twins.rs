@@ -82,14 +82,12 @@ fn search(initial: &State, compact: bool, measure: bool) -> Outcome {
     let accept = |_: &Execution| !measure;
     let mut probe = |_: &State, _: &[Task], task: Task| probed.push(task);
     let limits = (TWIN_STATES, u64::MAX);
-    let report = model::notes::with_trace(false, || {
-        if compact {
-            engine::bfs_budgeted(initial, limits, exec::step, &accept, &mut probe)
-        } else {
-            let wanted = ("", &accept as &dyn Fn(&Execution) -> bool);
-            engine::bfs_search_cloned(initial, limits, exec::step, wanted, &mut probe)
-        }
-    });
+    let report = if compact {
+        engine::bfs_budgeted(initial, limits, exec::step_with, &accept, &mut probe)
+    } else {
+        let wanted = ("", &accept as &dyn Fn(&Execution) -> bool);
+        engine::bfs_search_cloned(initial, limits, exec::step_with, wanted, &mut probe)
+    };
     outcome(&report, probed)
 }
 
@@ -141,14 +139,14 @@ fn walk_through(
     seed: u64,
     frontier: &mut Frontier,
 ) -> (Option<String>, Vec<(State, Observer)>) {
-    let plain = engine::execute(initial, &mut RandomWalk::new(seed), exec::step, false);
+    let plain = engine::execute(initial, &mut RandomWalk::new(seed), exec::step_with, false);
     let (mut state, mut observer) = (initial.clone(), Observer::new(initial));
     let mut passed = Vec::new();
     let verdict = |v: &sim::oracle::Violation| format!("{}: {}", v.oracle.name(), v.message);
     for (i, &task) in plain.schedule.iter().enumerate() {
         observer = round_trip(frontier, i as u32, &state, &observer);
         passed.push((state.clone(), observer.clone()));
-        let checked = engine::apply(exec::step, &mut state, task)
+        let checked = engine::apply(exec::step_with, &mut state, task, exec::Trace::On)
             .and_then(|event| observer.after_step(&state, &event.expect("runnable")));
         if let Err(v) = checked {
             assert_eq!(Some(verdict(&v)), plain.violation.as_ref().map(verdict));
@@ -243,13 +241,11 @@ fn the_compact_estimate_cuts_deterministically_and_far_below_the_clones() {
     let run = |limits: (u64, u64), compact: bool| {
         let quiet = &mut |_: &State, _: &[Task], _: Task| {};
         let refuse = &|_: &Execution| false;
-        model::notes::with_trace(false, || {
-            if compact {
-                engine::bfs_budgeted(&initial, limits, exec::step, refuse, quiet)
-            } else {
-                engine::bfs_search_cloned(&initial, limits, exec::step, ("", refuse), quiet)
-            }
-        })
+        if compact {
+            engine::bfs_budgeted(&initial, limits, exec::step_with, refuse, quiet)
+        } else {
+            engine::bfs_search_cloned(&initial, limits, exec::step_with, ("", refuse), quiet)
+        }
     };
     let compact = run((BUDGET_STATES, u64::MAX), true);
     let cloned = run((BUDGET_STATES, u64::MAX), false);

@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::{corpus_file, stdout, writeiter};
-use model::exec::{Event, StepError, Task};
+use model::exec::{Event, StepError, Task, Trace};
 use model::state::State;
 use sim::check::{CORPUS_DIR_VAR, Error, Inode, Scenario, op};
 use sim::corpus::{self, Class};
@@ -417,7 +417,7 @@ fn the_environment_variable_names_the_corpus_directory() {
 }
 
 /// A planted bug: every step panics.
-fn always_panics(_: &mut State, task: Task) -> Result<Event, StepError> {
+fn always_panics(_: &mut State, task: Task, _: Trace) -> Result<Event, StepError> {
     panic!("planted bug at {task}")
 }
 

@@ -44,14 +44,14 @@ const DFS_BUDGET: u64 = 200_000;
 fn an_exhaustive_search_reaches_exactly_the_reachable_total() {
     let initial = small();
     let (total, exhausted) =
-        coverage::reachable(&initial, coverage::REACHABLE_STATES, model::exec::step);
+        coverage::reachable(&initial, coverage::REACHABLE_STATES, model::exec::step_with);
     assert!(exhausted, "the breadth-first search exhausts the scenario");
     let mut dfs = Coverage::new();
     let report = sim::engine::dfs_probed(
         &initial,
         DFS_BOUND,
         DFS_BUDGET,
-        model::exec::step,
+        model::exec::step_with,
         "(none)",
         &mut |s, r, t| dfs.see(s, r, t),
     );
@@ -70,7 +70,8 @@ fn an_exhaustive_search_reaches_exactly_the_reachable_total() {
 #[test]
 fn what_a_hunt_reaches_lies_inside_the_reachable_total() {
     let initial = small();
-    let (total, _) = coverage::reachable(&initial, coverage::REACHABLE_STATES, model::exec::step);
+    let (total, _) =
+        coverage::reachable(&initial, coverage::REACHABLE_STATES, model::exec::step_with);
     let dir = std::env::temp_dir().join(format!("writeiter-coverage-{}", std::process::id()));
     let scenario = sim::scenario_file::load(&dir.join("small.toml")).unwrap();
     let result = hunt(Source::File(scenario), 30, 1);
@@ -92,7 +93,7 @@ fn hunt(source: Source, cases: u64, jobs: usize) -> HuntResult {
         cases,
         max_seconds: None,
         jobs,
-        stepper: model::exec::step,
+        stepper: model::exec::step_with,
         shard: (0, 1),
         patches: model::patches::Patches::NONE,
     }

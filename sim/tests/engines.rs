@@ -4,7 +4,7 @@
 //! Every bound is a count (iterations, a preemption bound), never a time.
 
 mod common;
-use model::exec::{self, Event, StepError, Task};
+use model::exec::{self, Event, StepError, Task, Trace};
 use model::fs::ext4::super_::{Geometry, Mount};
 use model::include::fs::{FileFlags, Segment};
 use model::limits::RLIM_INFINITY;
@@ -20,8 +20,8 @@ const SHUTTLE_ITERATIONS: usize = 300;
 /// The planted bug: when an extending direct write (`ext4_ind_direct_IO`, the path 4.4 takes
 /// for writes past `i_size`) leaves `generic_file_direct_write` ending at EOF, `i_size` (and
 /// `i_disksize` with it, to keep the model's invariants) comes out one sector short.
-fn lose_last_sector(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn lose_last_sector(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     let Task::Actor(a) = task else {
         return Ok(event);
     };
@@ -40,21 +40,25 @@ fn lose_last_sector(state: &mut State, task: Task) -> Result<Event, StepError> {
 }
 
 const BROKEN: Stepper = lose_last_sector;
-const CORRECT: Stepper = exec::step;
+const CORRECT: Stepper = exec::step_with;
 
 /// The same bug, but only while actor 1 has not started yet: some interleavings miss it.
-fn lose_last_sector_before_a1(state: &mut State, task: Task) -> Result<Event, StepError> {
+fn lose_last_sector_before_a1(
+    state: &mut State,
+    task: Task,
+    trace: Trace,
+) -> Result<Event, StepError> {
     let a1 = &state.actors[1];
     if a1.op > 0 || !matches!(a1.frame, Frame::Idle) {
-        return exec::step(state, task);
+        return exec::step_with(state, task, trace);
     }
-    lose_last_sector(state, task)
+    lose_last_sector(state, task, trace)
 }
 
 /// A lost wakeup: actor 1, if it has not started when actor 0 takes its first step, goes to
 /// sleep on `ioend_wq[12]` and nobody ever wakes it. The model gets stuck.
-fn put_a1_to_sleep(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn put_a1_to_sleep(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     let a1 = &mut state.actors[1];
     if event.pc.name() == "Gate" && a1.op == 0 && matches!(a1.frame, Frame::Idle) {
         a1.sleeping = Some(Sleep::IoendWq(12));

@@ -4,7 +4,7 @@
 //! `oracles.rs`: a broken copy of one model step, found by an exhaustive breadth-first
 //! search.
 
-use model::exec::{self, Event, Pc, StepError, Task};
+use model::exec::{self, Event, Pc, StepError, Task, Trace};
 use model::ops::WritePc;
 use model::state::{BioOwner, State};
 use sim::Scenario;
@@ -38,9 +38,9 @@ fn scenario(toml: &str) -> Scenario {
 /// `generic_file_direct_write` invalidates nothing: the page the buffered write left (its
 /// data possibly on a failed bio) stays, older than the direct write's data once its bio
 /// lands.
-fn no_invalidation(state: &mut State, task: Task) -> Result<Event, StepError> {
+fn no_invalidation(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
     let before = state.inodes[0].pages.clone();
-    let event = exec::step(state, task)?;
+    let event = exec::step_with(state, task, trace)?;
     if event.pc == Pc::Write(WritePc::DirectInvalidate) || event.pc == Pc::Write(WritePc::DirectEnd)
     {
         state.inodes[0].pages = before;
@@ -50,7 +50,11 @@ fn no_invalidation(state: &mut State, task: Task) -> Result<Event, StepError> {
 
 /// [`no_invalidation`], and every writeback bio fails (`-EIO`): the page's data is on a
 /// failed bio when the direct write's bio lands over it.
-fn failed_writeback_no_invalidation(state: &mut State, task: Task) -> Result<Event, StepError> {
+fn failed_writeback_no_invalidation(
+    state: &mut State,
+    task: Task,
+    trace: Trace,
+) -> Result<Event, StepError> {
     let task = match task {
         Task::Bio(n)
             if state
@@ -62,7 +66,7 @@ fn failed_writeback_no_invalidation(state: &mut State, task: Task) -> Result<Eve
         }
         other => other,
     };
-    no_invalidation(state, task)
+    no_invalidation(state, task, trace)
 }
 
 /// The oracle a breadth-first search of `toml` under `stepper` breaks first, checked to

@@ -5,7 +5,7 @@
 mod common;
 use common::{stdout, writeiter};
 
-use model::exec::{Event, StepError, Task};
+use model::exec::{Event, StepError, Task, Trace};
 use model::fs::ext4::super_::{Geometry, Mount};
 use model::include::fs::{FileFlags, Segment};
 use model::ops::{Op, WriteOp};
@@ -16,8 +16,8 @@ use sim::hunt::{Hunt, Source, Strategy, run_case};
 
 /// The planted bug: a broken copy of `generic_file_direct_write`'s tail that loses a sector
 /// of the `i_size` an extending direct write set.
-fn broken_step(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = model::exec::step(state, task)?;
+fn broken_step(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = model::exec::step_with(state, task, trace)?;
     if event.pc.name() == "DirectEnd" && state.inodes[0].i_size > 4096 {
         let sector = state.geometry.sectorsize();
         let ino = &mut state.inodes[0];
@@ -110,10 +110,10 @@ fn every_strategy_of_our_simulator_finds_the_planted_bug() {
 #[test]
 fn the_correct_model_passes_where_the_planted_bug_fails() {
     let initial = extending_dio().build().unwrap();
-    let report = engine::bfs(&initial, 100_000, model::exec::step);
+    let report = engine::bfs(&initial, 100_000, model::exec::step_with);
     assert!(report.exhausted && report.found.is_none(), "{report:?}");
     assert!(report.states > 10);
-    let report = engine::dfs(&initial, 2, 10_000, model::exec::step);
+    let report = engine::dfs(&initial, 2, 10_000, model::exec::step_with);
     assert!(report.exhausted && report.found.is_none());
 }
 
@@ -125,18 +125,28 @@ fn the_same_seed_gives_the_same_trace() {
         let a = engine::execute(
             &initial,
             &mut RandomWalk::new(seed),
-            model::exec::step,
+            model::exec::step_with,
             true,
         );
         let b = engine::execute(
             &initial,
             &mut RandomWalk::new(seed),
-            model::exec::step,
+            model::exec::step_with,
             true,
         );
         assert_eq!(a.trace, b.trace);
-        let a = engine::execute(&initial, &mut Pct::new(seed, 3), model::exec::step, true);
-        let b = engine::execute(&initial, &mut Pct::new(seed, 3), model::exec::step, true);
+        let a = engine::execute(
+            &initial,
+            &mut Pct::new(seed, 3),
+            model::exec::step_with,
+            true,
+        );
+        let b = engine::execute(
+            &initial,
+            &mut Pct::new(seed, 3),
+            model::exec::step_with,
+            true,
+        );
         assert_eq!(a.trace, b.trace);
     }
 }
@@ -151,7 +161,7 @@ fn a_hunt_reports_the_same_lowest_case_whatever_the_jobs() {
         cases: 40,
         max_seconds: None,
         jobs,
-        stepper: model::exec::step,
+        stepper: model::exec::step_with,
         shard: (0, 1),
         patches: model::patches::Patches::NONE,
     };
@@ -517,7 +527,7 @@ fn shards_split_the_seed_space_into_disjoint_parts() {
         cases: 10,
         max_seconds: None,
         jobs: 1,
-        stepper: model::exec::step,
+        stepper: model::exec::step_with,
         shard: (i, 3),
         patches: model::patches::Patches::NONE,
     };

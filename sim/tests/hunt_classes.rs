@@ -148,7 +148,7 @@ fn each_new_class_is_written_to_the_corpus_dir_as_unknown() {
 /// The signature of a stored counterexample's schedule.
 fn stored_signature(path: &str) -> String {
     let loaded = sim::corpus::load(std::path::Path::new(path)).expect("a corpus file");
-    let signature = sim::signature::entry_signature(&loaded, model::exec::step);
+    let signature = sim::signature::entry_signature(&loaded, model::exec::step_with);
     signature
         .expect("its schedule violates its oracle")
         .to_string()
@@ -187,11 +187,11 @@ fn a_counterexample_shrinks_within_its_class() {
     let oracle_only = sim::shrink::shrink(
         &sim::swarm::generate(18).0,
         "no-stale-exposure",
-        model::exec::step,
+        model::exec::step_with,
     )
     .expect("shrinks");
     let initial = oracle_only.scenario.build().unwrap();
-    let moved = sim::signature::of(&initial, &oracle_only.execution, model::exec::step);
+    let moved = sim::signature::of(&initial, &oracle_only.execution, model::exec::step_with);
     assert_ne!(moved.map(|s| s.to_string()).as_deref(), Some(signature));
     assert_eq!(writeiter(&["replay", path]).status.code(), Some(0));
     std::fs::remove_dir_all(&dir).ok();

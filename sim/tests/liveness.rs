@@ -182,7 +182,7 @@ fn repeat_2_is_the_program_written_out_twice() {
     for seed in 0..WALKS {
         let run = |initial| {
             let mut chooser = sim::engine::RandomWalk::new(seed);
-            sim::engine::execute(initial, &mut chooser, exec::step, false)
+            sim::engine::execute(initial, &mut chooser, exec::step_with, false)
         };
         let (x, y) = (run(&a), run(&b));
         assert_eq!(x.schedule, y.schedule, "seed {seed}");

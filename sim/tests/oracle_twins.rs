@@ -67,11 +67,17 @@ fn differences(
 ) -> usize {
     let mut differ = 0;
     for (k, make) in choosers(schedule, seeds).iter().enumerate() {
-        let twin = execute_checking(initial, &mut *make(), model::exec::step, false, checking);
+        let twin = execute_checking(
+            initial,
+            &mut *make(),
+            model::exec::step_with,
+            false,
+            checking,
+        );
         let slow = execute_checking(
             initial,
             &mut *make(),
-            model::exec::step,
+            model::exec::step_with,
             false,
             Checking::Every,
         );
@@ -117,7 +123,7 @@ fn incremental_oracles_match_checking_every_step() {
             let run = execute_checking(
                 &initial,
                 &mut chooser,
-                model::exec::step,
+                model::exec::step_with,
                 false,
                 Checking::Incremental,
             );

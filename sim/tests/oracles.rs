@@ -3,7 +3,7 @@
 //! small scenario. And the same scenario, on the correct model, is legal: the search explores
 //! every reachable state and finds no violation at all.
 
-use model::exec::{self, Event, Pc, StepError, Task};
+use model::exec::{self, Event, Pc, StepError, Task, Trace};
 use model::fs::ext4::extents::ExtentState;
 use model::ops::{CommitPc, Frame, OtherPc, WritePc};
 use model::state::{Data, State};
@@ -63,8 +63,8 @@ ops = [{ op = "write", pos = 0, len = 4096, direct = true }]
 "#;
 
 /// `dio_complete` in the submitter zeroes the first sector the write put on disk.
-fn zero_after_dio(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn zero_after_dio(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if ran(&event, WritePc::DioDrop) {
         state.disk.sectors[0] = Data::Zero;
     }
@@ -72,8 +72,8 @@ fn zero_after_dio(state: &mut State, task: Task) -> Result<Event, StepError> {
 }
 
 /// `dio_complete` in the submitter puts the old data back in the write's first sector.
-fn old_data_after_dio(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn old_data_after_dio(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if ran(&event, WritePc::DioDrop) {
         state.disk.sectors[0] = Data::Initial { inode: 0, lblk: 0 };
     }
@@ -101,8 +101,8 @@ ops = [{ op = "read", pos = 4096, len = 4096, direct = true }]
 "#;
 
 /// The sync conversion of `ext4_ext_direct_IO` is undone: the block stays unwritten.
-fn no_sync_conversion(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn no_sync_conversion(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if ran(&event, WritePc::ExtConvertAndEnd) {
         state.inodes[0]
             .map
@@ -112,8 +112,8 @@ fn no_sync_conversion(state: &mut State, task: Task) -> Result<Event, StepError>
 }
 
 /// `ext4_ext_map_blocks` maps a hole it allocates written, before the data lands.
-fn allocate_written(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn allocate_written(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if ran(&event, WritePc::DioMapAlloc) {
         state.inodes[0]
             .map
@@ -144,9 +144,9 @@ ops = [{ op = "write", pos = 0, len = 4096, direct = true }]
 "#;
 
 /// `generic_file_direct_write` invalidates nothing: the pages it dropped come back.
-fn no_invalidation(state: &mut State, task: Task) -> Result<Event, StepError> {
+fn no_invalidation(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
     let before = state.inodes[0].pages.clone();
-    let event = exec::step(state, task)?;
+    let event = exec::step_with(state, task, trace)?;
     if ran(&event, WritePc::DirectInvalidate) || ran(&event, WritePc::DirectEnd) {
         state.inodes[0].pages = before;
     }
@@ -177,8 +177,8 @@ ops = [{ op = "truncate", size = 0 }]
 "#;
 
 /// A shrinking truncate does not sleep in `inode_dio_wait`: it goes on at once.
-fn no_dio_wait(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn no_dio_wait(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if let (Pc::Other(OtherPc::DioWait), Task::Actor(a)) = (event.pc, task) {
         let actor = &mut state.actors[a as usize];
         actor.sleeping = None;
@@ -202,8 +202,8 @@ ops = [{ op = "write", pos = 0, len = 4096 }, { op = "fsync" }]
 "#;
 
 /// Writeback's bio completion frees its block while the conversion is still queued.
-fn free_before_conversion(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn free_before_conversion(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if event.pc == (Pc::BioEnd { failed: false }) && !state.work.is_empty() {
         for (pblk, len) in state.inodes[0].map.remove(0, 1) {
             state.disk.release(pblk, len);
@@ -239,9 +239,9 @@ ops = [{ op = "write", pos = 4096, len = 4096, direct = true, sync = "dsync" }]
 "#;
 
 /// The commit record `generic_write_sync` waits for commits nothing.
-fn no_sync_commit(state: &mut State, task: Task) -> Result<Event, StepError> {
+fn no_sync_commit(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
     let committed = state.inodes[0].committed.clone();
-    let event = exec::step(state, task)?;
+    let event = exec::step_with(state, task, trace)?;
     if event.pc == Pc::Commit(CommitPc::Flush) {
         state.inodes[0].committed = committed;
     }
@@ -274,8 +274,8 @@ ops = [{ op = "commit" }, { op = "crash" }]
 "#;
 
 /// `ext4_ind_direct_IO` raises `i_size` but not `i_disksize` past the old size.
-fn no_disksize_update(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn no_disksize_update(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if ran(&event, WritePc::IndEnd) {
         state.inodes[0].i_disksize = 4096;
     }
@@ -307,8 +307,8 @@ ops = [{ op = "write", pos = 0, len = 8192, rlimit_fsize = 6144 }]
 "#;
 
 /// `generic_write_checks` forgets to truncate the iterator to `RLIMIT_FSIZE`.
-fn ignore_rlimit(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn ignore_rlimit(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     let model::ops::Op::Write(w) = &state.actors[0].program[0] else {
         unreachable!("the scenario's one write")
     };
@@ -338,8 +338,8 @@ ops = [{ op = "write", pos = 0, len = 4096, direct = true, aio = true }]
 "#;
 
 /// The io_end an AIO just put in `i_private` is gone by its `get_block`.
-fn lose_i_private(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn lose_i_private(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if ran(&event, WritePc::DioStart) {
         state.inodes[0].i_private = None;
     }
@@ -361,8 +361,8 @@ ops = [{ op = "write", pos = 0, len = 1024 }, { op = "stat" }]
 "#;
 
 /// `mutex_unlock(&inode->i_mutex)` after `__generic_file_write_iter` is lost.
-fn keep_i_mutex(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn keep_i_mutex(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if ran(&event, WritePc::IMutexUnlock)
         && let Task::Actor(a) = task
     {
@@ -372,8 +372,8 @@ fn keep_i_mutex(state: &mut State, task: Task) -> Result<Event, StepError> {
 }
 
 /// An `i_dio_count` reference leaks.
-fn leak_dio_count(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn leak_dio_count(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if ran(&event, WritePc::IMutexUnlock) {
         state.inodes[0].i_dio_count += 1;
     }
@@ -397,8 +397,12 @@ ops = [{ op = "write", pos = 0, len = 1024, append = true }]
 
 /// O_APPEND takes the `i_size` read at the gate, without `i_mutex` (kept, for this broken
 /// copy, in a frame field a buffered write does not use).
-fn append_at_unlocked_i_size(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn append_at_unlocked_i_size(
+    state: &mut State,
+    task: Task,
+    trace: Trace,
+) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     let Task::Actor(a) = task else {
         return Ok(event);
     };
@@ -426,8 +430,8 @@ fn append_placement() {
 
 /// A counter goes wrong: the model's own assertion (`assert_invariants`) fires on the next
 /// step, and the engines report it as a finding with its schedule instead of crashing.
-fn corrupt_i_unwritten(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn corrupt_i_unwritten(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if ran(&event, WritePc::IMutexLock) {
         state.inodes[0].i_unwritten += 1;
     }
@@ -512,7 +516,7 @@ ops = [{ op = "write", pos = 4096, len = 4096 }, { op = "writeback" }]
 fn sleep_in_atomic_and_use_after_free_of_the_i_private_io_end() {
     let initial = state(AIO_BESIDE_NOLOCK_WRITEBACK);
     for oracle in ["sleep-in-atomic", "use-after-free"] {
-        let report = engine::bfs_for(&initial, STATES, exec::step, oracle);
+        let report = engine::bfs_for(&initial, STATES, exec::step_with, oracle);
         let run = report
             .found
             .unwrap_or_else(|| panic!("{oracle} is reachable"));

@@ -52,7 +52,7 @@ fn assert_gone(scenario: &Scenario, oracle: &str) {
     let report = sim::engine::bfs_for(
         &initial,
         sim::check::EXHAUSTIVE_STATES,
-        model::exec::step,
+        model::exec::step_with,
         oracle,
     );
     assert!(

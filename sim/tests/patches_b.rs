@@ -33,13 +33,13 @@ fn class_found(loaded: &Loaded, patches: Patches) -> bool {
         .clone()
         .expect("a violates entry's class");
     let is_class = |run: &engine::Execution| {
-        sim::signature::of(&initial, run, model::exec::step).map(|s| s.to_string())
+        sim::signature::of(&initial, run, model::exec::step_with).map(|s| s.to_string())
             == Some(signature.clone())
     };
     let report = engine::bfs_where(
         &initial,
         CLASS_STATES,
-        model::exec::step,
+        model::exec::step_with,
         &loaded.entry.oracle,
         &is_class,
     );

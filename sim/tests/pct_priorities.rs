@@ -55,7 +55,7 @@ fn a_new_bio_gets_a_random_priority_not_a_high_one() {
             at_once: 0,
             later: 0,
         };
-        engine::execute(&initial, &mut watch, model::exec::step, false);
+        engine::execute(&initial, &mut watch, model::exec::step_with, false);
         at_once += watch.at_once;
         later += watch.later;
     }

@@ -88,7 +88,7 @@ fn bfs(initial: &State, oracle: &str, reduction: Reduction) -> SearchReport {
     reduce::bfs(
         initial,
         limits,
-        model::exec::step,
+        model::exec::step_with,
         (oracle, &|_| true),
         reduction,
     )
@@ -99,7 +99,7 @@ fn dfs(initial: &State, oracle: &str, reduction: Reduction) -> SearchReport {
     reduce::dfs(
         initial,
         limits,
-        model::exec::step,
+        model::exec::step_with,
         (oracle, &|_| true),
         reduction,
     )
@@ -213,7 +213,7 @@ fn dfs_verdicts_agree_on_every_corpus_entry_within_the_bound() {
         );
         if let Some(found) = &fast.found {
             assert!(preemptions(&initial, found) <= BOUND, "{name}");
-            let again = sim::engine::replay(&initial, &found.schedule, model::exec::step);
+            let again = sim::engine::replay(&initial, &found.schedule, model::exec::step_with);
             let again = again.expect("a found schedule replays");
             assert_eq!(
                 again.violation.map(|v| v.oracle.name()),
@@ -256,7 +256,13 @@ fn violations(
         false
     };
     let limits = (bound, EXHAUSTIVE_SCHEDULES);
-    let report = reduce::dfs(initial, limits, model::exec::step, ("", &note), reduction);
+    let report = reduce::dfs(
+        initial,
+        limits,
+        model::exec::step_with,
+        ("", &note),
+        reduction,
+    );
     (seen.into_inner(), report)
 }
 
@@ -319,7 +325,15 @@ fn bfs_sleep_sets_visit_every_state_in_fewer_steps() {
     for name in ["overwrite-truncate", "extending-crash"] {
         let initial = example(name);
         let limits = (u64::MAX, u64::MAX);
-        let search = |r| reduce::bfs(&initial, limits, model::exec::step, ("", &|_| false), r);
+        let search = |r| {
+            reduce::bfs(
+                &initial,
+                limits,
+                model::exec::step_with,
+                ("", &|_| false),
+                r,
+            )
+        };
         let (slow, fast) = (search(Reduction::None), search(Reduction::Sleep));
         assert!(slow.exhausted && fast.exhausted, "{name}");
         assert_eq!(
@@ -417,7 +431,7 @@ fn search_covers_every_state_and_refuses_bad_input() {
     let slow = reduce::bfs(
         &example("overwrite-truncate"),
         all,
-        model::exec::step,
+        model::exec::step_with,
         ("", &|_| true),
         Reduction::None,
     );
@@ -468,8 +482,8 @@ type Point = (State, sim::oracle::Observer);
 /// `task`'s step from `point`, its oracles checked: the next point, or the oracle broken.
 fn stepped(point: &Point, task: exec::Task) -> Result<Point, &'static str> {
     let (mut state, mut observer) = point.clone();
-    let event =
-        sim::engine::apply(model::exec::step, &mut state, task).map_err(|v| v.oracle.name())?;
+    let event = sim::engine::apply(model::exec::step_with, &mut state, task, exec::Trace::On)
+        .map_err(|v| v.oracle.name())?;
     let event = event.expect("a runnable task steps");
     observer
         .after_step(&state, &event)
@@ -546,16 +560,14 @@ fn oracles_met(
         false
     };
     let all = (u64::MAX, u64::MAX);
-    let report = model::notes::with_trace(false, || {
-        reduce::bfs_keyed(
-            initial,
-            all,
-            model::exec::step,
-            ("", &note),
-            keyed,
-            &mut |_, _, _| {},
-        )
-    });
+    let report = reduce::bfs_keyed(
+        initial,
+        all,
+        model::exec::step_with,
+        ("", &note),
+        keyed,
+        &mut |_, _, _| {},
+    );
     (met.into_inner(), report)
 }
 
@@ -650,7 +662,7 @@ fn search_reports_the_persistent_sets_state_factor() {
         reduce::bfs(
             &example("overwrite-truncate"),
             all,
-            exec::step,
+            exec::step_with,
             ("", &|_| true),
             r,
         )

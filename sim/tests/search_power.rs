@@ -31,7 +31,7 @@ fn hunt(engine: Engine, strategy: Strategy, cases: u64) -> Hunt {
         cases,
         max_seconds: None,
         jobs: 2,
-        stepper: model::exec::step,
+        stepper: model::exec::step_with,
         shard: (0, 1),
         patches: model::patches::Patches::NONE,
     }
@@ -56,7 +56,7 @@ fn canonical_bfs_count_is_the_anchor() {
     let report = sim::engine::bfs_budgeted(
         &initial,
         (CANONICAL_BFS_STATES, u64::MAX),
-        model::exec::step,
+        model::exec::step_with,
         &|_| false,
         &mut |_, _, _| {},
     );
@@ -153,7 +153,7 @@ fn the_bfs_memory_budget_cuts_and_says_so() {
     let small = sim::engine::bfs_budgeted(
         &initial,
         (1_000, u64::MAX),
-        model::exec::step,
+        model::exec::step_with,
         &|_| false,
         &mut |_, _, _| {},
     );

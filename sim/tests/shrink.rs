@@ -34,10 +34,10 @@ fn shrinking_an_unshrunk_counterexample_finds_the_corpus_entry_and_is_one_minima
     let (grown, oracle) = grown_0004();
     let oracle = oracle.as_str();
     assert!(
-        shrink::find(&grown, oracle, model::exec::step).is_some(),
+        shrink::find(&grown, oracle, model::exec::step_with).is_some(),
         "the grown scenario still violates {oracle}"
     );
-    let shrunk = shrink::shrink(&grown, oracle, model::exec::step).expect("still violates");
+    let shrunk = shrink::shrink(&grown, oracle, model::exec::step_with).expect("still violates");
     let (before, after) = (size(&grown, 0), size(&shrunk.scenario, 0));
     assert_eq!(
         (before.actors, before.ops, before.bytes),
@@ -63,7 +63,7 @@ fn shrinking_an_unshrunk_counterexample_finds_the_corpus_entry_and_is_one_minima
                 smaller.actors.remove(a);
             }
             assert!(
-                shrink::find(&smaller, oracle, model::exec::step).is_none(),
+                shrink::find(&smaller, oracle, model::exec::step_with).is_none(),
                 "operation {k} of a{a} was not needed"
             );
         }

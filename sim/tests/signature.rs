@@ -50,8 +50,8 @@ fn violating_entries() -> Vec<corpus::Loaded> {
 fn entry_signature(loaded: &corpus::Loaded) -> Signature {
     let initial = loaded.scenario.build().expect("checked");
     let schedule = model::drive::parse_schedule(&loaded.entry.schedule).expect("checked");
-    let run = engine::replay(&initial, &schedule, model::exec::step).expect("applies");
-    signature::of(&initial, &run, model::exec::step).expect("violates")
+    let run = engine::replay(&initial, &schedule, model::exec::step_with).expect("applies");
+    signature::of(&initial, &run, model::exec::step_with).expect("violates")
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn signatures_name_the_kernel_step_and_the_operations() {
 
 /// Every violation of `oracle` over [`SEEDS`] random walks and as many PCT runs.
 fn refinds(initial: &model::state::State, oracle: &str) -> Vec<Execution> {
-    let step = model::exec::step;
+    let step = model::exec::step_with;
     let mut found = Vec::new();
     for seed in 0..SEEDS {
         let runs = [
@@ -148,7 +148,7 @@ fn an_entry_s_signature_is_what_the_re_finds_of_its_oracle_get() {
         let runs = refinds(&initial, &loaded.entry.oracle);
         let same = runs
             .iter()
-            .filter(|r| signature::of(&initial, r, model::exec::step).as_ref() == Some(&own))
+            .filter(|r| signature::of(&initial, r, model::exec::step_with).as_ref() == Some(&own))
             .count();
         let id = loaded.entry.id;
         figures.push(format!("{id:04}: {same}/{}", runs.len()));
@@ -162,7 +162,7 @@ fn an_entry_s_signature_is_what_the_re_finds_of_its_oracle_get() {
             "{id:04}: {same} of {} re-finds get `{own}`; the first: {:?}",
             runs.len(),
             runs.first()
-                .and_then(|r| signature::of(&initial, r, model::exec::step))
+                .and_then(|r| signature::of(&initial, r, model::exec::step_with))
                 .map(|s| s.to_string())
         );
     }

@@ -6,7 +6,7 @@
 //!   search keyed by both splits every state it reaches alike, and the engine's search (fast
 //!   fingerprint) visits as many states and meets the same violations, in order, within
 //!   [`BFS_TWIN_STATES`] states a scenario.
-//! - Quiet steps (no notes, no step names: [`model::notes`]) against traced ones: random
+//! - Quiet steps (no notes, no step names: [`exec::Trace::Off`]) against traced ones: random
 //!   walks with and without a kept trace take the same schedules to the same verdicts and
 //!   final states ([`WALK_SEEDS_EXAMPLE`] seeds an example, [`WALK_SEEDS_ENTRY`] an entry and
 //!   its stored schedule).
@@ -21,7 +21,7 @@ use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 use model::drive::ending;
-use model::exec::{self, Task};
+use model::exec::{self, Task, Trace};
 use model::state::State;
 use sim::engine::{self, Chooser, Execution, RandomWalk, ScheduleThenFirst};
 use sim::fingerprint::{fingerprint, fingerprint_slow};
@@ -83,7 +83,7 @@ fn reference_bfs(initial: &State, max_states: u64) -> Seen {
         }
         for task in runnable {
             let (mut next, mut watch) = (state.clone(), observer.clone());
-            let checked = engine::apply(exec::step, &mut next, task)
+            let checked = engine::apply(exec::step_with, &mut next, task, Trace::On)
                 .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
             if let Err(v) = checked {
                 seen.violations.push(verdict(&v));
@@ -115,7 +115,7 @@ fn engine_bfs(initial: &State, max_states: u64) -> Seen {
     let report = engine::bfs_budgeted(
         initial,
         (max_states, u64::MAX),
-        exec::step,
+        exec::step_with,
         &accept,
         &mut |_: &State, _: &[Task], _: Task| {},
     );
@@ -144,8 +144,8 @@ fn bfs_fast_fingerprint_matches_siphash_on_examples_and_corpus_4000_states_each(
 /// same schedule to the same end, verdict and final state. Returns the traced run's steps.
 fn quiet_matches_traced(initial: &State, chooser: &dyn Fn() -> Box<dyn Chooser>) -> usize {
     let mut checked = RunnableTwins(chooser());
-    let quiet = engine::execute(initial, &mut checked, exec::step, false);
-    let traced = engine::execute(initial, &mut *chooser(), exec::step, true);
+    let quiet = engine::execute(initial, &mut checked, exec::step_with, false);
+    let traced = engine::execute(initial, &mut *chooser(), exec::step_with, true);
     assert!(quiet.trace.is_empty());
     assert_eq!(quiet.schedule, traced.schedule);
     assert_eq!(quiet.end, traced.end);
@@ -206,14 +206,13 @@ fn untraced_step_writes_no_notes_and_changes_the_state_alike() {
     let (mut quiet, mut traced) = (initial.clone(), initial);
     let mut noted = 0;
     while let Some(&task) = exec::runnable(&traced).first() {
-        let q = model::notes::with_trace(false, || exec::step(&mut quiet, task)).expect("steps");
-        let t = exec::step(&mut traced, task).expect("steps");
+        let q = exec::step_with(&mut quiet, task, Trace::Off).expect("steps");
+        let t = exec::step_with(&mut traced, task, Trace::On).expect("steps");
         assert!(q.notes.is_empty() && q.step.is_empty(), "{task}: {q:?}");
         assert_eq!(t.step, t.pc.name());
         assert_eq!((q.task, q.pc, &q.hazard), (t.task, t.pc, &t.hazard));
         assert_eq!(quiet, traced);
         noted += t.notes.len();
     }
-    assert!(model::notes::traced(), "with_trace restores tracing");
     assert!(noted > 10, "the traced steps wrote notes: {noted}");
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use model::exec::{self, Event, Pc, StepError, Task};
+use model::exec::{self, Event, Pc, StepError, Task, Trace};
 use model::ops::CompletePc;
 use model::ops::OpResult;
 use model::state::State;
@@ -71,8 +71,8 @@ fn run_failed_aio(stepper: engine::Stepper) -> engine::Execution {
 
 /// Planted: a1's AIO event reports all its bytes, as if no bio of it had failed (the
 /// disk is unchanged): its completion then should have dropped the page.
-fn aio_reports_success(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn aio_reports_success(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if event.pc == Pc::DioComplete(CompletePc::KiComplete)
         && let OpResult::Write { event: Some(e), .. } = &mut state.actors[1].results[0]
     {
@@ -86,7 +86,7 @@ fn aio_reports_success(state: &mut State, task: Task) -> Result<Event, StepError
 /// write. The same run with the AIO reporting success is a violation.
 #[test]
 fn coherence_excuses_the_landed_data_of_a_failed_aio() {
-    let failed = run_failed_aio(exec::step);
+    let failed = run_failed_aio(exec::step_with);
     assert!(failed.violation.is_none(), "{:?}", failed.violation);
     let planted = run_failed_aio(aio_reports_success);
     let v = planted

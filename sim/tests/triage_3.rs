@@ -2,7 +2,7 @@
 
 mod common;
 
-use model::exec::{self, Event, Pc, StepError, Task};
+use model::exec::{self, Event, Pc, StepError, Task, Trace};
 use model::ops::{CompletePc, WritePc};
 use model::state::State;
 use sim::Scenario;
@@ -39,8 +39,8 @@ fn run(stepper: engine::Stepper) -> engine::Execution {
 
 /// Just before the AIO's `ki_complete`, `i_size` is back at its first value: page 1 is
 /// below it.
-fn restore_i_size(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn restore_i_size(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if event.pc == Pc::DioComplete(CompletePc::SyncCommitWait) {
         state.inodes[0].i_size = 9216;
     }
@@ -52,7 +52,7 @@ fn restore_i_size(state: &mut State, task: Task) -> Result<Event, StepError> {
 /// violation; the same page below `i_size` is one.
 #[test]
 fn coherence_after_a_direct_write_judges_below_i_size() {
-    let past = run(exec::step);
+    let past = run(exec::step_with);
     assert_eq!(past.state.inodes[0].i_size, 0);
     assert!(past.violation.is_none(), "{:?}", past.violation);
     let below = run(restore_i_size);
@@ -98,9 +98,13 @@ fn run_in_flight(schedule: &str, stepper: engine::Stepper) -> engine::Execution 
 }
 
 /// No direct write invalidates the page cache, before or after its I/O.
-fn no_invalidation_after_io(state: &mut State, task: Task) -> Result<Event, StepError> {
+fn no_invalidation_after_io(
+    state: &mut State,
+    task: Task,
+    trace: Trace,
+) -> Result<Event, StepError> {
     let before = state.inodes[0].pages.clone();
-    let event = exec::step(state, task)?;
+    let event = exec::step_with(state, task, trace)?;
     let after_io = [
         WritePc::DirectInvalidate,
         WritePc::DioDrop,
@@ -118,13 +122,13 @@ fn no_invalidation_after_io(state: &mut State, task: Task) -> Result<Event, Step
 /// drops stays a violation.
 #[test]
 fn coherence_after_a_direct_write_waits_for_a_direct_write_under_way() {
-    let at_complete = run_in_flight(IN_FLIGHT_SCHEDULE, exec::step);
+    let at_complete = run_in_flight(IN_FLIGHT_SCHEDULE, exec::step_with);
     assert!(
         at_complete.violation.is_none(),
         "{:?}",
         at_complete.violation
     );
-    let full = run_in_flight(IN_FLIGHT_FULL, exec::step);
+    let full = run_in_flight(IN_FLIGHT_FULL, exec::step_with);
     assert!(full.violation.is_none(), "{:?}", full.violation);
     let planted = run_in_flight(IN_FLIGHT_FULL, no_invalidation_after_io);
     let v = planted.violation.expect("write 3 leaves the stale page");

@@ -2,7 +2,7 @@
 //! having held `i_mutex` removed nothing (`ext4_punch_hole` returns its flush's error before
 //! taking it), both ways.
 
-use model::exec::{self, Event, StepError, Task};
+use model::exec::{self, Event, StepError, Task, Trace};
 use model::ops::OpResult;
 use model::state::{Data, State};
 use sim::Scenario;
@@ -59,8 +59,8 @@ fn run(schedule: &str, exact: bool, stepper: engine::Stepper) -> engine::Executi
 
 /// After the punch returned, page 0 holds block 0's initial data again (a punch whose zeros
 /// a later step undid).
-fn restore_initial(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn restore_initial(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if !state.actors[0].results.is_empty()
         && let Some(page) = state.inodes[0].pages.get_mut(&0)
     {
@@ -74,11 +74,11 @@ fn restore_initial(state: &mut State, task: Task) -> Result<Event, StepError> {
 /// returned still removed its range: the same data back after it is one.
 #[test]
 fn a_punch_failing_before_i_mutex_removes_nothing() {
-    let failed = run(FAILED, true, exec::step);
+    let failed = run(FAILED, true, exec::step_with);
     assert_eq!(failed.state.actors[0].results[0], OpResult::Failed(-5));
     assert!(failed.violation.is_none(), "{:?}", failed.violation);
 
-    let landed = run(LANDED, false, exec::step);
+    let landed = run(LANDED, false, exec::step_with);
     assert_eq!(landed.state.actors[0].results[0], OpResult::Done);
     assert!(landed.violation.is_none(), "{:?}", landed.violation);
 
@@ -135,7 +135,7 @@ fn an_exhaustive_search_of_the_failed_flush_dio_scenario_finds_no_violation() {
     let state = scenario.model().build().expect("it builds");
     let schedule =
         model::drive::parse_schedule("a0 a0 a0 a0 a1 a1 e2 w3 a1 a1").expect("a schedule");
-    let stored = engine::replay(&state, &schedule, exec::step).expect("the schedule applies");
+    let stored = engine::replay(&state, &schedule, exec::step_with).expect("the schedule applies");
     assert_eq!(stored.state.actors[1].results[0], OpResult::Failed(-5));
     assert!(stored.violation.is_none(), "{:?}", stored.violation);
     scenario.check().exhaustive().assert_holds();

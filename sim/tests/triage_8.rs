@@ -1,7 +1,7 @@
 //! Triage of the patched hunt's classes (helper 8): writeback's conversion of an unwritten
 //! extent without dioread_nolock puts the inode on the transaction's ordered list, both ways.
 
-use model::exec::{self, Event, StepError, Task};
+use model::exec::{self, Event, StepError, Task, Trace};
 use model::state::State;
 use sim::Scenario;
 use sim::engine;
@@ -49,8 +49,8 @@ fn replay(schedule: &str, stepper: engine::Stepper) -> Result<engine::Execution,
 }
 
 /// The 4.4 model before the fix: writeback's conversion left the inode off the ordered list.
-fn unordered_conversion(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn unordered_conversion(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     state.inodes[0].ordered = false;
     Ok(event)
 }
@@ -62,13 +62,13 @@ fn unordered_conversion(state: &mut State, task: Task) -> Result<Event, StepErro
 /// waits for b3 at its `Flush` stage.
 #[test]
 fn writeback_conversion_orders_the_data_before_the_commit() {
-    let flushed = replay("a0 a0 a0 a0 a0 a0", exec::step).expect("the flush applies");
+    let flushed = replay("a0 a0 a0 a0 a0 a0", exec::step_with).expect("the flush applies");
     assert!(
         flushed.state.inodes[0].ordered,
         "the converting writeback files the inode"
     );
     assert!(flushed.violation.is_none(), "{:?}", flushed.violation);
-    let at = replay(SCHEDULE, exec::step).expect_err("the commit waits for b3");
+    let at = replay(SCHEDULE, exec::step_with).expect_err("the commit waits for b3");
     assert_eq!(at, 11, "the commit record (w4's Flush stage) waits");
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use model::exec::{self, Event, StepError, Task};
+use model::exec::{self, Event, StepError, Task, Trace};
 use model::state::State;
 use sim::Scenario;
 use sim::engine;
@@ -69,9 +69,9 @@ fn replay(stepper: engine::Stepper) -> engine::Execution {
 
 /// The old model: `zero_block_range` skipped any block whose extent was not Written, so
 /// the punch left page 2 as it was.
-fn skip_unwritten_zeroing(state: &mut State, task: Task) -> Result<Event, StepError> {
+fn skip_unwritten_zeroing(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
     let pages = state.inodes[0].pages.clone();
-    let event = exec::step(state, task)?;
+    let event = exec::step_with(state, task, trace)?;
     if event
         .notes
         .iter()
@@ -89,7 +89,7 @@ fn skip_unwritten_zeroing(state: &mut State, task: Task) -> Result<Event, StepEr
 /// returns zeros, not the punched write's data.
 #[test]
 fn punch_zeroes_a_mapped_buffer_over_an_unwritten_extent() {
-    let done = replay(exec::step);
+    let done = replay(exec::step_with);
     assert!(done.violation.is_none(), "{:?}", done.violation);
     let ino = &done.state.inodes[0];
     let page = ino.pages.get(&2).expect("page 2 stays cached");

@@ -66,7 +66,7 @@ const SCHEDULE: &str = "a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1 a1
 /// `-EIO` from its failed bio.
 #[test]
 fn the_aio_s_event_is_its_own_success_and_the_failed_bio_is_another_write_s() {
-    let run = common::replay_toml(STALE_PAGE, SCHEDULE, model::exec::step);
+    let run = common::replay_toml(STALE_PAGE, SCHEDULE, model::exec::step_with);
     let v = run.violation.as_ref().expect("a1's write is lost");
     assert_eq!(v.oracle.name(), "durability");
     let result = |actor: usize| match run.state.actors[actor].results[0] {
@@ -94,7 +94,7 @@ fn the_aio_s_event_is_its_own_success_and_the_failed_bio_is_another_write_s() {
 fn without_bio_errors_the_scenario_shows_only_the_aio_s_own_flush() {
     let toml = STALE_PAGE.replace("bio_errors = true", "bio_errors = false");
     let initial = initial_of(&toml);
-    let step = model::exec::step;
+    let step = model::exec::step_with;
     let mut found = 0;
     for seed in 0..200 {
         for run in [
@@ -131,7 +131,7 @@ fn the_class_shows_on_4_4_121_without_patches() {
         .collect::<Vec<_>>()
         .join("\n");
     let initial = initial_of(&toml);
-    let step = model::exec::step;
+    let step = model::exec::step_with;
     let found = (0..200).any(|seed| {
         [
             engine::execute(&initial, &mut RandomWalk::new(seed), step, false),

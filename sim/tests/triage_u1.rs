@@ -2,7 +2,7 @@
 //! later write replaced in the page cache is lost with that page when its writeback bio
 //! fails, both ways.
 
-use model::exec::{self, Event, StepError, Task};
+use model::exec::{self, Event, StepError, Task, Trace};
 use model::state::{Data, State};
 use sim::Scenario;
 use sim::engine;
@@ -33,7 +33,7 @@ fn a_write_replaced_in_the_page_is_lost_with_the_pages_failed_bio() {
             .build()
             .expect("it builds");
         let schedule = model::drive::parse_schedule(schedule).expect("a schedule");
-        let run = engine::replay(&state, &schedule, exec::step).expect("the schedule applies");
+        let run = engine::replay(&state, &schedule, exec::step_with).expect("the schedule applies");
         assert!(run.violation.is_none(), "{n}: {:?}", run.violation);
     }
 }
@@ -98,8 +98,12 @@ const LANDED_SCHEDULE: &str = "a0 a0 a0 a0 a0 b2 a0 a0 a0 a1 a1 a1 a1 a1 e4 a1";
 
 /// Planted: the failed bio takes the disk back to the file's first contents, losing what
 /// write 1's own bio landed, and the (clean) page is evicted, so a read sees the disk.
-fn failure_loses_landed_data(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn failure_loses_landed_data(
+    state: &mut State,
+    task: Task,
+    trace: Trace,
+) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if matches!(task, Task::BioError(_)) {
         state.disk.sectors[0] = Data::Initial { inode: 0, lblk: 0 };
         state.inodes[0].pages.clear();
@@ -120,7 +124,7 @@ fn a_landed_write_is_not_lost_to_a_later_failed_bio() {
         let schedule = model::drive::parse_schedule(LANDED_SCHEDULE).expect("a schedule");
         engine::replay(&state, &schedule, stepper).expect("the schedule applies")
     };
-    let legal = run(exec::step);
+    let legal = run(exec::step_with);
     assert!(legal.violation.is_none(), "{:?}", legal.violation);
     let planted = run(failure_loses_landed_data);
     let v = planted.violation.expect("write 1 is gone from the disk");

@@ -3,7 +3,7 @@
 
 mod common;
 
-use model::exec::{self, Event, Pc, StepError, Task};
+use model::exec::{self, Event, Pc, StepError, Task, Trace};
 use model::ops::CommitPc;
 use model::state::State;
 use sim::Scenario;
@@ -40,8 +40,8 @@ fn run(schedule: &str, stepper: engine::Stepper) -> engine::Execution {
 
 /// Planted: page 2's buffer loses `BH_Unwritten` once its extent is written, as if
 /// `ext4_writepage` judged the extent.
-fn clear_bh_unwritten(state: &mut State, task: Task) -> Result<Event, StepError> {
-    let event = exec::step(state, task)?;
+fn clear_bh_unwritten(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let event = exec::step_with(state, task, trace)?;
     if event.pc == Pc::Commit(CommitPc::Switch) {
         state.inodes[0]
             .pages
@@ -57,7 +57,7 @@ fn clear_bh_unwritten(state: &mut State, task: Task) -> Result<Event, StepError>
 /// the page, a1's flush finds it clean, and its O_SYNC write is not durable.
 #[test]
 fn the_commit_does_not_write_a_page_with_an_unwritten_buffer() {
-    let fixed = run(SCHEDULE, exec::step);
+    let fixed = run(SCHEDULE, exec::step_with);
     assert!(fixed.violation.is_none(), "{:?}", fixed.violation);
     // The hunt's schedule: a1 then waits for transaction 1, which its flush did not touch.
     let planted = run(&format!("{SCHEDULE} a1"), clear_bh_unwritten);

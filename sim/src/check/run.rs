@@ -156,7 +156,7 @@ impl Check {
                 states: EXHAUSTIVE_STATES,
             },
             seed: 0,
-            stepper: model::exec::step,
+            stepper: model::exec::step_with,
             modified: false,
             corpus_dir: None,
         }
@@ -221,8 +221,9 @@ impl Check {
         self
     }
 
-    /// Steps a modified model (a planted bug: a broken copy of `model::exec::step`). A
-    /// report's replay line still runs the real model, and nothing is persisted.
+    /// Steps a modified model (a planted bug: a broken copy of `model::exec::step_with` that
+    /// passes the `Trace` it is given on). A report's replay line still runs the real model,
+    /// and nothing is persisted.
     pub fn stepper(mut self, stepper: Stepper) -> Self {
         self.stepper = stepper;
         self.modified = true;
