@@ -463,8 +463,10 @@ impl<B: Backend> World<B> {
     fn apply(&self, shared: &mut Shared, task: Task) -> Result<(), Failed> {
         let before = exec::runnable(&shared.state);
         let state = &mut shared.state;
+        // Untraced, as our own engines step when they keep no trace: the event only feeds
+        // the oracles, and a finding's trace comes from replaying its schedule.
         let stepped =
-            panic::catch_unwind(AssertUnwindSafe(|| (self.stepper)(state, task, Trace::On)));
+            panic::catch_unwind(AssertUnwindSafe(|| (self.stepper)(state, task, Trace::Off)));
         shared.schedule.push(task);
         STEPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let event = match stepped {
