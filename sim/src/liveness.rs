@@ -62,8 +62,9 @@ pub const LIVENESS_STATES_DEFAULT: usize = 1_000_000;
 /// whose fairness it repairs; more tasks than this is beyond any scenario's size).
 pub const FAIR_DETOURS_MAX: usize = 64;
 
-/// Canonical renumbering of the live object identifiers, in their order.
-fn renumbering(state: &State) -> HashMap<ObjId, ObjId> {
+/// The live object identifiers, sorted without repeats: the canonical renumbering gives each
+/// its rank ([`crate::symmetry::rank`]).
+fn live_ids(state: &State) -> Vec<ObjId> {
     let mut live: Vec<ObjId> = (state.bios.keys())
         .chain(state.dios.keys())
         .chain(state.io_ends.keys())
@@ -72,22 +73,13 @@ fn renumbering(state: &State) -> HashMap<ObjId, ObjId> {
         .collect();
     live.sort_unstable();
     live.dedup();
-    live.iter()
-        .enumerate()
-        .map(|(rank, &id)| (id, rank as ObjId + 1))
-        .collect()
+    live
 }
 
 /// `task` under the renumbering of `state` (actors keep their numbers).
 pub fn canonical_task(state: &State, task: Task) -> Task {
-    let map = renumbering(state);
-    let to = |id: ObjId| map.get(&id).copied().unwrap_or(0);
-    match task {
-        Task::Actor(a) => Task::Actor(a),
-        Task::Bio(id) => Task::Bio(to(id)),
-        Task::BioError(id) => Task::BioError(to(id)),
-        Task::Work(id) => Task::Work(to(id)),
-    }
+    let live = live_ids(state);
+    crate::symmetry::rename_task(task, |id| crate::symmetry::rank(&live, id))
 }
 
 /// Renumbers the live bios, dios, io_ends and work items 1, 2, … in their order, and every
@@ -95,8 +87,8 @@ pub fn canonical_task(state: &State, task: Task) -> Task {
 /// already gone becomes 0 (no object has it).
 pub fn canonicalize(state: &mut State) {
     let delta = shift_journal(state);
-    let map = renumbering(state);
-    crate::symmetry::rename_objects(state, |id| map.get(&id).copied().unwrap_or(0));
+    let live = live_ids(state);
+    crate::symmetry::rename_objects(state, |id| crate::symmetry::rank(&live, id));
     for work in state.work.values_mut() {
         if let Work::DioComplete { tid, .. } = work {
             shift_tid(tid, delta);
@@ -109,7 +101,7 @@ pub fn canonicalize(state: &mut State) {
             Frame::Idle => {}
         }
     }
-    state.next_id = map.len() as ObjId;
+    state.next_id = live.len() as ObjId;
 }
 
 /// Counts the journal's transactions from the last one committed: `j_commit_sequence`
