@@ -7,21 +7,31 @@
 //! same step, and the same final state: with 7 such examples and 37 entries, 81,137
 //! executions under each observer. And the comparison can fail: a deliberately wrong skip
 //! ([`Checking::WrongSkipForTests`], which looks only at the block maps) gives another
-//! verdict on at least one corpus entry (11,137 executions of the entries under it).
+//! verdict on at least one corpus entry (11,137 executions of the entries under it), and so
+//! does a wrong skip of the history's bio bookkeeping ([`Checking::WrongBioSkipForTests`]).
+//!
+//! The history's bookkeeping is compared more closely too: over [`WALK_SEEDS_HISTORY`]
+//! random walks of every example and corpus entry, the two observers' records of the run
+//! (postcard-encoded) are equal after every step, and each wrong skip of that bookkeeping
+//! (the bios in flight, [`Checking::WrongBioSkipForTests`]; the blocks dirty under direct
+//! I/O, [`Checking::WrongDirtySkipForTests`], which no verdict of the corpus shows) makes
+//! them differ somewhere.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
-use model::exec::Task;
+use model::exec::{Task, Trace};
 use model::state::State;
 use sim::engine::{Chooser, Execution, RandomWalk, ScheduleThenFirst, execute_checking};
-use sim::oracle::Checking;
+use sim::oracle::{Checking, Observer};
 
 /// Random-walk seeds per example scenario, each walked under both observers.
 const WALK_SEEDS_EXAMPLE: u64 = 10_000;
 /// Random-walk seeds per corpus entry (besides its stored schedule).
 const WALK_SEEDS_ENTRY: u64 = 300;
+/// Random-walk seeds per scenario whose observers' records are compared after every step.
+const WALK_SEEDS_HISTORY: u64 = 100;
 
 /// Every example scenario (but one whose actors repeat forever) and every corpus entry with
 /// its stored schedule, in name order.
@@ -138,22 +148,95 @@ fn incremental_oracles_match_checking_every_step() {
 }
 
 #[test]
-fn the_twin_test_catches_a_wrong_skip() {
-    let mut first = None;
-    let mut differ = 0;
-    for (path, initial, schedule) in scenarios().into_iter().filter(|s| s.2.is_some()) {
-        differ += differences(
-            &path,
-            &initial,
-            &schedule,
-            WALK_SEEDS_ENTRY,
-            Checking::WrongSkipForTests,
-            &mut first,
+fn the_twin_test_catches_each_wrong_skip() {
+    let entries: Vec<_> = scenarios().into_iter().filter(|s| s.2.is_some()).collect();
+    for wrong in [Checking::WrongSkipForTests, Checking::WrongBioSkipForTests] {
+        let mut first = None;
+        let mut differ = 0;
+        for (path, initial, schedule) in &entries {
+            differ += differences(path, initial, schedule, WALK_SEEDS_ENTRY, wrong, &mut first);
+        }
+        assert!(differ > 0, "no corpus entry tells {wrong:?} apart");
+        eprintln!(
+            "{wrong:?} differs in {differ} executions; first: {}",
+            first.expect("one")
         );
     }
-    assert!(differ > 0, "no corpus entry tells the wrong skip apart");
-    eprintln!(
-        "the wrong skip differs in {differ} executions; first: {}",
-        first.expect("one")
+}
+
+/// The first step of `initial`'s random walk from `seed` after which an observer checking as
+/// `checking` holds another record of the run than one under [`Checking::Every`], or gives
+/// another verdict (`None`: the same all the way).
+fn history_difference(initial: &State, seed: u64, checking: Checking) -> Option<usize> {
+    let mut state = initial.clone();
+    let mut twin = Observer::checking(initial, checking);
+    let mut slow = Observer::checking(initial, Checking::Every);
+    let mut walk = RandomWalk::new(seed);
+    for step in 0..model::limits::STEPS_MAX {
+        let runnable = model::exec::runnable(&state);
+        if runnable.is_empty() {
+            return None;
+        }
+        let task = walk.choose(&state, &runnable);
+        let stepped = sim::engine::apply(model::exec::step_with, &mut state, task, Trace::Off);
+        let Ok(Ok(event)) = stepped else { return None };
+        let (a, b) = (
+            twin.after_step(&state, &event),
+            slow.after_step(&state, &event),
+        );
+        let encode = |o: &Observer| postcard::to_allocvec(o.history()).expect("encodes");
+        if a != b || encode(&twin) != encode(&slow) {
+            return Some(step);
+        }
+        if a.is_err() {
+            return None;
+        }
+    }
+    None
+}
+
+/// Scenarios and walks where the records of the run differ between `checking` and
+/// [`Checking::Every`] at some step.
+fn history_differences(checking: Checking) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, initial, _) in scenarios() {
+        for seed in 0..WALK_SEEDS_HISTORY {
+            if let Some(step) = history_difference(&initial, seed, checking) {
+                out.push(format!("{} seed {seed} step {step}", path.display()));
+            }
+        }
+    }
+    out
+}
+
+/// What the observer keeps of the run (the bios in flight, the blocks dirty under direct
+/// I/O, and the rest of its history) is the same, after every step, whether it skips the
+/// work its inputs make needless or not: a skip may not even change what a later check
+/// would read.
+#[test]
+fn incremental_history_matches_every_step() {
+    let differ = history_differences(Checking::Incremental);
+    assert!(
+        differ.is_empty(),
+        "{} walks differ: {:?}",
+        differ.len(),
+        differ.first()
     );
+}
+
+/// The step-by-step comparison catches each wrong skip of the history's bookkeeping.
+#[test]
+fn the_history_comparison_catches_each_wrong_skip() {
+    for wrong in [
+        Checking::WrongBioSkipForTests,
+        Checking::WrongDirtySkipForTests,
+    ] {
+        let differ = history_differences(wrong);
+        assert!(!differ.is_empty(), "no walk tells {wrong:?} apart");
+        eprintln!(
+            "{wrong:?}: {} walks differ; first: {}",
+            differ.len(),
+            differ[0]
+        );
+    }
 }

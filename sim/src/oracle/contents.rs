@@ -162,16 +162,30 @@ fn reads_now(state: &State, inode: InodeIx, offset: u64) -> (bool, bool) {
 /// `no-stale-exposure` over everything a buffered or a direct read would return now. As
 /// [`check_exposure_simple`], offset after offset in the same order (mapped blocks, then
 /// cached pages), but each offset once (an offset that comes again has the same verdict,
-/// which already passed) and a direct view the same as the buffered view just judged is not
-/// judged again ([`exposure`] depends on the value, not on who reads it). The first
-/// violation is the same, with the same message.
+/// which already passed), a direct view the same as the buffered view just judged is not
+/// judged again ([`exposure`] depends on the value, not on who reads it), the disk read
+/// through the extent being walked (no block-map lookup an offset) and each page looked up
+/// once a run of offsets in it. The first violation is the same, with the same message.
 pub fn check_exposure(h: &History, state: &State) -> Result<(), Violation> {
     let g = state.geometry;
     let sector = g.sectorsize() as usize;
     for (inode, ino) in state.inodes.iter().enumerate() {
+        let reads = Reads::of(state, inode);
         for e in &ino.map.extents {
+            let mut pages = PageCursor::default();
             for offset in (e.lblk << g.blkbits..e.end() << g.blkbits).step_by(sector) {
-                check_offset(h, state, inode, offset)?;
+                if offset >= ino.i_size {
+                    break;
+                }
+                let disk = match e.state {
+                    ExtentState::Written => {
+                        let pblk = e.pblk + ((offset >> g.blkbits) - e.lblk) as u32;
+                        state.disk.sectors[state.psector(pblk, offset) as usize]
+                    }
+                    ExtentState::Unwritten => Data::Zero,
+                };
+                let page = pages.get(ino, offset >> g.page_bits);
+                check_offset(h, (state, inode, offset), page, disk, reads)?;
             }
         }
         let mapped = |offset: u64| {
@@ -181,10 +195,13 @@ pub fn check_exposure(h: &History, state: &State) -> Result<(), Violation> {
                 .iter()
                 .any(|e| e.lblk <= lblk && lblk < e.end())
         };
-        for &index in ino.pages.keys() {
+        for (&index, page) in ino.pages.iter() {
             for offset in (index << g.page_bits..(index + 1) << g.page_bits).step_by(sector) {
+                if offset >= ino.i_size {
+                    break;
+                }
                 if !mapped(offset) {
-                    check_offset(h, state, inode, offset)?;
+                    check_offset(h, (state, inode, offset), Some(page), Data::Zero, reads)?;
                 }
             }
         }
@@ -192,24 +209,72 @@ pub fn check_exposure(h: &History, state: &State) -> Result<(), Violation> {
     Ok(())
 }
 
-/// [`check_exposure`] at one offset of interest.
-fn check_offset(h: &History, state: &State, inode: InodeIx, offset: u64) -> Result<(), Violation> {
-    if offset >= state.inodes[inode].i_size {
-        return Ok(());
+/// What [`reads_now`] reads of an inode, once for all its offsets.
+#[derive(Clone, Copy)]
+struct Reads {
+    /// `mapping->invalidate_lock` is held for write.
+    invalidate_writer: bool,
+    /// A direct read waits for `i_mutex`, which is held.
+    direct_waits: bool,
+}
+
+impl Reads {
+    fn of(state: &State, inode: InodeIx) -> Reads {
+        let ino = &state.inodes[inode];
+        let locked_path = !state.should_dioread_nolock(inode) || ino.state_dioread_lock;
+        Reads {
+            invalidate_writer: ino.invalidate_lock.writer,
+            direct_waits: locked_path && ino.i_mutex.is_some(),
+        }
     }
-    // `visible` and `direct_view` with one page lookup: a direct read differs from a
-    // buffered one only at a clean cached page, where it reads the disk.
+
+    /// [`reads_now`] at an offset whose page is `cached` or not.
+    fn now(self, cached: bool) -> (bool, bool) {
+        if !self.invalidate_writer {
+            return (true, true);
+        }
+        (cached, !self.direct_waits)
+    }
+}
+
+/// The page of the offsets walked in order: looked up again only when the page index moves.
+#[derive(Default)]
+struct PageCursor<'s> {
+    index: Option<u64>,
+    page: Option<&'s model::state::Page>,
+}
+
+impl<'s> PageCursor<'s> {
+    fn get(&mut self, ino: &'s model::state::Inode, index: u64) -> Option<&'s model::state::Page> {
+        if self.index != Some(index) {
+            self.index = Some(index);
+            self.page = ino.pages.get(&index);
+        }
+        self.page
+    }
+}
+
+/// [`check_exposure`] at one offset of interest below `i_size`, whose cached page is `page`
+/// and whose disk contents through the block map are `disk`.
+fn check_offset(
+    h: &History,
+    (state, inode, offset): (&State, InodeIx, u64),
+    page: Option<&model::state::Page>,
+    disk: Data,
+    reads: Reads,
+) -> Result<(), Violation> {
+    // `visible` and `direct_view`: a direct read differs from a buffered one only at a clean
+    // cached page, where it reads the disk.
     let g = state.geometry;
-    let page = state.inodes[inode].pages.get(&(offset >> g.page_bits));
     let buffered = match page {
         Some(page) => page.data[((offset & (g.pagesize() - 1)) >> g.sector_bits) as usize],
-        None => on_disk(state, inode, offset),
+        None => disk,
     };
     let direct = match page {
-        Some(page) if page.dirty == 0 && page.writeback == 0 => on_disk(state, inode, offset),
+        Some(page) if page.dirty == 0 && page.writeback == 0 => disk,
         _ => buffered,
     };
-    let (buffered_runs, direct_runs) = reads_now(state, inode, offset);
+    let (buffered_runs, direct_runs) = reads.now(page.is_some());
     let judge_direct = direct_runs && !(buffered_runs && direct == buffered);
     let views = [
         (buffered, "a read", buffered_runs),

@@ -12,6 +12,10 @@
 //! - `limits` ([`super::protocol::check_limits`]): the geometry, and each inode's `i_size`,
 //!   extent flag and block map.
 //!
+//! The history's bio bookkeeping (`History::note_bios`) skips the same way: when the bios in
+//! flight are the recorded ones (the same ids) nothing is new or gone, and the set of dirty
+//! blocks under direct I/O is rebuilt only when it no longer holds what a rebuild would give.
+//!
 //! [`Checking::Every`] keeps the simple path, every check after every step, as the slow twin
 //! (`sim/tests/oracle_twins.rs` runs both and demands the same verdicts at the same steps).
 
@@ -35,6 +39,15 @@ pub enum Checking {
     /// history they read too.
     #[doc(hidden)]
     WrongSkipForTests,
+    /// Wrong on purpose: as [`Checking::Incremental`], but the history takes the bios in
+    /// flight for the recorded ones whenever the oldest bio in flight is the same, missing
+    /// bios submitted after it.
+    #[doc(hidden)]
+    WrongBioSkipForTests,
+    /// Wrong on purpose: as [`Checking::Incremental`], but the history never rebuilds its set
+    /// of dirty blocks under direct I/O while a direct I/O bio stays in flight.
+    #[doc(hidden)]
+    WrongDirtySkipForTests,
 }
 
 /// What the exposure and limits checks read of the state.

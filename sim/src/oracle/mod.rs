@@ -188,6 +188,12 @@ impl Observer {
         }
     }
 
+    /// The record of the run so far (for the twin tests, which compare two observers' records
+    /// step by step).
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
     /// What the oracles still need of the run so far, with step numbers replaced by their
     /// ranks: two paths to one state with the same order of events look alike (for the
     /// visited set of the breadth-first search).
@@ -207,7 +213,7 @@ impl Observer {
             protocol::check_range(h, state, tag)?;
         }
         blocks::check_rewrites(h, state, event)?;
-        h.note_bios(state, event);
+        h.note_bios(state, event, self.memo.checking());
         h.note_conversions(state);
         for finished in h.note_finished(state) {
             self.finished(state, finished)?;
