@@ -13,6 +13,7 @@ use model::include::fs::errno;
 use model::ops::{Frame, Op, OpResult};
 use model::patches::Patch;
 use model::state::{BioOwner, Data, InodeIx, ObjId, State};
+use model::vec_map::VecMap;
 
 use super::contents::{on_disk, sectors_of_interest, visible};
 use super::memo::Checking;
@@ -225,7 +226,7 @@ pub struct History {
     /// `j_commit_sequence` after the previous step.
     pub tid: u32,
     /// Every write of every program, by tag.
-    pub writes: BTreeMap<u8, WriteRecord>,
+    pub writes: VecMap<u8, WriteRecord>,
     /// Truncates and punches of the current epoch.
     pub zero_makers: Vec<ZeroMaker>,
     /// Per actor: when its current operation started.
@@ -233,9 +234,9 @@ pub struct History {
     /// Per actor: results already handled.
     results_seen: Vec<usize>,
     /// Bios in flight, as first seen.
-    pub bios: BTreeMap<ObjId, BioRecord>,
+    pub bios: VecMap<ObjId, BioRecord>,
     /// Flagged io_ends with a known range, as first seen.
-    pub conversions: BTreeMap<ObjId, Conversion>,
+    pub conversions: VecMap<ObjId, Conversion>,
     /// What the bios to `(inode, offset)` that failed (`-EIO`) since the last one that landed
     /// there carried: the disk got none of it. A later bio that lands there clears it.
     pub failed: BTreeMap<(InodeIx, u64), BTreeSet<Data>>,
@@ -258,7 +259,7 @@ pub struct History {
 impl History {
     /// The record of a run starting at `initial`.
     pub fn new(initial: &State) -> History {
-        let mut writes = BTreeMap::new();
+        let mut writes = VecMap::new();
         for (a, actor) in initial.actors.iter().enumerate() {
             for (op, what) in actor.program.iter().enumerate() {
                 if let Op::Write(w) = what {
@@ -291,8 +292,8 @@ impl History {
             zero_makers: Vec::new(),
             op_start: vec![None; actors],
             results_seen: vec![0; actors],
-            bios: BTreeMap::new(),
-            conversions: BTreeMap::new(),
+            bios: VecMap::new(),
+            conversions: VecMap::new(),
             failed: BTreeMap::new(),
             lost: BTreeSet::new(),
             landed: BTreeMap::new(),

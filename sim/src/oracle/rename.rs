@@ -11,8 +11,8 @@ impl Observer {
     /// [`crate::symmetry::visit_objects`] does the state's).
     pub fn visit_objects(&mut self, f: &mut impl FnMut(&mut ObjId)) {
         let h = &mut self.history;
-        let mut bios = std::mem::take(&mut h.bios);
-        h.bios = std::iter::from_fn(|| bios.pop_first())
+        h.bios = std::mem::take(&mut h.bios)
+            .into_iter()
             .map(|(mut id, mut record)| {
                 if let Some(io_end) = &mut record.io_end {
                     f(io_end);
@@ -27,10 +27,14 @@ impl Observer {
     }
 }
 
-/// `map` with its keys rewritten by `f`.
-fn rekey<V>(map: &mut std::collections::BTreeMap<ObjId, V>, f: &mut impl FnMut(&mut ObjId)) {
-    let mut old = std::mem::take(map);
-    *map = std::iter::from_fn(|| old.pop_first())
+/// `map` with its keys rewritten by `f` (a `BTreeMap` or a `VecMap`: taken apart in key
+/// order and collected again).
+fn rekey<M, V>(map: &mut M, f: &mut impl FnMut(&mut ObjId))
+where
+    M: Default + IntoIterator<Item = (ObjId, V)> + FromIterator<(ObjId, V)>,
+{
+    *map = std::mem::take(map)
+        .into_iter()
         .map(|(mut id, v)| {
             f(&mut id);
             (id, v)
