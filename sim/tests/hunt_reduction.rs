@@ -60,9 +60,11 @@ fn scenario(path: &str) -> model::scenario::Scenario {
     sim::scenario_file::load(&repository(path)).expect("the example loads")
 }
 
-/// What a hunt's result says, but for its milliseconds: totals, and each class's signature,
-/// count, first case and schedule.
-fn verdict(r: &HuntResult) -> (u64, u64, u64, Vec<(String, u64, u64, String)>) {
+/// A class as compared: its signature, count, first case and that case's schedule.
+type ClassSeen = (String, u64, u64, String);
+
+/// What a hunt's result says, but for its milliseconds: totals, and each class.
+fn verdict(r: &HuntResult) -> (u64, u64, u64, Vec<ClassSeen>) {
     let classes = r.classes.iter().map(|c| {
         let run = c.first.found.as_ref().expect("a class has its execution");
         let schedule = sim::corpus::schedule_text(run);
