@@ -162,11 +162,12 @@ struct RunArgs {
     #[arg(long)]
     exact: bool,
     /// Search for a starvation lasso instead (actors may `repeat = "forever"`); with
-    /// --schedule "STEM cycle: CYCLE", replay that lasso.
+    /// --schedule "STEM cycle: CYCLE", replay that lasso; with a schedule without `cycle:`,
+    /// replay a path (to a model assertion the search found).
     #[arg(long, requires = "file", conflicts_with_all = ["swarm", "exact"])]
     liveness: bool,
-    /// With --liveness: write the lasso found to this file (`writeiter replay` and
-    /// `writeiter explain` read it).
+    /// With --liveness: write the lasso (or the path to a model assertion) found to this
+    /// file (`writeiter replay` and `writeiter explain` read it).
     #[arg(long, value_name = "OUT", requires = "liveness")]
     write: Option<PathBuf>,
     /// With --liveness: canonical states the search visits at most.
