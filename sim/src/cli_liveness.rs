@@ -154,8 +154,8 @@ fn replay_schedule(
     Ok(print_replay(&replayed, &cycle, out))
 }
 
-/// Prints the model assertion the search met: its violation line, the replay line, the path
-/// replayed; stores it with `--write`. Exit 1.
+/// Prints the model assertion the search met: its violation line, its class (signature),
+/// the replay line, the path replayed; stores it with `--write`. Exit 1.
 fn report_assertion(
     looping: &scenario_file::Looping,
     how: &LivenessRun<'_>,
@@ -164,6 +164,8 @@ fn report_assertion(
 ) -> Result<ExitCode, String> {
     let schedule = assertion.schedule();
     let _ = writeln!(out, "VIOLATION {}", assertion.violation);
+    let signature = &assertion.signature;
+    let _ = writeln!(out, "class: signature {} {signature}", signature.id());
     let _ = writeln!(
         out,
         "replay: {}",

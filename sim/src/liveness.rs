@@ -275,6 +275,8 @@ pub struct Assertion {
     pub path: Vec<Task>,
     /// The violation ([`crate::oracle::Oracle::ModelAssertion`]).
     pub violation: Violation,
+    /// Its class ([`crate::signature::of_model_assertion`]).
+    pub signature: crate::signature::Signature,
 }
 
 impl Assertion {
@@ -335,7 +337,12 @@ fn explore(
                     // numbered in the order the queue holds them.
                     let mut path = stem_to(&graph, graph.edges.len() as u32);
                     path.push(task);
-                    graph.assertion = Some(Assertion { path, violation });
+                    let signature = crate::signature::of_model_assertion(&state, task);
+                    graph.assertion = Some(Assertion {
+                        path,
+                        violation,
+                        signature,
+                    });
                     return Ok(graph);
                 }
             }

@@ -92,6 +92,11 @@ fn a_model_assertion_in_the_liveness_search_is_a_finding_that_replays() {
     );
     let finding = format!("VIOLATION model-assertion: a1's step panicked: {PLANTED} (actors a1)");
     assert_eq!(lines[2], finding, "the finding line first:\n{text}");
+    let class = "model-assertion@model-step | punch";
+    assert!(
+        lines[3].starts_with("class: signature ") && lines[3].ends_with(class),
+        "its class next:\n{text}"
+    );
     let path = schedule_of(&text);
     assert!(!path.contains("cycle:"), "a path, not a lasso: {path}");
     assert!(
