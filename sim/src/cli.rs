@@ -162,11 +162,12 @@ struct RunArgs {
     #[arg(long)]
     exact: bool,
     /// Search for a starvation lasso instead (actors may `repeat = "forever"`); with
-    /// --schedule "STEM cycle: CYCLE", replay that lasso.
+    /// --schedule "STEM cycle: CYCLE", replay that lasso; with a schedule without `cycle:`,
+    /// replay a path (to a model assertion the search found).
     #[arg(long, requires = "file", conflicts_with_all = ["swarm", "exact"])]
     liveness: bool,
-    /// With --liveness: write the lasso found to this file (`writeiter replay` and
-    /// `writeiter explain` read it).
+    /// With --liveness: write the lasso (or the path to a model assertion) found to this
+    /// file (`writeiter replay` and `writeiter explain` read it).
     #[arg(long, value_name = "OUT", requires = "liveness")]
     write: Option<PathBuf>,
     /// With --liveness: canonical states the search visits at most.
@@ -307,8 +308,24 @@ struct HuntArgs {
     /// and sizes (the same on every machine); a search that reaches it stops and says so.
     #[arg(long, value_name = "MB", default_value_t = crate::hunt::BFS_MAX_MB, value_parser = clap::value_parser!(u64).range(1..=MAX_MB_MAX))]
     max_mb: u64,
+    /// Partial-order reduction of the depth-first and breadth-first cases, as `writeiter
+    /// search --reduction` (`none`: the hunt's own unreduced searches); random and PCT cases
+    /// ignore it. Our simulator only.
+    #[arg(long, value_name = "none|sleep|symmetry|persistent", default_value = "none", value_parser = reduction_arg)]
+    reduction: crate::reduce::Reduction,
     #[command(flatten)]
     patches: PatchArgs,
+}
+
+/// `--reduction`'s value, by [`crate::reduce::Reduction::name`].
+fn reduction_arg(value: &str) -> Result<crate::reduce::Reduction, String> {
+    crate::reduce::Reduction::from_name(value).ok_or_else(|| {
+        let names: Vec<&str> = crate::reduce::Reduction::ALL
+            .iter()
+            .map(|r| r.name())
+            .collect();
+        format!("not a reduction (one of {})", names.join(", "))
+    })
 }
 
 /// Runs the command line `args` (without the program name) on the process's standard output
@@ -1052,6 +1069,13 @@ impl HuntArgs {
                 engine.name()
             ));
         }
+        if engine != Engine::Sim && self.reduction != crate::reduce::Reduction::None {
+            return Err(format!(
+                "--reduction {}: only --engine sim searches under a reduction, not --engine {}",
+                self.reduction.name(),
+                engine.name()
+            ));
+        }
         let source = match &self.scenario {
             None => crate::cli_coverage::swarm_source(self.unguided, &[]),
             Some(path) => {
@@ -1159,8 +1183,8 @@ fn hunt_to(
         Until::Budget
     };
     let known = plan.known.by_signature();
-    let result = h.run_budgeted(
-        args.max_mb * crate::hunt::MIB,
+    let result = h.run_reduced(
+        (args.max_mb * crate::hunt::MIB, args.reduction),
         &known,
         until,
         stop,
@@ -1241,6 +1265,41 @@ fn print_header(plan: &HuntPlan<'_>, human: &mut dyn Write) {
         h.jobs,
         plan.known.describe()
     );
+    if let Some(note) = reduction_note(plan) {
+        say!(human, "{note}");
+    }
+}
+
+/// With `--reduction` other than `none`, which of the hunt's cases search under it and which
+/// ignore it (random and PCT).
+fn reduction_note(plan: &HuntPlan<'_>) -> Option<String> {
+    let reduction = plan.args.reduction;
+    if reduction == crate::reduce::Reduction::None {
+        return None;
+    }
+    let strategies: &[Strategy] = match &plan.hunt.strategy {
+        Some(strategy) => std::slice::from_ref(strategy),
+        None => &Strategy::PORTFOLIO,
+    };
+    let names = |exhaustive: bool| {
+        let chosen = strategies
+            .iter()
+            .filter(|s| matches!(s, Strategy::Dfs | Strategy::Bfs) == exhaustive);
+        chosen.map(|s| s.name()).collect::<Vec<_>>().join(" and ")
+    };
+    let name = reduction.name();
+    let mut parts = Vec::new();
+    let under = names(true);
+    if !under.is_empty() {
+        parts.push(format!(
+            "the {under} cases search under it (as writeiter search --reduction {name})"
+        ));
+    }
+    let ignoring = names(false);
+    if !ignoring.is_empty() {
+        parts.push(format!("the {ignoring} cases ignore it"));
+    }
+    Some(format!("reduction {name}: {}", parts.join("; ")))
 }
 
 /// A class's words: `known 0010 (bug)` or `unknown (new)`.

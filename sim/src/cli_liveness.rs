@@ -3,32 +3,82 @@
 //! replay of one lasso; `--write OUT` stores the lasso found as a lasso file, which
 //! `writeiter replay` and `writeiter explain` read.
 //!
-//! A lasso file (TOML): `kind = "lasso"`, `victim` (the actor), `schedule` (`STEM cycle:
-//! CYCLE`), `patches` (ids applied on top of the scenario's) and `scenario`, the scenario
-//! file's text as a string.
+//! A lasso file (TOML): `kind = "lasso"`, `verdict`, `victim` (the actor), `schedule`
+//! (`STEM cycle: CYCLE`), `patches` (ids applied on top of the scenario's) and `scenario`,
+//! the scenario file's text as a string.
+//!
+//! A model assertion the search meets (the model's step panicked) is a finding too, the
+//! `model-assertion` violation of the safety engines ([`crate::engine::apply`]): the run
+//! prints it with the path that reaches it and exits 1; `--schedule PATH` (a schedule
+//! without `cycle:`) replays such a path; `--write` stores it in a lasso file with `verdict
+//! = "model-assertion"`, its `violation`, and the path as its `schedule` (no victim, no
+//! cycle).
 
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::{PatchArgs, REPLAY_COMMAND};
-use crate::liveness::{self, Lasso, Replayed};
+use crate::engine::Stepper;
+use crate::liveness::{self, Assertion, Lasso, PathReplayed, Replayed};
+use crate::oracle::{Oracle, Violation};
 use crate::report;
 use crate::scenario_file;
 use model::exec::Task;
+use model::patches::Patches;
+
+/// The lasso file's verdict of a starvation lasso.
+pub const STARVATION: &str = "starvation";
+
+/// What `writeiter run FILE --liveness` runs: the file, a schedule to replay (empty: the
+/// search), the search's state cap, the `--patch` fixes, where `--write` stores the finding,
+/// and how steps apply (`model::exec::step_with`, or a broken copy in a test).
+#[derive(Clone, Copy)]
+pub struct LivenessRun<'a> {
+    /// The scenario file.
+    pub file: &'a Path,
+    /// `--schedule`: a lasso (`STEM cycle: CYCLE`) or a path; empty for the search.
+    pub schedule: &'a str,
+    /// `--states-max`.
+    pub states_max: usize,
+    /// The fixes `--patch` named.
+    pub patches: Patches,
+    /// `--write`.
+    pub write: Option<&'a Path>,
+    /// How steps apply.
+    pub stepper: Stepper,
+}
 
 /// The search (or, with a schedule, the replay) for `writeiter run FILE --liveness`.
 pub(crate) fn run(
     file: &Path,
     (schedule, states_max): (&str, usize),
     patches: &PatchArgs,
-    write_to: Option<&Path>,
+    write: Option<&Path>,
     (progress, out): (bool, &mut dyn Write),
 ) -> Result<ExitCode, String> {
+    let how = LivenessRun {
+        file,
+        schedule,
+        states_max,
+        patches: patches.patches()?,
+        write,
+        stepper: model::exec::step_with,
+    };
+    run_with(&how, (progress, out))
+}
+
+/// [`run`] as `how` says. Exit status: 1 a finding (a starvation lasso or a model
+/// assertion, found or replayed), 0 none; `Err` bad input.
+pub fn run_with(
+    how: &LivenessRun<'_>,
+    (progress, out): (bool, &mut dyn Write),
+) -> Result<ExitCode, String> {
+    let (file, schedule, states_max) = (how.file, how.schedule, how.states_max);
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
     let mut looping = scenario_file::load_looping(file).map_err(|e| e.to_string())?;
-    looping.scenario = patches.apply(looping.scenario)?;
+    looping.scenario.patches = looping.scenario.patches.union(how.patches);
     let forever: Vec<String> = (looping.forever.iter().enumerate())
         .filter(|(_, f)| **f)
         .map(|(a, _)| format!("a{a}"))
@@ -45,38 +95,37 @@ pub(crate) fn run(
         }
     );
     if !schedule.trim().is_empty() {
-        let (stem, cycle) =
-            liveness::parse_lasso(schedule).map_err(|e| format!("--schedule: {e}"))?;
-        let replayed =
-            liveness::replay(&looping, &stem, &cycle).map_err(|e| format!("--schedule: {e}"))?;
-        return Ok(print_replay(&replayed, &cycle, out));
+        return replay_schedule(&looping, how, out);
     }
     let line =
         crate::cli::working_line(progress, "liveness search: canonical states, breadth-first");
-    let found = liveness::search(&looping, states_max);
+    let found = liveness::search_with(&looping, states_max, how.stepper);
     line.finish_and_clear();
     let found = found?;
-    let searched = if found.cut {
-        format!("cut at {states_max} states: not exhaustive")
-    } else {
-        "every reachable state".to_string()
+    let searched = match (&found.assertion, found.cut) {
+        (Some(_), _) => "stopped at a model assertion".to_string(),
+        (None, true) => format!("cut at {states_max} states: not exhaustive"),
+        (None, false) => "every reachable state".to_string(),
     };
     let _ = writeln!(
         out,
         "searched {} canonical states, {} transitions ({searched})",
         found.states, found.edges
     );
+    if let Some(assertion) = found.assertion {
+        return report_assertion(&looping, how, (&text, &assertion), out);
+    }
     let Some(lasso) = found.lasso else {
         let _ = writeln!(out, "no starvation lasso");
         return Ok(ExitCode::SUCCESS);
     };
-    let replay = replay_line(file, patches, &lasso);
+    let replay = replay_line(file, how.patches, &lasso.schedule());
     let _ = writeln!(out, "{}", finding(&lasso));
     let _ = writeln!(out, "replay: {replay}");
-    let replayed = liveness::replay(&looping, &lasso.stem, &lasso.cycle)?;
+    let replayed = liveness::replay_with(&looping, (&lasso.stem, &lasso.cycle), how.stepper)?;
     print_replay(&replayed, &lasso.cycle, out);
-    if let Some(path) = write_to {
-        let ids = patches.patches()?.ids();
+    if let Some(path) = how.write {
+        let ids = how.patches.ids();
         std::fs::write(path, lasso_file(&text, &ids, &lasso))
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let _ = writeln!(out, "lasso: {}", path.display());
@@ -84,18 +133,117 @@ pub(crate) fn run(
     Ok(ExitCode::from(1))
 }
 
-/// A lasso file: the lasso, the patches and the scenario file's text.
-fn lasso_file(scenario: &str, patches: &[&str], lasso: &Lasso) -> String {
+/// `--schedule`: a lasso (`STEM cycle: CYCLE`) replayed over two rounds, or a path (no
+/// `cycle:`) replayed up to the first model assertion.
+fn replay_schedule(
+    looping: &scenario_file::Looping,
+    how: &LivenessRun<'_>,
+    out: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    if !how.schedule.contains("cycle:") {
+        let path =
+            model::drive::parse_schedule(how.schedule).map_err(|e| format!("--schedule: {e}"))?;
+        let replayed = liveness::replay_path(looping, &path, how.stepper)
+            .map_err(|e| format!("--schedule: {e}"))?;
+        return Ok(print_path(&replayed, out));
+    }
+    let (stem, cycle) =
+        liveness::parse_lasso(how.schedule).map_err(|e| format!("--schedule: {e}"))?;
+    let replayed = liveness::replay_with(looping, (&stem, &cycle), how.stepper)
+        .map_err(|e| format!("--schedule: {e}"))?;
+    Ok(print_replay(&replayed, &cycle, out))
+}
+
+/// Prints the model assertion the search met: its violation line, its class (signature),
+/// the replay line, the path replayed; stores it with `--write`. Exit 1.
+fn report_assertion(
+    looping: &scenario_file::Looping,
+    how: &LivenessRun<'_>,
+    (text, assertion): (&str, &Assertion),
+    out: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    let schedule = assertion.schedule();
+    let _ = writeln!(out, "VIOLATION {}", assertion.violation);
+    let signature = &assertion.signature;
+    let _ = writeln!(out, "class: signature {} {signature}", signature.id());
+    let _ = writeln!(
+        out,
+        "replay: {}",
+        replay_line(how.file, how.patches, &schedule)
+    );
+    let replayed = liveness::replay_path(looping, &assertion.path, how.stepper)?;
+    print_path(&replayed, out);
+    if let Some(path) = how.write {
+        let ids = how.patches.ids();
+        let stored = assertion_file(text, &ids, assertion);
+        std::fs::write(path, stored).map_err(|e| format!("{}: {e}", path.display()))?;
+        let _ = writeln!(out, "lasso: {}", path.display());
+    }
+    Ok(ExitCode::from(1))
+}
+
+/// A path replayed: its steps, then the model assertion of its last step (exit 1) or that
+/// none fired (exit 0).
+fn print_path(replayed: &PathReplayed, out: &mut dyn Write) -> ExitCode {
+    let _ = writeln!(out, "path ({} steps):", replayed.trace.len());
+    let _ = write!(out, "{}", report::trace(&replayed.trace));
+    match &replayed.violation {
+        Some(violation) => {
+            let step = replayed.trace.len();
+            let _ = writeln!(out, "step {step} panicked");
+            let _ = writeln!(out, "VIOLATION {violation}");
+            ExitCode::from(1)
+        }
+        None => {
+            let _ = writeln!(out, "no model assertion on this path");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// A TOML string, quoted and escaped.
+fn quoted(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+/// The lasso file's head: kind and verdict.
+fn head(verdict: &str) -> String {
+    format!("kind = \"lasso\"\nverdict = {}\n", quoted(verdict))
+}
+
+/// The lasso file's tail: the patches and the scenario file's text.
+fn tail(scenario: &str, patches: &[&str]) -> String {
     let ids: Vec<String> = patches.iter().map(|id| format!("\"{id}\"")).collect();
     format!(
-        "kind = \"lasso\"\nverdict = \"starvation\"\nvictim = {}\nwait = \"{}\"\nschedule = \"{}\"\npatches = [{}]\nscenario = \"\"\"\n{}\"\"\"\n",
-        lasso.victim,
-        lasso.wait,
-        lasso.schedule(),
+        "patches = [{}]\nscenario = \"\"\"\n{}\"\"\"\n",
         ids.join(", "),
         scenario
             .replace('\\', "\\\\")
             .replace("\"\"\"", "\\\"\\\"\\\"")
+    )
+}
+
+/// A lasso file: the lasso, the patches and the scenario file's text.
+fn lasso_file(scenario: &str, patches: &[&str], lasso: &Lasso) -> String {
+    format!(
+        "{}victim = {}\nwait = \"{}\"\nschedule = \"{}\"\n{}",
+        head(STARVATION),
+        lasso.victim,
+        lasso.wait,
+        lasso.schedule(),
+        tail(scenario, patches)
+    )
+}
+
+/// The lasso file of a model assertion: the violation, the path as the schedule, the patches
+/// and the scenario file's text.
+fn assertion_file(scenario: &str, patches: &[&str], assertion: &Assertion) -> String {
+    format!(
+        "{}violation = {}\nschedule = {}\n{}",
+        head(Oracle::ModelAssertion.name()),
+        quoted(&assertion.violation.to_string()),
+        quoted(&assertion.schedule()),
+        tail(scenario, patches)
     )
 }
 
@@ -105,14 +253,28 @@ fn lasso_file(scenario: &str, patches: &[&str], lasso: &Lasso) -> String {
 struct LassoFile {
     #[allow(dead_code)] // checked by is_lasso
     kind: String,
-    #[allow(dead_code)] // always "starvation"
+    /// `starvation`, or `model-assertion`.
     verdict: String,
-    victim: u8,
+    /// The starving actor (a starvation only).
+    #[serde(default)]
+    victim: Option<u8>,
     #[allow(dead_code)] // for people; the replay says it again
-    wait: String,
+    #[serde(default)]
+    wait: Option<String>,
+    /// The model assertion's violation (a model assertion only); the replay says it again.
+    #[serde(default)]
+    violation: Option<String>,
     schedule: String,
     patches: Vec<String>,
     scenario: String,
+}
+
+/// What a lasso file stores: a starvation lasso, or the path to a model assertion.
+enum Stored {
+    /// The victim, the stem and the cycle.
+    Lasso(u8, Vec<Task>, Vec<Task>),
+    /// The path, its last step panicking.
+    Assertion(Vec<Task>),
 }
 
 /// The file is a lasso file (`kind = "lasso"`), not a corpus entry.
@@ -122,30 +284,55 @@ pub(crate) fn is_lasso(path: &Path) -> bool {
         .is_ok_and(|t| t.get("kind").and_then(toml::Value::as_str) == Some("lasso"))
 }
 
-/// A lasso file read: the scenario (patched), the file, and its stem and cycle.
-type LassoRead = (scenario_file::Looping, LassoFile, Vec<Task>, Vec<Task>);
+/// A lasso file read: the scenario (patched), the file, and what it stores.
+type LassoRead = (scenario_file::Looping, LassoFile, Stored);
 
-/// Reads a lasso file: the scenario (patched) and the lasso; errors name the file and field.
-fn load_lasso(path: &Path, patches: &PatchArgs) -> Result<LassoRead, String> {
+/// Reads a lasso file: the scenario (patched with `patches` too) and the lasso or path;
+/// errors name the file and field.
+fn load_lasso(path: &Path, patches: Patches) -> Result<LassoRead, String> {
     let name = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
     let file: LassoFile =
         toml::from_str(&text).map_err(|e| format!("{name}: {}", e.to_string().trim_end()))?;
     let mut looping = scenario_file::parse_looping(&file.scenario)
         .map_err(|e| format!("{name}: scenario: {e}"))?;
-    let stored = model::patches::Patches::parse(&file.patches)
-        .map_err(|e| format!("{name}: patches: {e}"))?;
-    looping.scenario.patches = looping
-        .scenario
-        .patches
-        .union(stored)
-        .union(patches.patches()?);
-    if usize::from(file.victim) >= looping.scenario.actors.len() {
-        return Err(format!("{name}: victim: no actor a{}", file.victim));
+    let stored = Patches::parse(&file.patches).map_err(|e| format!("{name}: patches: {e}"))?;
+    looping.scenario.patches = looping.scenario.patches.union(stored).union(patches);
+    let stored =
+        stored_of(&file, looping.scenario.actors.len()).map_err(|e| format!("{name}: {e}"))?;
+    Ok((looping, file, stored))
+}
+
+/// What `file` stores by its verdict, checked against a scenario of `actors` actors; an
+/// error names the field.
+fn stored_of(file: &LassoFile, actors: usize) -> Result<Stored, String> {
+    let assertion = Oracle::ModelAssertion.name();
+    match file.verdict.as_str() {
+        STARVATION => {
+            let victim = file
+                .victim
+                .ok_or("victim: missing (a starvation names its victim)")?;
+            if usize::from(victim) >= actors {
+                return Err(format!("victim: no actor a{victim}"));
+            }
+            let (stem, cycle) =
+                liveness::parse_lasso(&file.schedule).map_err(|e| format!("schedule: {e}"))?;
+            Ok(Stored::Lasso(victim, stem, cycle))
+        }
+        verdict if verdict == assertion => {
+            if file.schedule.contains("cycle:") {
+                return Err(format!(
+                    "schedule: a {assertion} is a path, without `cycle:`"
+                ));
+            }
+            let path = model::drive::parse_schedule(&file.schedule)
+                .map_err(|e| format!("schedule: {e}"))?;
+            Ok(Stored::Assertion(path))
+        }
+        other => Err(format!(
+            "verdict: `{other}` is neither `{STARVATION}` nor `{assertion}`"
+        )),
     }
-    let (stem, cycle) =
-        liveness::parse_lasso(&file.schedule).map_err(|e| format!("{name}: schedule: {e}"))?;
-    Ok((looping, file, stem, cycle))
 }
 
 /// `writeiter replay LASSO`: 0 when the lasso still shows its victim starving, 1 when not.
@@ -154,27 +341,44 @@ pub(crate) fn replay(
     patches: &PatchArgs,
     out: &mut dyn Write,
 ) -> Result<ExitCode, String> {
-    let (looping, file, stem, cycle) = load_lasso(path, patches)?;
+    replay_with(path, patches.patches()?, model::exec::step_with, out)
+}
+
+/// [`replay`] with `patches` and `stepper`: a starvation lasso replays over two rounds of its
+/// cycle; a model assertion's path replays up to its last step, which must still panic.
+pub fn replay_with(
+    path: &Path,
+    patches: Patches,
+    stepper: Stepper,
+    out: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    let (looping, file, stored) = load_lasso(path, patches)?;
+    let (victim, stem, cycle) = match stored {
+        Stored::Lasso(victim, stem, cycle) => (victim, stem, cycle),
+        Stored::Assertion(steps) => {
+            return replay_assertion(path, (&looping, &file), &steps, stepper, out);
+        }
+    };
     let _ = writeln!(
         out,
         "writeiter replay {}: starvation of a{}, Linux 4.1-4.4{}",
         path.display(),
-        file.victim,
+        victim,
         crate::cli::patched_words(looping.scenario.patches)
     );
-    let replayed = match liveness::replay(&looping, &stem, &cycle) {
+    let replayed = match liveness::replay_with(&looping, (&stem, &cycle), stepper) {
         Ok(replayed) => replayed,
         Err(e) => {
             let _ = writeln!(out, "broken: {e}");
             return Ok(ExitCode::from(1));
         }
     };
-    let shown = replayed.starves() && replayed.starving.iter().any(|&(a, _)| a == file.victim);
+    let shown = replayed.starves() && replayed.starving.iter().any(|&(a, _)| a == victim);
     if shown {
         let _ = writeln!(
             out,
             "reproduced: starvation of a{} ({} steps of stem, a cycle of {})",
-            file.victim,
+            victim,
             stem.len(),
             cycle.len()
         );
@@ -183,9 +387,56 @@ pub(crate) fn replay(
     let _ = writeln!(
         out,
         "not reproduced: the lasso no longer shows a{} starving",
-        file.victim
+        victim
     );
     Ok(ExitCode::from(1))
+}
+
+/// The replay of a stored model assertion: 0 when the path's last step still panics (and
+/// no earlier one), 1 when not.
+fn replay_assertion(
+    path: &Path,
+    (looping, file): (&scenario_file::Looping, &LassoFile),
+    steps: &[Task],
+    stepper: Stepper,
+    out: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    let _ = writeln!(
+        out,
+        "writeiter replay {}: {}, Linux 4.1-4.4{}",
+        path.display(),
+        file.violation
+            .as_deref()
+            .unwrap_or(Oracle::ModelAssertion.name()),
+        crate::cli::patched_words(looping.scenario.patches)
+    );
+    let replayed = match liveness::replay_path(looping, steps, stepper) {
+        Ok(replayed) => replayed,
+        Err(e) => {
+            let _ = writeln!(out, "broken: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    match panicked_last(&replayed, steps) {
+        Some(violation) => {
+            let _ = writeln!(
+                out,
+                "reproduced: step {} panics ({violation})",
+                steps.len() - 1
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let _ = writeln!(out, "not reproduced: the path's last step no longer panics");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// The model assertion of the path's last step, when it is the step that panicked.
+fn panicked_last<'a>(replayed: &'a PathReplayed, steps: &[Task]) -> Option<&'a Violation> {
+    let last = replayed.trace.len() + 1 == steps.len();
+    replayed.violation.as_ref().filter(|_| last)
 }
 
 /// `writeiter explain LASSO`: the stem and two rounds of the cycle as a timeline.
@@ -194,13 +445,28 @@ pub(crate) fn explain(
     patches: &PatchArgs,
     out: &mut dyn Write,
 ) -> Result<ExitCode, String> {
-    let (looping, file, stem, cycle) = load_lasso(path, patches)?;
-    let replayed = liveness::replay(&looping, &stem, &cycle)
+    explain_with(path, patches.patches()?, model::exec::step_with, out)
+}
+
+/// [`explain`] with `patches` and `stepper`; a model assertion's path is drawn up to the
+/// step that panicked (exit 0 when it still does, 1 when not).
+pub fn explain_with(
+    path: &Path,
+    patches: Patches,
+    stepper: Stepper,
+    out: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    let (looping, _, stored) = load_lasso(path, patches)?;
+    let (victim, stem, cycle) = match stored {
+        Stored::Lasso(victim, stem, cycle) => (victim, stem, cycle),
+        Stored::Assertion(steps) => return explain_assertion(path, &looping, &steps, stepper, out),
+    };
+    let replayed = liveness::replay_with(&looping, (&stem, &cycle), stepper)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let title = format!(
         "{}: starvation of a{} (Linux 4.4{}); steps 0..{} the stem, then the cycle twice ({} steps a round; object numbers are the renumbered ones)",
         path.display(),
-        file.victim,
+        victim,
         crate::cli::patched_words(looping.scenario.patches),
         stem.len(),
         cycle.len()
@@ -223,6 +489,42 @@ pub(crate) fn explain(
     })
 }
 
+/// The timeline of a stored model assertion's path, up to the step that panicked.
+fn explain_assertion(
+    path: &Path,
+    looping: &scenario_file::Looping,
+    steps: &[Task],
+    stepper: Stepper,
+    out: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    let replayed = liveness::replay_path(looping, steps, stepper)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let reproduced = panicked_last(&replayed, steps).is_some();
+    let title = format!(
+        "{}: a model assertion in the liveness search (Linux 4.4{}); {} steps, then {} panics (object numbers are the renumbered ones)",
+        path.display(),
+        crate::cli::patched_words(looping.scenario.patches),
+        replayed.trace.len(),
+        steps.last().map_or_else(String::new, Task::to_string)
+    );
+    let execution = crate::engine::Execution {
+        schedule: steps[..replayed.trace.len()].to_vec(),
+        trace: replayed.trace.clone(),
+        end: model::drive::End::Paused,
+        violation: replayed.violation.clone(),
+        state: replayed.state.clone(),
+    };
+    let _ = write!(out, "{}", crate::explain::text(&title, &execution));
+    if !reproduced {
+        let _ = writeln!(out, "not reproduced: the path's last step no longer panics");
+    }
+    Ok(if reproduced {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 /// The finding line: the verdict, the victim, what it waits for, the lasso's size.
 fn finding(lasso: &Lasso) -> String {
     format!(
@@ -234,19 +536,14 @@ fn finding(lasso: &Lasso) -> String {
     )
 }
 
-/// The command that replays the lasso.
-fn replay_line(file: &Path, patches: &PatchArgs, lasso: &Lasso) -> String {
-    let ids: String = (patches
-        .patches()
-        .map(|p| p.ids())
-        .unwrap_or_default()
-        .iter())
-    .map(|id| format!(" --patch {id}"))
-    .collect();
+/// The command that replays a lasso or a path (`schedule`).
+fn replay_line(file: &Path, patches: Patches, schedule: &str) -> String {
+    let ids: String = (patches.ids().iter())
+        .map(|id| format!(" --patch {id}"))
+        .collect();
     format!(
-        "{REPLAY_COMMAND} run {}{ids} --liveness --schedule \"{}\"",
-        file.display(),
-        lasso.schedule()
+        "{REPLAY_COMMAND} run {}{ids} --liveness --schedule \"{schedule}\"",
+        file.display()
     )
 }
 

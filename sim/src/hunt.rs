@@ -19,6 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::coverage::Coverage;
 use crate::engine::{self, Execution, Pct, Probed, RandomWalk, Stepper};
 use crate::guide::{self, Guide, Selection, Weights};
+use crate::reduce::{self, Reduction};
 use crate::signature::{self, Signature};
 use crate::swarm;
 
@@ -158,7 +159,7 @@ pub struct Hunt {
 }
 
 /// What bounds one search beyond its case: the breadth-first search's memory budget, and the
-/// depth-first search's execution budget.
+/// depth-first search's execution budget; and the partial-order reduction both run under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes a breadth-first search may hold (estimated), [`BFS_MAX_MB`] MiB by default.
@@ -166,6 +167,9 @@ pub struct Limits {
     /// Executions of a depth-first search: [`CASE_SCHEDULES`] per case, or the whole
     /// schedule budget for the one search of a scenario file ([`Hunt::single_search`]).
     pub dfs_schedules: u64,
+    /// The reduction of the depth-first and breadth-first cases ([`Reduction::None`] by
+    /// default); random and PCT cases ignore it.
+    pub reduction: Reduction,
 }
 
 impl Default for Limits {
@@ -173,6 +177,7 @@ impl Default for Limits {
         Limits {
             bfs_bytes: BFS_MAX_MB * MIB,
             dfs_schedules: CASE_SCHEDULES,
+            reduction: Reduction::None,
         }
     }
 }
@@ -350,8 +355,8 @@ impl Hunt {
         }
     }
 
-    /// The limits of each case of this hunt under `bfs_bytes`.
-    fn limits(&self, bfs_bytes: u64) -> Limits {
+    /// The limits of each case of this hunt under `bfs_bytes` and `reduction`.
+    fn limits(&self, bfs_bytes: u64, reduction: Reduction) -> Limits {
         let dfs_schedules = if self.single_search() {
             self.cases
                 .saturating_mul(self.shard.1)
@@ -363,6 +368,7 @@ impl Hunt {
         Limits {
             bfs_bytes,
             dfs_schedules,
+            reduction,
         }
     }
 
@@ -388,7 +394,25 @@ impl Hunt {
         stop: &AtomicBool,
         progress: &mut dyn FnMut(&CaseResult, u64),
     ) -> HuntResult {
-        let limits = self.limits(bfs_bytes);
+        let searches = (bfs_bytes, Reduction::None);
+        self.run_reduced(searches, known, until, stop, progress)
+    }
+
+    /// [`Hunt::run_budgeted`] with the depth-first and breadth-first cases under `reduction`
+    /// (`searches`: the breadth-first search's bytes, the reduction): each runs the search
+    /// `writeiter search --reduction` runs ([`reduce::dfs`], [`reduce::bfs`]).
+    /// [`Reduction::None`] is the hunt's own unreduced searches, their steps shown to the
+    /// coverage probe; a reduced search shows its steps to none, so its case adds nothing to
+    /// the coverage (nor, in a guided hunt, to the guide).
+    pub fn run_reduced(
+        &self,
+        (bfs_bytes, reduction): (u64, Reduction),
+        known: &Known,
+        until: Until,
+        stop: &AtomicBool,
+        progress: &mut dyn FnMut(&CaseResult, u64),
+    ) -> HuntResult {
+        let limits = self.limits(bfs_bytes, reduction);
         let started = Instant::now();
         let next = AtomicU64::new(0);
         let lowest_stop = AtomicU64::new(u64::MAX);
@@ -745,24 +769,11 @@ pub fn run_case_within(case: Case, stepper: Stepper, limits: Limits) -> CaseResu
     let (schedules, steps, found) = match case.strategy {
         Strategy::Random | Strategy::Pct => sample(&initial, &case, stepper, &mut probe),
         Strategy::Dfs => {
-            let report = engine::dfs_probed(
-                &initial,
-                DFS_PREEMPTIONS,
-                limits.dfs_schedules,
-                stepper,
-                "",
-                &mut probe,
-            );
+            let report = dfs_case(&initial, stepper, limits, &mut probe);
             (report.schedules, report.steps, report.found)
         }
         Strategy::Bfs => {
-            let report = engine::bfs_budgeted(
-                &initial,
-                (u64::MAX, limits.bfs_bytes),
-                stepper,
-                &|_| true,
-                &mut probe,
-            );
+            let report = bfs_case(&initial, stepper, limits, &mut probe);
             cut = report.cut.then_some(report.states);
             (report.schedules, report.steps, report.found)
         }
@@ -776,6 +787,38 @@ pub fn run_case_within(case: Case, stepper: Stepper, limits: Limits) -> CaseResu
         finished_ms: 0,
         coverage: Some(Box::new(coverage)),
         cut,
+    }
+}
+
+/// A case's depth-first search within [`DFS_PREEMPTIONS`] and `limits`: unreduced with every
+/// step shown to `probe`, or under `limits.reduction` as `writeiter search --strategy dfs`
+/// runs it (no probe).
+fn dfs_case(
+    initial: &State,
+    stepper: Stepper,
+    limits: Limits,
+    probe: engine::Probe<'_>,
+) -> engine::SearchReport {
+    let bounds = (DFS_PREEMPTIONS, limits.dfs_schedules);
+    match limits.reduction {
+        Reduction::None => engine::dfs_probed(initial, bounds.0, bounds.1, stepper, "", probe),
+        reduction => reduce::dfs(initial, bounds, stepper, ("", &|_| true), reduction),
+    }
+}
+
+/// A case's breadth-first search within `limits`' bytes: unreduced with every step shown to
+/// `probe`, or under `limits.reduction` as `writeiter search --strategy bfs` runs it (no
+/// probe).
+fn bfs_case(
+    initial: &State,
+    stepper: Stepper,
+    limits: Limits,
+    probe: engine::Probe<'_>,
+) -> engine::SearchReport {
+    let bounds = (u64::MAX, limits.bfs_bytes);
+    match limits.reduction {
+        Reduction::None => engine::bfs_budgeted(initial, bounds, stepper, &|_| true, probe),
+        reduction => reduce::bfs(initial, bounds, stepper, ("", &|_| true), reduction),
     }
 }
 

@@ -62,7 +62,7 @@ pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod cli_coverage;
-mod cli_liveness;
+pub mod cli_liveness;
 pub mod cli_search;
 pub mod corpus;
 pub mod coverage;

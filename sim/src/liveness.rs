@@ -41,13 +41,20 @@
 //! the component that admits a weakly fair cycle ([`fair`]) and is reached first, the cycle
 //! through its first state ([`cycle_through`]). docs/liveness.md says more, and what the
 //! search does not check.
+//!
+//! A panic inside the model's step (one of its own assertions) is a finding, as in the
+//! safety engines: [`crate::engine::apply`] turns it into the `model-assertion` violation,
+//! and the search stops at the first one it meets, with the path that reaches it
+//! ([`Assertion`]; [`replay_path`] reproduces it).
 
 use std::collections::{HashMap, VecDeque};
 
-use model::exec::{self, Event, StepError, Task, Wait};
+use model::exec::{self, Event, StepError, Task, Trace, Wait};
 use model::ops::Frame;
 use model::state::{ActorId, ObjId, State, Work};
 
+use crate::engine::Stepper;
+use crate::oracle::Violation;
 use crate::scenario_file::Looping;
 
 /// States the liveness search may be allowed to visit (`--states-max`); a few hundred bytes
@@ -156,6 +163,24 @@ pub fn step(state: &mut State, task: Task, forever: &[bool]) -> Result<Event, St
     Ok(event)
 }
 
+/// [`step`] under `stepper` and `trace`, a panic of the model caught: `Err` the
+/// `model-assertion` violation ([`crate::engine::apply`]), `Ok(Err)` a runnable step the
+/// model refused (its own error, not a finding).
+pub fn step_checked(
+    stepper: Stepper,
+    state: &mut State,
+    (task, trace): (Task, Trace),
+    forever: &[bool],
+) -> Result<Result<Event, String>, Violation> {
+    let event = match crate::engine::apply(stepper, state, task, trace)? {
+        Ok(event) => event,
+        Err(e) => return Ok(Err(format!("the model refused a runnable step: {e}"))),
+    };
+    next_rounds(state, forever);
+    canonicalize(state);
+    Ok(Ok(event))
+}
+
 /// `a` has work left: its program is not finished, or it repeats forever.
 fn has_work(state: &State, a: ActorId, forever: &[bool]) -> bool {
     let actor = &state.actors[a as usize];
@@ -182,6 +207,8 @@ struct Graph {
     /// By state: bit `a` set when actor `a` is blocked with work left ([`blocked`]).
     blocked: Vec<u8>,
     cut: bool,
+    /// The first step whose model assertion fired; the search stopped there.
+    assertion: Option<Assertion>,
 }
 
 /// A state's 128-bit fingerprint (two SipHash runs with fixed keys over its `Hash`): the
@@ -240,6 +267,27 @@ pub fn parse_lasso(text: &str) -> Result<(Vec<Task>, Vec<Task>), String> {
     Ok((stem, cycle))
 }
 
+/// A model assertion the liveness search met: the path from the initial canonical state
+/// (its last step the one that panicked) and the `model-assertion` violation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assertion {
+    /// The tasks stepped, the last one panicking (renumbered names, as a lasso's).
+    pub path: Vec<Task>,
+    /// The violation ([`crate::oracle::Oracle::ModelAssertion`]).
+    pub violation: Violation,
+    /// Its class ([`crate::signature::of_model_assertion`]).
+    pub signature: crate::signature::Signature,
+}
+
+impl Assertion {
+    /// The path as a schedule line (no `cycle:`: `writeiter run FILE --liveness --schedule`
+    /// replays it as a path).
+    pub fn schedule(&self) -> String {
+        let words: Vec<String> = self.path.iter().map(Task::to_string).collect();
+        words.join(" ")
+    }
+}
+
 /// What the liveness search found.
 #[derive(Clone, Debug)]
 pub struct LivenessReport {
@@ -252,16 +300,25 @@ pub struct LivenessReport {
     pub cut: bool,
     /// The starvation lasso, if any.
     pub lasso: Option<Lasso>,
+    /// The model assertion that stopped the search, if one fired (then no lasso is looked
+    /// for).
+    pub assertion: Option<Assertion>,
 }
 
-/// Breadth-first search of the canonical states, up to `max_states`.
-fn explore(initial: &State, forever: &[bool], max_states: usize) -> Result<Graph, String> {
+/// Breadth-first search of the canonical states, up to `max_states`; it stops at the first
+/// step whose model assertion fires.
+fn explore(
+    initial: &State,
+    (forever, stepper): (&[bool], Stepper),
+    max_states: usize,
+) -> Result<Graph, String> {
     let mut graph = Graph {
         enabled: Vec::new(),
         edges: Vec::new(),
         parent: vec![None],
         blocked: Vec::new(),
         cut: false,
+        assertion: None,
     };
     let mut index: HashMap<u128, u32> = HashMap::from([(fingerprint(initial), 0)]);
     let mut queue = VecDeque::from([initial.clone()]);
@@ -270,7 +327,25 @@ fn explore(initial: &State, forever: &[bool], max_states: usize) -> Result<Graph
         let mut out = Vec::new();
         for &task in &enabled {
             let mut after = state.clone();
-            stepped(&mut after, task, forever)?;
+            let how = (task, Trace::Off);
+            match step_checked(stepper, &mut after, how, forever) {
+                Ok(stepped) => {
+                    stepped?;
+                }
+                Err(violation) => {
+                    // The state expanded is the next one without edges: states are
+                    // numbered in the order the queue holds them.
+                    let mut path = stem_to(&graph, graph.edges.len() as u32);
+                    path.push(task);
+                    let signature = crate::signature::of_model_assertion(&state, task);
+                    graph.assertion = Some(Assertion {
+                        path,
+                        violation,
+                        signature,
+                    });
+                    return Ok(graph);
+                }
+            }
             let print = fingerprint(&after);
             let to = match index.get(&print) {
                 Some(&to) => to,
@@ -298,14 +373,15 @@ fn explore(initial: &State, forever: &[bool], max_states: usize) -> Result<Graph
     Ok(graph)
 }
 
-/// [`step`], with a panic of the model (one of its assertions) as an error.
-fn stepped(state: &mut State, task: Task, forever: &[bool]) -> Result<Event, String> {
-    let mut result = None;
-    crate::sync::catch_quietly(|| result = Some(step(state, task, forever)))
-        .map_err(|text| format!("model-assertion: {task}'s step panicked: {text}"))?;
-    result
-        .expect("the step ran")
-        .map_err(|e| format!("the model refused a runnable step: {e}"))
+/// [`step_checked`] under [`Trace::On`], with a panic of the model (one of its assertions)
+/// as an error too, for a lasso's replay.
+fn stepped(
+    stepper: Stepper,
+    state: &mut State,
+    task: Task,
+    forever: &[bool],
+) -> Result<Event, String> {
+    step_checked(stepper, state, (task, Trace::On), forever).map_err(|v| v.to_string())?
 }
 
 /// Strongly connected components of the subgraph of the states in `inside` (iterative
@@ -484,9 +560,28 @@ fn stem_to(graph: &Graph, s: u32) -> Vec<Task> {
 /// Searches the canonical states of `looping` (at most `max_states`) for a starvation
 /// lasso: the one whose cycle starts nearest the initial state (first actor on a tie).
 pub fn search(looping: &Looping, max_states: usize) -> Result<LivenessReport, String> {
+    search_with(looping, max_states, exec::step_with)
+}
+
+/// [`search`] stepping with `stepper` (`model::exec::step_with`, or a broken copy in a
+/// test). A model assertion stops it: the report holds it and no lasso.
+pub fn search_with(
+    looping: &Looping,
+    max_states: usize,
+    stepper: Stepper,
+) -> Result<LivenessReport, String> {
     let start = initial(looping)?;
     let forever = &looping.forever;
-    let graph = explore(&start, forever, max_states)?;
+    let mut graph = explore(&start, (forever, stepper), max_states)?;
+    if let Some(assertion) = graph.assertion.take() {
+        return Ok(LivenessReport {
+            states: graph.edges.len() + 1,
+            edges: graph.edges.iter().map(Vec::len).sum(),
+            cut: graph.cut,
+            lasso: None,
+            assertion: Some(assertion),
+        });
+    }
     let mut best: Option<(u32, ActorId, Vec<u32>)> = None;
     for a in 0..start.actors.len() as ActorId {
         let inside: Vec<bool> = graph.blocked.iter().map(|m| m & 1 << a != 0).collect();
@@ -501,7 +596,7 @@ pub fn search(looping: &Looping, max_states: usize) -> Result<LivenessReport, St
         let stem = stem_to(&graph, entry);
         let mut state = start.clone();
         for &task in &stem {
-            step(&mut state, task, forever).ok()?;
+            stepped(stepper, &mut state, task, forever).ok()?;
         }
         Some(Lasso {
             victim,
@@ -515,6 +610,7 @@ pub fn search(looping: &Looping, max_states: usize) -> Result<LivenessReport, St
         edges: graph.edges.iter().map(Vec::len).sum(),
         cut: graph.cut,
         lasso,
+        assertion: None,
     })
 }
 
@@ -540,6 +636,15 @@ pub struct Replayed {
 /// Replays `stem`, then `cycle` twice, with [`step`]; an error names the step the model
 /// refused.
 pub fn replay(looping: &Looping, stem: &[Task], cycle: &[Task]) -> Result<Replayed, String> {
+    replay_with(looping, (stem, cycle), exec::step_with)
+}
+
+/// [`replay`] stepping with `stepper`.
+pub fn replay_with(
+    looping: &Looping,
+    (stem, cycle): (&[Task], &[Task]),
+    stepper: Stepper,
+) -> Result<Replayed, String> {
     let forever = &looping.forever;
     let mut state = initial(looping)?;
     let mut trace = Vec::new();
@@ -564,7 +669,7 @@ pub fn replay(looping: &Looping, stem: &[Task], cycle: &[Task]) -> Result<Replay
         if index == stem.len() || index == stem.len() + cycle.len() {
             marks.push(state.clone());
         }
-        let event = stepped(&mut state, task, forever)
+        let event = stepped(stepper, &mut state, task, forever)
             .map_err(|e| format!("lasso step {index} ({task}): {e}"))?;
         trace.push(event);
     }
@@ -580,6 +685,49 @@ pub fn replay(looping: &Looping, stem: &[Task], cycle: &[Task]) -> Result<Replay
         starving,
         returns,
         unfair,
+        state,
+    })
+}
+
+/// A path replayed ([`replay_path`]): the steps taken, the model assertion that stopped it,
+/// and the state reached.
+#[derive(Clone, Debug)]
+pub struct PathReplayed {
+    /// The steps before the one that panicked (all of them when none did).
+    pub trace: Vec<Event>,
+    /// The `model-assertion` violation of the step that panicked, if one did.
+    pub violation: Option<Violation>,
+    /// The state after the last step that completed.
+    pub state: State,
+}
+
+/// Replays `path` with [`step_checked`] from the initial canonical state, up to the first
+/// step whose model assertion fires; an error names a step the model refused.
+pub fn replay_path(
+    looping: &Looping,
+    path: &[Task],
+    stepper: Stepper,
+) -> Result<PathReplayed, String> {
+    let mut state = initial(looping)?;
+    let mut trace = Vec::new();
+    for (index, &task) in path.iter().enumerate() {
+        match step_checked(stepper, &mut state, (task, Trace::On), &looping.forever) {
+            Ok(Ok(event)) => trace.push(event),
+            Ok(Err(e)) => return Err(format!("path step {index} ({task}): {e}")),
+            Err(violation) => {
+                let violation = Some(violation);
+                return Ok(PathReplayed {
+                    trace,
+                    violation,
+                    state,
+                });
+            }
+        }
+    }
+    let violation = None;
+    Ok(PathReplayed {
+        trace,
+        violation,
         state,
     })
 }
@@ -611,6 +759,7 @@ mod tests {
             parent: vec![None; n],
             blocked: vec![0; n],
             cut: false,
+            assertion: None,
         }
     }
 

@@ -228,6 +228,19 @@ pub fn of(initial: &State, run: &Execution, stepper: Stepper) -> Option<Signatur
     Some(signature(violation.oracle, AT_REST, kinds, failed_bio))
 }
 
+/// The signature of a model assertion that fired in `task`'s step from `state`, for a search
+/// whose path the safety engines cannot replay (the liveness search's renumbered states
+/// and next rounds): the kinds of the operation stepping, as [`of`] gives them; whether the
+/// finding needs a failed bio is not asked, so `bio-error` is never among them.
+pub fn of_model_assertion(state: &State, task: Task) -> Signature {
+    signature(
+        Oracle::ModelAssertion,
+        MODEL_STEP,
+        stepping_kinds(state, task),
+        false,
+    )
+}
+
 /// Whether a violation of `oracle` needs the bios that failed in `schedule`: the same
 /// interleaving with each `-EIO` completion turned into a successful one
 /// (`Task::BioError(b)` as `Task::Bio(b)`), each scheduled task taken while it can still

@@ -1,0 +1,290 @@
+//! `writeiter hunt --reduction`: the hunt's depth-first and breadth-first cases run the search
+//! `writeiter search --reduction` runs (`sim::reduce`), random and PCT cases ignore it, a
+//! finding's printed replay line still reproduces it, the result does not depend on
+//! `--jobs`, and bad values exit 2. Bounded by cases, schedules and states.
+
+mod common;
+
+use std::sync::atomic::AtomicBool;
+
+use common::{stdout, writeiter};
+use model::state::State;
+use sim::hunt::{Hunt, HuntResult, Known, Source, Strategy, Until};
+use sim::reduce::{self, Reduction};
+
+/// A scenario whose breadth-first search meets a violation within a few hundred states
+/// under every reduction.
+const BFS_SCENARIO: &str = "examples/bio-errors.toml";
+/// A scenario whose depth-first search meets a violation at its first execution.
+const DFS_SCENARIO: &str = "examples/unaligned-aio.toml";
+/// A corpus entry whose depth-first search meets its violation after a few thousand
+/// executions under sleep sets (tens of thousands unreduced).
+const DFS_ENTRY: &str = "0003";
+/// Cases of the hunt run under two job counts.
+const JOBS_CASES: u64 = 24;
+/// Cases of a one-search hunt: its depth-first search gets 64 executions a case.
+const ONE_SEARCH_CASES: u64 = 200;
+
+fn repository(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(path)
+}
+
+fn hunt(source: Source, strategy: Option<Strategy>, cases: u64, jobs: usize) -> Hunt {
+    Hunt {
+        engine: sim::hunt::Engine::Sim,
+        seed: 0,
+        strategy,
+        source,
+        cases,
+        max_seconds: None,
+        jobs,
+        stepper: model::exec::step_with,
+        shard: (0, 1),
+        patches: model::patches::Patches::NONE,
+    }
+}
+
+fn run(hunt: &Hunt, reduction: Reduction) -> HuntResult {
+    let searches = (sim::hunt::BFS_MAX_MB * sim::hunt::MIB, reduction);
+    let stop = AtomicBool::new(false);
+    hunt.run_reduced(
+        searches,
+        &Known::new(),
+        Until::Budget,
+        &stop,
+        &mut |_, _| {},
+    )
+}
+
+fn scenario(path: &str) -> model::scenario::Scenario {
+    sim::scenario_file::load(&repository(path)).expect("the example loads")
+}
+
+/// A class as compared: its signature, count, first case and that case's schedule.
+type ClassSeen = (String, u64, u64, String);
+
+/// What a hunt's result says, but for its milliseconds: totals, and each class.
+fn verdict(r: &HuntResult) -> (u64, u64, u64, Vec<ClassSeen>) {
+    let classes = r.classes.iter().map(|c| {
+        let run = c.first.found.as_ref().expect("a class has its execution");
+        let schedule = sim::corpus::schedule_text(run);
+        (
+            c.signature.to_string(),
+            c.count,
+            c.first.case.index,
+            schedule,
+        )
+    });
+    (r.cases, r.schedules, r.steps, classes.collect())
+}
+
+/// The one search of a scenario file with `strategy` under `reduction`: the figures and the
+/// violation of `writeiter search`'s own search of that reduction.
+fn one_search_is_the_reduced_search(
+    initial: &State,
+    source: Source,
+    strategy: Strategy,
+    reduction: Reduction,
+) -> HuntResult {
+    let hunt = hunt(source, Some(strategy), ONE_SEARCH_CASES, 1);
+    let result = run(&hunt, reduction);
+    let any = |_: &sim::engine::Execution| true;
+    let report = match strategy {
+        Strategy::Bfs => {
+            let bytes = sim::hunt::BFS_MAX_MB * sim::hunt::MIB;
+            reduce::bfs(
+                initial,
+                (u64::MAX, bytes),
+                model::exec::step_with,
+                ("", &any),
+                reduction,
+            )
+        }
+        _ => {
+            let bounds = (
+                sim::hunt::DFS_PREEMPTIONS,
+                ONE_SEARCH_CASES * sim::hunt::CASE_SCHEDULES,
+            );
+            reduce::dfs(
+                initial,
+                bounds,
+                model::exec::step_with,
+                ("", &any),
+                reduction,
+            )
+        }
+    };
+    let name = reduction.name();
+    assert_eq!(result.cases, 1, "{name}: one search");
+    assert_eq!(
+        (result.schedules, result.steps),
+        (report.schedules, report.steps),
+        "{name}: the hunt's search is writeiter search's"
+    );
+    let found = result.found.as_ref().and_then(|c| c.found.as_ref());
+    let expected = report.found.as_ref().expect("the search meets a violation");
+    assert_eq!(
+        found.map(|run| &run.schedule),
+        Some(&expected.schedule),
+        "{name}"
+    );
+    result
+}
+
+#[test]
+fn a_reduced_case_runs_the_search_of_writeiter_search() {
+    let example = scenario(BFS_SCENARIO);
+    let initial = example.build().expect("builds");
+    let mut steps = Vec::new();
+    for reduction in Reduction::ALL {
+        let source = Source::File(example.clone());
+        let result = one_search_is_the_reduced_search(&initial, source, Strategy::Bfs, reduction);
+        steps.push((reduction, result.steps));
+    }
+    let of = |r: Reduction| steps.iter().find(|(x, _)| *x == r).expect("ran").1;
+    assert!(
+        of(Reduction::Sleep) < of(Reduction::None),
+        "sleep sets take fewer steps than the unreduced search: {steps:?}"
+    );
+    let entry = sim::corpus::load(&common::corpus_file(DFS_ENTRY)).expect("the entry loads");
+    let initial = entry.scenario.build().expect("builds");
+    let source = Source::File(entry.scenario.clone());
+    let sleep = one_search_is_the_reduced_search(&initial, source, Strategy::Dfs, Reduction::Sleep);
+    assert!(
+        sleep.schedules < ONE_SEARCH_CASES * sim::hunt::CASE_SCHEDULES,
+        "under sleep sets the depth-first search meets the entry's violation within its budget"
+    );
+}
+
+#[test]
+fn a_reduced_hunt_is_the_same_whatever_the_jobs() {
+    for reduction in [Reduction::Sleep, Reduction::Persistent] {
+        let one = run(&hunt(Source::Swarm, None, JOBS_CASES, 1), reduction);
+        let two = run(&hunt(Source::Swarm, None, JOBS_CASES, 2), reduction);
+        assert!(!one.classes.is_empty(), "a small hunt meets violations");
+        assert_eq!(verdict(&one), verdict(&two), "{}", reduction.name());
+    }
+}
+
+#[test]
+fn random_and_pct_cases_ignore_the_reduction() {
+    for strategy in [Strategy::Random, Strategy::Pct] {
+        let unreduced = run(
+            &hunt(Source::Swarm, Some(strategy), JOBS_CASES, 1),
+            Reduction::None,
+        );
+        let reduced = run(
+            &hunt(Source::Swarm, Some(strategy), JOBS_CASES, 1),
+            Reduction::Sleep,
+        );
+        assert!(unreduced.steps > 0);
+        assert_eq!(
+            verdict(&unreduced),
+            verdict(&reduced),
+            "{}",
+            strategy.name()
+        );
+    }
+}
+
+/// Runs the replay line of a hunt's output as printed (less the cargo prefix, which builds
+/// this same binary) and checks it shows the hunt's violation.
+fn replay_as_printed(text: &str) {
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: "))
+        .expect("a replay line");
+    let violation = text
+        .lines()
+        .find(|l| l.starts_with("VIOLATION "))
+        .expect("a violation");
+    let words = common::shell_words(line);
+    let prefix = common::shell_words(sim::cli::REPLAY_COMMAND);
+    assert_eq!(words[..prefix.len()], prefix[..], "{line}");
+    let args: Vec<&str> = words[prefix.len()..].iter().map(String::as_str).collect();
+    let again = writeiter(&args);
+    assert_eq!(again.status.code(), Some(1), "{line}\n{}", stdout(&again));
+    assert!(
+        stdout(&again).lines().any(|l| l == violation),
+        "{line} does not show {violation}:\n{}",
+        stdout(&again)
+    );
+}
+
+#[test]
+fn each_reduction_finds_the_violation_and_the_replay_line_reproduces_it() {
+    for (file, strategy) in [(BFS_SCENARIO, "bfs"), (DFS_SCENARIO, "dfs")] {
+        for reduction in Reduction::ALL {
+            let name = reduction.name();
+            let args = [
+                "hunt",
+                "--scenario",
+                file,
+                "--strategy",
+                strategy,
+                "--reduction",
+                name,
+                "--jobs",
+                "1",
+                "--known",
+                "none",
+            ];
+            let out = writeiter(&args);
+            let text = stdout(&out);
+            assert_eq!(out.status.code(), Some(1), "{args:?}:\n{text}");
+            let note = format!("reduction {name}: the {strategy} cases search under it");
+            let noted = text.lines().any(|l| l.starts_with(&note));
+            assert_eq!(noted, reduction != Reduction::None, "{args:?}:\n{text}");
+            replay_as_printed(&text);
+        }
+    }
+}
+
+#[test]
+fn the_header_says_which_cases_ignore_the_reduction() {
+    let hunt = |extra: &[&str]| {
+        let mut args = vec![
+            "hunt",
+            "--jobs",
+            "1",
+            "--schedules",
+            "640",
+            "--known",
+            "none",
+        ];
+        args.extend(extra);
+        stdout(&writeiter(&args))
+    };
+    let note = "reduction sleep: the dfs cases search under it (as writeiter search --reduction sleep); the random and pct cases ignore it";
+    let reduced = hunt(&["--reduction", "sleep"]);
+    assert_eq!(reduced.lines().nth(1), Some(note), "{reduced}");
+    let plain = hunt(&[]);
+    let none = hunt(&["--reduction", "none"]);
+    let replays = |t: &str| -> Vec<String> {
+        let kept = t
+            .lines()
+            .filter(|l| !l.contains(" ms") && !l.contains("  "));
+        kept.map(str::to_string).collect()
+    };
+    assert!(!plain.contains("reduction"), "{plain}");
+    assert_eq!(replays(&plain), replays(&none));
+    let random = hunt(&["--reduction", "symmetry", "--strategy", "random"]);
+    let line = "reduction symmetry: the random cases ignore it";
+    assert_eq!(random.lines().nth(1), Some(line), "{random}");
+}
+
+#[test]
+fn bad_reduction_values_exit_2_naming_the_flag() {
+    for args in [
+        vec!["hunt", "--reduction", "por"],
+        vec!["hunt", "--reduction", ""],
+        vec!["hunt", "--engine", "shuttle", "--reduction", "sleep"],
+        vec!["hunt", "--engine", "loom", "--reduction", "persistent"],
+    ] {
+        let out = writeiter(&args);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("--reduction"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

@@ -1,0 +1,234 @@
+//! A model assertion the liveness search meets is a finding, as in the safety engines: the
+//! `model-assertion` violation, printed first with the path that reaches it, a replay line
+//! that reproduces it, and a lasso file (`verdict = "model-assertion"`) that `replay` and
+//! `explain` accept. The planted assertion is a broken stepper (the liveness search's
+//! `Stepper` is the hook); a legal looping scenario still gives its lasso, or none when the
+//! search is cut. Bounded by the search's state cap.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use common::{stderr, stdout, writeiter};
+use model::exec::{Event, StepError, Task, Trace};
+use model::patches::Patches;
+use model::state::State;
+use sim::cli_liveness::{self, LivenessRun};
+use sim::liveness;
+
+/// The looping example.
+const EXAMPLE: &str = "examples/starvation.toml";
+/// States the searches of these tests visit at most (the example has about 26 000).
+const STATES: usize = 60_000;
+/// A cap that cuts the example's search before its lasso.
+const SMALL_STATES: usize = 500;
+/// The planted assertion's message.
+const PLANTED: &str = "planted: a punch while an unwritten io_end is in flight";
+/// The stream's operation the planted assertion fires in: its second punch.
+const SECOND_PUNCH: usize = 3;
+
+/// The planted bug: the model's step with an assertion that fires when the stream (a1)
+/// steps in its second punch while an io_end is still flagged unwritten, which the real
+/// model allows.
+fn broken_step(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let stream = &state.actors[1];
+    if task == Task::Actor(1) && stream.op == SECOND_PUNCH && state.inodes[0].i_unwritten > 0 {
+        panic!("{PLANTED}");
+    }
+    model::exec::step_with(state, task, trace)
+}
+
+fn repository(path: &str) -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(path)
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("writeiter-assertion-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+/// `writeiter run EXAMPLE --liveness` in-process with `stepper`: exit status and output.
+fn run(
+    schedule: &str,
+    (states_max, write): (usize, Option<&Path>),
+    stepper: sim::engine::Stepper,
+) -> (ExitCode, String) {
+    let file = repository(EXAMPLE);
+    let how = LivenessRun {
+        file: &file,
+        schedule,
+        states_max,
+        patches: Patches::NONE,
+        write,
+        stepper,
+    };
+    let mut out = Vec::new();
+    let code = cli_liveness::run_with(&how, (false, &mut out)).expect("no bad input");
+    (code, String::from_utf8(out).expect("utf-8"))
+}
+
+/// The schedule of a replay line (`… --schedule "…"`).
+fn schedule_of(text: &str) -> String {
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: "))
+        .expect("a replay line");
+    assert!(line.contains(" --liveness --schedule \""), "{line}");
+    let (_, quoted) = line.split_once("--schedule \"").expect("a schedule");
+    quoted.strip_suffix('"').expect("quoted").to_string()
+}
+
+#[test]
+fn a_model_assertion_in_the_liveness_search_is_a_finding_that_replays() {
+    let lasso = temp("assertion.lasso.toml");
+    let (code, text) = run("", (STATES, Some(&lasso)), broken_step);
+    assert_eq!(code, ExitCode::from(1), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[1].ends_with("(stopped at a model assertion)"),
+        "{text}"
+    );
+    let finding = format!("VIOLATION model-assertion: a1's step panicked: {PLANTED} (actors a1)");
+    assert_eq!(lines[2], finding, "the finding line first:\n{text}");
+    let class = "model-assertion@model-step | punch";
+    assert!(
+        lines[3].starts_with("class: signature ") && lines[3].ends_with(class),
+        "its class next:\n{text}"
+    );
+    let path = schedule_of(&text);
+    assert!(!path.contains("cycle:"), "a path, not a lasso: {path}");
+    assert!(
+        path.ends_with("a1"),
+        "the path ends with the panicking step: {path}"
+    );
+    assert!(
+        text.contains(&format!("lasso: {}", lasso.display())),
+        "{text}"
+    );
+
+    // The replay line, run with the same stepper, shows the same finding; the real model
+    // steps the same path without one.
+    let (again, replayed) = run(&path, (STATES, None), broken_step);
+    assert_eq!(again, ExitCode::from(1), "{replayed}");
+    assert!(replayed.lines().any(|l| l == finding), "{replayed}");
+    let (real, clean) = run(&path, (STATES, None), model::exec::step_with);
+    assert_eq!(real, ExitCode::SUCCESS, "{clean}");
+    assert!(clean.contains("no model assertion on this path"), "{clean}");
+
+    // The stored finding: `replay` and `explain` accept it, and it reproduces under the
+    // broken stepper only.
+    let mut out = Vec::new();
+    let replay = cli_liveness::replay_with(&lasso, Patches::NONE, broken_step, &mut out);
+    let shown = String::from_utf8_lossy(&out).into_owned();
+    assert_eq!(replay, Ok(ExitCode::SUCCESS), "{shown}");
+    assert!(shown.contains("reproduced: step"), "{shown}");
+    let mut out = Vec::new();
+    let explain = cli_liveness::explain_with(&lasso, Patches::NONE, broken_step, &mut out);
+    let drawn = String::from_utf8_lossy(&out).into_owned();
+    assert_eq!(explain, Ok(ExitCode::SUCCESS), "{drawn}");
+    assert!(drawn.contains(&finding), "{drawn}");
+    let lasso = lasso.to_str().expect("utf-8");
+    for command in ["replay", "explain"] {
+        let real = writeiter(&[command, lasso]);
+        assert_eq!(real.status.code(), Some(1), "{}", stderr(&real));
+        assert!(
+            stdout(&real).contains("not reproduced: the path's last step no longer panics"),
+            "{command}: {}",
+            stdout(&real)
+        );
+    }
+}
+
+#[test]
+fn the_path_found_is_the_shortest_to_a_panicking_step() {
+    let looping = sim::scenario_file::load_looping(&repository(EXAMPLE)).expect("loads");
+    let report = liveness::search_with(&looping, STATES, broken_step).expect("runs");
+    let assertion = report.assertion.expect("the planted assertion fires");
+    assert_eq!(report.lasso, None);
+    let replayed = liveness::replay_path(&looping, &assertion.path, broken_step).expect("steps");
+    assert_eq!(replayed.violation.as_ref(), Some(&assertion.violation));
+    assert_eq!(replayed.trace.len() + 1, assertion.path.len());
+    // No shorter path panics: every proper prefix of the path, extended by any runnable
+    // task, steps without the assertion (the search is breadth-first).
+    for len in 0..assertion.path.len() - 1 {
+        let prefix = &assertion.path[..len];
+        let at = liveness::replay_path(&looping, prefix, broken_step).expect("steps");
+        assert_eq!(at.violation, None);
+        for task in model::exec::runnable(&at.state) {
+            let mut state = at.state.clone();
+            let how = (task, Trace::Off);
+            let step = liveness::step_checked(broken_step, &mut state, how, &looping.forever);
+            assert!(step.is_ok(), "{len} steps then {task} panics already");
+        }
+    }
+}
+
+#[test]
+fn a_legal_looping_scenario_still_gives_its_lasso_or_none() {
+    let (code, text) = run("", (STATES, None), model::exec::step_with);
+    assert_eq!(code, ExitCode::from(1), "{text}");
+    assert!(
+        text.contains("VIOLATION starvation: a0 stays blocked"),
+        "{text}"
+    );
+    assert!(!text.contains("model-assertion"), "{text}");
+    let (code, text) = run("", (SMALL_STATES, None), model::exec::step_with);
+    assert_eq!(code, ExitCode::SUCCESS, "{text}");
+    assert!(
+        text.contains(&format!("cut at {SMALL_STATES} states")),
+        "{text}"
+    );
+    assert!(text.contains("no starvation lasso"), "{text}");
+    let looping = sim::scenario_file::load_looping(&repository(EXAMPLE)).expect("loads");
+    let plain = liveness::search(&looping, STATES).expect("runs");
+    let with = liveness::search_with(&looping, STATES, model::exec::step_with).expect("runs");
+    assert_eq!((plain.states, plain.edges), (with.states, with.edges));
+    assert_eq!(plain.lasso, with.lasso);
+    assert!(plain.lasso.is_some() && with.assertion.is_none());
+}
+
+#[test]
+fn bad_lasso_files_exit_2_naming_the_field() {
+    let scenario = std::fs::read_to_string(repository(EXAMPLE)).expect("the example");
+    let body = |head: &str| {
+        format!(
+            "kind = \"lasso\"\n{head}\npatches = []\nscenario = \"\"\"\n{}\"\"\"\n",
+            scenario.replace('\\', "\\\\")
+        )
+    };
+    for (name, head, field) in [
+        (
+            "verdict",
+            "verdict = \"deadlock\"\nschedule = \"a1\"",
+            "verdict",
+        ),
+        (
+            "cycle",
+            "verdict = \"model-assertion\"\nschedule = \"a1 cycle: a1\"",
+            "schedule",
+        ),
+        (
+            "victim",
+            "verdict = \"starvation\"\nschedule = \"cycle: a1\"",
+            "victim",
+        ),
+        (
+            "path",
+            "verdict = \"model-assertion\"\nschedule = \"a1 zz\"",
+            "schedule",
+        ),
+    ] {
+        let file = temp(&format!("bad-{name}.lasso.toml"));
+        std::fs::write(&file, body(head)).expect("written");
+        let file = file.to_str().expect("utf-8");
+        for command in ["replay", "explain"] {
+            let out = writeiter(&[command, file]);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{name} {command}: {err}");
+            assert!(err.contains(file) && err.contains(field), "{name}: {err}");
+            assert!(!err.contains("panicked"), "{name}: {err}");
+        }
+    }
+}
