@@ -20,7 +20,15 @@
 //!
 //! Its cost is the exploration: [`PERSISTENT_FUTURE_STATES`] bounds it a candidate, and it
 //! pays only where the other tasks' futures are small (the other writers blocked on a lock
-//! `t`'s actor holds, with a few bios and work items in flight).
+//! `t`'s actor holds, with a few bios and work items in flight). Two shortcuts cut it
+//! ([`Horizon::Footprint`], what `--reduction persistent` runs; [`Horizon::Future`] is their
+//! slow twin). A cheap reject by footprint ([`rejected`]): a step that leaves an operation
+//! event in the oracles' history ([`model::footprint::emits`]) never commutes with another
+//! such step, so while another task may still record one, `t` is not explored; rejecting
+//! is always sound, and it costs a reduction only where that other event cannot happen off
+//! `t`. And settled states ([`Memo`]): an accepted check explored the whole future off `t`
+//! of every state it saw, so a later check does not expand those states again; the proof
+//! above only needs every state off `t` checked once, by this check or an earlier one.
 
 use std::collections::{HashSet, VecDeque};
 

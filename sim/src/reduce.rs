@@ -41,8 +41,9 @@ pub enum Reduction {
     /// only by how bios, dios, io_ends and work items are numbered are one. Every runnable
     /// task is explored. The depth-first search has no visited set: it runs unreduced.
     Symmetry,
-    /// Symmetry, and persistent sets checked by exploring the other tasks' future
-    /// ([`crate::persistent`]): where one task is persistent alone, only it is explored.
+    /// Symmetry, and persistent sets checked by exploring the other tasks' future, after the
+    /// footprint's cheap reject ([`crate::persistent::Horizon::Footprint`]): where one task
+    /// is persistent alone, only it is explored.
     /// The depth-first search runs unreduced.
     Persistent,
 }

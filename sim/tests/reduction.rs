@@ -752,3 +752,26 @@ fn footprint_events_order_the_history() {
         "every step taken for an event: {pairs} pairs all ordered"
     );
 }
+
+/// A reduced breadth-first search shows its progress to its watch every
+/// [`reduce::WATCH_EVERY_STATES`] expanded states (the `search` progress line): the states
+/// grow from call to call, never past the final count, and the watch changes nothing.
+#[test]
+fn reduced_search_shows_its_progress() {
+    let initial = example("extending-crash");
+    let all = (u64::MAX, u64::MAX);
+    let how = (exec::step_with as sim::engine::Stepper, Reduction::Symmetry);
+    let mut seen: Vec<reduce::Progress> = Vec::new();
+    let mut watch = |p: &reduce::Progress| seen.push(*p);
+    let watched = reduce::bfs_progress(&initial, all, how, ("", &|_| false), &mut watch);
+    let plain = reduce::bfs(&initial, all, how.0, ("", &|_| false), how.1);
+    assert_eq!((watched.states, watched.steps), (plain.states, plain.steps));
+    let expected = watched.states / reduce::WATCH_EVERY_STATES;
+    assert!(seen.len() as u64 >= expected.max(2), "{} calls", seen.len());
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].states < w[1].states && w[0].steps < w[1].steps)
+    );
+    let last = seen.last().expect("a call");
+    assert!(last.states <= watched.states && last.queued > 0, "{last:?}");
+}
