@@ -49,7 +49,7 @@ pub enum Horizon {
     /// [`Horizon::Future`] after a cheap reject by footprint ([`rejected`]): a candidate
     /// whose step records an operation event while another task may still record one is
     /// not explored. And the exploration does not expand a state an earlier accepted one
-    /// explored for the same task ([`Memo::settled`]): its whole future off that task was
+    /// explored for the same task (settled states, [`Memo`]): its whole future off that task was
     /// checked then. Sound as [`Horizon::Future`] is.
     Footprint,
     /// The current state only: the other tasks' next steps, not their futures. Unsound (a
