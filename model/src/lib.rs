@@ -96,6 +96,7 @@ pub mod notes;
 // The engine interface: not kernel code.
 pub mod drive;
 pub mod exec;
+pub mod footprint;
 pub mod limits;
 pub mod ops;
 pub mod patches;

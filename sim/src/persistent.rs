@@ -20,7 +20,15 @@
 //!
 //! Its cost is the exploration: [`PERSISTENT_FUTURE_STATES`] bounds it a candidate, and it
 //! pays only where the other tasks' futures are small (the other writers blocked on a lock
-//! `t`'s actor holds, with a few bios and work items in flight).
+//! `t`'s actor holds, with a few bios and work items in flight). Two shortcuts cut it
+//! ([`Horizon::Footprint`], what `--reduction persistent` runs; [`Horizon::Future`] is their
+//! slow twin). A cheap reject by footprint ([`rejected`]): a step that leaves an operation
+//! event in the oracles' history ([`model::footprint::emits`]) never commutes with another
+//! such step, so while another task may still record one, `t` is not explored; rejecting
+//! is always sound, and it costs a reduction only where that other event cannot happen off
+//! `t`. And settled states ([`Memo`]): an accepted check explored the whole future off `t`
+//! of every state it saw, so a later check does not expand those states again; the proof
+//! above only needs every state off `t` checked once, by this check or an earlier one.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -38,6 +46,12 @@ pub const PERSISTENT_FUTURE_STATES: usize = 64;
 pub enum Horizon {
     /// Every state the other tasks reach, up to [`PERSISTENT_FUTURE_STATES`]: sound.
     Future,
+    /// [`Horizon::Future`] after a cheap reject by footprint ([`rejected`]): a candidate
+    /// whose step records an operation event while another task may still record one is
+    /// not explored. And the exploration does not expand a state an earlier accepted one
+    /// explored for the same task (settled states, [`Memo`]): its whole future off that task was
+    /// checked then. Sound as [`Horizon::Future`] is.
+    Footprint,
     /// The current state only: the other tasks' next steps, not their futures. Unsound (a
     /// task commuting with what can run now may not commute with what runs later); kept so
     /// that the tests can show they catch it.
@@ -48,7 +62,7 @@ impl Horizon {
     /// Future states explored at most beside the current one.
     fn states(self) -> usize {
         match self {
-            Horizon::Future => PERSISTENT_FUTURE_STATES,
+            Horizon::Future | Horizon::Footprint => PERSISTENT_FUTURE_STATES,
             Horizon::NextSteps => 1,
         }
     }
@@ -63,6 +77,9 @@ pub const PERSISTENT_MEMO_ENTRIES: usize = 1 << 20;
 #[derive(Default)]
 pub struct Memo {
     commute: std::collections::HashMap<(u64, Task, Task), bool>,
+    /// States (by fingerprint) with a task whose whole future off that task an accepted
+    /// check explored: the task is persistent there, and at every state of that future.
+    settled: HashSet<(u64, Task)>,
 }
 
 impl Memo {
@@ -75,6 +92,19 @@ impl Memo {
             self.commute.clear();
         }
         self.commute.insert((at, t, u), commute);
+    }
+
+    /// Whether an accepted check covered the future off `t` of the state `at`.
+    fn settled(&self, at: u64, t: Task) -> bool {
+        self.settled.contains(&(at, t))
+    }
+
+    /// Records that an accepted check covered the future off `t` of each state of `seen`.
+    fn settle(&mut self, seen: &HashSet<u64>, t: Task) {
+        if self.settled.len() + seen.len() > PERSISTENT_MEMO_ENTRIES {
+            self.settled.clear();
+        }
+        self.settled.extend(seen.iter().map(|&at| (at, t)));
     }
 }
 
@@ -111,32 +141,58 @@ pub fn isolated(
     memo: &mut Memo,
     applied: &mut u64,
 ) -> bool {
-    let mut seen = HashSet::from([fingerprint(start)]);
-    let mut queue = VecDeque::from([start.clone()]);
-    while let Some(point) = queue.pop_front() {
-        let Some(others) = commuting(stepper, &point, t, memo, applied) else {
+    if horizon == Horizon::Footprint && rejected(stepper, start, t, applied) {
+        return false;
+    }
+    let reuse = horizon == Horizon::Footprint;
+    let first = fingerprint(start);
+    let mut seen = HashSet::from([first]);
+    let mut queue = VecDeque::from([(first, start.clone())]);
+    while let Some((at, point)) = queue.pop_front() {
+        if reuse && memo.settled(at, t) {
+            continue;
+        }
+        let Some(others) = commuting(stepper, (&point, at), t, memo, applied) else {
             return false;
         };
         if horizon == Horizon::NextSteps {
             return true;
         }
         for next in others {
-            if seen.insert(fingerprint(&next)) {
+            let key = fingerprint(&next);
+            if seen.insert(key) {
                 if seen.len() > horizon.states() {
                     return false;
                 }
-                queue.push_back(next);
+                queue.push_back((key, next));
             }
         }
+    }
+    if reuse {
+        memo.settle(&seen, t);
     }
     true
 }
 
-/// The other tasks' successors of `point` when `t` is runnable there, its step breaks no
+/// The footprint's cheap reject: `t`'s step from `start` breaks an oracle, or it starts,
+/// returns or completes an operation ([`model::footprint::emits`]) while another task may
+/// still do so ([`model::footprint::others_may_emit`]). The history numbers both events by
+/// their steps, so wherever the other's event can happen off `t`, the two orders differ and
+/// the exploration rejects `t` too; where it cannot (the other task waits for `t`), the
+/// reject costs a reduction, never soundness.
+pub fn rejected(stepper: Stepper, start: &Point, t: Task, applied: &mut u64) -> bool {
+    *applied += 1;
+    let Ok(after) = successor(stepper, start, t) else {
+        return true;
+    };
+    model::footprint::emits(&start.0, &after.0) && model::footprint::others_may_emit(&start.0, t)
+}
+
+/// The other tasks' successors of `point` (whose fingerprint is `at`) when `t` is runnable there, its step breaks no
 /// oracle and it commutes with each of them (see the module's doc); `None` otherwise.
 fn commuting(
     stepper: Stepper,
-    point: &Point,
+    (point, at): (&Point, u64),
     t: Task,
     memo: &mut Memo,
     applied: &mut u64,
@@ -145,7 +201,6 @@ fn commuting(
     if !runnable.contains(&t) {
         return None;
     }
-    let at = fingerprint(point);
     let mut after_t: Option<(Point, Vec<Task>)> = None;
     let mut others = Vec::new();
     for &u in runnable.iter().filter(|&&u| u != t) {

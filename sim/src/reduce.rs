@@ -41,8 +41,9 @@ pub enum Reduction {
     /// only by how bios, dios, io_ends and work items are numbered are one. Every runnable
     /// task is explored. The depth-first search has no visited set: it runs unreduced.
     Symmetry,
-    /// Symmetry, and persistent sets checked by exploring the other tasks' future
-    /// ([`crate::persistent`]): where one task is persistent alone, only it is explored.
+    /// Symmetry, and persistent sets checked by exploring the other tasks' future, after the
+    /// footprint's cheap reject ([`crate::persistent::Horizon::Footprint`]): where one task
+    /// is persistent alone, only it is explored.
     /// The depth-first search runs unreduced.
     Persistent,
 }
@@ -239,6 +240,45 @@ pub fn bfs_keyed(
     keyed: Keyed<'_>,
     probe: Probe<'_>,
 ) -> SearchReport {
+    let mut unwatched = |_: &Progress| {};
+    let how = (stepper, keyed);
+    bfs_watched(
+        initial,
+        limits,
+        how,
+        (oracle, accept),
+        (probe, &mut unwatched),
+    )
+}
+
+/// Expanded states between two calls of a [`Watch`].
+pub const WATCH_EVERY_STATES: u64 = 4096;
+
+/// Where a reduced breadth-first search stands, for a progress line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// States visited.
+    pub states: u64,
+    /// States queued, not yet expanded.
+    pub queued: u64,
+    /// Steps taken by the search.
+    pub steps: u64,
+    /// Steps taken checking independence.
+    pub checks: u64,
+}
+
+/// Called with the search's [`Progress`] every [`WATCH_EVERY_STATES`] expanded states.
+pub type Watch<'a> = &'a mut dyn FnMut(&Progress);
+
+/// [`bfs_keyed`], showing its [`Progress`] to `watch` as it goes (nothing it does depends
+/// on the watch).
+pub fn bfs_watched(
+    initial: &State,
+    limits: (u64, u64),
+    (stepper, keyed): (Stepper, Keyed<'_>),
+    (oracle, accept): (&str, &dyn Fn(&Execution) -> bool),
+    (probe, watch): (Probe<'_>, Watch<'_>),
+) -> SearchReport {
     let mut search = Bfs {
         initial,
         limits,
@@ -265,10 +305,15 @@ pub fn bfs_keyed(
         sleep: Vec::new(),
         wake: None,
     });
+    let mut expanded = 0u64;
     while let Some(queued) = search.queue.pop_front() {
         if let Some(found) = search.expand(queued, probe) {
             search.report.found = found;
             return search.report;
+        }
+        expanded += 1;
+        if expanded.is_multiple_of(WATCH_EVERY_STATES) {
+            watch(&search.progress());
         }
     }
     search.report.exhausted = true;
@@ -296,6 +341,16 @@ struct Bfs<'a> {
 type Stop = Option<Execution>;
 
 impl Bfs<'_> {
+    /// Where the search stands.
+    fn progress(&self) -> Progress {
+        Progress {
+            states: self.report.states,
+            queued: self.queue.len() as u64,
+            steps: self.report.steps,
+            checks: self.report.checks,
+        }
+    }
+
     /// `violation` (of the oracle searched for) along the path to `node`, if `accept` takes it.
     fn found(&self, violation: &Violation, node: Option<usize>) -> Option<Execution> {
         if !(self.oracle.is_empty() || violation.oracle.name() == self.oracle) {
@@ -468,30 +523,40 @@ pub fn bfs(
     (oracle, accept): (&str, &dyn Fn(&Execution) -> bool),
     reduction: Reduction,
 ) -> SearchReport {
+    let mut unwatched = |_: &Progress| {};
+    let how = (stepper, reduction);
+    bfs_progress(initial, limits, how, (oracle, accept), &mut unwatched)
+}
+
+/// [`bfs`], showing the reduced searches' [`Progress`] to `watch` (the unreduced search
+/// of [`engine`] shows none).
+pub fn bfs_progress(
+    initial: &State,
+    limits: (u64, u64),
+    (stepper, reduction): (Stepper, Reduction),
+    (oracle, accept): (&str, &dyn Fn(&Execution) -> bool),
+    watch: Watch<'_>,
+) -> SearchReport {
     let mut quiet = |_: &State, _: &[Task], _: Task| {};
     // Every search steps under `Trace::Off` (a counterexample is rebuilt traced by `replay`).
-    match reduction {
+    let keyed = match reduction {
         Reduction::None => {
-            engine::bfs_search(initial, limits, stepper, (oracle, accept), &mut quiet)
+            return engine::bfs_search(initial, limits, stepper, (oracle, accept), &mut quiet);
         }
-        Reduction::Sleep => bfs_search(initial, limits, stepper, (oracle, accept), &mut quiet),
-        Reduction::Symmetry | Reduction::Persistent => {
-            let keyed = Keyed {
-                key: &crate::symmetry::canonical_fingerprint,
-                sleep_sets: false,
-                persistent: (reduction == Reduction::Persistent)
-                    .then_some(crate::persistent::Horizon::Future),
-            };
-            bfs_keyed(
-                initial,
-                limits,
-                stepper,
-                (oracle, accept),
-                keyed,
-                &mut quiet,
-            )
-        }
-    }
+        Reduction::Sleep => Keyed {
+            key: &crate::fingerprint::fingerprint,
+            sleep_sets: true,
+            persistent: None,
+        },
+        Reduction::Symmetry | Reduction::Persistent => Keyed {
+            key: &crate::symmetry::canonical_fingerprint,
+            sleep_sets: false,
+            persistent: (reduction == Reduction::Persistent)
+                .then_some(crate::persistent::Horizon::Footprint),
+        },
+    };
+    let how = (stepper, keyed);
+    bfs_watched(initial, limits, how, (oracle, accept), (&mut quiet, watch))
 }
 
 /// Choosing `task` after `last` preempts: `last` could have gone on (as

@@ -590,29 +590,35 @@ const EXACT: &dyn Fn(&State, &sim::oracle::Observer) -> u64 = &sim::fingerprint:
 const RENAMED: &dyn Fn(&State, &sim::oracle::Observer) -> u64 =
     &sim::symmetry::canonical_fingerprint;
 
-/// Symmetry, then symmetry with persistent sets, against the unreduced breadth-first
-/// search, exhaustively on the scenarios of [`SYMMETRY_EXHAUSTIVE`]: the same violations
-/// met (oracle and state, up to the renaming), in no more states each, and fewer in all.
+/// Symmetry, then symmetry with persistent sets (checked by exploration alone, then with
+/// the footprint's cheap reject and the settled states), against the unreduced
+/// breadth-first search, exhaustively on the scenarios of [`SYMMETRY_EXHAUSTIVE`]: the same
+/// violations met (oracle and state, up to the renaming), in no more states each than
+/// symmetry alone, and fewer in all.
 #[test]
 fn symmetry_and_persistent_sets_meet_the_same_violations_in_fewer_states() {
-    let mut states = [0; 3];
+    let mut states = [0; 4];
     for (name, initial) in cases(&SYMMETRY_EXHAUSTIVE) {
         let (slow, slow_report) = oracles_met(&initial, keyed(EXACT, None));
         let (renamed, renamed_report) = oracles_met(&initial, keyed(RENAMED, None));
         let persistent = Some(Horizon::Future);
         let (fast, fast_report) = oracles_met(&initial, keyed(RENAMED, persistent));
-        let reports = [&slow_report, &renamed_report, &fast_report];
+        let footprint = Some(Horizon::Footprint);
+        let (cheap, cheap_report) = oracles_met(&initial, keyed(RENAMED, footprint));
+        let reports = [&slow_report, &renamed_report, &fast_report, &cheap_report];
         assert!(reports.iter().all(|r| r.exhausted), "{name}");
         assert_eq!(slow, renamed, "{name}: symmetry");
         assert_eq!(slow, fast, "{name}: persistent sets");
+        assert_eq!(slow, cheap, "{name}: persistent sets by footprint");
         assert!(fast_report.states <= renamed_report.states, "{name}");
+        assert!(cheap_report.states <= renamed_report.states, "{name}");
         assert!(renamed_report.states <= slow_report.states, "{name}");
         for (total, report) in states.iter_mut().zip(reports) {
             *total += report.states;
         }
     }
     assert!(
-        states[2] < states[1] && states[1] < states[0],
+        states[3] < states[1] && states[2] < states[1] && states[1] < states[0],
         "states {states:?}"
     );
 }
@@ -679,4 +685,93 @@ fn search_reports_the_persistent_sets_state_factor() {
     let out = common::writeiter(&["search", file, "--reduction", "bogus"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--reduction"));
+}
+
+/// Pairs of steps [`footprint_events_order_the_history`] needs to have compared.
+const FOOTPRINT_PAIRS_MIN: usize = 1_000;
+
+/// Over every state a breadth-first walk of each scenario of [`SYMMETRY_EXHAUSTIVE`] reaches
+/// (up to [`SYMMETRY_CHECK_STATES`]), the pairs of runnable tasks whose steps both record
+/// an operation event by `emits` and both orders run without breaking an oracle; with how
+/// many of those commute (both orders end in one state with one history).
+fn event_pairs(emits: &dyn Fn(&State, &State) -> bool) -> (usize, usize) {
+    let (mut pairs, mut commuting) = (0, 0);
+    for (_, initial) in cases(&SYMMETRY_EXHAUSTIVE) {
+        let start = (initial.clone(), sim::oracle::Observer::new(&initial));
+        let mut seen = std::collections::HashSet::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(point) = queue.pop_front() {
+            if seen.len() >= SYMMETRY_CHECK_STATES {
+                break;
+            }
+            if !seen.insert(sim::fingerprint::fingerprint(&point.0, &point.1)) {
+                continue;
+            }
+            let runnable = exec::runnable(&point.0);
+            let next: Vec<(exec::Task, Point)> = runnable
+                .iter()
+                .filter_map(|&t| stepped(&point, t).ok().map(|p| (t, p)))
+                .collect();
+            let emitting: Vec<&(exec::Task, Point)> =
+                next.iter().filter(|(_, p)| emits(&point.0, &p.0)).collect();
+            for (i, (t, after_t)) in emitting.iter().enumerate() {
+                for (u, after_u) in &emitting[i + 1..] {
+                    let both = (
+                        exec::runnable(&after_t.0).contains(u),
+                        exec::runnable(&after_u.0).contains(t),
+                    );
+                    if both != (true, true) {
+                        continue;
+                    }
+                    let (Ok(tu), Ok(ut)) = (stepped(after_t, *u), stepped(after_u, *t)) else {
+                        continue;
+                    };
+                    pairs += 1;
+                    let key = |p: &Point| sim::fingerprint::fingerprint(&p.0, &p.1);
+                    commuting += usize::from(key(&tu) == key(&ut));
+                }
+            }
+            queue.extend(next.into_iter().map(|(_, p)| p));
+        }
+    }
+    (pairs, commuting)
+}
+
+/// The footprint's cheap reject of persistent sets ([`sim::persistent::rejected`]) rests on
+/// this: two steps that each start, return or complete an operation
+/// ([`model::footprint::emits`]) never commute, as the history orders them. A footprint
+/// that takes every step for an event is caught: some of those pairs commute.
+#[test]
+fn footprint_events_order_the_history() {
+    let (pairs, commuting) = event_pairs(&model::footprint::emits);
+    assert!(pairs >= FOOTPRINT_PAIRS_MIN, "{pairs} pairs of events");
+    assert_eq!(commuting, 0, "{commuting} of {pairs} event pairs commute");
+    let (pairs, commuting) = event_pairs(&|_, _| true);
+    assert!(
+        commuting > 0,
+        "every step taken for an event: {pairs} pairs all ordered"
+    );
+}
+
+/// A reduced breadth-first search shows its progress to its watch every
+/// [`reduce::WATCH_EVERY_STATES`] expanded states (the `search` progress line): the states
+/// grow from call to call, never past the final count, and the watch changes nothing.
+#[test]
+fn reduced_search_shows_its_progress() {
+    let initial = example("extending-crash");
+    let all = (u64::MAX, u64::MAX);
+    let how = (exec::step_with as sim::engine::Stepper, Reduction::Symmetry);
+    let mut seen: Vec<reduce::Progress> = Vec::new();
+    let mut watch = |p: &reduce::Progress| seen.push(*p);
+    let watched = reduce::bfs_progress(&initial, all, how, ("", &|_| false), &mut watch);
+    let plain = reduce::bfs(&initial, all, how.0, ("", &|_| false), how.1);
+    assert_eq!((watched.states, watched.steps), (plain.states, plain.steps));
+    let expected = watched.states / reduce::WATCH_EVERY_STATES;
+    assert!(seen.len() as u64 >= expected.max(2), "{} calls", seen.len());
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].states < w[1].states && w[0].steps < w[1].steps)
+    );
+    let last = seen.last().expect("a call");
+    assert!(last.states <= watched.states && last.queued > 0, "{last:?}");
 }
