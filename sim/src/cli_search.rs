@@ -49,6 +49,10 @@ pub struct SearchArgs {
     /// Breadth-first: its memory budget in MiB (estimated).
     #[arg(long, value_name = "MB", default_value_t = crate::hunt::BFS_MAX_MB, value_parser = clap::value_parser!(u64).range(1..=crate::cli::MAX_MB_MAX))]
     max_mb: u64,
+    /// Breadth-first, unreduced: threads expanding states (default: all cores, as the
+    /// hunt); the result does not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::cli::JOBS_MAX))]
+    jobs: Option<u64>,
     /// Also run the search unreduced (or, when it is unreduced, under sleep sets), and
     /// print both verdicts and the reduction factor.
     #[arg(long)]
@@ -160,7 +164,14 @@ fn search(
                 args.states.unwrap_or(u64::MAX),
                 args.max_mb * crate::hunt::MIB,
             );
-            reduce::bfs(initial, limits, step, (oracle, &accept), reduction)
+            if reduction == Reduction::None {
+                let jobs = args
+                    .jobs
+                    .map_or_else(crate::expand::default_jobs, |j| j as usize);
+                crate::engine::bfs_jobs(initial, limits, (step, jobs), (oracle, &accept), None)
+            } else {
+                reduce::bfs(initial, limits, step, (oracle, &accept), reduction)
+            }
         }
         SearchStrategy::Dfs => {
             let limits = (args.bound as usize, args.schedules);
