@@ -351,3 +351,29 @@ fn the_compact_estimate_cuts_deterministically_and_far_below_the_clones() {
     let again = run((u64::MAX, budget), true);
     assert_eq!((again.states, again.steps), (cut.states, cut.steps));
 }
+
+/// States of the `writeiter search --jobs` check.
+const CLI_STATES: &str = "3000";
+
+#[test]
+fn search_jobs_prints_the_same_search_and_refuses_zero() {
+    let run = |jobs: &str| {
+        let args = ["search", "examples/canonical.toml", "--reduction", "none"];
+        let out =
+            common::writeiter(&[&args[..], &["--states", CLI_STATES, "--jobs", jobs]].concat());
+        // All but the seconds, which the last line's figures hold before "s (reduction".
+        let text = common::stdout(&out);
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| match l.rfind(" s (reduction") {
+                Some(at) => l[..l[..at].rfind(", ").unwrap_or(at)].to_string(),
+                None => l.to_string(),
+            })
+            .collect();
+        (out.status.code(), lines)
+    };
+    let one = run("1");
+    assert!(one.1.iter().any(|l| l.starts_with("bfs: ")), "{:?}", one.1);
+    assert_eq!(run("3"), one);
+    assert_eq!(run("0").0, Some(2), "--jobs 0 is bad input");
+}

@@ -269,6 +269,8 @@ fn bench_json_has_every_engine() {
     assert_eq!(names, want);
     assert_eq!(json["bfs"]["states"], 500);
     assert_eq!(json["bfs"]["peak_mb_source"], "estimate");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(json["bfs"]["jobs"], cores, "the hunt's default jobs");
     assert!(json["bfs"]["seconds"].as_f64().is_some());
     assert!(json["bfs"]["peak_mb"].as_f64().is_some());
     queued_smaller_than_encoded(&json["bfs"]);
