@@ -166,6 +166,10 @@ pub struct Limits {
     /// Executions of a depth-first search: [`CASE_SCHEDULES`] per case, or the whole
     /// schedule budget for the one search of a scenario file ([`Hunt::single_search`]).
     pub dfs_schedules: u64,
+    /// Threads expanding a breadth-first search's states: the hunt's jobs for the one search
+    /// of a scenario file ([`Hunt::single_search`], its other threads idle), else 1 (the
+    /// cases run side by side already). The search is the same on any number.
+    pub bfs_jobs: usize,
 }
 
 impl Default for Limits {
@@ -173,6 +177,7 @@ impl Default for Limits {
         Limits {
             bfs_bytes: BFS_MAX_MB * MIB,
             dfs_schedules: CASE_SCHEDULES,
+            bfs_jobs: 1,
         }
     }
 }
@@ -363,6 +368,11 @@ impl Hunt {
         Limits {
             bfs_bytes,
             dfs_schedules,
+            bfs_jobs: if self.single_search() {
+                self.jobs.max(1)
+            } else {
+                1
+            },
         }
     }
 
@@ -756,12 +766,12 @@ pub fn run_case_within(case: Case, stepper: Stepper, limits: Limits) -> CaseResu
             (report.schedules, report.steps, report.found)
         }
         Strategy::Bfs => {
-            let report = engine::bfs_budgeted(
+            let report = engine::bfs_jobs(
                 &initial,
                 (u64::MAX, limits.bfs_bytes),
-                stepper,
-                &|_| true,
-                &mut probe,
+                (stepper, limits.bfs_jobs),
+                ("", &|_| true),
+                Some(&mut probe),
             );
             cut = report.cut.then_some(report.states);
             (report.schedules, report.steps, report.found)

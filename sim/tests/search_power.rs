@@ -162,6 +162,9 @@ fn the_bfs_memory_budget_cuts_and_says_so() {
     let (out, json) = bfs_hunt(&["--max-mb", "1"]);
     assert_eq!(json["bfs_cut"]["max_mb"], 1);
     assert_eq!(json["bfs_cut"]["states"].as_u64(), Some(states));
+    // The one search of a scenario file expands on the hunt's threads: the same cut.
+    let (_, json) = bfs_hunt(&["--max-mb", "1", "--jobs", "3"]);
+    assert_eq!(json["bfs_cut"]["states"].as_u64(), Some(states));
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("bfs cut:"), "{text}");
     // Without a cut the key is null.
