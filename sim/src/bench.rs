@@ -260,6 +260,9 @@ pub struct BfsFigures {
     pub encoded_bytes_per_state: f64,
     /// Bytes a queued state takes in the queue (its encoding compressed), on average.
     pub queued_bytes_per_state: f64,
+    /// Threads that expanded its states: the hunt's default, every core (the figures but
+    /// the seconds do not depend on it).
+    pub jobs: usize,
 }
 
 /// The reduced searches ([`crate::reduce`]) against the unreduced ones of the same run: the
@@ -440,12 +443,13 @@ pub fn measure(scenario: &Scenario, m: Measure) -> Result<BenchJson, String> {
 /// The unreduced breadth-first search of `initial` in measurement mode, within `m`'s bounds.
 fn bfs_figures(initial: &State, m: Measure) -> BfsFigures {
     let started = Instant::now();
-    let report = engine::bfs_budgeted(
+    let jobs = crate::expand::default_jobs();
+    let report = engine::bfs_jobs(
         initial,
         (m.bfs_states, m.bfs_bytes),
-        model::exec::step_with,
-        &|_| false,
-        &mut |_, _, _| {},
+        (model::exec::step_with, jobs),
+        ("", &|_| false),
+        None,
     );
     let per_state = |bytes: u64| bytes as f64 / report.queued.0.max(1) as f64;
     BfsFigures {
@@ -458,6 +462,7 @@ fn bfs_figures(initial: &State, m: Measure) -> BfsFigures {
         peak_mb_source: "estimate",
         encoded_bytes_per_state: per_state(report.queued.1),
         queued_bytes_per_state: per_state(report.queued.2),
+        jobs,
     }
 }
 
@@ -547,7 +552,8 @@ pub fn measured_table(b: &BenchJson) -> String {
     };
     let _ = writeln!(
         out,
-        "\nbfs (unreduced): {} states, {} steps, {how}, {:.1} s, peak {:.0} MiB ({}), {:.0} bytes a queued state ({:.0} encoded)\n{}hunt scaling ({} s each): jobs 1 {:.0} schedules/s, jobs 2 {:.0} schedules/s",
+        "\nbfs (unreduced, jobs {}): {} states, {} steps, {how}, {:.1} s, peak {:.0} MiB ({}), {:.0} bytes a queued state ({:.0} encoded)\n{}hunt scaling ({} s each): jobs 1 {:.0} schedules/s, jobs 2 {:.0} schedules/s",
+        bfs.jobs,
         bfs.states,
         bfs.steps,
         bfs.seconds,

@@ -50,6 +50,10 @@ pub struct SearchArgs {
     /// Breadth-first: its memory budget in MiB (estimated).
     #[arg(long, value_name = "MB", default_value_t = crate::hunt::BFS_MAX_MB, value_parser = clap::value_parser!(u64).range(1..=crate::cli::MAX_MB_MAX))]
     max_mb: u64,
+    /// Breadth-first, unreduced: threads expanding states (default: all cores, as the
+    /// hunt); the result does not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::cli::JOBS_MAX))]
+    jobs: Option<u64>,
     /// Also run the search unreduced (or, when it is unreduced, under sleep sets), and
     /// print both verdicts and the reduction factor.
     #[arg(long)]
@@ -161,12 +165,19 @@ fn search(
                 args.states.unwrap_or(u64::MAX),
                 args.max_mb * crate::hunt::MIB,
             );
-            let mut watch = |p: &reduce::Progress| {
-                let rate = p.states as f64 / started.elapsed().as_secs_f64().max(1e-3);
-                line.set_message(progress_text(what, p, rate));
-            };
-            let how: (crate::engine::Stepper, Reduction) = (step, reduction);
-            reduce::bfs_progress(initial, limits, how, (oracle, &accept), &mut watch)
+            if reduction == Reduction::None {
+                let jobs = args
+                    .jobs
+                    .map_or_else(crate::expand::default_jobs, |j| j as usize);
+                crate::engine::bfs_jobs(initial, limits, (step, jobs), (oracle, &accept), None)
+            } else {
+                let mut watch = |p: &reduce::Progress| {
+                    let rate = p.states as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                    line.set_message(progress_text(what, p, rate));
+                };
+                let how: (crate::engine::Stepper, Reduction) = (step, reduction);
+                reduce::bfs_progress(initial, limits, how, (oracle, &accept), &mut watch)
+            }
         }
         SearchStrategy::Dfs => {
             let limits = (args.bound as usize, args.schedules);

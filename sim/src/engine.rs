@@ -512,13 +512,8 @@ pub fn bfs_where(
     oracle: &str,
     accept: &dyn Fn(&Execution) -> bool,
 ) -> SearchReport {
-    bfs_search(
-        initial,
-        (max_states, u64::MAX),
-        stepper,
-        (oracle, accept),
-        &mut |_, _, _| {},
-    )
+    let limits = (max_states, u64::MAX);
+    bfs_jobs(initial, limits, (stepper, 1), (oracle, accept), None)
 }
 
 /// [`bfs_for`], showing every step it applies (each runnable task of each state it expands)
@@ -596,7 +591,20 @@ pub(crate) fn bfs_search(
     wanted: (&str, &dyn Fn(&Execution) -> bool),
     probe: Probe<'_>,
 ) -> SearchReport {
-    crate::frontier::bfs(initial, limits, stepper, wanted, probe)
+    crate::frontier::bfs(initial, limits, (stepper, 1), wanted, Some(probe))
+}
+
+/// The breadth-first search of [`bfs_budgeted`] (a memory budget, `wanted` as in
+/// [`bfs_where`]) with its queued states expanded on `jobs` threads, steps shown to `probe`
+/// when given. Its report is the same for every `jobs` (`sim/tests/bfs_twins.rs`).
+pub fn bfs_jobs(
+    initial: &State,
+    limits: (u64, u64),
+    (stepper, jobs): (Stepper, usize),
+    wanted: (&str, &dyn Fn(&Execution) -> bool),
+    probe: Option<Probe<'_>>,
+) -> SearchReport {
+    crate::frontier::bfs(initial, limits, (stepper, jobs), wanted, probe)
 }
 
 /// The slow twin of `bfs_search` ([`crate::frontier::bfs`], the search before it): queued states held as clones

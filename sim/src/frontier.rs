@@ -19,11 +19,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use model::drive::ending;
-use model::exec::{self, Task, Trace};
+use model::exec::Task;
 use model::state::State;
 
-use crate::engine::{Execution, Probe, SearchReport, Stepper, apply, replay};
+use crate::engine::{Execution, Probe, SearchReport, Stepper, replay};
+use crate::expand::{BATCH_STATES, Context, Expanded, Successor, expand_all};
 use crate::fingerprint::fingerprint;
 use crate::oracle::{Observer, Violation};
 
@@ -82,6 +82,21 @@ impl Shard {
         }
     }
 
+    /// Whether nonzero `fp` is held.
+    fn contains(&self, fp: u64) -> bool {
+        if self.slots.is_empty() {
+            return false;
+        }
+        let mut i = self.home(fp);
+        loop {
+            match self.slots[i] {
+                0 => return false,
+                held if held == fp => return true,
+                _ => i = if i + 1 == self.slots.len() { 0 } else { i + 1 },
+            }
+        }
+    }
+
     /// Moves every fingerprint into a table of `slots` slots.
     fn resize(&mut self, slots: usize) {
         let old = std::mem::replace(&mut self.slots, vec![0; slots]);
@@ -122,6 +137,14 @@ impl FingerprintSet {
         let new = shard.insert(fp);
         self.len += u64::from(new);
         new
+    }
+
+    /// Whether `fp` is held.
+    pub fn contains(&self, fp: u64) -> bool {
+        if fp == 0 {
+            return self.zero;
+        }
+        self.shards[(fp >> (64 - SHARD_BITS)) as usize].contains(fp)
     }
 
     /// Fingerprints held.
@@ -268,7 +291,18 @@ impl Frontier {
     /// Queues state `id` with its observer, its programs left out.
     pub fn push(&mut self, id: u32, mut state: State, observer: &Observer) {
         strip_programs(&mut state);
-        self.raw = encode(id, &state, observer, std::mem::take(&mut self.raw));
+        let body = append_body(&state, observer, Vec::new());
+        self.push_body(id, &body);
+    }
+
+    /// Queues state `id` from its [`append_body`] bytes: the record is `id`'s varint then
+    /// `body`, the very bytes [`encode`] gives for the whole triple.
+    pub fn push_body(&mut self, id: u32, body: &[u8]) {
+        let mut raw = std::mem::take(&mut self.raw);
+        raw.clear();
+        raw = postcard::to_extend(&id, raw).expect("an index encodes");
+        raw.extend_from_slice(body);
+        self.raw = raw;
         let most = lz4_flex::block::get_maximum_output_size(self.raw.len());
         self.packed.resize(most, 0);
         let n = lz4_flex::block::compress_into_with_dict(&self.raw, &mut self.packed, &self.pushed)
@@ -304,31 +338,81 @@ impl Frontier {
 
     /// Takes the oldest state, its programs restored.
     pub fn pop(&mut self) -> Option<(u32, State, Observer)> {
+        let mut raws = Vec::new();
+        if self.peek(1, &mut raws) == 0 {
+            // Every record was taken: free the chunks that held them.
+            while let Some(done) = self.chunks.pop_front() {
+                self.bytes -= done.capacity() as u64;
+            }
+            self.read = 0;
+            return None;
+        }
+        self.release();
+        Some(self.restore(&raws[0]))
+    }
+
+    /// Decompresses the oldest `most` records (fewer when fewer are queued) into `raws`
+    /// (its buffers reused) without taking them: [`Frontier::release`] takes each, in
+    /// order, before the next `peek`. How many it decompressed.
+    pub fn peek(&mut self, most: usize, raws: &mut Vec<Vec<u8>>) -> usize {
+        let (mut chunk, mut at, mut n) = (0, self.read, 0);
+        while n < most {
+            let Some(bytes) = self.chunks.get(chunk) else {
+                break;
+            };
+            if at == bytes.len() {
+                (chunk, at) = (chunk + 1, 0);
+                continue;
+            }
+            let raw_len = read_length(bytes, &mut at);
+            let packed_len = read_length(bytes, &mut at);
+            if raws.len() == n {
+                raws.push(Vec::new());
+            }
+            let (before, from) = raws.split_at_mut(n);
+            let dictionary = before.last().unwrap_or(&self.popped);
+            from[0].resize(raw_len, 0);
+            let packed = &bytes[at..at + packed_len];
+            let got = lz4_flex::block::decompress_into_with_dict(packed, &mut from[0], dictionary)
+                .expect("a queued state decompresses");
+            assert_eq!(got, raw_len, "a queued state decompresses whole");
+            at += packed_len;
+            n += 1;
+        }
+        if n > 0 {
+            self.popped.clone_from(&raws[n - 1]);
+        }
+        n
+    }
+
+    /// Takes the oldest record (one [`Frontier::peek`] decompressed), freeing its chunk
+    /// once every record in it is taken.
+    pub fn release(&mut self) {
         loop {
-            let front = self.chunks.front()?;
+            let front = self.chunks.front().expect("a peeked record is queued");
             if self.read < front.len() {
                 let mut at = self.read;
-                let raw_len = read_length(front, &mut at);
+                let _ = read_length(front, &mut at);
                 let packed_len = read_length(front, &mut at);
-                self.raw.resize(raw_len, 0);
-                let packed = &front[at..at + packed_len];
-                let n =
-                    lz4_flex::block::decompress_into_with_dict(packed, &mut self.raw, &self.popped)
-                        .expect("a queued state decompresses");
-                assert_eq!(n, raw_len, "a queued state decompresses whole");
                 self.read = at + packed_len;
                 self.len -= 1;
-                std::mem::swap(&mut self.raw, &mut self.popped);
-                let (id, mut state, observer, _) = decode(&self.popped);
-                for (actor, program) in state.actors.iter_mut().zip(&self.programs) {
-                    actor.program = program.clone();
-                }
-                return Some((id, state, observer));
+                return;
             }
             let done = self.chunks.pop_front().expect("the front chunk");
             self.bytes -= done.capacity() as u64;
             self.read = 0;
         }
+    }
+
+    /// The state, observer and index of a record [`Frontier::peek`] gave, its programs
+    /// restored.
+    pub fn restore(&self, raw: &[u8]) -> (u32, State, Observer) {
+        restore(raw, &self.programs)
+    }
+
+    /// The actors' programs, which the records leave out.
+    pub fn programs(&self) -> &[Arc<[model::ops::Op]>] {
+        &self.programs
     }
 
     /// States queued.
@@ -353,7 +437,7 @@ impl Frontier {
 }
 
 /// Replaces each actor's program by an empty one; the programs taken.
-fn strip_programs(state: &mut State) -> Vec<Arc<[model::ops::Op]>> {
+pub(crate) fn strip_programs(state: &mut State) -> Vec<Arc<[model::ops::Op]>> {
     let actors = state.actors.iter_mut();
     actors.map(|a| std::mem::take(&mut a.program)).collect()
 }
@@ -391,11 +475,26 @@ pub fn encode(id: u32, state: &State, observer: &Observer, mut into: Vec<u8>) ->
     postcard::to_extend(&(id, state, observer), into).expect("a state encodes")
 }
 
+/// Appends the encoding of `(state, observer)` to `into`: [`encode`] without the index
+/// (postcard writes a tuple as its fields one after the other).
+pub fn append_body(state: &State, observer: &Observer, into: Vec<u8>) -> Vec<u8> {
+    postcard::to_extend(&(state, observer), into).expect("a state encodes")
+}
+
 /// Decodes one record of [`encode`] from the start of `bytes`; also the bytes left after it.
 pub fn decode(bytes: &[u8]) -> (u32, State, Observer, usize) {
     let ((id, state, observer), rest) =
         postcard::take_from_bytes::<(u32, State, Observer)>(bytes).expect("a queued state decodes");
     (id, state, observer, rest.len())
+}
+
+/// Decodes a queued record and puts the actors' `programs` back.
+pub fn restore(raw: &[u8], programs: &[Arc<[model::ops::Op]>]) -> (u32, State, Observer) {
+    let (id, mut state, observer, _) = decode(raw);
+    for (actor, program) in state.actors.iter_mut().zip(programs) {
+        actor.program = program.clone();
+    }
+    (id, state, observer)
 }
 
 /// The bytes the compact breadth-first search holds: the visited set's slots, the links'
@@ -441,13 +540,18 @@ impl Search<'_> {
 
 /// The breadth-first search of `engine::bfs_search` over the compact stores: the
 /// same states, steps, ends and counterexample as [`crate::engine::bfs_search_cloned`], in
-/// the same order; only its memory estimate differs ([`estimated_bytes`]).
+/// the same order; only its memory estimate differs ([`estimated_bytes`]). It takes
+/// [`BATCH_STATES`] queued states at a time, expands them on `jobs` threads
+/// ([`crate::expand`]) and merges the results one by one in queue order, exactly as the
+/// one-state-at-a-time search would: only the merge inserts into the visited set, links and
+/// queue, so the report (and where a limit cuts) is the same for every `jobs`. Steps are
+/// shown to `probe`, when given, during the merge.
 pub fn bfs(
     initial: &State,
-    (max_states, max_bytes): (u64, u64),
-    stepper: Stepper,
+    limits: (u64, u64),
+    (stepper, jobs): (Stepper, usize),
     wanted: Wanted<'_>,
-    probe: Probe<'_>,
+    mut probe: Option<Probe<'_>>,
 ) -> SearchReport {
     let mut s = Search {
         initial,
@@ -463,12 +567,20 @@ pub fn bfs(
     let root = s.links.push(None, Task::Actor(0));
     s.frontier
         .push(root, initial.clone(), &Observer::new(initial));
-    let limits = (max_states, max_bytes);
+    let mut raws = Vec::new();
     s.report.exhausted = loop {
-        let Some((id, state, observer)) = s.frontier.pop() else {
+        let n = s.frontier.peek(BATCH_STATES, &mut raws);
+        if n == 0 {
             break true;
+        }
+        let cx = Context {
+            programs: s.frontier.programs(),
+            visited: &s.visited,
+            stepper,
+            keep: probe.is_some(),
         };
-        if expand(&mut s, id, (state, observer), limits, probe) {
+        let batch = expand_all(&raws[..n], cx, jobs);
+        if merge(&mut s, batch, limits, &mut probe) {
             break false;
         }
     };
@@ -476,47 +588,65 @@ pub fn bfs(
     s.report
 }
 
-/// Expands state `id`: its end when nothing can run, else each runnable task's successor.
-/// True when the search ends here (found, or a limit reached).
-fn expand(
+/// Takes each expanded state of `batch` off the queue, in order, and records its end and
+/// successors ([`record`]). True when the search ends here (found, or a limit reached).
+fn merge(
     s: &mut Search<'_>,
-    id: u32,
-    (state, observer): (State, Observer),
-    (max_states, max_bytes): (u64, u64),
-    probe: Probe<'_>,
+    batch: Vec<Expanded>,
+    limits: (u64, u64),
+    probe: &mut Option<Probe<'_>>,
 ) -> bool {
-    let runnable = exec::runnable(&state);
-    if runnable.is_empty() {
+    for expanded in batch {
+        s.frontier.release();
+        if record(s, expanded, limits, probe) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Records one expanded state `e`: its end when nothing can run, else each runnable task's
+/// successor, shown to `probe` first. True when the search ends here.
+fn record(
+    s: &mut Search<'_>,
+    e: Expanded,
+    (max_states, max_bytes): (u64, u64),
+    probe: &mut Option<Probe<'_>>,
+) -> bool {
+    if e.runnable.is_empty() {
         s.report.schedules += 1;
-        if let Err(v) = observer.at_end(&state, &ending(&state))
-            && s.found(&v, &s.links.path(id))
+        if let Some(v) = &e.end
+            && s.found(v, &s.links.path(e.id))
         {
             return true;
         }
     }
-    let mut pair = Some((state, observer));
-    for (i, &task) in runnable.iter().enumerate() {
-        let (mut next, mut watch) = successor(&mut pair, i + 1 == runnable.len(), |state| {
-            probe(state, &runnable, task);
-        });
-        let checked = apply(s.stepper, &mut next, task, Trace::Off)
-            .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
-        s.report.steps += 1;
-        if let Err(v) = checked {
-            let mut schedule = s.links.path(id);
-            schedule.push(task);
-            if s.found(&v, &schedule) {
-                return true;
-            }
-            continue;
+    for (successor, &task) in e.successors.iter().zip(&e.runnable) {
+        if let (Some(probe), Some(state)) = (probe.as_mut(), &e.state) {
+            probe(state, &e.runnable, task);
         }
-        if s.visited.insert(fingerprint(&next, &watch)) {
+        s.report.steps += 1;
+        let fp = match successor {
+            Successor::Broken(v) => {
+                let mut schedule = s.links.path(e.id);
+                schedule.push(task);
+                if s.found(v, &schedule) {
+                    return true;
+                }
+                continue;
+            }
+            Successor::Known(fp) | Successor::Fresh(fp, _) => *fp,
+        };
+        if s.visited.insert(fp) {
+            let Successor::Fresh(_, range) = successor else {
+                unreachable!("a fingerprint visited before the batch is not new");
+            };
             s.report.states += 1;
             if s.report.states >= max_states {
                 return true;
             }
-            let child = s.links.push(Some(id), task);
-            s.frontier.push(child, next, &watch);
+            let child = s.links.push(Some(e.id), task);
+            s.frontier.push_body(child, &e.bytes[range.clone()]);
             let bytes = estimated_bytes(&s.visited, &s.links, &s.frontier);
             s.report.peak_bytes = s.report.peak_bytes.max(bytes);
             if bytes > max_bytes {
@@ -526,20 +656,4 @@ fn expand(
         }
     }
     false
-}
-
-/// The state and observer a step starts from, shown to `probe` first: a copy of `pair`, or
-/// for the last runnable task `pair` itself (one clone fewer a state expanded).
-fn successor(
-    pair: &mut Option<(State, Observer)>,
-    last: bool,
-    probe: impl FnOnce(&State),
-) -> (State, Observer) {
-    let (state, observer) = pair.as_ref().expect("kept until the last task");
-    probe(state);
-    if last {
-        pair.take().expect("the last task takes it")
-    } else {
-        (state.clone(), observer.clone())
-    }
 }

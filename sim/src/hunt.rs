@@ -170,6 +170,10 @@ pub struct Limits {
     /// The reduction of the depth-first and breadth-first cases ([`Reduction::None`] by
     /// default); random and PCT cases ignore it.
     pub reduction: Reduction,
+    /// Threads expanding a breadth-first search's states: the hunt's jobs for the one search
+    /// of a scenario file ([`Hunt::single_search`], its other threads idle), else 1 (the
+    /// cases run side by side already). The search is the same on any number.
+    pub bfs_jobs: usize,
 }
 
 impl Default for Limits {
@@ -178,6 +182,7 @@ impl Default for Limits {
             bfs_bytes: BFS_MAX_MB * MIB,
             dfs_schedules: CASE_SCHEDULES,
             reduction: Reduction::None,
+            bfs_jobs: 1,
         }
     }
 }
@@ -369,6 +374,11 @@ impl Hunt {
             bfs_bytes,
             dfs_schedules,
             reduction,
+            bfs_jobs: if self.single_search() {
+                self.jobs.max(1)
+            } else {
+                1
+            },
         }
     }
 
@@ -817,7 +827,10 @@ fn bfs_case(
 ) -> engine::SearchReport {
     let bounds = (u64::MAX, limits.bfs_bytes);
     match limits.reduction {
-        Reduction::None => engine::bfs_budgeted(initial, bounds, stepper, &|_| true, probe),
+        Reduction::None => {
+            let how = (stepper, limits.bfs_jobs);
+            engine::bfs_jobs(initial, bounds, how, ("", &|_| true), Some(probe))
+        }
         reduction => reduce::bfs(initial, bounds, stepper, ("", &|_| true), reduction),
     }
 }

@@ -67,6 +67,7 @@ pub mod cli_search;
 pub mod corpus;
 pub mod coverage;
 pub mod engine;
+pub mod expand;
 pub mod explain;
 pub mod fingerprint;
 pub mod frontier;

@@ -11,6 +11,10 @@
 //!   step; the walk meets the same verdict as the plain walk, and each decoded pair equals
 //!   the original (state, observer's fields, fingerprint). Then all those states go through
 //!   one long queue (many chunks) and come out equal, in order.
+//! - The parallel search ([`engine::bfs_jobs`]) on 1, 2 and 3 threads against the clone-based
+//!   twin (same report and counterexample, same steps shown to a probe), and against itself
+//!   across thread counts where a limit cuts it: a small state bound, and a byte budget
+//!   (the same cut state, steps, ends, peak estimate and queued bytes).
 //! - The visited set against a `HashSet`, and the memory budget's cut: deterministic, and the
 //!   compact estimate far below the clone-based one.
 
@@ -36,6 +40,10 @@ const WALK_SEEDS: u64 = 30;
 const QUEUE_ROUNDS_MAX: usize = 6;
 /// Fingerprints the visited-set check inserts.
 const SET_INSERTS: u64 = 300_000;
+/// Thread counts the parallel search runs with.
+const JOBS: [usize; 3] = [1, 2, 3];
+/// The state bound that cuts the parallel searches (below one batch, so mid-batch).
+const CUT_STATES: u64 = 700;
 /// States of the canonical scenario the budget check searches.
 const BUDGET_STATES: u64 = 20_000;
 
@@ -112,6 +120,86 @@ fn compact_bfs_matches_its_clone_based_twin() {
     // The corpus entries break oracles within their first states: the counterexamples were
     // compared, not only their absence.
     assert!(found >= 20, "counterexamples compared: {found}");
+}
+
+/// The parallel search of `initial` on `jobs` threads, refusing every violation when
+/// `measure`, its steps shown to a probe when `probing`.
+fn parallel(
+    initial: &State,
+    limits: (u64, u64),
+    jobs: usize,
+    (measure, probing): (bool, bool),
+) -> (SearchReport, Vec<Task>) {
+    let mut probed = Vec::new();
+    let accept = |_: &Execution| !measure;
+    let mut probe = |_: &State, _: &[Task], task: Task| probed.push(task);
+    let probe: Option<engine::Probe<'_>> = probing.then_some(&mut probe);
+    let wanted = ("", &accept as &dyn Fn(&Execution) -> bool);
+    let report = engine::bfs_jobs(initial, limits, (exec::step_with, jobs), wanted, probe);
+    (report, probed)
+}
+
+#[test]
+fn the_parallel_bfs_matches_the_clone_based_twin_on_every_thread_count() {
+    let mut found = 0;
+    for (path, initial) in scenarios() {
+        for measure in [false, true] {
+            let cloned = search(&initial, false, measure);
+            for jobs in JOBS {
+                let limits = (TWIN_STATES, u64::MAX);
+                let probing = jobs == 2;
+                let (report, probed) = parallel(&initial, limits, jobs, (measure, probing));
+                let got = outcome(
+                    &report,
+                    if probing {
+                        probed
+                    } else {
+                        cloned.probed.clone()
+                    },
+                );
+                let at = format!("{} (measure {measure}, jobs {jobs})", path.display());
+                assert_eq!(got.figures, cloned.figures, "{at}");
+                assert_eq!(got.found, cloned.found, "{at}");
+                assert!(got.probed == cloned.probed, "{at}");
+                found += usize::from(got.found.is_some());
+            }
+        }
+    }
+    assert!(found >= 3 * 20, "counterexamples compared: {found}");
+}
+
+/// What must not depend on the thread count when a limit cuts a search.
+fn cut_figures(r: &SearchReport) -> (u64, u64, u64, bool, bool, u64, (u64, u64, u64)) {
+    (
+        r.states,
+        r.steps,
+        r.schedules,
+        r.exhausted,
+        r.cut,
+        r.peak_bytes,
+        r.queued,
+    )
+}
+
+#[test]
+fn the_parallel_bfs_cuts_at_the_same_state_on_every_thread_count() {
+    let (mut by_states, mut by_bytes) = (0, 0);
+    for (path, initial) in scenarios() {
+        let whole = parallel(&initial, (TWIN_STATES, u64::MAX), 1, (true, false)).0;
+        let budget = whole.peak_bytes / 2;
+        for limits in [(CUT_STATES, u64::MAX), (u64::MAX, budget)] {
+            let one = parallel(&initial, limits, 1, (true, false)).0;
+            for jobs in &JOBS[1..] {
+                let other = parallel(&initial, limits, *jobs, (true, false)).0;
+                let at = format!("{} ({limits:?}, jobs {jobs})", path.display());
+                assert_eq!(cut_figures(&other), cut_figures(&one), "{at}");
+            }
+            by_states += usize::from(!one.exhausted && !one.cut);
+            by_bytes += usize::from(one.cut);
+        }
+    }
+    // Most scenarios are cut both ways: the cut points were compared, not only full searches.
+    assert!(by_states >= 10 && by_bytes >= 10, "{by_states} {by_bytes}");
 }
 
 /// Passes `state` and `observer` through `frontier` as state `id`, checks that what comes
@@ -262,4 +350,30 @@ fn the_compact_estimate_cuts_deterministically_and_far_below_the_clones() {
     assert!(cut.peak_bytes > budget);
     let again = run((u64::MAX, budget), true);
     assert_eq!((again.states, again.steps), (cut.states, cut.steps));
+}
+
+/// States of the `writeiter search --jobs` check.
+const CLI_STATES: &str = "3000";
+
+#[test]
+fn search_jobs_prints_the_same_search_and_refuses_zero() {
+    let run = |jobs: &str| {
+        let args = ["search", "examples/canonical.toml", "--reduction", "none"];
+        let out =
+            common::writeiter(&[&args[..], &["--states", CLI_STATES, "--jobs", jobs]].concat());
+        // All but the seconds, which the last line's figures hold before "s (reduction".
+        let text = common::stdout(&out);
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| match l.rfind(" s (reduction") {
+                Some(at) => l[..l[..at].rfind(", ").unwrap_or(at)].to_string(),
+                None => l.to_string(),
+            })
+            .collect();
+        (out.status.code(), lines)
+    };
+    let one = run("1");
+    assert!(one.1.iter().any(|l| l.starts_with("bfs: ")), "{:?}", one.1);
+    assert_eq!(run("3"), one);
+    assert_eq!(run("0").0, Some(2), "--jobs 0 is bad input");
 }

@@ -162,6 +162,9 @@ fn the_bfs_memory_budget_cuts_and_says_so() {
     let (out, json) = bfs_hunt(&["--max-mb", "1"]);
     assert_eq!(json["bfs_cut"]["max_mb"], 1);
     assert_eq!(json["bfs_cut"]["states"].as_u64(), Some(states));
+    // The one search of a scenario file expands on the hunt's threads: the same cut.
+    let (_, json) = bfs_hunt(&["--max-mb", "1", "--jobs", "3"]);
+    assert_eq!(json["bfs_cut"]["states"].as_u64(), Some(states));
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("bfs cut:"), "{text}");
     // Without a cut the key is null.
@@ -269,6 +272,8 @@ fn bench_json_has_every_engine() {
     assert_eq!(names, want);
     assert_eq!(json["bfs"]["states"], 500);
     assert_eq!(json["bfs"]["peak_mb_source"], "estimate");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(json["bfs"]["jobs"], cores, "the hunt's default jobs");
     assert!(json["bfs"]["seconds"].as_f64().is_some());
     assert!(json["bfs"]["peak_mb"].as_f64().is_some());
     queued_smaller_than_encoded(&json["bfs"]);
