@@ -322,14 +322,35 @@ pub fn runnable(state: &State) -> Vec<Task> {
     runnable
 }
 
-/// [`runnable`] into `out` (cleared first), so that a loop can reuse one buffer.
+/// [`runnable`] into `out` (cleared first), so that a loop can reuse one buffer. The tasks
+/// of [`tasks`], in its order, whose [`task_wait`] is `Ok(None)`, asked per kind without
+/// looking each task up again (a bio's two completions share its one wait);
+/// [`runnable_simple`] is the slow twin.
 pub fn runnable_into(state: &State, out: &mut Vec<Task>) {
     out.clear();
-    out.extend(tasks(state).filter(|&t| matches!(task_wait(state, t), Ok(None))));
+    for (a, actor) in state.actors.iter().enumerate() {
+        let a = a as ActorId;
+        if actor.op < actor.program.len() && actor_wait(state, a).is_none() {
+            out.push(Task::Actor(a));
+        }
+    }
+    for &id in state.bios.keys() {
+        if crate::block::bio::bio_wait(state, id).is_none() {
+            out.push(Task::Bio(id));
+            if state.mount.bio_errors {
+                out.push(Task::BioError(id));
+            }
+        }
+    }
+    for &id in state.work.keys() {
+        if crate::kernel::workqueue::work_wait(state, id).is_none() {
+            out.push(Task::Work(id));
+        }
+    }
 }
 
-/// The slow twin of [`runnable`]: idle actors' waits from their whole first frames
-/// ([`actor_wait_simple`]).
+/// The slow twin of [`runnable`]: every task of [`tasks`] through [`task_wait`], idle
+/// actors' waits from their whole first frames ([`actor_wait_simple`]).
 pub fn runnable_simple(state: &State) -> Vec<Task> {
     let waits = |t: Task| match t {
         Task::Actor(a) => match task_wait(state, t) {
