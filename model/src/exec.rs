@@ -413,7 +413,7 @@ pub fn step_with(state: &mut State, task: Task, trace: Trace) -> Result<Event, S
         actor_wait(state, a).is_some()
     });
     let hazard = state.hazard.take();
-    state.assert_invariants();
+    state.assert_step_invariants();
     Ok(Event {
         task,
         pc,
