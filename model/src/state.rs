@@ -115,6 +115,13 @@ impl Disk {
         self.free.iter().filter(|&&f| f).count() as u64
     }
 
+    /// `free_blocks() >= n`, counting only up to `n` (nothing when `n` is 0, as it mostly
+    /// is: no delalloc reservation).
+    pub fn free_blocks_at_least(&self, n: u64) -> bool {
+        let n = n as usize;
+        n == 0 || self.free.iter().filter(|&&f| f).nth(n - 1).is_some()
+    }
+
     /// `ext4_free_blocks`: the blocks become free at the next commit ([`Disk::commit_frees`]);
     /// their contents stay on disk.
     pub fn release(&mut self, pblk: u32, len: u64) {
@@ -603,12 +610,15 @@ impl State {
         for (ix, inode) in self.inodes.iter().enumerate() {
             self.assert_inode(ix, inode, self.inode_counts(ix));
         }
+        let booked = self.reserved_blocks();
+        assert!(self.disk.free_blocks() >= booked, "{OVERBOOKED}");
         self.assert_shared();
     }
 
     /// [`State::assert_invariants`]'s checks, in its order and with its messages, with the
     /// io_ends and dios walked once for every inode's counters at a time (up to
-    /// [`INODES_MAX`] inodes; more take the full check): what every step checks.
+    /// [`INODES_MAX`] inodes; more take the full check) and free blocks counted only up to
+    /// the delalloc reservations: what every step checks.
     pub fn assert_step_invariants(&self) {
         let Some(counts) = self.all_inode_counts() else {
             return self.assert_invariants();
@@ -616,6 +626,8 @@ impl State {
         for (ix, inode) in self.inodes.iter().enumerate() {
             self.assert_inode(ix, inode, counts[ix]);
         }
+        let booked = self.reserved_blocks();
+        assert!(self.disk.free_blocks_at_least(booked), "{OVERBOOKED}");
         self.assert_shared();
     }
 
@@ -690,13 +702,9 @@ impl State {
         );
     }
 
-    /// The invariants not of one inode: reservations, `ext4__aio_mutex`, dios' bio counts,
-    /// `t_updates`.
+    /// The invariants not of one inode but the reservations: `ext4__aio_mutex`, dios' bio
+    /// counts, `t_updates`.
     fn assert_shared(&self) {
-        assert!(
-            self.disk.free_blocks() >= self.reserved_blocks(),
-            "delalloc reservations exceed free blocks"
-        );
         for (&bucket, &owner) in &self.aio_mutex {
             assert!(u32::from(bucket) < EXT4_WQ_HASH_SZ && (owner as usize) < self.actors.len());
         }
@@ -748,6 +756,10 @@ impl State {
             .map(|(_, s)| s)
     }
 }
+
+/// Delalloc reservations (`s_dirtyclusters_counter`) beyond the free blocks: what
+/// `ext4_claim_free_clusters` must never let happen.
+const OVERBOOKED: &str = "delalloc reservations exceed free blocks";
 
 /// What an inode's counters must match: its io_ends (`i_ioend_count`), those flagged
 /// unwritten (`i_unwritten`), the dios holding an `i_dio_count` reference (at most

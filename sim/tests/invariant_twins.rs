@@ -41,7 +41,7 @@ fn both(state: &State, what: &str) -> Result<(), String> {
 /// has nothing to break that way), and the text the checks must report.
 type Corruption = (&'static str, fn(&mut State) -> bool);
 
-const CORRUPTIONS: [Corruption; 7] = [
+const CORRUPTIONS: [Corruption; 8] = [
     ("i_unwritten of inode 0", |s| {
         s.inodes[0].i_unwritten += 1;
         true
@@ -59,6 +59,11 @@ const CORRUPTIONS: [Corruption; 7] = [
             return false;
         };
         s.disk.free[e.pblk as usize] = true;
+        true
+    }),
+    ("delalloc reservations exceed free blocks", |s| {
+        let free = s.disk.free.iter().filter(|&&f| f).count() as u64;
+        s.inodes[0].map.delayed.extend(1_000..1_001 + free);
         true
     }),
     ("t_updates counts the handles held", |s| {
