@@ -80,6 +80,9 @@ fn a_panic_outside_a_step_is_not_a_finding() {
     engine::execute(&initial, &mut GivesUp(0), exec::step_with, false);
 }
 
+/// A chooser of a seed.
+type NewChooser = fn(u64) -> Box<dyn Chooser>;
+
 /// [`exec::step_with`] under another address: the walk runs it as a stepper like any other,
 /// asking what each chosen task waits for.
 fn step_with_asking(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
@@ -91,7 +94,7 @@ fn walks_stepping_listed_tasks_match_walks_asking_each_wait() {
     let mut steps = 0;
     for (path, initial, _) in common::examples_and_corpus() {
         for seed in 0..SEEDS {
-            let choosers: [(&str, fn(u64) -> Box<dyn Chooser>); 2] = [
+            let choosers: [(&str, NewChooser); 2] = [
                 ("random", |seed| Box::new(RandomWalk::new(seed))),
                 ("pct", |seed| Box::new(Pct::new(seed, 3))),
             ];
