@@ -322,14 +322,35 @@ pub fn runnable(state: &State) -> Vec<Task> {
     runnable
 }
 
-/// [`runnable`] into `out` (cleared first), so that a loop can reuse one buffer.
+/// [`runnable`] into `out` (cleared first), so that a loop can reuse one buffer. The tasks
+/// of [`tasks`], in its order, whose [`task_wait`] is `Ok(None)`, asked per kind without
+/// looking each task up again (a bio's two completions share its one wait);
+/// [`runnable_simple`] is the slow twin.
 pub fn runnable_into(state: &State, out: &mut Vec<Task>) {
     out.clear();
-    out.extend(tasks(state).filter(|&t| matches!(task_wait(state, t), Ok(None))));
+    for (a, actor) in state.actors.iter().enumerate() {
+        let a = a as ActorId;
+        if actor.op < actor.program.len() && actor_wait(state, a).is_none() {
+            out.push(Task::Actor(a));
+        }
+    }
+    for &id in state.bios.keys() {
+        if crate::block::bio::bio_wait(state, id).is_none() {
+            out.push(Task::Bio(id));
+            if state.mount.bio_errors {
+                out.push(Task::BioError(id));
+            }
+        }
+    }
+    for &id in state.work.keys() {
+        if crate::kernel::workqueue::work_wait(state, id).is_none() {
+            out.push(Task::Work(id));
+        }
+    }
 }
 
-/// The slow twin of [`runnable`]: idle actors' waits from their whole first frames
-/// ([`actor_wait_simple`]).
+/// The slow twin of [`runnable`]: every task of [`tasks`] through [`task_wait`], idle
+/// actors' waits from their whole first frames ([`actor_wait_simple`]).
 pub fn runnable_simple(state: &State) -> Vec<Task> {
     let waits = |t: Task| match t {
         Task::Actor(a) => match task_wait(state, t) {
@@ -371,6 +392,13 @@ pub fn step_with(state: &mut State, task: Task, trace: Trace) -> Result<Event, S
     if let Some(wait) = task_wait(state, task)? {
         return Err(StepError::NotRunnable(task, wait));
     }
+    Ok(step_listed(state, task, trace))
+}
+
+/// [`step_with`] without asking again what `task` waits for: for a caller that took `task`
+/// from [`runnable_into`] of this very state. Any other task is a bug of the caller (the
+/// model may then panic or step a blocked task).
+pub fn step_listed(state: &mut State, task: Task, trace: Trace) -> Event {
     let mut notes = Notes::new(trace == Trace::On);
     let pc = match task {
         Task::Actor(a) => step_actor(state, a, &mut notes),
@@ -392,14 +420,14 @@ pub fn step_with(state: &mut State, task: Task, trace: Trace) -> Result<Event, S
         actor_wait(state, a).is_some()
     });
     let hazard = state.hazard.take();
-    state.assert_invariants();
-    Ok(Event {
+    state.assert_step_invariants();
+    Event {
         task,
         pc,
         step: if notes.on() { pc.name() } else { String::new() },
         hazard,
         notes: notes.into_lines(),
-    })
+    }
 }
 
 fn work_pc(state: &State, id: ObjId) -> Pc {

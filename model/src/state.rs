@@ -5,7 +5,7 @@
 use crate::fs::ext4::extents::{ExtentMap, ExtentState};
 use crate::fs::ext4::super_::{Geometry, Mount};
 use crate::include::fs::FileFlags;
-use crate::limits::EXT4_WQ_HASH_SZ;
+use crate::limits::{EXT4_WQ_HASH_SZ, INODES_MAX};
 use crate::ops::{Frame, Op, OpResult};
 use crate::vec_map::VecMap;
 
@@ -113,6 +113,13 @@ impl Disk {
     /// Free blocks.
     pub fn free_blocks(&self) -> u64 {
         self.free.iter().filter(|&&f| f).count() as u64
+    }
+
+    /// `free_blocks() >= n`, counting only up to `n` (nothing when `n` is 0, as it mostly
+    /// is: no delalloc reservation).
+    pub fn free_blocks_at_least(&self, n: u64) -> bool {
+        let n = n as usize;
+        n == 0 || self.free.iter().filter(|&&f| f).nth(n - 1).is_some()
     }
 
     /// `ext4_free_blocks`: the blocks become free at the next commit ([`Disk::commit_frees`]);
@@ -596,57 +603,108 @@ impl State {
     }
 
     /// Internal consistency (not the oracles): lock owners exist, counters match the
-    /// objects, extent trees are well formed, every mapped block is allocated.
+    /// objects, extent trees are well formed, every mapped block is allocated. The full
+    /// check, each inode's counters recounted over every object: the slow twin of
+    /// [`State::assert_step_invariants`], which the step runs.
     pub fn assert_invariants(&self) {
         for (ix, inode) in self.inodes.iter().enumerate() {
-            inode.map.assert_well_formed(self.geometry.disk_blocks);
-            if let Some(owner) = inode.i_mutex {
-                assert!((owner as usize) < self.actors.len(), "i_mutex owner");
-            }
-            assert!(
-                !(inode.i_data_sem.writer && inode.i_data_sem.readers > 0),
-                "i_data_sem"
-            );
-            let flagged = self
-                .io_ends
-                .values()
-                .filter(|e| e.inode == ix && e.unwritten)
-                .count();
-            assert_eq!(
-                inode.i_unwritten as usize, flagged,
-                "i_unwritten of inode {ix}"
-            );
-            let live = self.io_ends.values().filter(|e| e.inode == ix).count();
-            assert_eq!(
-                inode.i_ioend_count as usize, live,
-                "i_ioend_count of inode {ix}"
-            );
-            for e in &inode.map.extents {
-                let blocks = e.pblk as usize..e.pblk as usize + e.len as usize;
-                let live = |b: usize| !self.disk.free[b] && !self.disk.freed_uncommitted[b];
-                assert!(blocks.clone().all(live), "mapped block is free");
-            }
-            if let Some(io_end) = inode.i_private {
-                assert!(self.io_ends.contains_key(&io_end), "i_private dangles");
-            }
-            assert!(
-                inode.i_disksize <= inode.i_size,
-                "i_disksize past i_size in inode {ix}"
-            );
-            let dios = self
+            self.assert_inode(ix, inode, self.inode_counts(ix));
+        }
+        let booked = self.reserved_blocks();
+        assert!(self.disk.free_blocks() >= booked, "{OVERBOOKED}");
+        self.assert_shared();
+    }
+
+    /// [`State::assert_invariants`]'s checks, in its order and with its messages, with the
+    /// io_ends and dios walked once for every inode's counters at a time (up to
+    /// [`INODES_MAX`] inodes; more take the full check) and free blocks counted only up to
+    /// the delalloc reservations: what every step checks.
+    pub fn assert_step_invariants(&self) {
+        let Some(counts) = self.all_inode_counts() else {
+            return self.assert_invariants();
+        };
+        for (ix, inode) in self.inodes.iter().enumerate() {
+            self.assert_inode(ix, inode, counts[ix]);
+        }
+        let booked = self.reserved_blocks();
+        assert!(self.disk.free_blocks_at_least(booked), "{OVERBOOKED}");
+        self.assert_shared();
+    }
+
+    /// What inode `ix`'s counters must match, counted over every io_end and dio.
+    fn inode_counts(&self, ix: InodeIx) -> InodeCounts {
+        let ends = self.io_ends.values().filter(|e| e.inode == ix);
+        InodeCounts {
+            unwritten: ends.clone().filter(|e| e.unwritten).count(),
+            io_ends: ends.count(),
+            dios: self
                 .dios
                 .values()
                 .filter(|d| d.inode == ix && d.holds_dio_count)
-                .count();
-            assert!(
-                inode.i_dio_count as usize >= dios,
-                "a dio's i_dio_count reference is gone"
-            );
+                .count(),
+        }
+    }
+
+    /// [`State::inode_counts`] of every inode in one walk of the io_ends and the dios;
+    /// `None` past [`INODES_MAX`] inodes.
+    fn all_inode_counts(&self) -> Option<[InodeCounts; INODES_MAX]> {
+        if self.inodes.len() > INODES_MAX {
+            return None;
+        }
+        let mut counts = [InodeCounts::default(); INODES_MAX];
+        for e in self.io_ends.values() {
+            if let Some(c) = counts.get_mut(e.inode) {
+                c.io_ends += 1;
+                c.unwritten += usize::from(e.unwritten);
+            }
+        }
+        for d in self.dios.values().filter(|d| d.holds_dio_count) {
+            if let Some(c) = counts.get_mut(d.inode) {
+                c.dios += 1;
+            }
+        }
+        Some(counts)
+    }
+
+    /// One inode's invariants, its counters against `counts`.
+    fn assert_inode(&self, ix: InodeIx, inode: &Inode, counts: InodeCounts) {
+        inode.map.assert_well_formed(self.geometry.disk_blocks);
+        if let Some(owner) = inode.i_mutex {
+            assert!((owner as usize) < self.actors.len(), "i_mutex owner");
         }
         assert!(
-            self.disk.free_blocks() >= self.reserved_blocks(),
-            "delalloc reservations exceed free blocks"
+            !(inode.i_data_sem.writer && inode.i_data_sem.readers > 0),
+            "i_data_sem"
         );
+        assert_eq!(
+            inode.i_unwritten as usize, counts.unwritten,
+            "i_unwritten of inode {ix}"
+        );
+        assert_eq!(
+            inode.i_ioend_count as usize, counts.io_ends,
+            "i_ioend_count of inode {ix}"
+        );
+        for e in &inode.map.extents {
+            let blocks = e.pblk as usize..e.pblk as usize + e.len as usize;
+            let live = |b: usize| !self.disk.free[b] && !self.disk.freed_uncommitted[b];
+            assert!(blocks.clone().all(live), "mapped block is free");
+        }
+        if let Some(io_end) = inode.i_private {
+            assert!(self.io_ends.contains_key(&io_end), "i_private dangles");
+        }
+        assert!(
+            inode.i_disksize <= inode.i_size,
+            "i_disksize past i_size in inode {ix}"
+        );
+        assert!(
+            inode.i_dio_count as usize >= counts.dios,
+            "a dio's i_dio_count reference is gone"
+        );
+    }
+
+    /// The invariants not of one inode but the reservations: `ext4__aio_mutex`, dios' bio
+    /// counts, `t_updates`.
+    fn assert_shared(&self) {
         for (&bucket, &owner) in &self.aio_mutex {
             assert!(u32::from(bucket) < EXT4_WQ_HASH_SZ && (owner as usize) < self.actors.len());
         }
@@ -697,6 +755,20 @@ impl State {
             .pblk(pos >> self.geometry.blkbits)
             .map(|(_, s)| s)
     }
+}
+
+/// Delalloc reservations (`s_dirtyclusters_counter`) beyond the free blocks: what
+/// `ext4_claim_free_clusters` must never let happen.
+const OVERBOOKED: &str = "delalloc reservations exceed free blocks";
+
+/// What an inode's counters must match: its io_ends (`i_ioend_count`), those flagged
+/// unwritten (`i_unwritten`), the dios holding an `i_dio_count` reference (at most
+/// `i_dio_count`).
+#[derive(Clone, Copy, Debug, Default)]
+struct InodeCounts {
+    unwritten: usize,
+    io_ends: usize,
+    dios: usize,
 }
 
 /// Why a task cannot take its step now.

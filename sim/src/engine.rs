@@ -34,17 +34,21 @@ pub fn apply(
     trace: Trace,
 ) -> Result<Result<Event, StepError>, Violation> {
     let mut stepped = None;
-    crate::sync::catch_quietly(|| stepped = Some(stepper(state, task, trace))).map_err(|text| {
-        Violation {
-            oracle: Oracle::ModelAssertion,
-            message: format!("{task}'s step panicked: {text}"),
-            actors: match task {
-                Task::Actor(a) => vec![a],
-                _ => Vec::new(),
-            },
-        }
-    })?;
+    crate::sync::catch_quietly(|| stepped = Some(stepper(state, task, trace)))
+        .map_err(|text| model_assertion(task, &text))?;
     Ok(stepped.expect("the step ran"))
+}
+
+/// The `model-assertion` violation of `task`'s step, which panicked with `text`.
+fn model_assertion(task: Task, text: &str) -> Violation {
+    Violation {
+        oracle: Oracle::ModelAssertion,
+        message: format!("{task}'s step panicked: {text}"),
+        actors: match task {
+            Task::Actor(a) => vec![a],
+            _ => Vec::new(),
+        },
+    }
 }
 
 /// Picks the next task among the runnable ones (never empty).
@@ -89,48 +93,97 @@ pub fn execute_checking(
     keep_trace: bool,
     checking: Checking,
 ) -> Execution {
-    let mut state = initial.clone();
+    let mut walk = Walk {
+        state: initial.clone(),
+        schedule: Vec::with_capacity(SCHEDULE_CAPACITY),
+        trace: Vec::new(),
+        stepping: None,
+    };
     let mut observer = Observer::checking(initial, checking);
-    let mut schedule = Vec::with_capacity(SCHEDULE_CAPACITY);
-    let (mut trace, mut runnable) = (Vec::new(), Vec::new());
-    let traced = if keep_trace { Trace::On } else { Trace::Off };
-    loop {
-        exec::runnable_into(&state, &mut runnable);
-        if runnable.is_empty() || schedule.len() >= STEPS_MAX {
-            let end = if runnable.is_empty() {
-                ending(&state)
-            } else {
-                End::StepLimit
-            };
-            let violation = observer.at_end(&state, &end).err();
-            return Execution {
-                schedule,
-                trace,
-                end,
-                violation,
-                state,
-            };
-        }
-        let task = chooser.choose(&state, &runnable);
-        schedule.push(task);
-        let checked = apply(stepper, &mut state, task, traced).and_then(|event| {
-            let event = event.expect("a chooser picks a runnable task");
-            let checked = observer.after_step(&state, &event);
-            if keep_trace {
-                trace.push(event);
+    let mut ended = None;
+    // One catch around the whole walk instead of one per step ([`apply`]): a panic inside a
+    // step is the `model-assertion` finding of the step `stepping` names; any other panic
+    // (a chooser's, an oracle's) is not the model's and goes on.
+    let caught = crate::sync::catch_quietly(|| {
+        ended = Some(walk.run(chooser, stepper, &mut observer, keep_trace));
+    });
+    let (end, violation) = match (caught, walk.stepping) {
+        (Ok(()), _) => ended.expect("the walk ran"),
+        (Err(text), Some(task)) => (ending(&walk.state), Some(model_assertion(task, &text))),
+        (Err(text), None) => panic!("{text}"),
+    };
+    Execution {
+        schedule: walk.schedule,
+        trace: walk.trace,
+        end,
+        violation,
+        state: walk.state,
+    }
+}
+
+/// One execution under way ([`execute_checking`]).
+struct Walk {
+    state: State,
+    schedule: Vec<Task>,
+    trace: Vec<Event>,
+    /// The task whose step is running, while it runs.
+    stepping: Option<Task>,
+}
+
+impl Walk {
+    /// Steps to the end (no runnable task, or [`STEPS_MAX`] steps) or the first violation;
+    /// how it ended. A step's panic unwinds out of here with `stepping` set.
+    fn run(
+        &mut self,
+        chooser: &mut dyn Chooser,
+        stepper: Stepper,
+        observer: &mut Observer,
+        keep_trace: bool,
+    ) -> (End, Option<Violation>) {
+        let traced = if keep_trace { Trace::On } else { Trace::Off };
+        let mut runnable = Vec::new();
+        loop {
+            exec::runnable_into(&self.state, &mut runnable);
+            if runnable.is_empty() || self.schedule.len() >= STEPS_MAX {
+                let end = if runnable.is_empty() {
+                    ending(&self.state)
+                } else {
+                    End::StepLimit
+                };
+                let violation = observer.at_end(&self.state, &end).err();
+                return (end, violation);
             }
-            checked
-        });
-        if let Err(violation) = checked {
-            let end = ending(&state);
-            return Execution {
-                schedule,
-                trace,
-                end,
-                violation: Some(violation),
-                state,
-            };
+            let task = chooser.choose(&self.state, &runnable);
+            self.schedule.push(task);
+            self.stepping = Some(task);
+            let event = step_chosen(stepper, &mut self.state, task, traced);
+            self.stepping = None;
+            let event = event.expect("a chooser picks a runnable task");
+            let checked = observer.after_step(&self.state, &event);
+            if keep_trace {
+                self.trace.push(event);
+            }
+            if let Err(violation) = checked {
+                return (ending(&self.state), Some(violation));
+            }
         }
+    }
+}
+
+/// `stepper`'s step of `task`, which the chooser took from the runnable list of this state:
+/// the model's own step ([`exec::step_with`]) skips asking again what the task waits for
+/// ([`exec::step_listed`]); any other stepper (a test's broken copy) runs as given. The
+/// same event either way (`sim/tests/walk_catch.rs` runs both).
+fn step_chosen(
+    stepper: Stepper,
+    state: &mut State,
+    task: Task,
+    trace: Trace,
+) -> Result<Event, StepError> {
+    if std::ptr::fn_addr_eq(stepper, exec::step_with as Stepper) {
+        Ok(exec::step_listed(state, task, trace))
+    } else {
+        stepper(state, task, trace)
     }
 }
 
