@@ -9,8 +9,9 @@
 //! visited-set key of the reduced breadth-first search: the state and the oracles' history
 //! with every identifier either holds (live or dangling) replaced by its rank, 1, 2, …, and
 //! `next_id` by their count, so that the next identifier handed out is still above every
-//! one in use. The renaming is a bijection on the identifiers that appear, so nothing is
-//! merged that the model could tell apart. `sim/tests/reduction.rs` checks that stepping
+//! one in use; the history's step numbers keep only what the oracles read of their order
+//! ([`Observer::forget_unread_order`]). The renaming is a bijection on the identifiers that
+//! appear, so nothing is merged that the model could tell apart. `sim/tests/reduction.rs` checks that stepping
 //! commutes with the renaming on every state the small examples reach.
 
 use model::exec::Task;
