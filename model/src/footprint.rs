@@ -15,7 +15,7 @@ use crate::state::{State, Wait};
 
 /// What the history of operations keeps a step number of, for one actor: the operation
 /// running (its start is recorded when it leaves `Idle`, and kept while it runs), the
-/// returns it keeps as an end ([`kept`]), and the `ki_complete`
+/// returns it keeps as an end (`kept`), and the `ki_complete`
 /// results that arrived (`aio_complete`, fs/aio.c:1030-1110, for a queued AIO write; the
 /// write frame's or its result's `event`, once set). The end of any other operation drops
 /// its start and keeps nothing. A write that starts and returns in one step is never seen
