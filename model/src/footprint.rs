@@ -1,10 +1,13 @@
 //! Footprints on the oracles' history, for the persistent-set search of the simulator: what
 //! of a state the history of operations reads ([`marks`]: which operation each actor runs,
-//! how many have returned, which AIO completions have arrived), whether one step changed it
-//! ([`emits`]), and which tasks may still change it ([`may_emit`]). The history numbers
-//! these events by the step they happen at, so two steps that each record one do not
-//! commute: their order is in the history. Conservative on the side of "may": a task whose
-//! future is not known to be free of events is taken to have one.
+//! how many have returned, which AIO completions have arrived), which of those one step
+//! changed ([`emitted`]), and which tasks may still change them ([`may_emit`],
+//! [`may_start`]). The history numbers these events by the step they happen at, and the
+//! oracles read of those numbers only whether an end (a return it keeps, a completion) came
+//! before a start: so a step that records a start and one that records an end do not
+//! commute (the history keeps their order), while two starts, or two ends, may. Conservative
+//! on the side of "may": a task whose future is not known to be free of events is taken to
+//! have one.
 
 use crate::exec::Task;
 use crate::ops::{Frame, Op, OpResult};
@@ -12,15 +15,38 @@ use crate::state::{State, Wait};
 
 /// What the history of operations keeps a step number of, for one actor: the operation
 /// running (its start is recorded when it leaves `Idle`, and kept while it runs), the
-/// returns it keeps (a write's, a truncate's or punch's end, a crash), and the `ki_complete`
+/// returns it keeps as an end (`kept`), and the `ki_complete`
 /// results that arrived (`aio_complete`, fs/aio.c:1030-1110, for a queued AIO write; the
-/// write frame's or its result's `event`). The end of any other operation drops its start
-/// and keeps nothing.
+/// write frame's or its result's `event`, once set). The end of any other operation drops
+/// its start and keeps nothing. A write that starts and returns in one step is never seen
+/// running: its return is its start too (`writes_started`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mark {
     running: Option<usize>,
     kept_returns: usize,
-    completions: Vec<Option<i64>>,
+    writes_started: usize,
+    completions: usize,
+}
+
+/// Whether the history keeps an end for operation `op` returning `result`: a write that
+/// completed on return (any return but `-EIOCBQUEUED`: a queued AIO completes at its event;
+/// a write a crash killed completes nothing), a truncate's or punch's end, a crash (the
+/// epoch).
+fn kept((op, result): (&Op, &OpResult)) -> bool {
+    match (op, result) {
+        (Op::Write(_), &OpResult::Write { ret, .. }) => {
+            ret != crate::include::fs::errno::EIOCBQUEUED
+        }
+        (Op::Write(_), _) => false,
+        (op, _) => matches!(op, Op::Truncate { .. } | Op::PunchHole { .. } | Op::Crash),
+    }
+}
+
+/// The writes of `actor`'s program that returned or run.
+fn writes_started(actor: &crate::state::Actor) -> usize {
+    let started = actor.results.len() + usize::from(!matches!(actor.frame, Frame::Idle));
+    let ops = &actor.program[..started.min(actor.program.len())];
+    ops.iter().filter(|op| matches!(op, Op::Write(_))).count()
 }
 
 /// Every actor's [`Mark`], in actor order.
@@ -37,16 +63,16 @@ pub fn marks(state: &State) -> Vec<Mark> {
                 OpResult::Write { event, .. } => Some(*event),
                 _ => None,
             });
-            let kept = actor.program[..actor.results.len()].iter().filter(|op| {
-                matches!(
-                    op,
-                    Op::Write(_) | Op::Truncate { .. } | Op::PunchHole { .. } | Op::Crash
-                )
-            });
+            let kept = actor
+                .program
+                .iter()
+                .zip(&actor.results)
+                .filter(|k| kept(*k));
             Mark {
                 running: (!matches!(actor.frame, Frame::Idle)).then_some(actor.op),
                 kept_returns: kept.count(),
-                completions: returned.chain(current).collect(),
+                writes_started: writes_started(actor),
+                completions: returned.chain(current).flatten().count(),
             }
         })
         .collect()
@@ -56,11 +82,50 @@ pub fn marks(state: &State) -> Vec<Mark> {
 /// operation started (and still runs), one returned that the history keeps, or an AIO
 /// completion arrived ([`Mark`]).
 pub fn emits(before: &State, after: &State) -> bool {
-    marks(before).iter().zip(marks(after)).any(|(b, a)| {
-        (a.running.is_some() && a.running != b.running)
-            || a.kept_returns != b.kept_returns
-            || a.completions != b.completions
-    })
+    let events = emitted(before, after);
+    events.start || events.end
+}
+
+/// The kinds of history events one step recorded ([`emitted`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Emitted {
+    /// An operation started (and still runs).
+    pub start: bool,
+    /// An operation returned that the history keeps, or an AIO completion arrived.
+    pub end: bool,
+}
+
+/// The history events the step from `before` to `after` recorded ([`Mark`]).
+pub fn emitted(before: &State, after: &State) -> Emitted {
+    let mut out = Emitted::default();
+    for (b, a) in marks(before).iter().zip(marks(after)) {
+        out.start |= a.running.is_some() && a.running != b.running;
+        out.start |= a.writes_started != b.writes_started;
+        out.end |= a.kept_returns != b.kept_returns || a.completions != b.completions;
+    }
+    out
+}
+
+/// Whether `task` may start an operation at some later step: an actor with an operation
+/// after the running one, or an idle actor with one left (an actor leaves `Idle` only by its
+/// own step, `exec.rs`'s `idle`). A bio or a work item never starts one.
+pub fn may_start(state: &State, task: Task) -> bool {
+    match task {
+        Task::Actor(a) => {
+            let actor = &state.actors[a as usize];
+            actor.op + usize::from(!matches!(actor.frame, Frame::Idle)) < actor.program.len()
+        }
+        Task::Bio(_) | Task::BioError(_) | Task::Work(_) => false,
+    }
+}
+
+/// Whether a task other than `t`, not waiting for `t` ([`waits_for`]), may record an event
+/// whose order against `events` the history keeps: an end ([`may_emit`]) where `events`
+/// holds a start, a start ([`may_start`]) where it holds an end.
+pub fn others_may_conflict(state: &State, t: Task, events: Emitted) -> bool {
+    crate::exec::tasks(state)
+        .filter(|&u| u != t && !waits_for(state, u, t))
+        .any(|u| (events.start && may_emit(state, u)) || (events.end && may_start(state, u)))
 }
 
 /// Whether `task` may start, return or complete an operation at some later step: an actor
@@ -88,13 +153,4 @@ pub fn waits_for(state: &State, u: Task, t: Task) -> bool {
         Ok(Some(Wait::IMutex { owner, .. } | Wait::AioMutex { owner, .. })) => owner == holder,
         _ => false,
     }
-}
-
-/// Whether a task other than `t` may record an operation event while `t` does not step:
-/// one that [`may_emit`] and does not wait for `t` ([`waits_for`]). Tasks that do not exist
-/// yet come from these (a bio from its actor, a work item from its bio), so they are covered.
-pub fn others_may_emit(state: &State, t: Task) -> bool {
-    crate::exec::tasks(state)
-        .filter(|&u| u != t)
-        .any(|u| may_emit(state, u) && !waits_for(state, u, t))
 }

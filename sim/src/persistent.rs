@@ -6,7 +6,10 @@
 //! [`PERSISTENT_FUTURE_STATES`] of them; more, and `t` is not taken alone), and at each such
 //! state `s'` and for each other runnable task `u` requires that `t` is runnable, that `s'·t`,
 //! `s'·u`, `s'·u·t` and `s'·t·u` break no oracle, and that `s'·u·t` and `s'·t·u` are one
-//! state with one oracles' history (one [`crate::fingerprint::fingerprint`]).
+//! state with one oracles' history as far as the oracles can read it (one
+//! [`crate::symmetry::order_fingerprint`]: the history keeps of the order of its events only
+//! whether each end came before each start, [`crate::oracle::Observer::forget_unread_order`];
+//! two states with one such key have the same futures with the same verdicts).
 //!
 //! Why no violation is lost: take a state the reduced search visits, and a path of `n`
 //! steps from it to a violation (a step that breaks an oracle, or an end whose check
@@ -22,11 +25,12 @@
 //! pays only where the other tasks' futures are small (the other writers blocked on a lock
 //! `t`'s actor holds, with a few bios and work items in flight). Two shortcuts cut it
 //! ([`Horizon::Footprint`], what `--reduction persistent` runs; [`Horizon::Future`] is their
-//! slow twin). A cheap reject by footprint ([`rejected`]): a step that leaves an operation
-//! event in the oracles' history ([`model::footprint::emits`]) never commutes with another
-//! such step, so while another task may still record one, `t` is not explored; rejecting
-//! is always sound, and it costs a reduction only where that other event cannot happen off
-//! `t`. And settled states ([`Memo`]): an accepted check explored the whole future off `t`
+//! slow twin). A cheap reject by footprint ([`rejected`]): a step that records an operation
+//! start in the oracles' history never commutes with one that records an end, nor an end
+//! with a start ([`model::footprint::emitted`]): the history keeps which came first. So
+//! while another task may still record an event of the other kind, `t` is not explored;
+//! rejecting is always sound, and it costs a reduction only where that other event cannot
+//! happen off `t`. And settled states ([`Memo`]): an accepted check explored the whole future off `t`
 //! of every state it saw, so a later check does not expand those states again; the proof
 //! above only needs every state off `t` checked once, by this check or an earlier one.
 
@@ -126,9 +130,10 @@ pub fn choose(
         .find(|&t| isolated((stepper, horizon), point, t, memo, applied))
 }
 
-/// A point's fingerprint: the model state and the oracles' history summary.
+/// A point's key: the model state and of the oracles' history what they can read
+/// ([`crate::symmetry::order_fingerprint`]).
 fn fingerprint(point: &Point) -> u64 {
-    crate::fingerprint::fingerprint(&point.0, &point.1)
+    crate::symmetry::order_fingerprint(&point.0, &point.1)
 }
 
 /// Whether `{t}` is persistent at `start`: over every state the other tasks reach from it
@@ -174,18 +179,19 @@ pub fn isolated(
     true
 }
 
-/// The footprint's cheap reject: `t`'s step from `start` breaks an oracle, or it starts,
-/// returns or completes an operation ([`model::footprint::emits`]) while another task may
-/// still do so ([`model::footprint::others_may_emit`]). The history numbers both events by
-/// their steps, so wherever the other's event can happen off `t`, the two orders differ and
-/// the exploration rejects `t` too; where it cannot (the other task waits for `t`), the
-/// reject costs a reduction, never soundness.
+/// The footprint's cheap reject: `t`'s step from `start` breaks an oracle, or it records an
+/// operation start or end ([`model::footprint::emitted`]) while another task may still
+/// record one of the other kind ([`model::footprint::others_may_conflict`]). The history
+/// keeps whether an end came before a start, so wherever the other's event can happen off
+/// `t`, the two orders differ and the exploration rejects `t` too; where it cannot (the
+/// other task waits for `t`), the reject costs a reduction, never soundness.
 pub fn rejected(stepper: Stepper, start: &Point, t: Task, applied: &mut u64) -> bool {
     *applied += 1;
     let Ok(after) = successor(stepper, start, t) else {
         return true;
     };
-    model::footprint::emits(&start.0, &after.0) && model::footprint::others_may_emit(&start.0, t)
+    let events = model::footprint::emitted(&start.0, &after.0);
+    model::footprint::others_may_conflict(&start.0, t, events)
 }
 
 /// The other tasks' successors of `point` (whose fingerprint is `at`) when `t` is runnable there, its step breaks no

@@ -9,8 +9,9 @@
 //! visited-set key of the reduced breadth-first search: the state and the oracles' history
 //! with every identifier either holds (live or dangling) replaced by its rank, 1, 2, …, and
 //! `next_id` by their count, so that the next identifier handed out is still above every
-//! one in use. The renaming is a bijection on the identifiers that appear, so nothing is
-//! merged that the model could tell apart. `sim/tests/reduction.rs` checks that stepping
+//! one in use; the history's step numbers keep only what the oracles read of their order
+//! ([`Observer::forget_unread_order`]). The renaming is a bijection on the identifiers that
+//! appear, so nothing is merged that the model could tell apart. `sim/tests/reduction.rs` checks that stepping
 //! commutes with the renaming on every state the small examples reach.
 
 use model::exec::Task;
@@ -130,8 +131,26 @@ pub fn canonical(state: &State, observer: &Observer) -> (State, Observer, Vec<Ob
 }
 
 /// The visited-set key of a state under symmetry: [`crate::fingerprint::fingerprint`] of its
-/// [`canonical`] renaming.
+/// [`canonical`] renaming, with of the history's order only what the oracles read
+/// ([`Observer::forget_unread_order`]).
 pub fn canonical_fingerprint(state: &State, observer: &Observer) -> u64 {
+    let (state, mut observer, _) = canonical(state, observer);
+    observer.forget_unread_order();
+    crate::fingerprint::fingerprint(&state, &observer)
+}
+
+/// [`canonical_fingerprint`] keeping the history's whole order of events (every step number
+/// as its rank): the symmetry key before [`Observer::forget_unread_order`], its slow twin.
+pub fn renamed_fingerprint(state: &State, observer: &Observer) -> u64 {
     let (state, observer, _) = canonical(state, observer);
     crate::fingerprint::fingerprint(&state, &observer)
+}
+
+/// The state and the history with of its order only what the oracles read, without
+/// renaming: the persistent sets' key ([`crate::persistent`]), under which one task's
+/// identifiers name the same objects in two states with one key.
+pub fn order_fingerprint(state: &State, observer: &Observer) -> u64 {
+    let mut observer = observer.clone();
+    observer.forget_unread_order();
+    crate::fingerprint::fingerprint(state, &observer)
 }

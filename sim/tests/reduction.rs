@@ -586,21 +586,32 @@ fn keyed<'a>(
 
 /// The unreduced search's key.
 const EXACT: &dyn Fn(&State, &sim::oracle::Observer) -> u64 = &sim::fingerprint::fingerprint;
-/// The symmetry reduction's key.
+/// The symmetry reduction's key (with of the history's order only what the oracles read).
 const RENAMED: &dyn Fn(&State, &sim::oracle::Observer) -> u64 =
     &sim::symmetry::canonical_fingerprint;
+/// The symmetry key keeping the history's whole order of events (its slow twin).
+const RENAMED_FULL_ORDER: &dyn Fn(&State, &sim::oracle::Observer) -> u64 =
+    &sim::symmetry::renamed_fingerprint;
 
-/// Symmetry, then symmetry with persistent sets (checked by exploration alone, then with
-/// the footprint's cheap reject and the settled states), against the unreduced
-/// breadth-first search, exhaustively on the scenarios of [`SYMMETRY_EXHAUSTIVE`]: the same
-/// violations met (oracle and state, up to the renaming), in no more states each than
-/// symmetry alone, and fewer in all.
+/// Symmetry keeping the history's whole order, symmetry keeping of it only what the oracles
+/// read, then that with persistent sets (checked by exploration alone, then with the
+/// footprint's cheap reject and the settled states), against the unreduced breadth-first
+/// search, exhaustively on the scenarios of [`SYMMETRY_EXHAUSTIVE`]: the same violations
+/// met (oracle and state, up to the renaming), each key in no more states than the finer
+/// one, persistent sets in no more than symmetry alone, and fewer in all.
 #[test]
 fn symmetry_and_persistent_sets_meet_the_same_violations_in_fewer_states() {
     let mut states = [0; 4];
+    let mut full_order_states = 0;
     for (name, initial) in cases(&SYMMETRY_EXHAUSTIVE) {
         let (slow, slow_report) = oracles_met(&initial, keyed(EXACT, None));
+        let (full, full_report) = oracles_met(&initial, keyed(RENAMED_FULL_ORDER, None));
+        assert!(full_report.exhausted, "{name}");
+        assert_eq!(slow, full, "{name}: symmetry with the whole order");
+        assert!(full_report.states <= slow_report.states, "{name}");
+        full_order_states += full_report.states;
         let (renamed, renamed_report) = oracles_met(&initial, keyed(RENAMED, None));
+        assert!(renamed_report.states <= full_report.states, "{name}");
         let persistent = Some(Horizon::Future);
         let (fast, fast_report) = oracles_met(&initial, keyed(RENAMED, persistent));
         let footprint = Some(Horizon::Footprint);
@@ -618,15 +629,20 @@ fn symmetry_and_persistent_sets_meet_the_same_violations_in_fewer_states() {
         }
     }
     assert!(
-        states[3] < states[1] && states[2] < states[1] && states[1] < states[0],
-        "states {states:?}"
+        states[3] < states[1] && states[2] < states[1] && states[1] < full_order_states,
+        "states {states:?}, {full_order_states} with the whole order"
+    );
+    assert!(
+        full_order_states < states[0],
+        "{full_order_states} vs {states:?}"
     );
 }
 
 /// The comparison above catches unsound reductions: a key that merges states whose object
 /// identifiers differ beyond an order-preserving renaming (every identifier taken for one),
 /// and persistent sets checked against the other tasks' next steps only (not their
-/// futures), each change the violations met on some scenario.
+/// futures), each change the violations met on some scenario. (A key that forgets the
+/// history's order changes none of them here: [`order_key_is_a_bisimulation`] catches it.)
 #[test]
 fn unsound_reductions_are_caught() {
     let blind = |s: &State, o: &sim::oracle::Observer| {
@@ -688,14 +704,24 @@ fn search_reports_the_persistent_sets_state_factor() {
 }
 
 /// Pairs of steps [`footprint_events_order_the_history`] needs to have compared.
-const FOOTPRINT_PAIRS_MIN: usize = 1_000;
+const FOOTPRINT_PAIRS_MIN: usize = 100;
+
+/// A pair of steps from one state that both run in both orders without breaking an oracle.
+struct StepPair {
+    /// The history events each records ([`model::footprint::emitted`]).
+    events: [model::footprint::Emitted; 2],
+    /// Any step at all: both orders end alike under the persistent sets' key
+    /// ([`sim::symmetry::order_fingerprint`]).
+    commute: bool,
+    /// Both orders end alike under the unreduced search's key (the history's whole order).
+    commute_exactly: bool,
+}
 
 /// Over every state a breadth-first walk of each scenario of [`SYMMETRY_EXHAUSTIVE`] reaches
-/// (up to [`SYMMETRY_CHECK_STATES`]), the pairs of runnable tasks whose steps both record
-/// an operation event by `emits` and both orders run without breaking an oracle; with how
-/// many of those commute (both orders end in one state with one history).
-fn event_pairs(emits: &dyn Fn(&State, &State) -> bool) -> (usize, usize) {
-    let (mut pairs, mut commuting) = (0, 0);
+/// (up to [`SYMMETRY_CHECK_STATES`]), every pair of runnable tasks whose steps both run in
+/// both orders without breaking an oracle.
+fn step_pairs() -> Vec<StepPair> {
+    let mut out = Vec::new();
     for (_, initial) in cases(&SYMMETRY_EXHAUSTIVE) {
         let start = (initial.clone(), sim::oracle::Observer::new(&initial));
         let mut seen = std::collections::HashSet::new();
@@ -707,49 +733,92 @@ fn event_pairs(emits: &dyn Fn(&State, &State) -> bool) -> (usize, usize) {
             if !seen.insert(sim::fingerprint::fingerprint(&point.0, &point.1)) {
                 continue;
             }
-            let runnable = exec::runnable(&point.0);
-            let next: Vec<(exec::Task, Point)> = runnable
+            let next: Vec<(exec::Task, Point)> = exec::runnable(&point.0)
                 .iter()
                 .filter_map(|&t| stepped(&point, t).ok().map(|p| (t, p)))
                 .collect();
-            let emitting: Vec<&(exec::Task, Point)> =
-                next.iter().filter(|(_, p)| emits(&point.0, &p.0)).collect();
-            for (i, (t, after_t)) in emitting.iter().enumerate() {
-                for (u, after_u) in &emitting[i + 1..] {
-                    let both = (
-                        exec::runnable(&after_t.0).contains(u),
-                        exec::runnable(&after_u.0).contains(t),
-                    );
-                    if both != (true, true) {
-                        continue;
-                    }
-                    let (Ok(tu), Ok(ut)) = (stepped(after_t, *u), stepped(after_u, *t)) else {
-                        continue;
-                    };
-                    pairs += 1;
-                    let key = |p: &Point| sim::fingerprint::fingerprint(&p.0, &p.1);
-                    commuting += usize::from(key(&tu) == key(&ut));
+            for (i, (t, after_t)) in next.iter().enumerate() {
+                for (u, after_u) in &next[i + 1..] {
+                    out.extend(pair(&point, (*t, after_t), (*u, after_u)));
                 }
             }
             queue.extend(next.into_iter().map(|(_, p)| p));
         }
     }
-    (pairs, commuting)
+    out
+}
+
+/// The steps `t` and `u` from `point` in both orders, when both run without breaking an
+/// oracle.
+fn pair(
+    point: &Point,
+    (t, after_t): (exec::Task, &Point),
+    (u, after_u): (exec::Task, &Point),
+) -> Option<StepPair> {
+    let both = (
+        exec::runnable(&after_t.0).contains(&u),
+        exec::runnable(&after_u.0).contains(&t),
+    );
+    if both != (true, true) {
+        return None;
+    }
+    let (Ok(tu), Ok(ut)) = (stepped(after_t, u), stepped(after_u, t)) else {
+        return None;
+    };
+    let alike = |key: &dyn Fn(&State, &sim::oracle::Observer) -> u64| {
+        key(&tu.0, &tu.1) == key(&ut.0, &ut.1)
+    };
+    let emitted = |after: &Point| model::footprint::emitted(&point.0, &after.0);
+    Some(StepPair {
+        events: [emitted(after_t), emitted(after_u)],
+        commute: alike(&sim::symmetry::order_fingerprint),
+        commute_exactly: alike(EXACT),
+    })
+}
+
+/// The history keeps the order of the pair's events: one records a start and the other an
+/// end ([`sim::persistent::rejected`]'s conflict).
+fn conflict(p: &StepPair) -> bool {
+    let [a, b] = p.events;
+    (a.start && b.end) || (a.end && b.start)
 }
 
 /// The footprint's cheap reject of persistent sets ([`sim::persistent::rejected`]) rests on
-/// this: two steps that each start, return or complete an operation
-/// ([`model::footprint::emits`]) never commute, as the history orders them. A footprint
-/// that takes every step for an event is caught: some of those pairs commute.
+/// this: a step that records an operation start and one that records an end
+/// ([`model::footprint::emitted`]) never commute under the persistent sets' key, which
+/// keeps whether each end came before each start. Both ways: two steps that each record an
+/// event of any kind (the reject's claim under the whole order, which still holds under
+/// the unreduced key) do commute under that key for some pairs (two starts, or two ends),
+/// and so do some pairs of steps taken for events when every step is.
 #[test]
 fn footprint_events_order_the_history() {
-    let (pairs, commuting) = event_pairs(&model::footprint::emits);
-    assert!(pairs >= FOOTPRINT_PAIRS_MIN, "{pairs} pairs of events");
-    assert_eq!(commuting, 0, "{commuting} of {pairs} event pairs commute");
-    let (pairs, commuting) = event_pairs(&|_, _| true);
+    let pairs = step_pairs();
+    let conflicting: Vec<&StepPair> = pairs.iter().filter(|p| conflict(p)).collect();
     assert!(
-        commuting > 0,
-        "every step taken for an event: {pairs} pairs all ordered"
+        conflicting.len() >= FOOTPRINT_PAIRS_MIN,
+        "{} conflicting pairs",
+        conflicting.len()
+    );
+    let commuting = conflicting.iter().filter(|p| p.commute).count();
+    assert_eq!(
+        commuting,
+        0,
+        "{commuting} of {} conflicting pairs commute",
+        conflicting.len()
+    );
+    let any_event = |p: &&StepPair| p.events.iter().all(|e| e.start || e.end);
+    let events: Vec<&StepPair> = pairs.iter().filter(any_event).collect();
+    assert!(
+        events.iter().all(|p| !p.commute_exactly),
+        "the whole order orders every event"
+    );
+    assert!(
+        events.iter().any(|p| p.commute),
+        "no two events commute under the order the oracles read"
+    );
+    assert!(
+        pairs.iter().any(|p| p.commute && !any_event(&p)),
+        "every step taken for an event: no pair commutes"
     );
 }
 
@@ -774,4 +843,112 @@ fn reduced_search_shows_its_progress() {
     );
     let last = seen.last().expect("a call");
     assert!(last.states <= watched.states && last.queued > 0, "{last:?}");
+}
+
+/// The scenarios [`order_key_is_a_bisimulation`] walks: those of [`SYMMETRY_EXHAUSTIVE`] and
+/// one whose verdict at quiescence depends on whether one write completed before another
+/// started (the model restores the older write's data).
+const ORDER_CASES: [&str; 11] = [
+    "0003",
+    "0007",
+    "0008",
+    "0018",
+    "0019",
+    "0020",
+    "0025",
+    "0027",
+    "0037",
+    "0044",
+    "overwrite-truncate",
+];
+
+/// What a state's next steps and its end are to the oracles, under `key`: for each runnable
+/// task, the oracle its step breaks or the key of the state it reaches; where none can
+/// run, the oracle the end breaks, if any; and the outcome of every comparison of an end
+/// with a start the history can answer ([`sim::oracle::history::History::order_outcomes`],
+/// the slow twin of the key's order).
+type Local = (
+    Vec<Result<u64, &'static str>>,
+    Option<&'static str>,
+    Vec<Option<bool>>,
+);
+
+fn local(point: &Point, key: &dyn Fn(&State, &sim::oracle::Observer) -> u64) -> Local {
+    let steps = exec::runnable(&point.0)
+        .into_iter()
+        .map(|t| stepped(point, t).map(|(s, o)| key(&s, &o)))
+        .collect::<Vec<_>>();
+    let end = steps.is_empty().then(|| {
+        let end = model::drive::ending(&point.0);
+        point
+            .1
+            .at_end(&point.0, &end)
+            .err()
+            .map(|v| v.oracle.name())
+    });
+    (steps, end.flatten(), point.1.history().order_outcomes())
+}
+
+/// Over every state an unreduced breadth-first walk of each scenario of [`ORDER_CASES`]
+/// reaches (up to [`ORDER_CHECK_STATES`]), the states `key` merges (one key, different
+/// exact fingerprints) whose next steps or end differ to the oracles ([`local`]), and the
+/// merged pairs compared.
+fn unlike_merged(key: &dyn Fn(&State, &sim::oracle::Observer) -> u64) -> (usize, usize) {
+    let (mut unlike, mut merged) = (0, 0);
+    for (_, initial) in cases(&ORDER_CASES) {
+        let start = (initial.clone(), sim::oracle::Observer::new(&initial));
+        let mut seen = std::collections::HashSet::new();
+        let mut first: std::collections::HashMap<u64, Local> = Default::default();
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(point) = queue.pop_front() {
+            if seen.len() >= ORDER_CHECK_STATES {
+                break;
+            }
+            if !seen.insert(sim::fingerprint::fingerprint(&point.0, &point.1)) {
+                continue;
+            }
+            let here = local(&point, key);
+            match first.entry(key(&point.0, &point.1)) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    merged += 1;
+                    unlike += usize::from(*e.get() != here);
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(here);
+                }
+            }
+            let next = exec::runnable(&point.0).into_iter();
+            queue.extend(next.filter_map(|t| stepped(&point, t).ok()));
+        }
+    }
+    (unlike, merged)
+}
+
+/// States [`order_key_is_a_bisimulation`] walks at most, a scenario.
+const ORDER_CHECK_STATES: usize = 12_000;
+/// Merged pairs [`order_key_is_a_bisimulation`] needs to have compared.
+const ORDER_MERGED_MIN: usize = 10_000;
+
+/// The persistent sets' key, which keeps of the history's order only whether each end came
+/// before each start ([`sim::symmetry::order_fingerprint`]), is a bisimulation on every
+/// state the walks reach: two states it merges have the same runnable tasks, each task's
+/// step breaks the same oracle or reaches two states it merges again, and where nothing
+/// runs, the end breaks the same oracle; and the two histories answer every comparison of
+/// an end with a start alike. So states it merges have the same futures with the same
+/// verdicts. A key that forgets the order entirely fails it.
+#[test]
+fn order_key_is_a_bisimulation() {
+    let (unlike, merged) = unlike_merged(&sim::symmetry::order_fingerprint);
+    assert!(merged >= ORDER_MERGED_MIN, "{merged} merged states");
+    assert_eq!(unlike, 0, "{unlike} of {merged} merged states differ");
+    let orderless = |s: &State, o: &sim::oracle::Observer| {
+        let mut o = o.clone();
+        o.forget_all_order_for_tests();
+        sim::fingerprint::fingerprint(s, &o)
+    };
+    let (unlike, merged) = unlike_merged(&orderless);
+    assert!(
+        unlike > 0,
+        "forgetting the order: {merged} merged states all alike"
+    );
 }

@@ -792,6 +792,124 @@ impl History {
     }
 }
 
+/// What a step number of the history is to the oracles: the end of something (a write's
+/// completion, a truncate's or punch's return, the epoch's crash) or the start of something
+/// (a write, a truncate or punch, any operation of an actor).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    End,
+    Start,
+}
+
+impl History {
+    /// Replaces every recorded step number by one that keeps only what the oracles can still
+    /// learn from it, so that two runs whose events interleaved differently but alike to
+    /// the oracles get one history (for the reduced searches' visited key,
+    /// `crate::symmetry::canonical_fingerprint`).
+    ///
+    /// Every read of a step number in the oracles (`sim/src/oracle/`), by where it is made:
+    /// - `History::precedes(completed, start)`, `completed < start`: in `exposure` (a write's
+    ///   completion against a truncate's or punch's start), `allowed` (a write's completion
+    ///   or a remover's end against a write's or remover's start), `check_durable` (a write's
+    ///   completion, a remover's end, against a write's start), `check_crash` and
+    ///   `check_write_return` (a remover's end against a write's start), `check_appends` (a
+    ///   remover's end against the earlier of two writes' starts: `e < min(a, b)` is
+    ///   `e < a && e < b`).
+    /// - `exposure`'s `m.end < since`: a remover's end against a read's start (the actor's
+    ///   `op_start`, or the current step when the read started and returned in one step) or
+    ///   `Step::MAX`.
+    /// - `epoch_writes` and `exposure`'s `in_epoch`, `w.start > epoch`: the epoch against a
+    ///   write's start.
+    /// - presence: `start`, `completed`, `end`, `op_start` being set (`is_some`, `is_none`).
+    /// - `memo.rs` compares step numbers for equality to skip a check that would pass again:
+    ///   it decides no verdict, and a clone (the search's copy) starts it afresh.
+    /// - `trace_step` and `Finished::start` beyond the above only name steps in messages.
+    ///
+    /// So every comparison is an end (a write's `completed`, a remover's `end`, the `epoch`)
+    /// strictly before a start (a write's `start`, a remover's `start`, an `op_start`). The
+    /// write's `returned` is never read but for being set. A step still to come is later than
+    /// every recorded one, so comparisons with it are decided; between recorded ones, this
+    /// keeps exactly the outcome of `end < start` for every recorded end and start (all pairs,
+    /// the ones never compared too), and whether each is set.
+    ///
+    /// How: the starts after an end form a set, and these sets shrink as the end moves later
+    /// (the steps lie on one line), so ends group into classes by how many starts follow
+    /// them. An end becomes `2p + 1`, `p` the ends in earlier classes (more starts after
+    /// them); a start becomes `2d`, `d` the ends before it, which are the ends of the first
+    /// classes, so `2p + 1 < 2d` exactly when the end is before the start. The new numbers
+    /// depend only on those outcomes. A `returned` that is set becomes 0.
+    pub fn forget_unread_order(&mut self) {
+        let mut ends = vec![self.epoch];
+        let mut starts = Vec::new();
+        self.visit_steps(&mut |side, s| match side {
+            Side::End => ends.push(*s),
+            Side::Start => starts.push(*s),
+        });
+        let after = |e: Step| starts.iter().filter(|&&s| e < s).count();
+        let follows: Vec<usize> = ends.iter().map(|&e| after(e)).collect();
+        self.epoch = end_number(&follows, after(self.epoch));
+        self.visit_steps(&mut |side, s| {
+            *s = match side {
+                Side::End => end_number(&follows, after(*s)),
+                Side::Start => 2 * ends.iter().filter(|&&e| e < *s).count() as Step,
+            }
+        });
+        for w in self.writes.values_mut() {
+            w.returned = w.returned.map(|_| 0);
+        }
+    }
+
+    /// The slow twin of [`History::forget_unread_order`]'s key: for every end (the epoch, each
+    /// write's completion by tag, each remover's end) and every start (each write's start by
+    /// tag, each remover's start, each actor's `op_start`), in that order, whether the end came
+    /// strictly before the start (`None` when either is not set). Two histories alike but
+    /// for their step numbers have one key exactly when these agree.
+    pub fn order_outcomes(&self) -> Vec<Option<bool>> {
+        let mut ends = vec![Some(self.epoch)];
+        ends.extend(self.writes.values().map(|w| w.completed));
+        ends.extend(self.zero_makers.iter().map(|m| m.end));
+        let mut starts: Vec<Option<Step>> = self.writes.values().map(|w| w.start).collect();
+        starts.extend(self.zero_makers.iter().map(|m| Some(m.start)));
+        starts.extend(self.op_start.iter().copied());
+        let before = |e: Option<Step>, s: Option<Step>| e.zip(s).map(|(e, s)| e < s);
+        ends.iter()
+            .flat_map(|&e| starts.iter().map(move |&s| before(e, s)))
+            .collect()
+    }
+
+    /// Sets every recorded step number to 0, keeping only whether each is set: a key that
+    /// forgets too much (whether an end came before a start), for the tests that show the
+    /// reduction tests catch one.
+    pub fn forget_all_order_for_tests(&mut self) {
+        self.epoch = 0;
+        self.visit_steps(&mut |_, s| *s = 0);
+        for w in self.writes.values_mut() {
+            w.returned = w.returned.map(|_| 0);
+        }
+    }
+
+    /// Visits every recorded step number but the epoch and `returned`, with its side.
+    fn visit_steps(&mut self, f: &mut impl FnMut(Side, &mut Step)) {
+        for w in self.writes.values_mut() {
+            w.start.iter_mut().for_each(|s| f(Side::Start, s));
+            w.completed.iter_mut().for_each(|s| f(Side::End, s));
+        }
+        for m in &mut self.zero_makers {
+            f(Side::Start, &mut m.start);
+            m.end.iter_mut().for_each(|s| f(Side::End, s));
+        }
+        for s in self.op_start.iter_mut().flatten() {
+            f(Side::Start, s);
+        }
+    }
+}
+
+/// The new number of an end followed by `after` starts, among ends followed by `follows`
+/// ([`History::forget_unread_order`]).
+fn end_number(follows: &[usize], after: usize) -> Step {
+    2 * follows.iter().filter(|&&n| n > after).count() as Step + 1
+}
+
 /// The history as the breadth-first search's visited set sees it: every step number as its
 /// rank among the steps recorded.
 pub struct Summary<'a> {

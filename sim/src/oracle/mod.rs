@@ -201,6 +201,18 @@ impl Observer {
         self.history.summary()
     }
 
+    /// Keeps of the history's step numbers only what the oracles can still read of them
+    /// ([`History::forget_unread_order`]): for the reduced searches' visited key, on a copy.
+    pub fn forget_unread_order(&mut self) {
+        self.history.forget_unread_order();
+    }
+
+    /// Forgets the history's order of events entirely ([`History::forget_all_order_for_tests`]):
+    /// an unsound key, for the tests.
+    pub fn forget_all_order_for_tests(&mut self) {
+        self.history.forget_all_order_for_tests();
+    }
+
     /// Checks the oracles after `event` was applied to `state`. Unless the observer checks
     /// everything after every step ([`Checking::Every`]), the exposure and limits checks are
     /// skipped when what they read equals what they read at the last passing step
