@@ -533,7 +533,7 @@ fn matrix(
     if !dir.is_dir() {
         return Err(format!("--corpus {}: not a directory", dir.display()));
     }
-    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = crate::expand::default_jobs();
     let bar = matrix_bar(progress);
     let judged = |done: usize, all: usize| {
         bar.set_length(all as u64);
@@ -928,7 +928,7 @@ fn bench(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<E
     let initial = throughput
         .build()
         .map_err(|e| format!("{}: {e}", crate::bench::THROUGHPUT_SCENARIO))?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = crate::expand::default_jobs();
     say!(out, "writeiter bench: {cores} cores, release build");
     say!(
         out,
@@ -1095,10 +1095,9 @@ impl HuntArgs {
             writable_dir(dir).map_err(|e| format!("--corpus-dir {}: {e}", dir.display()))?;
         }
         let shard = self.shard.unwrap_or((0, 1));
-        let jobs = self.jobs.map_or_else(
-            || std::thread::available_parallelism().map_or(1, |n| n.get()),
-            |j| j as usize,
-        );
+        let jobs = self
+            .jobs
+            .map_or_else(crate::expand::default_jobs, |j| j as usize);
         let hunt = Hunt {
             engine,
             seed: self.seed,

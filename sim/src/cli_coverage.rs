@@ -100,10 +100,9 @@ pub fn run(args: &CoverageArgs, out: &mut dyn Write) -> Result<ExitCode, String>
     if let Some(path) = &args.html {
         std::fs::write(path, "").map_err(|e| format!("--html {}: {e}", path.display()))?;
     }
-    let jobs = args.jobs.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
-        |j| j as usize,
-    );
+    let jobs = args
+        .jobs
+        .map_or_else(crate::expand::default_jobs, |j| j as usize);
     let hunt = Hunt {
         engine: Engine::Sim,
         seed: args.seed,

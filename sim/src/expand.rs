@@ -178,7 +178,8 @@ pub fn map_ordered<T: Send, R: Send>(
     slots.into_iter().flatten().collect()
 }
 
-/// Threads when `--jobs` is not given: as many as the machine has cores (as the hunt).
+/// Threads when `--jobs` is not given: as many as the machine has cores. The hunt, coverage,
+/// matrix and search commands all take this one default.
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
