@@ -68,7 +68,7 @@ pub(crate) fn run(
     run_with(&how, (progress, out))
 }
 
-/// [`run`] as `how` says. Exit status: 1 a finding (a starvation lasso or a model
+/// `run` as `how` says. Exit status: 1 a finding (a starvation lasso or a model
 /// assertion, found or replayed), 0 none; `Err` bad input.
 pub fn run_with(
     how: &LivenessRun<'_>,
@@ -344,7 +344,7 @@ pub(crate) fn replay(
     replay_with(path, patches.patches()?, model::exec::step_with, out)
 }
 
-/// [`replay`] with `patches` and `stepper`: a starvation lasso replays over two rounds of its
+/// `replay` with `patches` and `stepper`: a starvation lasso replays over two rounds of its
 /// cycle; a model assertion's path replays up to its last step, which must still panic.
 pub fn replay_with(
     path: &Path,
@@ -448,7 +448,7 @@ pub(crate) fn explain(
     explain_with(path, patches.patches()?, model::exec::step_with, out)
 }
 
-/// [`explain`] with `patches` and `stepper`; a model assertion's path is drawn up to the
+/// `explain` with `patches` and `stepper`; a model assertion's path is drawn up to the
 /// step that panicked (exit 0 when it still does, 1 when not).
 pub fn explain_with(
     path: &Path,

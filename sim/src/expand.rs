@@ -136,7 +136,7 @@ pub fn expand_all(raws: &[Vec<u8>], cx: Context<'_>, jobs: usize) -> Vec<Expande
 
 /// `f` of `items`, in their order, on `jobs` threads (the calling one among them): `f` maps
 /// a run of consecutive items to as many results; one thread takes all the items, else
-/// each thread takes [`GRAIN`] at a time and the results go back by position.
+/// each thread takes `GRAIN` at a time and the results go back by position.
 pub fn map_ordered<T: Send, R: Send>(
     items: Vec<T>,
     jobs: usize,

@@ -34,7 +34,7 @@ fn fold(a: u64, b: u64) -> u64 {
 }
 
 /// A fast, deterministic 64-bit hasher: each word is xored into the running value, which is
-/// then folded with a constant ([`fold`]). Bytes are taken eight at a time.
+/// then folded with a constant (`fold`). Bytes are taken eight at a time.
 #[derive(Clone, Copy, Debug)]
 pub struct FoldHasher {
     value: u64,

@@ -38,8 +38,8 @@
 //! The search: a breadth-first search of the canonical states, kept as fingerprints
 //! ([`fingerprint`]; parents give the shortest stem to each state), for each actor the
 //! strongly connected components (iterative Tarjan) of the states where it is blocked, and in
-//! the component that admits a weakly fair cycle ([`fair`]) and is reached first, the cycle
-//! through its first state ([`cycle_through`]). docs/liveness.md says more, and what the
+//! the component that admits a weakly fair cycle (`fair`) and is reached first, the cycle
+//! through its first state (`cycle_through`). docs/liveness.md says more, and what the
 //! search does not check.
 //!
 //! A panic inside the model's step (one of its own assertions) is a finding, as in the
@@ -65,7 +65,7 @@ pub const LIVENESS_STATES_MAX: usize = 2_000_000;
 /// says it was cut.
 pub const LIVENESS_STATES_DEFAULT: usize = 1_000_000;
 
-/// Detours [`cycle_through`] adds at most to make a cycle weakly fair (one per task
+/// Detours `cycle_through` adds at most to make a cycle weakly fair (one per task
 /// whose fairness it repairs; more tasks than this is beyond any scenario's size).
 pub const FAIR_DETOURS_MAX: usize = 64;
 

@@ -197,7 +197,7 @@ struct Seen {
 /// Bytes a visited state's sleep set is estimated to take beyond its fingerprint.
 pub const SLEEP_ENTRY_BYTES: u64 = std::mem::size_of::<Seen>() as u64;
 
-/// The breadth-first search of [`engine::bfs_search`] under sleep sets: the same states
+/// The breadth-first search of `engine::bfs_search` under sleep sets: the same states
 /// (within `max_states` and `max_bytes`), fewer steps. A state reached again with a sleep
 /// set that lacks some of the tasks asleep when it was first expanded is expanded again
 /// for those tasks only, and keeps the intersection. A counterexample found is not
@@ -648,10 +648,10 @@ struct Ran {
     choices: Vec<Choice>,
 }
 
-/// The depth-first search of [`engine::dfs_search`] under sleep sets, with the same
+/// The depth-first search of `engine::dfs_search` under sleep sets, with the same
 /// preemption bound: a branch's run replays its prefix, then goes on as the unreduced leaf
 /// policy does (the last task while it can, else the first runnable one) among the tasks
-/// not [`covered`]; a run where every runnable task is covered, or a preemption would pass
+/// not `covered`; a run where every runnable task is covered, or a preemption would pass
 /// the bound, stops there (a blocked run, counted as an execution). A task asleep but not
 /// covered is taken: the reduction gives way to the bound.
 pub fn dfs_search(

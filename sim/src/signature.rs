@@ -5,7 +5,7 @@
 //! A signature has three parts, each read off a replay of the violating schedule:
 //! - **the oracle** that broke;
 //! - **the observed step**: the kernel function the program point whose step broke it
-//!   mirrors ([`FUNCTIONS`]: `WritePc::DioMapAlloc` is `ext4_ext_map_blocks`, both the
+//!   mirrors (`FUNCTIONS`: `WritePc::DioMapAlloc` is `ext4_ext_map_blocks`, both the
 //!   submitter's `ExtPutIoEnd` and the workqueue's `dio_complete:EndIo` are
 //!   `ext4_put_io_end`), `at-rest` for an oracle checked when every task has finished, or
 //!   `model-step` for a model assertion that fired inside a step;
@@ -160,7 +160,7 @@ const SYNC_ORACLES: [Oracle; 2] = [Oracle::Durability, Oracle::SizeRules];
 pub struct Signature {
     /// The oracle.
     pub oracle: Oracle,
-    /// The kernel function of the observed step ([`FUNCTIONS`]), or [`AT_REST`].
+    /// The kernel function of the observed step (`FUNCTIONS`), or [`AT_REST`].
     pub function: String,
     /// The kinds of the operations in flight, sorted.
     pub kinds: BTreeSet<&'static str>,
@@ -187,7 +187,7 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The kernel function a step name mirrors ([`FUNCTIONS`]), else the name itself.
+/// The kernel function a step name mirrors (`FUNCTIONS`), else the name itself.
 pub fn function_of(step: &str) -> &str {
     FUNCTIONS
         .iter()

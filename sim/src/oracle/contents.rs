@@ -163,7 +163,7 @@ fn reads_now(state: &State, inode: InodeIx, offset: u64) -> (bool, bool) {
 /// [`check_exposure_simple`], offset after offset in the same order (mapped blocks, then
 /// cached pages), but each offset once (an offset that comes again has the same verdict,
 /// which already passed), a direct view the same as the buffered view just judged is not
-/// judged again ([`exposure`] depends on the value, not on who reads it), the disk read
+/// judged again (`exposure` depends on the value, not on who reads it), the disk read
 /// through the extent being walked (no block-map lookup an offset) and each page looked up
 /// once a run of offsets in it. The first violation is the same, with the same message.
 pub fn check_exposure(h: &History, state: &State) -> Result<(), Violation> {

@@ -4,8 +4,8 @@
 //! is skipped. Nothing here knows the model's steps: the inputs are compared field by field,
 //! never guessed from what a step did.
 //!
-//! Two checks are skipped this way, both reading only [`StateInputs`] and, for the exposure
-//! check, [`HistoryInputs`]:
+//! Two checks are skipped this way, both reading only `StateInputs` and, for the exposure
+//! check, `HistoryInputs`:
 //! - `no-stale-exposure` after a step ([`super::contents::check_exposure`]): the page cache,
 //!   the block maps, the disk's sectors, `i_size`, the locks a read waits for, and the
 //!   history's writes, truncates and punches, failed bios and prior contents;
@@ -259,9 +259,9 @@ impl Clone for Memo {
 /// Which checks a step may skip: their inputs equal those of the last passing step.
 #[derive(Clone, Copy, Debug)]
 pub struct Unchanged {
-    /// [`StateInputs`] are as remembered.
+    /// `StateInputs` are as remembered.
     pub state: bool,
-    /// [`HistoryInputs`] are as remembered.
+    /// `HistoryInputs` are as remembered.
     pub history: bool,
 }
 
