@@ -179,43 +179,6 @@ fn a_hunt_reports_the_same_lowest_case_whatever_the_jobs() {
     assert_eq!(index(&one), index(&four));
 }
 
-/// Runs the replay line of a hunt's output exactly as printed (less the cargo prefix, which
-/// builds this same binary) and checks it shows the same violation.
-fn replay_as_printed(text: &str) {
-    let line = text
-        .lines()
-        .find_map(|l| l.strip_prefix("replay: "))
-        .expect("a replay line");
-    let violation = text
-        .lines()
-        .find(|l| l.starts_with("VIOLATION "))
-        .expect("a violation");
-    let words = common::shell_words(line);
-    let prefix = common::shell_words(sim::cli::REPLAY_COMMAND);
-    assert_eq!(words[..prefix.len()], prefix[..], "{line}");
-    assert_eq!(
-        prefix,
-        [
-            "cargo",
-            "run",
-            "--release",
-            "-p",
-            "sim",
-            "--bin",
-            "writeiter",
-            "--"
-        ]
-    );
-    let args: Vec<&str> = words[prefix.len()..].iter().map(String::as_str).collect();
-    let again = writeiter(&args);
-    assert_eq!(again.status.code(), Some(1), "{line}\n{}", stdout(&again));
-    assert!(
-        stdout(&again).lines().any(|l| l == violation),
-        "{line} does not show {violation}:\n{}",
-        stdout(&again)
-    );
-}
-
 #[test]
 fn the_printed_replay_command_reproduces_the_violation() {
     for args in [
@@ -260,7 +223,7 @@ fn the_printed_replay_command_reproduces_the_violation() {
             text.lines().any(|l| l.starts_with("  a0: ")),
             "the scenario's operations are printed:\n{text}"
         );
-        replay_as_printed(&text);
+        common::replay_as_printed(&text);
     }
 }
 
@@ -388,7 +351,7 @@ fn json_stdout_is_exactly_one_document_and_human_text_goes_to_stderr() {
         err.contains("VIOLATION ") && err.contains("replay: cargo run"),
         "{err}"
     );
-    replay_as_printed(&err);
+    common::replay_as_printed(&err);
 }
 
 #[test]

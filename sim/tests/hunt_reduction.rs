@@ -187,30 +187,6 @@ fn random_and_pct_cases_ignore_the_reduction() {
     }
 }
 
-/// Runs the replay line of a hunt's output as printed (less the cargo prefix, which builds
-/// this same binary) and checks it shows the hunt's violation.
-fn replay_as_printed(text: &str) {
-    let line = text
-        .lines()
-        .find_map(|l| l.strip_prefix("replay: "))
-        .expect("a replay line");
-    let violation = text
-        .lines()
-        .find(|l| l.starts_with("VIOLATION "))
-        .expect("a violation");
-    let words = common::shell_words(line);
-    let prefix = common::shell_words(sim::cli::REPLAY_COMMAND);
-    assert_eq!(words[..prefix.len()], prefix[..], "{line}");
-    let args: Vec<&str> = words[prefix.len()..].iter().map(String::as_str).collect();
-    let again = writeiter(&args);
-    assert_eq!(again.status.code(), Some(1), "{line}\n{}", stdout(&again));
-    assert!(
-        stdout(&again).lines().any(|l| l == violation),
-        "{line} does not show {violation}:\n{}",
-        stdout(&again)
-    );
-}
-
 #[test]
 fn each_reduction_finds_the_violation_and_the_replay_line_reproduces_it() {
     for (file, strategy) in [(BFS_SCENARIO, "bfs"), (DFS_SCENARIO, "dfs")] {
@@ -235,7 +211,7 @@ fn each_reduction_finds_the_violation_and_the_replay_line_reproduces_it() {
             let note = format!("reduction {name}: the {strategy} cases search under it");
             let noted = text.lines().any(|l| l.starts_with(&note));
             assert_eq!(noted, reduction != Reduction::None, "{args:?}:\n{text}");
-            replay_as_printed(&text);
+            common::replay_as_printed(&text);
         }
     }
 }

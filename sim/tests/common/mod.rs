@@ -138,3 +138,40 @@ pub fn examples_and_corpus() -> Vec<(
         .map(|(path, s, schedule)| (path, s.build().expect("the scenario builds"), schedule))
         .collect()
 }
+
+/// Runs the replay line of a hunt's output exactly as printed (less the cargo prefix, which
+/// builds this same binary) and checks it shows the same violation.
+pub fn replay_as_printed(text: &str) {
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: "))
+        .expect("a replay line");
+    let violation = text
+        .lines()
+        .find(|l| l.starts_with("VIOLATION "))
+        .expect("a violation");
+    let words = shell_words(line);
+    let prefix = shell_words(sim::cli::REPLAY_COMMAND);
+    assert_eq!(words[..prefix.len()], prefix[..], "{line}");
+    assert_eq!(
+        prefix,
+        [
+            "cargo",
+            "run",
+            "--release",
+            "-p",
+            "sim",
+            "--bin",
+            "writeiter",
+            "--"
+        ]
+    );
+    let args: Vec<&str> = words[prefix.len()..].iter().map(String::as_str).collect();
+    let again = writeiter(&args);
+    assert_eq!(again.status.code(), Some(1), "{line}\n{}", stdout(&again));
+    assert!(
+        stdout(&again).lines().any(|l| l == violation),
+        "{line} does not show {violation}:\n{}",
+        stdout(&again)
+    );
+}
