@@ -479,6 +479,22 @@ fn cases(prefixes: &[&str]) -> Vec<(String, State)> {
 /// A model state with its oracles' history.
 type Point = (State, sim::oracle::Observer);
 
+/// Breadth-first over the distinct states (by fingerprint) reachable from `initial`, at most
+/// `limit` of them: `visit` sees each and returns the successors to queue.
+fn walk_states(initial: &State, limit: usize, mut visit: impl FnMut(&Point) -> Vec<Point>) {
+    let start = (initial.clone(), sim::oracle::Observer::new(initial));
+    let mut seen = std::collections::HashSet::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(point) = queue.pop_front() {
+        if seen.len() >= limit {
+            break;
+        }
+        if seen.insert(sim::fingerprint::fingerprint(&point.0, &point.1)) {
+            queue.extend(visit(&point));
+        }
+    }
+}
+
 /// `task`'s step from `point`, its oracles checked: the next point, or the oracle broken.
 fn stepped(point: &Point, task: exec::Task) -> Result<Point, &'static str> {
     let (mut state, mut observer) = point.clone();
@@ -506,19 +522,11 @@ fn symmetry_commutes_with_every_step() {
     let mut checked = 0;
     let mut renamed = 0;
     for (name, initial) in cases(&SYMMETRY_EXHAUSTIVE) {
-        let start = (initial.clone(), sim::oracle::Observer::new(&initial));
-        let mut seen = std::collections::HashSet::new();
-        let mut queue = std::collections::VecDeque::from([start]);
-        while let Some(point) = queue.pop_front() {
-            if seen.len() >= SYMMETRY_CHECK_STATES {
-                break;
-            }
-            if !seen.insert(sim::fingerprint::fingerprint(&point.0, &point.1)) {
-                continue;
-            }
+        walk_states(&initial, SYMMETRY_CHECK_STATES, |point| {
             let (state, observer, ids) = sim::symmetry::canonical(&point.0, &point.1);
             let to = |id| sim::symmetry::rank(&ids, id);
             let runnable = exec::runnable(&point.0);
+            let mut successors = Vec::new();
             let image: Vec<exec::Task> = runnable
                 .iter()
                 .map(|&t| sim::symmetry::rename_task(t, to))
@@ -527,15 +535,16 @@ fn symmetry_commutes_with_every_step() {
             renamed += usize::from(state != point.0);
             let canonical = (state, observer);
             for &task in &runnable {
-                let next = stepped(&point, task);
+                let next = stepped(point, task);
                 let twin = stepped(&canonical, sim::symmetry::rename_task(task, to));
                 if let Ok(next) = &next {
-                    queue.push_back(next.clone());
+                    successors.push(next.clone());
                 }
                 assert_eq!(outcome(next), outcome(twin), "{name}: {task}");
                 checked += 1;
             }
-        }
+            successors
+        });
     }
     assert!(
         checked > 10_000 && renamed > 1_000,
@@ -723,27 +732,18 @@ struct StepPair {
 fn step_pairs() -> Vec<StepPair> {
     let mut out = Vec::new();
     for (_, initial) in cases(&SYMMETRY_EXHAUSTIVE) {
-        let start = (initial.clone(), sim::oracle::Observer::new(&initial));
-        let mut seen = std::collections::HashSet::new();
-        let mut queue = std::collections::VecDeque::from([start]);
-        while let Some(point) = queue.pop_front() {
-            if seen.len() >= SYMMETRY_CHECK_STATES {
-                break;
-            }
-            if !seen.insert(sim::fingerprint::fingerprint(&point.0, &point.1)) {
-                continue;
-            }
+        walk_states(&initial, SYMMETRY_CHECK_STATES, |point| {
             let next: Vec<(exec::Task, Point)> = exec::runnable(&point.0)
                 .iter()
-                .filter_map(|&t| stepped(&point, t).ok().map(|p| (t, p)))
+                .filter_map(|&t| stepped(point, t).ok().map(|p| (t, p)))
                 .collect();
             for (i, (t, after_t)) in next.iter().enumerate() {
                 for (u, after_u) in &next[i + 1..] {
-                    out.extend(pair(&point, (*t, after_t), (*u, after_u)));
+                    out.extend(pair(point, (*t, after_t), (*u, after_u)));
                 }
             }
-            queue.extend(next.into_iter().map(|(_, p)| p));
-        }
+            next.into_iter().map(|(_, p)| p).collect()
+        });
     }
     out
 }
@@ -896,18 +896,9 @@ fn local(point: &Point, key: &dyn Fn(&State, &sim::oracle::Observer) -> u64) -> 
 fn unlike_merged(key: &dyn Fn(&State, &sim::oracle::Observer) -> u64) -> (usize, usize) {
     let (mut unlike, mut merged) = (0, 0);
     for (_, initial) in cases(&ORDER_CASES) {
-        let start = (initial.clone(), sim::oracle::Observer::new(&initial));
-        let mut seen = std::collections::HashSet::new();
         let mut first: std::collections::HashMap<u64, Local> = Default::default();
-        let mut queue = std::collections::VecDeque::from([start]);
-        while let Some(point) = queue.pop_front() {
-            if seen.len() >= ORDER_CHECK_STATES {
-                break;
-            }
-            if !seen.insert(sim::fingerprint::fingerprint(&point.0, &point.1)) {
-                continue;
-            }
-            let here = local(&point, key);
+        walk_states(&initial, ORDER_CHECK_STATES, |point| {
+            let here = local(point, key);
             match first.entry(key(&point.0, &point.1)) {
                 std::collections::hash_map::Entry::Occupied(e) => {
                     merged += 1;
@@ -918,8 +909,8 @@ fn unlike_merged(key: &dyn Fn(&State, &sim::oracle::Observer) -> u64) -> (usize,
                 }
             }
             let next = exec::runnable(&point.0).into_iter();
-            queue.extend(next.filter_map(|t| stepped(&point, t).ok()));
-        }
+            next.filter_map(|t| stepped(point, t).ok()).collect()
+        });
     }
     (unlike, merged)
 }
