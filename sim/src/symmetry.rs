@@ -11,8 +11,9 @@
 //! `next_id` by their count, so that the next identifier handed out is still above every
 //! one in use; the history's step numbers keep only what the oracles read of their order
 //! ([`Observer::forget_unread_order`]). The renaming is a bijection on the identifiers that
-//! appear, so nothing is merged that the model could tell apart. `sim/tests/reduction.rs` checks that stepping
-//! commutes with the renaming on every state the small examples reach.
+//! appear, so nothing is merged that the model could tell apart. `sim/tests/reduction.rs`
+//! checks that stepping commutes with the renaming on every state the small examples reach,
+//! and that the history key is a bisimulation on them.
 
 use model::exec::Task;
 use model::ops::{Frame, IocbPrivate};
