@@ -30,9 +30,10 @@
 //! with a start ([`model::footprint::emitted`]): the history keeps which came first. So
 //! while another task may still record an event of the other kind, `t` is not explored;
 //! rejecting is always sound, and it costs a reduction only where that other event cannot
-//! happen off `t`. And settled states ([`Memo`]): an accepted check explored the whole future off `t`
-//! of every state it saw, so a later check does not expand those states again; the proof
-//! above only needs every state off `t` checked once, by this check or an earlier one.
+//! happen off `t`. And settled states ([`Memo`]): an accepted check explored the whole
+//! future off `t` of every state it saw, so a later check does not expand those states
+//! again; the proof above only needs every state off `t` checked once, by this check or an
+//! earlier one.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -194,8 +195,9 @@ pub fn rejected(stepper: Stepper, start: &Point, t: Task, applied: &mut u64) -> 
     model::footprint::others_may_conflict(&start.0, t, events)
 }
 
-/// The other tasks' successors of `point` (whose fingerprint is `at`) when `t` is runnable there, its step breaks no
-/// oracle and it commutes with each of them (see the module's doc); `None` otherwise.
+/// The other tasks' successors of `point` (whose fingerprint is `at`) when `t` is runnable
+/// there, its step breaks no oracle and it commutes with each of them (see the module's
+/// doc); `None` otherwise.
 fn commuting(
     stepper: Stepper,
     (point, at): (&Point, u64),

@@ -493,7 +493,8 @@ impl Bfs<'_> {
 
 /// A depth-first search under `reduction`: [`engine::dfs_where`] unreduced, or its sleep-set
 /// twin ([`dfs_search`]); symmetry and persistent sets act on the breadth-first search's
-/// visited set and states, so under them the depth-first search runs unreduced. Within `bound` preemptions and `budget` executions.
+/// visited set and states, so under them the depth-first search runs unreduced. Within
+/// `bound` preemptions and `budget` executions.
 pub fn dfs(
     initial: &State,
     limits: (usize, u64),
