@@ -476,7 +476,15 @@ fn reduced_figures(initial: &State, m: Measure, bfs: &BfsFigures, dfs: (u64, boo
     let started = Instant::now();
     let limits = (m.bfs_states, m.bfs_bytes);
     let step = model::exec::step_with;
-    let report = crate::reduce::bfs(initial, limits, step, ("", &|_| false), symmetry);
+    // The compact search on the default jobs, keyed by symmetry, as `writeiter search
+    // --reduction symmetry` runs it (its clone-based twin is `reduce::bfs`).
+    let key: crate::frontier::Key = crate::symmetry::canonical_fingerprint;
+    let how = (
+        step as crate::engine::Stepper,
+        crate::expand::default_jobs(),
+        key,
+    );
+    let report = crate::frontier::bfs_keyed(initial, limits, how, ("", &|_| false), None);
     let seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let bound = crate::hunt::DFS_PREEMPTIONS;

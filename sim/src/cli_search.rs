@@ -50,8 +50,8 @@ pub struct SearchArgs {
     /// Breadth-first: its memory budget in MiB (estimated).
     #[arg(long, value_name = "MB", default_value_t = crate::hunt::BFS_MAX_MB, value_parser = clap::value_parser!(u64).range(1..=crate::cli::MAX_MB_MAX))]
     max_mb: u64,
-    /// Breadth-first, unreduced: threads expanding states (default: all cores, as the
-    /// hunt); the result does not depend on it.
+    /// Breadth-first, unreduced or under symmetry: threads expanding states (default: all
+    /// cores, as the hunt); the result does not depend on it.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::cli::JOBS_MAX))]
     jobs: Option<u64>,
     /// Also run the search unreduced (or, when it is unreduced, under sleep sets), and
@@ -165,11 +165,12 @@ fn search(
                 args.states.unwrap_or(u64::MAX),
                 args.max_mb * crate::hunt::MIB,
             );
-            if reduction == Reduction::None {
-                let jobs = args
-                    .jobs
-                    .map_or_else(crate::expand::default_jobs, |j| j as usize);
-                crate::engine::bfs_jobs(initial, limits, (step, jobs), (oracle, &accept), None)
+            let jobs = args
+                .jobs
+                .map_or_else(crate::expand::default_jobs, |j| j as usize);
+            if let Some(key) = compact_key(reduction) {
+                let how = (step as crate::engine::Stepper, jobs, key);
+                crate::frontier::bfs_keyed(initial, limits, how, (oracle, &accept), None)
             } else {
                 let mut watch = |p: &reduce::Progress| {
                     let rate = p.states as f64 / started.elapsed().as_secs_f64().max(1e-3);
@@ -186,6 +187,18 @@ fn search(
     };
     line.finish_and_clear();
     (report, started.elapsed().as_secs_f64())
+}
+
+/// The visited-set key of the compact breadth-first search on `--jobs` threads
+/// ([`crate::frontier::bfs_keyed`]) for the reductions that are only a key: none, and
+/// symmetry (its clone-based twin is [`reduce::bfs`]). Sleep and persistent sets run the
+/// clone-based searches of [`reduce`].
+fn compact_key(reduction: Reduction) -> Option<crate::frontier::Key> {
+    match reduction {
+        Reduction::None => Some(crate::fingerprint::fingerprint),
+        Reduction::Symmetry => Some(crate::symmetry::canonical_fingerprint),
+        Reduction::Sleep | Reduction::Persistent => None,
+    }
 }
 
 /// The progress line of a reduced breadth-first search: states, queue, rate, checks.

@@ -16,7 +16,7 @@ use model::exec::{self, Task, Trace};
 use model::state::State;
 
 use crate::engine::{Stepper, apply};
-use crate::fingerprint::{Visited, fingerprint};
+use crate::fingerprint::Visited;
 use crate::frontier::{FingerprintSet, append_body, restore, strip_programs};
 use crate::oracle::Violation;
 
@@ -66,6 +66,8 @@ pub struct Context<'a> {
     pub visited: &'a FingerprintSet,
     /// The step function.
     pub stepper: Stepper,
+    /// The visited-set key ([`crate::frontier::Key`]).
+    pub key: crate::frontier::Key,
     /// Whether to keep each state for a probe.
     pub keep: bool,
 }
@@ -106,7 +108,7 @@ pub fn expand(raw: &[u8], cx: Context<'_>, met: &mut Visited) -> Expanded {
         let successor = match checked {
             Err(v) => Successor::Broken(v),
             Ok(()) => {
-                let fp = fingerprint(&next, &watch);
+                let fp = (cx.key)(&next, &watch);
                 if cx.visited.contains(fp) || !met.insert(fp) {
                     Successor::Known(fp)
                 } else {

@@ -551,6 +551,25 @@ pub fn bfs(
     limits: (u64, u64),
     (stepper, jobs): (Stepper, usize),
     wanted: Wanted<'_>,
+    probe: Option<Probe<'_>>,
+) -> SearchReport {
+    let how = (stepper, jobs, fingerprint as Key);
+    bfs_keyed(initial, limits, how, wanted, probe)
+}
+
+/// A visited-set key: [`fingerprint`] for the unreduced search,
+/// [`crate::symmetry::canonical_fingerprint`] for the symmetry reduction.
+pub type Key = fn(&State, &Observer) -> u64;
+
+/// [`bfs`] with the visited set keyed by `key`: two states with one key are one state.
+/// Under [`crate::symmetry::canonical_fingerprint`] it is the symmetry reduction's search,
+/// the same states, steps, ends and counterexample as the clone-based
+/// [`crate::reduce::bfs_keyed`] (`sim/tests/bfs_twins.rs`).
+pub fn bfs_keyed(
+    initial: &State,
+    limits: (u64, u64),
+    (stepper, jobs, key): (Stepper, usize, Key),
+    wanted: Wanted<'_>,
     mut probe: Option<Probe<'_>>,
 ) -> SearchReport {
     let mut s = Search {
@@ -562,8 +581,7 @@ pub fn bfs(
         frontier: Frontier::new(initial),
         report: SearchReport::default(),
     };
-    s.visited
-        .insert(fingerprint(initial, &Observer::new(initial)));
+    s.visited.insert(key(initial, &Observer::new(initial)));
     let root = s.links.push(None, Task::Actor(0));
     s.frontier
         .push(root, initial.clone(), &Observer::new(initial));
@@ -577,6 +595,7 @@ pub fn bfs(
             programs: s.frontier.programs(),
             visited: &s.visited,
             stepper,
+            key,
             keep: probe.is_some(),
         };
         let batch = expand_all(&raws[..n], cx, jobs);

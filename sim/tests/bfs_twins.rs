@@ -168,6 +168,34 @@ fn the_parallel_bfs_matches_the_clone_based_twin_on_every_thread_count() {
     assert!(found >= 3 * 20, "counterexamples compared: {found}");
 }
 
+/// Under the symmetry key, the compact search on 1 and 2 threads is the clone-based reduced
+/// search (`reduce::bfs` under `Reduction::Symmetry`, its twin): the same states, steps,
+/// ends, counterexample and verdict, on every example and corpus entry, stopping at the
+/// first violation and going on past violations.
+#[test]
+fn the_compact_bfs_under_symmetry_matches_the_reduced_clone_based_search() {
+    let mut found = 0;
+    for (path, initial) in scenarios() {
+        for measure in [false, true] {
+            let accept = |_: &Execution| !measure;
+            let wanted = ("", &accept as &dyn Fn(&Execution) -> bool);
+            let limits = (TWIN_STATES, u64::MAX);
+            let symmetry = sim::reduce::Reduction::Symmetry;
+            let twin = sim::reduce::bfs(&initial, limits, exec::step_with, wanted, symmetry);
+            let twin = outcome(&twin, Vec::new());
+            for jobs in [1, 2] {
+                let key: sim::frontier::Key = sim::symmetry::canonical_fingerprint;
+                let how = (exec::step_with as engine::Stepper, jobs, key);
+                let report = sim::frontier::bfs_keyed(&initial, limits, how, wanted, None);
+                let at = format!("{} (measure {measure}, jobs {jobs})", path.display());
+                assert_eq!(outcome(&report, Vec::new()), twin, "{at}");
+            }
+            found += usize::from(twin.found.is_some());
+        }
+    }
+    assert!(found >= 20, "counterexamples compared: {found}");
+}
+
 /// What must not depend on the thread count when a limit cuts a search.
 fn cut_figures(r: &SearchReport) -> (u64, u64, u64, bool, bool, u64, (u64, u64, u64)) {
     (
@@ -357,8 +385,13 @@ const CLI_STATES: &str = "3000";
 
 #[test]
 fn search_jobs_prints_the_same_search_and_refuses_zero() {
-    let run = |jobs: &str| {
-        let args = ["search", "examples/canonical.toml", "--reduction", "none"];
+    let run = |reduction: &str, jobs: &str| {
+        let args = [
+            "search",
+            "examples/canonical.toml",
+            "--reduction",
+            reduction,
+        ];
         let out =
             common::writeiter(&[&args[..], &["--states", CLI_STATES, "--jobs", jobs]].concat());
         // All but the seconds, which the last line's figures hold before "s (reduction".
@@ -372,8 +405,10 @@ fn search_jobs_prints_the_same_search_and_refuses_zero() {
             .collect();
         (out.status.code(), lines)
     };
-    let one = run("1");
-    assert!(one.1.iter().any(|l| l.starts_with("bfs: ")), "{:?}", one.1);
-    assert_eq!(run("3"), one);
-    assert_eq!(run("0").0, Some(2), "--jobs 0 is bad input");
+    for reduction in ["none", "symmetry"] {
+        let one = run(reduction, "1");
+        assert!(one.1.iter().any(|l| l.starts_with("bfs: ")), "{:?}", one.1);
+        assert_eq!(run(reduction, "3"), one, "{reduction}");
+        assert_eq!(run(reduction, "0").0, Some(2), "--jobs 0 is bad input");
+    }
 }
