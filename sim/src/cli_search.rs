@@ -168,14 +168,15 @@ fn search(
             let jobs = args
                 .jobs
                 .map_or_else(crate::expand::default_jobs, |j| j as usize);
+            let mut watch = |p: &reduce::Progress| {
+                let rate = p.states as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                line.set_message(progress_text(what, p, rate));
+            };
             if let Some(key) = compact_key(reduction) {
                 let how = (step as crate::engine::Stepper, jobs, key);
-                crate::frontier::bfs_keyed(initial, limits, how, (oracle, &accept), None)
+                let shown = (None, &mut watch as reduce::Watch<'_>);
+                crate::frontier::bfs_watched(initial, limits, how, (oracle, &accept), shown)
             } else {
-                let mut watch = |p: &reduce::Progress| {
-                    let rate = p.states as f64 / started.elapsed().as_secs_f64().max(1e-3);
-                    line.set_message(progress_text(what, p, rate));
-                };
                 let how: (crate::engine::Stepper, Reduction) = (step, reduction);
                 reduce::bfs_progress(initial, limits, how, (oracle, &accept), &mut watch)
             }
@@ -201,7 +202,7 @@ fn compact_key(reduction: Reduction) -> Option<crate::frontier::Key> {
     }
 }
 
-/// The progress line of a reduced breadth-first search: states, queue, rate, checks.
+/// The progress line of a breadth-first search: states, queue, rate, checks.
 fn progress_text(what: &str, p: &reduce::Progress, rate: f64) -> String {
     format!(
         "{what}: {} states, {} queued, {rate:.0} states/s, {} steps, {} checking independence",

@@ -568,9 +568,23 @@ pub type Key = fn(&State, &Observer) -> u64;
 pub fn bfs_keyed(
     initial: &State,
     limits: (u64, u64),
+    how: (Stepper, usize, Key),
+    wanted: Wanted<'_>,
+    probe: Option<Probe<'_>>,
+) -> SearchReport {
+    let mut unwatched = |_: &crate::reduce::Progress| {};
+    bfs_watched(initial, limits, how, wanted, (probe, &mut unwatched))
+}
+
+/// [`bfs_keyed`], showing where it stands to `watch` after every
+/// [`crate::reduce::WATCH_EVERY_STATES`] states expanded (nothing it does depends on the
+/// watch), for a progress line.
+pub fn bfs_watched(
+    initial: &State,
+    limits: (u64, u64),
     (stepper, jobs, key): (Stepper, usize, Key),
     wanted: Wanted<'_>,
-    mut probe: Option<Probe<'_>>,
+    (mut probe, watch): (Option<Probe<'_>>, crate::reduce::Watch<'_>),
 ) -> SearchReport {
     let mut s = Search {
         initial,
@@ -586,10 +600,21 @@ pub fn bfs_keyed(
     s.frontier
         .push(root, initial.clone(), &Observer::new(initial));
     let mut raws = Vec::new();
+    let mut expanded = 0u64;
     s.report.exhausted = loop {
         let n = s.frontier.peek(BATCH_STATES, &mut raws);
         if n == 0 {
             break true;
+        }
+        let before = expanded / crate::reduce::WATCH_EVERY_STATES;
+        expanded += n as u64;
+        if expanded / crate::reduce::WATCH_EVERY_STATES > before {
+            watch(&crate::reduce::Progress {
+                states: s.report.states,
+                queued: s.frontier.len(),
+                steps: s.report.steps,
+                checks: 0,
+            });
         }
         let cx = Context {
             programs: s.frontier.programs(),

@@ -196,6 +196,41 @@ fn the_compact_bfs_under_symmetry_matches_the_reduced_clone_based_search() {
     assert!(found >= 20, "counterexamples compared: {found}");
 }
 
+/// The compact search shows where it stands to its watch while it runs, on one thread and
+/// on two: often enough (once per `WATCH_EVERY_STATES` states expanded), with counts that grow
+/// and never pass the final ones, and a watched search is the unwatched one.
+#[test]
+fn the_compact_bfs_shows_its_progress() {
+    let initial = common::examples_and_corpus()
+        .into_iter()
+        .find(|(path, _, _)| path.ends_with("examples/extending-crash.toml"))
+        .expect("the example")
+        .1;
+    let all = (u64::MAX, u64::MAX);
+    let never = |_: &Execution| false;
+    let wanted = ("", &never as &dyn Fn(&Execution) -> bool);
+    for jobs in [1, 2] {
+        let how = (
+            exec::step_with as engine::Stepper,
+            jobs,
+            fingerprint as sim::frontier::Key,
+        );
+        let mut seen: Vec<sim::reduce::Progress> = Vec::new();
+        let mut watch = |p: &sim::reduce::Progress| seen.push(*p);
+        let watched = sim::frontier::bfs_watched(&initial, all, how, wanted, (None, &mut watch));
+        let plain = sim::frontier::bfs_keyed(&initial, all, how, wanted, None);
+        assert_eq!((watched.states, watched.steps), (plain.states, plain.steps));
+        let expected = watched.states / sim::reduce::WATCH_EVERY_STATES;
+        assert!(seen.len() as u64 >= expected.max(2), "{} calls", seen.len());
+        assert!(
+            seen.windows(2)
+                .all(|w| w[0].states < w[1].states && w[0].steps < w[1].steps)
+        );
+        let last = seen.last().expect("a call");
+        assert!(last.states <= watched.states && last.queued > 0, "{last:?}");
+    }
+}
+
 /// What must not depend on the thread count when a limit cuts a search.
 fn cut_figures(r: &SearchReport) -> (u64, u64, u64, bool, bool, u64, (u64, u64, u64)) {
     (
