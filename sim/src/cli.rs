@@ -1269,13 +1269,10 @@ fn print_header(plan: &HuntPlan<'_>, human: &mut dyn Write) {
     }
 }
 
-/// With `--reduction` other than `none`, which of the hunt's cases search under it and which
-/// ignore it (random and PCT).
-fn reduction_note(plan: &HuntPlan<'_>) -> Option<String> {
-    let reduction = plan.args.reduction;
-    if reduction == crate::reduce::Reduction::None {
-        return None;
-    }
+/// The strategies of the hunt's cases that search under `--reduction` (depth-first and
+/// breadth-first) and those that ignore it (random and PCT), in portfolio order. Under `none`
+/// the first are the hunt's own unreduced searches.
+fn reduction_cases(plan: &HuntPlan<'_>) -> (Vec<&'static str>, Vec<&'static str>) {
     let strategies: &[Strategy] = match &plan.hunt.strategy {
         Some(strategy) => std::slice::from_ref(strategy),
         None => &Strategy::PORTFOLIO,
@@ -1284,19 +1281,29 @@ fn reduction_note(plan: &HuntPlan<'_>) -> Option<String> {
         let chosen = strategies
             .iter()
             .filter(|s| matches!(s, Strategy::Dfs | Strategy::Bfs) == exhaustive);
-        chosen.map(|s| s.name()).collect::<Vec<_>>().join(" and ")
+        chosen.map(|s| s.name()).collect::<Vec<_>>()
     };
+    (names(true), names(false))
+}
+
+/// With `--reduction` other than `none`, which of the hunt's cases search under it and which
+/// ignore it (random and PCT).
+fn reduction_note(plan: &HuntPlan<'_>) -> Option<String> {
+    let reduction = plan.args.reduction;
+    if reduction == crate::reduce::Reduction::None {
+        return None;
+    }
     let name = reduction.name();
+    let (under, ignoring) = reduction_cases(plan);
     let mut parts = Vec::new();
-    let under = names(true);
     if !under.is_empty() {
         parts.push(format!(
-            "the {under} cases search under it (as writeiter search --reduction {name})"
+            "the {} cases search under it (as writeiter search --reduction {name})",
+            under.join(" and ")
         ));
     }
-    let ignoring = names(false);
     if !ignoring.is_empty() {
-        parts.push(format!("the {ignoring} cases ignore it"));
+        parts.push(format!("the {} cases ignore it", ignoring.join(" and ")));
     }
     Some(format!("reduction {name}: {}", parts.join("; ")))
 }
@@ -1627,9 +1634,20 @@ struct HuntJson<'a> {
     replay: Option<&'a str>,
     counterexample: Option<&'a str>,
     classes: Vec<ClassJson<'a>>,
+    /// `--reduction` and the cases it applies to, as the line after the text header says.
+    reduction: ReductionJson,
     /// Present only when a breadth-first search's memory budget cut it.
     #[serde(skip_serializing_if = "Option::is_none")]
     bfs_cut: Option<CutJson>,
+}
+
+/// `--reduction` in the `--json` document: its name, the strategies of the cases that search
+/// under it and of those that ignore it ([`reduction_cases`]).
+#[derive(Debug, serde::Serialize)]
+struct ReductionJson {
+    name: &'static str,
+    applies_to: Vec<&'static str>,
+    ignored_by: Vec<&'static str>,
 }
 
 /// A breadth-first search its memory budget cut, in the `--json` document.
@@ -1681,6 +1699,7 @@ fn summary_json(plan: &HuntPlan<'_>, result: &HuntResult, reported: &[Reported])
     });
     // The first violation is the first find of the first class.
     let first = reported.first();
+    let (applies_to, ignored_by) = reduction_cases(plan);
     let document = HuntJson {
         verdict: if found.is_some() {
             "violation"
@@ -1704,6 +1723,11 @@ fn summary_json(plan: &HuntPlan<'_>, result: &HuntResult, reported: &[Reported])
         classes: (result.classes.iter().zip(reported))
             .map(|(c, r)| class_json(c, r))
             .collect(),
+        reduction: ReductionJson {
+            name: plan.args.reduction.name(),
+            applies_to,
+            ignored_by,
+        },
         bfs_cut: result.cut.map(|(case, states)| CutJson {
             case,
             states,

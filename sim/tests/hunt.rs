@@ -332,6 +332,7 @@ fn json_stdout_is_exactly_one_document_and_human_text_goes_to_stderr() {
         "replay",
         "counterexample",
         "classes",
+        "reduction",
     ];
     documented.sort_unstable();
     let mut sorted = keys.clone();

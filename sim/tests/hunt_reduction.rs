@@ -249,6 +249,62 @@ fn the_header_says_which_cases_ignore_the_reduction() {
     assert_eq!(random.lines().nth(1), Some(line), "{random}");
 }
 
+/// `hunt --json` of `schedules` with `extra`: the document, with the milliseconds (the only
+/// figures that depend on the machine) blanked.
+fn hunt_json(schedules: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "hunt",
+        "--json",
+        "--jobs",
+        "1",
+        "--schedules",
+        schedules,
+        "--known",
+        "none",
+    ];
+    args.extend(extra);
+    let mut value = common::json(&writeiter(&args));
+    value["elapsed_ms"] = serde_json::Value::Null;
+    for class in value["classes"].as_array_mut().expect("classes") {
+        class["first_ms"] = serde_json::Value::Null;
+    }
+    value
+}
+
+/// The `reduction` object of `hunt --json` says which reduction ran and which cases it
+/// applied to (the cases the header's note names), under `none` and under a reduction; where
+/// the reduction changes no search (random cases only) the rest of the document is the same
+/// as without it, so the field adds and changes nothing else.
+#[test]
+fn the_json_names_the_reduction_and_the_cases_it_applies_to() {
+    let reduction = |value: &serde_json::Value| value["reduction"].to_string();
+    let none = hunt_json("640", &[]);
+    let expected = r#"{"applies_to":["dfs"],"ignored_by":["random","pct"],"name":"none"}"#;
+    assert_eq!(reduction(&none), expected);
+    let sleep = hunt_json("640", &["--reduction", "sleep"]);
+    assert_eq!(reduction(&sleep), expected.replace("none", "sleep"));
+    let bfs = hunt_json("64", &["--reduction", "persistent", "--strategy", "bfs"]);
+    let expected = r#"{"applies_to":["bfs"],"ignored_by":[],"name":"persistent"}"#;
+    assert_eq!(reduction(&bfs), expected);
+    let random = |r: &str| hunt_json("640", &["--strategy", "random", "--reduction", r]);
+    let (mut plain, mut reduced) = (random("none"), random("symmetry"));
+    assert_eq!(
+        reduction(&plain).replace("none", "symmetry"),
+        reduction(&reduced)
+    );
+    assert!(plain["classes"].as_array().is_some_and(|c| !c.is_empty()));
+    let object = |v: &mut serde_json::Value| v.as_object_mut().expect("an object").clone();
+    let (mut plain, mut reduced) = (object(&mut plain), object(&mut reduced));
+    assert!(plain.remove("reduction").is_some() && reduced.remove("reduction").is_some());
+    assert_eq!(plain, reduced, "the rest of the document is the same");
+    assert_eq!(
+        plain.len(),
+        16,
+        "the keys besides reduction: {:?}",
+        plain.keys()
+    );
+}
+
 #[test]
 fn bad_reduction_values_exit_2_naming_the_flag() {
     for args in [
