@@ -19,6 +19,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::{PatchArgs, REPLAY_COMMAND};
+use crate::corpus::{Class, Provenance};
 use crate::engine::Stepper;
 use crate::liveness::{self, Assertion, Lasso, PathReplayed, Replayed};
 use crate::oracle::{Oracle, Violation};
@@ -29,6 +30,10 @@ use model::patches::Patches;
 
 /// The lasso file's verdict of a starvation lasso.
 pub const STARVATION: &str = "starvation";
+
+/// The fields a lasso entry of the corpus has besides those of a lasso file.
+const ENTRY_FIELDS: &str =
+    "id, slug, kernel, class and its evidence, postmortem, replay, [provenance]";
 
 /// What `writeiter run FILE --liveness` runs: the file, a schedule to replay (empty: the
 /// search), the search's state cap, the `--patch` fixes, where `--write` stores the finding,
@@ -267,6 +272,94 @@ struct LassoFile {
     schedule: String,
     patches: Vec<String>,
     scenario: String,
+    /// The corpus fields of a lasso entry ([`crate::corpus::LIVENESS_DIR`]): its number.
+    #[serde(default)]
+    id: Option<u32>,
+    /// Its short name: the file is `NNNN-slug.toml`.
+    #[serde(default)]
+    slug: Option<String>,
+    /// The kernel version it is about (`4.4`).
+    #[serde(default)]
+    kernel: Option<String>,
+    /// Its class, judged against the kernel's history.
+    #[serde(default)]
+    class: Option<Class>,
+    /// `class = "bug"`: the upstream fix.
+    #[serde(default)]
+    fixed_by: Option<String>,
+    /// `class = "by-design"`: the upstream change of contract.
+    #[serde(default)]
+    changed_by: Option<String>,
+    /// `class = "accepted"`: the commit or document that keeps it.
+    #[serde(default)]
+    reference: Option<String>,
+    /// Which kernel code does it, and why.
+    #[serde(default)]
+    postmortem: Option<String>,
+    /// The command line that replays the entry (`writeiter replay` of its file).
+    #[serde(default)]
+    replay: Option<String>,
+    /// Where it came from.
+    #[serde(default)]
+    provenance: Option<Provenance>,
+}
+
+/// The corpus fields of a lasso entry, all present.
+#[derive(Debug)]
+pub struct Triage {
+    /// The entry's number.
+    pub id: u32,
+    /// Its short name.
+    pub slug: String,
+    /// The class in words ([`crate::corpus::class_words`]).
+    pub class: String,
+    /// Its replay line.
+    pub replay: String,
+}
+
+/// A lasso file's corpus fields: `None` for a file `--write` stored (it has none), the
+/// triage of a lasso entry (it has them all: `id`, `slug`, `kernel`, `class` with its
+/// evidence, `postmortem`, `replay`, `[provenance]`); an error names the field.
+fn triage_of(file: &LassoFile) -> Result<Option<Triage>, String> {
+    let present = [
+        file.id.is_some(),
+        file.slug.is_some(),
+        file.kernel.is_some(),
+        file.class.is_some(),
+        file.postmortem.is_some(),
+        file.replay.is_some(),
+        file.provenance.is_some(),
+    ];
+    let evidence = [
+        ("fixed_by", &file.fixed_by),
+        ("changed_by", &file.changed_by),
+        ("reference", &file.reference),
+    ];
+    if !present.contains(&true) && evidence.iter().all(|(_, v)| v.is_none()) {
+        return Ok(None);
+    }
+    let missing =
+        |field: &str| format!("{field}: missing (a lasso entry of the corpus has {ENTRY_FIELDS})");
+    let kernel = file.kernel.as_deref().ok_or_else(|| missing("kernel"))?;
+    if kernel != crate::corpus::KERNEL {
+        let wanted = crate::corpus::KERNEL;
+        return Err(format!("kernel: `{kernel}`; the model mirrors {wanted}"));
+    }
+    let class = file.class.ok_or_else(|| missing("class"))?;
+    crate::corpus::check_evidence(class, evidence)?;
+    file.postmortem
+        .as_ref()
+        .ok_or_else(|| missing("postmortem"))?;
+    file.provenance
+        .as_ref()
+        .ok_or_else(|| missing("provenance"))?;
+    let value = evidence.iter().find_map(|(_, v)| v.as_deref());
+    Ok(Some(Triage {
+        id: file.id.ok_or_else(|| missing("id"))?,
+        slug: file.slug.clone().ok_or_else(|| missing("slug"))?,
+        class: crate::corpus::class_words(Some(class), value),
+        replay: file.replay.clone().ok_or_else(|| missing("replay"))?,
+    }))
 }
 
 /// What a lasso file stores: a starvation lasso, or the path to a model assertion.
@@ -284,8 +377,9 @@ pub(crate) fn is_lasso(path: &Path) -> bool {
         .is_ok_and(|t| t.get("kind").and_then(toml::Value::as_str) == Some("lasso"))
 }
 
-/// A lasso file read: the scenario (patched), the file, and what it stores.
-type LassoRead = (scenario_file::Looping, LassoFile, Stored);
+/// A lasso file read: the scenario (patched), the file, what it stores, and its triage when
+/// it is a lasso entry of the corpus.
+type LassoRead = (scenario_file::Looping, LassoFile, Stored, Option<Triage>);
 
 /// Reads a lasso file: the scenario (patched with `patches` too) and the lasso or path;
 /// errors name the file and field.
@@ -300,7 +394,8 @@ fn load_lasso(path: &Path, patches: Patches) -> Result<LassoRead, String> {
     looping.scenario.patches = looping.scenario.patches.union(stored).union(patches);
     let stored =
         stored_of(&file, looping.scenario.actors.len()).map_err(|e| format!("{name}: {e}"))?;
-    Ok((looping, file, stored))
+    let triage = triage_of(&file).map_err(|e| format!("{name}: {e}"))?;
+    Ok((looping, file, stored, triage))
 }
 
 /// What `file` stores by its verdict, checked against a scenario of `actors` actors; an
@@ -352,7 +447,12 @@ pub fn replay_with(
     stepper: Stepper,
     out: &mut dyn Write,
 ) -> Result<ExitCode, String> {
-    let (looping, file, stored) = load_lasso(path, patches)?;
+    let (looping, file, stored, triage) = load_lasso(path, patches)?;
+    if let Some(triage) = &triage {
+        let verdict = &file.verdict;
+        let (id, slug, class) = (triage.id, &triage.slug, &triage.class);
+        let _ = writeln!(out, "corpus entry {id} {slug} ({verdict}); class: {class}");
+    }
     let (victim, stem, cycle) = match stored {
         Stored::Lasso(victim, stem, cycle) => (victim, stem, cycle),
         Stored::Assertion(steps) => {
@@ -390,6 +490,57 @@ pub fn replay_with(
         victim
     );
     Ok(ExitCode::from(1))
+}
+
+/// Reads a lasso file: the triage of a lasso entry of the corpus, `None` for a lasso file
+/// without corpus fields; an error names the file and the field.
+pub fn load_lasso_entry(path: &Path) -> Result<Option<Triage>, String> {
+    load_lasso(path, Patches::NONE).map(|(_, _, _, triage)| triage)
+}
+
+/// The test of a lasso entry of the corpus (`sim/tests/corpus.rs` runs it on every file of
+/// [`crate::corpus::LIVENESS_DIR`]): it loads with all its corpus fields, lies in the file its
+/// id and slug name, its replay line replays that file, and it replays with `stepper`
+/// ([`replay_with`]): a starvation's stem reaches the state its cycle returns to, the cycle
+/// is weakly fair to the others and the victim stays blocked in every state of two rounds;
+/// a model assertion's path still panics at its last step. Panics naming the file, the
+/// entry and its class, with what the replay printed and the replay line.
+pub fn assert_lasso_entry(path: &Path, stepper: Stepper) {
+    let (_, file, _, triage) = load_lasso(path, Patches::NONE).unwrap_or_else(|e| panic!("{e}"));
+    let shown = path.display();
+    let triage = triage
+        .unwrap_or_else(|| panic!("{shown}: not a corpus entry: it has none of {ENTRY_FIELDS}"));
+    let name = path
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let wanted = format!("{:04}-{}.toml", triage.id, triage.slug);
+    assert!(
+        name == wanted,
+        "{shown}: entry {} `{}` belongs in a file named {wanted}",
+        triage.id,
+        triage.slug
+    );
+    let command = format!("{REPLAY_COMMAND} replay ");
+    let replays_it = (triage.replay.strip_prefix(&command))
+        .is_some_and(|file| file == wanted || file.ends_with(&format!("/{wanted}")));
+    assert!(
+        replays_it,
+        "{shown}: replay: `{}` is not `{command}…/{wanted}`",
+        triage.replay
+    );
+    let mut out = Vec::new();
+    let code =
+        replay_with(path, Patches::NONE, stepper, &mut out).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        code == ExitCode::SUCCESS,
+        "{shown}: entry {} {} ({}; class: {}):\n{}replay: {}",
+        triage.id,
+        triage.slug,
+        file.verdict,
+        triage.class,
+        String::from_utf8_lossy(&out),
+        triage.replay
+    );
 }
 
 /// The replay of a stored model assertion: 0 when the path's last step still panics (and
@@ -456,7 +607,7 @@ pub fn explain_with(
     stepper: Stepper,
     out: &mut dyn Write,
 ) -> Result<ExitCode, String> {
-    let (looping, _, stored) = load_lasso(path, patches)?;
+    let (looping, _, stored, _) = load_lasso(path, patches)?;
     let (victim, stem, cycle) = match stored {
         Stored::Lasso(victim, stem, cycle) => (victim, stem, cycle),
         Stored::Assertion(steps) => return explain_assertion(path, &looping, &steps, stepper, out),

@@ -18,6 +18,12 @@ pub const RESEARCH_STATES: u64 = 200_000;
 /// every reachable state within this bound.
 pub const HOLDS_STATES: u64 = 500_000;
 
+/// The subdirectory of the corpus that holds its lasso entries: lasso files
+/// ([`crate::cli_liveness`]) with an id, a slug, a class and a postmortem, replayed by
+/// [`crate::cli_liveness::assert_lasso_entry`]. The safety readers of the corpus (the hunt's
+/// known classes, `writeiter matrix`) read only the `.toml` files of the corpus itself.
+pub const LIVENESS_DIR: &str = "liveness";
+
 /// The kernel version every corpus entry is about.
 pub const KERNEL: &str = "4.4";
 
@@ -217,19 +223,32 @@ fn check_class(entry: &Entry) -> Result<(), String> {
         ("changed_by", &entry.changed_by),
         ("reference", &entry.reference),
     ];
-    let wanted = match (entry.verdict, entry.class) {
+    match (entry.verdict, entry.class) {
         (Verdict::Holds, Some(_)) => {
-            return Err("class: a holds entry is a control, it has no class".to_string());
+            Err("class: a holds entry is a control, it has no class".to_string())
         }
-        (Verdict::Holds, None) => None,
+        (Verdict::Holds, None) => check_fields(None, "(none)", fields),
         (Verdict::Violates, None) => {
-            return Err(
-                "class: missing; a violation is a bug, by-design, accepted or unknown".to_string(),
-            );
+            Err("class: missing; a violation is a bug, by-design, accepted or unknown".to_string())
         }
-        (Verdict::Violates, Some(class)) => class.evidence_field(),
-    };
-    let class_name = entry.class.map_or("(none)", Class::name);
+        (Verdict::Violates, Some(class)) => check_evidence(class, fields),
+    }
+}
+
+/// A finding's `class` against its evidence fields (`fixed_by`, `changed_by`, `reference`
+/// with their values): exactly the field its class asks for, and a `fixed_by` in the form
+/// of a commit citation. A safety entry and a lasso entry ([`LIVENESS_DIR`]) are checked
+/// alike.
+pub fn check_evidence(class: Class, fields: [(&str, &Option<String>); 3]) -> Result<(), String> {
+    check_fields(class.evidence_field(), class.name(), fields)
+}
+
+/// Exactly the evidence field `wanted` is present, and a `fixed_by` is a commit citation.
+fn check_fields(
+    wanted: Option<&str>,
+    class_name: &str,
+    fields: [(&str, &Option<String>); 3],
+) -> Result<(), String> {
     for (name, value) in fields {
         match (Some(name) == wanted, value) {
             (true, None) => return Err(format!("{name}: missing for class {class_name}")),
@@ -239,7 +258,7 @@ fn check_class(entry: &Entry) -> Result<(), String> {
             _ => {}
         }
     }
-    if let Some(fix) = &entry.fixed_by
+    if let Some((_, Some(fix))) = fields.iter().find(|(name, _)| *name == "fixed_by")
         && !is_commit_citation(fix)
     {
         return Err(format!(
@@ -290,21 +309,29 @@ impl Entry {
 
     /// The class in words for reports: `bug (fixed by …)`, `unknown`, `control`.
     pub fn class_words(&self) -> String {
-        match self.class {
-            None => "control".to_string(),
-            Some(Class::Bug) => {
-                format!("bug, fixed by {}", self.fixed_by.as_deref().unwrap_or("?"))
-            }
-            Some(Class::ByDesign) => format!(
-                "by design in 4.4, changed by {}",
-                self.changed_by.as_deref().unwrap_or("?")
-            ),
-            Some(Class::Accepted) => format!(
-                "accepted upstream ({})",
-                self.reference.as_deref().unwrap_or("?")
-            ),
-            Some(Class::Unknown) => "unknown: not yet matched to upstream history".to_string(),
-        }
+        let wanted = self.class.and_then(Class::evidence_field);
+        let evidence = [
+            ("fixed_by", &self.fixed_by),
+            ("changed_by", &self.changed_by),
+            ("reference", &self.reference),
+        ]
+        .into_iter()
+        .find(|(name, _)| Some(*name) == wanted)
+        .and_then(|(_, value)| value.as_deref());
+        class_words(self.class, evidence)
+    }
+}
+
+/// A class and its evidence (the value of its evidence field) in words for reports: `bug,
+/// fixed by …`, `unknown: …`, `control` (no class).
+pub fn class_words(class: Option<Class>, evidence: Option<&str>) -> String {
+    let evidence = evidence.unwrap_or("?");
+    match class {
+        None => "control".to_string(),
+        Some(Class::Bug) => format!("bug, fixed by {evidence}"),
+        Some(Class::ByDesign) => format!("by design in 4.4, changed by {evidence}"),
+        Some(Class::Accepted) => format!("accepted upstream ({evidence})"),
+        Some(Class::Unknown) => "unknown: not yet matched to upstream history".to_string(),
     }
 }
 
@@ -615,9 +642,16 @@ pub fn write_next(dir: &Path, slug: &str, text: impl Fn(u32) -> String) -> Resul
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     let mut id = 1 + names.iter().filter(|n| n.ends_with(".toml")).count() as u32;
+    // The numbers of the lasso entries are taken too (a missing subdirectory holds none).
+    let lassos: Vec<String> = std::fs::read_dir(dir.join(LIVENESS_DIR))
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     loop {
         let prefix = format!("{id:04}-");
-        if !names.iter().any(|n| n.starts_with(&prefix)) {
+        if !names.iter().chain(&lassos).any(|n| n.starts_with(&prefix)) {
             let path = dir.join(format!("{prefix}{slug}.toml"));
             let created = std::fs::OpenOptions::new()
                 .write(true)

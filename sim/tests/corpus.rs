@@ -4,7 +4,10 @@
 //! one a search found in its place), a `holds` entry must survive a breadth-first search of
 //! every reachable state ([`sim::assert_entry`]). Beside them, as tests of the same harness
 //! (libtest-mimic): the ids, the corpus format's errors (the class and its evidence
-//! included) and `writeiter replay`'s exit statuses.
+//! included) and `writeiter replay`'s exit statuses. The lasso entries of
+//! `corpus/liveness/` are tests of their own too (`corpus::liveness/0045-…`): each must still
+//! starve its victim (or still panic at its path's last step) on the current model
+//! ([`sim::cli_liveness::assert_lasso_entry`]); tampered copies show that the replay fails.
 
 mod common;
 use common::{stdout, writeiter};
@@ -23,7 +26,14 @@ fn main() {
             })
         })
         .collect();
-    let tests: [(&str, fn()); 8] = [
+    trials.extend(lasso_files().into_iter().map(|file| {
+        let name = file.file_stem().expect("a file").to_string_lossy();
+        Trial::test(format!("corpus::liveness/{name}"), move || {
+            sim::cli_liveness::assert_lasso_entry(&file, model::exec::step_with);
+            Ok(())
+        })
+    }));
+    let tests: [(&str, fn()); 12] = [
         ("corpus::ids_are_unique", ids_are_unique),
         (
             "format::a_violation_needs_a_class_and_its_evidence",
@@ -50,6 +60,22 @@ fn main() {
             "replay::a_shuttle_hunt_stores_shuttle_s_schedule_and_replay_checks_it",
             a_shuttle_hunt_stores_shuttle_s_schedule_and_replay_checks_it,
         ),
+        (
+            "liveness::the_corpus_holds_the_starvation_lasso",
+            the_corpus_holds_the_starvation_lasso,
+        ),
+        (
+            "liveness::a_tampered_lasso_entry_fails_its_replay",
+            a_tampered_lasso_entry_fails_its_replay,
+        ),
+        (
+            "liveness::a_lasso_entry_needs_its_corpus_fields",
+            a_lasso_entry_needs_its_corpus_fields,
+        ),
+        (
+            "liveness::the_replay_line_replays_the_entry_and_explain_draws_it",
+            the_replay_line_replays_the_entry_and_explain_draws_it,
+        ),
     ];
     trials.extend(tests.into_iter().map(|(name, test)| {
         Trial::test(name, move || {
@@ -72,6 +98,29 @@ fn corpus_files() -> Vec<std::path::PathBuf> {
     files
 }
 
+/// The lasso entries, `corpus/liveness/*.toml`, sorted.
+fn lasso_files() -> Vec<std::path::PathBuf> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus");
+    let dir = std::path::Path::new(dir).join(corpus::LIVENESS_DIR);
+    let dir = dir.canonicalize().expect("corpus/liveness/");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("corpus/liveness/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The id of a lasso entry (every file of `corpus/liveness/` is one).
+fn lasso_id(file: &std::path::Path) -> u32 {
+    let triage = sim::cli_liveness::load_lasso_entry(file).unwrap_or_else(|e| panic!("{e}"));
+    triage
+        .unwrap_or_else(|| panic!("{}: not a corpus entry", file.display()))
+        .id
+}
+
+/// Ids are unique over the safety entries and the lasso entries together.
 fn ids_are_unique() {
     let files = corpus_files();
     assert!(
@@ -79,15 +128,215 @@ fn ids_are_unique() {
         "the corpus holds the violations the hunt found"
     );
     let mut ids = std::collections::BTreeSet::new();
-    for file in files {
-        let loaded = corpus::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    let safety = files.iter().map(|f| {
+        let loaded = corpus::load(f).unwrap_or_else(|e| panic!("{e}"));
+        (f.clone(), loaded.entry.id)
+    });
+    let lassos = lasso_files().into_iter().map(|f| (f.clone(), lasso_id(&f)));
+    for (file, id) in safety.chain(lassos) {
+        assert!(ids.insert(id), "{}: id {id} used twice", file.display());
+    }
+}
+
+/// The starvation lasso of 4.4 (`examples/starvation.toml`) is a lasso entry, classified.
+fn the_corpus_holds_the_starvation_lasso() {
+    let starvation: Vec<_> = lasso_files()
+        .into_iter()
+        .filter(|f| {
+            std::fs::read_to_string(f).is_ok_and(|t| t.contains("verdict = \"starvation\""))
+        })
+        .collect();
+    assert!(!starvation.is_empty(), "a starvation lasso entry");
+    let triage = sim::cli_liveness::load_lasso_entry(&starvation[0])
+        .expect("loads")
+        .expect("a corpus entry");
+    assert!(
+        triage.class.starts_with("bug, fixed by e142d05263a4"),
+        "{}",
+        triage.class
+    );
+}
+
+/// The starvation lasso entry's text and file name.
+fn lasso_entry() -> (String, String) {
+    let file = lasso_files()
+        .into_iter()
+        .find(|f| {
+            f.to_string_lossy()
+                .contains("starves-in-ext4-unwritten-wait")
+        })
+        .expect("the starvation entry");
+    let name = file
+        .file_name()
+        .expect("a file")
+        .to_string_lossy()
+        .into_owned();
+    (std::fs::read_to_string(&file).expect("readable"), name)
+}
+
+/// `text` with the line starting with `key = ` replaced by `line`.
+fn with_line(text: &str, key: &str, line: &str) -> String {
+    let old = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{key} = ")))
+        .unwrap_or_else(|| panic!("a {key} line"));
+    text.replace(old, line)
+}
+
+/// Copies of the lasso entry that no longer show their starvation fail the entry's test
+/// and `writeiter replay` (exit 1): under the fix (the stem is refused at i_mutex), with
+/// the cycle cut short (its second round is refused: it did not return to its state), and
+/// with another victim (a1 keeps stepping).
+fn a_tampered_lasso_entry_fails_its_replay() {
+    let (text, name) = lasso_entry();
+    let schedule = text
+        .lines()
+        .find(|l| l.starts_with("schedule = "))
+        .expect("a schedule");
+    let (stem, cycle) = schedule.split_once(" cycle: ").expect("a lasso");
+    let short = cycle
+        .trim_end_matches('"')
+        .rsplit_once(' ')
+        .expect("steps")
+        .0;
+    let tampered = [
+        (
+            "patched",
+            with_line(&text, "patches", "patches = [\"e142d05263a4\"]"),
+            "broken:",
+        ),
+        (
+            "short",
+            text.replace(schedule, &format!("{stem} cycle: {short}\"")),
+            "broken: lasso step",
+        ),
+        (
+            "victim",
+            with_line(&text, "victim", "victim = 1"),
+            "not reproduced",
+        ),
+    ];
+    let path = write(&format!("lasso/{name}"), &text);
+    sim::cli_liveness::assert_lasso_entry(&path, model::exec::step_with);
+    for (what, copy, said) in tampered {
+        assert_ne!(copy, text, "{what}");
+        let path = write(&format!("lasso-{what}/{name}"), &copy);
+        let message = panic_text(|| {
+            sim::cli_liveness::assert_lasso_entry(&path, model::exec::step_with);
+        });
         assert!(
-            ids.insert(loaded.entry.id),
-            "{}: id {} used twice",
-            file.display(),
-            loaded.entry.id
+            message.contains(said) && message.contains("class: bug, fixed by e142d05263a4"),
+            "{what}: {message}"
+        );
+        assert!(message.contains("replay: cargo run"), "{what}: {message}");
+        let out = writeiter(&["replay", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", stdout(&out));
+    }
+}
+
+/// A lasso entry has every corpus field or none (a plain lasso file): a missing or wrong
+/// one is bad input naming the file and the field (`writeiter replay` exits 2), and the
+/// entry's test checks its file name and that its replay line names it.
+fn a_lasso_entry_needs_its_corpus_fields() {
+    let (text, name) = lasso_entry();
+    let fixed_by = text
+        .lines()
+        .find(|l| l.starts_with("fixed_by = "))
+        .expect("a fix");
+    let cases = [
+        (
+            "class",
+            text.replace("class = \"bug\"\n", ""),
+            "class: missing",
+        ),
+        (
+            "evidence",
+            text.replace(&format!("{fixed_by}\n"), ""),
+            "fixed_by: missing",
+        ),
+        (
+            "citation",
+            with_line(&text, "fixed_by", "fixed_by = \"e142d05 ext4\""),
+            "fixed_by: `e142d05 ext4` is not",
+        ),
+        (
+            "kernel",
+            with_line(&text, "kernel", "kernel = \"4.9\""),
+            "kernel: `4.9`",
+        ),
+        (
+            "postmortem",
+            text.replace("postmortem = ", "post_mortem = "),
+            "post_mortem",
+        ),
+        ("replay", text.replace("replay = ", "# "), "replay: missing"),
+    ];
+    for (what, copy, said) in cases {
+        let path = write(&format!("fields-{what}/{name}"), &copy);
+        let error = sim::cli_liveness::load_lasso_entry(&path).expect_err(what);
+        assert!(
+            error.contains(&name) && error.contains(said),
+            "{what}: {error}"
+        );
+        let out = writeiter(&["replay", path.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{what}: {}",
+            common::stderr(&out)
         );
     }
+    let path = write("0099-another-name.toml", &text);
+    let message = panic_text(|| {
+        sim::cli_liveness::assert_lasso_entry(&path, model::exec::step_with);
+    });
+    assert!(
+        message.contains(&format!("belongs in a file named {name}")),
+        "{message}"
+    );
+    let elsewhere = text.replace(
+        &format!("replay corpus/liveness/{name}"),
+        "replay corpus/0010.toml",
+    );
+    let path = write(&format!("replay-line/{name}"), &elsewhere);
+    let message = panic_text(|| {
+        sim::cli_liveness::assert_lasso_entry(&path, model::exec::step_with);
+    });
+    assert!(message.contains("replay: `cargo run"), "{message}");
+}
+
+/// The entry's replay line, run as printed from the repository root, reproduces it; `explain`
+/// draws it with its victim blocked throughout.
+fn the_replay_line_replays_the_entry_and_explain_draws_it() {
+    let (text, name) = lasso_entry();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("replay = "))
+        .expect("a replay line");
+    let words = common::shell_words(line.trim_matches('"'));
+    let prefix = common::shell_words(sim::cli::REPLAY_COMMAND);
+    assert_eq!(words[..prefix.len()], prefix[..], "{line}");
+    let args: Vec<&str> = words[prefix.len()..].iter().map(String::as_str).collect();
+    let out = writeiter(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("reproduced: starvation of a0"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("class: bug, fixed by e142d05263a4"),
+        "{}",
+        stdout(&out)
+    );
+    let file = format!("corpus/liveness/{name}");
+    let out = writeiter(&["explain", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("a0 is blocked throughout the cycle: asleep on ioend_wq"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 /// The panic text of `f` (which must panic).
