@@ -170,6 +170,10 @@ struct RunArgs {
     /// file (`writeiter replay` and `writeiter explain` read it).
     #[arg(long, value_name = "OUT", requires = "liveness")]
     write: Option<PathBuf>,
+    /// With --liveness: store the finding in this corpus as a new lasso entry
+    /// (`DIR/liveness/NNNN-<verdict>….toml`, class unknown) for a person to triage.
+    #[arg(long, value_name = "DIR", requires = "liveness")]
+    corpus_dir: Option<PathBuf>,
     /// With --liveness: canonical states the search visits at most.
     #[arg(long, value_name = "N", requires = "liveness", default_value_t = crate::liveness::LIVENESS_STATES_DEFAULT as u64, value_parser = clap::value_parser!(u64).range(1..=crate::liveness::LIVENESS_STATES_MAX as u64))]
     states_max: u64,
@@ -445,8 +449,8 @@ impl ScenarioArg<'_> {
 fn run(args: &RunArgs, progress: bool, out: &mut dyn Write) -> Result<ExitCode, String> {
     if let (true, Some(file)) = (args.liveness, &args.file) {
         let search = (args.schedule.as_str(), args.states_max as usize);
-        let write = args.write.as_deref();
-        return crate::cli_liveness::run(file, search, &args.patches, write, (progress, out));
+        let store = (args.write.as_deref(), args.corpus_dir.as_deref());
+        return crate::cli_liveness::run(file, search, &args.patches, store, (progress, out));
     }
     let source = match (&args.file, args.swarm) {
         (_, Some(seed)) => ScenarioArg::Swarm(seed, args.actors_max.unwrap_or(usize::MAX)),

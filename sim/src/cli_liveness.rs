@@ -50,6 +50,9 @@ pub struct LivenessRun<'a> {
     pub patches: Patches,
     /// `--write`.
     pub write: Option<&'a Path>,
+    /// `--corpus-dir`: where the finding is stored as a lasso entry (under its
+    /// [`crate::corpus::LIVENESS_DIR`], `class = "unknown"`).
+    pub corpus_dir: Option<&'a Path>,
     /// How steps apply.
     pub stepper: Stepper,
 }
@@ -59,7 +62,7 @@ pub(crate) fn run(
     file: &Path,
     (schedule, states_max): (&str, usize),
     patches: &PatchArgs,
-    write: Option<&Path>,
+    (write, corpus_dir): (Option<&Path>, Option<&Path>),
     (progress, out): (bool, &mut dyn Write),
 ) -> Result<ExitCode, String> {
     let how = LivenessRun {
@@ -68,6 +71,7 @@ pub(crate) fn run(
         states_max,
         patches: patches.patches()?,
         write,
+        corpus_dir,
         stepper: model::exec::step_with,
     };
     run_with(&how, (progress, out))
@@ -102,6 +106,11 @@ pub fn run_with(
     if !schedule.trim().is_empty() {
         return replay_schedule(&looping, how, out);
     }
+    if let Some(dir) = how.corpus_dir {
+        // Before the search, so that a finding is never lost to a bad directory.
+        std::fs::create_dir_all(dir.join(crate::corpus::LIVENESS_DIR))
+            .map_err(|e| format!("--corpus-dir {}: {e}", dir.display()))?;
+    }
     let line =
         crate::cli::working_line(progress, "liveness search: canonical states, breadth-first");
     let found = liveness::search_with(&looping, states_max, how.stepper);
@@ -129,12 +138,9 @@ pub fn run_with(
     let _ = writeln!(out, "replay: {replay}");
     let replayed = liveness::replay_with(&looping, (&lasso.stem, &lasso.cycle), how.stepper)?;
     print_replay(&replayed, &lasso.cycle, out);
-    if let Some(path) = how.write {
-        let ids = how.patches.ids();
-        std::fs::write(path, lasso_file(&text, &ids, &lasso))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let _ = writeln!(out, "lasso: {}", path.display());
-    }
+    let stored = lasso_file(&text, &how.patches.ids(), &lasso);
+    let slug = format!("{STARVATION}-a{}", lasso.victim);
+    store(how, (&stored, &slug, &finding(&lasso)), out)?;
     Ok(ExitCode::from(1))
 }
 
@@ -178,13 +184,51 @@ fn report_assertion(
     );
     let replayed = liveness::replay_path(looping, &assertion.path, how.stepper)?;
     print_path(&replayed, out);
+    let stored = assertion_file(text, &how.patches.ids(), assertion);
+    let found = format!("VIOLATION {}", assertion.violation);
+    store(how, (&stored, Oracle::ModelAssertion.name(), &found), out)?;
+    Ok(ExitCode::from(1))
+}
+
+/// Stores a finding (`stored`: its lasso file, `slug`, the `finding` line): as the lasso
+/// file `--write` names, and with `--corpus-dir` as a new lasso entry of that corpus,
+/// `class = "unknown"` with a placeholder postmortem, as `writeiter hunt --corpus-dir`
+/// stores a safety finding.
+fn store(
+    how: &LivenessRun<'_>,
+    (stored, slug, finding): (&str, &str, &str),
+    out: &mut dyn Write,
+) -> Result<(), String> {
     if let Some(path) = how.write {
-        let ids = how.patches.ids();
-        let stored = assertion_file(text, &ids, assertion);
         std::fs::write(path, stored).map_err(|e| format!("{}: {e}", path.display()))?;
         let _ = writeln!(out, "lasso: {}", path.display());
     }
-    Ok(ExitCode::from(1))
+    if let Some(dir) = how.corpus_dir {
+        let entry = |id: u32| {
+            let name = format!("{id:04}-{slug}.toml");
+            let path = dir.join(crate::corpus::LIVENESS_DIR).join(name);
+            entry_file(stored, (id, slug, &path), finding)
+        };
+        let path = crate::corpus::write_next_lasso(dir, slug, entry)?;
+        let _ = writeln!(out, "corpus entry: {}", path.display());
+    }
+    Ok(())
+}
+
+/// A new lasso entry: the corpus fields (`class = "unknown"`, a placeholder postmortem with
+/// the `finding` line, the replay line of the entry at `path`), the lasso file `stored`,
+/// and its provenance.
+fn entry_file(stored: &str, (id, slug, path): (u32, &str, &Path), finding: &str) -> String {
+    let replay = format!("{REPLAY_COMMAND} replay {}", path.display());
+    format!(
+        "id = {id}\nslug = {}\nkernel = \"{}\"\nclass = \"unknown\"\nreplay = {}\npostmortem = '''\nFound by writeiter run --liveness, not yet explained.\n{}\n'''\n{stored}\n[provenance]\ntool = \"writeiter {}\"\nengine = \"sim\"\nstrategy = \"liveness\"\nseed = 0\ndate = \"{}\"\n",
+        quoted(slug),
+        crate::corpus::KERNEL,
+        quoted(&replay),
+        finding.replace("'''", "''\\'"),
+        env!("CARGO_PKG_VERSION"),
+        crate::corpus::today()
+    )
 }
 
 /// A path replayed: its steps, then the model assertion of its last step (exit 1) or that

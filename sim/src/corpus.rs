@@ -633,26 +633,49 @@ impl Found<'_> {
 /// of corpus files in `dir` that no file there starts with; a file created meanwhile by
 /// another writer (a test running in parallel) moves it on to the next.
 pub fn write_next(dir: &Path, slug: &str, text: impl Fn(u32) -> String) -> Result<PathBuf, String> {
-    use std::io::Write as _;
-    let error = |e: std::io::Error| format!("{}: {e}", dir.display());
-    std::fs::create_dir_all(dir).map_err(error)?;
-    let names: Vec<String> = std::fs::read_dir(dir)
-        .map_err(error)?
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    let mut id = 1 + names.iter().filter(|n| n.ends_with(".toml")).count() as u32;
-    // The numbers of the lasso entries are taken too (a missing subdirectory holds none).
-    let lassos: Vec<String> = std::fs::read_dir(dir.join(LIVENESS_DIR))
+    write_numbered(dir, dir, slug, text)
+}
+
+/// [`write_next`] for a lasso entry: into `dir`'s [`LIVENESS_DIR`], numbered like the
+/// entries of `dir` (the numbers of both are taken).
+pub fn write_next_lasso(
+    dir: &Path,
+    slug: &str,
+    text: impl Fn(u32) -> String,
+) -> Result<PathBuf, String> {
+    write_numbered(dir, &dir.join(LIVENESS_DIR), slug, text)
+}
+
+/// The names of the files in `dir` (none when it does not exist).
+fn names_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+        .collect()
+}
+
+/// Writes `text(id)` to `into/NNNN-<slug>.toml`, the number the first from one past the
+/// count of corpus files in `corpus` that no file of `corpus` or of its lasso entries starts
+/// with.
+fn write_numbered(
+    corpus: &Path,
+    into: &Path,
+    slug: &str,
+    text: impl Fn(u32) -> String,
+) -> Result<PathBuf, String> {
+    use std::io::Write as _;
+    let error = |e: std::io::Error| format!("{}: {e}", into.display());
+    std::fs::create_dir_all(into).map_err(error)?;
+    std::fs::read_dir(corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
+    let names = names_in(corpus);
+    let mut id = 1 + names.iter().filter(|n| n.ends_with(".toml")).count() as u32;
+    let lassos = names_in(&corpus.join(LIVENESS_DIR));
     loop {
         let prefix = format!("{id:04}-");
         if !names.iter().chain(&lassos).any(|n| n.starts_with(&prefix)) {
-            let path = dir.join(format!("{prefix}{slug}.toml"));
+            let path = into.join(format!("{prefix}{slug}.toml"));
             let created = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)

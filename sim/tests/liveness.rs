@@ -151,6 +151,70 @@ fn replay_and_explain_read_the_lasso_file_run_writes() {
     assert!(text.contains("a0 is blocked throughout the cycle: asleep on ioend_wq[12]"));
 }
 
+/// `run --liveness --corpus-dir DIR` stores the lasso as a new lasso entry of DIR (numbered
+/// after DIR's entries, class unknown): the entry's test passes on it, its replay line
+/// replays it as printed, and a `--corpus-dir` that is not a directory is bad input before
+/// any search.
+#[test]
+fn the_search_stores_its_lasso_as_a_corpus_entry() {
+    let dir = std::env::temp_dir().join(format!("writeiter-lasso-corpus-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let safety = common::corpus_file("0001");
+    std::fs::copy(&safety, dir.join(safety.file_name().expect("a file"))).expect("copied");
+    let dir_text = dir.to_str().expect("utf-8");
+    let args = [
+        "run",
+        "examples/starvation.toml",
+        "--liveness",
+        "--corpus-dir",
+        dir_text,
+    ];
+    let found = writeiter(&args);
+    assert_eq!(found.status.code(), Some(1), "{}", stderr(&found));
+    let entry = dir.join("liveness").join("0002-starvation-a0.toml");
+    let printed = format!("corpus entry: {}", entry.display());
+    assert!(
+        stdout(&found).lines().any(|l| l == printed),
+        "{}",
+        stdout(&found)
+    );
+    sim::cli_liveness::assert_lasso_entry(&entry, exec::step_with);
+    let triage = sim::cli_liveness::load_lasso_entry(&entry)
+        .expect("loads")
+        .expect("an entry");
+    assert_eq!(triage.class, "unknown: not yet matched to upstream history");
+    let words = common::shell_words(&triage.replay);
+    let prefix = common::shell_words(sim::cli::REPLAY_COMMAND);
+    assert_eq!(words[..prefix.len()], prefix[..], "{}", triage.replay);
+    let rest: Vec<&str> = words[prefix.len()..].iter().map(String::as_str).collect();
+    let replayed = writeiter(&rest);
+    assert_eq!(replayed.status.code(), Some(0), "{}", stdout(&replayed));
+    assert!(stdout(&replayed).contains("reproduced: starvation of a0"));
+    let file = dir.join("0001-not-a-dir");
+    std::fs::write(&file, "").expect("written");
+    let file = file.to_str().expect("utf-8");
+    let args = [
+        "run",
+        "examples/starvation.toml",
+        "--liveness",
+        "--corpus-dir",
+        file,
+    ];
+    let bad = writeiter(&args);
+    assert_eq!(bad.status.code(), Some(2), "{}", stdout(&bad));
+    assert!(
+        stderr(&bad).contains(&format!("--corpus-dir {file}")),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(
+        !stdout(&bad).contains("searched"),
+        "no search: {}",
+        stdout(&bad)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// A scenario whose actor 1 runs `ops`, `repeat` times (no field when `None`).
 fn repeated(ops: &str, repeat: Option<&str>) -> String {
     let field = repeat.map_or(String::new(), |r| format!("repeat = {r}\n"));

@@ -62,6 +62,7 @@ fn run(
         states_max,
         patches: Patches::NONE,
         write,
+        corpus_dir: None,
         stepper,
     };
     let mut out = Vec::new();
@@ -139,6 +140,53 @@ fn a_model_assertion_in_the_liveness_search_is_a_finding_that_replays() {
             stdout(&real)
         );
     }
+}
+
+/// A model assertion the search meets is stored like a starvation: `--corpus-dir` writes
+/// a lasso entry with `verdict = "model-assertion"`, which the entry's test replays with the
+/// stepper that panics (its path's last step still panics) and fails with the real model.
+#[test]
+fn a_model_assertion_is_stored_as_a_lasso_entry_of_the_corpus() {
+    let dir = temp("corpus");
+    std::fs::remove_dir_all(&dir).ok();
+    let file = repository(EXAMPLE);
+    let how = LivenessRun {
+        file: &file,
+        schedule: "",
+        states_max: STATES,
+        patches: Patches::NONE,
+        write: None,
+        corpus_dir: Some(&dir),
+        stepper: broken_step,
+    };
+    let mut out = Vec::new();
+    let code = cli_liveness::run_with(&how, (false, &mut out)).expect("no bad input");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert_eq!(code, ExitCode::from(1), "{text}");
+    let entry = dir.join("liveness").join("0001-model-assertion.toml");
+    assert!(
+        text.contains(&format!("corpus entry: {}", entry.display())),
+        "{text}"
+    );
+    let stored = std::fs::read_to_string(&entry).expect("written");
+    assert!(
+        stored.contains("verdict = \"model-assertion\"\n"),
+        "{stored}"
+    );
+    assert!(
+        stored.contains(PLANTED) && stored.contains("class = \"unknown\""),
+        "{stored}"
+    );
+    cli_liveness::assert_lasso_entry(&entry, broken_step);
+    let real = sim::sync::catch_quietly(|| {
+        cli_liveness::assert_lasso_entry(&entry, model::exec::step_with)
+    });
+    let message = real.expect_err("the real model does not panic on the path");
+    assert!(
+        message.contains("not reproduced: the path's last step no longer panics")
+            && message.contains("class: unknown"),
+        "{message}"
+    );
 }
 
 #[test]
