@@ -5,7 +5,10 @@
 //!
 //! A lasso file (TOML): `kind = "lasso"`, `verdict`, `victim` (the actor), `schedule`
 //! (`STEM cycle: CYCLE`), `patches` (ids applied on top of the scenario's) and `scenario`,
-//! the scenario file's text as a string.
+//! the scenario file's text as a string. A lasso entry of the corpus
+//! ([`crate::corpus::LIVENESS_DIR`]) is a lasso file with the corpus fields too (id, slug,
+//! kernel, class and its evidence, postmortem, replay line, provenance): `--corpus-dir`
+//! writes one, [`assert_lasso_entry`] is its test in `cargo test`.
 //!
 //! A model assertion the search meets (the model's step panicked) is a finding too, the
 //! `model-assertion` violation of the safety engines ([`crate::engine::apply`]): the run
