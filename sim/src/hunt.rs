@@ -6,11 +6,13 @@
 //! order up to the lowest case that stops the hunt, so it depends on the seed and never on
 //! `--jobs`.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use model::exec::{Event, StepError, Task, Trace};
 use model::scenario::Scenario;
 use model::state::State;
 use rand::{RngExt, SeedableRng};
@@ -776,18 +778,22 @@ pub fn run_case_within(case: Case, stepper: Stepper, limits: Limits) -> CaseResu
         coverage.see(state, runnable, task);
     };
     let mut cut = None;
+    let mut reduced = None;
     let (schedules, steps, found) = match case.strategy {
         Strategy::Random | Strategy::Pct => sample(&initial, &case, stepper, &mut probe),
         Strategy::Dfs => {
-            let report = dfs_case(&initial, stepper, limits, &mut probe);
+            let report = dfs_case(&initial, stepper, limits, (&mut probe, &mut reduced));
             (report.schedules, report.steps, report.found)
         }
         Strategy::Bfs => {
-            let report = bfs_case(&initial, stepper, limits, &mut probe);
+            let report = bfs_case(&initial, stepper, limits, (&mut probe, &mut reduced));
             cut = report.cut.then_some(report.states);
             (report.schedules, report.steps, report.found)
         }
     };
+    if let Some(seen) = reduced {
+        coverage.merge(&seen);
+    }
     CaseResult {
         case,
         schedules,
@@ -800,30 +806,40 @@ pub fn run_case_within(case: Case, stepper: Stepper, limits: Limits) -> CaseResu
     }
 }
 
+/// Where a case's search shows its steps: the probe of the hunt's own unreduced searches,
+/// and the coverage a reduced search's steps reach ([`probing`]).
+type Probes<'a, 'b> = (engine::Probe<'a>, &'b mut Option<Coverage>);
+
 /// A case's depth-first search within [`DFS_PREEMPTIONS`] and `limits`: unreduced with every
-/// step shown to `probe`, or under `limits.reduction` as `writeiter search --strategy dfs`
-/// runs it (no probe).
+/// step shown to the probe, or under `limits.reduction` as `writeiter search --strategy dfs`
+/// runs it, every step it applies seen through its stepper ([`probing`]).
 fn dfs_case(
     initial: &State,
     stepper: Stepper,
     limits: Limits,
-    probe: engine::Probe<'_>,
+    (probe, reduced): Probes<'_, '_>,
 ) -> engine::SearchReport {
     let bounds = (DFS_PREEMPTIONS, limits.dfs_schedules);
     match limits.reduction {
         Reduction::None => engine::dfs_probed(initial, bounds.0, bounds.1, stepper, "", probe),
-        reduction => reduce::dfs(initial, bounds, stepper, ("", &|_| true), reduction),
+        reduction => {
+            let (report, seen) = probing(stepper, |probed| {
+                reduce::dfs(initial, bounds, probed, ("", &|_| true), reduction)
+            });
+            *reduced = Some(seen);
+            report
+        }
     }
 }
 
 /// A case's breadth-first search within `limits`' bytes: unreduced with every step shown to
-/// `probe`, or under `limits.reduction` as `writeiter search --strategy bfs` runs it (no
-/// probe).
+/// the probe, or under `limits.reduction` as `writeiter search --strategy bfs` runs it, every
+/// step it applies seen through its stepper ([`probing`]).
 fn bfs_case(
     initial: &State,
     stepper: Stepper,
     limits: Limits,
-    probe: engine::Probe<'_>,
+    (probe, reduced): Probes<'_, '_>,
 ) -> engine::SearchReport {
     let bounds = (u64::MAX, limits.bfs_bytes);
     match limits.reduction {
@@ -831,8 +847,44 @@ fn bfs_case(
             let how = (stepper, limits.bfs_jobs);
             engine::bfs_jobs(initial, bounds, how, ("", &|_| true), Some(probe))
         }
-        reduction => reduce::bfs(initial, bounds, stepper, ("", &|_| true), reduction),
+        reduction => {
+            let (report, seen) = probing(stepper, |probed| {
+                reduce::bfs(initial, bounds, probed, ("", &|_| true), reduction)
+            });
+            *reduced = Some(seen);
+            report
+        }
     }
+}
+
+thread_local! {
+    /// The coverage of the search [`probing`] runs on this thread, and the stepper
+    /// [`probed_step`] applies.
+    static PROBING: RefCell<Option<(Coverage, Stepper)>> = const { RefCell::new(None) };
+}
+
+/// Runs `search` with a stepper that shows each step it applies to a coverage probe before
+/// applying it with `stepper`: the reduced searches (`reduce::dfs`, `reduce::bfs`) take a
+/// plain `fn` stepper and no probe, and step on the calling thread. Their result is
+/// unchanged; the coverage is that of every step they applied (a step of a re-executed
+/// prefix counts again, as in the unreduced depth-first search). Returns the search's
+/// result and that coverage.
+pub fn probing<T>(stepper: Stepper, search: impl FnOnce(Stepper) -> T) -> (T, Coverage) {
+    let outer = PROBING.replace(Some((Coverage::new(), stepper)));
+    let result = search(probed_step);
+    let (coverage, _) = PROBING.replace(outer).expect("set above");
+    (result, coverage)
+}
+
+/// The stepper of [`probing`]: shows the step to this thread's coverage (with the runnable
+/// tasks of `state`, as the hunt's own probe sees them), then applies it.
+fn probed_step(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let stepper = PROBING.with_borrow_mut(|probing| {
+        let (coverage, stepper) = probing.as_mut().expect("stepping inside probing");
+        coverage.see(state, &model::exec::runnable(state), task);
+        *stepper
+    });
+    stepper(state, task, trace)
 }
 
 /// Random or PCT schedules, each from a seed drawn from the case's ChaCha8 stream.

@@ -24,6 +24,10 @@ const DFS_ENTRY: &str = "0003";
 const JOBS_CASES: u64 = 24;
 /// Cases of a one-search hunt: its depth-first search gets 64 executions a case.
 const ONE_SEARCH_CASES: u64 = 200;
+/// Swarm scenarios the stepper's probe is compared with the hunt's own on.
+const PROBE_SEEDS: u64 = 12;
+/// Cases of the hunts whose reduced depth-first cases must add coverage.
+const COVERAGE_CASES: u64 = 4;
 
 fn repository(path: &str) -> std::path::PathBuf {
     std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(path)
@@ -154,6 +158,108 @@ fn a_reduced_case_runs_the_search_of_writeiter_search() {
         sleep.schedules < ONE_SEARCH_CASES * sim::hunt::CASE_SCHEDULES,
         "under sleep sets the depth-first search meets the entry's violation within its budget"
     );
+}
+
+/// The coverage probe fed through the stepper (`sim::hunt::probing`, how a reduced case
+/// shows its steps) sees what the hunt's own probe, fed by the chooser, sees: on the
+/// unreduced depth-first search of the swarm scenarios, the same protocol points and the same
+/// steps at each program point, and the search's result is unchanged.
+#[test]
+fn the_stepper_probe_sees_what_the_hunt_s_own_probe_sees() {
+    for seed in 0..PROBE_SEEDS {
+        let (scenario, _) = sim::swarm::generate(seed);
+        let initial = scenario.build().expect("a swarm scenario builds");
+        let bounds = (sim::hunt::DFS_PREEMPTIONS, sim::hunt::CASE_SCHEDULES);
+        let mut own = sim::coverage::Coverage::new();
+        let mut probe = |state: &State, runnable: &[model::exec::Task], task| {
+            own.see(state, runnable, task);
+        };
+        let stepper = model::exec::step_with;
+        let direct = sim::engine::dfs_probed(&initial, bounds.0, bounds.1, stepper, "", &mut probe);
+        let (report, seen) = sim::hunt::probing(stepper, |probed| {
+            reduce::dfs(&initial, bounds, probed, ("", &|_| true), Reduction::None)
+        });
+        assert!(!seen.points.is_empty(), "seed {seed}");
+        assert_eq!(seen, own, "seed {seed}");
+        let outcome = |r: &sim::engine::SearchReport| {
+            (
+                r.schedules,
+                r.steps,
+                r.found.as_ref().map(|f| f.schedule.clone()),
+            )
+        };
+        assert_eq!(outcome(&report), outcome(&direct), "seed {seed}");
+    }
+}
+
+/// A reduced depth-first or breadth-first case adds its steps to the hunt's coverage (and
+/// so to the guide's weights): a hunt of such cases only (swarm cases under persistent sets,
+/// one breadth-first search of a file under sleep sets) covers protocol points, those of
+/// `probing` over the same searches, whose steps are those of the searches without a probe.
+#[test]
+fn a_reduced_case_adds_coverage() {
+    let searches = [
+        (
+            Strategy::Dfs,
+            Reduction::Persistent,
+            Source::Swarm,
+            COVERAGE_CASES,
+        ),
+        (
+            Strategy::Bfs,
+            Reduction::Sleep,
+            Source::File(scenario(BFS_SCENARIO)),
+            1,
+        ),
+    ];
+    for (strategy, reduction, source, cases) in searches {
+        let hunt = hunt(source, Some(strategy), cases, 1);
+        let result = run(&hunt, reduction);
+        assert!(!result.coverage.points.is_empty(), "{}", reduction.name());
+        let mut expected = sim::coverage::Coverage::new();
+        let mut steps = 0;
+        for index in 0..cases {
+            let initial = hunt.case(index).scenario.build().expect("builds");
+            let limits = (u64::MAX, sim::hunt::BFS_MAX_MB * sim::hunt::MIB);
+            let bounds = (sim::hunt::DFS_PREEMPTIONS, sim::hunt::CASE_SCHEDULES);
+            let search = |stepper| match strategy {
+                Strategy::Dfs => reduce::dfs(&initial, bounds, stepper, ("", &|_| true), reduction),
+                _ => reduce::bfs(&initial, limits, stepper, ("", &|_| true), reduction),
+            };
+            let (report, seen) = sim::hunt::probing(model::exec::step_with, search);
+            assert_eq!(
+                report.steps,
+                search(model::exec::step_with).steps,
+                "unchanged"
+            );
+            steps += report.steps;
+            expected.merge(&seen);
+        }
+        assert_eq!(result.steps, steps, "{}", reduction.name());
+        assert_eq!(result.coverage, expected, "{}", reduction.name());
+    }
+    let out = writeiter(&[
+        "hunt",
+        "--strategy",
+        "dfs",
+        "--reduction",
+        "sleep",
+        "--jobs",
+        "1",
+        "--schedules",
+        "128",
+        "--known",
+        "none",
+    ]);
+    let line = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("coverage: "))
+        .map(str::to_string);
+    let points = line
+        .as_deref()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(points.is_some_and(|n| n > 0), "{line:?}");
 }
 
 #[test]
