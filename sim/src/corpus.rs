@@ -1,6 +1,7 @@
 //! The corpus: one counterexample (or one case known to hold) per TOML file under `corpus/`,
 //! read with serde. `corpus/README.md` documents the format; `cargo test` replays every file
-//! (`sim/tests/corpus.rs`) and `writeiter replay FILE` replays one.
+//! (`sim/tests/corpus.rs`) and `writeiter replay FILE` replays one. The lasso entries of the
+//! liveness search live in its [`LIVENESS_DIR`] (read by [`crate::cli_liveness`]).
 
 use std::path::{Path, PathBuf};
 
