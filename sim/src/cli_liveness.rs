@@ -495,11 +495,7 @@ pub fn replay_with(
     out: &mut dyn Write,
 ) -> Result<ExitCode, String> {
     let (looping, file, stored, triage) = load_lasso(path, patches)?;
-    if let Some(triage) = &triage {
-        let verdict = &file.verdict;
-        let (id, slug, class) = (triage.id, &triage.slug, &triage.class);
-        let _ = writeln!(out, "corpus entry {id} {slug} ({verdict}); class: {class}");
-    }
+    print_entry(&file, triage.as_ref(), out);
     let (victim, stem, cycle) = match stored {
         Stored::Lasso(victim, stem, cycle) => (victim, stem, cycle),
         Stored::Assertion(steps) => {
@@ -543,6 +539,16 @@ pub fn replay_with(
 /// without corpus fields; an error names the file and the field.
 pub fn load_lasso_entry(path: &Path) -> Result<Option<Triage>, String> {
     load_lasso(path, Patches::NONE).map(|(_, _, _, triage)| triage)
+}
+
+/// The first line of `replay` and `explain` on a lasso entry of the corpus: its number,
+/// slug, verdict and class (nothing for a lasso file without corpus fields).
+fn print_entry(file: &LassoFile, triage: Option<&Triage>, out: &mut dyn Write) {
+    if let Some(triage) = triage {
+        let verdict = &file.verdict;
+        let (id, slug, class) = (triage.id, &triage.slug, &triage.class);
+        let _ = writeln!(out, "corpus entry {id} {slug} ({verdict}); class: {class}");
+    }
 }
 
 /// The test of a lasso entry of the corpus (`sim/tests/corpus.rs` runs it on every file of
@@ -654,7 +660,8 @@ pub fn explain_with(
     stepper: Stepper,
     out: &mut dyn Write,
 ) -> Result<ExitCode, String> {
-    let (looping, _, stored, _) = load_lasso(path, patches)?;
+    let (looping, file, stored, triage) = load_lasso(path, patches)?;
+    print_entry(&file, triage.as_ref(), out);
     let (victim, stem, cycle) = match stored {
         Stored::Lasso(victim, stem, cycle) => (victim, stem, cycle),
         Stored::Assertion(steps) => return explain_assertion(path, &looping, &steps, stepper, out),

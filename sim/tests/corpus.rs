@@ -332,6 +332,13 @@ fn the_replay_line_replays_the_entry_and_explain_draws_it() {
     let file = format!("corpus/liveness/{name}");
     let out = writeiter(&["explain", &file]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let first = stdout(&out).lines().next().map(str::to_string);
+    let entry =
+        "corpus entry 45 unaligned-aio-starves-in-ext4-unwritten-wait (starvation); class: bug";
+    assert!(
+        first.as_deref().is_some_and(|l| l.starts_with(entry)),
+        "{first:?}"
+    );
     assert!(
         stdout(&out).contains("a0 is blocked throughout the cycle: asleep on ioend_wq"),
         "{}",
