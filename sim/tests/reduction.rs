@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use model::exec;
 use model::state::State;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use sim::engine::{Execution, SearchReport};
 use sim::persistent::Horizon;
 use sim::reduce::{self, Reduction};
@@ -979,4 +981,77 @@ fn order_key_is_a_bisimulation() {
         unlike > 0,
         "forgetting the order: {merged} merged states all alike"
     );
+}
+
+/// States of each scenario of [`ORDER_CASES`] that [`forgotten_order_judges_alike`] runs on
+/// from.
+const FORGOTTEN_STATES: usize = 2_000;
+/// Random runs [`forgotten_order_judges_alike`] needs to have compared.
+const FORGOTTEN_RUNS_MIN: usize = 20_000;
+
+/// What the oracles say along one run from `point` to its end, taking at step `k` the
+/// runnable task `choices[k]` picks (modulo how many can run): the oracle a step breaks, or
+/// the one the end breaks (`None`: neither).
+fn run_verdict(point: &Point, choices: &[u64]) -> Option<&'static str> {
+    let mut point = point.clone();
+    for &choice in choices {
+        let runnable = exec::runnable(&point.0);
+        if runnable.is_empty() {
+            break;
+        }
+        let task = runnable[(choice % runnable.len() as u64) as usize];
+        match stepped(&point, task) {
+            Ok(next) => point = next,
+            Err(oracle) => return Some(oracle),
+        }
+    }
+    let end = model::drive::ending(&point.0);
+    point
+        .1
+        .at_end(&point.0, &end)
+        .err()
+        .map(|v| v.oracle.name())
+}
+
+/// The number of the scenarios of [`ORDER_CASES`] on which `forget` changes what the oracles
+/// say along some random run (from a state of a breadth-first walk, up to
+/// [`FORGOTTEN_STATES`] a scenario, one run each with the same choices for the history as
+/// it is and for its copy that `forget` rewrote), and the runs compared.
+fn judged_unlike(forget: &dyn Fn(&mut sim::oracle::Observer, &State)) -> (usize, usize) {
+    let (mut unlike, mut runs) = (0, 0);
+    for (seed, (_, initial)) in cases(&ORDER_CASES).into_iter().enumerate() {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed as u64);
+        let mut differs = false;
+        walk_states(&initial, FORGOTTEN_STATES, |point| {
+            let mut forgotten = point.clone();
+            forget(&mut forgotten.1, &forgotten.0);
+            let choices: Vec<u64> = (0..model::limits::STEPS_MAX)
+                .map(|_| rng.random())
+                .collect();
+            differs |= run_verdict(point, &choices) != run_verdict(&forgotten, &choices);
+            runs += 1;
+            let next = exec::runnable(&point.0).into_iter();
+            next.filter_map(|t| stepped(point, t).ok()).collect()
+        });
+        unlike += usize::from(differs);
+    }
+    (unlike, runs)
+}
+
+/// The audit of the key ([`sim::oracle::history::History::order_read`]) against the oracles
+/// themselves: a history whose step numbers were replaced as the key replaces them
+/// ([`sim::oracle::Observer::forget_unread_order`]: the least numbers that keep the outcomes
+/// the audit says an oracle can still read, 0 for events no read pair holds, the unread
+/// outcomes as they fall) judges every random run from every state of the walks as the real
+/// history does, step by step and at the end. Had the audit left out a pair an oracle
+/// reads, the rewritten history could answer it otherwise and break a different oracle, or
+/// none. A rewrite that keeps no order at all
+/// ([`sim::oracle::Observer::forget_all_order_for_tests`]) is caught on some scenario.
+#[test]
+fn forgotten_order_judges_alike() {
+    let (unlike, runs) = judged_unlike(&|o, s| o.forget_unread_order(s));
+    assert!(runs >= FORGOTTEN_RUNS_MIN, "{runs} runs");
+    assert_eq!(unlike, 0, "{unlike} scenarios judged otherwise");
+    let (unlike, _) = judged_unlike(&|o, _| o.forget_all_order_for_tests());
+    assert!(unlike > 0, "forgetting the order changed no verdict");
 }

@@ -1079,8 +1079,8 @@ impl History {
     ///   (`durability.rs`, `unordered_write`, any write against the sync write that
     ///   completes) while the start's write is sync and not completed; `allowed`
     ///   (`contents.rs`, quiescence: a producer's completion against a definite producer's
-    ///   start, both of one offset) while both are the epoch's and may cover a common byte
-    ///   ([`History::write_reach`]). A write against itself: completion is never before start.
+    ///   start, both of one offset, a producer against itself too) while both are the
+    ///   epoch's and may cover a common byte ([`History::write_reach`]).
     /// - A write's completion against a remover's start: `exposure` (`contents.rs`,
     ///   `History::precedes(completed, m.start)` for a value of the write at an offset of the
     ///   remover) and `allowed`: while the write is the epoch's and both may cover a common
@@ -1092,8 +1092,8 @@ impl History {
     ///   min(a, b)` being `e < a && e < b`) while it is an append and some append to the inode
     ///   has not completed; `allowed` and `check_crash` (`durability.rs`, at a crash) while
     ///   the write is the epoch's and both may cover a common byte.
-    /// - A remover's end against another remover's start: `allowed`, while both may cover a
-    ///   common byte.
+    /// - A remover's end against a remover's start: `allowed` (itself too), while both may
+    ///   cover a common byte.
     /// - A remover's end against an actor's `op_start`: `exposure`'s `m.end < since` for the
     ///   read that returns (`check_read`, `Finished::start` of a `FinishedOp::Read`), while
     ///   the actor's current operation is a read of the remover's inode. `op_start` is read
@@ -1110,7 +1110,7 @@ impl History {
             (EndOf::Epoch, _) | (EndOf::Write(_), StartOf::Op(_)) => false,
             (EndOf::Write(o), StartOf::Write(w)) => {
                 let overlap = reach_meets(self.write_reach(o), self.write_reach(w));
-                o != w && (self.sync_pending(w) || overlap)
+                self.sync_pending(w) || overlap
             }
             (EndOf::Write(o), StartOf::Remover(m)) => {
                 reach_meets(self.write_reach(o), Some(self.remover_reach(m)))
@@ -1118,7 +1118,7 @@ impl History {
             (EndOf::Remover(m), StartOf::Write(w)) => self.remover_before_write_read(m, w),
             (EndOf::Remover(m), StartOf::Remover(n)) => {
                 let (a, b) = (self.remover_reach(m), self.remover_reach(n));
-                m != n && reach_meets(Some(a), Some(b))
+                reach_meets(Some(a), Some(b))
             }
             (EndOf::Remover(m), StartOf::Op(a)) => {
                 let actor = &state.actors[a];
