@@ -4,10 +4,11 @@
 //! changed ([`emitted`]), and which tasks may still change them ([`may_emit`],
 //! [`may_start`]). The history numbers these events by the step they happen at, and the
 //! oracles read of those numbers only whether an end (a return it keeps, a completion) came
-//! before a start: so a step that records a start and one that records an end do not
-//! commute (the history keeps their order), while two starts, or two ends, may. Conservative
-//! on the side of "may": a task whose future is not known to be free of events is taken to
-//! have one.
+//! before a start: so a step that records a start and one that records an end may not
+//! commute (the history keeps their order while an oracle can still compare them), while
+//! two starts, or two ends, may. Conservative on the side of "may": a task whose future is
+//! not known to be free of events is taken to have one, and every start is taken to
+//! conflict with every end.
 
 use crate::exec::Task;
 use crate::ops::{Frame, Op, OpResult};

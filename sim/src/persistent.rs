@@ -8,7 +8,8 @@
 //! `s'·u`, `s'·u·t` and `s'·t·u` break no oracle, and that `s'·u·t` and `s'·t·u` are one
 //! state with one oracles' history as far as the oracles can read it (one
 //! [`crate::symmetry::order_fingerprint`]: the history keeps of the order of its events only
-//! whether each end came before each start, [`crate::oracle::Observer::forget_unread_order`];
+//! whether each end came before each start an oracle can still compare it with,
+//! [`crate::oracle::Observer::forget_unread_order`];
 //! two states with one such key have the same futures with the same verdicts).
 //!
 //! Why no violation is lost: take a state the reduced search visits, and a path of `n`
@@ -26,11 +27,13 @@
 //! `t`'s actor holds, with a few bios and work items in flight). Two shortcuts cut it
 //! ([`Horizon::Footprint`], what `--reduction persistent` runs; [`Horizon::Future`] is their
 //! slow twin). A cheap reject by footprint ([`rejected`]): a step that records an operation
-//! start in the oracles' history never commutes with one that records an end, nor an end
-//! with a start ([`model::footprint::emitted`]): the history keeps which came first. So
-//! while another task may still record an event of the other kind, `t` is not explored;
-//! rejecting is always sound, and it costs a reduction only where that other event cannot
-//! happen off `t`. And settled states ([`Memo`]): an accepted check explored the whole
+//! start in the oracles' history does not commute with one that records an end, nor an end
+//! with a start ([`model::footprint::emitted`]), wherever an oracle can still compare the
+//! two: the history keeps which came first. So while another task may still record an
+//! event of the other kind, `t` is not explored; rejecting is always sound, and it costs a
+//! reduction where that other event cannot happen off `t`, or where no oracle reads the
+//! pair's order any more ([`crate::oracle::history::History::order_read`]: the key forgets
+//! it, and the exploration could accept `t`). And settled states ([`Memo`]): an accepted check explored the whole
 //! future off `t` of every state it saw, so a later check does not expand those states
 //! again; the proof above only needs every state off `t` checked once, by this check or an
 //! earlier one.
@@ -183,9 +186,11 @@ pub fn isolated(
 /// The footprint's cheap reject: `t`'s step from `start` breaks an oracle, or it records an
 /// operation start or end ([`model::footprint::emitted`]) while another task may still
 /// record one of the other kind ([`model::footprint::others_may_conflict`]). The history
-/// keeps whether an end came before a start, so wherever the other's event can happen off
-/// `t`, the two orders differ and the exploration rejects `t` too; where it cannot (the
-/// other task waits for `t`), the reject costs a reduction, never soundness.
+/// keeps whether an end came before a start while an oracle can still compare them, so
+/// wherever the other's event can happen off `t` and its order with `t`'s is read, the two
+/// orders differ and the exploration rejects `t` too; where it cannot happen (the other
+/// task waits for `t`) or its order is read no more, the reject costs a reduction, never
+/// soundness.
 pub fn rejected(stepper: Stepper, start: &Point, t: Task, applied: &mut u64) -> bool {
     *applied += 1;
     let Ok(after) = successor(stepper, start, t) else {

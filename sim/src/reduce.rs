@@ -39,8 +39,8 @@ pub enum Reduction {
     /// Symmetry: the breadth-first search's visited set keys a state by its object
     /// identifiers' renaming onto their ranks ([`crate::symmetry`]), so states that differ
     /// only by how bios, dios, io_ends and work items are numbered are one; and it keeps of
-    /// the oracles' history's order only whether each end came before each start
-    /// ([`crate::oracle::Observer::forget_unread_order`]). Every runnable task is explored.
+    /// the oracles' history's order only whether each end came before each start that an
+    /// oracle can still compare it with ([`crate::oracle::Observer::forget_unread_order`]). Every runnable task is explored.
     /// The depth-first search has no visited set: it runs unreduced.
     Symmetry,
     /// Symmetry, and persistent sets checked by exploring the other tasks' future, after the

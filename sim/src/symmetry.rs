@@ -136,7 +136,7 @@ pub fn canonical(state: &State, observer: &Observer) -> (State, Observer, Vec<Ob
 /// ([`Observer::forget_unread_order`]).
 pub fn canonical_fingerprint(state: &State, observer: &Observer) -> u64 {
     let (state, mut observer, _) = canonical(state, observer);
-    observer.forget_unread_order();
+    observer.forget_unread_order(&state);
     crate::fingerprint::fingerprint(&state, &observer)
 }
 
@@ -152,6 +152,6 @@ pub fn renamed_fingerprint(state: &State, observer: &Observer) -> u64 {
 /// identifiers name the same objects in two states with one key.
 pub fn order_fingerprint(state: &State, observer: &Observer) -> u64 {
     let mut observer = observer.clone();
-    observer.forget_unread_order();
+    observer.forget_unread_order(state);
     crate::fingerprint::fingerprint(state, &observer)
 }

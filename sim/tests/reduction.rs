@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use model::exec;
 use model::state::State;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use sim::engine::{Execution, SearchReport};
 use sim::persistent::Horizon;
 use sim::reduce::{self, Reduction};
@@ -454,7 +456,7 @@ fn search_covers_every_state_and_refuses_bad_input() {
 const SYMMETRY_CHECK_STATES: usize = 3_000;
 /// The corpus entries and examples whose exhaustive searches, reduced and unreduced, the
 /// symmetry tests compare (each exhausts within a few tens of thousands of states).
-const SYMMETRY_EXHAUSTIVE: [&str; 10] = [
+const SYMMETRY_EXHAUSTIVE: [&str; 11] = [
     "0003",
     "0007",
     "0008",
@@ -464,6 +466,7 @@ const SYMMETRY_EXHAUSTIVE: [&str; 10] = [
     "0025",
     "0027",
     "0044",
+    "order-decides-exposure",
     "overwrite-truncate",
 ];
 
@@ -602,6 +605,15 @@ const RENAMED: &dyn Fn(&State, &sim::oracle::Observer) -> u64 =
 const RENAMED_FULL_ORDER: &dyn Fn(&State, &sim::oracle::Observer) -> u64 =
     &sim::symmetry::renamed_fingerprint;
 
+/// A key that forgets the history's order of events entirely, keeping only which events
+/// happened ([`sim::oracle::Observer::forget_all_order_for_tests`]): unsound, for the tests
+/// that show the reduction tests catch it.
+fn orderless(s: &State, o: &sim::oracle::Observer) -> u64 {
+    let mut o = o.clone();
+    o.forget_all_order_for_tests();
+    sim::fingerprint::fingerprint(s, &o)
+}
+
 /// Symmetry keeping the history's whole order, symmetry keeping of it only what the oracles
 /// read, then that with persistent sets (checked by exploration alone, then with the
 /// footprint's cheap reject and the settled states), against the unreduced breadth-first
@@ -649,9 +661,10 @@ fn symmetry_and_persistent_sets_meet_the_same_violations_in_fewer_states() {
 
 /// The comparison above catches unsound reductions: a key that merges states whose object
 /// identifiers differ beyond an order-preserving renaming (every identifier taken for one),
-/// and persistent sets checked against the other tasks' next steps only (not their
-/// futures), each change the violations met on some scenario. (A key that forgets the
-/// history's order changes none of them here: [`order_key_is_a_bisimulation`] catches it.)
+/// persistent sets checked against the other tasks' next steps only (not their futures),
+/// and a key that forgets the history's order ([`orderless`]: on
+/// `examples/order-decides-exposure.toml`, [`order_alone_decides_a_verdict`]) each change
+/// the violations met on some scenario.
 #[test]
 fn unsound_reductions_are_caught() {
     let blind = |s: &State, o: &sim::oracle::Observer| {
@@ -663,6 +676,7 @@ fn unsound_reductions_are_caught() {
     let unsound = [
         keyed(&blind, None),
         keyed(RENAMED, Some(Horizon::NextSteps)),
+        keyed(&orderless, None),
     ];
     for (which, reduction) in unsound.into_iter().enumerate() {
         let caught = cases(&SYMMETRY_EXHAUSTIVE).into_iter().any(|(_, initial)| {
@@ -672,6 +686,26 @@ fn unsound_reductions_are_caught() {
         });
         assert!(caught, "unsound reduction {which} went unnoticed");
     }
+}
+
+/// The history's order alone decides the verdict of `examples/order-decides-exposure.toml`:
+/// the unreduced search meets stale exposure (a write's data back after a punch that
+/// started once the write had completed), and so do symmetry and persistent sets, with the
+/// same violations; a key that forgets the order ([`orderless`]) merges the state where
+/// the write completed before the punch started with the one where the punch started
+/// first, keeps the latter (met first), and meets no violation at all.
+#[test]
+fn order_alone_decides_a_verdict() {
+    let initial = example("order-decides-exposure");
+    let (exact, _) = oracles_met(&initial, keyed(EXACT, None));
+    let oracles: BTreeSet<&str> = exact.iter().map(|&(oracle, _)| oracle).collect();
+    assert_eq!(oracles, BTreeSet::from(["no-stale-exposure"]));
+    for horizon in [None, Some(Horizon::Footprint)] {
+        let (reduced, _) = oracles_met(&initial, keyed(RENAMED, horizon));
+        assert_eq!(reduced, exact, "{horizon:?}");
+    }
+    let (coarse, report) = oracles_met(&initial, keyed(&orderless, None));
+    assert!(report.exhausted && coarse.is_empty(), "{coarse:?}");
 }
 
 /// `writeiter search --reduction persistent --compare`: both verdicts, and the states of
@@ -783,13 +817,15 @@ fn conflict(p: &StepPair) -> bool {
     (a.start && b.end) || (a.end && b.start)
 }
 
-/// The footprint's cheap reject of persistent sets ([`sim::persistent::rejected`]) rests on
-/// this: a step that records an operation start and one that records an end
-/// ([`model::footprint::emitted`]) never commute under the persistent sets' key, which
-/// keeps whether each end came before each start. Both ways: two steps that each record an
-/// event of any kind (the reject's claim under the whole order, which still holds under
-/// the unreduced key) do commute under that key for some pairs (two starts, or two ends),
-/// and so do some pairs of steps taken for events when every step is.
+/// What the footprint's cheap reject of persistent sets ([`sim::persistent::rejected`])
+/// takes for a conflict, against what commutes. Two steps that each record an event of any
+/// kind ([`model::footprint::emitted`]) never commute under the unreduced key, which keeps
+/// the whole order. Under the persistent sets' key, which keeps whether an end came before
+/// a start only while an oracle can still compare them
+/// ([`sim::oracle::history::History::order_read`]), some pairs of one start and one end
+/// commute (the reject gives them up: a cost in reduction, not in soundness, as the
+/// exploration decides), and so do some pairs of two starts or two ends, and some pairs
+/// of steps taken for events when every step is.
 #[test]
 fn footprint_events_order_the_history() {
     let pairs = step_pairs();
@@ -799,13 +835,6 @@ fn footprint_events_order_the_history() {
         "{} conflicting pairs",
         conflicting.len()
     );
-    let commuting = conflicting.iter().filter(|p| p.commute).count();
-    assert_eq!(
-        commuting,
-        0,
-        "{commuting} of {} conflicting pairs commute",
-        conflicting.len()
-    );
     let any_event = |p: &&StepPair| p.events.iter().all(|e| e.start || e.end);
     let events: Vec<&StepPair> = pairs.iter().filter(any_event).collect();
     assert!(
@@ -813,8 +842,12 @@ fn footprint_events_order_the_history() {
         "the whole order orders every event"
     );
     assert!(
-        events.iter().any(|p| p.commute),
-        "no two events commute under the order the oracles read"
+        conflicting.iter().any(|p| p.commute),
+        "no start commutes with an end under the order the oracles read"
+    );
+    assert!(
+        events.iter().any(|p| p.commute && !conflict(p)),
+        "no two starts, nor two ends, commute under the order the oracles read"
     );
     assert!(
         pairs.iter().any(|p| p.commute && !any_event(&p)),
@@ -845,10 +878,12 @@ fn reduced_search_shows_its_progress() {
     assert!(last.states <= watched.states && last.queued > 0, "{last:?}");
 }
 
-/// The scenarios [`order_key_is_a_bisimulation`] walks: those of [`SYMMETRY_EXHAUSTIVE`] and
+/// The scenarios [`order_key_is_a_bisimulation`] walks: those of [`SYMMETRY_EXHAUSTIVE`],
 /// one whose verdict at quiescence depends on whether one write completed before another
-/// started (the model restores the older write's data).
-const ORDER_CASES: [&str; 11] = [
+/// started (0037: the model restores the older write's data), and the examples whose sync
+/// writes, appends, crash, reads and removers the key's audit
+/// ([`sim::oracle::history::History::order_read`]) lets it forget more of.
+const ORDER_CASES: [&str; 16] = [
     "0003",
     "0007",
     "0008",
@@ -859,14 +894,20 @@ const ORDER_CASES: [&str; 11] = [
     "0027",
     "0037",
     "0044",
+    "bio-errors",
+    "bitmap-file",
+    "extending-crash",
+    "nolock-mix",
+    "order-decides-exposure",
     "overwrite-truncate",
 ];
 
 /// What a state's next steps and its end are to the oracles, under `key`: for each runnable
 /// task, the oracle its step breaks or the key of the state it reaches; where none can
 /// run, the oracle the end breaks, if any; and the outcome of every comparison of an end
-/// with a start the history can answer ([`sim::oracle::history::History::order_outcomes`],
-/// the slow twin of the key's order).
+/// with a start an oracle can still read
+/// ([`sim::oracle::history::History::read_order_outcomes`], the slow twin of the key's
+/// order).
 type Local = (
     Vec<Result<u64, &'static str>>,
     Option<&'static str>,
@@ -886,7 +927,8 @@ fn local(point: &Point, key: &dyn Fn(&State, &sim::oracle::Observer) -> u64) -> 
             .err()
             .map(|v| v.oracle.name())
     });
-    (steps, end.flatten(), point.1.history().order_outcomes())
+    let order = point.1.history().read_order_outcomes(&point.0);
+    (steps, end.flatten(), order)
 }
 
 /// Over every state an unreduced breadth-first walk of each scenario of [`ORDER_CASES`]
@@ -921,25 +963,95 @@ const ORDER_CHECK_STATES: usize = 12_000;
 const ORDER_MERGED_MIN: usize = 10_000;
 
 /// The persistent sets' key, which keeps of the history's order only whether each end came
-/// before each start ([`sim::symmetry::order_fingerprint`]), is a bisimulation on every
-/// state the walks reach: two states it merges have the same runnable tasks, each task's
-/// step breaks the same oracle or reaches two states it merges again, and where nothing
-/// runs, the end breaks the same oracle; and the two histories answer every comparison of
-/// an end with a start alike. So states it merges have the same futures with the same
-/// verdicts. A key that forgets the order entirely fails it.
+/// before each start where an oracle can still compare them
+/// ([`sim::symmetry::order_fingerprint`], [`sim::oracle::history::History::order_read`]),
+/// is a bisimulation on every state the walks reach: two states it merges have the same
+/// runnable tasks, each task's step breaks the same oracle or reaches two states it merges
+/// again, and where nothing runs, the end breaks the same oracle; and the two histories
+/// answer every comparison of an end with a start that the audit keeps alike (the direct
+/// comparisons, slow twin of the key's renumbering). So states it merges have the same
+/// futures with the same verdicts. A key that forgets the order entirely fails it.
 #[test]
 fn order_key_is_a_bisimulation() {
     let (unlike, merged) = unlike_merged(&sim::symmetry::order_fingerprint);
     assert!(merged >= ORDER_MERGED_MIN, "{merged} merged states");
     assert_eq!(unlike, 0, "{unlike} of {merged} merged states differ");
-    let orderless = |s: &State, o: &sim::oracle::Observer| {
-        let mut o = o.clone();
-        o.forget_all_order_for_tests();
-        sim::fingerprint::fingerprint(s, &o)
-    };
     let (unlike, merged) = unlike_merged(&orderless);
     assert!(
         unlike > 0,
         "forgetting the order: {merged} merged states all alike"
     );
+}
+
+/// States of each scenario of [`ORDER_CASES`] that [`forgotten_order_judges_alike`] runs on
+/// from.
+const FORGOTTEN_STATES: usize = 2_000;
+/// Random runs [`forgotten_order_judges_alike`] needs to have compared.
+const FORGOTTEN_RUNS_MIN: usize = 20_000;
+
+/// What the oracles say along one run from `point` to its end, taking at step `k` the
+/// runnable task `choices[k]` picks (modulo how many can run): the oracle a step breaks, or
+/// the one the end breaks (`None`: neither).
+fn run_verdict(point: &Point, choices: &[u64]) -> Option<&'static str> {
+    let mut point = point.clone();
+    for &choice in choices {
+        let runnable = exec::runnable(&point.0);
+        if runnable.is_empty() {
+            break;
+        }
+        let task = runnable[(choice % runnable.len() as u64) as usize];
+        match stepped(&point, task) {
+            Ok(next) => point = next,
+            Err(oracle) => return Some(oracle),
+        }
+    }
+    let end = model::drive::ending(&point.0);
+    point
+        .1
+        .at_end(&point.0, &end)
+        .err()
+        .map(|v| v.oracle.name())
+}
+
+/// The number of the scenarios of [`ORDER_CASES`] on which `forget` changes what the oracles
+/// say along some random run (from a state of a breadth-first walk, up to
+/// [`FORGOTTEN_STATES`] a scenario, one run each with the same choices for the history as
+/// it is and for its copy that `forget` rewrote), and the runs compared.
+fn judged_unlike(forget: &dyn Fn(&mut sim::oracle::Observer, &State)) -> (usize, usize) {
+    let (mut unlike, mut runs) = (0, 0);
+    for (seed, (_, initial)) in cases(&ORDER_CASES).into_iter().enumerate() {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed as u64);
+        let mut differs = false;
+        walk_states(&initial, FORGOTTEN_STATES, |point| {
+            let mut forgotten = point.clone();
+            forget(&mut forgotten.1, &forgotten.0);
+            let choices: Vec<u64> = (0..model::limits::STEPS_MAX)
+                .map(|_| rng.random())
+                .collect();
+            differs |= run_verdict(point, &choices) != run_verdict(&forgotten, &choices);
+            runs += 1;
+            let next = exec::runnable(&point.0).into_iter();
+            next.filter_map(|t| stepped(point, t).ok()).collect()
+        });
+        unlike += usize::from(differs);
+    }
+    (unlike, runs)
+}
+
+/// The audit of the key ([`sim::oracle::history::History::order_read`]) against the oracles
+/// themselves: a history whose step numbers were replaced as the key replaces them
+/// ([`sim::oracle::Observer::forget_unread_order`]: the least numbers that keep the outcomes
+/// the audit says an oracle can still read, 0 for events no read pair holds, the unread
+/// outcomes as they fall) judges every random run from every state of the walks as the real
+/// history does, step by step and at the end. Had the audit left out a pair an oracle
+/// reads, the rewritten history could answer it otherwise and break a different oracle, or
+/// none. A rewrite that keeps no order at all
+/// ([`sim::oracle::Observer::forget_all_order_for_tests`]) is caught on some scenario.
+#[test]
+fn forgotten_order_judges_alike() {
+    let (unlike, runs) = judged_unlike(&|o, s| o.forget_unread_order(s));
+    assert!(runs >= FORGOTTEN_RUNS_MIN, "{runs} runs");
+    assert_eq!(unlike, 0, "{unlike} scenarios judged otherwise");
+    let (unlike, _) = judged_unlike(&|o, _| o.forget_all_order_for_tests());
+    assert!(unlike > 0, "forgetting the order changed no verdict");
 }

@@ -792,86 +792,90 @@ impl History {
     }
 }
 
-/// What a step number of the history is to the oracles: the end of something (a write's
-/// completion, a truncate's or punch's return, the epoch's crash) or the start of something
-/// (a write, a truncate or punch, any operation of an actor).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Side {
-    End,
-    Start,
-}
-
 impl History {
     /// Replaces every recorded step number by one that keeps only what the oracles can still
     /// learn from it, so that two runs whose events interleaved differently but alike to
     /// the oracles get one history (for the reduced searches' visited key,
-    /// `crate::symmetry::canonical_fingerprint`).
+    /// `crate::symmetry::canonical_fingerprint`). `state` is the state this history was
+    /// judged on (it tells which operation each actor runs).
     ///
-    /// Every read of a step number in the oracles (`sim/src/oracle/`), by where it is made:
-    /// - `History::precedes(completed, start)`, `completed < start`: in `exposure` (a write's
-    ///   completion against a truncate's or punch's start), `allowed` (a write's completion
-    ///   or a remover's end against a write's or remover's start), `check_durable` (a write's
-    ///   completion, a remover's end, against a write's start), `check_crash` and
-    ///   `check_write_return` (a remover's end against a write's start), `check_appends` (a
-    ///   remover's end against the earlier of two writes' starts: `e < min(a, b)` is
-    ///   `e < a && e < b`).
-    /// - `exposure`'s `m.end < since`: a remover's end against a read's start (the actor's
-    ///   `op_start`, or the current step when the read started and returned in one step) or
-    ///   `Step::MAX`.
-    /// - `epoch_writes` and `exposure`'s `in_epoch`, `w.start > epoch`: the epoch against a
-    ///   write's start.
-    /// - presence: `start`, `completed`, `end`, `op_start` being set (`is_some`, `is_none`).
-    /// - `memo.rs` compares step numbers for equality to skip a check that would pass again:
-    ///   it decides no verdict, and a clone (the search's copy) starts it afresh.
-    /// - `trace_step` and `Finished::start` beyond the above only name steps in messages.
+    /// The oracles read a step number only to ask whether an end (a write's `completed`, a
+    /// remover's `end`, the `epoch`) came strictly before a start (a write's `start`, a
+    /// remover's `start`, an actor's `op_start`), or whether it is set
+    /// ([`History::order_read`] lists every such read and when it can still happen). A
+    /// step still to come is later than every recorded one, so a comparison with it is
+    /// decided by which events are set. What the future can read of the recorded order is
+    /// therefore the outcome of `end < start` for the pairs [`History::order_read`] keeps,
+    /// and this keeps exactly those outcomes and which events are set: the write's
+    /// `returned` is read only for being set, and becomes 0.
     ///
-    /// So every comparison is an end (a write's `completed`, a remover's `end`, the `epoch`)
-    /// strictly before a start (a write's `start`, a remover's `start`, an `op_start`). The
-    /// write's `returned` is never read but for being set. A step still to come is later than
-    /// every recorded one, so comparisons with it are decided; between recorded ones, this
-    /// keeps exactly the outcome of `end < start` for every recorded end and start (all pairs,
-    /// the ones never compared too), and whether each is set.
-    ///
-    /// How: the starts after an end form a set, and these sets shrink as the end moves later
-    /// (the steps lie on one line), so ends group into classes by how many starts follow
-    /// them. An end becomes `2p + 1`, `p` the ends in earlier classes (more starts after
-    /// them); a start becomes `2d`, `d` the ends before it, which are the ends of the first
-    /// classes, so `2p + 1 < 2d` exactly when the end is before the start. The new numbers
-    /// depend only on those outcomes. A `returned` that is set becomes 0.
-    pub fn forget_unread_order(&mut self) {
-        let mut ends = vec![self.epoch];
-        let mut starts = Vec::new();
-        self.visit_steps(&mut |side, s| match side {
-            Side::End => ends.push(*s),
-            Side::Start => starts.push(*s),
-        });
-        let after = |e: Step| starts.iter().filter(|&&s| e < s).count();
-        let follows: Vec<usize> = ends.iter().map(|&e| after(e)).collect();
-        self.epoch = end_number(&follows, after(self.epoch));
-        self.visit_steps(&mut |side, s| {
-            *s = match side {
-                Side::End => end_number(&follows, after(*s)),
-                Side::Start => 2 * ends.iter().filter(|&&e| e < *s).count() as Step,
-            }
-        });
+    /// How: each kept outcome is a constraint between the two new numbers (`end < start`:
+    /// the start's at least the end's plus one; else the end's at least the start's), and
+    /// every event gets the least numbers that meet them all (longest paths from 0; the real
+    /// steps meet them, so no cycle gains). These numbers depend only on the kept outcomes,
+    /// and compared with each other they give the same outcomes: the visited set, which
+    /// keeps only the numbers' order ([`Summary`]), tells apart exactly the histories that
+    /// differ in a kept outcome or in which events are set. An event no kept pair reads
+    /// becomes 0.
+    pub fn forget_unread_order(&mut self, state: &State) {
+        let mut moments = Vec::new();
+        self.visit_moments(&mut |m, s| moments.push((m, *s)));
+        let constraints = self.read_constraints(state, &moments);
+        let numbers = least_numbers(moments.len(), &constraints);
+        let mut next = numbers.into_iter();
+        self.visit_moments(&mut |_, s| *s = next.next().expect("one number a moment"));
         for w in self.writes.values_mut() {
             w.returned = w.returned.map(|_| 0);
         }
     }
 
-    /// The slow twin of [`History::forget_unread_order`]'s key: for every end (the epoch, each
-    /// write's completion by tag, each remover's end) and every start (each write's start by
-    /// tag, each remover's start, each actor's `op_start`), in that order, whether the end came
-    /// strictly before the start (`None` when either is not set). Two histories alike but
-    /// for their step numbers have one key exactly when these agree.
-    pub fn order_outcomes(&self) -> Vec<Option<bool>> {
-        let mut ends = vec![Some(self.epoch)];
-        ends.extend(self.writes.values().map(|w| w.completed));
-        ends.extend(self.zero_makers.iter().map(|m| m.end));
-        let mut starts: Vec<Option<Step>> = self.writes.values().map(|w| w.start).collect();
-        starts.extend(self.zero_makers.iter().map(|m| Some(m.start)));
-        starts.extend(self.op_start.iter().copied());
-        let before = |e: Option<Step>, s: Option<Step>| e.zip(s).map(|(e, s)| e < s);
+    /// The constraints on the new numbers of `moments` (indices into it, with the least
+    /// difference): for each recorded end and start whose order [`History::order_read`]
+    /// keeps, the end before the start (`+1`) or the start no later than the end (`+0`).
+    fn read_constraints(&self, state: &State, moments: &[(Moment, Step)]) -> Vec<Constraint> {
+        let mut out = Vec::new();
+        for (i, &(end, e)) in moments.iter().enumerate() {
+            let Moment::End(end) = end else { continue };
+            for (j, &(start, s)) in moments.iter().enumerate() {
+                let Moment::Start(start) = start else {
+                    continue;
+                };
+                if self.order_read(state, end, start) {
+                    out.push(if e < s { (i, j, 1) } else { (j, i, 0) });
+                }
+            }
+        }
+        out
+    }
+
+    /// The slow twin of [`History::forget_unread_order`]'s key: for every end (the epoch,
+    /// each write's completion by tag, each remover's end) and every start (each write's start
+    /// by tag, each remover's start, each actor's `op_start`), in that order, whether the end
+    /// came strictly before the start, when both are set and [`History::order_read`] keeps
+    /// their order (else `None`). Two histories alike but for their step numbers have one key
+    /// exactly when these agree.
+    pub fn read_order_outcomes(&self, state: &State) -> Vec<Option<bool>> {
+        let mut ends = vec![(EndOf::Epoch, Some(self.epoch))];
+        ends.extend(
+            self.writes
+                .iter()
+                .map(|(&t, w)| (EndOf::Write(t), w.completed)),
+        );
+        let removers = self.zero_makers.iter().enumerate();
+        ends.extend(removers.map(|(k, m)| (EndOf::Remover(k), m.end)));
+        let mut starts: Vec<_> = self
+            .writes
+            .iter()
+            .map(|(&t, w)| (StartOf::Write(t), w.start))
+            .collect();
+        let removers = self.zero_makers.iter().enumerate();
+        starts.extend(removers.map(|(k, m)| (StartOf::Remover(k), Some(m.start))));
+        let ops = self.op_start.iter().enumerate();
+        starts.extend(ops.map(|(a, &s)| (StartOf::Op(a), s)));
+        let before = |(end, e): (EndOf, Option<Step>), (start, s): (StartOf, Option<Step>)| {
+            let read = self.order_read(state, end, start);
+            e.zip(s).filter(|_| read).map(|(e, s)| e < s)
+        };
         ends.iter()
             .flat_map(|&e| starts.iter().map(move |&s| before(e, s)))
             .collect()
@@ -881,33 +885,34 @@ impl History {
     /// forgets too much (whether an end came before a start), for the tests that show the
     /// reduction tests catch one.
     pub fn forget_all_order_for_tests(&mut self) {
-        self.epoch = 0;
-        self.visit_steps(&mut |_, s| *s = 0);
+        self.visit_moments(&mut |_, s| *s = 0);
         for w in self.writes.values_mut() {
             w.returned = w.returned.map(|_| 0);
         }
     }
 
-    /// Visits every recorded step number but the epoch and `returned`, with its side.
-    fn visit_steps(&mut self, f: &mut impl FnMut(Side, &mut Step)) {
-        for w in self.writes.values_mut() {
-            w.start.iter_mut().for_each(|s| f(Side::Start, s));
-            w.completed.iter_mut().for_each(|s| f(Side::End, s));
+    /// Visits every recorded step number but `returned`, the epoch first, with what it is.
+    fn visit_moments(&mut self, f: &mut impl FnMut(Moment, &mut Step)) {
+        f(Moment::End(EndOf::Epoch), &mut self.epoch);
+        for (&tag, w) in self.writes.iter_mut() {
+            w.start
+                .iter_mut()
+                .for_each(|s| f(Moment::Start(StartOf::Write(tag)), s));
+            w.completed
+                .iter_mut()
+                .for_each(|s| f(Moment::End(EndOf::Write(tag)), s));
         }
-        for m in &mut self.zero_makers {
-            f(Side::Start, &mut m.start);
-            m.end.iter_mut().for_each(|s| f(Side::End, s));
+        for (k, m) in self.zero_makers.iter_mut().enumerate() {
+            f(Moment::Start(StartOf::Remover(k)), &mut m.start);
+            m.end
+                .iter_mut()
+                .for_each(|s| f(Moment::End(EndOf::Remover(k)), s));
         }
-        for s in self.op_start.iter_mut().flatten() {
-            f(Side::Start, s);
+        for (a, s) in self.op_start.iter_mut().enumerate() {
+            s.iter_mut()
+                .for_each(|s| f(Moment::Start(StartOf::Op(a)), s));
         }
     }
-}
-
-/// The new number of an end followed by `after` starts, among ends followed by `follows`
-/// ([`History::forget_unread_order`]).
-fn end_number(follows: &[usize], after: usize) -> Step {
-    2 * follows.iter().filter(|&&n| n > after).count() as Step + 1
 }
 
 /// The history as the breadth-first search's visited set sees it: every step number as its
@@ -1006,4 +1011,172 @@ pub fn block_dirty(state: &State, inode: InodeIx, lblk: u64) -> bool {
         .pages
         .get(&(lblk >> per_page))
         .is_some_and(|p| p.dirty & (1 << (lblk & ((1 << per_page) - 1))) != 0)
+}
+
+/// A recorded end in the history's order: what a start can come after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndOf {
+    /// The step the epoch began at (the last crash, or 0).
+    Epoch,
+    /// A write's completion, by tag.
+    Write(u8),
+    /// A truncate's or punch's return, by its index in `zero_makers`.
+    Remover(usize),
+}
+
+/// A recorded start in the history's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartOf {
+    /// A write's start, by tag.
+    Write(u8),
+    /// A truncate's or punch's start, by its index in `zero_makers`.
+    Remover(usize),
+    /// The start of an actor's current operation (`op_start`), by actor.
+    Op(usize),
+}
+
+/// A recorded step number as the oracles see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Moment {
+    End(EndOf),
+    Start(StartOf),
+}
+
+/// `(from, to, d)`: the new number of moment `to` is at least that of `from` plus `d`.
+type Constraint = (usize, usize, Step);
+
+/// The least numbers from 0 of `n` moments that meet `constraints` (longest paths). They
+/// exist when some numbers meet them, as the real steps do.
+fn least_numbers(n: usize, constraints: &[Constraint]) -> Vec<Step> {
+    let mut numbers = vec![0; n];
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for &(from, to, d) in constraints {
+            if numbers[to] < numbers[from] + d {
+                numbers[to] = numbers[from] + d;
+                changed = true;
+            }
+        }
+    }
+    numbers
+}
+
+/// The bytes of an inode a write or a truncate/punch may put its data or zeros in, now or
+/// later: `(inode, from, to)`, empty when `from >= to`.
+type Reach = (InodeIx, u64, u64);
+
+impl History {
+    /// Whether an oracle can still compare `end` with `start` (`end < start`): the audit of
+    /// every read of a step number's order in `sim/src/oracle/`, by the pair it reads. A pair
+    /// it answers `false` for is never read again, whatever the run does next: each reason
+    /// below, once gone, stays gone (ranges only narrow, completions and returns only come,
+    /// the epoch only moves on).
+    /// - The epoch against a write's start (`History::epoch_writes`, `exposure`'s `in_epoch`:
+    ///   `w.start > epoch`): always. Against anything else: never (the removers are the
+    ///   epoch's: a crash clears them, `History::new_epoch`).
+    /// - A write's completion against another write's start: `check_durable`
+    ///   (`durability.rs`, `unordered_write`, any write against the sync write that
+    ///   completes) while the start's write is sync and not completed; `allowed`
+    ///   (`contents.rs`, quiescence: a producer's completion against a definite producer's
+    ///   start, both of one offset, a producer against itself too) while both are the
+    ///   epoch's and may cover a common byte ([`History::write_reach`]).
+    /// - A write's completion against a remover's start: `exposure` (`contents.rs`,
+    ///   `History::precedes(completed, m.start)` for a value of the write at an offset of the
+    ///   remover) and `allowed`: while the write is the epoch's and both may cover a common
+    ///   byte.
+    /// - A remover's end against a write's start, on one inode: `check_durable`
+    ///   (`unordered_remover`) while the write is sync and not completed;
+    ///   `check_write_return` (`protocol.rs`, any remover from below `ki_pos`) while it has not
+    ///   returned; `check_appends` (`protocol.rs`, the earlier of two appends' starts, `e <
+    ///   min(a, b)` being `e < a && e < b`) while it is an append and some append to the inode
+    ///   has not completed; `allowed` and `check_crash` (`durability.rs`, at a crash) while
+    ///   the write is the epoch's and both may cover a common byte.
+    /// - A remover's end against a remover's start: `allowed` (itself too), while both may
+    ///   cover a common byte.
+    /// - A remover's end against an actor's `op_start`: `exposure`'s `m.end < since` for the
+    ///   read that returns (`check_read`, `Finished::start` of a `FinishedOp::Read`), while
+    ///   the actor's current operation is a read of the remover's inode. `op_start` is read
+    ///   for nothing else but being set (`History::note_starts`): every other `since` is
+    ///   `Step::MAX` or the current step, and `Finished::start` of other operations is unread.
+    /// - A write's completion against an `op_start`: never.
+    ///
+    /// `memo.rs` compares step numbers only for equality, to skip a check that would pass
+    /// again: it decides no verdict, and a clone (the search's copy) starts afresh;
+    /// `trace_step` only names steps in messages.
+    pub fn order_read(&self, state: &State, end: EndOf, start: StartOf) -> bool {
+        match (end, start) {
+            (EndOf::Epoch, StartOf::Write(_)) => true,
+            (EndOf::Epoch, _) | (EndOf::Write(_), StartOf::Op(_)) => false,
+            (EndOf::Write(o), StartOf::Write(w)) => {
+                let overlap = reach_meets(self.write_reach(o), self.write_reach(w));
+                self.sync_pending(w) || overlap
+            }
+            (EndOf::Write(o), StartOf::Remover(m)) => {
+                reach_meets(self.write_reach(o), Some(self.remover_reach(m)))
+            }
+            (EndOf::Remover(m), StartOf::Write(w)) => self.remover_before_write_read(m, w),
+            (EndOf::Remover(m), StartOf::Remover(n)) => {
+                let (a, b) = (self.remover_reach(m), self.remover_reach(n));
+                reach_meets(Some(a), Some(b))
+            }
+            (EndOf::Remover(m), StartOf::Op(a)) => {
+                let actor = &state.actors[a];
+                let read = |op: &Op| matches!(*op, Op::Read { inode, .. } if inode == self.zero_makers[m].inode);
+                actor.program.get(actor.op).is_some_and(read)
+            }
+        }
+    }
+
+    /// A remover's end against a write's start ([`History::order_read`]).
+    fn remover_before_write_read(&self, m: usize, tag: u8) -> bool {
+        let (remover, w) = (&self.zero_makers[m], self.write(tag));
+        let appends_pending = || {
+            self.writes
+                .values()
+                .any(|o| o.append && o.inode == w.inode && o.completed.is_none())
+        };
+        let overlap = reach_meets(Some(self.remover_reach(m)), self.write_reach(tag));
+        remover.inode == w.inode
+            && (self.sync_pending(tag)
+                || w.returned.is_none()
+                || (w.append && appends_pending())
+                || overlap)
+    }
+
+    /// Write `tag` is sync and has not completed: its completion's `check_durable` is to come.
+    fn sync_pending(&self, tag: u8) -> bool {
+        let w = self.write(tag);
+        w.sync && w.completed.is_none()
+    }
+
+    /// What write `tag` may cover, when it is the epoch's (started after the epoch began):
+    /// its range past `generic_write_checks`; before that, the whole inode, unless it
+    /// completed without one (then nothing).
+    fn write_reach(&self, tag: u8) -> Option<Reach> {
+        let w = self.write(tag);
+        let range = match (w.range, w.completed) {
+            (Some(r), _) => r,
+            (None, None) => (0, u64::MAX),
+            (None, Some(_)) => (0, 0),
+        };
+        let of_epoch = w.start.is_some_and(|s| s > self.epoch);
+        of_epoch.then_some((w.inode, range.0, range.1))
+    }
+
+    /// What remover `k` may cover: `[from, to)`, or the whole inode while what it removes
+    /// is pending.
+    fn remover_reach(&self, k: usize) -> Reach {
+        let m = &self.zero_makers[k];
+        match m.pending {
+            Some(_) => (m.inode, 0, u64::MAX),
+            None => (m.inode, m.from, m.to),
+        }
+    }
+}
+
+/// Two reaches of the epoch share a byte of one inode.
+fn reach_meets(a: Option<Reach>, b: Option<Reach>) -> bool {
+    a.zip(b)
+        .is_some_and(|((i, f, t), (j, g, u))| i == j && f < u && g < t && f < t && g < u)
 }

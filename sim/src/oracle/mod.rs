@@ -202,9 +202,10 @@ impl Observer {
     }
 
     /// Keeps of the history's step numbers only what the oracles can still read of them
-    /// ([`History::forget_unread_order`]): for the reduced searches' visited key, on a copy.
-    pub fn forget_unread_order(&mut self) {
-        self.history.forget_unread_order();
+    /// ([`History::forget_unread_order`]; `state` is the state it was judged on): for the
+    /// reduced searches' visited key, on a copy.
+    pub fn forget_unread_order(&mut self, state: &State) {
+        self.history.forget_unread_order(state);
     }
 
     /// Forgets the history's order of events entirely ([`History::forget_all_order_for_tests`]):
