@@ -216,6 +216,11 @@ impl Touched {
         self.0 & (((1 << INODES_MAX) - 1) << PAGES) != 0
     }
 
+    /// Some actor.
+    pub fn any_actor(self) -> bool {
+        self.0 & (((1 << ACTORS_MAX) - 1) << ACTOR) != 0
+    }
+
     /// Actor `a` (any of its fields).
     pub fn actor(self, a: ActorId) -> bool {
         a as usize >= ACTORS_MAX || self.has(ACTOR + u32::from(a))
@@ -234,6 +239,15 @@ impl Touched {
     /// The io_ends.
     pub fn io_ends(self) -> bool {
         self.has(IO_ENDS)
+    }
+
+    /// Wrong on purpose, for the tests: the mark with every actor's part left out but
+    /// `a`'s (as if only the actor that stepped could have changed).
+    #[doc(hidden)]
+    pub fn only_actor_for_tests(self, a: Option<ActorId>) -> Touched {
+        let actors = ((1 << ACTORS_MAX) - 1) << ACTOR;
+        let keep = a.map_or(0, |a| self.0 & (1 << (ACTOR + u32::from(a))));
+        Touched((self.0 & !actors) | keep)
     }
 
     /// Both marks' parts.
