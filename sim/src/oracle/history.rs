@@ -484,7 +484,8 @@ impl History {
     /// direct I/O rebuilt after every step (the slow twin). Otherwise bios the step left
     /// untouched are the recorded ones; io_ends left untouched keep what landed under them;
     /// with neither the bios nor a page cache touched, the dirty set is still what it was.
-    /// Returns whether bios came or went (then where failed data did not land may change).
+    /// Returns whether where failed data did not land (the keys of `failed`) may have
+    /// changed: bios came or went while some data had failed to land, or some now has.
     pub fn note_bios(
         &mut self,
         state: &State,
@@ -497,6 +498,7 @@ impl History {
             Checking::WrongBioSkipForTests => self.bios.keys().next() == state.bios.keys().next(),
             _ => !touched.bios() || self.bios.keys().eq(state.bios.keys()),
         };
+        let failed_before = !self.failed.is_empty();
         if !same_bios {
             self.note_bios_in_flight(state, event);
         }
@@ -518,7 +520,7 @@ impl History {
         {
             self.dirty_under_dio = self.dio_blocks_dirty(state);
         }
-        !same_bios
+        !same_bios && (failed_before || !self.failed.is_empty())
     }
 
     /// [`History::note_bios`] when bios came or went: the finished ones' data landed or

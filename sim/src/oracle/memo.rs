@@ -355,8 +355,8 @@ impl Memo {
     /// What is unchanged since the last passing step (nothing under [`Checking::Every`]),
     /// comparing only what `touched` reports may have changed. `noted`: the history's
     /// bookkeeping of this step recorded something that may change the history's inputs (an
-    /// operation started, got its range, returned or got its event; bios came or went; a
-    /// truncate's or punch's range was pending); else they are as at the last step, so as
+    /// operation started, got its range, returned or got its event; where failed data did
+    /// not land; a truncate's or punch's range was pending); else they are as at the last step, so as
     /// remembered. (Anything else that changes a history does so on a copy, whose memo
     /// starts cold.)
     pub fn unchanged(
