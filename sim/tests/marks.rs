@@ -150,7 +150,7 @@ fn checked_step(state: &mut State, task: Task, tally: &mut Tally, what: &str) ->
     assert_eq!(state.touched(), event.touched, "{what}: the flags stay set");
     tally.steps += 1;
     tally.partial += u64::from(event.touched != before.touched_all());
-    if tally.steps % PLANT_EVERY as u64 == 0 {
+    if tally.steps.is_multiple_of(PLANT_EVERY as u64) {
         plant(&before, state, event.touched, tally, what);
     }
     Some(event)
