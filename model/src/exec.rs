@@ -5,6 +5,7 @@
 //! [`Trace`] passed to [`step_with`]; [`step`] is the traced step.
 
 use crate::include::fs::{Iocb, IovIter, KiFlags};
+use crate::mark::Touched;
 use crate::notes::Notes;
 use crate::ops::{
     CommitPc, CompletePc, Frame, IocbPrivate, Op, OpResult, OtherFrame, OtherPc, WriteFrame,
@@ -122,6 +123,8 @@ pub struct Event {
     pub hazard: Option<crate::state::Hazard>,
     /// What happened, in ext4 terms (none when the step ran untraced).
     pub notes: Vec<String>,
+    /// The parts of the state the step wrote ([`crate::mark`]), set where they were written.
+    pub touched: Touched,
 }
 
 impl fmt::Display for Event {
@@ -397,8 +400,10 @@ pub fn step_with(state: &mut State, task: Task, trace: Trace) -> Result<Event, S
 
 /// [`step_with`] without asking again what `task` waits for: for a caller that took `task`
 /// from [`runnable_into`] of this very state. Any other task is a bug of the caller (the
-/// model may then panic or step a blocked task).
+/// model may then panic or step a blocked task). The marks are cleared before the step and
+/// collected after it ([`Event::touched`]); they stay set in the state ([`State::touched`]).
 pub fn step_listed(state: &mut State, task: Task, trace: Trace) -> Event {
+    state.clear_touched();
     let mut notes = Notes::new(trace == Trace::On);
     let pc = match task {
         Task::Actor(a) => step_actor(state, a, &mut notes),
@@ -427,6 +432,7 @@ pub fn step_listed(state: &mut State, task: Task, trace: Trace) -> Event {
         step: if notes.on() { pc.name() } else { String::new() },
         hazard,
         notes: notes.into_lines(),
+        touched: state.touched(),
     }
 }
 

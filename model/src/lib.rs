@@ -98,6 +98,7 @@ pub mod drive;
 pub mod exec;
 pub mod footprint;
 pub mod limits;
+pub mod mark;
 pub mod ops;
 pub mod patches;
 pub mod scenario;

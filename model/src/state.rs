@@ -6,6 +6,7 @@ use crate::fs::ext4::extents::{ExtentMap, ExtentState};
 use crate::fs::ext4::super_::{Geometry, Mount};
 use crate::include::fs::FileFlags;
 use crate::limits::{EXT4_WQ_HASH_SZ, INODES_MAX};
+use crate::mark::Tracked;
 use crate::ops::{Frame, Op, OpResult};
 use crate::vec_map::VecMap;
 
@@ -71,7 +72,7 @@ pub fn io_end_name(io_end: Option<ObjId>) -> String {
 )]
 pub struct Disk {
     /// Contents per physical sector.
-    pub sectors: Vec<Data>,
+    pub sectors: Tracked<Vec<Data>>,
     /// Per physical block: free for allocation.
     pub free: Vec<bool>,
     /// Per physical block: freed in the running transaction. In data=ordered `ext4_free_blocks`
@@ -89,7 +90,7 @@ impl Disk {
             .collect();
         let blocks = geometry.disk_blocks as usize;
         Disk {
-            sectors,
+            sectors: Tracked::new(sectors),
             free: vec![true; blocks],
             freed_uncommitted: vec![false; blocks],
         }
@@ -311,9 +312,9 @@ pub struct Inode {
     /// `i_private`: the current AIO io_end (`ext4_inode_aio`).
     pub i_private: Option<ObjId>,
     /// The extent tree and delayed blocks.
-    pub map: ExtentMap,
+    pub map: Tracked<ExtentMap>,
     /// The page cache, by page index; `nrpages` is its length.
-    pub pages: VecMap<u64, Page>,
+    pub pages: Tracked<VecMap<u64, Page>>,
     /// The journal's view.
     pub committed: Committed,
     /// `i_sync_tid` is the running transaction: some metadata changed in it.
@@ -531,15 +532,15 @@ pub struct State {
     /// `ext4__aio_mutex[37]`: owner per bucket (only non-free buckets are kept).
     pub aio_mutex: VecMap<u8, ActorId>,
     /// In-flight bios.
-    pub bios: VecMap<ObjId, Bio>,
+    pub bios: Tracked<VecMap<ObjId, Bio>>,
     /// Live dios.
     pub dios: VecMap<ObjId, Dio>,
     /// Live io_ends.
-    pub io_ends: VecMap<ObjId, IoEnd>,
+    pub io_ends: Tracked<VecMap<ObjId, IoEnd>>,
     /// Queued work items.
     pub work: VecMap<ObjId, Work>,
     /// The actors.
-    pub actors: Vec<Actor>,
+    pub actors: Vec<Tracked<Actor>>,
     /// Next identifier for a bio, dio, io_end or work item.
     pub next_id: ObjId,
     /// A crash happened; the state is the one journal replay recovered.

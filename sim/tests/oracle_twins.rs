@@ -14,8 +14,9 @@
 //! random walks of every example and corpus entry, the two observers' records of the run
 //! (postcard-encoded) are equal after every step, and each wrong skip of that bookkeeping
 //! (the bios in flight, [`Checking::WrongBioSkipForTests`]; the blocks dirty under direct
-//! I/O, [`Checking::WrongDirtySkipForTests`], which no verdict of the corpus shows) makes
-//! them differ somewhere.
+//! I/O, [`Checking::WrongDirtySkipForTests`], which no verdict of the corpus shows; the
+//! actors the change mark reports, [`Checking::WrongMarkSkipForTests`], which believes only
+//! the stepping actor's part of it) makes them differ somewhere.
 
 mod common;
 
@@ -230,6 +231,7 @@ fn the_history_comparison_catches_each_wrong_skip() {
     for wrong in [
         Checking::WrongBioSkipForTests,
         Checking::WrongDirtySkipForTests,
+        Checking::WrongMarkSkipForTests,
     ] {
         let differ = history_differences(wrong);
         assert!(!differ.is_empty(), "no walk tells {wrong:?} apart");

@@ -12,6 +12,9 @@ pub fn flush_plugs_of_sleepers(state: &mut State, sleeps: impl Fn(&State, ActorI
         .filter_map(|b| b.plugged_by)
         .filter(|&owner| sleeps(state, owner))
         .collect();
+    if sleepers.is_empty() {
+        return; // nothing to dispatch: the bios are left untouched (unmarked)
+    }
     for bio in state.bios.values_mut() {
         if bio
             .plugged_by

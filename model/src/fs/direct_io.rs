@@ -19,7 +19,7 @@ use crate::mm::filemap::{page_range, writeback_pending};
 use crate::notes::Notes;
 use crate::ops::{CompletePc, DioPath, Frame, IocbPrivate, OpResult, WriteFrame, WriteOp, WritePc};
 use crate::patches::Patch;
-use crate::state::{ActorId, Bio, BioOwner, Data, Dio, ObjId, State, Wait, Work};
+use crate::state::{Actor, ActorId, Bio, BioOwner, Data, Dio, ObjId, State, Wait, Work};
 
 /// What a DIO step waits for.
 pub fn wait(state: &State, _a: ActorId, f: &WriteFrame) -> Option<Wait> {
@@ -420,7 +420,7 @@ pub(crate) fn dio_bio_end(state: &mut State, id: ObjId, notes: &mut Notes) {
 
 /// `ki_complete` (`aio_complete`): the AIO event of the dio's write.
 pub(crate) fn ki_complete(state: &mut State, dio: &Dio, ret: i64, notes: &mut Notes) {
-    let actor = &mut state.actors[dio.owner as usize];
+    let actor: &mut Actor = &mut state.actors[dio.owner as usize];
     match (&mut actor.frame, actor.op == dio.op) {
         (Frame::Write(f), true) => {
             assert!(f.event.is_none(), "aio_complete twice for a{}", dio.owner);

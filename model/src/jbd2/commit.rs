@@ -53,7 +53,7 @@ pub(crate) fn snapshot(state: &State) -> Vec<Committed> {
         .inodes
         .iter()
         .map(|ino| {
-            let mut map = ino.map.clone();
+            let mut map = crate::fs::ext4::extents::ExtentMap::clone(&ino.map);
             map.delayed.clear();
             Committed {
                 map,

@@ -10,6 +10,7 @@ use std::hash::{Hash, Hasher};
 use model::exec::{Event, Task};
 use model::fs::ext4::extents::ExtentState;
 use model::include::fs::errno;
+use model::mark::Touched;
 use model::ops::{Frame, Op, OpResult};
 use model::patches::Patch;
 use model::state::{BioOwner, Data, InodeIx, ObjId, State};
@@ -363,16 +364,25 @@ impl History {
             .map(|(&t, w)| (t, w))
     }
 
-    /// Records the operations that started in this step.
-    pub fn note_starts(&mut self, state: &State) {
+    /// Records the operations that started in this step (only a touched actor starts one);
+    /// whether it may have changed what the exposure check reads of the history (an
+    /// operation started, or a truncate's or punch's range was pending).
+    pub fn note_starts(&mut self, state: &State, touched: Touched) -> bool {
+        let mut noted = false;
         for (a, actor) in state.actors.iter().enumerate() {
+            if !touched.actor(a as u8) {
+                continue;
+            }
             let running = !matches!(actor.frame, Frame::Idle);
             if running && self.op_start[a].is_none() {
                 self.op_start[a] = Some(self.step);
                 self.started(a as u8, &actor.program[actor.op]);
+                noted = true;
             }
         }
+        noted |= self.zero_makers.iter().any(|m| m.pending.is_some());
         self.note_punch_ranges(state);
+        noted
     }
 
     fn started(&mut self, actor: u8, op: &Op) {
@@ -446,10 +456,13 @@ impl History {
     }
 
     /// Records the ranges writes got past `generic_write_checks` in this step; returns their
-    /// tags.
-    pub fn note_ranges(&mut self, state: &State) -> Vec<u8> {
+    /// tags. An actor the step left untouched has nothing new.
+    pub fn note_ranges(&mut self, state: &State, touched: Touched) -> Vec<u8> {
         let mut new = Vec::new();
-        for actor in &state.actors {
+        for (a, actor) in state.actors.iter().enumerate() {
+            if !touched.actor(a as u8) {
+                continue;
+            }
             let (Frame::Write(f), Some(Op::Write(w))) = (&actor.frame, actor.program.get(actor.op))
             else {
                 continue;
@@ -468,21 +481,32 @@ impl History {
     /// record is made once, when first seen), nothing is new or gone and only what reads the
     /// io_ends and the page cache is brought up to date.
     /// Under [`Checking::Every`] every bio is looked at and the set of dirty blocks under
-    /// direct I/O rebuilt after every step (the slow twin).
-    pub fn note_bios(&mut self, state: &State, event: &Event, checking: Checking) {
+    /// direct I/O rebuilt after every step (the slow twin). Otherwise bios the step left
+    /// untouched are the recorded ones; io_ends left untouched keep what landed under them;
+    /// with neither the bios nor a page cache touched, the dirty set is still what it was.
+    /// Returns whether where failed data did not land (the keys of `failed`) may have
+    /// changed: bios came or went while some data had failed to land, or some now has.
+    pub fn note_bios(
+        &mut self,
+        state: &State,
+        event: &Event,
+        checking: Checking,
+        touched: Touched,
+    ) -> bool {
         let same_bios = match checking {
             Checking::Every => false,
             Checking::WrongBioSkipForTests => self.bios.keys().next() == state.bios.keys().next(),
-            _ => self.bios.keys().eq(state.bios.keys()),
+            _ => !touched.bios() || self.bios.keys().eq(state.bios.keys()),
         };
+        let failed_before = !self.failed.is_empty();
         if !same_bios {
             self.note_bios_in_flight(state, event);
         }
         // (`retain` and `clear` on an empty map still walk its iterator machinery.)
-        if !self.landed.is_empty() {
+        if touched.io_ends() && !self.landed.is_empty() {
             self.landed.retain(|io, _| state.io_ends.contains_key(io));
         }
-        if !self.landed_superseded.is_empty() {
+        if touched.io_ends() && !self.landed_superseded.is_empty() {
             self.landed_superseded
                 .retain(|io, _| state.io_ends.contains_key(io));
         }
@@ -491,9 +515,12 @@ impl History {
             if !self.dirty_under_dio.is_empty() {
                 self.dirty_under_dio.clear();
             }
-        } else if !self.dirty_under_dio_current(state, checking) {
+        } else if (touched.bios() || touched.any_pages())
+            && !self.dirty_under_dio_current(state, checking)
+        {
             self.dirty_under_dio = self.dio_blocks_dirty(state);
         }
+        !same_bios && (failed_before || !self.failed.is_empty())
     }
 
     /// [`History::note_bios`] when bios came or went: the finished ones' data landed or
@@ -635,8 +662,12 @@ impl History {
             .collect()
     }
 
-    /// Records the ranges of flagged io_ends once known; forgets converted ones.
-    pub fn note_conversions(&mut self, state: &State) {
+    /// Records the ranges of flagged io_ends once known; forgets converted ones. Nothing to
+    /// do when the step left the io_ends untouched.
+    pub fn note_conversions(&mut self, state: &State, touched: Touched) {
+        if !touched.io_ends() {
+            return;
+        }
         self.conversions.retain(|id, _| {
             state
                 .io_ends
@@ -676,10 +707,14 @@ impl History {
         &actor.program[index.min(actor.program.len() - 1)]
     }
 
-    /// Records the operations that returned in this step.
-    pub fn note_finished(&mut self, state: &State) -> Vec<Finished> {
+    /// Records the operations that returned in this step (only a touched actor has a new
+    /// result).
+    pub fn note_finished(&mut self, state: &State, touched: Touched) -> Vec<Finished> {
         let mut finished = Vec::new();
         for (a, actor) in state.actors.iter().enumerate() {
+            if !touched.actor(a as u8) {
+                continue;
+            }
             while self.results_seen[a] < actor.results.len() {
                 let op = self.results_seen[a];
                 self.results_seen[a] += 1;
@@ -729,10 +764,11 @@ impl History {
     }
 
     /// Records the AIO events that arrived in this step; returns the writes they completed.
-    pub fn note_events(&mut self, state: &State) -> Vec<u8> {
+    /// An event arrives in its actor's frame or results: only a touched actor has one.
+    pub fn note_events(&mut self, state: &State, touched: Touched) -> Vec<u8> {
         let mut completed = Vec::new();
         for (&tag, w) in self.writes.iter_mut() {
-            if w.completed.is_some() || w.start.is_none() {
+            if w.completed.is_some() || w.start.is_none() || !touched.actor(w.actor) {
                 continue;
             }
             let actor = &state.actors[w.actor as usize];

@@ -1,8 +1,11 @@
 //! Skipping a per-step check whose inputs did not change. A check is a function of what it
 //! reads; after a step that passed every check, the observer remembers those inputs, and on a
 //! later step a check whose inputs are equal to the remembered ones would pass again, so it
-//! is skipped. Nothing here knows the model's steps: the inputs are compared field by field,
-//! never guessed from what a step did.
+//! is skipped. Nothing here knows the model's steps: which inputs may have changed comes from
+//! the state's change mark ([`model::mark`], set where the state is written, never guessed
+//! from what a step did), and of those parts the inputs are compared field by field; a part
+//! the mark leaves out is as remembered. The history's inputs are compared only when this
+//! step's bookkeeping recorded something that may change them.
 //!
 //! Two checks are skipped this way, both reading only `StateInputs` and, for the exposure
 //! check, `HistoryInputs`:
@@ -19,8 +22,10 @@
 //! [`Checking::Every`] keeps the simple path, every check after every step, as the slow twin
 //! (`sim/tests/oracle_twins.rs` runs both and demands the same verdicts at the same steps).
 
+use model::exec::{Event, Task};
 use model::fs::ext4::extents::{Extent, ExtentState};
 use model::fs::ext4::super_::{Geometry, Mount};
+use model::mark::Touched;
 use model::state::{Data, Inode, InodeIx, Page, State};
 
 use super::history::{History, Step, WriteRecord, ZeroMaker};
@@ -48,6 +53,11 @@ pub enum Checking {
     /// of dirty blocks under direct I/O while a direct I/O bio stays in flight.
     #[doc(hidden)]
     WrongDirtySkipForTests,
+    /// Wrong on purpose: as [`Checking::Incremental`], but of the actors' parts of the change
+    /// mark only the stepping actor's is believed, as if no other task could write an actor
+    /// (a completion delivering an AIO event to its submitter does).
+    #[doc(hidden)]
+    WrongMarkSkipForTests,
 }
 
 /// What the exposure and limits checks read of the state.
@@ -111,27 +121,57 @@ fn written_sectors<'s>(
         })
 }
 
+/// Which of an inode's inputs may have changed since they were remembered: its block map,
+/// its page cache, the disk sectors under its written extents (the mark's parts).
+#[derive(Clone, Copy, Debug)]
+struct Parts {
+    map: bool,
+    pages: bool,
+    written: bool,
+}
+
+impl Parts {
+    /// Inode `ix`'s parts the mark reports touched (the written sectors move with the disk's
+    /// sectors and with the block map).
+    fn of(touched: Touched, ix: InodeIx) -> Parts {
+        Parts {
+            map: touched.map(ix),
+            pages: touched.pages(ix),
+            written: touched.sectors() || touched.map(ix),
+        }
+    }
+}
+
 impl InodeInputs {
-    fn remember(&mut self, state: &State, ino: &Inode) {
+    /// Remembers the scalars and the parts in `parts` (the others are as remembered).
+    fn remember(&mut self, state: &State, ino: &Inode, parts: Parts) {
         self.i_size = ino.i_size;
         self.extents = ino.extents;
         self.state_dioread_lock = ino.state_dioread_lock;
         self.i_mutex_held = ino.i_mutex.is_some();
         self.invalidate_writer = ino.invalidate_lock.writer;
-        self.map.clone_from(&ino.map.extents);
-        self.pages.resize_with(ino.pages.len(), PageInputs::default);
-        for (memo, (&index, page)) in self.pages.iter_mut().zip(&ino.pages) {
-            memo.index = index;
-            memo.busy = busy(page);
-            memo.data.clone_from(&page.data);
+        if parts.map {
+            self.map.clone_from(&ino.map.extents);
         }
-        self.written.clear();
-        for chunk in written_sectors(state, ino) {
-            self.written.extend_from_slice(chunk.unwrap_or_default());
+        if parts.pages {
+            self.pages.resize_with(ino.pages.len(), PageInputs::default);
+            for (memo, (&index, page)) in self.pages.iter_mut().zip(&ino.pages) {
+                memo.index = index;
+                memo.busy = busy(page);
+                memo.data.clone_from(&page.data);
+            }
+        }
+        if parts.written {
+            self.written.clear();
+            for chunk in written_sectors(state, ino) {
+                self.written.extend_from_slice(chunk.unwrap_or_default());
+            }
         }
     }
 
-    fn matches(&self, state: &State, ino: &Inode, full: bool) -> bool {
+    /// The inode's inputs are as remembered: the scalars compared, and of the parts only
+    /// those in `parts` (the others are unchanged since remembered).
+    fn matches(&self, state: &State, ino: &Inode, full: bool, parts: Parts) -> bool {
         if !full {
             return self.map == ino.map.extents;
         }
@@ -140,12 +180,20 @@ impl InodeInputs {
             && self.state_dioread_lock == ino.state_dioread_lock
             && self.i_mutex_held == ino.i_mutex.is_some()
             && self.invalidate_writer == ino.invalidate_lock.writer
-            && self.map == ino.map.extents
-            && self.pages.len() == ino.pages.len()
-            && (self.pages.iter().zip(&ino.pages)).all(|(m, (&i, p))| m.matches(i, p));
+            && (!parts.map || self.map == ino.map.extents)
+            && (!parts.pages || self.pages_match(ino));
         if !same {
             return false;
         }
+        !parts.written || self.written_match(state, ino)
+    }
+
+    fn pages_match(&self, ino: &Inode) -> bool {
+        self.pages.len() == ino.pages.len()
+            && (self.pages.iter().zip(&ino.pages)).all(|(m, (&i, p))| m.matches(i, p))
+    }
+
+    fn written_match(&self, state: &State, ino: &Inode) -> bool {
         let mut at = 0;
         for chunk in written_sectors(state, ino) {
             let Some(chunk) = chunk else { return false };
@@ -159,27 +207,31 @@ impl InodeInputs {
 }
 
 impl StateInputs {
-    fn remember(&mut self, state: &State) {
+    /// Remembers the inputs the mark says may have changed (all of them for inodes not
+    /// remembered before).
+    fn remember(&mut self, state: &State, touched: Touched) {
         self.geometry = state.geometry;
         self.mount = state.mount;
+        let touched = match self.inodes.len() == state.inodes.len() {
+            true => touched,
+            false => Touched::ALL,
+        };
         self.inodes
             .resize_with(state.inodes.len(), InodeInputs::default);
-        for (memo, ino) in self.inodes.iter_mut().zip(&state.inodes) {
-            memo.remember(state, ino);
+        for (ix, (memo, ino)) in self.inodes.iter_mut().zip(&state.inodes).enumerate() {
+            memo.remember(state, ino, Parts::of(touched, ix));
         }
     }
 
     /// The state's inputs are as remembered (`full`: all of them; the wrong skip of
-    /// [`Checking::WrongSkipForTests`] looks at the block maps alone).
-    fn matches(&self, state: &State, full: bool) -> bool {
+    /// [`Checking::WrongSkipForTests`] looks at the block maps alone), given that only the
+    /// parts `touched` reports may differ.
+    fn matches(&self, state: &State, full: bool, touched: Touched) -> bool {
         self.geometry == state.geometry
             && self.mount == state.mount
             && self.inodes.len() == state.inodes.len()
-            && self
-                .inodes
-                .iter()
-                .zip(&state.inodes)
-                .all(|(i, s)| i.matches(state, s, full))
+            && (self.inodes.iter().zip(&state.inodes).enumerate())
+                .all(|(ix, (i, s))| i.matches(state, s, full, Parts::of(touched, ix)))
     }
 }
 
@@ -281,13 +333,44 @@ impl Memo {
         self.checking
     }
 
-    /// What is unchanged since the last passing step (nothing under [`Checking::Every`]).
-    pub fn unchanged(&self, state: &State, h: &History) -> Unchanged {
+    /// The parts of `state` that may differ from those the observer saw before `event`:
+    /// the state's change mark ([`State::touched`]: the step's and whatever was written after
+    /// it), or everything under [`Checking::Every`] and for an observer new or cloned (it may
+    /// not have seen the state before this step).
+    pub fn touched(&self, state: &State, event: &Event) -> Touched {
+        match self.checking {
+            Checking::Every => Touched::ALL,
+            _ if !self.warm => Touched::ALL,
+            Checking::WrongMarkSkipForTests => {
+                let actor = match event.task {
+                    Task::Actor(a) => Some(a),
+                    _ => None,
+                };
+                state.touched().only_actor_for_tests(actor)
+            }
+            _ => state.touched(),
+        }
+    }
+
+    /// What is unchanged since the last passing step (nothing under [`Checking::Every`]),
+    /// comparing only what `touched` reports may have changed. `noted`: the history's
+    /// bookkeeping of this step recorded something that may change the history's inputs (an
+    /// operation started, got its range, returned or got its event; where failed data did
+    /// not land; a truncate's or punch's range was pending); else they are as at the last step, so as
+    /// remembered. (Anything else that changes a history does so on a copy, whose memo
+    /// starts cold.)
+    pub fn unchanged(
+        &self,
+        state: &State,
+        h: &History,
+        touched: Touched,
+        noted: bool,
+    ) -> Unchanged {
         let full = self.checking != Checking::WrongSkipForTests;
-        let state_same = self.state.as_ref().is_some_and(|s| s.matches(state, full));
+        let state_same = (self.state.as_ref()).is_some_and(|s| s.matches(state, full, touched));
         let history_same = match self.checking {
             Checking::WrongSkipForTests => true,
-            _ => self.history.as_ref().is_some_and(|m| m.matches(h)),
+            _ => (self.history.as_ref()).is_some_and(|m| !noted || m.matches(h)),
         };
         Unchanged {
             state: state_same,
@@ -296,7 +379,7 @@ impl Memo {
     }
 
     /// The step passed every check: remember its inputs (what changed of them) for the next.
-    pub fn passed(&mut self, state: &State, h: &History, unchanged: Unchanged) {
+    pub fn passed(&mut self, state: &State, h: &History, unchanged: Unchanged, touched: Touched) {
         if self.checking == Checking::Every {
             return;
         }
@@ -312,7 +395,7 @@ impl Memo {
                     inodes: Vec::new(),
                 })
             });
-            memo.remember(state);
+            memo.remember(state, touched);
         }
         if !unchanged.history || self.history.is_none() {
             let memo = self.history.get_or_insert_with(Box::default);

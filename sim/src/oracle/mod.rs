@@ -217,26 +217,36 @@ impl Observer {
     /// Checks the oracles after `event` was applied to `state`. Unless the observer checks
     /// everything after every step ([`Checking::Every`]), the exposure and limits checks are
     /// skipped when what they read equals what they read at the last passing step
-    /// ([`memo`]): they would pass again.
+    /// ([`memo`]): they would pass again. Which parts may differ, the bookkeeping and the
+    /// memo learn from the state's change mark ([`model::mark`]): the bookkeeping of an
+    /// actor, the bios or the io_ends the step left untouched is skipped, and of the memo's
+    /// inputs only the touched parts are compared.
     pub fn after_step(&mut self, state: &State, event: &Event) -> Result<(), Violation> {
+        let touched = self.memo.touched(state, event);
         let h = &mut self.history;
         h.begin_step();
-        h.note_starts(state);
-        for tag in h.note_ranges(state) {
+        let mut noted = h.note_starts(state, touched);
+        let ranges = h.note_ranges(state, touched);
+        noted |= !ranges.is_empty();
+        for tag in ranges {
             protocol::check_range(h, state, tag)?;
         }
         blocks::check_rewrites(h, state, event)?;
-        h.note_bios(state, event, self.memo.checking());
-        h.note_conversions(state);
-        for finished in h.note_finished(state) {
+        noted |= h.note_bios(state, event, self.memo.checking(), touched);
+        h.note_conversions(state, touched);
+        let finished = h.note_finished(state, touched);
+        noted |= !finished.is_empty();
+        for finished in finished {
             self.finished(state, finished)?;
         }
-        for tag in self.history.note_events(state) {
+        let events = self.history.note_events(state, touched);
+        noted |= !events.is_empty();
+        for tag in events {
             self.write_completed(state, tag)?;
         }
         protocol::check_hazard(event)?;
         let h = &self.history;
-        let unchanged = self.memo.unchanged(state, h);
+        let unchanged = self.memo.unchanged(state, h, touched, noted);
         blocks::check_in_flight(h, state)?;
         match self.memo.checking() {
             Checking::Every => contents::check_exposure_simple(h, state)?,
@@ -248,7 +258,7 @@ impl Observer {
             protocol::check_limits(state)?;
         }
         self.history.end_step(state);
-        self.memo.passed(state, &self.history, unchanged);
+        self.memo.passed(state, &self.history, unchanged, touched);
         Ok(())
     }
 

@@ -159,7 +159,7 @@ pub fn crash(state: &mut State, a: ActorId, notes: &mut Notes) {
     let g = state.geometry;
     for ino in &mut state.inodes {
         let committed = ino.committed.clone();
-        ino.map = committed.map;
+        ino.map = committed.map.into();
         ino.i_size = committed.i_disksize;
         ino.i_disksize = committed.i_disksize;
         ino.orphan = committed.orphan;
