@@ -242,3 +242,40 @@ fn the_history_comparison_catches_each_wrong_skip() {
         );
     }
 }
+
+/// A step that breaks an oracle leaves the bookkeeping after the broken check undone, so the
+/// observer's memo goes cold: used again, the observer would compare nothing with inputs it
+/// remembered before the violation. Over every corpus entry whose stored schedule breaks an
+/// oracle within a step, the observer was warm before that step and is cold after it.
+#[test]
+fn a_violation_leaves_the_memo_cold() {
+    let mut broken = 0;
+    for (path, initial, schedule) in scenarios() {
+        let Some(schedule) = schedule else { continue };
+        let mut state = initial.clone();
+        let mut observer = Observer::checking(&initial, Checking::Incremental);
+        for (step, &task) in schedule.iter().enumerate() {
+            let stepped = sim::engine::apply(model::exec::step_with, &mut state, task, Trace::Off);
+            let Ok(Ok(event)) = stepped else { break };
+            let warm_before = observer.is_warm();
+            if observer.after_step(&state, &event).is_err() {
+                assert!(
+                    step < 2 || warm_before,
+                    "{}: cold before step {step}",
+                    path.display()
+                );
+                assert!(
+                    !observer.is_warm(),
+                    "{}: warm after its violation",
+                    path.display()
+                );
+                broken += 1;
+                break;
+            }
+        }
+    }
+    assert!(
+        broken >= 10,
+        "only {broken} entries break an oracle within a step"
+    );
+}

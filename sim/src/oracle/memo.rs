@@ -328,6 +328,18 @@ impl Memo {
         }
     }
 
+    /// Forgets what the observer saw, as a clone does: its next step takes every part for
+    /// touched and compares nothing with remembered inputs.
+    pub fn go_cold(&mut self) {
+        *self = Memo::new(self.checking);
+    }
+
+    /// Whether the next step compares with remembered inputs (the memo has passed a step
+    /// since it was made, cloned or went cold).
+    pub fn is_warm(&self) -> bool {
+        self.warm
+    }
+
     /// How the observer checks.
     pub fn checking(&self) -> Checking {
         self.checking

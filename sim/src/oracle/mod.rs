@@ -220,8 +220,19 @@ impl Observer {
     /// ([`memo`]): they would pass again. Which parts may differ, the bookkeeping and the
     /// memo learn from the state's change mark ([`model::mark`]): the bookkeeping of an
     /// actor, the bios or the io_ends the step left untouched is skipped, and of the memo's
-    /// inputs only the touched parts are compared.
+    /// inputs only the touched parts are compared. A step that breaks an oracle leaves the
+    /// bookkeeping after the broken check undone, so the memo goes cold: an observer used
+    /// again after a violation takes every part for touched on its next step.
     pub fn after_step(&mut self, state: &State, event: &Event) -> Result<(), Violation> {
+        let verdict = self.check_step(state, event);
+        if verdict.is_err() {
+            self.memo.go_cold();
+        }
+        verdict
+    }
+
+    /// [`Observer::after_step`]'s checks and bookkeeping, stopping at the first violation.
+    fn check_step(&mut self, state: &State, event: &Event) -> Result<(), Violation> {
         let touched = self.memo.touched(state, event);
         let h = &mut self.history;
         h.begin_step();
@@ -260,6 +271,12 @@ impl Observer {
         self.history.end_step(state);
         self.memo.passed(state, &self.history, unchanged, touched);
         Ok(())
+    }
+
+    /// Whether the next step compares with the inputs remembered at the last passing step
+    /// (false for an observer new, cloned, or used after a violation).
+    pub fn is_warm(&self) -> bool {
+        self.memo.is_warm()
     }
 
     /// Checks what must hold when a run ended as `end`.
