@@ -23,7 +23,7 @@ use model::exec::Task;
 use model::state::State;
 
 use crate::engine::{Execution, Probe, SearchReport, Stepper, replay};
-use crate::expand::{BATCH_STATES, Context, Expanded, Successor, expand_all};
+use crate::expand::{BATCH_STATES, Context, Expanded, Pool, Successor};
 use crate::fingerprint::fingerprint;
 use crate::oracle::{Observer, Violation};
 
@@ -599,35 +599,39 @@ pub fn bfs_watched(
     let root = s.links.push(None, Task::Actor(0));
     s.frontier
         .push(root, initial.clone(), &Observer::new(initial));
-    let mut raws = Vec::new();
-    let mut expanded = 0u64;
-    s.report.exhausted = loop {
-        let n = s.frontier.peek(BATCH_STATES, &mut raws);
-        if n == 0 {
-            break true;
-        }
-        let before = expanded / crate::reduce::WATCH_EVERY_STATES;
-        expanded += n as u64;
-        if expanded / crate::reduce::WATCH_EVERY_STATES > before {
-            watch(&crate::reduce::Progress {
-                states: s.report.states,
-                queued: s.frontier.len(),
-                steps: s.report.steps,
-                checks: 0,
-            });
-        }
-        let cx = Context {
-            programs: s.frontier.programs(),
-            visited: &s.visited,
-            stepper,
-            key,
-            keep: probe.is_some(),
-        };
-        let batch = expand_all(&raws[..n], cx, jobs);
-        if merge(&mut s, batch, limits, &mut probe) {
-            break false;
-        }
+    let programs = s.frontier.programs().to_vec();
+    let cx = Context {
+        programs: &programs,
+        stepper,
+        key,
+        keep: probe.is_some(),
     };
+    s.report.exhausted = std::thread::scope(|scope| {
+        let mut pool = Pool::start(scope, jobs);
+        let (mut raws, mut expanded) = (Vec::new(), 0u64);
+        loop {
+            let n = s.frontier.peek(BATCH_STATES, &mut raws);
+            if n == 0 {
+                return true;
+            }
+            let before = expanded / crate::reduce::WATCH_EVERY_STATES;
+            expanded += n as u64;
+            if expanded / crate::reduce::WATCH_EVERY_STATES > before {
+                watch(&crate::reduce::Progress {
+                    states: s.report.states,
+                    queued: s.frontier.len(),
+                    steps: s.report.steps,
+                    checks: 0,
+                });
+            }
+            let visited = std::mem::take(&mut s.visited);
+            let done;
+            (done, (raws, _), s.visited) = pool.expand((raws, n), visited, cx);
+            if merge(&mut s, done, limits, &mut probe) {
+                return false;
+            }
+        }
+    });
     s.report.queued = s.frontier.pushed();
     s.report
 }
