@@ -308,10 +308,11 @@ impl Frontier {
         let n = lz4_flex::block::compress_into_with_dict(&self.raw, &mut self.packed, &self.pushed)
             .expect("the buffer holds the worst case");
         std::mem::swap(&mut self.raw, &mut self.pushed);
-        let mut header = Vec::with_capacity(2 * LENGTH_BYTES_MAX);
-        write_length(&mut header, self.pushed.len());
-        write_length(&mut header, n);
-        self.append(&header, n);
+        let mut header = [0u8; 2 * LENGTH_BYTES_MAX];
+        let raw_len = put_length(&mut header, self.pushed.len());
+        let header_len = raw_len + put_length(&mut header[raw_len..], n);
+        let header = &header[..header_len];
+        self.append(header, n);
         self.len += 1;
         self.pushes += 1;
         self.encoded += self.pushed.len() as u64;
@@ -442,19 +443,23 @@ pub(crate) fn strip_programs(state: &mut State) -> Vec<Arc<[model::ops::Op]>> {
     actors.map(|a| std::mem::take(&mut a.program)).collect()
 }
 
-/// Bytes of the longest length [`write_length`] writes (a 64-bit `usize`).
+/// Bytes of the longest length [`put_length`] writes (a 64-bit `usize`).
 const LENGTH_BYTES_MAX: usize = 10;
 
-/// Appends `n` in seven-bit groups, low first, the top bit set on all but the last.
-fn write_length(into: &mut Vec<u8>, mut n: usize) {
+/// Writes `n` at the start of `into` in seven-bit groups, low first, the top bit set on all
+/// but the last; how many bytes it took (at most [`LENGTH_BYTES_MAX`]).
+fn put_length(into: &mut [u8], mut n: usize) -> usize {
+    let mut i = 0;
     while n >= 0x80 {
-        into.push((n as u8 & 0x7f) | 0x80);
+        into[i] = (n as u8 & 0x7f) | 0x80;
         n >>= 7;
+        i += 1;
     }
-    into.push(n as u8);
+    into[i] = n as u8;
+    i + 1
 }
 
-/// Reads a length [`write_length`] wrote at `*at`, moving past it.
+/// Reads a length [`put_length`] wrote at `*at`, moving past it.
 fn read_length(bytes: &[u8], at: &mut usize) -> usize {
     let (mut n, mut shift) = (0usize, 0);
     loop {
