@@ -6,7 +6,7 @@
 //! ([`crate::frontier`]) takes the results in queue order and alone inserts, links and
 //! queues, so the search is the same whatever the number of threads. Of successors with one
 //! fingerprint, the merge queues the first in queue order; that one is always encoded, and a
-//! thread skips encoding the others it meets in its own grain of records.
+//! thread skips encoding the others it meets in its own share of the batch.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -40,7 +40,7 @@ pub type Batch = (Vec<Vec<u8>>, usize);
 pub enum Successor {
     /// The step broke an oracle.
     Broken(Violation),
-    /// Its fingerprint, visited before the batch or met earlier in its grain.
+    /// Its fingerprint, visited before the batch or met earlier in the thread's share.
     Known(u64),
     /// Its fingerprint and, in [`Expanded::bytes`], its
     /// [`crate::frontier::append_body`] bytes.
@@ -77,8 +77,8 @@ pub struct Context<'a> {
     pub keep: bool,
 }
 
-/// What one thread reuses from record to record: the fingerprints encoded so far in the
-/// grain.
+/// What one thread reuses from record to record: the fingerprints it encoded so far in the
+/// batch.
 #[derive(Default)]
 struct Worker {
     met: Visited,
@@ -86,7 +86,7 @@ struct Worker {
 
 /// Decodes `raw` and expands it: its end verdict, and each runnable task's successor. A
 /// successor is encoded unless `visited` (before the batch) holds it or it was already met
-/// (in `w.met`, the fingerprints encoded earlier in the same grain, which the
+/// (in `w.met`, the fingerprints this thread encoded earlier in the batch, which the
 /// merge meets, and inserts, before this one). The same steps and checks as the
 /// one-state-at-a-time search's expansion, in the same order.
 fn expand(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker) -> Expanded {
@@ -150,6 +150,9 @@ struct Job<'a> {
 /// left: per grain, its position and its records expanded in order.
 fn work(job: &Job<'_>, w: &mut Worker) -> Vec<(usize, Vec<Expanded>)> {
     let mut done = Vec::new();
+    // A thread takes its grains in queue order, so what it encoded in an earlier grain of
+    // the batch the merge meets first: the met fingerprints last the whole batch.
+    w.met.clear();
     loop {
         let grain = job.next.fetch_add(1, Ordering::Relaxed);
         let from = grain * GRAIN;
@@ -157,7 +160,6 @@ fn work(job: &Job<'_>, w: &mut Worker) -> Vec<(usize, Vec<Expanded>)> {
         if from >= *n {
             return done;
         }
-        w.met.clear();
         let expanded = raws[from..(from + GRAIN).min(*n)]
             .iter()
             .map(|raw| expand(raw, job.cx, &job.visited, w))
