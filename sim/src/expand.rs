@@ -1,15 +1,17 @@
 //! The parallel half of the compact breadth-first search ([`crate::frontier::bfs`]): a batch
 //! of queued records, each decoded, its successors stepped, checked by the oracles,
-//! fingerprinted and (when new) encoded, on `jobs` threads. Nothing here writes the search's
-//! stores: the visited set is only read, to skip encoding a successor visited before the
-//! batch; the merge ([`crate::frontier`]) takes the results in queue order and alone inserts,
-//! links and queues, so the search is the same whatever the number of threads. Of successors
-//! with one fingerprint, the merge queues the first in queue order; that one is always
-//! encoded, and a thread skips encoding the others it meets in its own run of records.
+//! fingerprinted and (when new) encoded, on a pool of `jobs` threads started once per
+//! search ([`Pool`]). Nothing here writes the search's stores: the visited set is only
+//! read, to skip encoding a successor visited before the batch; the merge
+//! ([`crate::frontier`]) takes the results in queue order and alone inserts, links and
+//! queues, so the search is the same whatever the number of threads. Of successors with one
+//! fingerprint, the merge queues the first in queue order; that one is always encoded, and a
+//! thread skips encoding the others it meets in its own share of the batch.
 
 use std::ops::Range;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Receiver, Sender, channel};
 
 use model::drive::ending;
 use model::exec::{self, Task, Trace};
@@ -23,20 +25,25 @@ use crate::oracle::Violation;
 /// Queued states taken and expanded together: the batch the threads share. Fixed, not a
 /// multiple of the threads, so the batches (and so everything) are the same for any `jobs`.
 pub const BATCH_STATES: usize = 256;
+/// Records a thread takes from the batch at a time (a grain).
+const GRAIN: usize = 16;
 /// Bytes reserved for each successor's encoding (a guess that saves regrowing the buffer:
 /// the canonical scenario's states encode to about 540).
 const BODY_BYTES_HINT: usize = 768;
-/// Records a thread takes from the batch at a time.
-const GRAIN: usize = 32;
+
+/// A batch of queued records ([`crate::frontier::Frontier::peek`]'s buffers) and how many
+/// of them it holds.
+pub type Batch = (Vec<Vec<u8>>, usize);
 
 /// One successor of an expanded state.
 #[derive(Debug)]
 pub enum Successor {
     /// The step broke an oracle.
     Broken(Violation),
-    /// Its fingerprint, visited before the batch or met earlier in it.
+    /// Its fingerprint, visited before the batch or met earlier in the thread's share.
     Known(u64),
-    /// Its fingerprint and, in [`Expanded::bytes`], its [`append_body`] bytes.
+    /// Its fingerprint and, in [`Expanded::bytes`], its
+    /// [`crate::frontier::append_body`] bytes.
     Fresh(u64, Range<usize>),
 }
 
@@ -62,8 +69,6 @@ pub struct Expanded {
 pub struct Context<'a> {
     /// The actors' programs, which records leave out.
     pub programs: &'a [Arc<[model::ops::Op]>],
-    /// The visited fingerprints before the batch (read only).
-    pub visited: &'a FingerprintSet,
     /// The step function.
     pub stepper: Stepper,
     /// The visited-set key ([`crate::frontier::Key`]).
@@ -72,12 +77,19 @@ pub struct Context<'a> {
     pub keep: bool,
 }
 
+/// What one thread reuses from record to record: the fingerprints it encoded so far in the
+/// batch.
+#[derive(Default)]
+struct Worker {
+    met: Visited,
+}
+
 /// Decodes `raw` and expands it: its end verdict, and each runnable task's successor. A
-/// successor is encoded unless visited before the batch or already `met` (in `met`, the
-/// fingerprints of the successors encoded earlier in the same run of records, which the
+/// successor is encoded unless `visited` (before the batch) holds it or it was already met
+/// (in `w.met`, the fingerprints this thread encoded earlier in the batch, which the
 /// merge meets, and inserts, before this one). The same steps and checks as the
 /// one-state-at-a-time search's expansion, in the same order.
-pub fn expand(raw: &[u8], cx: Context<'_>, met: &mut Visited) -> Expanded {
+fn expand(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker) -> Expanded {
     let (id, state, observer) = restore(raw, cx.programs);
     let runnable = exec::runnable(&state);
     let runnable_len = runnable.len();
@@ -88,9 +100,9 @@ pub fn expand(raw: &[u8], cx: Context<'_>, met: &mut Visited) -> Expanded {
     let mut out = Expanded {
         id,
         state: None,
+        successors: Vec::with_capacity(runnable_len),
         runnable,
         end,
-        successors: Vec::new(),
         bytes: Vec::with_capacity(runnable_len * BODY_BYTES_HINT),
     };
     let mut pair = Some((state, observer));
@@ -109,7 +121,7 @@ pub fn expand(raw: &[u8], cx: Context<'_>, met: &mut Visited) -> Expanded {
             Err(v) => Successor::Broken(v),
             Ok(()) => {
                 let fp = (cx.key)(&next, &watch);
-                if cx.visited.contains(fp) || !met.insert(fp) {
+                if visited.contains(fp) || !w.met.insert(fp) {
                     Successor::Known(fp)
                 } else {
                     strip_programs(&mut next);
@@ -125,59 +137,114 @@ pub fn expand(raw: &[u8], cx: Context<'_>, met: &mut Visited) -> Expanded {
     out
 }
 
-/// The expansion of a batch of records ([`expand`]), in their order, on `jobs` threads;
-/// each run of records a thread takes shares one set of met fingerprints.
-pub fn expand_all(raws: &[Vec<u8>], cx: Context<'_>, jobs: usize) -> Vec<Expanded> {
-    map_ordered((0..raws.len()).collect(), jobs, |run: Vec<usize>| {
-        let mut met = Visited::default();
-        run.into_iter()
-            .map(|i| expand(&raws[i], cx, &mut met))
-            .collect()
-    })
+/// One batch handed to the pool: its records, the visited set before it (read only, given
+/// back with the batch), and the next grain to take.
+struct Job<'a> {
+    batch: Batch,
+    visited: FingerprintSet,
+    cx: Context<'a>,
+    next: AtomicUsize,
 }
 
-/// `f` of `items`, in their order, on `jobs` threads (the calling one among them): `f` maps
-/// a run of consecutive items to as many results; one thread takes all the items, else
-/// each thread takes `GRAIN` at a time and the results go back by position.
-pub fn map_ordered<T: Send, R: Send>(
-    items: Vec<T>,
-    jobs: usize,
-    f: impl Fn(Vec<T>) -> Vec<R> + Sync,
-) -> Vec<R> {
-    if jobs <= 1 || items.len() <= GRAIN {
-        return f(items);
-    }
-    let mut grains: Vec<Mutex<Vec<T>>> = Vec::new();
-    let mut items = items.into_iter().peekable();
-    while items.peek().is_some() {
-        grains.push(Mutex::new(items.by_ref().take(GRAIN).collect()));
-    }
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let at = next.fetch_add(1, Ordering::Relaxed);
-            let Some(grain) = grains.get(at) else {
-                return done;
-            };
-            let taken = std::mem::take(&mut *grain.lock().expect("a grain"));
-            done.push((at, f(taken)));
+/// Grains of `job` expanded by one thread ([`expand`]), taken one at a time until none is
+/// left: per grain, its position and its records expanded in order.
+fn work(job: &Job<'_>, w: &mut Worker) -> Vec<(usize, Vec<Expanded>)> {
+    let mut done = Vec::new();
+    // A thread takes its grains in queue order, so what it encoded in an earlier grain of
+    // the batch the merge meets first: the met fingerprints last the whole batch.
+    w.met.clear();
+    loop {
+        let grain = job.next.fetch_add(1, Ordering::Relaxed);
+        let from = grain * GRAIN;
+        let (raws, n) = &job.batch;
+        if from >= *n {
+            return done;
         }
-    };
-    let mut slots: Vec<Vec<R>> = (0..grains.len()).map(|_| Vec::new()).collect();
-    let mut place = |done: Vec<(usize, Vec<R>)>| {
-        for (at, results) in done {
-            slots[at] = results;
+        let expanded = raws[from..(from + GRAIN).min(*n)]
+            .iter()
+            .map(|raw| expand(raw, job.cx, &job.visited, w))
+            .collect();
+        done.push((grain, expanded));
+    }
+}
+
+/// The threads of one search: `jobs - 1` helpers, started once and fed batch after batch,
+/// and the calling thread, which expands its share of each batch too.
+pub struct Pool<'a> {
+    helpers: Vec<Sender<Arc<Job<'a>>>>,
+    results: Receiver<Vec<(usize, Vec<Expanded>)>>,
+    own: Worker,
+}
+
+impl<'a> Pool<'a> {
+    /// Starts `jobs - 1` helper threads in `scope`; they end when the pool is dropped.
+    pub fn start<'scope>(scope: &'scope std::thread::Scope<'scope, '_>, jobs: usize) -> Pool<'a>
+    where
+        'a: 'scope,
+    {
+        let (done, results) = channel();
+        let helpers = (1..jobs.max(1))
+            .map(|_| {
+                let (feed, jobs) = channel::<Arc<Job<'a>>>();
+                let done = done.clone();
+                scope.spawn(move || {
+                    let mut w = Worker::default();
+                    for job in jobs {
+                        let expanded = work(&job, &mut w);
+                        // The batch goes back to the caller only once every thread let go.
+                        drop(job);
+                        if done.send(expanded).is_err() {
+                            return;
+                        }
+                    }
+                });
+                feed
+            })
+            .collect();
+        Pool {
+            helpers,
+            results,
+            own: Worker::default(),
         }
-    };
-    std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..jobs).map(|_| scope.spawn(work)).collect();
-        place(work());
+    }
+
+    /// Expands every record of `batch` ([`expand`]) on the pool's threads; the results in
+    /// the batch's order, and the batch and `visited` given back.
+    pub fn expand(
+        &mut self,
+        batch: Batch,
+        visited: FingerprintSet,
+        cx: Context<'a>,
+    ) -> (Vec<Expanded>, Batch, FingerprintSet) {
+        let grains = batch.1.div_ceil(GRAIN);
+        let job = Arc::new(Job {
+            batch,
+            visited,
+            cx,
+            next: AtomicUsize::new(0),
+        });
+        let helpers = if grains > 1 {
+            self.helpers.as_slice()
+        } else {
+            &[]
+        };
         for helper in helpers {
-            place(helper.join().expect("an expanding thread"));
+            helper.send(Arc::clone(&job)).expect("a helper thread");
         }
-    });
-    slots.into_iter().flatten().collect()
+        let mut slots: Vec<Vec<Expanded>> = (0..grains).map(|_| Vec::new()).collect();
+        let mut place = |done: Vec<(usize, Vec<Expanded>)>| {
+            for (at, expanded) in done {
+                slots[at] = expanded;
+            }
+        };
+        place(work(&job, &mut self.own));
+        for _ in helpers {
+            place(self.results.recv().expect("an expanding thread"));
+        }
+        let job = Arc::into_inner(job).expect("every helper let go of the batch");
+        let expanded = slots.into_iter().flatten().collect();
+        (expanded, job.batch, job.visited)
+    }
 }
 
 /// Threads when `--jobs` is not given: as many as the machine has cores. The hunt, coverage,

@@ -23,7 +23,7 @@ use model::exec::Task;
 use model::state::State;
 
 use crate::engine::{Execution, Probe, SearchReport, Stepper, replay};
-use crate::expand::{BATCH_STATES, Context, Expanded, Successor, expand_all};
+use crate::expand::{BATCH_STATES, Context, Expanded, Pool, Successor};
 use crate::fingerprint::fingerprint;
 use crate::oracle::{Observer, Violation};
 
@@ -308,10 +308,11 @@ impl Frontier {
         let n = lz4_flex::block::compress_into_with_dict(&self.raw, &mut self.packed, &self.pushed)
             .expect("the buffer holds the worst case");
         std::mem::swap(&mut self.raw, &mut self.pushed);
-        let mut header = Vec::with_capacity(2 * LENGTH_BYTES_MAX);
-        write_length(&mut header, self.pushed.len());
-        write_length(&mut header, n);
-        self.append(&header, n);
+        let mut header = [0u8; 2 * LENGTH_BYTES_MAX];
+        let raw_len = put_length(&mut header, self.pushed.len());
+        let header_len = raw_len + put_length(&mut header[raw_len..], n);
+        let header = &header[..header_len];
+        self.append(header, n);
         self.len += 1;
         self.pushes += 1;
         self.encoded += self.pushed.len() as u64;
@@ -442,19 +443,23 @@ pub(crate) fn strip_programs(state: &mut State) -> Vec<Arc<[model::ops::Op]>> {
     actors.map(|a| std::mem::take(&mut a.program)).collect()
 }
 
-/// Bytes of the longest length [`write_length`] writes (a 64-bit `usize`).
+/// Bytes of the longest length [`put_length`] writes (a 64-bit `usize`).
 const LENGTH_BYTES_MAX: usize = 10;
 
-/// Appends `n` in seven-bit groups, low first, the top bit set on all but the last.
-fn write_length(into: &mut Vec<u8>, mut n: usize) {
+/// Writes `n` at the start of `into` in seven-bit groups, low first, the top bit set on all
+/// but the last; how many bytes it took (at most [`LENGTH_BYTES_MAX`]).
+fn put_length(into: &mut [u8], mut n: usize) -> usize {
+    let mut i = 0;
     while n >= 0x80 {
-        into.push((n as u8 & 0x7f) | 0x80);
+        into[i] = (n as u8 & 0x7f) | 0x80;
         n >>= 7;
+        i += 1;
     }
-    into.push(n as u8);
+    into[i] = n as u8;
+    i + 1
 }
 
-/// Reads a length [`write_length`] wrote at `*at`, moving past it.
+/// Reads a length [`put_length`] wrote at `*at`, moving past it.
 fn read_length(bytes: &[u8], at: &mut usize) -> usize {
     let (mut n, mut shift) = (0usize, 0);
     loop {
@@ -599,35 +604,39 @@ pub fn bfs_watched(
     let root = s.links.push(None, Task::Actor(0));
     s.frontier
         .push(root, initial.clone(), &Observer::new(initial));
-    let mut raws = Vec::new();
-    let mut expanded = 0u64;
-    s.report.exhausted = loop {
-        let n = s.frontier.peek(BATCH_STATES, &mut raws);
-        if n == 0 {
-            break true;
-        }
-        let before = expanded / crate::reduce::WATCH_EVERY_STATES;
-        expanded += n as u64;
-        if expanded / crate::reduce::WATCH_EVERY_STATES > before {
-            watch(&crate::reduce::Progress {
-                states: s.report.states,
-                queued: s.frontier.len(),
-                steps: s.report.steps,
-                checks: 0,
-            });
-        }
-        let cx = Context {
-            programs: s.frontier.programs(),
-            visited: &s.visited,
-            stepper,
-            key,
-            keep: probe.is_some(),
-        };
-        let batch = expand_all(&raws[..n], cx, jobs);
-        if merge(&mut s, batch, limits, &mut probe) {
-            break false;
-        }
+    let programs = s.frontier.programs().to_vec();
+    let cx = Context {
+        programs: &programs,
+        stepper,
+        key,
+        keep: probe.is_some(),
     };
+    s.report.exhausted = std::thread::scope(|scope| {
+        let mut pool = Pool::start(scope, jobs);
+        let (mut raws, mut expanded) = (Vec::new(), 0u64);
+        loop {
+            let n = s.frontier.peek(BATCH_STATES, &mut raws);
+            if n == 0 {
+                return true;
+            }
+            let before = expanded / crate::reduce::WATCH_EVERY_STATES;
+            expanded += n as u64;
+            if expanded / crate::reduce::WATCH_EVERY_STATES > before {
+                watch(&crate::reduce::Progress {
+                    states: s.report.states,
+                    queued: s.frontier.len(),
+                    steps: s.report.steps,
+                    checks: 0,
+                });
+            }
+            let visited = std::mem::take(&mut s.visited);
+            let done;
+            (done, (raws, _), s.visited) = pool.expand((raws, n), visited, cx);
+            if merge(&mut s, done, limits, &mut probe) {
+                return false;
+            }
+        }
+    });
     s.report.queued = s.frontier.pushed();
     s.report
 }
