@@ -310,7 +310,8 @@ struct LassoFile {
     /// The starving actor (a starvation only).
     #[serde(default)]
     victim: Option<u8>,
-    #[allow(dead_code)] // for people; the replay says it again
+    /// What the victim waits for at the cycle's start (a starvation only); the replay must
+    /// find it blocked on the same.
     #[serde(default)]
     wait: Option<String>,
     /// The model assertion's violation (a model assertion only); the replay says it again.
@@ -516,7 +517,10 @@ pub fn replay_with(
             return Ok(ExitCode::from(1));
         }
     };
-    let shown = replayed.starves() && replayed.starving.iter().any(|&(a, _)| a == victim);
+    let as_stored =
+        |wait: &model::exec::Wait| (file.wait.as_ref()).is_none_or(|w| *w == wait.to_string());
+    let shown = replayed.starves()
+        && (replayed.starving.iter()).any(|(a, wait)| *a == victim && as_stored(wait));
     if shown {
         let _ = writeln!(
             out,
@@ -527,11 +531,17 @@ pub fn replay_with(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let _ = writeln!(
-        out,
-        "not reproduced: the lasso no longer shows a{} starving",
-        victim
-    );
+    let _ = match (replayed.starving.iter()).find(|(a, _)| *a == victim) {
+        Some((_, wait)) if replayed.starves() => writeln!(
+            out,
+            "not reproduced: a{victim} starves, but blocked on {wait}, not on the stored {}",
+            file.wait.as_deref().unwrap_or_default()
+        ),
+        _ => writeln!(
+            out,
+            "not reproduced: the lasso no longer shows a{victim} starving"
+        ),
+    };
     Ok(ExitCode::from(1))
 }
 

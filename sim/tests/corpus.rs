@@ -185,8 +185,9 @@ fn with_line(text: &str, key: &str, line: &str) -> String {
 
 /// Copies of the lasso entry that no longer show their starvation fail the entry's test
 /// and `writeiter replay` (exit 1): under the fix (the stem is refused at i_mutex), with
-/// the cycle cut short (its second round is refused: it did not return to its state), and
-/// with another victim (a1 keeps stepping).
+/// the cycle cut short (its second round is refused: it did not return to its state), with
+/// another victim (a1 keeps stepping), and with another stored wait (a0 still starves, but
+/// not on what the entry says).
 fn a_tampered_lasso_entry_fails_its_replay() {
     let (text, name) = lasso_entry();
     let schedule = text
@@ -214,6 +215,11 @@ fn a_tampered_lasso_entry_fails_its_replay() {
             "victim",
             with_line(&text, "victim", "victim = 1"),
             "not reproduced",
+        ),
+        (
+            "wait",
+            with_line(&text, "wait", "wait = \"on i_mutex of inode 12\""),
+            "but blocked on asleep on ioend_wq[12], not on the stored on i_mutex",
         ),
     ];
     let path = write(&format!("lasso/{name}"), &text);

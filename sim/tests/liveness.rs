@@ -92,6 +92,29 @@ fn under_e142d05263a4_the_wait_under_i_mutex_lets_i_unwritten_drain() {
 }
 
 #[test]
+fn under_e142d05263a4_the_victim_gets_past_the_wait_not_only_its_rlimit() {
+    // The example's RLIMIT_FSIZE makes generic_write_checks refuse a0, and under the patch
+    // those checks come before the wait: a0 would never wait at all, and "no lasso" would
+    // prove nothing about the fix. Without the limit a0 does wait, under i_mutex, and still
+    // no lasso exists: the fix, not the limit, ends the starvation.
+    let mut looping = example(Some("e142d05263a4"));
+    for op in &mut looping.scenario.actors[0] {
+        if let model::ops::Op::Write(w) = op {
+            assert_ne!(
+                w.rlimit_fsize,
+                model::limits::RLIM_INFINITY,
+                "the example sets it"
+            );
+            w.rlimit_fsize = model::limits::RLIM_INFINITY;
+        }
+    }
+    let found = liveness::search(&looping, 4 * STATES).expect("the search runs");
+    assert!(!found.cut, "exhaustive ({} states)", found.states);
+    assert!(found.states > 100_000, "{} states", found.states);
+    assert_eq!(found.lasso, None);
+}
+
+#[test]
 fn the_cli_prints_the_lasso_and_replays_it() {
     let out = writeiter(&["run", "examples/starvation.toml", "--liveness"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
