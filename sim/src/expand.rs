@@ -208,7 +208,7 @@ impl<'a> Pool<'a> {
         }
     }
 
-    /// Expands every record of `batch` ([`expand`]) on the pool's threads; the results in
+    /// Expands every record of `batch` (`expand`) on the pool's threads; the results in
     /// the batch's order, and the batch and `visited` given back.
     pub fn expand(
         &mut self,

@@ -1116,7 +1116,7 @@ impl History {
     ///   completes) while the start's write is sync and not completed; `allowed`
     ///   (`contents.rs`, quiescence: a producer's completion against a definite producer's
     ///   start, both of one offset, a producer against itself too) while both are the
-    ///   epoch's and may cover a common byte ([`History::write_reach`]).
+    ///   epoch's and may cover a common byte (`History::write_reach`).
     /// - A write's completion against a remover's start: `exposure` (`contents.rs`,
     ///   `History::precedes(completed, m.start)` for a value of the write at an offset of the
     ///   remover) and `allowed`: while the write is the epoch's and both may cover a common
