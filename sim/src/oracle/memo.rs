@@ -28,6 +28,7 @@ use model::fs::ext4::super_::{Geometry, Mount};
 use model::mark::Touched;
 use model::state::{Data, Inode, InodeIx, Page, State};
 
+use super::contents::PassedOffsets;
 use super::history::{History, Step, WriteRecord, ZeroMaker};
 
 /// How an observer runs its per-step checks.
@@ -298,7 +299,15 @@ pub struct Memo {
     #[serde(skip)]
     state: Option<Box<StateInputs>>,
     #[serde(skip)]
-    history: Option<Box<HistoryInputs>>,
+    history: Option<Box<HistoryMemo>>,
+}
+
+/// The history's remembered inputs, and the offsets that passed the exposure check under
+/// them.
+#[derive(Debug, Default)]
+struct HistoryMemo {
+    inputs: HistoryInputs,
+    passed: PassedOffsets,
 }
 
 /// A clone starts cold: it keeps the way of checking, not the remembered inputs.
@@ -370,12 +379,29 @@ impl Memo {
         let state_same = (self.state.as_ref()).is_some_and(|s| s.matches(state, full, touched));
         let history_same = match self.checking {
             Checking::WrongSkipForTests => true,
-            _ => (self.history.as_ref()).is_some_and(|m| !noted || m.matches(h)),
+            _ => (self.history.as_ref()).is_some_and(|m| !noted || m.inputs.matches(h)),
         };
         Unchanged {
             state: state_same,
             history: history_same,
         }
+    }
+
+    /// The offsets that passed the exposure check under a history equal to this step's in
+    /// what that check reads of it, given what is `unchanged`: emptied when the history's
+    /// inputs differ from the remembered ones (those of the last passing step, under which
+    /// the offsets held were judged), kept when they are equal. None while nothing is
+    /// remembered, and under [`Checking::WrongSkipForTests`], whose unchanged history is
+    /// assumed, not compared.
+    pub fn passed_offsets(&mut self, unchanged: Unchanged) -> Option<&mut PassedOffsets> {
+        if self.checking == Checking::WrongSkipForTests {
+            return None;
+        }
+        let memo = self.history.as_mut()?;
+        if !unchanged.history {
+            memo.passed.clear();
+        }
+        Some(&mut memo.passed)
     }
 
     /// The step passed every check: remember its inputs (what changed of them) for the next.
@@ -399,7 +425,7 @@ impl Memo {
         }
         if !unchanged.history || self.history.is_none() {
             let memo = self.history.get_or_insert_with(Box::default);
-            memo.remember(h);
+            memo.inputs.remember(h);
         }
     }
 }
