@@ -368,6 +368,17 @@ impl PassedOffsets {
         self.slots.fill(None);
     }
 
+    /// Forgets the offsets where a write's data was judged (only the writes of the
+    /// history's inputs changed: [`exposure`] reads them only for a write's data).
+    pub fn forget_writes(&mut self) {
+        let write = |d: Data| matches!(d, Data::Write(_));
+        for slot in &mut self.slots {
+            if slot.is_some_and(|(_, _, j)| write(j.buffered) || write(j.direct)) {
+                *slot = None;
+            }
+        }
+    }
+
     /// The slot of an offset in sector number `sector` of `inode`.
     fn slot(sector: u64, inode: InodeIx) -> usize {
         (sector as usize).wrapping_add(inode * INODE_SLOT_STRIDE) % PASSED_OFFSET_SLOTS

@@ -276,13 +276,23 @@ impl HistoryInputs {
     }
 
     fn matches(&self, h: &History) -> bool {
+        self.matches_but_writes(h) && self.writes_match(h)
+    }
+
+    /// As remembered in all but the writes: what the exposure check reads of the history
+    /// for a value that is not a write's data (the epoch's prior contents, the truncates and
+    /// punches, the failed bios).
+    fn matches_but_writes(&self, h: &History) -> bool {
         self.block_bits == h.block_bits
             && self.epoch == h.epoch
-            && self.writes.len() == h.writes.len()
-            && (self.writes.iter().zip(h.writes.iter().map(write_inputs))).all(|(m, w)| *m == w)
             && self.zero_makers == h.zero_makers
             && self.failed.len() == h.failed.len()
             && self.failed.iter().zip(h.failed.keys()).all(|(m, k)| m == k)
+    }
+
+    fn writes_match(&self, h: &History) -> bool {
+        self.writes.len() == h.writes.len()
+            && (self.writes.iter().zip(h.writes.iter().map(write_inputs))).all(|(m, w)| *m == w)
     }
 }
 
@@ -387,19 +397,26 @@ impl Memo {
         }
     }
 
-    /// The offsets that passed the exposure check under a history equal to this step's in
-    /// what that check reads of it, given what is `unchanged`: emptied when the history's
-    /// inputs differ from the remembered ones (those of the last passing step, under which
-    /// the offsets held were judged), kept when they are equal. None while nothing is
-    /// remembered, and under [`Checking::WrongSkipForTests`], whose unchanged history is
-    /// assumed, not compared.
-    pub fn passed_offsets(&mut self, unchanged: Unchanged) -> Option<&mut PassedOffsets> {
+    /// The offsets that passed the exposure check and would pass again under `h`, given
+    /// what is `unchanged`: all of them when the history's inputs are as remembered (those
+    /// of the last passing step, under which the offsets held were judged); when only the
+    /// writes differ, those judged on values none of which is a write's data (such a
+    /// verdict reads no write); none otherwise. None while nothing is remembered, and under
+    /// [`Checking::WrongSkipForTests`], whose unchanged history is assumed, not compared.
+    pub fn passed_offsets(
+        &mut self,
+        h: &History,
+        unchanged: Unchanged,
+    ) -> Option<&mut PassedOffsets> {
         if self.checking == Checking::WrongSkipForTests {
             return None;
         }
         let memo = self.history.as_mut()?;
         if !unchanged.history {
-            memo.passed.clear();
+            match memo.inputs.matches_but_writes(h) {
+                true => memo.passed.forget_writes(),
+                false => memo.passed.clear(),
+            }
         }
         Some(&mut memo.passed)
     }
