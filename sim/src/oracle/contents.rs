@@ -350,7 +350,7 @@ pub struct PassedOffsets {
 }
 
 /// Slots of a [`PassedOffsets`].
-const PASSED_OFFSET_SLOTS: usize = 64;
+const PASSED_OFFSET_SLOTS: usize = 32;
 /// How far apart in a [`PassedOffsets`] the slots of two inodes' same offset are.
 const INODE_SLOT_STRIDE: usize = 17;
 
@@ -369,7 +369,7 @@ impl PassedOffsets {
     }
 
     /// Forgets the offsets where a write's data was judged (only the writes of the
-    /// history's inputs changed: [`exposure`] reads them only for a write's data).
+    /// history's inputs changed: the verdict on a value reads them only for a write's data).
     pub fn forget_writes(&mut self) {
         let write = |d: Data| matches!(d, Data::Write(_));
         for slot in &mut self.slots {
