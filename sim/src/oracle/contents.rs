@@ -14,8 +14,8 @@
 //!   a clean cached page holds what the disk holds, unless the page is the newer (its data's bio failed) or
 //!   the sector is still unsettled (a bio in flight, a conversion pending).
 
-use model::fs::ext4::extents::ExtentState;
-use model::state::{Data, InodeIx, State};
+use model::fs::ext4::extents::{Extent, ExtentState};
+use model::state::{Data, InodeIx, Page, State};
 
 use super::history::{History, Step, WriteRecord, ZeroMaker};
 use super::{Oracle, Violation, violation};
@@ -163,50 +163,234 @@ fn reads_now(state: &State, inode: InodeIx, offset: u64) -> (bool, bool) {
 /// [`check_exposure_simple`], offset after offset in the same order (mapped blocks, then
 /// cached pages), but each offset once (an offset that comes again has the same verdict,
 /// which already passed), a direct view the same as the buffered view just judged is not
-/// judged again (`exposure` depends on the value, not on who reads it), the disk read
-/// through the extent being walked (no block-map lookup an offset) and each page looked up
-/// once a run of offsets in it. The first violation is the same, with the same message.
+/// judged again (`exposure` depends on the value, not on who reads it), zeros not judged at
+/// all (they are never exposure), the disk read a block at a time through the extent being
+/// walked (no block-map lookup an offset), each page looked up once a run of offsets in it,
+/// and whether a cached page's block is mapped asked once a block. The first violation is
+/// the same, with the same message.
 pub fn check_exposure(h: &History, state: &State) -> Result<(), Violation> {
-    let g = state.geometry;
-    let sector = g.sectorsize() as usize;
-    for (inode, ino) in state.inodes.iter().enumerate() {
-        let reads = Reads::of(state, inode);
-        for e in &ino.map.extents {
-            let mut pages = PageCursor::default();
-            for offset in (e.lblk << g.blkbits..e.end() << g.blkbits).step_by(sector) {
-                if offset >= ino.i_size {
-                    break;
+    check_exposure_cached(h, state, None)
+}
+
+/// [`check_exposure`], taking the offsets `passed` holds as judged (with the same values to
+/// judge) and adding to it those that pass. `passed` must hold only offsets judged under a
+/// history whose inputs to the exposure check equal `h`'s: the verdict of a value reads
+/// nothing of the state but the value, so it would pass again.
+pub fn check_exposure_cached(
+    h: &History,
+    state: &State,
+    mut passed: Option<&mut PassedOffsets>,
+) -> Result<(), Violation> {
+    for inode in 0..state.inodes.len() {
+        let mut walk = InodeWalk::of(h, state, inode, passed.as_deref_mut());
+        for e in &state.inodes[inode].map.extents {
+            walk.extent(e)?;
+        }
+        walk.unmapped_pages()?;
+    }
+    Ok(())
+}
+
+/// One inode's walk of [`check_exposure`], with what is constant over its offsets.
+struct InodeWalk<'s, 'p> {
+    h: &'s History,
+    state: &'s State,
+    inode: InodeIx,
+    ino: &'s model::state::Inode,
+    reads: Reads,
+    passed: Option<&'p mut PassedOffsets>,
+}
+
+impl<'s, 'p> InodeWalk<'s, 'p> {
+    fn of(
+        h: &'s History,
+        state: &'s State,
+        inode: InodeIx,
+        passed: Option<&'p mut PassedOffsets>,
+    ) -> InodeWalk<'s, 'p> {
+        InodeWalk {
+            h,
+            state,
+            inode,
+            ino: &state.inodes[inode],
+            reads: Reads::of(state, inode),
+            passed,
+        }
+    }
+
+    /// The offsets of extent `e` below `i_size`, a block at a time: a Written block's
+    /// sectors read from the disk at once, an Unwritten block's as zeros.
+    fn extent(&mut self, e: &Extent) -> Result<(), Violation> {
+        let (state, ino) = (self.state, self.ino);
+        let g = state.geometry;
+        let spb = g.sectors_per_block() as usize;
+        let mut pages = PageCursor::default();
+        for lblk in e.lblk..e.end() {
+            let disk: &[Data] = match e.state {
+                ExtentState::Written => {
+                    let from = (e.pblk + (lblk - e.lblk) as u32) as usize * spb;
+                    &state.disk.sectors[from..from + spb]
                 }
-                let disk = match e.state {
-                    ExtentState::Written => {
-                        let pblk = e.pblk + ((offset >> g.blkbits) - e.lblk) as u32;
-                        state.disk.sectors[state.psector(pblk, offset) as usize]
-                    }
-                    ExtentState::Unwritten => Data::Zero,
-                };
+                ExtentState::Unwritten => &[],
+            };
+            let block = lblk << g.blkbits;
+            let offsets = (block..block + g.blocksize()).step_by(g.sectorsize() as usize);
+            for (k, offset) in offsets.enumerate() {
+                if offset >= ino.i_size {
+                    return Ok(());
+                }
+                let on_disk = disk.get(k).copied().unwrap_or(Data::Zero);
                 let page = pages.get(ino, offset >> g.page_bits);
-                check_offset(h, (state, inode, offset), page, disk, reads)?;
+                self.offset(offset, page, on_disk)?;
             }
         }
-        let mapped = |offset: u64| {
-            let lblk = offset >> g.blkbits;
-            ino.map
-                .extents
-                .iter()
-                .any(|e| e.lblk <= lblk && lblk < e.end())
-        };
+        Ok(())
+    }
+
+    /// The offsets below `i_size` of cached pages whose blocks are not mapped (holes and
+    /// delayed blocks: the disk view is zeros).
+    fn unmapped_pages(&mut self) -> Result<(), Violation> {
+        let (g, ino) = (self.state.geometry, self.ino);
+        let mut mapped = MappedCursor::default();
         for (&index, page) in ino.pages.iter() {
-            for offset in (index << g.page_bits..(index + 1) << g.page_bits).step_by(sector) {
+            let range = index << g.page_bits..(index + 1) << g.page_bits;
+            for offset in range.step_by(g.sectorsize() as usize) {
                 if offset >= ino.i_size {
                     break;
                 }
-                if !mapped(offset) {
-                    check_offset(h, (state, inode, offset), Some(page), Data::Zero, reads)?;
+                if !mapped.get(ino, offset >> g.blkbits) {
+                    self.offset(offset, Some(page), Data::Zero)?;
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`check_exposure`] at one offset of interest below `i_size`, whose cached page is
+    /// `page` and whose disk contents through the block map are `disk`.
+    fn offset(&mut self, offset: u64, page: Option<&Page>, disk: Data) -> Result<(), Violation> {
+        // `visible` and `direct_view`: a direct read differs from a buffered one only at a
+        // clean cached page, where it reads the disk.
+        let g = self.state.geometry;
+        let buffered = match page {
+            Some(page) => page.data[((offset & (g.pagesize() - 1)) >> g.sector_bits) as usize],
+            None => disk,
+        };
+        let direct = match page {
+            Some(page) if page.dirty == 0 && page.writeback == 0 => disk,
+            _ => buffered,
+        };
+        let (buffered_runs, direct_runs) = self.reads.now(page.is_some());
+        let judged = Judged {
+            buffered: if buffered_runs { buffered } else { Data::Zero },
+            direct: match direct_runs && !(buffered_runs && direct == buffered) {
+                true => direct,
+                false => Data::Zero,
+            },
+        };
+        if judged == Judged::NOTHING {
+            return Ok(());
+        }
+        let sector = offset >> g.sector_bits;
+        let key = (self.inode, offset, judged);
+        if (self.passed.as_ref()).is_some_and(|p| p.holds(sector, key)) {
+            return Ok(());
+        }
+        self.judge(offset, judged.buffered, "a read")?;
+        self.judge(offset, judged.direct, "a direct read")?;
+        if let Some(p) = self.passed.as_mut() {
+            p.insert(sector, key);
+        }
+        Ok(())
+    }
+
+    /// `no-stale-exposure` of `value`, which `read` would return now at `offset` (zeros are
+    /// never exposure).
+    fn judge(&self, offset: u64, value: Data, read: &str) -> Result<(), Violation> {
+        if value == Data::Zero {
+            return Ok(());
+        }
+        match exposure(self.h, self.inode, offset, value, Step::MAX) {
+            None => Ok(()),
+            Some(why) => violation(
+                Oracle::NoStaleExposure,
+                actors_of(self.h, value),
+                format!(
+                    "{read} of inode {} at {offset} now returns {why}",
+                    self.inode
+                ),
+            ),
+        }
+    }
+}
+
+/// The values the exposure check judges at an offset: what a buffered read returns, if one
+/// runs now, and what a direct read returns, if one runs now and it differs from the
+/// buffered view (zeros: nothing to judge).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Judged {
+    buffered: Data,
+    direct: Data,
+}
+
+impl Judged {
+    const NOTHING: Judged = Judged {
+        buffered: Data::Zero,
+        direct: Data::Zero,
+    };
+}
+
+/// Offsets whose values passed the exposure check (at `Step::MAX`), as
+/// `(inode, offset, values judged)`, all under histories whose inputs to it are equal: its
+/// owner empties it when they change. Direct-mapped on the sector number: a slot taken by
+/// another key is a miss, and the offset is judged again.
+#[derive(Clone, Debug)]
+pub struct PassedOffsets {
+    slots: Vec<Option<(InodeIx, u64, Judged)>>,
+}
+
+/// Slots of a [`PassedOffsets`].
+const PASSED_OFFSET_SLOTS: usize = 32;
+/// How far apart in a [`PassedOffsets`] the slots of two inodes' same offset are.
+const INODE_SLOT_STRIDE: usize = 17;
+
+impl Default for PassedOffsets {
+    fn default() -> PassedOffsets {
+        PassedOffsets {
+            slots: vec![None; PASSED_OFFSET_SLOTS],
+        }
+    }
+}
+
+impl PassedOffsets {
+    /// Forgets every offset (the history's inputs changed).
+    pub fn clear(&mut self) {
+        self.slots.fill(None);
+    }
+
+    /// Forgets the offsets where a write's data was judged (only the writes of the
+    /// history's inputs changed: the verdict on a value reads them only for a write's data).
+    pub fn forget_writes(&mut self) {
+        let write = |d: Data| matches!(d, Data::Write(_));
+        for slot in &mut self.slots {
+            if slot.is_some_and(|(_, _, j)| write(j.buffered) || write(j.direct)) {
+                *slot = None;
             }
         }
     }
-    Ok(())
+
+    /// The slot of an offset in sector number `sector` of `inode`.
+    fn slot(sector: u64, inode: InodeIx) -> usize {
+        (sector as usize).wrapping_add(inode * INODE_SLOT_STRIDE) % PASSED_OFFSET_SLOTS
+    }
+
+    fn holds(&self, sector: u64, key: (InodeIx, u64, Judged)) -> bool {
+        self.slots[Self::slot(sector, key.0)] == Some(key)
+    }
+
+    fn insert(&mut self, sector: u64, key: (InodeIx, u64, Judged)) {
+        self.slots[Self::slot(sector, key.0)] = Some(key);
+    }
 }
 
 /// What [`reads_now`] reads of an inode, once for all its offsets.
@@ -241,11 +425,11 @@ impl Reads {
 #[derive(Default)]
 struct PageCursor<'s> {
     index: Option<u64>,
-    page: Option<&'s model::state::Page>,
+    page: Option<&'s Page>,
 }
 
 impl<'s> PageCursor<'s> {
-    fn get(&mut self, ino: &'s model::state::Inode, index: u64) -> Option<&'s model::state::Page> {
+    fn get(&mut self, ino: &'s model::state::Inode, index: u64) -> Option<&'s Page> {
         if self.index != Some(index) {
             self.index = Some(index);
             self.page = ino.pages.get(&index);
@@ -254,42 +438,22 @@ impl<'s> PageCursor<'s> {
     }
 }
 
-/// [`check_exposure`] at one offset of interest below `i_size`, whose cached page is `page`
-/// and whose disk contents through the block map are `disk`.
-fn check_offset(
-    h: &History,
-    (state, inode, offset): (&State, InodeIx, u64),
-    page: Option<&model::state::Page>,
-    disk: Data,
-    reads: Reads,
-) -> Result<(), Violation> {
-    // `visible` and `direct_view`: a direct read differs from a buffered one only at a clean
-    // cached page, where it reads the disk.
-    let g = state.geometry;
-    let buffered = match page {
-        Some(page) => page.data[((offset & (g.pagesize() - 1)) >> g.sector_bits) as usize],
-        None => disk,
-    };
-    let direct = match page {
-        Some(page) if page.dirty == 0 && page.writeback == 0 => disk,
-        _ => buffered,
-    };
-    let (buffered_runs, direct_runs) = reads.now(page.is_some());
-    let judge_direct = direct_runs && !(buffered_runs && direct == buffered);
-    let views = [
-        (buffered, "a read", buffered_runs),
-        (direct, "a direct read", judge_direct),
-    ];
-    for (value, read, _) in views.into_iter().filter(|v| v.2) {
-        if let Some(why) = exposure(h, inode, offset, value, Step::MAX) {
-            return violation(
-                Oracle::NoStaleExposure,
-                actors_of(h, value),
-                format!("{read} of inode {inode} at {offset} now returns {why}"),
-            );
+/// Whether the block of the offsets walked in order is mapped: the extents searched again
+/// only when the block moves.
+#[derive(Default)]
+struct MappedCursor {
+    lblk: Option<u64>,
+    mapped: bool,
+}
+
+impl MappedCursor {
+    fn get(&mut self, ino: &model::state::Inode, lblk: u64) -> bool {
+        if self.lblk != Some(lblk) {
+            self.lblk = Some(lblk);
+            self.mapped = (ino.map.extents.iter()).any(|e| e.lblk <= lblk && lblk < e.end());
         }
+        self.mapped
     }
-    Ok(())
 }
 
 /// `no-stale-exposure` over everything a buffered or a direct read would return now: the

@@ -28,6 +28,7 @@ use model::fs::ext4::super_::{Geometry, Mount};
 use model::mark::Touched;
 use model::state::{Data, Inode, InodeIx, Page, State};
 
+use super::contents::PassedOffsets;
 use super::history::{History, Step, WriteRecord, ZeroMaker};
 
 /// How an observer runs its per-step checks.
@@ -275,13 +276,23 @@ impl HistoryInputs {
     }
 
     fn matches(&self, h: &History) -> bool {
+        self.matches_but_writes(h) && self.writes_match(h)
+    }
+
+    /// As remembered in all but the writes: what the exposure check reads of the history
+    /// for a value that is not a write's data (the epoch's prior contents, the truncates and
+    /// punches, the failed bios).
+    fn matches_but_writes(&self, h: &History) -> bool {
         self.block_bits == h.block_bits
             && self.epoch == h.epoch
-            && self.writes.len() == h.writes.len()
-            && (self.writes.iter().zip(h.writes.iter().map(write_inputs))).all(|(m, w)| *m == w)
             && self.zero_makers == h.zero_makers
             && self.failed.len() == h.failed.len()
             && self.failed.iter().zip(h.failed.keys()).all(|(m, k)| m == k)
+    }
+
+    fn writes_match(&self, h: &History) -> bool {
+        self.writes.len() == h.writes.len()
+            && (self.writes.iter().zip(h.writes.iter().map(write_inputs))).all(|(m, w)| *m == w)
     }
 }
 
@@ -298,7 +309,15 @@ pub struct Memo {
     #[serde(skip)]
     state: Option<Box<StateInputs>>,
     #[serde(skip)]
-    history: Option<Box<HistoryInputs>>,
+    history: Option<Box<HistoryMemo>>,
+}
+
+/// The history's remembered inputs, and the offsets that passed the exposure check under
+/// them.
+#[derive(Debug, Default)]
+struct HistoryMemo {
+    inputs: HistoryInputs,
+    passed: PassedOffsets,
 }
 
 /// A clone starts cold: it keeps the way of checking, not the remembered inputs.
@@ -382,12 +401,36 @@ impl Memo {
         let state_same = (self.state.as_ref()).is_some_and(|s| s.matches(state, full, touched));
         let history_same = match self.checking {
             Checking::WrongSkipForTests => true,
-            _ => (self.history.as_ref()).is_some_and(|m| !noted || m.matches(h)),
+            _ => (self.history.as_ref()).is_some_and(|m| !noted || m.inputs.matches(h)),
         };
         Unchanged {
             state: state_same,
             history: history_same,
         }
+    }
+
+    /// The offsets that passed the exposure check and would pass again under `h`, given
+    /// what is `unchanged`: all of them when the history's inputs are as remembered (those
+    /// of the last passing step, under which the offsets held were judged); when only the
+    /// writes differ, those judged on values none of which is a write's data (such a
+    /// verdict reads no write); none otherwise. None while nothing is remembered, and under
+    /// [`Checking::WrongSkipForTests`], whose unchanged history is assumed, not compared.
+    pub fn passed_offsets(
+        &mut self,
+        h: &History,
+        unchanged: Unchanged,
+    ) -> Option<&mut PassedOffsets> {
+        if self.checking == Checking::WrongSkipForTests {
+            return None;
+        }
+        let memo = self.history.as_mut()?;
+        if !unchanged.history {
+            match memo.inputs.matches_but_writes(h) {
+                true => memo.passed.forget_writes(),
+                false => memo.passed.clear(),
+            }
+        }
+        Some(&mut memo.passed)
     }
 
     /// The step passed every check: remember its inputs (what changed of them) for the next.
@@ -411,7 +454,7 @@ impl Memo {
         }
         if !unchanged.history || self.history.is_none() {
             let memo = self.history.get_or_insert_with(Box::default);
-            memo.remember(h);
+            memo.inputs.remember(h);
         }
     }
 }

@@ -262,7 +262,7 @@ impl Observer {
         match self.memo.checking() {
             Checking::Every => contents::check_exposure_simple(h, state)?,
             _ if unchanged.state && unchanged.history => {}
-            _ => contents::check_exposure(h, state)?,
+            _ => contents::check_exposure_cached(h, state, self.memo.passed_offsets(h, unchanged))?,
         }
         protocol::check_frames(state, event)?;
         if !unchanged.state {
