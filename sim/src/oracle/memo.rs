@@ -19,6 +19,11 @@
 //! flight are the recorded ones (the same ids) nothing is new or gone, and the set of dirty
 //! blocks under direct I/O is rebuilt only when it no longer holds what a rebuild would give.
 //!
+//! When the exposure check does run, it skips the offsets whose values passed under equal
+//! history inputs ([`super::contents::PassedOffsets`], kept beside the remembered history
+//! inputs, [`Memo::passed_offsets`]): all of them while those inputs are as remembered, those
+//! judged on no write's data when only the writes changed, none otherwise.
+//!
 //! [`Checking::Every`] keeps the simple path, every check after every step, as the slow twin
 //! (`sim/tests/oracle_twins.rs` runs both and demands the same verdicts at the same steps).
 
