@@ -573,16 +573,8 @@ pub fn assert_lasso_entry(path: &Path, stepper: Stepper) {
     let shown = path.display();
     let triage = triage
         .unwrap_or_else(|| panic!("{shown}: not a corpus entry: it has none of {ENTRY_FIELDS}"));
-    let name = path
-        .file_name()
-        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    crate::corpus::assert_named(path, triage.id, &triage.slug);
     let wanted = format!("{:04}-{}.toml", triage.id, triage.slug);
-    assert!(
-        name == wanted,
-        "{shown}: entry {} `{}` belongs in a file named {wanted}",
-        triage.id,
-        triage.slug
-    );
     let command = format!("{REPLAY_COMMAND} replay ");
     let replays_it = (triage.replay.strip_prefix(&command))
         .is_some_and(|file| file == wanted || file.ends_with(&format!("/{wanted}")));

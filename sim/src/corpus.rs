@@ -711,3 +711,18 @@ pub fn today() -> String {
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}")
 }
+
+/// Panics unless the entry at `path` (number `id`, slug `slug`) sits in the file named
+/// after them, `NNNN-slug.toml`, as `cargo test` demands of every entry.
+#[track_caller]
+pub fn assert_named(path: &Path, id: u32, slug: &str) {
+    let name = path
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let wanted = format!("{id:04}-{slug}.toml");
+    assert!(
+        name == wanted,
+        "{}: entry {id} `{slug}` belongs in a file named {wanted}",
+        path.display()
+    );
+}

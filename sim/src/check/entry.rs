@@ -22,17 +22,7 @@ pub fn assert_entry(path: impl AsRef<Path>) -> Loaded {
     let path = path.as_ref();
     let loaded = corpus::load(path).unwrap_or_else(|e| panic!("{e}"));
     let entry = &loaded.entry;
-    let name = path
-        .file_name()
-        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
-    let wanted = format!("{:04}-{}.toml", entry.id, entry.slug);
-    assert!(
-        name == wanted,
-        "{}: entry {} `{}` belongs in a file named {wanted}",
-        path.display(),
-        entry.id,
-        entry.slug
-    );
+    corpus::assert_named(path, entry.id, &entry.slug);
     let outcome = corpus::replay(&loaded);
     let failure = match (entry.verdict, &outcome) {
         (Verdict::Violates, Outcome::Reproduced) | (Verdict::Holds, Outcome::Held) => {
