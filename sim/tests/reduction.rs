@@ -2,6 +2,49 @@
 //! `sim::engine`: the same verdicts on every corpus entry and every example, every state
 //! visited by the breadth-first search, the same violations within the depth-first search's
 //! preemption bound, and fewer steps or executions. Bounded by states and executions.
+//!
+//! # Rules of the history key
+//!
+//! The reduced searches key the oracles' history by the outcomes `History::order_read`
+//! keeps. The epoch rule and the overlap rules each decide a verdict: leaving one out is
+//! caught by `forgotten_order_judges_alike`, and `order_alone_decides_a_verdict` shows a
+//! scenario (`examples/order-decides-exposure.toml`) whose violations the order alone
+//! decides. The five other rules decide no verdict of the model, for these reasons; each is
+//! shown live (leaving it out merges states) yet verdict-neutral on a scenario by
+//! [`rules_that_decide_no_verdict_still_merge_states`] (`OrderRule`,
+//! `Observer::forget_unread_order_dropping`).
+//! - Read (a remover's end against a reader's `op_start`, `check_read`'s `m.end < since`):
+//!   after every step `check_exposure` judges everything a buffered or a direct read would
+//!   return in that state against every remover ended so far (`since` past every step). A
+//!   read that started after a remover ended copies its values from states after that end,
+//!   already judged against it, and with no more leniency than at its return (`zeros_lost`
+//!   only grows with `History::failed`): the violation is met there, before the read
+//!   returns, in either of the merged histories. A read that started before is not judged
+//!   against that remover at all. In `examples/read-beside-a-punch.toml` the violation (the
+//!   read caches the punched block's old data while the punch runs) is met by that check.
+//! - Sync, a remover's end against a sync write's start (`check_durable`'s
+//!   `unordered_remover`): the remover covers an offset of the write's range, so the two
+//!   reaches meet at every earlier state (reaches only narrow) and the overlap rule keeps
+//!   the pair. A write's completion against the sync write's start (`unordered_write`): the
+//!   surviving data of a write `t` at an offset of the sync write's range; when `t` is the
+//!   epoch's and wrote that offset, their reaches meet; when `t` began before the epoch, it
+//!   completed before the crash and the sync write started after it, in every history. What
+//!   is left is a write's data outside its own range surviving a crash under a completed
+//!   sync write's range, with the sync write's own mapping committed: we know of no such
+//!   state (the exposure check reports such data as "from elsewhere" when it shows).
+//! - Return (`check_write_return`): a write that returned `n > 0` raised `i_size` to
+//!   `ki_pos` first, so a size below it takes a truncate after that, whose range
+//!   (`[new size, old size)`) meets the write's and excuses it under the overlap rule. A
+//!   non-overlapping remover's outcome matters only for a size below `ki_pos` that no
+//!   truncate made, a size bug the model does not show (no corpus entry, no hunt finding).
+//! - Append (`check_appends`): two appends overlap only when the file shrank between them,
+//!   by a truncate whose range meets the earlier append's (overlap rule) and which excuses
+//!   the pair; else it would be an append-placement bug the model does not show.
+//! - Remover against remover (`allowed`): both give zeros. Zeros are allowed at an offset
+//!   exactly when some remover there is followed by no definite write (a remover followed
+//!   by a remover that a write follows is followed by that write too), and a write is
+//!   followed by a remover through a write-remover pair: the verdict never reads a
+//!   remover-remover outcome.
 
 mod common;
 
@@ -13,6 +56,7 @@ use model::state::State;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::engine::{Execution, SearchReport};
+use sim::oracle::history::OrderRule;
 use sim::persistent::Horizon;
 use sim::reduce::{self, Reduction};
 
@@ -1054,4 +1098,75 @@ fn forgotten_order_judges_alike() {
     assert_eq!(unlike, 0, "{unlike} scenarios judged otherwise");
     let (unlike, _) = judged_unlike(&|o, _| o.forget_all_order_for_tests());
     assert!(unlike > 0, "forgetting the order changed no verdict");
+}
+
+/// States each exhaustive search of [`rules_that_decide_no_verdict_still_merge_states`] may
+/// visit (the largest, the unreduced search of `appends-beside-a-punch`, needs under 5,000).
+const RULE_STATES: u64 = 20_000;
+
+/// The symmetry key with rule `rule` of `History::order_read` left out
+/// (`Observer::forget_unread_order_dropping`): unsound in general, for the tests.
+fn dropping(rule: OrderRule) -> impl Fn(&State, &sim::oracle::Observer) -> u64 {
+    move |s: &State, o: &sim::oracle::Observer| {
+        let (s, mut o, _) = sim::symmetry::canonical(s, o);
+        o.forget_unread_order_dropping(&s, rule);
+        sim::fingerprint::fingerprint(&s, &o)
+    }
+}
+
+/// [`oracles_met`] within [`RULE_STATES`], which the search must exhaust.
+fn oracles_met_exhaustively(
+    name: &str,
+    initial: &State,
+    key: &dyn Fn(&State, &sim::oracle::Observer) -> u64,
+) -> (BTreeSet<(&'static str, u64)>, u64) {
+    let met = std::cell::RefCell::new(BTreeSet::new());
+    let blank = sim::oracle::Observer::new(initial);
+    let note = |run: &Execution| {
+        let oracle = run.violation.as_ref().expect("violates").oracle.name();
+        let state = sim::symmetry::canonical_fingerprint(&run.state, &blank);
+        met.borrow_mut().insert((oracle, state));
+        false
+    };
+    let limits = (RULE_STATES, u64::MAX);
+    let stepper = model::exec::step_with;
+    let report = reduce::bfs_keyed(
+        initial,
+        limits,
+        stepper,
+        ("", &note),
+        keyed(key, None),
+        &mut |_, _, _| {},
+    );
+    assert!(report.exhausted, "{name}: {} states", report.states);
+    (met.into_inner(), report.states)
+}
+
+/// The five rules of `History::order_read` that decide no verdict of the model (module
+/// doc, "Rules of the history key"), each on a scenario where it is live: leaving the rule
+/// out of the symmetry key merges states the shipped key keeps apart (fewer states, so the
+/// hook drops a pair the key reads), and still meets exactly the unreduced search's
+/// violations, as the shipped key does. Should an oracle come to depend on one of these
+/// rules, the second comparison fails, and the scenario becomes the rule's deciding test.
+#[test]
+fn rules_that_decide_no_verdict_still_merge_states() {
+    let cases = [
+        (OrderRule::Read, "read-beside-a-punch"),
+        (OrderRule::Return, "read-beside-a-punch"),
+        (OrderRule::Sync, "appends-beside-a-punch"),
+        (OrderRule::Append, "appends-beside-a-punch"),
+        (OrderRule::RemoverRemover, "order-decides-exposure"),
+    ];
+    for (rule, name) in cases {
+        let initial = example(name);
+        let (exact, _) = oracles_met_exhaustively(name, &initial, EXACT);
+        let (shipped, shipped_states) = oracles_met_exhaustively(name, &initial, RENAMED);
+        assert_eq!(shipped, exact, "{name}: the shipped key");
+        let (merged, merged_states) = oracles_met_exhaustively(name, &initial, &dropping(rule));
+        assert!(
+            merged_states < shipped_states,
+            "{name}: without {rule:?}, {merged_states} states vs {shipped_states}"
+        );
+        assert_eq!(merged, exact, "{name}: without {rule:?}");
+    }
 }

@@ -854,9 +854,22 @@ impl History {
     /// differ in a kept outcome or in which events are set. An event no kept pair reads
     /// becomes 0.
     pub fn forget_unread_order(&mut self, state: &State) {
+        self.forget_order_but(state, None);
+    }
+
+    /// [`History::forget_unread_order`] with one rule of [`History::order_read`] left out:
+    /// a key that may be unsound, for the tests that show what the rule decides.
+    #[doc(hidden)]
+    pub fn forget_unread_order_dropping(&mut self, state: &State, rule: OrderRule) {
+        self.forget_order_but(state, Some(rule));
+    }
+
+    /// [`History::forget_unread_order`], keeping the pairs [`History::order_read`] keeps
+    /// but for those only `dropped` keeps.
+    fn forget_order_but(&mut self, state: &State, dropped: Option<OrderRule>) {
         let mut moments = Vec::new();
         self.visit_moments(&mut |m, s| moments.push((m, *s)));
-        let constraints = self.read_constraints(state, &moments);
+        let constraints = self.read_constraints(state, &moments, dropped);
         let numbers = least_numbers(moments.len(), &constraints);
         let mut next = numbers.into_iter();
         self.visit_moments(&mut |_, s| *s = next.next().expect("one number a moment"));
@@ -868,7 +881,12 @@ impl History {
     /// The constraints on the new numbers of `moments` (indices into it, with the least
     /// difference): for each recorded end and start whose order [`History::order_read`]
     /// keeps, the end before the start (`+1`) or the start no later than the end (`+0`).
-    fn read_constraints(&self, state: &State, moments: &[(Moment, Step)]) -> Vec<Constraint> {
+    fn read_constraints(
+        &self,
+        state: &State,
+        moments: &[(Moment, Step)],
+        dropped: Option<OrderRule>,
+    ) -> Vec<Constraint> {
         let mut out = Vec::new();
         for (i, &(end, e)) in moments.iter().enumerate() {
             let Moment::End(end) = end else { continue };
@@ -876,7 +894,7 @@ impl History {
                 let Moment::Start(start) = start else {
                     continue;
                 };
-                if self.order_read(state, end, start) {
+                if self.order_read_but(state, end, start, dropped) {
                     out.push(if e < s { (i, j, 1) } else { (j, i, 0) });
                 }
             }
@@ -1049,6 +1067,24 @@ pub fn block_dirty(state: &State, inode: InodeIx, lblk: u64) -> bool {
         .is_some_and(|p| p.dirty & (1 << (lblk & ((1 << per_page) - 1))) != 0)
 }
 
+/// A rule of [`History::order_read`]'s audit that a test may leave out
+/// ([`History::forget_unread_order_dropping`]), to show whether the reduced searches'
+/// verdicts depend on it (`sim/tests/reduction.rs`, "Rules of the history key").
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderRule {
+    /// `check_durable`: an end against a sync write's start while it is not completed.
+    Sync,
+    /// `check_write_return`: a remover's end against a write's start until it returns.
+    Return,
+    /// `check_appends`: a remover's end against an append's start beside a running append.
+    Append,
+    /// `allowed`: a remover's end against a remover's start.
+    RemoverRemover,
+    /// `exposure`'s `m.end < since`: a remover's end against a reader's `op_start`.
+    Read,
+}
+
 /// A recorded end in the history's order: what a start can come after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndOf {
@@ -1139,33 +1175,50 @@ impl History {
     ///
     /// `memo.rs` compares step numbers only for equality, to skip a check that would pass
     /// again: it decides no verdict, and a clone (the search's copy) starts afresh;
-    /// `trace_step` only names steps in messages.
+    /// `trace_step` only names steps in messages. The sync, return, append,
+    /// remover-against-remover and read reads decide no verdict of the model on their own
+    /// (another rule or another check settles each first): `sim/tests/reduction.rs`, "Rules
+    /// of the history key", says why; they are kept all the same.
     pub fn order_read(&self, state: &State, end: EndOf, start: StartOf) -> bool {
+        self.order_read_but(state, end, start, None)
+    }
+
+    /// [`History::order_read`] without the reads of rule `dropped` (none: the audit itself).
+    fn order_read_but(
+        &self,
+        state: &State,
+        end: EndOf,
+        start: StartOf,
+        dropped: Option<OrderRule>,
+    ) -> bool {
+        let keeps = |rule| dropped != Some(rule);
         match (end, start) {
             (EndOf::Epoch, StartOf::Write(_)) => true,
             (EndOf::Epoch, _) | (EndOf::Write(_), StartOf::Op(_)) => false,
             (EndOf::Write(o), StartOf::Write(w)) => {
                 let overlap = reach_meets(self.write_reach(o), self.write_reach(w));
-                self.sync_pending(w) || overlap
+                (keeps(OrderRule::Sync) && self.sync_pending(w)) || overlap
             }
             (EndOf::Write(o), StartOf::Remover(m)) => {
                 reach_meets(self.write_reach(o), Some(self.remover_reach(m)))
             }
-            (EndOf::Remover(m), StartOf::Write(w)) => self.remover_before_write_read(m, w),
+            (EndOf::Remover(m), StartOf::Write(w)) => self.remover_before_write_read(m, w, dropped),
             (EndOf::Remover(m), StartOf::Remover(n)) => {
                 let (a, b) = (self.remover_reach(m), self.remover_reach(n));
-                reach_meets(Some(a), Some(b))
+                keeps(OrderRule::RemoverRemover) && reach_meets(Some(a), Some(b))
             }
             (EndOf::Remover(m), StartOf::Op(a)) => {
                 let actor = &state.actors[a];
                 let read = |op: &Op| matches!(*op, Op::Read { inode, .. } if inode == self.zero_makers[m].inode);
-                actor.program.get(actor.op).is_some_and(read)
+                keeps(OrderRule::Read) && actor.program.get(actor.op).is_some_and(read)
             }
         }
     }
 
-    /// A remover's end against a write's start ([`History::order_read`]).
-    fn remover_before_write_read(&self, m: usize, tag: u8) -> bool {
+    /// A remover's end against a write's start ([`History::order_read`]), without the
+    /// reads of rule `dropped`.
+    fn remover_before_write_read(&self, m: usize, tag: u8, dropped: Option<OrderRule>) -> bool {
+        let keeps = |rule| dropped != Some(rule);
         let (remover, w) = (&self.zero_makers[m], self.write(tag));
         let appends_pending = || {
             self.writes
@@ -1174,9 +1227,9 @@ impl History {
         };
         let overlap = reach_meets(Some(self.remover_reach(m)), self.write_reach(tag));
         remover.inode == w.inode
-            && (self.sync_pending(tag)
-                || w.returned.is_none()
-                || (w.append && appends_pending())
+            && ((keeps(OrderRule::Sync) && self.sync_pending(tag))
+                || (keeps(OrderRule::Return) && w.returned.is_none())
+                || (keeps(OrderRule::Append) && w.append && appends_pending())
                 || overlap)
     }
 

@@ -208,6 +208,13 @@ impl Observer {
         self.history.forget_unread_order(state);
     }
 
+    /// [`Observer::forget_unread_order`] with one rule of the audit left out
+    /// ([`History::forget_unread_order_dropping`]): an unsound key, for the tests.
+    #[doc(hidden)]
+    pub fn forget_unread_order_dropping(&mut self, state: &State, rule: history::OrderRule) {
+        self.history.forget_unread_order_dropping(state, rule);
+    }
+
     /// Forgets the history's order of events entirely ([`History::forget_all_order_for_tests`]):
     /// an unsound key, for the tests.
     pub fn forget_all_order_for_tests(&mut self) {
