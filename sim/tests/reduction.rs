@@ -607,6 +607,15 @@ fn oracles_met(
     initial: &State,
     keyed: reduce::Keyed<'_>,
 ) -> (BTreeSet<(&'static str, u64)>, SearchReport) {
+    oracles_met_within(initial, keyed, (u64::MAX, u64::MAX))
+}
+
+/// [`oracles_met`] within `limits` (states, bytes).
+fn oracles_met_within(
+    initial: &State,
+    keyed: reduce::Keyed<'_>,
+    limits: (u64, u64),
+) -> (BTreeSet<(&'static str, u64)>, SearchReport) {
     let met = std::cell::RefCell::new(BTreeSet::new());
     let blank = sim::oracle::Observer::new(initial);
     let note = |run: &Execution| {
@@ -615,10 +624,9 @@ fn oracles_met(
         met.borrow_mut().insert((oracle, state));
         false
     };
-    let all = (u64::MAX, u64::MAX);
     let report = reduce::bfs_keyed(
         initial,
-        all,
+        limits,
         model::exec::step_with,
         ("", &note),
         keyed,
@@ -1120,26 +1128,9 @@ fn oracles_met_exhaustively(
     initial: &State,
     key: &dyn Fn(&State, &sim::oracle::Observer) -> u64,
 ) -> (BTreeSet<(&'static str, u64)>, u64) {
-    let met = std::cell::RefCell::new(BTreeSet::new());
-    let blank = sim::oracle::Observer::new(initial);
-    let note = |run: &Execution| {
-        let oracle = run.violation.as_ref().expect("violates").oracle.name();
-        let state = sim::symmetry::canonical_fingerprint(&run.state, &blank);
-        met.borrow_mut().insert((oracle, state));
-        false
-    };
-    let limits = (RULE_STATES, u64::MAX);
-    let stepper = model::exec::step_with;
-    let report = reduce::bfs_keyed(
-        initial,
-        limits,
-        stepper,
-        ("", &note),
-        keyed(key, None),
-        &mut |_, _, _| {},
-    );
+    let (met, report) = oracles_met_within(initial, keyed(key, None), (RULE_STATES, u64::MAX));
     assert!(report.exhausted, "{name}: {} states", report.states);
-    (met.into_inner(), report.states)
+    (met, report.states)
 }
 
 /// The five rules of `History::order_read` that decide no verdict of the model (module
