@@ -220,14 +220,7 @@ fn the_compact_bfs_shows_its_progress() {
         let watched = sim::frontier::bfs_watched(&initial, all, how, wanted, (None, &mut watch));
         let plain = sim::frontier::bfs_keyed(&initial, all, how, wanted, None);
         assert_eq!((watched.states, watched.steps), (plain.states, plain.steps));
-        let expected = watched.states / sim::reduce::WATCH_EVERY_STATES;
-        assert!(seen.len() as u64 >= expected.max(2), "{} calls", seen.len());
-        assert!(
-            seen.windows(2)
-                .all(|w| w[0].states < w[1].states && w[0].steps < w[1].steps)
-        );
-        let last = seen.last().expect("a call");
-        assert!(last.states <= watched.states && last.queued > 0, "{last:?}");
+        common::assert_progress(&seen, watched.states);
     }
 }
 

@@ -920,39 +920,31 @@ fn reduced_search_shows_its_progress() {
     let watched = reduce::bfs_progress(&initial, all, how, ("", &|_| false), &mut watch);
     let plain = reduce::bfs(&initial, all, how.0, ("", &|_| false), how.1);
     assert_eq!((watched.states, watched.steps), (plain.states, plain.steps));
-    let expected = watched.states / reduce::WATCH_EVERY_STATES;
-    assert!(seen.len() as u64 >= expected.max(2), "{} calls", seen.len());
-    assert!(
-        seen.windows(2)
-            .all(|w| w[0].states < w[1].states && w[0].steps < w[1].steps)
-    );
-    let last = seen.last().expect("a call");
-    assert!(last.states <= watched.states && last.queued > 0, "{last:?}");
+    common::assert_progress(&seen, watched.states);
 }
 
-/// The scenarios [`order_key_is_a_bisimulation`] walks: those of [`SYMMETRY_EXHAUSTIVE`],
-/// one whose verdict at quiescence depends on whether one write completed before another
-/// started (0037: the model restores the older write's data), and the examples whose sync
-/// writes, appends, crash, reads and removers the key's audit
+/// The scenarios [`order_key_is_a_bisimulation`] walks beyond those of
+/// [`SYMMETRY_EXHAUSTIVE`]: one whose verdict at quiescence depends on whether one write
+/// completed before another started (0037: the model restores the older write's data), and
+/// the examples whose sync writes, appends, crash, reads and removers the key's audit
 /// ([`sim::oracle::history::History::order_read`]) lets it forget more of.
-const ORDER_CASES: [&str; 16] = [
-    "0003",
-    "0007",
-    "0008",
-    "0018",
-    "0019",
-    "0020",
-    "0025",
-    "0027",
+const ORDER_EXTRA: [&str; 5] = [
     "0037",
-    "0044",
     "bio-errors",
     "bitmap-file",
     "extending-crash",
     "nolock-mix",
-    "order-decides-exposure",
-    "overwrite-truncate",
 ];
+
+/// The scenarios of the history key's tests: [`SYMMETRY_EXHAUSTIVE`] and [`ORDER_EXTRA`].
+fn order_cases() -> Vec<(String, State)> {
+    let prefixes: Vec<&str> = SYMMETRY_EXHAUSTIVE
+        .iter()
+        .chain(&ORDER_EXTRA)
+        .copied()
+        .collect();
+    cases(&prefixes)
+}
 
 /// What a state's next steps and its end are to the oracles, under `key`: for each runnable
 /// task, the oracle its step breaks or the key of the state it reaches; where none can
@@ -983,13 +975,13 @@ fn local(point: &Point, key: &dyn Fn(&State, &sim::oracle::Observer) -> u64) -> 
     (steps, end.flatten(), order)
 }
 
-/// Over every state an unreduced breadth-first walk of each scenario of [`ORDER_CASES`]
+/// Over every state an unreduced breadth-first walk of each scenario of [`order_cases`]
 /// reaches (up to [`ORDER_CHECK_STATES`]), the states `key` merges (one key, different
 /// exact fingerprints) whose next steps or end differ to the oracles ([`local`]), and the
 /// merged pairs compared.
 fn unlike_merged(key: &dyn Fn(&State, &sim::oracle::Observer) -> u64) -> (usize, usize) {
     let (mut unlike, mut merged) = (0, 0);
-    for (_, initial) in cases(&ORDER_CASES) {
+    for (_, initial) in order_cases() {
         let mut first: std::collections::HashMap<u64, Local> = Default::default();
         walk_states(&initial, ORDER_CHECK_STATES, |point| {
             let here = local(point, key);
@@ -1035,7 +1027,7 @@ fn order_key_is_a_bisimulation() {
     );
 }
 
-/// States of each scenario of [`ORDER_CASES`] that [`forgotten_order_judges_alike`] runs on
+/// States of each scenario of [`order_cases`] that [`forgotten_order_judges_alike`] runs on
 /// from.
 const FORGOTTEN_STATES: usize = 2_000;
 /// Random runs [`forgotten_order_judges_alike`] needs to have compared.
@@ -1065,13 +1057,13 @@ fn run_verdict(point: &Point, choices: &[u64]) -> Option<&'static str> {
         .map(|v| v.oracle.name())
 }
 
-/// The number of the scenarios of [`ORDER_CASES`] on which `forget` changes what the oracles
+/// The number of the scenarios of [`order_cases`] on which `forget` changes what the oracles
 /// say along some random run (from a state of a breadth-first walk, up to
 /// [`FORGOTTEN_STATES`] a scenario, one run each with the same choices for the history as
 /// it is and for its copy that `forget` rewrote), and the runs compared.
 fn judged_unlike(forget: &dyn Fn(&mut sim::oracle::Observer, &State)) -> (usize, usize) {
     let (mut unlike, mut runs) = (0, 0);
-    for (seed, (_, initial)) in cases(&ORDER_CASES).into_iter().enumerate() {
+    for (seed, (_, initial)) in order_cases().into_iter().enumerate() {
         let mut rng = ChaCha8Rng::seed_from_u64(seed as u64);
         let mut differs = false;
         walk_states(&initial, FORGOTTEN_STATES, |point| {

@@ -175,3 +175,17 @@ pub fn replay_as_printed(text: &str) {
         stdout(&again)
     );
 }
+
+/// The progress a watched search of `states` states showed (`seen`, in order): at least one
+/// call per [`sim::reduce::WATCH_EVERY_STATES`] states (and two), counts that grow at every
+/// call, never past the search's own, and a queue still holding states.
+pub fn assert_progress(seen: &[sim::reduce::Progress], states: u64) {
+    let expected = states / sim::reduce::WATCH_EVERY_STATES;
+    assert!(seen.len() as u64 >= expected.max(2), "{} calls", seen.len());
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].states < w[1].states && w[0].steps < w[1].steps)
+    );
+    let last = seen.last().expect("a call");
+    assert!(last.states <= states && last.queued > 0, "{last:?}");
+}
