@@ -97,6 +97,7 @@ pub mod notes;
 pub mod drive;
 pub mod exec;
 pub mod footprint;
+pub mod inline_vec;
 pub mod limits;
 pub mod mark;
 pub mod ops;
