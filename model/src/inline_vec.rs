@@ -239,6 +239,27 @@ impl<T: PartialEq, const N: usize> PartialEq for InlineVec<T, N> {
 
 impl<T: Eq, const N: usize> Eq for InlineVec<T, N> {}
 
+/// Equal to a `Vec` of the same items (as a `Vec` is to another).
+impl<T: PartialEq, const N: usize> PartialEq<Vec<T>> for InlineVec<T, N> {
+    fn eq(&self, other: &Vec<T>) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+/// Equal to an array of the same items (as a `Vec` is).
+impl<T: PartialEq, const N: usize, const M: usize> PartialEq<[T; M]> for InlineVec<T, N> {
+    fn eq(&self, other: &[T; M]) -> bool {
+        self.as_slice() == other
+    }
+}
+
+/// Equal to a slice of the same items (as a `Vec` is).
+impl<T: PartialEq, const N: usize> PartialEq<&[T]> for InlineVec<T, N> {
+    fn eq(&self, other: &&[T]) -> bool {
+        self.as_slice() == *other
+    }
+}
+
 /// Ordered as the slices of items are (as `Vec`'s order).
 impl<T: PartialOrd, const N: usize> PartialOrd for InlineVec<T, N> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {

@@ -4,6 +4,7 @@
 
 use crate::fs::ext4::extents::{Extent, ExtentMap, ExtentState};
 use crate::fs::ext4::super_::{Geometry, Mount};
+use crate::inline_vec::InlineVec;
 use crate::limits::{
     ACTORS_MAX, EXT_INIT_MAX_LEN, EXT_MAX_BLOCKS, EXT_UNWRITTEN_MAX_LEN, INODES_MAX, LOFF_T_MAX,
     OPS_PER_ACTOR_MAX, REQUEST_BLOCKS_MAX, SEGMENTS_MAX, SSIZE_T_MAX,
@@ -11,7 +12,7 @@ use crate::limits::{
 use crate::mm::filemap::page_from_disk;
 use crate::ops::{Frame, Op};
 use crate::patches::Patches;
-use crate::state::{Actor, Committed, Data, Disk, Inode, State};
+use crate::state::{Actor, Committed, Data, Disk, Inode, PageList, State};
 use crate::vec_map::VecMap;
 
 /// One inode at the start.
@@ -353,9 +354,9 @@ impl Scenario {
                 sleeping: None,
                 results: Vec::new(),
                 wb_map: None,
-                fdatawait: Vec::new(),
+                fdatawait: PageList::new(),
                 // do_dentry_open: f_wb_err = filemap_sample_wb_err(mapping), 0 on a new inode.
-                f_wb_err: vec![0; self.inodes.len()],
+                f_wb_err: InlineVec::from_elem(0, self.inodes.len()),
             });
         }
         Ok(actors)

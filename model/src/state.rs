@@ -5,10 +5,31 @@
 use crate::fs::ext4::extents::{ExtentMap, ExtentState};
 use crate::fs::ext4::super_::{Geometry, Mount};
 use crate::include::fs::FileFlags;
-use crate::limits::{EXT4_WQ_HASH_SZ, INODES_MAX};
+use crate::inline_vec::InlineVec;
+use crate::limits::{DISK_BLOCKS_MAX, EXT4_WQ_HASH_SZ, INODES_MAX};
 use crate::mark::Tracked;
 use crate::ops::{Frame, Op, OpResult};
 use crate::vec_map::VecMap;
+
+/// Sectors of a page's or a bio's contents kept inline ([`Sectors`]): a 4 KiB page of
+/// 512-byte sectors (the canonical geometry has 4 KiB pages of 1 KiB sectors, 4 a page; a
+/// bio of one block or page fits too). More (64 KiB pages, a long direct bio) spill to the
+/// heap.
+pub const SECTORS_INLINE: usize = 8;
+/// Page indexes kept inline in a list of pages ([`PageList`]): a bio or io_end ends
+/// writeback on a page or two, a flush finds a page or two under writeback (the canonical
+/// file has 2 pages).
+pub const PAGES_INLINE: usize = 4;
+/// Per-block flags of the disk kept inline ([`BlockFlags`]): every disk the model accepts
+/// ([`DISK_BLOCKS_MAX`]), so these never spill.
+pub const BLOCKS_INLINE: usize = DISK_BLOCKS_MAX as usize;
+
+/// Contents per sector of a page, a bio or a read.
+pub type Sectors = InlineVec<Data, SECTORS_INLINE>;
+/// Page indexes of a file.
+pub type PageList = InlineVec<u64, PAGES_INLINE>;
+/// One flag per physical block of the disk.
+pub type BlockFlags = InlineVec<bool, BLOCKS_INLINE>;
 
 /// Index of an actor (a task that runs a program of operations).
 pub type ActorId = u8;
@@ -19,10 +40,22 @@ pub type ObjId = u16;
 
 /// What one sector holds: the tag of whoever wrote it.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 pub enum Data {
-    /// Zeros (from `dio_zero_block`, a hole, or a truncated tail).
+    /// Zeros (from `dio_zero_block`, a hole, or a truncated tail). The default only so that
+    /// [`Sectors`] can fill its unused inline slots.
+    #[default]
     Zero,
     /// Garbage left in a free disk block from before (`Stale(pblk)`): must never be read.
     Stale(u32),
@@ -74,11 +107,11 @@ pub struct Disk {
     /// Contents per physical sector.
     pub sectors: Tracked<Vec<Data>>,
     /// Per physical block: free for allocation.
-    pub free: Vec<bool>,
+    pub free: BlockFlags,
     /// Per physical block: freed in the running transaction. In data=ordered `ext4_free_blocks`
     /// hands freed data blocks to `ext4_mb_free_metadata`: they become free only when the
     /// transaction that freed them commits, so they are never reused before.
-    pub freed_uncommitted: Vec<bool>,
+    pub freed_uncommitted: BlockFlags,
 }
 
 impl Disk {
@@ -91,8 +124,8 @@ impl Disk {
         let blocks = geometry.disk_blocks as usize;
         Disk {
             sectors: Tracked::new(sectors),
-            free: vec![true; blocks],
-            freed_uncommitted: vec![false; blocks],
+            free: BlockFlags::from_elem(true, blocks),
+            freed_uncommitted: BlockFlags::from_elem(false, blocks),
         }
     }
 
@@ -159,7 +192,7 @@ pub struct Page {
     /// or by a waiter's `TestClearPageError` (mm/filemap.c:411).
     pub error: bool,
     /// Contents per sector of the page.
-    pub data: Vec<Data>,
+    pub data: Sectors,
     /// `BH_Mapped` of the page's buffer_heads, per block as `dirty`. A new page has no
     /// buffers (`create_empty_buffers` makes them unmapped); `ext4_da_get_block_prep`
     /// (fs/ext4/inode.c:1595, 1660, 1722, 1733) and `ext4_get_block` (inode.c:742) map them;
@@ -250,7 +283,7 @@ pub struct Journal {
     pub t_updates: u8,
     /// The transaction being committed, from `T_FLUSH` to its commit record: what it will
     /// make survive a crash, and the blocks it freed.
-    pub committing: Option<(Vec<Committed>, Vec<bool>)>,
+    pub committing: Option<(Vec<Committed>, BlockFlags)>,
 }
 
 impl Journal {
@@ -367,7 +400,7 @@ pub struct Dio {
     /// The `generic_write_sync` of an async completion failed.
     pub sync_error: bool,
     /// The pages that sync's flush found under writeback (as [`Actor::fdatawait`]).
-    pub fdatawait: Vec<u64>,
+    pub fdatawait: PageList,
     /// File offset of the request (`offset` of `dio_complete`).
     pub offset: u64,
     /// `dio->private`: the io_end (async `ext4_ext_direct_IO` only).
@@ -396,7 +429,7 @@ pub struct IoEnd {
     /// `size` of the range to convert.
     pub size: u64,
     /// Writeback pages whose `end_page_writeback` waits for the conversion.
-    pub pages: Vec<u64>,
+    pub pages: PageList,
     /// `EXT4_IO_END_FAILED`: a writeback bio of this io_end failed. Only set under
     /// [`crate::patches::Patch::FailedWritebackConvertsNothing`] (4.4 has no such flag).
     pub failed: bool,
@@ -425,13 +458,13 @@ pub struct Bio {
     /// First physical sector.
     pub psector: u32,
     /// Contents, one per sector.
-    pub data: Vec<Data>,
+    pub data: Sectors,
     /// A `dio_zero_block` zero bio.
     pub zero: bool,
     /// Still on this actor's plug list (not dispatched).
     pub plugged_by: Option<ActorId>,
     /// Pages a writeback bio ends writeback on.
-    pub pages: Vec<u64>,
+    pub pages: PageList,
 }
 
 /// A queued work item.
@@ -483,11 +516,11 @@ pub struct Actor {
     pub wb_map: MapEntry,
     /// The pages its last flush found under writeback: the ones whose `PG_error` its
     /// `filemap_fdatawait_range` tests ([`crate::mm::filemap::fdatawait_errors`]).
-    pub fdatawait: Vec<u64>,
+    pub fdatawait: PageList,
     /// `file->f_wb_err` of the actor's open file of each inode (by inode index): the
     /// `mapping->wb_err` its `file_check_and_advance_wb_err` last saw, sampled at open
     /// (scenario start: 0, no error yet). Used only under [`crate::patches::Patch::Errseq`].
-    pub f_wb_err: Vec<u32>,
+    pub f_wb_err: InlineVec<u32, INODES_MAX>,
 }
 
 /// A writeback pass under dioread_nolock that must allocate (or convert) is inside

@@ -204,6 +204,7 @@ fn inline_vec_builds_and_reads_back_as_vec() {
         ];
         for inline in &built {
             assert_eq!(observe(inline), observe(&vec), "build {step}");
+            assert!(*inline == vec && *inline == &vec[..], "build {step}");
             assert_canonical(inline, step);
             // Deserialized from a `Vec`'s bytes and JSON, it is the same vector.
             let bytes = postcard::to_allocvec(&vec).expect("postcard");

@@ -59,7 +59,7 @@ pub fn complete_bio(state: &mut State, id: ObjId, failed: bool, notes: &mut Note
                     .get_mut(&io_end)
                     .expect("io_end")
                     .pages
-                    .extend(bio.pages);
+                    .extend_from_slice(&bio.pages);
             } else {
                 end_page_writeback(state, bio.inode, &bio.pages);
             }

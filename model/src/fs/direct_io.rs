@@ -19,7 +19,9 @@ use crate::mm::filemap::{page_range, writeback_pending};
 use crate::notes::Notes;
 use crate::ops::{CompletePc, DioPath, Frame, IocbPrivate, OpResult, WriteFrame, WriteOp, WritePc};
 use crate::patches::Patch;
-use crate::state::{Actor, ActorId, Bio, BioOwner, Data, Dio, ObjId, State, Wait, Work};
+use crate::state::{
+    Actor, ActorId, Bio, BioOwner, Data, Dio, ObjId, PageList, Sectors, State, Wait, Work,
+};
 
 /// What a DIO step waits for.
 pub fn wait(state: &State, _a: ActorId, f: &WriteFrame) -> Option<Wait> {
@@ -135,7 +137,7 @@ fn dio_start(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Note
         holds_dio_count: true,
         io_error: false,
         sync_error: false,
-        fdatawait: Vec::new(),
+        fdatawait: PageList::new(),
         result: 0,
         offset: pos,
         private,
@@ -198,7 +200,7 @@ fn get_block(state: &mut State, a: ActorId, f: &mut WriteFrame, op: &WriteOp, no
             a,
             f,
             (pblk, block_start),
-            vec![Data::Zero; sectors as usize],
+            Sectors::from_elem(Data::Zero, sectors as usize),
             notes,
         );
     }
@@ -209,7 +211,7 @@ fn get_block(state: &mut State, a: ActorId, f: &mut WriteFrame, op: &WriteOp, no
         a,
         f,
         (pblk, f.dio_next),
-        vec![Data::Write(op.tag); sectors as usize],
+        Sectors::from_elem(Data::Write(op.tag), sectors as usize),
         notes,
     );
     state
@@ -228,7 +230,7 @@ fn submit(
     a: ActorId,
     f: &WriteFrame,
     (pblk, pos): (u32, u64),
-    data: Vec<Data>,
+    data: Sectors,
     notes: &mut Notes,
 ) {
     let dio = f.dio.expect("dio");
@@ -247,7 +249,7 @@ fn submit(
         data,
         zero,
         plugged_by: (f.plugged && state.mount.plug_holds_bios).then_some(a),
-        pages: Vec::new(),
+        pages: PageList::new(),
     };
     let id = state.new_id();
     state.bios.insert(id, bio);
@@ -268,7 +270,7 @@ fn zero_tail(state: &mut State, a: ActorId, f: &mut WriteFrame, notes: &mut Note
             a,
             f,
             (f.last_pblk, f.dio_next),
-            vec![Data::Zero; sectors as usize],
+            Sectors::from_elem(Data::Zero, sectors as usize),
             notes,
         );
     }

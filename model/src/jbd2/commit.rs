@@ -22,7 +22,7 @@
 use crate::fs::ext4::inode::ext4_writepage;
 use crate::notes::Notes;
 use crate::ops::CommitPc;
-use crate::state::{Committed, InodeIx, State, Wait};
+use crate::state::{BlockFlags, Committed, InodeIx, State, Wait};
 
 /// `journal_submit_inode_data_buffers` (fs/jbd2/commit.c:193): `generic_writepages` with
 /// `WB_SYNC_ALL` up to `i_size`, each dirty page through `ext4_writepage`
@@ -135,7 +135,7 @@ pub(crate) fn switch(state: &mut State, notes: &mut Notes) {
     assert_eq!(state.journal.t_updates, 0, "commit waited for its handles");
     let frees = std::mem::replace(
         &mut state.disk.freed_uncommitted,
-        vec![false; state.geometry.disk_blocks as usize],
+        BlockFlags::from_elem(false, state.geometry.disk_blocks as usize),
     );
     state.journal.committing = Some((snapshot(state), frees));
     for ino in &mut state.inodes {
@@ -173,7 +173,7 @@ fn commit_record(state: &mut State, notes: &mut Notes) {
         ino.committed = c;
         ino.committing = (false, false, false);
     }
-    for (free, freed) in state.disk.free.iter_mut().zip(frees) {
+    for (free, freed) in state.disk.free.iter_mut().zip(frees.iter().copied()) {
         *free |= freed;
     }
     let j = &mut state.journal;

@@ -16,7 +16,7 @@ use crate::limits::{ERRSEQ_CTR_INC, ERRSEQ_SEEN, MAX_ERRNO, MAX_NON_LFS, RLIM_IN
 use crate::notes::Notes;
 use crate::ops::{Op, OtherFrame, OtherPc, WriteFrame, WriteOp};
 use crate::patches::Patch;
-use crate::state::{ActorId, Data, InodeIx, Page, State, Wait};
+use crate::state::{ActorId, Data, InodeIx, Page, PageList, State, Wait};
 use OtherPc::*;
 
 /// Page indexes overlapping the byte range `[start, end]` (inclusive end, as the kernel's).
@@ -197,7 +197,7 @@ pub fn under_writeback(
     state: &State,
     inode: InodeIx,
     pages: std::ops::RangeInclusive<u64>,
-) -> Vec<u64> {
+) -> PageList {
     let ino = &state.inodes[inode];
     let found = ino.pages.range(pages).filter(|(_, p)| p.writeback > 0);
     found.map(|(&i, _)| i).collect()

@@ -31,7 +31,7 @@ use model::exec::{Event, Task};
 use model::fs::ext4::extents::{Extent, ExtentState};
 use model::fs::ext4::super_::{Geometry, Mount};
 use model::mark::Touched;
-use model::state::{Data, Inode, InodeIx, Page, State};
+use model::state::{Data, Inode, InodeIx, Page, Sectors, State};
 
 use super::contents::PassedOffsets;
 use super::history::{History, Step, WriteRecord, ZeroMaker};
@@ -96,7 +96,7 @@ struct InodeInputs {
 struct PageInputs {
     index: u64,
     busy: bool,
-    data: Vec<Data>,
+    data: Sectors,
 }
 
 impl PageInputs {
@@ -164,7 +164,7 @@ impl InodeInputs {
             for (memo, (&index, page)) in self.pages.iter_mut().zip(&ino.pages) {
                 memo.index = index;
                 memo.busy = busy(page);
-                memo.data.clone_from(&page.data);
+                memo.data = page.data.clone();
             }
         }
         if parts.written {

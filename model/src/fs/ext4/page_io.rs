@@ -8,7 +8,7 @@ use crate::kernel::sched::wait::wake_up_all;
 use crate::mm::filemap::end_page_writeback;
 use crate::notes::Notes;
 use crate::patches::Patch;
-use crate::state::{Bio, BioOwner, InodeIx, IoEnd, ObjId, Sleep, State, Work};
+use crate::state::{Bio, BioOwner, InodeIx, IoEnd, ObjId, PageList, Sectors, Sleep, State, Work};
 
 /// `ext4_init_io_end`: `count = 1`, `i_ioend_count++`.
 pub fn new_io_end(state: &mut State, inode: InodeIx) -> ObjId {
@@ -19,7 +19,7 @@ pub fn new_io_end(state: &mut State, inode: InodeIx) -> ObjId {
         unwritten: false,
         offset: 0,
         size: 0,
-        pages: Vec::new(),
+        pages: PageList::new(),
         failed: false,
     };
     state.io_ends.insert(id, io_end);
@@ -143,7 +143,7 @@ pub(crate) fn submit_writeback_bio(
     let spb = g.sectors_per_block() as usize;
     let in_page = ((lblk << g.blkbits) & (g.pagesize() - 1)) >> g.sector_bits;
     let page = &state.inodes[inode].pages[&index];
-    let data = page.data[in_page as usize..in_page as usize + spb].to_vec();
+    let data = Sectors::from(&page.data[in_page as usize..in_page as usize + spb]);
     state.io_ends.get_mut(&io_end).expect("io_end").count += 1;
     let bio = Bio {
         inode,
@@ -152,7 +152,7 @@ pub(crate) fn submit_writeback_bio(
         data,
         zero: false,
         plugged_by: None,
-        pages: vec![index],
+        pages: PageList::from([index]),
     };
     let id = state.new_id();
     state.bios.insert(id, bio);

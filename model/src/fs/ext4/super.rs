@@ -6,7 +6,7 @@ use crate::fs::ext4::inode::ext4_truncate;
 use crate::limits::{self, BLKBITS_MAX, BLKBITS_MIN, PAGE_BITS_MAX, PAGE_BITS_MIN};
 use crate::notes::Notes;
 use crate::ops::{Frame, OpResult};
-use crate::state::{ActorId, Disk, State};
+use crate::state::{ActorId, BlockFlags, Disk, State};
 
 /// The filesystem's and block device's sizes.
 #[derive(
@@ -179,8 +179,8 @@ pub fn crash(state: &mut State, a: ActorId, notes: &mut Notes) {
     let sectors = state.disk.sectors.clone();
     let mut disk = Disk {
         sectors,
-        free: vec![true; blocks],
-        freed_uncommitted: vec![false; blocks],
+        free: BlockFlags::from_elem(true, blocks),
+        freed_uncommitted: BlockFlags::from_elem(false, blocks),
     };
     for e in state.inodes.iter().flat_map(|i| i.map.extents.iter()) {
         disk.free[e.pblk as usize..(e.pblk as u64 + e.len) as usize].fill(false);
