@@ -427,8 +427,8 @@ fn step_recording(
     conversions.push(Conversion {
         step: format!("{} {}", event.task, event.step),
         by,
-        before,
-        after: state.inodes[0].map.extents.clone(),
+        before: before.to_vec(),
+        after: state.inodes[0].map.extents.to_vec(),
         sizes,
         converted,
     });

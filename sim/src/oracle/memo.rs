@@ -28,7 +28,7 @@
 //! (`sim/tests/oracle_twins.rs` runs both and demands the same verdicts at the same steps).
 
 use model::exec::{Event, Task};
-use model::fs::ext4::extents::{Extent, ExtentState};
+use model::fs::ext4::extents::{ExtentState, Extents};
 use model::fs::ext4::super_::{Geometry, Mount};
 use model::mark::Touched;
 use model::state::{Data, Inode, InodeIx, Page, Sectors, State};
@@ -86,7 +86,7 @@ struct InodeInputs {
     state_dioread_lock: bool,
     i_mutex_held: bool,
     invalidate_writer: bool,
-    map: Vec<Extent>,
+    map: Extents,
     pages: Vec<PageInputs>,
     written: Vec<Data>,
 }
@@ -157,7 +157,7 @@ impl InodeInputs {
         self.i_mutex_held = ino.i_mutex.is_some();
         self.invalidate_writer = ino.invalidate_lock.writer;
         if parts.map {
-            self.map.clone_from(&ino.map.extents);
+            self.map = ino.map.extents.clone();
         }
         if parts.pages {
             self.pages.resize_with(ino.pages.len(), PageInputs::default);

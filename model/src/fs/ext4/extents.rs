@@ -11,6 +11,7 @@
 //! writeback under dioread_nolock.
 
 use crate::fs::ext4::page_io::flag_io_unwritten;
+use crate::inline_vec::InlineVec;
 use crate::limits::{EXT_INIT_MAX_LEN, EXTENT_MAX_ZEROOUT_KB};
 use crate::notes::Notes;
 use crate::state::{Data, InodeIx, State};
@@ -18,12 +19,24 @@ use std::collections::BTreeSet;
 
 /// State of a mapped extent (`ext4_ext_is_unwritten`).
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 pub enum ExtentState {
     /// Allocated, reads as zeros until converted.
     Unwritten,
-    /// Allocated and initialized.
+    /// Allocated and initialized. The default only so that [`Extents`] can fill its unused
+    /// inline slots.
+    #[default]
     Written,
 }
 
@@ -37,9 +50,20 @@ impl std::fmt::Display for ExtentState {
     }
 }
 
-/// One extent: logical start, length, physical start, state.
+/// One extent: logical start, length, physical start, state. (`Default`, an empty extent,
+/// only so that [`Extents`] can fill its unused inline slots.)
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 pub struct Extent {
     /// First logical block.
@@ -80,6 +104,14 @@ impl Mapping {
     }
 }
 
+/// Extents of a tree kept inline ([`Extents`]): a small file's tree has a few (the
+/// canonical file starts with one; a write into a hole or a conversion of part of an extent
+/// adds one or two). More spill to the heap.
+pub const EXTENTS_INLINE: usize = 4;
+
+/// The extents of one inode's tree, in logical order.
+pub type Extents = InlineVec<Extent, EXTENTS_INLINE>;
+
 /// The extent tree of one inode (sorted, non-overlapping) and its delayed blocks.
 #[derive(
     Clone,
@@ -95,7 +127,7 @@ impl Mapping {
 )]
 pub struct ExtentMap {
     /// Extents in logical order.
-    pub extents: Vec<Extent>,
+    pub extents: Extents,
     /// Delayed-allocation blocks (dirty in the page cache, not yet allocated).
     pub delayed: BTreeSet<u64>,
 }
@@ -222,13 +254,12 @@ impl ExtentMap {
             return Vec::new();
         }
         self.split(lblk, end - lblk);
-        let (gone, kept): (Vec<Extent>, Vec<Extent>) = self
-            .extents
-            .iter()
-            .partition(|e| lblk <= e.lblk && e.end() <= end);
-        self.extents = kept;
+        let inside = |e: &Extent| lblk <= e.lblk && e.end() <= end;
+        let gone = self.extents.iter().filter(|e| inside(e));
+        let freed = gone.map(|e| (e.pblk, e.len)).collect();
+        self.extents.retain(|e| !inside(e));
         self.delayed.retain(|&b| b < lblk || b >= end);
-        gone.iter().map(|e| (e.pblk, e.len)).collect()
+        freed
     }
 
     /// Asserts the tree is well formed: sorted, non-overlapping, non-empty extents.
