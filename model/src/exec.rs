@@ -178,11 +178,11 @@ fn first_frame(state: &State, op: &Op) -> Frame {
 
 /// The writer's frame at the top of `ext4_file_write_iter`.
 pub fn first_write_frame(w: &WriteOp) -> WriteFrame {
-    first_write_frame_with(w, w.segments.clone())
+    first_write_frame_with(w, &w.segments)
 }
 
 /// [`first_write_frame`] iterating over `segments`.
-fn first_write_frame_with(w: &WriteOp, segments: Vec<crate::include::fs::Segment>) -> WriteFrame {
+fn first_write_frame_with(w: &WriteOp, segments: &[crate::include::fs::Segment]) -> WriteFrame {
     let iocb = Iocb {
         ki_flags: KiFlags::from_file(w.file),
         ki_pos: w.pos,
@@ -276,7 +276,7 @@ fn frame_wait(state: &State, a: ActorId, op: &Op, frame: &Frame) -> Option<Wait>
 fn idle_wait(state: &State, a: ActorId, op: &Op) -> Option<Wait> {
     match op {
         Op::Write(w) => {
-            let mut f = first_write_frame_with(w, Vec::new());
+            let mut f = first_write_frame_with(w, &[]);
             f.pc = crate::fs::ext4::file::first(state);
             f.iter.count = w.segments.iter().map(|s| s.len).sum();
             crate::fs::ext4::file::wait(state, a, &f)

@@ -2,7 +2,9 @@
 //! `struct iov_iter` (include/linux/uio.h) as the 4.4 write path sees them; the errno values;
 //! `inode_dio_begin`/`inode_dio_end`.
 
+use crate::inline_vec::InlineVec;
 use crate::kernel::sched::wait::wake_up_all;
+use crate::limits::SEGMENTS_MAX;
 use crate::state::{InodeIx, Sleep, State};
 
 /// Kernel error numbers the write path returns, as negative `ssize_t` values.
@@ -81,9 +83,20 @@ impl KiFlags {
     }
 }
 
-/// One `struct iovec`: a user buffer address and a length.
+/// One `struct iovec`: a user buffer address and a length. (`Default`, an empty iovec at
+/// address 0, only so that [`Iovecs`] can fill its unused inline slots.)
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 pub struct Segment {
     /// `iov_base`, the user buffer address.
@@ -92,13 +105,17 @@ pub struct Segment {
     pub len: u64,
 }
 
+/// The iovec array of an [`IovIter`], inline: a request has at most [`SEGMENTS_MAX`]
+/// segments, so it never spills.
+pub type Iovecs = InlineVec<Segment, SEGMENTS_MAX>;
+
 /// `struct iov_iter` over user iovecs: segments, the offset into the first, and `count`.
 #[derive(
     Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 pub struct IovIter {
     /// The iovec array.
-    pub segments: Vec<Segment>,
+    pub segments: Iovecs,
     /// Index of the current segment (`nr_segs` already consumed).
     pub segment: usize,
     /// `iov_offset`: bytes consumed in the current segment.
@@ -109,7 +126,8 @@ pub struct IovIter {
 
 impl IovIter {
     /// `iov_iter_init` over `segments`: `count` is their total length.
-    pub fn new(segments: Vec<Segment>) -> IovIter {
+    pub fn new(segments: impl Into<Iovecs>) -> IovIter {
+        let segments = segments.into();
         let count = segments.iter().map(|s| s.len).sum();
         IovIter {
             segments,
