@@ -1,10 +1,13 @@
 //! The hand-written byte form of the breadth-first search's queued records
 //! ([`crate::frontier::encode`]): a model state and its observer, each field written in
 //! declaration order with no self-description. Integers are LEB128 varints (signed ones
-//! zigzagged first), `bool` and the small enums' tags one byte, a sequence its length then
-//! its items. It is the fast twin of the postcard form of the serde derives
-//! ([`crate::frontier::encode_slow`]), which the tests keep beside it
-//! (`sim/tests/codec_twins.rs`).
+//! zigzagged first), `u8`, `bool` and enum tags one byte, an `Option` a tag byte then its
+//! value, a sequence its length then its items. That is postcard's layout of the serde
+//! derives, byte for byte: the hand codec is the fast twin of postcard
+//! ([`crate::frontier::encode_slow`]), which the tests keep beside it and compare it with
+//! (`sim/tests/codec_twins.rs`). Varints were measured against fixed-width little-endian
+//! integers on the canonical scenario: fixed width doubles the records (raw and compressed)
+//! and costs more in compression than it saves in decoding.
 //!
 //! A struct's impl destructures it whole (`record!`'s `let Type { a, b } = self`), so a
 //! field added to the model breaks the build here instead of going missing from the queue.
@@ -55,6 +58,7 @@ pub trait Codec: Sized {
 }
 
 /// The first byte of `input`, moved past.
+#[inline]
 fn byte(input: &mut &[u8]) -> u8 {
     let (&b, rest) = input.split_first().expect(CUT);
     *input = rest;
@@ -63,6 +67,7 @@ fn byte(input: &mut &[u8]) -> u8 {
 
 /// Appends `n` as a varint: seven bits a byte, low first, the top bit set on all but the
 /// last.
+#[inline]
 pub fn put_varint(mut n: u64, out: &mut Vec<u8>) {
     while n >= u64::from(VARINT_MORE) {
         out.push(n as u8 | VARINT_MORE);
@@ -71,8 +76,22 @@ pub fn put_varint(mut n: u64, out: &mut Vec<u8>) {
     out.push(n as u8);
 }
 
-/// Reads a varint [`put_varint`] wrote.
+/// Reads a varint [`put_varint`] wrote: one byte inline (most are), more
+/// out of line.
+#[inline]
 pub fn take_varint(input: &mut &[u8]) -> u64 {
+    match input.split_first() {
+        Some((&b, rest)) if b & VARINT_MORE == 0 => {
+            *input = rest;
+            u64::from(b)
+        }
+        _ => take_long_varint(input),
+    }
+}
+
+/// [`take_varint`] of any length.
+#[inline(never)]
+fn take_long_varint(input: &mut &[u8]) -> u64 {
     let (mut n, mut shift) = (0u64, 0);
     loop {
         let b = byte(input);
@@ -87,6 +106,7 @@ pub fn take_varint(input: &mut &[u8]) -> u64 {
 
 /// Appends a sequence: its length, then each item. Every sequence type's impl writes
 /// through it, from a slice.
+#[inline]
 pub fn put_slice<T: Codec>(items: &[T], out: &mut Vec<u8>) {
     put_varint(items.len() as u64, out);
     items.iter().for_each(|x| x.put(out));
@@ -95,6 +115,7 @@ pub fn put_slice<T: Codec>(items: &[T], out: &mut Vec<u8>) {
 /// Reads a sequence [`put_slice`] wrote: `make` gets the length (at most the bytes left,
 /// as every item takes one at least) for the collection's capacity, `push` each item in
 /// order. Every sequence type's impl reads through it.
+#[inline]
 pub fn take_seq<T: Codec, C>(
     input: &mut &[u8],
     make: impl FnOnce(usize) -> C,
@@ -112,9 +133,11 @@ pub fn take_seq<T: Codec, C>(
 macro_rules! unsigned {
     ($($t:ty),*) => {$(
         impl Codec for $t {
-            fn put(&self, out: &mut Vec<u8>) {
+            #[inline]
+    fn put(&self, out: &mut Vec<u8>) {
                 put_varint(*self as u64, out);
             }
+            #[inline]
             fn take(input: &mut &[u8]) -> $t {
                 <$t>::try_from(take_varint(input)).expect(MALFORMED)
             }
@@ -124,9 +147,11 @@ macro_rules! unsigned {
 unsigned!(u16, u32, u64, usize);
 
 impl Codec for u8 {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         out.push(*self);
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> u8 {
         byte(input)
     }
@@ -134,9 +159,11 @@ impl Codec for u8 {
 
 /// Zigzag, then a varint: small magnitudes of either sign take few bytes.
 impl Codec for i64 {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         put_varint(((*self << 1) ^ (*self >> (i64::BITS - 1))) as u64, out);
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> i64 {
         let n = take_varint(input);
         ((n >> 1) as i64) ^ -((n & 1) as i64)
@@ -144,9 +171,11 @@ impl Codec for i64 {
 }
 
 impl Codec for bool {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         out.push(u8::from(*self));
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> bool {
         match byte(input) {
             0 => false,
@@ -157,15 +186,18 @@ impl Codec for bool {
 }
 
 impl Codec for String {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         put_slice(self.as_bytes(), out);
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> String {
         String::from_utf8(Vec::take(input)).expect(MALFORMED)
     }
 }
 
 impl<T: Codec> Codec for Option<T> {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         match self {
             None => out.push(0),
@@ -175,16 +207,19 @@ impl<T: Codec> Codec for Option<T> {
             }
         }
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> Option<T> {
         bool::take(input).then(|| T::take(input))
     }
 }
 
 impl<A: Codec, B: Codec> Codec for (A, B) {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         self.0.put(out);
         self.1.put(out);
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> (A, B) {
         let a = A::take(input);
         (a, B::take(input))
@@ -192,11 +227,13 @@ impl<A: Codec, B: Codec> Codec for (A, B) {
 }
 
 impl<A: Codec, B: Codec, C: Codec> Codec for (A, B, C) {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         self.0.put(out);
         self.1.put(out);
         self.2.put(out);
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> (A, B, C) {
         let a = A::take(input);
         let b = B::take(input);
@@ -205,36 +242,44 @@ impl<A: Codec, B: Codec, C: Codec> Codec for (A, B, C) {
 }
 
 impl<T: Codec> Codec for Vec<T> {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         put_slice(self, out);
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> Vec<T> {
         take_seq(input, Vec::with_capacity, Vec::push)
     }
 }
 
 impl<T: Codec> Codec for Box<T> {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         (**self).put(out);
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> Box<T> {
         Box::new(T::take(input))
     }
 }
 
 impl<T: Codec> Codec for Arc<[T]> {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         put_slice(self, out);
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> Arc<[T]> {
         Vec::take(input).into()
     }
 }
 
 impl<T: Codec> Codec for Tracked<T> {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         (**self).put(out);
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> Tracked<T> {
         Tracked::new(T::take(input))
     }
@@ -242,6 +287,7 @@ impl<T: Codec> Codec for Tracked<T> {
 
 /// Its entries in key order, as a sequence of pairs.
 impl<K: Codec + Ord, V: Codec> Codec for VecMap<K, V> {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         put_varint(self.len() as u64, out);
         for (k, v) in self {
@@ -249,6 +295,7 @@ impl<K: Codec + Ord, V: Codec> Codec for VecMap<K, V> {
             v.put(out);
         }
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> VecMap<K, V> {
         take_seq(input, |_| VecMap::new(), |m, (k, v)| drop(m.insert(k, v)))
     }
@@ -256,6 +303,7 @@ impl<K: Codec + Ord, V: Codec> Codec for VecMap<K, V> {
 
 /// Its entries in key order, as a sequence of pairs.
 impl<K: Codec + Ord, V: Codec> Codec for BTreeMap<K, V> {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         put_varint(self.len() as u64, out);
         for (k, v) in self {
@@ -263,6 +311,7 @@ impl<K: Codec + Ord, V: Codec> Codec for BTreeMap<K, V> {
             v.put(out);
         }
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> BTreeMap<K, V> {
         take_seq(input, |_| BTreeMap::new(), |m, (k, v)| drop(m.insert(k, v)))
     }
@@ -270,10 +319,12 @@ impl<K: Codec + Ord, V: Codec> Codec for BTreeMap<K, V> {
 
 /// Its items in order, as a sequence.
 impl<T: Codec + Ord> Codec for BTreeSet<T> {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         put_varint(self.len() as u64, out);
         self.iter().for_each(|x| x.put(out));
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> BTreeSet<T> {
         take_seq(
             input,
@@ -290,10 +341,12 @@ impl<T: Codec + Ord> Codec for BTreeSet<T> {
 macro_rules! record {
     ($($ty:ident { $($field:ident),* $(,)? })*) => {$(
         impl $crate::codec::Codec for $ty {
-            fn put(&self, out: &mut Vec<u8>) {
+            #[inline]
+    fn put(&self, out: &mut Vec<u8>) {
                 let $ty { $($field),* } = self;
                 $($crate::codec::Codec::put($field, out);)*
             }
+            #[inline]
             fn take(input: &mut &[u8]) -> $ty {
                 $ty { $($field: $crate::codec::Codec::take(input)),* }
             }
@@ -307,9 +360,11 @@ pub(crate) use record;
 macro_rules! program_point {
     ($($ty:ident),*) => {$(
         impl Codec for $ty {
-            fn put(&self, out: &mut Vec<u8>) {
+            #[inline]
+    fn put(&self, out: &mut Vec<u8>) {
                 out.push(*self as u8);
             }
+            #[inline]
             fn take(input: &mut &[u8]) -> $ty {
                 *$ty::ALL.get(usize::from(byte(input))).expect(MALFORMED)
             }
@@ -322,10 +377,12 @@ program_point!(WritePc, OtherPc, CompletePc, CommitPc);
 macro_rules! by_postcard {
     ($($ty:ident),*) => {$(
         impl Codec for $ty {
-            fn put(&self, out: &mut Vec<u8>) {
+            #[inline]
+    fn put(&self, out: &mut Vec<u8>) {
                 let bytes = std::mem::take(out);
                 *out = postcard::to_extend(self, bytes).expect("a value encodes");
             }
+            #[inline]
             fn take(input: &mut &[u8]) -> $ty {
                 match postcard::take_from_bytes(input) {
                     Ok((x, rest)) => {
@@ -384,6 +441,7 @@ record! {
 
 /// A tag byte, then the payload.
 impl Codec for Data {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         match *self {
             Data::Zero => out.push(0),
@@ -398,6 +456,7 @@ impl Codec for Data {
             Data::Write(n) => out.extend([3, n]),
         }
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> Data {
         match byte(input) {
             0 => Data::Zero,
@@ -415,12 +474,14 @@ impl Codec for Data {
 
 /// One byte.
 impl Codec for ExtentState {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         out.push(match self {
             ExtentState::Unwritten => 0,
             ExtentState::Written => 1,
         });
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> ExtentState {
         match byte(input) {
             0 => ExtentState::Unwritten,
@@ -432,6 +493,7 @@ impl Codec for ExtentState {
 
 /// One byte.
 impl Codec for DioPath {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         out.push(match self {
             DioPath::Ext => 0,
@@ -439,6 +501,7 @@ impl Codec for DioPath {
             DioPath::Ind => 2,
         });
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> DioPath {
         match byte(input) {
             0 => DioPath::Ext,
@@ -451,6 +514,7 @@ impl Codec for DioPath {
 
 /// A tag byte, then the io_end.
 impl Codec for IocbPrivate {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         match self {
             IocbPrivate::Null => out.push(0),
@@ -461,6 +525,7 @@ impl Codec for IocbPrivate {
             }
         }
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> IocbPrivate {
         match byte(input) {
             0 => IocbPrivate::Null,
@@ -473,6 +538,7 @@ impl Codec for IocbPrivate {
 
 /// A tag byte, then the object.
 impl Codec for BioOwner {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         let (tag, id) = match *self {
             BioOwner::Dio(id) => (0, id),
@@ -481,6 +547,7 @@ impl Codec for BioOwner {
         out.push(tag);
         id.put(out);
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> BioOwner {
         match byte(input) {
             0 => BioOwner::Dio(u16::take(input)),
@@ -492,6 +559,7 @@ impl Codec for BioOwner {
 
 /// A tag byte, then the bucket or inode.
 impl Codec for Sleep {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         match *self {
             Sleep::IoendWq(b) => out.extend([0, b]),
@@ -501,6 +569,7 @@ impl Codec for Sleep {
             }
         }
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> Sleep {
         match byte(input) {
             0 => Sleep::IoendWq(byte(input)),
@@ -512,6 +581,7 @@ impl Codec for Sleep {
 
 /// A tag byte, then the message.
 impl Codec for Hazard {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         let (tag, what) = match self {
             Hazard::SleepInAtomic(s) => (0, s),
@@ -520,6 +590,7 @@ impl Codec for Hazard {
         out.push(tag);
         what.put(out);
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> Hazard {
         match byte(input) {
             0 => Hazard::SleepInAtomic(String::take(input)),
@@ -531,6 +602,7 @@ impl Codec for Hazard {
 
 /// A tag byte, then the variant's fields in order.
 impl Codec for Work {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         match self {
             Work::DioComplete {
@@ -555,6 +627,7 @@ impl Codec for Work {
             }
         }
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> Work {
         match byte(input) {
             0 => Work::DioComplete {
@@ -576,6 +649,7 @@ impl Codec for Work {
 
 /// A tag byte, then the frame.
 impl Codec for Frame {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         match self {
             Frame::Idle => out.push(0),
@@ -589,6 +663,7 @@ impl Codec for Frame {
             }
         }
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> Frame {
         match byte(input) {
             0 => Frame::Idle,
@@ -601,6 +676,7 @@ impl Codec for Frame {
 
 /// A tag byte, then the variant's fields in order.
 impl Codec for OpResult {
+    #[inline]
     fn put(&self, out: &mut Vec<u8>) {
         match self {
             OpResult::Write {
@@ -631,6 +707,7 @@ impl Codec for OpResult {
             OpResult::Crashed => out.push(5),
         }
     }
+    #[inline]
     fn take(input: &mut &[u8]) -> OpResult {
         match byte(input) {
             0 => OpResult::Write {

@@ -5,7 +5,7 @@
 //!   (with its programs and without, as queued) and its observer round-trip: the state comes
 //!   back equal, the observer with the same serde form (postcard's bytes) and equal to a
 //!   clone of it, and the whole input is consumed. The records of [`frontier::encode`] give
-//!   back their index too.
+//!   back their index too, and are postcard's bytes ([`frontier::encode_slow`]) exactly.
 //! - A planted fault: a codec that drops a field (writes its default) fails that check.
 //! - Every program point ([`WritePc::ALL`] and its siblings) round-trips in one byte.
 //! - A record cut anywhere panics with [`codec::CUT`]; a bad tag with [`codec::MALFORMED`].
@@ -132,6 +132,8 @@ fn every_walked_state_and_observer_round_trips() {
             round_trip(hand_put, &queued, observer).unwrap_or_else(|e| panic!("{at}: {e}"));
             let id = u32::try_from(i).expect("few states") << 7;
             let record = frontier::encode(id, &queued, observer, Vec::new());
+            let slow = frontier::encode_slow(id, &queued, observer, Vec::new());
+            assert!(record == slow, "{at}: the record is not postcard's");
             let (back_id, back, _, left) = frontier::decode(&record);
             assert_eq!((back_id, left), (id, 0), "{at}");
             assert_eq!(back, queued, "{at}");
