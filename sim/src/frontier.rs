@@ -3,9 +3,10 @@
 //! search, in the same order, as the clone-based one it replaced
 //! ([`crate::engine::bfs_search_cloned`], kept as its slow twin), with three compact stores:
 //!
-//! - [`Frontier`]: the queued states, each with its oracles' history, as bytes (the hand codec of
-//!   [`crate::codec`], postcard's serde form its slow twin), decoded when the state is expanded. Actor programs
-//!   never change within a search: they are left out and restored from the initial state.
+//! - [`Frontier`]: the queued states, each with its oracles' history, as bytes (the hand
+//!   codec of [`crate::codec`]: postcard's varint layout of their serde form, postcard
+//!   itself its slow twin), decoded when the state is expanded. Actor programs never change
+//!   within a search: they are left out and restored from the initial state.
 //! - [`Links`]: per visited state (not per step), its parent state and the task that led
 //!   there, [`LINK_BYTES`] bytes each: a violation's schedule is the parent's path plus one task.
 //! - [`FingerprintSet`]: the visited fingerprints in open-addressing shards that grow by a
