@@ -3,9 +3,10 @@
 //! search, in the same order, as the clone-based one it replaced
 //! ([`crate::engine::bfs_search_cloned`], kept as its slow twin), with three compact stores:
 //!
-//! - [`Frontier`]: the queued states, each with its oracles' history, as bytes (a compact
-//!   varint encoding of their serde form), decoded when the state is expanded. Actor programs
-//!   never change within a search: they are left out and restored from the initial state.
+//! - [`Frontier`]: the queued states, each with its oracles' history, as bytes (the hand
+//!   codec of [`crate::codec`]: postcard's varint layout of their serde form, postcard
+//!   itself its slow twin), decoded when the state is expanded. Actor programs never change
+//!   within a search: they are left out and restored from the initial state.
 //! - [`Links`]: per visited state (not per step), its parent state and the task that led
 //!   there, [`LINK_BYTES`] bytes each: a violation's schedule is the parent's path plus one task.
 //! - [`FingerprintSet`]: the visited fingerprints in open-addressing shards that grow by a
@@ -18,10 +19,12 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use model::exec::Task;
 use model::state::State;
 
+use crate::codec::Codec;
 use crate::engine::{Execution, Probe, SearchReport, Stepper, replay};
 use crate::expand::{BATCH_STATES, Context, Expanded, Pool, Successor};
 use crate::fingerprint::fingerprint;
@@ -300,7 +303,11 @@ impl Frontier {
     pub fn push_body(&mut self, id: u32, body: &[u8]) {
         let mut raw = std::mem::take(&mut self.raw);
         raw.clear();
-        raw = postcard::to_extend(&id, raw).expect("an index encodes");
+        if slow_codec() {
+            raw = postcard::to_extend(&id, raw).expect("an index encodes");
+        } else {
+            id.put(&mut raw);
+        }
         raw.extend_from_slice(body);
         self.raw = raw;
         let most = lz4_flex::block::get_maximum_output_size(self.raw.len());
@@ -473,24 +480,74 @@ fn read_length(bytes: &[u8], at: &mut usize) -> usize {
     }
 }
 
-/// Appends the encoding of `(id, state, observer)` to `into` (cleared first): postcard, a
-/// compact varint form of their serde derive.
+/// Appends the encoding of `(id, state, observer)` to `into` (cleared first): the hand
+/// codec ([`crate::codec`]), each value's fields one after the other.
 pub fn encode(id: u32, state: &State, observer: &Observer, mut into: Vec<u8>) -> Vec<u8> {
+    if slow_codec() {
+        return encode_slow(id, state, observer, into);
+    }
+    into.clear();
+    id.put(&mut into);
+    append_body(state, observer, into)
+}
+
+/// Appends the encoding of `(state, observer)` to `into`: [`encode`] without the index.
+pub fn append_body(state: &State, observer: &Observer, mut into: Vec<u8>) -> Vec<u8> {
+    if slow_codec() {
+        return append_body_slow(state, observer, into);
+    }
+    state.put(&mut into);
+    observer.put(&mut into);
+    into
+}
+
+/// Decodes one record of [`encode`] from the start of `bytes`; also the bytes left after it.
+/// Panics on a record cut short or malformed ([`crate::codec::CUT`]).
+pub fn decode(bytes: &[u8]) -> (u32, State, Observer, usize) {
+    if slow_codec() {
+        return decode_slow(bytes);
+    }
+    let mut input = bytes;
+    let id = u32::take(&mut input);
+    let state = State::take(&mut input);
+    let observer = Observer::take(&mut input);
+    (id, state, observer, input.len())
+}
+
+/// [`encode`]'s slow twin: postcard, a compact varint form of the serde derives.
+pub fn encode_slow(id: u32, state: &State, observer: &Observer, mut into: Vec<u8>) -> Vec<u8> {
     into.clear();
     postcard::to_extend(&(id, state, observer), into).expect("a state encodes")
 }
 
-/// Appends the encoding of `(state, observer)` to `into`: [`encode`] without the index
-/// (postcard writes a tuple as its fields one after the other).
-pub fn append_body(state: &State, observer: &Observer, into: Vec<u8>) -> Vec<u8> {
+/// [`append_body`]'s slow twin: [`encode_slow`] without the index (postcard writes a tuple
+/// as its fields one after the other).
+pub fn append_body_slow(state: &State, observer: &Observer, into: Vec<u8>) -> Vec<u8> {
     postcard::to_extend(&(state, observer), into).expect("a state encodes")
 }
 
-/// Decodes one record of [`encode`] from the start of `bytes`; also the bytes left after it.
-pub fn decode(bytes: &[u8]) -> (u32, State, Observer, usize) {
+/// [`decode`]'s slow twin: decodes one record of [`encode_slow`].
+pub fn decode_slow(bytes: &[u8]) -> (u32, State, Observer, usize) {
     let ((id, state, observer), rest) =
         postcard::take_from_bytes::<(u32, State, Observer)>(bytes).expect("a queued state decodes");
     (id, state, observer, rest.len())
+}
+
+/// The search's records take the slow codec ([`encode_slow`], [`decode_slow`]): for the
+/// tests that compare the two over whole searches. Process-wide: a test that sets it runs
+/// alone in its test binary.
+static SLOW_CODEC: AtomicBool = AtomicBool::new(false);
+
+/// Makes every record from now on take the slow codec (`true`) or the hand one (`false`,
+/// the default): only for the twin tests, with no search running.
+#[doc(hidden)]
+pub fn use_slow_codec_for_tests(slow: bool) {
+    SLOW_CODEC.store(slow, Ordering::Relaxed);
+}
+
+/// Whether [`use_slow_codec_for_tests`] chose the slow codec.
+fn slow_codec() -> bool {
+    SLOW_CODEC.load(Ordering::Relaxed)
 }
 
 /// Decodes a queued record and puts the actors' `programs` back.

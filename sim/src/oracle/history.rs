@@ -1269,3 +1269,50 @@ fn reach_meets(a: Option<Reach>, b: Option<Reach>) -> bool {
     a.zip(b)
         .is_some_and(|((i, f, t), (j, g, u))| i == j && f < u && g < t && f < t && g < u)
 }
+
+crate::codec::record! {
+    History {
+        step, block_bits, epoch, tid, writes, zero_makers, op_start, results_seen, bios,
+        conversions, failed, lost, landed, landed_superseded, prior, dirty_under_dio,
+    }
+    WriteRecord {
+        actor, op, inode, start, range, returned, queued, completed, completed_tid, done, sync,
+        direct, append,
+    }
+    ZeroMaker { actor, inode, from, to, pending, start, end }
+    BioRecord { inode, dio, blocks, sectors, io_end, superseded }
+    Conversion { inode, blocks }
+    Prior { i_size, below, above, written }
+}
+
+/// A tag byte, then the variant's fields in order.
+impl crate::codec::Codec for Removal {
+    fn put(&self, out: &mut Vec<u8>) {
+        match self {
+            Removal::Truncate { size } => {
+                out.push(0);
+                size.put(out);
+            }
+            Removal::Punch { pos, len } => {
+                out.push(1);
+                pos.put(out);
+                len.put(out);
+            }
+        }
+    }
+    fn take(input: &mut &[u8]) -> Removal {
+        match u8::take(input) {
+            0 => Removal::Truncate {
+                size: u64::take(input),
+            },
+            1 => {
+                let pos = u64::take(input);
+                Removal::Punch {
+                    pos,
+                    len: u64::take(input),
+                }
+            }
+            _ => panic!("{}", crate::codec::MALFORMED),
+        }
+    }
+}

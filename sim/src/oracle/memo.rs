@@ -35,6 +35,7 @@ use model::state::{Data, Inode, InodeIx, Page, Sectors, State};
 
 use super::contents::PassedOffsets;
 use super::history::{History, Step, WriteRecord, ZeroMaker};
+use crate::codec::Codec;
 
 /// How an observer runs its per-step checks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -460,6 +461,47 @@ impl Memo {
         if !unchanged.history || self.history.is_none() {
             let memo = self.history.get_or_insert_with(Box::default);
             memo.inputs.remember(h);
+        }
+    }
+}
+
+/// Only the way of checking, as serde writes it: a decoded memo is cold, as a clone is.
+impl Codec for Memo {
+    fn put(&self, out: &mut Vec<u8>) {
+        let Memo {
+            checking,
+            warm: _,
+            state: _,
+            history: _,
+        } = self;
+        checking.put(out);
+    }
+    fn take(input: &mut &[u8]) -> Memo {
+        Memo::new(Checking::take(input))
+    }
+}
+
+/// One byte.
+impl Codec for Checking {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.push(match self {
+            Checking::Every => 0,
+            Checking::Incremental => 1,
+            Checking::WrongSkipForTests => 2,
+            Checking::WrongBioSkipForTests => 3,
+            Checking::WrongDirtySkipForTests => 4,
+            Checking::WrongMarkSkipForTests => 5,
+        });
+    }
+    fn take(input: &mut &[u8]) -> Checking {
+        match u8::take(input) {
+            0 => Checking::Every,
+            1 => Checking::Incremental,
+            2 => Checking::WrongSkipForTests,
+            3 => Checking::WrongBioSkipForTests,
+            4 => Checking::WrongDirtySkipForTests,
+            5 => Checking::WrongMarkSkipForTests,
+            _ => panic!("{}", crate::codec::MALFORMED),
         }
     }
 }

@@ -340,3 +340,7 @@ impl Observer {
         protocol::check_appends(h, tag)
     }
 }
+
+crate::codec::record! {
+    Observer { history, memo }
+}
