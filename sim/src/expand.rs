@@ -18,7 +18,7 @@ use model::exec::{self, Task, Trace};
 use model::state::State;
 
 use crate::engine::{Stepper, apply};
-use crate::fingerprint::Visited;
+use crate::fingerprint::{Parts, Visited};
 use crate::frontier::{FingerprintSet, append_body, restore, strip_programs};
 use crate::oracle::Violation;
 
@@ -73,6 +73,9 @@ pub struct Context<'a> {
     pub stepper: Stepper,
     /// The visited-set key ([`crate::frontier::Key`]).
     pub key: crate::frontier::Key,
+    /// The key is [`crate::fingerprint::fingerprint`]: each successor's is computed
+    /// incrementally from its parent's parts ([`Parts::fingerprint_after`]).
+    pub incremental: bool,
     /// Whether to keep each state for a probe.
     pub keep: bool,
 }
@@ -105,6 +108,7 @@ fn expand(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker)
         end,
         bytes: Vec::with_capacity(runnable_len * BODY_BYTES_HINT),
     };
+    let parts = cx.incremental.then(|| Parts::of(&state));
     let mut pair = Some((state, observer));
     for i in 0..out.runnable.len() {
         let last = i + 1 == out.runnable.len() && !cx.keep;
@@ -120,7 +124,10 @@ fn expand(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker)
         let successor = match checked {
             Err(v) => Successor::Broken(v),
             Ok(()) => {
-                let fp = (cx.key)(&next, &watch);
+                let fp = match &parts {
+                    Some(parts) => parts.fingerprint_after(&next, &watch, next.touched()),
+                    None => (cx.key)(&next, &watch),
+                };
                 if visited.contains(fp) || !w.met.insert(fp) {
                     Successor::Known(fp)
                 } else {
