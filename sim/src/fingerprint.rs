@@ -246,7 +246,7 @@ impl Part {
         }
     }
 
-    /// Where the part sits in [`Parts::hashes`] of a state with `inodes` inodes.
+    /// Where the part sits in `Parts::hashes` of a state with `inodes` inodes.
     fn position(self, inodes: usize) -> usize {
         match self {
             Part::Sectors => 0,
@@ -259,15 +259,22 @@ impl Part {
     }
 }
 
-/// The marked parts of `state`, in slot order: the sectors, the bios, the io_ends, per
-/// inode its page cache and block map, per actor the actor.
-fn parts(state: &State) -> impl Iterator<Item = Part> {
-    let fixed = [Part::Sectors, Part::Bios, Part::IoEnds];
-    let inodes = (0..state.inodes.len()).flat_map(|ix| [Part::Pages(ix), Part::Map(ix)]);
-    fixed
-        .into_iter()
-        .chain(inodes)
-        .chain((0..state.actors.len()).map(Part::Actor))
+/// The sum (wrapping) of `hash` over the marked parts of `state`, taken in slot order: the
+/// sectors, the bios, the io_ends, per inode its page cache and block map, per actor the
+/// actor.
+fn sum_parts(state: &State, mut hash: impl FnMut(Part) -> u64) -> u64 {
+    let mut sum = 0u64;
+    for part in [Part::Sectors, Part::Bios, Part::IoEnds] {
+        sum = sum.wrapping_add(hash(part));
+    }
+    for ix in 0..state.inodes.len() {
+        sum = sum.wrapping_add(hash(Part::Pages(ix)));
+        sum = sum.wrapping_add(hash(Part::Map(ix)));
+    }
+    for a in 0..state.actors.len() {
+        sum = sum.wrapping_add(hash(Part::Actor(a)));
+    }
+    sum
 }
 
 /// [`FoldHasher`] over `part` of `state`, keyed by its slot.
@@ -337,10 +344,8 @@ fn combine(sum: u64) -> u64 {
 /// only the parts a step marked; the two are equal on every state
 /// (`sim/tests/fingerprint_twins.rs`).
 pub fn fingerprint(state: &State, observer: &Observer) -> u64 {
-    let sum = parts(state).fold(rest_hash(state, observer), |sum, part| {
-        sum.wrapping_add(part_hash(state, part))
-    });
-    combine(sum)
+    let parts = sum_parts(state, |part| part_hash(state, part));
+    combine(rest_hash(state, observer).wrapping_add(parts))
 }
 
 /// The marked parts' hashes of one state (the parent of the successors a search expands),
@@ -356,9 +361,16 @@ pub struct Parts {
 impl Parts {
     /// The hash of every marked part of `parent`.
     pub fn of(parent: &State) -> Parts {
+        let slots = FIXED_PARTS + 2 * parent.inodes.len() + parent.actors.len();
+        let mut hashes = Vec::with_capacity(slots);
+        sum_parts(parent, |part| {
+            let hash = part_hash(parent, part);
+            hashes.push(hash);
+            hash
+        });
         Parts {
             inodes: parent.inodes.len(),
-            hashes: parts(parent).map(|part| part_hash(parent, part)).collect(),
+            hashes,
         }
     }
 
@@ -378,11 +390,15 @@ impl Parts {
     /// taken from the parent. Equal to [`fingerprint`] whenever `touched` covers every
     /// change to a marked part (as [`State::touched`] does after a step).
     pub fn fingerprint_after(&self, state: &State, observer: &Observer, touched: Touched) -> u64 {
-        let sum = parts(state).fold(rest_hash(state, observer), |sum, part| {
-            let kept = self.get(part).filter(|_| !part.marked(touched));
-            sum.wrapping_add(kept.unwrap_or_else(|| part_hash(state, part)))
+        let parts = sum_parts(state, |part| {
+            let kept = if part.marked(touched) {
+                None
+            } else {
+                self.get(part)
+            };
+            kept.unwrap_or_else(|| part_hash(state, part))
         });
-        combine(sum)
+        combine(rest_hash(state, observer).wrapping_add(parts))
     }
 }
 
