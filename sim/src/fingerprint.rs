@@ -211,11 +211,17 @@ const FIXED_PARTS: usize = 3;
 /// a part the step left alone keeps its hash from the parent.
 #[derive(Clone, Copy, Debug)]
 enum Part {
+    /// The disk's sectors.
     Sectors,
+    /// The bios in flight.
     Bios,
+    /// The io_ends.
     IoEnds,
+    /// An inode's page cache, by inode index.
     Pages(usize),
+    /// An inode's block map, by inode index.
     Map(usize),
+    /// An actor (all but its program), by actor index.
     Actor(usize),
 }
 
