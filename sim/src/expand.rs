@@ -18,13 +18,17 @@ use model::exec::{self, Task, Trace};
 use model::state::State;
 
 use crate::engine::{Stepper, apply};
-use crate::fingerprint::Visited;
+use crate::fingerprint::{Parts, Visited};
 use crate::frontier::{FingerprintSet, append_body, restore, strip_programs};
-use crate::oracle::Violation;
+use crate::oracle::{Observer, Violation};
 
 /// Queued states taken and expanded together: the batch the threads share. Fixed, not a
 /// multiple of the threads, so the batches (and so everything) are the same for any `jobs`.
 pub const BATCH_STATES: usize = 256;
+/// Successors an expanded state needs before its parent's parts are hashed for the
+/// incremental fingerprint ([`Parts::fingerprint_after`]): a single successor is cheaper to
+/// hash whole than its parent's parts and then its own marked ones.
+const INCREMENTAL_MIN_SUCCESSORS: usize = 2;
 /// Records a thread takes from the batch at a time (a grain).
 const GRAIN: usize = 16;
 /// Bytes reserved for each successor's encoding (a guess that saves regrowing the buffer:
@@ -73,6 +77,9 @@ pub struct Context<'a> {
     pub stepper: Stepper,
     /// The visited-set key ([`crate::frontier::Key`]).
     pub key: crate::frontier::Key,
+    /// The key is [`crate::fingerprint::fingerprint`]: each successor's is computed
+    /// incrementally from its parent's parts ([`Parts::fingerprint_after`]).
+    pub incremental: bool,
     /// Whether to keep each state for a probe.
     pub keep: bool,
 }
@@ -88,7 +95,9 @@ struct Worker {
 /// successor is encoded unless `visited` (before the batch) holds it or it was already met
 /// (in `w.met`, the fingerprints this thread encoded earlier in the batch, which the
 /// merge meets, and inserts, before this one). The same steps and checks as the
-/// one-state-at-a-time search's expansion, in the same order.
+/// one-state-at-a-time search's expansion, in the same order. Under the unreduced key, a
+/// parent with [`INCREMENTAL_MIN_SUCCESSORS`] or more successors has its parts hashed once
+/// and each successor's fingerprint rehashes only what its step marked.
 fn expand(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker) -> Expanded {
     let (id, state, observer) = restore(raw, cx.programs);
     let runnable = exec::runnable(&state);
@@ -105,6 +114,8 @@ fn expand(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker)
         end,
         bytes: Vec::with_capacity(runnable_len * BODY_BYTES_HINT),
     };
+    let incremental = cx.incremental && runnable_len >= INCREMENTAL_MIN_SUCCESSORS;
+    let parts = incremental.then(|| Parts::of(&state));
     let mut pair = Some((state, observer));
     for i in 0..out.runnable.len() {
         let last = i + 1 == out.runnable.len() && !cx.keep;
@@ -120,7 +131,7 @@ fn expand(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker)
         let successor = match checked {
             Err(v) => Successor::Broken(v),
             Ok(()) => {
-                let fp = (cx.key)(&next, &watch);
+                let fp = key(cx, parts.as_ref(), &next, &watch);
                 if visited.contains(fp) || !w.met.insert(fp) {
                     Successor::Known(fp)
                 } else {
@@ -135,6 +146,16 @@ fn expand(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker)
     }
     out.state = pair.map(|(state, _)| state).filter(|_| cx.keep);
     out
+}
+
+/// The visited-set key of `next`: from its parent's `parts` and the step's mark when given
+/// (the same value as `cx.key`, which is then [`crate::fingerprint::fingerprint`]), else
+/// `cx.key`.
+fn key(cx: Context<'_>, parts: Option<&Parts>, next: &State, watch: &Observer) -> u64 {
+    match parts {
+        Some(parts) => parts.fingerprint_after(next, watch, next.touched()),
+        None => (cx.key)(next, watch),
+    }
 }
 
 /// One batch handed to the pool: its records, the visited set before it (read only, given

@@ -6,13 +6,30 @@
 //! (`sim/tests/speed_twins.rs`): over every state a bounded search of each example reaches,
 //! the two split the states alike.
 //!
+//! The fingerprint is a sum of per-slot hashes: one slot per part a step marks
+//! ([`model::mark::Touched`]: the disk's sectors, the bios, the io_ends, each inode's page
+//! cache and block map, each actor) and one for the rest (everything else, with the oracles'
+//! history summary), each hashed by [`FoldHasher`] with its slot's key first, summed
+//! (wrapping) and mixed once more. A successor shares with its parent every part its step
+//! left unmarked, so the expansion ([`crate::expand`]) hashes a parent's parts once
+//! ([`Parts::of`]) and per successor rehashes only the marked parts and the rest
+//! ([`Parts::fingerprint_after`]); it equals [`fingerprint`] exactly
+//! (`sim/tests/fingerprint_twins.rs`, over every successor of bounded searches of every
+//! example and corpus entry, with a planted wrong mark it must catch).
+//!
 //! Collisions: two different states with one fingerprint would make the search skip the
-//! second. With a well-mixed 64-bit hash the chance of any collision among `n` states is
-//! about `n² / 2^65`: under one in a million for the canonical scenario's ~2 million states.
+//! second. Two states that differ in what the fingerprint reads differ in the rest (which
+//! holds the numbers of inodes and actors: if those are equal, so are the slots) or in at
+//! least one slot's part. Each slot's hash is a well-mixed 64-bit value of its key and its
+//! contents (the key sets equal contents in two slots apart), so the difference of the two
+//! sums is as good as uniform, and the sums agree with chance about `2^-64`; the last mix
+//! keeps that. The chance of any collision among `n` states is then about `n² / 2^65`: under
+//! one in a million for the canonical scenario's ~2 million states.
 
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-use model::state::{Actor, State};
+use model::mark::Touched;
+use model::state::{Actor, ActorId, Disk, Inode, State};
 
 use crate::oracle::Observer;
 
@@ -21,6 +38,9 @@ use crate::oracle::Observer;
 const FOLD_MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
 /// The multiplier of [`FoldHasher::finish`]'s last mix (another odd constant with spread bits).
 const FINISH_MULTIPLIER: u64 = 0xd6e8_feb8_6659_fd93;
+/// The multiplier of the last mix of the slots' summed hashes ([`fingerprint`]; another odd
+/// constant with spread bits).
+const COMBINE_MULTIPLIER: u64 = 0xa076_1d64_78bd_642f;
 /// The hasher's starting value (any nonzero constant: a fixed seed, the same on every run).
 const FOLD_SEED: u64 = 0x2d35_8dcc_aa6c_78a5;
 
@@ -114,21 +134,185 @@ fn hash_actor(actor: &Actor, h: &mut FoldHasher) {
     (op, frame, sleeping, results, wb_map, fdatawait, f_wb_err).hash(h);
 }
 
-/// The fast fingerprint of `state` and the oracles' history summary, for the visited set:
-/// [`FoldHasher`] over what a step can change. It leaves out the geometry, the mount
-/// options, the patches and each actor's program, which stay fixed within one search (a
-/// search starts from one state). Listed by destructuring, so a new field of [`State`] must
-/// be placed here (hashed, or left out with a reason).
-pub fn fingerprint(state: &State, observer: &Observer) -> u64 {
+/// Hashes inode `inode` but its page cache and block map (each a [`Part`] of its own).
+/// Listed by destructuring, so a new field of [`Inode`] must be placed here.
+fn hash_inode_rest(inode: &Inode, h: &mut FoldHasher) {
+    let Inode {
+        ino,
+        extents,
+        s_sync,
+        dio_refused,
+        state_dio_unwritten,
+        state_dioread_lock,
+        as_eio,
+        wb_err,
+        i_size,
+        i_disksize,
+        orphan,
+        i_mutex,
+        i_data_sem,
+        invalidate_lock,
+        i_dio_count,
+        i_unwritten,
+        i_ioend_count,
+        i_private,
+        map: _,
+        pages: _,
+        committed,
+        sync_dirty,
+        datasync_dirty,
+        ordered,
+        committing,
+    } = inode;
+    (
+        ino,
+        extents,
+        s_sync,
+        dio_refused,
+        state_dio_unwritten,
+        state_dioread_lock,
+    )
+        .hash(h);
+    (
+        as_eio, wb_err, i_size, i_disksize, orphan, i_mutex, i_data_sem,
+    )
+        .hash(h);
+    (
+        invalidate_lock,
+        i_dio_count,
+        i_unwritten,
+        i_ioend_count,
+        i_private,
+    )
+        .hash(h);
+    (committed, sync_dirty, datasync_dirty, ordered, committing).hash(h);
+}
+
+/// The tag of the rest's slot ([`rest_hash`]): everything outside the marked parts.
+const TAG_REST: u64 = 0;
+/// The tag of the disk's sectors' slot.
+const TAG_SECTORS: u64 = 1;
+/// The tag of the bios' slot.
+const TAG_BIOS: u64 = 2;
+/// The tag of the io_ends' slot.
+const TAG_IO_ENDS: u64 = 3;
+/// The tag of an inode's page cache's slot.
+const TAG_PAGES: u64 = 4;
+/// The tag of an inode's block map's slot.
+const TAG_MAP: u64 = 5;
+/// The tag of an actor's slot.
+const TAG_ACTOR: u64 = 6;
+/// Bits of a slot's key below its tag: the inode's or actor's index.
+const SLOT_INDEX_BITS: u32 = 32;
+/// Slots before the inodes' in [`Parts`]: the sectors, the bios, the io_ends.
+const FIXED_PARTS: usize = 3;
+
+/// A part of the state the step marks ([`model::mark::Touched`]): hashed on its own, so that
+/// a part the step left alone keeps its hash from the parent.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    /// The disk's sectors.
+    Sectors,
+    /// The bios in flight.
+    Bios,
+    /// The io_ends.
+    IoEnds,
+    /// An inode's page cache, by inode index.
+    Pages(usize),
+    /// An inode's block map, by inode index.
+    Map(usize),
+    /// An actor (all but its program), by actor index.
+    Actor(usize),
+}
+
+impl Part {
+    /// The part's slot key: its tag and index, hashed in first so that equal contents in two
+    /// slots hash apart.
+    fn slot(self) -> u64 {
+        let (tag, index) = match self {
+            Part::Sectors => (TAG_SECTORS, 0),
+            Part::Bios => (TAG_BIOS, 0),
+            Part::IoEnds => (TAG_IO_ENDS, 0),
+            Part::Pages(ix) => (TAG_PAGES, ix),
+            Part::Map(ix) => (TAG_MAP, ix),
+            Part::Actor(a) => (TAG_ACTOR, a),
+        };
+        (tag << SLOT_INDEX_BITS) | index as u64
+    }
+
+    /// The step marked the part as written.
+    fn marked(self, touched: Touched) -> bool {
+        match self {
+            Part::Sectors => touched.sectors(),
+            Part::Bios => touched.bios(),
+            Part::IoEnds => touched.io_ends(),
+            Part::Pages(ix) => touched.pages(ix),
+            Part::Map(ix) => touched.map(ix),
+            Part::Actor(a) => ActorId::try_from(a).map_or(true, |a| touched.actor(a)),
+        }
+    }
+
+    /// Where the part sits in `Parts::hashes` of a state with `inodes` inodes.
+    fn position(self, inodes: usize) -> usize {
+        match self {
+            Part::Sectors => 0,
+            Part::Bios => 1,
+            Part::IoEnds => 2,
+            Part::Pages(ix) => FIXED_PARTS + 2 * ix,
+            Part::Map(ix) => FIXED_PARTS + 2 * ix + 1,
+            Part::Actor(a) => FIXED_PARTS + 2 * inodes + a,
+        }
+    }
+}
+
+/// The sum (wrapping) of `hash` over the marked parts of `state`, taken in slot order: the
+/// sectors, the bios, the io_ends, per inode its page cache and block map, per actor the
+/// actor.
+fn sum_parts(state: &State, mut hash: impl FnMut(Part) -> u64) -> u64 {
+    let mut sum = 0u64;
+    for part in [Part::Sectors, Part::Bios, Part::IoEnds] {
+        sum = sum.wrapping_add(hash(part));
+    }
+    for ix in 0..state.inodes.len() {
+        sum = sum.wrapping_add(hash(Part::Pages(ix)));
+        sum = sum.wrapping_add(hash(Part::Map(ix)));
+    }
+    for a in 0..state.actors.len() {
+        sum = sum.wrapping_add(hash(Part::Actor(a)));
+    }
+    sum
+}
+
+/// [`FoldHasher`] over `part` of `state`, keyed by its slot.
+fn part_hash(state: &State, part: Part) -> u64 {
+    let mut h = FoldHasher::default();
+    h.word(part.slot());
+    match part {
+        Part::Sectors => state.disk.sectors.hash(&mut h),
+        Part::Bios => state.bios.hash(&mut h),
+        Part::IoEnds => state.io_ends.hash(&mut h),
+        Part::Pages(ix) => state.inodes[ix].pages.hash(&mut h),
+        Part::Map(ix) => state.inodes[ix].map.hash(&mut h),
+        Part::Actor(a) => hash_actor(&state.actors[a], &mut h),
+    }
+    h.finish()
+}
+
+/// [`FoldHasher`] over the rest of `state` (what no mark covers) and the oracles' history
+/// summary, keyed by the rest's slot. It leaves out the geometry, the mount options, the
+/// patches and each actor's program, which stay fixed within one search (a search starts
+/// from one state). Listed by destructuring, so a new field of [`State`] must be placed here
+/// (hashed, left to a [`Part`], or left out with a reason).
+fn rest_hash(state: &State, observer: &Observer) -> u64 {
     let State {
         geometry: _,
         mount: _,
         inodes,
         disk,
         aio_mutex,
-        bios,
+        bios: _,
         dios,
-        io_ends,
+        io_ends: _,
         work,
         actors,
         next_id,
@@ -137,15 +321,99 @@ pub fn fingerprint(state: &State, observer: &Observer) -> u64 {
         hazard,
         patches: _,
     } = state;
+    let Disk {
+        sectors: _,
+        free,
+        freed_uncommitted,
+    } = disk;
     let mut h = FoldHasher::default();
-    (inodes, disk, aio_mutex, bios, dios, io_ends, work).hash(&mut h);
-    h.write_usize(actors.len());
-    for actor in actors {
-        hash_actor(actor, &mut h);
+    h.word(TAG_REST << SLOT_INDEX_BITS);
+    h.write_usize(inodes.len());
+    for inode in inodes {
+        hash_inode_rest(inode, &mut h);
     }
+    (free, freed_uncommitted, aio_mutex, dios, work).hash(&mut h);
+    h.write_usize(actors.len());
     (next_id, crashed, journal, hazard).hash(&mut h);
     observer.summary().hash(&mut h);
     h.finish()
+}
+
+/// The fingerprint from the sum of the slots' hashes: one last mix.
+fn combine(sum: u64) -> u64 {
+    fold(sum, COMBINE_MULTIPLIER)
+}
+
+/// The fast fingerprint of `state` and the oracles' history summary, for the visited set:
+/// the sum of per-slot hashes (the rest and each marked part),
+/// mixed once more. [`Parts::fingerprint_after`] is its incremental form, which rehashes
+/// only the parts a step marked; the two are equal on every state
+/// (`sim/tests/fingerprint_twins.rs`).
+pub fn fingerprint(state: &State, observer: &Observer) -> u64 {
+    let parts = sum_parts(state, |part| part_hash(state, part));
+    combine(rest_hash(state, observer).wrapping_add(parts))
+}
+
+/// The marked parts' hashes of one state (the parent of the successors a search expands),
+/// for [`Parts::fingerprint_after`].
+#[derive(Clone, Debug)]
+pub struct Parts {
+    /// The parent's inodes.
+    inodes: usize,
+    /// Per part, in slot order (`Part::position`), its hash.
+    hashes: Vec<u64>,
+}
+
+impl Parts {
+    /// The hash of every marked part of `parent`.
+    pub fn of(parent: &State) -> Parts {
+        let slots = FIXED_PARTS + 2 * parent.inodes.len() + parent.actors.len();
+        let mut hashes = Vec::with_capacity(slots);
+        sum_parts(parent, |part| {
+            let hash = part_hash(parent, part);
+            hashes.push(hash);
+            hash
+        });
+        Parts {
+            inodes: parent.inodes.len(),
+            hashes,
+        }
+    }
+
+    /// `part`'s hash in the parent, if the parent has `part`.
+    fn get(&self, part: Part) -> Option<u64> {
+        let present = match part {
+            Part::Pages(ix) | Part::Map(ix) => ix < self.inodes,
+            _ => true,
+        };
+        present
+            .then(|| self.hashes.get(part.position(self.inodes)).copied())
+            .flatten()
+    }
+
+    /// [`fingerprint`] of `state`, a successor of the parent whose steps wrote only the
+    /// parts `touched` marks (and what no mark covers): those are hashed afresh, the others
+    /// taken from the parent. Equal to [`fingerprint`] whenever `touched` covers every
+    /// change to a marked part (as [`State::touched`] does after a step).
+    pub fn fingerprint_after(&self, state: &State, observer: &Observer, touched: Touched) -> u64 {
+        let parts = sum_parts(state, |part| {
+            let kept = if part.marked(touched) {
+                None
+            } else {
+                self.get(part)
+            };
+            kept.unwrap_or_else(|| part_hash(state, part))
+        });
+        combine(rest_hash(state, observer).wrapping_add(parts))
+    }
+}
+
+/// Whether `key` is [`fingerprint`] itself (not another key, such as the symmetry
+/// reduction's), so that a search may use [`Parts::fingerprint_after`] in its place. Function
+/// addresses can only err towards `false` here (one function, two copies), never `true` for a
+/// key computing something else: the search then hashes whole states, as slowly as before.
+pub fn is_fingerprint(key: fn(&State, &Observer) -> u64) -> bool {
+    std::ptr::fn_addr_eq(key, fingerprint as fn(&State, &Observer) -> u64)
 }
 
 /// The slow twin of [`fingerprint`]: SipHash with fixed keys over the whole state and the
