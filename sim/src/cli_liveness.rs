@@ -531,18 +531,33 @@ pub fn replay_with(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let _ = match (replayed.starving.iter()).find(|(a, _)| *a == victim) {
-        Some((_, wait)) if replayed.starves() => writeln!(
-            out,
-            "not reproduced: a{victim} starves, but blocked on {wait}, not on the stored {}",
-            file.wait.as_deref().unwrap_or_default()
-        ),
-        _ => writeln!(
-            out,
-            "not reproduced: the lasso no longer shows a{victim} starving"
-        ),
-    };
+    let _ = writeln!(
+        out,
+        "not reproduced: {}",
+        not_shown(&replayed, victim, &file)
+    );
     Ok(ExitCode::from(1))
+}
+
+/// Why a replayed lasso does not show `victim` starving as `file` stores it: the cycle does
+/// not return to its state, leaves a runnable task out (not weakly fair), does not keep
+/// the victim blocked, or keeps it blocked on another wait.
+fn not_shown(replayed: &Replayed, victim: u8, file: &LassoFile) -> String {
+    let blocked = (replayed.starving.iter()).find(|(a, _)| *a == victim);
+    if !replayed.returns {
+        "the cycle does not return to the state after the stem".to_string()
+    } else if let Some(task) = replayed.unfair {
+        format!(
+            "the cycle is not weakly fair: {task} is runnable in every state of it and never steps"
+        )
+    } else if let Some((_, wait)) = blocked {
+        format!(
+            "a{victim} starves, but blocked on {wait}, not on the stored {}",
+            file.wait.as_deref().unwrap_or_default()
+        )
+    } else {
+        format!("the lasso no longer shows a{victim} starving")
+    }
 }
 
 /// Reads a lasso file: the triage of a lasso entry of the corpus, `None` for a lasso file
