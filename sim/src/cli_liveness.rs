@@ -560,6 +560,46 @@ fn not_shown(replayed: &Replayed, victim: u8, file: &LassoFile) -> String {
     }
 }
 
+/// What a lasso entry of the corpus is to a hunt's known classes
+/// ([`crate::signature::corpus_signatures`]).
+#[derive(Clone, Debug)]
+pub enum HuntClass {
+    /// A starvation: no class of a hunt. A hunt's executions are finite (its scenarios do
+    /// not repeat forever) and its oracles judge one execution at a time, so none of them
+    /// shows a task waiting for ever; the liveness search finds these.
+    Starvation,
+    /// A model assertion, a class a hunt can meet (its random walks step the same model):
+    /// the entry with the signature of its path's last step
+    /// ([`crate::signature::of_model_assertion`]), or `None` when that step no longer
+    /// panics (stale).
+    Assertion(Option<crate::signature::KnownEntry>),
+}
+
+/// What the lasso entry at `path` is to a hunt ([`HuntClass`]), its path replayed with
+/// `stepper`; an error names the file and field (a lasso file without the corpus fields is
+/// one).
+pub fn hunt_class(path: &Path, stepper: Stepper) -> Result<HuntClass, String> {
+    let (looping, file, stored, triage) = load_lasso(path, Patches::NONE)?;
+    let shown = path.display();
+    let triage = triage
+        .ok_or_else(|| format!("{shown}: not a corpus entry: it has none of {ENTRY_FIELDS}"))?;
+    let Stored::Assertion(steps) = stored else {
+        return Ok(HuntClass::Starvation);
+    };
+    let replayed =
+        liveness::replay_path(&looping, &steps, stepper).map_err(|e| format!("{shown}: {e}"))?;
+    let class = file.class.map_or("unknown", Class::name);
+    let entry = panicked_last(&replayed, &steps).and_then(|_| {
+        let last = *steps.last()?;
+        Some(crate::signature::KnownEntry {
+            id: triage.id,
+            class,
+            signature: crate::signature::of_model_assertion(&replayed.state, last),
+        })
+    });
+    Ok(HuntClass::Assertion(entry))
+}
+
 /// Reads a lasso file: the triage of a lasso entry of the corpus, `None` for a lasso file
 /// without corpus fields; an error names the file and the field.
 pub fn load_lasso_entry(path: &Path) -> Result<Option<Triage>, String> {
