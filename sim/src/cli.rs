@@ -95,7 +95,9 @@ enum Command {
     Hunt(HuntArgs),
     /// Replay a corpus file: exit 0 when it still shows its verdict, 1 when not.
     Replay(ReplayArgs),
-    /// Shrink a `violates` corpus file in place (actors, operations, lengths, schedule).
+    /// Shrink a `violates` corpus file in place (actors, operations, lengths, schedule),
+    /// or a starvation lasso file (actors, operations, repeats, lengths; the lasso searched
+    /// again): exit 0 written, 1 when it no longer shows its verdict (nothing written).
     Shrink(FileArg),
     /// Explain a corpus file as a timeline (text, SVG, HTML).
     Explain(ExplainArgs),
@@ -406,6 +408,9 @@ pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
             crate::cli_liveness::replay(&args.file, &args.patches, out)
         }
         Command::Replay(args) => replay_corpus(&args, out),
+        Command::Shrink(args) if crate::cli_liveness::is_lasso(&args.file) => {
+            crate::cli_liveness::shrink(&args.file, &args.patches, out)
+        }
         Command::Shrink(args) => shrink_corpus(&args, out),
         Command::Explain(args) if crate::cli_liveness::is_lasso(&args.file) => {
             crate::cli_liveness::explain(&args.file, &args.patches, out)

@@ -178,6 +178,15 @@ fn a_model_assertion_is_stored_as_a_lasso_entry_of_the_corpus() {
         "{stored}"
     );
     cli_liveness::assert_lasso_entry(&entry, broken_step);
+    // `writeiter shrink` shrinks starvations only: a model assertion's entry is bad input.
+    let shrink = writeiter(&["shrink", entry.to_str().expect("utf-8")]);
+    assert_eq!(shrink.status.code(), Some(2), "{}", stdout(&shrink));
+    assert!(
+        stderr(&shrink).contains("shrink shrinks a starvation lasso only"),
+        "{}",
+        stderr(&shrink)
+    );
+    assert_eq!(std::fs::read_to_string(&entry).expect("kept"), stored);
     let real = sim::sync::catch_quietly(|| {
         cli_liveness::assert_lasso_entry(&entry, model::exec::step_with)
     });
