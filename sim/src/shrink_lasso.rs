@@ -118,3 +118,40 @@ fn candidates(looping: &Looping, victim: ActorId) -> Vec<(Looping, ActorId)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three actors, the victim a1 in the middle; a0 repeats forever.
+    const SCENARIO: &str = "[[inodes]]\nino = 12\ni_size = 4096\n\n[[actors]]\nrepeat = \"forever\"\nops = [{ op = \"writeback\" }, { op = \"commit\" }]\n\n[[actors]]\nops = [{ op = \"write\", pos = 1024, len = 2048, direct = true, aio = true }]\n\n[[actors]]\nops = [{ op = \"commit\" }]\n";
+
+    #[test]
+    fn candidates_keep_the_victim_and_renumber_it() {
+        let looping = crate::scenario_file::parse_looping(SCENARIO).expect("a scenario");
+        let all = candidates(&looping, 1);
+        // Without a2, then without a0 (the victim is never removed, and becomes a0).
+        assert_eq!(all[0].0.scenario.actors.len(), 2);
+        assert_eq!((all[0].1, all[0].0.forever.clone()), (1, vec![true, false]));
+        assert_eq!(
+            (all[1].1, all[1].0.forever.clone()),
+            (0, vec![false, false])
+        );
+        let victim_ops = |(l, v): &(Looping, ActorId)| l.scenario.actors[usize::from(*v)].len();
+        assert!(all.iter().all(|c| victim_ops(c) == 1), "its one op kept");
+        // a0's two operations one at a time, its repeat, then the write's smaller forms.
+        assert_eq!(all[2].0.scenario.actors[0].len(), 1);
+        assert_eq!(all[3].0.scenario.actors[0].len(), 1);
+        assert_eq!(all[4].0.forever, vec![false, false, false]);
+        assert!(
+            all[5..]
+                .iter()
+                .all(|(l, v)| *v == 1 && l.scenario.actors != looping.scenario.actors)
+        );
+        assert_eq!(
+            all.len(),
+            7,
+            "a shorter write and a write at the block below"
+        );
+    }
+}
