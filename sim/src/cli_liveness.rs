@@ -8,7 +8,9 @@
 //! the scenario file's text as a string. A lasso entry of the corpus
 //! ([`crate::corpus::LIVENESS_DIR`]) is a lasso file with the corpus fields too (id, slug,
 //! kernel, class and its evidence, postmortem, replay line, provenance): `--corpus-dir`
-//! writes one, [`assert_lasso_entry`] is its test in `cargo test`.
+//! writes one, [`assert_lasso_entry`] is its test in `cargo test`, [`shrink_with`] shrinks
+//! a starvation one in place (`writeiter shrink`), and [`hunt_class`] says what it is to a
+//! hunt's known classes.
 //!
 //! A model assertion the search meets (the model's step panicked) is a finding too, the
 //! `model-assertion` violation of the safety engines ([`crate::engine::apply`]): the run
