@@ -95,7 +95,9 @@ enum Command {
     Hunt(HuntArgs),
     /// Replay a corpus file: exit 0 when it still shows its verdict, 1 when not.
     Replay(ReplayArgs),
-    /// Shrink a `violates` corpus file in place (actors, operations, lengths, schedule).
+    /// Shrink a `violates` corpus file in place (actors, operations, lengths, schedule),
+    /// or a starvation lasso file (actors, operations, repeats, lengths; the lasso searched
+    /// again): exit 0 written, 1 when it no longer shows its verdict (nothing written).
     Shrink(FileArg),
     /// Explain a corpus file as a timeline (text, SVG, HTML).
     Explain(ExplainArgs),
@@ -302,7 +304,11 @@ struct HuntArgs {
     #[arg(long, value_name = "I/N", value_parser = shard)]
     shard: Option<(u64, u64)>,
     /// The corpus whose classes are known (default: `corpus/` when it exists); `none`
-    /// knows none, so every class is new.
+    /// knows none, so every class is new. Its lasso entries (`liveness/`) of a model
+    /// assertion are known classes (a hunt can meet the same panic); those of a starvation
+    /// are not, and the header counts them as left out: a hunt's executions are finite,
+    /// so none shows a task waiting for ever (`writeiter run FILE --liveness` searches for
+    /// starvations).
     #[arg(long, value_name = "DIR|none")]
     known: Option<String>,
     /// Stop at the first violation of a new class (otherwise the hunt runs its budget).
@@ -402,6 +408,9 @@ pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
             crate::cli_liveness::replay(&args.file, &args.patches, out)
         }
         Command::Replay(args) => replay_corpus(&args, out),
+        Command::Shrink(args) if crate::cli_liveness::is_lasso(&args.file) => {
+            crate::cli_liveness::shrink(&args.file, &args.patches, out)
+        }
         Command::Shrink(args) => shrink_corpus(&args, out),
         Command::Explain(args) if crate::cli_liveness::is_lasso(&args.file) => {
             crate::cli_liveness::explain(&args.file, &args.patches, out)
@@ -999,6 +1008,9 @@ struct KnownClasses {
     entries: Vec<KnownEntry>,
     /// Entries left out (a stale schedule).
     stale: Vec<String>,
+    /// Its lasso entries of a starvation: no class of a hunt
+    /// ([`crate::cli_liveness::HuntClass::Starvation`]).
+    starvations: usize,
 }
 
 impl KnownClasses {
@@ -1013,12 +1025,13 @@ impl KnownClasses {
         if !dir.is_dir() {
             return Err(format!("--known {}: not a directory", dir.display()));
         }
-        let (entries, stale) = crate::signature::corpus_signatures(&dir, stepper)
+        let classes = crate::signature::corpus_signatures(&dir, stepper)
             .map_err(|e| format!("--known {}: {e}", dir.display()))?;
         Ok(KnownClasses {
             dir: Some(dir),
-            entries,
-            stale,
+            entries: classes.known,
+            stale: classes.stale,
+            starvations: classes.starvations.len(),
         })
     }
 
@@ -1044,12 +1057,25 @@ impl KnownClasses {
         match &self.dir {
             None => "known classes: none".to_string(),
             Some(dir) => format!(
-                "known classes: {} ({} entries, {} signatures)",
+                "known classes: {} ({} entries, {} signatures{})",
                 dir.display(),
                 self.entries.len(),
-                self.by_signature().len()
+                self.by_signature().len(),
+                starvations_words(self.starvations)
             ),
         }
+    }
+}
+
+/// The header's words on a corpus's starvation lasso entries, left out of the known
+/// classes (none: nothing).
+fn starvations_words(starvations: usize) -> String {
+    match starvations {
+        0 => String::new(),
+        n => format!(
+            "; {n} starvation lasso {} left out: a hunt runs finite executions, `writeiter run FILE --liveness` searches for starvations",
+            if n == 1 { "entry" } else { "entries" }
+        ),
     }
 }
 

@@ -8,7 +8,9 @@
 //! the scenario file's text as a string. A lasso entry of the corpus
 //! ([`crate::corpus::LIVENESS_DIR`]) is a lasso file with the corpus fields too (id, slug,
 //! kernel, class and its evidence, postmortem, replay line, provenance): `--corpus-dir`
-//! writes one, [`assert_lasso_entry`] is its test in `cargo test`.
+//! writes one, [`assert_lasso_entry`] is its test in `cargo test`, [`shrink_with`] shrinks
+//! a starvation one in place (`writeiter shrink`), and [`hunt_class`] says what it is to a
+//! hunt's known classes.
 //!
 //! A model assertion the search meets (the model's step panicked) is a finding too, the
 //! `model-assertion` violation of the safety engines ([`crate::engine::apply`]): the run
@@ -267,8 +269,16 @@ fn head(verdict: &str) -> String {
 fn tail(scenario: &str, patches: &[&str]) -> String {
     let ids: Vec<String> = patches.iter().map(|id| format!("\"{id}\"")).collect();
     format!(
-        "patches = [{}]\nscenario = \"\"\"\n{}\"\"\"\n",
+        "patches = [{}]\n{}\n",
         ids.join(", "),
+        scenario_field(scenario)
+    )
+}
+
+/// The `scenario` field: the scenario file's text as a multi-line TOML string.
+fn scenario_field(scenario: &str) -> String {
+    format!(
+        "scenario = \"\"\"\n{}\"\"\"",
         scenario
             .replace('\\', "\\\\")
             .replace("\"\"\"", "\\\"\\\"\\\"")
@@ -517,11 +527,7 @@ pub fn replay_with(
             return Ok(ExitCode::from(1));
         }
     };
-    let as_stored =
-        |wait: &model::exec::Wait| (file.wait.as_ref()).is_none_or(|w| *w == wait.to_string());
-    let shown = replayed.starves()
-        && (replayed.starving.iter()).any(|(a, wait)| *a == victim && as_stored(wait));
-    if shown {
+    if shows(&replayed, victim, &file) {
         let _ = writeln!(
             out,
             "reproduced: starvation of a{} ({} steps of stem, a cycle of {})",
@@ -531,18 +537,228 @@ pub fn replay_with(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let _ = match (replayed.starving.iter()).find(|(a, _)| *a == victim) {
-        Some((_, wait)) if replayed.starves() => writeln!(
-            out,
-            "not reproduced: a{victim} starves, but blocked on {wait}, not on the stored {}",
-            file.wait.as_deref().unwrap_or_default()
-        ),
-        _ => writeln!(
-            out,
-            "not reproduced: the lasso no longer shows a{victim} starving"
-        ),
-    };
+    let _ = writeln!(
+        out,
+        "not reproduced: {}",
+        not_shown(&replayed, victim, &file)
+    );
     Ok(ExitCode::from(1))
+}
+
+/// The replayed lasso shows `victim` starving as `file` stores it: a weakly fair cycle
+/// back to its state, the victim blocked throughout on the stored wait (any, when the file
+/// stores none).
+fn shows(replayed: &Replayed, victim: u8, file: &LassoFile) -> bool {
+    let as_stored =
+        |wait: &model::exec::Wait| (file.wait.as_ref()).is_none_or(|w| *w == wait.to_string());
+    replayed.starves()
+        && (replayed.starving.iter()).any(|(a, wait)| *a == victim && as_stored(wait))
+}
+
+/// `writeiter shrink LASSO`: shrinks a starvation lasso file in place
+/// ([`crate::shrink_lasso`]). Exit 0 shrunk and written; 1 when its lasso does not replay
+/// its starvation, or the search finds it in no candidate nor the scenario itself (nothing
+/// written); a model assertion's lasso file is bad input (exit 2).
+pub(crate) fn shrink(
+    path: &Path,
+    patches: &PatchArgs,
+    out: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    shrink_with(path, patches.patches()?, model::exec::step_with, out)
+}
+
+/// `writeiter shrink LASSO` with `patches` and `stepper`: shrinks a starvation lasso file
+/// in place ([`crate::shrink_lasso`]). Exit 0 shrunk and written; 1 when its lasso does not
+/// replay its starvation, or the search finds it neither in the scenario nor in a candidate
+/// (nothing written); a model assertion's lasso file is bad input (`Err`, exit 2).
+pub fn shrink_with(
+    path: &Path,
+    patches: Patches,
+    stepper: Stepper,
+    out: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    let (looping, file, stored, _) = load_lasso(path, patches)?;
+    let shown = path.display();
+    let Stored::Lasso(victim, stem, cycle) = stored else {
+        return Err(format!(
+            "{shown}: verdict: `{}`: shrink shrinks a starvation lasso only (nothing written)",
+            file.verdict
+        ));
+    };
+    let replayed = liveness::replay_with(&looping, (&stem, &cycle), stepper)
+        .map_err(|e| format!("{shown}: {e}"));
+    let replayed = match replayed {
+        Ok(replayed) if shows(&replayed, victim, &file) => replayed,
+        Ok(replayed) => {
+            let why = not_shown(&replayed, victim, &file);
+            let _ = writeln!(out, "{shown}: not reproduced: {why}; nothing written");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => {
+            let _ = writeln!(out, "{shown}: broken: {e}; nothing written");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let wait = (replayed.starving.iter())
+        .find(|(a, _)| *a == victim)
+        .map(|(_, w)| w.to_string())
+        .unwrap_or_default();
+    let target = crate::shrink_lasso::Starving {
+        victim,
+        wait: &wait,
+    };
+    let before = crate::shrink::size(&looping.scenario, stem.len() + cycle.len());
+    let Some(shrunk) = crate::shrink_lasso::shrink_lasso(&looping, target, stepper) else {
+        let _ = writeln!(
+            out,
+            "{shown}: the liveness search (at most {} states a scenario) finds no starvation of a{victim} on {wait}; nothing written",
+            crate::shrink_lasso::LASSO_CANDIDATE_STATES
+        );
+        return Ok(ExitCode::from(1));
+    };
+    let lasso = &shrunk.lasso;
+    let after = crate::shrink::size(
+        &shrunk.looping.scenario,
+        lasso.stem.len() + lasso.cycle.len(),
+    );
+    let text = shrunk_file(path, &file, (&shrunk, &before))?;
+    std::fs::write(path, text).map_err(|e| format!("{shown}: {e}"))?;
+    let _ = writeln!(
+        out,
+        "{shown}: {before} -> {after} (stem {}, cycle {}; steps count both)",
+        lasso.stem.len(),
+        lasso.cycle.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text of the lasso file at `path` (read as `file`) with the shrunk scenario (its own
+/// patches, not those of the command line; a comment gives the sizes `before`) and lasso in
+/// place of the stored ones, every other field as it was; checked by reading it back.
+fn shrunk_file(
+    path: &Path,
+    file: &LassoFile,
+    (shrunk, before): (&crate::shrink_lasso::ShrunkLasso, &crate::shrink::Size),
+) -> Result<String, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    let own = scenario_file::parse_looping(&file.scenario).map_err(|e| format!("{shown}: {e}"))?;
+    let mut written = shrunk.looping.clone();
+    written.scenario.patches = own.scenario.patches;
+    let scenario = format!(
+        "# Shrunk by `writeiter shrink` from {before} (steps: stem and cycle).\n{}{}",
+        comments_before(&file.scenario),
+        scenario_file::looping_to_toml(&written)
+    );
+    let lasso = &shrunk.lasso;
+    let fields = [
+        ("victim", lasso.victim.to_string()),
+        ("wait", quoted(&lasso.wait.to_string())),
+        ("schedule", quoted(&lasso.schedule())),
+    ];
+    let new = with_fields(&text, &fields, &scenario_field(&scenario))
+        .ok_or_else(|| format!("{shown}: no victim, wait and schedule lines before a `scenario = \"\"\"` field to rewrite"))?;
+    let back: LassoFile = toml::from_str(&new).map_err(|e| format!("{shown}: rewritten: {e}"))?;
+    let same = back.scenario == scenario && back.schedule == lasso.schedule();
+    same.then_some(new)
+        .ok_or_else(|| format!("{shown}: the rewritten file does not read back; nothing written"))
+}
+
+/// The comment lines that open the scenario text `scenario`, introduced as describing it
+/// before shrinking (nothing when it opens with none).
+fn comments_before(scenario: &str) -> String {
+    let lines: Vec<&str> = (scenario.lines())
+        .take_while(|l| l.starts_with('#'))
+        .filter(|l| !l.starts_with("# Shrunk by `writeiter shrink`"))
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!(
+        "# The comments below describe the scenario before shrinking:\n{}\n",
+        lines.join("\n")
+    )
+}
+
+/// `text` (a lasso file) with the first line of each of `fields` (`key = …`, before the
+/// scenario) set to its value, and its `scenario = """…"""` field replaced by `scenario`.
+fn with_fields(text: &str, fields: &[(&str, String)], scenario: &str) -> Option<String> {
+    const OPEN: &str = "scenario = \"\"\"";
+    let start = if text.starts_with(OPEN) {
+        0
+    } else {
+        text.find(&format!("\n{OPEN}"))? + 1
+    };
+    let body = start + OPEN.len();
+    let end = body + text[body..].find("\"\"\"")? + 3;
+    let mut head: Vec<String> = text[..start].lines().map(str::to_string).collect();
+    for (key, value) in fields {
+        let prefix = format!("{key} = ");
+        let line = head.iter_mut().find(|l| l.starts_with(&prefix))?;
+        *line = format!("{prefix}{value}");
+    }
+    Some(format!("{}\n{scenario}{}", head.join("\n"), &text[end..]))
+}
+
+/// Why a replayed lasso does not show `victim` starving as `file` stores it: the cycle does
+/// not return to its state, leaves a runnable task out (not weakly fair), does not keep
+/// the victim blocked, or keeps it blocked on another wait.
+fn not_shown(replayed: &Replayed, victim: u8, file: &LassoFile) -> String {
+    let blocked = (replayed.starving.iter()).find(|(a, _)| *a == victim);
+    if !replayed.returns {
+        "the cycle does not return to the state after the stem".to_string()
+    } else if let Some(task) = replayed.unfair {
+        format!(
+            "the cycle is not weakly fair: {task} is runnable in every state of it and never steps"
+        )
+    } else if let Some((_, wait)) = blocked {
+        format!(
+            "a{victim} starves, but blocked on {wait}, not on the stored {}",
+            file.wait.as_deref().unwrap_or_default()
+        )
+    } else {
+        format!("the lasso no longer shows a{victim} starving")
+    }
+}
+
+/// What a lasso entry of the corpus is to a hunt's known classes
+/// ([`crate::signature::corpus_signatures`]).
+#[derive(Clone, Debug)]
+pub enum HuntClass {
+    /// A starvation: no class of a hunt. A hunt's executions are finite (its scenarios do
+    /// not repeat forever) and its oracles judge one execution at a time, so none of them
+    /// shows a task waiting for ever; the liveness search finds these.
+    Starvation,
+    /// A model assertion, a class a hunt can meet (its random walks step the same model):
+    /// the entry with the signature of its path's last step
+    /// ([`crate::signature::of_model_assertion`]), or `None` when that step no longer
+    /// panics (stale).
+    Assertion(Option<crate::signature::KnownEntry>),
+}
+
+/// What the lasso entry at `path` is to a hunt ([`HuntClass`]), its path replayed with
+/// `stepper`; an error names the file and field (a lasso file without the corpus fields is
+/// one).
+pub fn hunt_class(path: &Path, stepper: Stepper) -> Result<HuntClass, String> {
+    let (looping, file, stored, triage) = load_lasso(path, Patches::NONE)?;
+    let shown = path.display();
+    let triage = triage
+        .ok_or_else(|| format!("{shown}: not a corpus entry: it has none of {ENTRY_FIELDS}"))?;
+    let Stored::Assertion(steps) = stored else {
+        return Ok(HuntClass::Starvation);
+    };
+    let replayed =
+        liveness::replay_path(&looping, &steps, stepper).map_err(|e| format!("{shown}: {e}"))?;
+    let class = file.class.map_or("unknown", Class::name);
+    let entry = panicked_last(&replayed, &steps).and_then(|_| {
+        let last = *steps.last()?;
+        Some(crate::signature::KnownEntry {
+            id: triage.id,
+            class,
+            signature: crate::signature::of_model_assertion(&replayed.state, last),
+        })
+    });
+    Ok(HuntClass::Assertion(entry))
 }
 
 /// Reads a lasso file: the triage of a lasso entry of the corpus, `None` for a lasso file

@@ -21,8 +21,10 @@ pub const HOLDS_STATES: u64 = 500_000;
 
 /// The subdirectory of the corpus that holds its lasso entries: lasso files
 /// ([`crate::cli_liveness`]) with an id, a slug, a class and a postmortem, replayed by
-/// [`crate::cli_liveness::assert_lasso_entry`]. The safety readers of the corpus (the hunt's
-/// known classes, `writeiter matrix`) read only the `.toml` files of the corpus itself.
+/// [`crate::cli_liveness::assert_lasso_entry`]. The hunt's known classes read its lasso
+/// entries of a model assertion as classes and count those of a starvation as left out
+/// ([`crate::cli_liveness::HuntClass`]); `writeiter matrix` reads only the `.toml` files of
+/// the corpus itself.
 pub const LIVENESS_DIR: &str = "liveness";
 
 /// The kernel version every corpus entry is about.

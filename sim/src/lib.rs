@@ -82,6 +82,7 @@ pub mod reduce;
 pub mod report;
 pub mod scenario_file;
 pub mod shrink;
+pub mod shrink_lasso;
 pub mod signature;
 pub mod swarm;
 pub mod symmetry;

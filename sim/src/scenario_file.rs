@@ -631,6 +631,24 @@ pub fn to_toml(scenario: &Scenario) -> String {
     to_toml_under(scenario, "")
 }
 
+/// A looping scenario as a scenario file (what [`parse_looping`] reads back to the same):
+/// [`to_toml`]'s, with `repeat = "forever"` in the table of each actor that repeats
+/// forever (a `repeat = N` program is written out N times).
+pub fn looping_to_toml(looping: &Looping) -> String {
+    const ACTOR: &str = "\n[[actors]]\n";
+    let text = to_toml(&looping.scenario);
+    let mut pieces = text.split(ACTOR);
+    let mut out = pieces.next().unwrap_or_default().to_string();
+    for (piece, forever) in pieces.zip(&looping.forever) {
+        out += ACTOR;
+        if *forever {
+            out += "repeat = \"forever\"\n";
+        }
+        out += piece;
+    }
+    out
+}
+
 /// The scenario's tables under `prefix` (`"scenario."` inside a corpus file).
 pub fn to_toml_under(scenario: &Scenario, prefix: &str) -> String {
     let g = &scenario.geometry;
@@ -758,6 +776,16 @@ fn write_toml(w: &WriteOp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn looping_to_toml_reads_back_to_the_same_looping_scenario() {
+        let text = "[[inodes]]\nino = 12\ni_size = 4096\n\n[[actors]]\nops = [{ op = \"commit\" }]\n\n[[actors]]\nrepeat = \"forever\"\nops = [{ op = \"writeback\" }, { op = \"commit\" }]\n";
+        let looping = parse_looping(text).expect("a looping scenario");
+        assert_eq!(looping.forever, [false, true]);
+        let written = looping_to_toml(&looping);
+        let back = parse_looping(&written).unwrap_or_else(|e| panic!("{e}\n{written}"));
+        assert_eq!(back, looping, "{written}");
+    }
 
     #[test]
     fn to_toml_reads_back_to_the_same_scenario() {

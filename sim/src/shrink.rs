@@ -218,7 +218,7 @@ fn candidates(scenario: &Scenario) -> Vec<Scenario> {
 
 /// An operation with a halved length (kept a multiple of the sector) or its offset moved to
 /// the block boundary below.
-fn smaller_ops(scenario: &Scenario, op: &Op) -> Vec<Op> {
+pub(crate) fn smaller_ops(scenario: &Scenario, op: &Op) -> Vec<Op> {
     let (sector, block) = (
         scenario.geometry.sectorsize(),
         scenario.geometry.blocksize(),

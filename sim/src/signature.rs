@@ -383,13 +383,23 @@ pub struct KnownEntry {
     pub signature: Signature,
 }
 
-/// The signatures of the `violates` entries of the corpus directory `dir`, by entry number,
-/// and a line for each entry whose stored schedule no longer shows a violation (stale: it
-/// is left out). A file that does not load is an error.
-pub fn corpus_signatures(
-    dir: &std::path::Path,
-    stepper: Stepper,
-) -> Result<(Vec<KnownEntry>, Vec<String>), String> {
+/// The classes a corpus directory gives a hunt ([`corpus_signatures`]).
+#[derive(Clone, Debug, Default)]
+pub struct CorpusClasses {
+    /// The known classes, by entry number: the `violates` entries, and the lasso entries
+    /// ([`crate::corpus::LIVENESS_DIR`]) of a model assertion, a class a hunt can meet.
+    pub known: Vec<KnownEntry>,
+    /// A line for each entry left out because its stored schedule (or path) no longer shows
+    /// its violation.
+    pub stale: Vec<String>,
+    /// The lasso entries of a starvation, by file: no class of a hunt, whose executions are
+    /// finite (a starvation is a cycle repeated for ever; `writeiter run FILE --liveness`
+    /// searches for them).
+    pub starvations: Vec<std::path::PathBuf>,
+}
+
+/// The `.toml` files of `dir`, sorted.
+fn toml_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
     let listing = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut files: Vec<std::path::PathBuf> = listing
         .filter_map(Result::ok)
@@ -397,8 +407,17 @@ pub fn corpus_signatures(
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
-    let (mut known, mut stale) = (Vec::new(), Vec::new());
-    for file in files {
+    Ok(files)
+}
+
+/// The classes of the corpus directory `dir` for a hunt: the signatures of its `violates`
+/// entries and of its lasso entries of a model assertion, by entry number; a line for each
+/// entry whose stored schedule no longer shows its violation (stale: it is left out); and
+/// its lasso entries of a starvation, which are no class of a hunt. A file that does not
+/// load is an error.
+pub fn corpus_signatures(dir: &std::path::Path, stepper: Stepper) -> Result<CorpusClasses, String> {
+    let mut classes = CorpusClasses::default();
+    for file in toml_files(dir)? {
         let loaded = crate::corpus::load(&file).map_err(|e| e.to_string())?;
         let entry = &loaded.entry;
         let Some(class) = entry
@@ -408,18 +427,44 @@ pub fn corpus_signatures(
             continue;
         };
         match entry_signature(&loaded, stepper) {
-            Some(signature) => known.push(KnownEntry {
+            Some(signature) => classes.known.push(KnownEntry {
                 id: entry.id,
                 class: class.name(),
                 signature,
             }),
-            None => stale.push(format!(
+            None => classes.stale.push(format!(
                 "{}: stale schedule, not a known class",
                 file.display()
             )),
         }
     }
-    Ok((known, stale))
+    let lassos = dir.join(crate::corpus::LIVENESS_DIR);
+    if lassos.is_dir() {
+        lasso_classes(&lassos, stepper, &mut classes)?;
+    }
+    classes.known.sort_by_key(|e| e.id);
+    Ok(classes)
+}
+
+/// Adds the lasso entries of `dir` (a corpus's [`crate::corpus::LIVENESS_DIR`]) to
+/// `classes`, each as [`crate::cli_liveness::hunt_class`] judges it.
+fn lasso_classes(
+    dir: &std::path::Path,
+    stepper: Stepper,
+    classes: &mut CorpusClasses,
+) -> Result<(), String> {
+    use crate::cli_liveness::HuntClass;
+    for file in toml_files(dir)? {
+        match crate::cli_liveness::hunt_class(&file, stepper)? {
+            HuntClass::Starvation => classes.starvations.push(file),
+            HuntClass::Assertion(Some(entry)) => classes.known.push(entry),
+            HuntClass::Assertion(None) => classes.stale.push(format!(
+                "{}: stale path (its last step no longer panics), not a known class",
+                file.display()
+            )),
+        }
+    }
+    Ok(())
 }
 
 /// The signature of an entry's stored schedule.

@@ -33,7 +33,18 @@ fn main() {
             Ok(())
         })
     }));
-    let tests: [(&str, fn()); 12] = [
+    trials.extend(tests().into_iter().map(|(name, test)| {
+        Trial::test(name, move || {
+            test();
+            Ok(())
+        })
+    }));
+    libtest_mimic::run(&args, trials).exit();
+}
+
+/// The tests of the harness itself, beside one per corpus entry.
+fn tests() -> [(&'static str, fn()); 13] {
+    [
         ("corpus::ids_are_unique", ids_are_unique),
         (
             "format::a_violation_needs_a_class_and_its_evidence",
@@ -69,6 +80,10 @@ fn main() {
             a_tampered_lasso_entry_fails_its_replay,
         ),
         (
+            "liveness::an_unfair_cycle_is_refused_naming_the_task_it_leaves_out",
+            an_unfair_cycle_is_refused_naming_the_task_it_leaves_out,
+        ),
+        (
             "liveness::a_lasso_entry_needs_its_corpus_fields",
             a_lasso_entry_needs_its_corpus_fields,
         ),
@@ -76,14 +91,7 @@ fn main() {
             "liveness::the_replay_line_replays_the_entry_and_explain_draws_it",
             the_replay_line_replays_the_entry_and_explain_draws_it,
         ),
-    ];
-    trials.extend(tests.into_iter().map(|(name, test)| {
-        Trial::test(name, move || {
-            test();
-            Ok(())
-        })
-    }));
-    libtest_mimic::run(&args, trials).exit();
+    ]
 }
 
 fn corpus_files() -> Vec<std::path::PathBuf> {
@@ -238,6 +246,44 @@ fn a_tampered_lasso_entry_fails_its_replay() {
         let out = writeiter(&["replay", path.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(1), "{what}: {}", stdout(&out));
     }
+}
+
+/// `text` (a lasso entry) with one more actor at the end of its scenario, running `ops`.
+fn with_actor(text: &str, ops: &str) -> String {
+    let end = "\"\"\"\n\n[provenance]";
+    assert!(text.contains(end), "the scenario ends before [provenance]");
+    text.replace(end, &format!("\n[[actors]]\nops = [{ops}]\n{end}"))
+}
+
+/// A copy of the lasso entry with one more actor, a2, whose one operation (a journal
+/// commit) is runnable in every state of the stored cycle, which never steps it: the stem
+/// and the cycle still replay and return to their state, a0 is still blocked throughout,
+/// but the cycle is not weakly fair. The library's replay names a2 as the unfair task and
+/// does not call it a starvation; the entry's test and `writeiter replay` refuse it (exit
+/// 1, as for any entry that no longer shows its verdict), naming a2.
+fn an_unfair_cycle_is_refused_naming_the_task_it_leaves_out() {
+    let (text, name) = lasso_entry();
+    let copy = with_actor(&text, "{ op = \"commit\" }");
+    let table: toml::Table = toml::from_str(&copy).expect("a lasso file");
+    let scenario = table["scenario"].as_str().expect("a scenario");
+    let looping = sim::scenario_file::parse_looping(scenario).expect("a looping scenario");
+    assert_eq!(looping.scenario.actors.len(), 3, "a2 added");
+    let schedule = table["schedule"].as_str().expect("a schedule");
+    let (stem, cycle) = sim::liveness::parse_lasso(schedule).expect("a lasso");
+    let replayed = sim::liveness::replay(&looping, &stem, &cycle).expect("it steps");
+    assert!(replayed.returns, "the cycle still returns to its state");
+    assert!(replayed.starving.iter().any(|(a, _)| *a == 0), "a0 blocked");
+    assert_eq!(replayed.unfair, Some(model::exec::Task::Actor(2)));
+    assert!(!replayed.starves(), "an unfair cycle is no starvation");
+    let path = write(&format!("lasso-unfair/{name}"), &copy);
+    let said = "not reproduced: the cycle is not weakly fair: a2 is runnable in every state of it and never steps";
+    let message = panic_text(|| {
+        sim::cli_liveness::assert_lasso_entry(&path, model::exec::step_with);
+    });
+    assert!(message.contains(said), "{message}");
+    let out = writeiter(&["replay", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains(said), "{}", stdout(&out));
 }
 
 /// A lasso entry has every corpus field or none (a plain lasso file): a missing or wrong

@@ -91,13 +91,17 @@ fn stop_on_new_stops_at_the_first_new_class() {
 }
 
 /// `--known DIR` names another corpus: with only 0010 in it, seed 1's class is known as
-/// 0010 and the classes of the full corpus are new.
+/// 0010 and the classes of the full corpus are new. Its starvation lasso entry (a copy of
+/// 0045 in `DIR/liveness/`) is read, and the header says it is left out: no class of a hunt.
 #[test]
 fn known_names_another_corpus() {
     let dir = temp_dir("known");
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir.join("liveness")).unwrap();
     let entry = common::corpus_file("0010");
     std::fs::copy(&entry, dir.join(entry.file_name().unwrap())).unwrap();
+    let lasso = "liveness/0045-unaligned-aio-starves-in-ext4-unwritten-wait.toml";
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus");
+    std::fs::copy(from.join(lasso), dir.join(lasso)).unwrap();
     let (code, value, err) = json_of(&[
         "hunt",
         "--json",
@@ -108,6 +112,8 @@ fn known_names_another_corpus() {
         "--known",
         dir.to_str().unwrap(),
     ]);
+    let left_out = "(1 entries, 1 signatures; 1 starvation lasso entry left out: a hunt runs finite executions";
+    assert!(err.contains(left_out), "{err}");
     let classes = classes(&value);
     assert_eq!(classes[0]["known"], 10, "{err}");
     assert!(classes[1..].iter().all(|c| c["known"].is_null()), "{value}");

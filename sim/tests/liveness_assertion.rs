@@ -178,6 +178,15 @@ fn a_model_assertion_is_stored_as_a_lasso_entry_of_the_corpus() {
         "{stored}"
     );
     cli_liveness::assert_lasso_entry(&entry, broken_step);
+    // `writeiter shrink` shrinks starvations only: a model assertion's entry is bad input.
+    let shrink = writeiter(&["shrink", entry.to_str().expect("utf-8")]);
+    assert_eq!(shrink.status.code(), Some(2), "{}", stdout(&shrink));
+    assert!(
+        stderr(&shrink).contains("shrink shrinks a starvation lasso only"),
+        "{}",
+        stderr(&shrink)
+    );
+    assert_eq!(std::fs::read_to_string(&entry).expect("kept"), stored);
     let real = sim::sync::catch_quietly(|| {
         cli_liveness::assert_lasso_entry(&entry, model::exec::step_with)
     });
@@ -187,6 +196,65 @@ fn a_model_assertion_is_stored_as_a_lasso_entry_of_the_corpus() {
             && message.contains("class: unknown"),
         "{message}"
     );
+}
+
+/// Cases of the hunt that meets the planted assertion again (it fires in the first).
+const HUNT_CASES: u64 = 4;
+
+/// A lasso entry of a model assertion is a class a hunt can meet: the corpus's known
+/// classes hold it under the signature of its path's last step, and a hunt over the
+/// example's program (one round, the same broken stepper) counts the panic it meets as
+/// that entry, not as a new class. Under the real model its path no longer panics: the
+/// entry is stale, left out with a line that says so.
+#[test]
+fn a_model_assertion_lasso_entry_is_a_known_class_of_the_hunt() {
+    let dir = temp("corpus-known");
+    std::fs::remove_dir_all(&dir).ok();
+    let file = repository(EXAMPLE);
+    let how = LivenessRun {
+        file: &file,
+        schedule: "",
+        states_max: STATES,
+        patches: Patches::NONE,
+        write: None,
+        corpus_dir: Some(&dir),
+        stepper: broken_step,
+    };
+    let code = cli_liveness::run_with(&how, (false, &mut Vec::new())).expect("no bad input");
+    assert_eq!(code, ExitCode::from(1));
+    let classes = sim::signature::corpus_signatures(&dir, broken_step).expect("loads");
+    assert_eq!(classes.known.len(), 1, "{classes:?}");
+    let entry = &classes.known[0];
+    assert_eq!((entry.id, entry.class), (1, "unknown"));
+    let signature = "model-assertion@model-step | punch";
+    assert_eq!(entry.signature.to_string(), signature);
+    assert!(classes.stale.is_empty() && classes.starvations.is_empty());
+
+    let looping = sim::scenario_file::load_looping(&file).expect("loads");
+    let hunt = sim::hunt::Hunt {
+        engine: sim::hunt::Engine::Sim,
+        seed: 0,
+        strategy: Some(sim::hunt::Strategy::Random),
+        source: sim::hunt::Source::File(looping.scenario),
+        cases: HUNT_CASES,
+        max_seconds: None,
+        jobs: 1,
+        stepper: broken_step,
+        shard: (0, 1),
+        patches: Patches::NONE,
+    };
+    let known = sim::hunt::Known::from([(entry.signature.clone(), entry.id)]);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let until = sim::hunt::Until::FirstNew;
+    let result = hunt.run_classes(&known, until, &stop, &mut |_, _| {});
+    let met = (result.classes.iter()).find(|c| c.signature.to_string() == signature);
+    let met = met.expect("the hunt meets the planted assertion");
+    assert_eq!(met.known, Some(1), "counted as the lasso entry");
+
+    let real = sim::signature::corpus_signatures(&dir, model::exec::step_with).expect("loads");
+    assert!(real.known.is_empty(), "{real:?}");
+    assert_eq!(real.stale.len(), 1, "{real:?}");
+    assert!(real.stale[0].contains("stale path"), "{real:?}");
 }
 
 #[test]

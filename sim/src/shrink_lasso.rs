@@ -1,0 +1,157 @@
+//! Shrinking a starvation lasso entry: the looping scenario, every candidate searched again
+//! with the liveness search ([`crate::liveness::search_with`], at most
+//! [`LASSO_CANDIDATE_STATES`] states) and kept when the search still finds a starvation of
+//! the same victim (renumbered when an actor before it goes) blocked on the same wait. In
+//! order: fewer actors, fewer operations, an actor that no longer repeats forever, smaller
+//! lengths and offsets ([`crate::shrink`]'s), to a fixpoint. The lasso stored is the one the
+//! search finds for the result: its stem is the shortest to the cycle's first state.
+//!
+//! The stored lasso is not a candidate of its own: [`crate::cli_liveness`] replays it first
+//! and refuses an entry that does not show its starvation.
+
+use model::state::ActorId;
+
+use crate::engine::Stepper;
+use crate::liveness::{self, Lasso};
+use crate::scenario_file::Looping;
+
+/// States the liveness search of each candidate may visit (the stored starvation entry's
+/// scenario has about 26 000): a candidate whose search is cut without the lasso is not
+/// kept.
+pub const LASSO_CANDIDATE_STATES: usize = 100_000;
+
+/// What a shrunk lasso keeps: the victim's starvation, blocked on this wait (as the lasso
+/// file writes it, [`model::exec::Wait`]'s words).
+#[derive(Clone, Copy, Debug)]
+pub struct Starving<'a> {
+    /// The victim.
+    pub victim: ActorId,
+    /// What it waits for where the cycle starts.
+    pub wait: &'a str,
+}
+
+/// A shrunk lasso: the scenario and the lasso its search found.
+#[derive(Clone, Debug)]
+pub struct ShrunkLasso {
+    /// The looping scenario.
+    pub looping: Looping,
+    /// Its lasso: the victim (renumbered), the shortest stem, the cycle.
+    pub lasso: Lasso,
+}
+
+/// The lasso the search of `looping` finds within `max_states`, when it starves `target`.
+pub fn starves(
+    looping: &Looping,
+    target: Starving<'_>,
+    (max_states, stepper): (usize, Stepper),
+) -> Option<Lasso> {
+    let report = liveness::search_with(looping, max_states, stepper).ok()?;
+    report
+        .lasso
+        .filter(|l| l.victim == target.victim && l.wait.to_string() == target.wait)
+}
+
+/// Shrinks `looping` while its search still starves `target` (each candidate searched
+/// within [`LASSO_CANDIDATE_STATES`] states); `None` when neither it nor any candidate does.
+pub fn shrink_lasso(
+    looping: &Looping,
+    target: Starving<'_>,
+    stepper: Stepper,
+) -> Option<ShrunkLasso> {
+    let search = (LASSO_CANDIDATE_STATES, stepper);
+    let mut best = looping.clone();
+    let mut victim = target.victim;
+    let mut lasso = starves(&best, target, search);
+    'fixpoint: loop {
+        for (candidate, v) in candidates(&best, victim) {
+            let wanted = Starving {
+                victim: v,
+                ..target
+            };
+            if let Some(found) = starves(&candidate, wanted, search) {
+                (best, victim, lasso) = (candidate, v, Some(found));
+                continue 'fixpoint;
+            }
+        }
+        break;
+    }
+    Some(ShrunkLasso {
+        looping: best,
+        lasso: lasso?,
+    })
+}
+
+/// Smaller looping scenarios, most shrinking first, each with the victim's number in it:
+/// without an actor (never the victim), without an operation (an actor keeps one), an
+/// actor that no longer repeats forever, a smaller length or offset.
+fn candidates(looping: &Looping, victim: ActorId) -> Vec<(Looping, ActorId)> {
+    let actors = looping.scenario.actors.len();
+    let mut out = Vec::new();
+    for a in (0..actors).rev().filter(|&a| a != usize::from(victim)) {
+        let mut l = looping.clone();
+        l.scenario.actors.remove(a);
+        l.forever.remove(a);
+        out.push((l, victim - ActorId::from(a < usize::from(victim))));
+    }
+    for a in 0..actors {
+        let ops = looping.scenario.actors[a].len();
+        for k in (0..ops).rev().filter(|_| ops > 1) {
+            let mut l = looping.clone();
+            l.scenario.actors[a].remove(k);
+            out.push((l, victim));
+        }
+    }
+    for a in (0..actors).filter(|&a| looping.forever[a]) {
+        let mut l = looping.clone();
+        l.forever[a] = false;
+        out.push((l, victim));
+    }
+    for a in 0..actors {
+        for k in 0..looping.scenario.actors[a].len() {
+            let op = &looping.scenario.actors[a][k];
+            for smaller in crate::shrink::smaller_ops(&looping.scenario, op) {
+                let mut l = looping.clone();
+                l.scenario.actors[a][k] = smaller;
+                out.push((l, victim));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three actors, the victim a1 in the middle; a0 repeats forever.
+    const SCENARIO: &str = "[[inodes]]\nino = 12\ni_size = 4096\n\n[[actors]]\nrepeat = \"forever\"\nops = [{ op = \"writeback\" }, { op = \"commit\" }]\n\n[[actors]]\nops = [{ op = \"write\", pos = 1024, len = 2048, direct = true, aio = true }]\n\n[[actors]]\nops = [{ op = \"commit\" }]\n";
+
+    #[test]
+    fn candidates_keep_the_victim_and_renumber_it() {
+        let looping = crate::scenario_file::parse_looping(SCENARIO).expect("a scenario");
+        let all = candidates(&looping, 1);
+        // Without a2, then without a0 (the victim is never removed, and becomes a0).
+        assert_eq!(all[0].0.scenario.actors.len(), 2);
+        assert_eq!((all[0].1, all[0].0.forever.clone()), (1, vec![true, false]));
+        assert_eq!(
+            (all[1].1, all[1].0.forever.clone()),
+            (0, vec![false, false])
+        );
+        let victim_ops = |(l, v): &(Looping, ActorId)| l.scenario.actors[usize::from(*v)].len();
+        assert!(all.iter().all(|c| victim_ops(c) == 1), "its one op kept");
+        // a0's two operations one at a time, its repeat, then the write's smaller forms.
+        assert_eq!(all[2].0.scenario.actors[0].len(), 1);
+        assert_eq!(all[3].0.scenario.actors[0].len(), 1);
+        assert_eq!(all[4].0.forever, vec![false, false, false]);
+        assert!(
+            all[5..]
+                .iter()
+                .all(|(l, v)| *v == 1 && l.scenario.actors != looping.scenario.actors)
+        );
+        assert_eq!(
+            all.len(),
+            7,
+            "a shorter write and a write at the block below"
+        );
+    }
+}
