@@ -252,6 +252,21 @@ impl<T: Codec> Codec for Vec<T> {
     }
 }
 
+impl<T: Codec + Copy + Default, const N: usize> Codec for model::inline_vec::InlineVec<T, N> {
+    #[inline]
+    fn put(&self, out: &mut Vec<u8>) {
+        put_slice(self, out);
+    }
+    #[inline]
+    fn take(input: &mut &[u8]) -> model::inline_vec::InlineVec<T, N> {
+        take_seq(
+            input,
+            |_| model::inline_vec::InlineVec::new(),
+            |v, x| v.push(x),
+        )
+    }
+}
+
 impl<T: Codec> Codec for Box<T> {
     #[inline]
     fn put(&self, out: &mut Vec<u8>) {
