@@ -32,7 +32,7 @@ const INCREMENTAL_MIN_SUCCESSORS: usize = 2;
 /// Records a thread takes from the batch at a time (a grain).
 const GRAIN: usize = 16;
 /// Bytes reserved for each successor's encoding (a guess that saves regrowing the buffer:
-/// the canonical scenario's states encode to about 540).
+/// the canonical scenario's states encode to about 580).
 const BODY_BYTES_HINT: usize = 768;
 
 /// A batch of queued records ([`crate::frontier::Frontier::peek`]'s buffers) and how many
