@@ -697,7 +697,9 @@ pub struct PathReplayed {
     pub trace: Vec<Event>,
     /// The `model-assertion` violation of the step that panicked, if one did.
     pub violation: Option<Violation>,
-    /// The state after the last step that completed.
+    /// The state after the last step that completed: the state the panicking step started
+    /// from, not what it left half-changed (the search's and the hunt's signatures read that
+    /// one).
     pub state: State,
 }
 
@@ -711,6 +713,7 @@ pub fn replay_path(
     let mut state = initial(looping)?;
     let mut trace = Vec::new();
     for (index, &task) in path.iter().enumerate() {
+        let before = state.clone();
         match step_checked(stepper, &mut state, (task, Trace::On), &looping.forever) {
             Ok(Ok(event)) => trace.push(event),
             Ok(Err(e)) => return Err(format!("path step {index} ({task}): {e}")),
@@ -719,7 +722,7 @@ pub fn replay_path(
                 return Ok(PathReplayed {
                     trace,
                     violation,
-                    state,
+                    state: before,
                 });
             }
         }

@@ -206,9 +206,37 @@ const HUNT_CASES: u64 = 4;
 /// example's program (one round, the same broken stepper) counts the panic it meets as
 /// that entry, not as a new class. Under the real model its path no longer panics: the
 /// entry is stale, left out with a line that says so.
+/// Another planted bug, firing after the step changed the state: the stream's step that
+/// takes it past its second punch panics once the punch is done (its next operation, a
+/// buffered write, already current), so the state the step leaves names another kind of
+/// operation than the one it started from.
+fn broken_after_step(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let was = state.actors[1].op;
+    let event = model::exec::step_with(state, task, trace)?;
+    if task == Task::Actor(1) && was == SECOND_PUNCH && state.actors[1].op == SECOND_PUNCH + 1 {
+        panic!("{PLANTED}");
+    }
+    Ok(event)
+}
+
 #[test]
 fn a_model_assertion_lasso_entry_is_a_known_class_of_the_hunt() {
-    let dir = temp("corpus-known");
+    known_class_of_the_hunt("corpus-known", broken_step);
+}
+
+/// The class is read from the state the panicking step started from, as the search and the
+/// hunt read it, not from what the step left half-changed.
+#[test]
+fn a_late_model_assertion_keeps_the_class_of_the_state_before_its_step() {
+    known_class_of_the_hunt("corpus-known-late", broken_after_step);
+}
+
+/// The liveness search with `stepper` stores its model assertion in a new corpus; the
+/// hunt's known classes hold it under the search's signature (the stream's punch), a hunt
+/// with the same stepper counts the assertion it meets as that entry, and under the real
+/// model the entry is stale.
+fn known_class_of_the_hunt(name: &str, stepper: sim::engine::Stepper) {
+    let dir = temp(name);
     std::fs::remove_dir_all(&dir).ok();
     let file = repository(EXAMPLE);
     let how = LivenessRun {
@@ -218,11 +246,11 @@ fn a_model_assertion_lasso_entry_is_a_known_class_of_the_hunt() {
         patches: Patches::NONE,
         write: None,
         corpus_dir: Some(&dir),
-        stepper: broken_step,
+        stepper,
     };
     let code = cli_liveness::run_with(&how, (false, &mut Vec::new())).expect("no bad input");
     assert_eq!(code, ExitCode::from(1));
-    let classes = sim::signature::corpus_signatures(&dir, broken_step).expect("loads");
+    let classes = sim::signature::corpus_signatures(&dir, stepper).expect("loads");
     assert_eq!(classes.known.len(), 1, "{classes:?}");
     let entry = &classes.known[0];
     assert_eq!((entry.id, entry.class), (1, "unknown"));
@@ -239,7 +267,7 @@ fn a_model_assertion_lasso_entry_is_a_known_class_of_the_hunt() {
         cases: HUNT_CASES,
         max_seconds: None,
         jobs: 1,
-        stepper: broken_step,
+        stepper,
         shard: (0, 1),
         patches: Patches::NONE,
     };
