@@ -34,14 +34,16 @@ pub struct InlineVec<T, const N: usize> {
 /// Where the items are: inline when there are at most `N`, else on the heap.
 #[derive(Clone)]
 enum Repr<T, const N: usize> {
-    /// `items[..len]` are the items; the rest are defaults, never read.
+    /// `items[..len]` are the items; the rest are never read (defaults, or items a
+    /// shrinking operation left behind).
     Inline { len: u8, items: [T; N] },
     /// More than `N` items.
     Heap(Vec<T>),
 }
 
 impl<T: Copy + Default, const N: usize> InlineVec<T, N> {
-    /// `N` fits the inline length counter (checked when a vector is made).
+    /// `N` fits the inline length counter (checked wherever a vector is made inline:
+    /// [`InlineVec::new`] and `settle`).
     const N_FITS: () = assert!(N <= u8::MAX as usize, "InlineVec: N must fit a u8");
 
     /// An empty vector (allocates nothing).
@@ -65,6 +67,7 @@ impl<T: Copy + Default, const N: usize> InlineVec<T, N> {
     /// The items moved inline if there are at most `N` (the canonical form every
     /// operation leaves behind).
     fn settle(&mut self) {
+        let () = Self::N_FITS;
         if let Repr::Heap(heap) = &self.repr
             && heap.len() <= N
         {

@@ -585,6 +585,11 @@ pub fn shrink_with(
             file.verdict
         ));
     };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    let placeholders = REWRITTEN.map(|key| (key, String::new()));
+    if with_fields(&text, &placeholders, "").is_none() {
+        return Err(format!("{shown}: {NOT_REWRITABLE} (nothing written)"));
+    }
     let replayed = liveness::replay_with(&looping, (&stem, &cycle), stepper)
         .map_err(|e| format!("{shown}: {e}"));
     let replayed = match replayed {
@@ -622,6 +627,13 @@ pub fn shrink_with(
         lasso.stem.len() + lasso.cycle.len(),
     );
     let text = shrunk_file(path, &file, (&shrunk, &before))?;
+    if !replays_as_written(&text, lasso, stepper) {
+        let _ = writeln!(
+            out,
+            "{shown}: the shrunk file does not replay its lasso; nothing written"
+        );
+        return Ok(ExitCode::from(1));
+    }
     std::fs::write(path, text).map_err(|e| format!("{shown}: {e}"))?;
     let _ = writeln!(
         out,
@@ -632,9 +644,29 @@ pub fn shrink_with(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The text of the lasso file at `path` (read as `file`) with the shrunk scenario (its own
-/// patches, not those of the command line; a comment gives the sizes `before`) and lasso in
-/// place of the stored ones, every other field as it was; checked by reading it back.
+/// The fields [`shrink_with`] rewrites, each on a line of its own before the scenario.
+const REWRITTEN: [&str; 3] = ["victim", "wait", "schedule"];
+/// Why a lasso file cannot be shrunk in place: [`with_fields`] finds no line to rewrite.
+const NOT_REWRITABLE: &str =
+    "no victim, wait and schedule lines before a `scenario = \"\"\"` field to rewrite";
+
+/// The lasso file `text` replays as written, with the patches it names: its scenario's
+/// lasso shows its victim starving on its wait.
+fn replays_as_written(text: &str, lasso: &liveness::Lasso, stepper: Stepper) -> bool {
+    let Ok(file) = toml::from_str::<LassoFile>(text) else {
+        return false;
+    };
+    let Ok(looping) = scenario_file::parse_looping(&file.scenario) else {
+        return false;
+    };
+    let replayed = liveness::replay_with(&looping, (&lasso.stem, &lasso.cycle), stepper);
+    replayed.is_ok_and(|r| shows(&r, lasso.victim, &file))
+}
+
+/// The text of the lasso file at `path` (read as `file`) with the shrunk scenario (the
+/// patches it was shrunk under: its own and those of the command line; a comment gives the
+/// sizes `before`) and lasso in place of the stored ones, every other field as it was;
+/// checked by reading it back.
 fn shrunk_file(
     path: &Path,
     file: &LassoFile,
@@ -642,13 +674,11 @@ fn shrunk_file(
 ) -> Result<String, String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
-    let own = scenario_file::parse_looping(&file.scenario).map_err(|e| format!("{shown}: {e}"))?;
-    let mut written = shrunk.looping.clone();
-    written.scenario.patches = own.scenario.patches;
+    let written = &shrunk.looping;
     let scenario = format!(
         "# Shrunk by `writeiter shrink` from {before} (steps: stem and cycle).\n{}{}",
         comments_before(&file.scenario),
-        scenario_file::looping_to_toml(&written)
+        scenario_file::looping_to_toml(written)
     );
     let lasso = &shrunk.lasso;
     let fields = [
@@ -657,7 +687,7 @@ fn shrunk_file(
         ("schedule", quoted(&lasso.schedule())),
     ];
     let new = with_fields(&text, &fields, &scenario_field(&scenario))
-        .ok_or_else(|| format!("{shown}: no victim, wait and schedule lines before a `scenario = \"\"\"` field to rewrite"))?;
+        .ok_or_else(|| format!("{shown}: {NOT_REWRITABLE}"))?;
     let back: LassoFile = toml::from_str(&new).map_err(|e| format!("{shown}: rewritten: {e}"))?;
     let same = back.scenario == scenario && back.schedule == lasso.schedule();
     same.then_some(new)

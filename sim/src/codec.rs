@@ -96,6 +96,12 @@ fn take_long_varint(input: &mut &[u8]) -> u64 {
     loop {
         let b = byte(input);
         assert!(shift < u64::BITS, "{MALFORMED}");
+        // The tenth byte holds the top bit alone: more would be lost from a `u64`.
+        let room = u64::BITS - shift;
+        assert!(
+            room >= VARINT_BITS || u32::from(b) >> room == 0,
+            "{MALFORMED}"
+        );
         n |= u64::from(b & !VARINT_MORE) << shift;
         if b & VARINT_MORE == 0 {
             return n;

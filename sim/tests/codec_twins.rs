@@ -229,7 +229,16 @@ fn a_cut_record_panics_with_a_clear_message() {
         panic_message(|| {
             let _ = u16::take(&mut &[0xff, 0xff, 0x7f][..]);
         }),
+        // Ten bytes whose last one carries more than the top bit of a `u64`.
+        panic_message(|| {
+            let _ =
+                u64::take(&mut &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f][..]);
+        }),
     ];
+    // The largest `u64` (its tenth byte holds the top bit alone) still reads back.
+    let mut most = Vec::new();
+    u64::MAX.put(&mut most);
+    assert_eq!(u64::take(&mut &most[..]), u64::MAX);
     for message in malformed {
         let message = message.expect("a malformed value panics");
         assert!(message.starts_with(codec::MALFORMED), "{message}");

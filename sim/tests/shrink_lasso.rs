@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use common::{stdout, writeiter};
 
+/// An upstream fix under which the stored starvation remains (it changes which extents a
+/// direct write allocates, not where the unaligned AIO waits).
+const PATCH: &str = "914f82a32d02";
 /// The stored starvation entry.
 const ENTRY: &str = "corpus/liveness/0045-unaligned-aio-starves-in-ext4-unwritten-wait.toml";
 
@@ -58,7 +61,9 @@ fn a_padded_lasso_entry_shrinks_back_and_still_replays() {
     let before = size(&path);
     let stored = size(&entry);
     assert_eq!((before.actors, stored.actors), (3, 2), "padded with a2");
-    let out = writeiter(&["shrink", path.to_str().expect("utf-8")]);
+    // Shrunk under a patch (one that leaves the starvation in place): the file written
+    // names it, so it replays as shrunk.
+    let out = writeiter(&["shrink", "--patch", PATCH, path.to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
     assert!(
         stdout(&out).contains(&format!("{before} -> ")),
@@ -80,6 +85,35 @@ fn a_padded_lasso_entry_shrinks_back_and_still_replays() {
         shrunk.contains("victim = 0\nwait = \"asleep on ioend_wq[12]\""),
         "{shrunk}"
     );
+    assert!(
+        shrunk.contains(&format!("patches = [\"{PATCH}\"]")),
+        "{shrunk}"
+    );
+}
+
+/// A lasso file without the lines shrink rewrites (here its `wait`, which a replay does not
+/// need) is refused before any search: exit 2 naming the file, nothing written.
+#[test]
+fn a_lasso_file_without_a_wait_line_is_refused_before_searching() {
+    let text = std::fs::read_to_string(repository(ENTRY)).expect("the entry");
+    let no_wait: String = (text.lines())
+        .filter(|l| !l.starts_with("wait = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let path = write("no-wait", &no_wait);
+    let out = writeiter(&["shrink", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let said = "no victim, wait and schedule lines";
+    assert!(
+        common::stderr(&out).contains(said),
+        "{}",
+        common::stderr(&out)
+    );
+    assert!(
+        common::stderr(&out).contains(path.to_str().expect("utf-8")),
+        "names the file"
+    );
+    assert_eq!(std::fs::read_to_string(&path).expect("kept"), no_wait);
 }
 
 /// The padded copy without a2's steps in its stem: the stored cycle leaves a2 runnable
