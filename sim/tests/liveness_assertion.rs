@@ -142,12 +142,11 @@ fn a_model_assertion_in_the_liveness_search_is_a_finding_that_replays() {
     }
 }
 
-/// A model assertion the search meets is stored like a starvation: `--corpus-dir` writes
-/// a lasso entry with `verdict = "model-assertion"`, which the entry's test replays with the
-/// stepper that panics (its path's last step still panics) and fails with the real model.
-#[test]
-fn a_model_assertion_is_stored_as_a_lasso_entry_of_the_corpus() {
-    let dir = temp("corpus");
+/// `writeiter run EXAMPLE --liveness --corpus-dir DIR` in-process with `stepper`, `DIR` a
+/// fresh temporary directory `name`: it must exit 1 (a finding); the directory and the
+/// output.
+fn search_into_corpus(name: &str, stepper: sim::engine::Stepper) -> (PathBuf, String) {
+    let dir = temp(name);
     std::fs::remove_dir_all(&dir).ok();
     let file = repository(EXAMPLE);
     let how = LivenessRun {
@@ -157,12 +156,21 @@ fn a_model_assertion_is_stored_as_a_lasso_entry_of_the_corpus() {
         patches: Patches::NONE,
         write: None,
         corpus_dir: Some(&dir),
-        stepper: broken_step,
+        stepper,
     };
     let mut out = Vec::new();
     let code = cli_liveness::run_with(&how, (false, &mut out)).expect("no bad input");
     let text = String::from_utf8(out).expect("utf-8");
     assert_eq!(code, ExitCode::from(1), "{text}");
+    (dir, text)
+}
+
+/// A model assertion the search meets is stored like a starvation: `--corpus-dir` writes
+/// a lasso entry with `verdict = "model-assertion"`, which the entry's test replays with the
+/// stepper that panics (its path's last step still panics) and fails with the real model.
+#[test]
+fn a_model_assertion_is_stored_as_a_lasso_entry_of_the_corpus() {
+    let (dir, text) = search_into_corpus("corpus", broken_step);
     let entry = dir.join("liveness").join("0001-model-assertion.toml");
     assert!(
         text.contains(&format!("corpus entry: {}", entry.display())),
@@ -236,20 +244,8 @@ fn a_late_model_assertion_keeps_the_class_of_the_state_before_its_step() {
 /// with the same stepper counts the assertion it meets as that entry, and under the real
 /// model the entry is stale.
 fn known_class_of_the_hunt(name: &str, stepper: sim::engine::Stepper) {
-    let dir = temp(name);
-    std::fs::remove_dir_all(&dir).ok();
+    let (dir, _) = search_into_corpus(name, stepper);
     let file = repository(EXAMPLE);
-    let how = LivenessRun {
-        file: &file,
-        schedule: "",
-        states_max: STATES,
-        patches: Patches::NONE,
-        write: None,
-        corpus_dir: Some(&dir),
-        stepper,
-    };
-    let code = cli_liveness::run_with(&how, (false, &mut Vec::new())).expect("no bad input");
-    assert_eq!(code, ExitCode::from(1));
     let classes = sim::signature::corpus_signatures(&dir, stepper).expect("loads");
     assert_eq!(classes.known.len(), 1, "{classes:?}");
     let entry = &classes.known[0];
