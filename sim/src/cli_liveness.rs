@@ -562,20 +562,26 @@ fn shows(replayed: &Replayed, victim: u8, file: &LassoFile) -> bool {
 pub(crate) fn shrink(
     path: &Path,
     patches: &PatchArgs,
-    out: &mut dyn Write,
+    (progress, out): (bool, &mut dyn Write),
 ) -> Result<ExitCode, String> {
-    shrink_with(path, patches.patches()?, model::exec::step_with, out)
+    shrink_with(
+        path,
+        patches.patches()?,
+        model::exec::step_with,
+        (progress, out),
+    )
 }
 
 /// `writeiter shrink LASSO` with `patches` and `stepper`: shrinks a starvation lasso file
 /// in place ([`crate::shrink_lasso`]). Exit 0 shrunk and written; 1 when its lasso does not
 /// replay its starvation, or the search finds it neither in the scenario nor in a candidate
-/// (nothing written); a model assertion's lasso file is bad input (`Err`, exit 2).
+/// (nothing written); a model assertion's lasso file is bad input (`Err`, exit 2). With
+/// `progress`, a line on standard error counts the candidates searched and kept.
 pub fn shrink_with(
     path: &Path,
     patches: Patches,
     stepper: Stepper,
-    out: &mut dyn Write,
+    (progress, out): (bool, &mut dyn Write),
 ) -> Result<ExitCode, String> {
     let (looping, file, stored, _) = load_lasso(path, patches)?;
     let shown = path.display();
@@ -613,7 +619,7 @@ pub fn shrink_with(
         wait: &wait,
     };
     let before = crate::shrink::size(&looping.scenario, stem.len() + cycle.len());
-    let Some(shrunk) = crate::shrink_lasso::shrink_lasso(&looping, target, stepper) else {
+    let Some(shrunk) = shrink_shown(&looping, target, (stepper, progress)) else {
         let _ = writeln!(
             out,
             "{shown}: the liveness search (at most {} states a scenario) finds no starvation of a{victim} on {wait}; nothing written",
@@ -626,7 +632,7 @@ pub fn shrink_with(
         &shrunk.looping.scenario,
         lasso.stem.len() + lasso.cycle.len(),
     );
-    let text = shrunk_file(path, &file, (&shrunk, &before))?;
+    let text = shrunk_file(path, (&text, &file), (&shrunk, &before))?;
     if !replays_as_written(&text, lasso, stepper) {
         let _ = writeln!(
             out,
@@ -642,6 +648,24 @@ pub fn shrink_with(
         lasso.cycle.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// [`crate::shrink_lasso::shrink_lasso`] with, when `progress`, a line on standard error
+/// counting the candidates searched and kept.
+fn shrink_shown(
+    looping: &scenario_file::Looping,
+    target: crate::shrink_lasso::Starving<'_>,
+    (stepper, progress): (Stepper, bool),
+) -> Option<crate::shrink_lasso::ShrunkLasso> {
+    let line = crate::cli::working_line(progress, "shrinking the lasso: searching the scenario");
+    let mut watch = |searched: usize, kept: usize| {
+        line.set_message(format!(
+            "shrinking the lasso: {searched} candidates searched, {kept} kept"
+        ));
+    };
+    let shrunk = crate::shrink_lasso::shrink_lasso(looping, target, stepper, &mut watch);
+    line.finish_and_clear();
+    shrunk
 }
 
 /// The fields [`shrink_with`] rewrites, each on a line of its own before the scenario.
@@ -663,17 +687,16 @@ fn replays_as_written(text: &str, lasso: &liveness::Lasso, stepper: Stepper) -> 
     replayed.is_ok_and(|r| shows(&r, lasso.victim, &file))
 }
 
-/// The text of the lasso file at `path` (read as `file`) with the shrunk scenario (the
+/// The text `text` of the lasso file at `path` (read as `file`) with the shrunk scenario (the
 /// patches it was shrunk under: its own and those of the command line; a comment gives the
 /// sizes `before`) and lasso in place of the stored ones, every other field as it was;
 /// checked by reading it back.
 fn shrunk_file(
     path: &Path,
-    file: &LassoFile,
+    (text, file): (&str, &LassoFile),
     (shrunk, before): (&crate::shrink_lasso::ShrunkLasso, &crate::shrink::Size),
 ) -> Result<String, String> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
     let written = &shrunk.looping;
     let scenario = format!(
         "# Shrunk by `writeiter shrink` from {before} (steps: stem and cycle).\n{}{}",
@@ -686,7 +709,7 @@ fn shrunk_file(
         ("wait", quoted(&lasso.wait.to_string())),
         ("schedule", quoted(&lasso.schedule())),
     ];
-    let new = with_fields(&text, &fields, &scenario_field(&scenario))
+    let new = with_fields(text, &fields, &scenario_field(&scenario))
         .ok_or_else(|| format!("{shown}: {NOT_REWRITABLE}"))?;
     let back: LassoFile = toml::from_str(&new).map_err(|e| format!("{shown}: rewritten: {e}"))?;
     let same = back.scenario == scenario && back.schedule == lasso.schedule();

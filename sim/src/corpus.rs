@@ -649,6 +649,19 @@ pub fn write_next_lasso(
     write_numbered(dir, &dir.join(LIVENESS_DIR), slug, text)
 }
 
+/// The `.toml` files of `dir` (a corpus: its safety entries, or its lasso entries), sorted
+/// by name; an error names the directory.
+pub fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let listing = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut files: Vec<PathBuf> = listing
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// The names of the files in `dir` (none when it does not exist).
 fn names_in(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)

@@ -156,14 +156,8 @@ pub fn matrix(
     jobs: usize,
     judged: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Vec<Row>, String> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
     let mut rows = Vec::new();
-    for file in files {
+    for file in crate::corpus::toml_files(dir)? {
         let loaded = crate::corpus::load(&file).map_err(|e| e.to_string())?;
         rows.push(Row {
             file: file.display().to_string(),

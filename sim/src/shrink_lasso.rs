@@ -53,22 +53,30 @@ pub fn starves(
 
 /// Shrinks `looping` while its search still starves `target` (each candidate searched
 /// within [`LASSO_CANDIDATE_STATES`] states); `None` when neither it nor any candidate does.
+/// `watch` is told, after each candidate's search, how many were searched and how many kept
+/// (for a progress line).
 pub fn shrink_lasso(
     looping: &Looping,
     target: Starving<'_>,
     stepper: Stepper,
+    watch: &mut dyn FnMut(usize, usize),
 ) -> Option<ShrunkLasso> {
     let search = (LASSO_CANDIDATE_STATES, stepper);
     let mut best = looping.clone();
     let mut victim = target.victim;
     let mut lasso = starves(&best, target, search);
+    let (mut searched, mut kept) = (0, 0);
     'fixpoint: loop {
         for (candidate, v) in candidates(&best, victim) {
             let wanted = Starving {
                 victim: v,
                 ..target
             };
-            if let Some(found) = starves(&candidate, wanted, search) {
+            let found = starves(&candidate, wanted, search);
+            searched += 1;
+            kept += usize::from(found.is_some());
+            watch(searched, kept);
+            if let Some(found) = found {
                 (best, victim, lasso) = (candidate, v, Some(found));
                 continue 'fixpoint;
             }

@@ -398,18 +398,6 @@ pub struct CorpusClasses {
     pub starvations: Vec<std::path::PathBuf>,
 }
 
-/// The `.toml` files of `dir`, sorted.
-fn toml_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
-    let listing = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut files: Vec<std::path::PathBuf> = listing
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
 /// The classes of the corpus directory `dir` for a hunt: the signatures of its `violates`
 /// entries and of its lasso entries of a model assertion, by entry number; a line for each
 /// entry whose stored schedule no longer shows its violation (stale: it is left out); and
@@ -417,7 +405,7 @@ fn toml_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> 
 /// load is an error.
 pub fn corpus_signatures(dir: &std::path::Path, stepper: Stepper) -> Result<CorpusClasses, String> {
     let mut classes = CorpusClasses::default();
-    for file in toml_files(dir)? {
+    for file in crate::corpus::toml_files(dir)? {
         let loaded = crate::corpus::load(&file).map_err(|e| e.to_string())?;
         let entry = &loaded.entry;
         let Some(class) = entry
@@ -454,7 +442,7 @@ fn lasso_classes(
     classes: &mut CorpusClasses,
 ) -> Result<(), String> {
     use crate::cli_liveness::HuntClass;
-    for file in toml_files(dir)? {
+    for file in crate::corpus::toml_files(dir)? {
         match crate::cli_liveness::hunt_class(&file, stepper)? {
             HuntClass::Starvation => classes.starvations.push(file),
             HuntClass::Assertion(Some(entry)) => classes.known.push(entry),
