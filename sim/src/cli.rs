@@ -409,7 +409,7 @@ pub fn execute(args: &[String], io: Io<'_>) -> ExitCode {
         }
         Command::Replay(args) => replay_corpus(&args, out),
         Command::Shrink(args) if crate::cli_liveness::is_lasso(&args.file) => {
-            crate::cli_liveness::shrink(&args.file, &args.patches, (progress, out))
+            crate::cli_shrink_lasso::shrink(&args.file, &args.patches, (progress, out))
         }
         Command::Shrink(args) => shrink_corpus(&args, out),
         Command::Explain(args) if crate::cli_liveness::is_lasso(&args.file) => {

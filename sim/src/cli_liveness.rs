@@ -8,9 +8,9 @@
 //! the scenario file's text as a string. A lasso entry of the corpus
 //! ([`crate::corpus::LIVENESS_DIR`]) is a lasso file with the corpus fields too (id, slug,
 //! kernel, class and its evidence, postmortem, replay line, provenance): `--corpus-dir`
-//! writes one, [`assert_lasso_entry`] is its test in `cargo test`, [`shrink_with`] shrinks
-//! a starvation one in place (`writeiter shrink`), and [`hunt_class`] says what it is to a
-//! hunt's known classes.
+//! writes one, [`assert_lasso_entry`] is its test in `cargo test`,
+//! [`crate::cli_shrink_lasso::shrink_with`] shrinks one in place (`writeiter shrink`), and
+//! [`hunt_class`] says what it is to a hunt's known classes.
 //!
 //! A model assertion the search meets (the model's step panicked) is a finding too, the
 //! `model-assertion` violation of the safety engines ([`crate::engine::apply`]): the run
@@ -256,7 +256,7 @@ fn print_path(replayed: &PathReplayed, out: &mut dyn Write) -> ExitCode {
 }
 
 /// A TOML string, quoted and escaped.
-fn quoted(text: &str) -> String {
+pub(crate) fn quoted(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
 }
 
@@ -276,7 +276,7 @@ fn tail(scenario: &str, patches: &[&str]) -> String {
 }
 
 /// The `scenario` field: the scenario file's text as a multi-line TOML string.
-fn scenario_field(scenario: &str) -> String {
+pub(crate) fn scenario_field(scenario: &str) -> String {
     format!(
         "scenario = \"\"\"\n{}\"\"\"",
         scenario
@@ -312,24 +312,24 @@ fn assertion_file(scenario: &str, patches: &[&str], assertion: &Assertion) -> St
 /// A lasso file as read.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LassoFile {
+pub(crate) struct LassoFile {
     #[allow(dead_code)] // checked by is_lasso
     kind: String,
     /// `starvation`, or `model-assertion`.
-    verdict: String,
+    pub(crate) verdict: String,
     /// The starving actor (a starvation only).
     #[serde(default)]
     victim: Option<u8>,
     /// What the victim waits for at the cycle's start (a starvation only); the replay must
     /// find it blocked on the same.
     #[serde(default)]
-    wait: Option<String>,
+    pub(crate) wait: Option<String>,
     /// The model assertion's violation (a model assertion only); the replay says it again.
     #[serde(default)]
     violation: Option<String>,
-    schedule: String,
+    pub(crate) schedule: String,
     patches: Vec<String>,
-    scenario: String,
+    pub(crate) scenario: String,
     /// The corpus fields of a lasso entry ([`crate::corpus::LIVENESS_DIR`]): its number.
     #[serde(default)]
     id: Option<u32>,
@@ -421,7 +421,7 @@ fn triage_of(file: &LassoFile) -> Result<Option<Triage>, String> {
 }
 
 /// What a lasso file stores: a starvation lasso, or the path to a model assertion.
-enum Stored {
+pub(crate) enum Stored {
     /// The victim, the stem and the cycle.
     Lasso(u8, Vec<Task>, Vec<Task>),
     /// The path, its last step panicking.
@@ -437,11 +437,11 @@ pub(crate) fn is_lasso(path: &Path) -> bool {
 
 /// A lasso file read: the scenario (patched), the file, what it stores, and its triage when
 /// it is a lasso entry of the corpus.
-type LassoRead = (scenario_file::Looping, LassoFile, Stored, Option<Triage>);
+pub(crate) type LassoRead = (scenario_file::Looping, LassoFile, Stored, Option<Triage>);
 
 /// Reads a lasso file: the scenario (patched with `patches` too) and the lasso or path;
 /// errors name the file and field.
-fn load_lasso(path: &Path, patches: Patches) -> Result<LassoRead, String> {
+pub(crate) fn load_lasso(path: &Path, patches: Patches) -> Result<LassoRead, String> {
     let name = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
     let file: LassoFile =
@@ -548,215 +548,17 @@ pub fn replay_with(
 /// The replayed lasso shows `victim` starving as `file` stores it: a weakly fair cycle
 /// back to its state, the victim blocked throughout on the stored wait (any, when the file
 /// stores none).
-fn shows(replayed: &Replayed, victim: u8, file: &LassoFile) -> bool {
+pub(crate) fn shows(replayed: &Replayed, victim: u8, file: &LassoFile) -> bool {
     let as_stored =
         |wait: &model::exec::Wait| (file.wait.as_ref()).is_none_or(|w| *w == wait.to_string());
     replayed.starves()
         && (replayed.starving.iter()).any(|(a, wait)| *a == victim && as_stored(wait))
 }
 
-/// `writeiter shrink LASSO`: shrinks a starvation lasso file in place
-/// ([`crate::shrink_lasso`]). Exit 0 shrunk and written; 1 when its lasso does not replay
-/// its starvation, or the search finds it in no candidate nor the scenario itself (nothing
-/// written); a model assertion's lasso file is bad input (exit 2).
-pub(crate) fn shrink(
-    path: &Path,
-    patches: &PatchArgs,
-    (progress, out): (bool, &mut dyn Write),
-) -> Result<ExitCode, String> {
-    shrink_with(
-        path,
-        patches.patches()?,
-        model::exec::step_with,
-        (progress, out),
-    )
-}
-
-/// `writeiter shrink LASSO` with `patches` and `stepper`: shrinks a starvation lasso file
-/// in place ([`crate::shrink_lasso`]). Exit 0 shrunk and written; 1 when its lasso does not
-/// replay its starvation, or the search finds it neither in the scenario nor in a candidate
-/// (nothing written); a model assertion's lasso file is bad input (`Err`, exit 2). With
-/// `progress`, a line on standard error counts the candidates searched and kept.
-pub fn shrink_with(
-    path: &Path,
-    patches: Patches,
-    stepper: Stepper,
-    (progress, out): (bool, &mut dyn Write),
-) -> Result<ExitCode, String> {
-    let (looping, file, stored, _) = load_lasso(path, patches)?;
-    let shown = path.display();
-    let Stored::Lasso(victim, stem, cycle) = stored else {
-        return Err(format!(
-            "{shown}: verdict: `{}`: shrink shrinks a starvation lasso only (nothing written)",
-            file.verdict
-        ));
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
-    let placeholders = REWRITTEN.map(|key| (key, String::new()));
-    if with_fields(&text, &placeholders, "").is_none() {
-        return Err(format!("{shown}: {NOT_REWRITABLE} (nothing written)"));
-    }
-    let replayed = liveness::replay_with(&looping, (&stem, &cycle), stepper)
-        .map_err(|e| format!("{shown}: {e}"));
-    let replayed = match replayed {
-        Ok(replayed) if shows(&replayed, victim, &file) => replayed,
-        Ok(replayed) => {
-            let why = not_shown(&replayed, victim, &file);
-            let _ = writeln!(out, "{shown}: not reproduced: {why}; nothing written");
-            return Ok(ExitCode::from(1));
-        }
-        Err(e) => {
-            let _ = writeln!(out, "{shown}: broken: {e}; nothing written");
-            return Ok(ExitCode::from(1));
-        }
-    };
-    let wait = (replayed.starving.iter())
-        .find(|(a, _)| *a == victim)
-        .map(|(_, w)| w.to_string())
-        .unwrap_or_default();
-    let target = crate::shrink_lasso::Starving {
-        victim,
-        wait: &wait,
-    };
-    let before = crate::shrink::size(&looping.scenario, stem.len() + cycle.len());
-    let Some(shrunk) = shrink_shown(&looping, target, (stepper, progress)) else {
-        let _ = writeln!(
-            out,
-            "{shown}: the liveness search (at most {} states a scenario) finds no starvation of a{victim} on {wait}; nothing written",
-            crate::shrink_lasso::LASSO_CANDIDATE_STATES
-        );
-        return Ok(ExitCode::from(1));
-    };
-    let lasso = &shrunk.lasso;
-    let after = crate::shrink::size(
-        &shrunk.looping.scenario,
-        lasso.stem.len() + lasso.cycle.len(),
-    );
-    let text = shrunk_file(path, (&text, &file), (&shrunk, &before))?;
-    if !replays_as_written(&text, lasso, stepper) {
-        let _ = writeln!(
-            out,
-            "{shown}: the shrunk file does not replay its lasso; nothing written"
-        );
-        return Ok(ExitCode::from(1));
-    }
-    std::fs::write(path, text).map_err(|e| format!("{shown}: {e}"))?;
-    let _ = writeln!(
-        out,
-        "{shown}: {before} -> {after} (stem {}, cycle {}; steps count both)",
-        lasso.stem.len(),
-        lasso.cycle.len()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-/// [`crate::shrink_lasso::shrink_lasso`] with, when `progress`, a line on standard error
-/// counting the candidates searched and kept.
-fn shrink_shown(
-    looping: &scenario_file::Looping,
-    target: crate::shrink_lasso::Starving<'_>,
-    (stepper, progress): (Stepper, bool),
-) -> Option<crate::shrink_lasso::ShrunkLasso> {
-    let line = crate::cli::working_line(progress, "shrinking the lasso: searching the scenario");
-    let mut watch = |searched: usize, kept: usize| {
-        line.set_message(format!(
-            "shrinking the lasso: {searched} candidates searched, {kept} kept"
-        ));
-    };
-    let shrunk = crate::shrink_lasso::shrink_lasso(looping, target, stepper, &mut watch);
-    line.finish_and_clear();
-    shrunk
-}
-
-/// The fields [`shrink_with`] rewrites, each on a line of its own before the scenario.
-const REWRITTEN: [&str; 3] = ["victim", "wait", "schedule"];
-/// Why a lasso file cannot be shrunk in place: [`with_fields`] finds no line to rewrite.
-const NOT_REWRITABLE: &str =
-    "no victim, wait and schedule lines before a `scenario = \"\"\"` field to rewrite";
-
-/// The lasso file `text` replays as written, with the patches it names: its scenario's
-/// lasso shows its victim starving on its wait.
-fn replays_as_written(text: &str, lasso: &liveness::Lasso, stepper: Stepper) -> bool {
-    let Ok(file) = toml::from_str::<LassoFile>(text) else {
-        return false;
-    };
-    let Ok(looping) = scenario_file::parse_looping(&file.scenario) else {
-        return false;
-    };
-    let replayed = liveness::replay_with(&looping, (&lasso.stem, &lasso.cycle), stepper);
-    replayed.is_ok_and(|r| shows(&r, lasso.victim, &file))
-}
-
-/// The text `text` of the lasso file at `path` (read as `file`) with the shrunk scenario (the
-/// patches it was shrunk under: its own and those of the command line; a comment gives the
-/// sizes `before`) and lasso in place of the stored ones, every other field as it was;
-/// checked by reading it back.
-fn shrunk_file(
-    path: &Path,
-    (text, file): (&str, &LassoFile),
-    (shrunk, before): (&crate::shrink_lasso::ShrunkLasso, &crate::shrink::Size),
-) -> Result<String, String> {
-    let shown = path.display();
-    let written = &shrunk.looping;
-    let scenario = format!(
-        "# Shrunk by `writeiter shrink` from {before} (steps: stem and cycle).\n{}{}",
-        comments_before(&file.scenario),
-        scenario_file::looping_to_toml(written)
-    );
-    let lasso = &shrunk.lasso;
-    let fields = [
-        ("victim", lasso.victim.to_string()),
-        ("wait", quoted(&lasso.wait.to_string())),
-        ("schedule", quoted(&lasso.schedule())),
-    ];
-    let new = with_fields(text, &fields, &scenario_field(&scenario))
-        .ok_or_else(|| format!("{shown}: {NOT_REWRITABLE}"))?;
-    let back: LassoFile = toml::from_str(&new).map_err(|e| format!("{shown}: rewritten: {e}"))?;
-    let same = back.scenario == scenario && back.schedule == lasso.schedule();
-    same.then_some(new)
-        .ok_or_else(|| format!("{shown}: the rewritten file does not read back; nothing written"))
-}
-
-/// The comment lines that open the scenario text `scenario`, introduced as describing it
-/// before shrinking (nothing when it opens with none).
-fn comments_before(scenario: &str) -> String {
-    let lines: Vec<&str> = (scenario.lines())
-        .take_while(|l| l.starts_with('#'))
-        .filter(|l| !l.starts_with("# Shrunk by `writeiter shrink`"))
-        .collect();
-    if lines.is_empty() {
-        return String::new();
-    }
-    format!(
-        "# The comments below describe the scenario before shrinking:\n{}\n",
-        lines.join("\n")
-    )
-}
-
-/// `text` (a lasso file) with the first line of each of `fields` (`key = …`, before the
-/// scenario) set to its value, and its `scenario = """…"""` field replaced by `scenario`.
-fn with_fields(text: &str, fields: &[(&str, String)], scenario: &str) -> Option<String> {
-    const OPEN: &str = "scenario = \"\"\"";
-    let start = if text.starts_with(OPEN) {
-        0
-    } else {
-        text.find(&format!("\n{OPEN}"))? + 1
-    };
-    let body = start + OPEN.len();
-    let end = body + text[body..].find("\"\"\"")? + 3;
-    let mut head: Vec<String> = text[..start].lines().map(str::to_string).collect();
-    for (key, value) in fields {
-        let prefix = format!("{key} = ");
-        let line = head.iter_mut().find(|l| l.starts_with(&prefix))?;
-        *line = format!("{prefix}{value}");
-    }
-    Some(format!("{}\n{scenario}{}", head.join("\n"), &text[end..]))
-}
-
 /// Why a replayed lasso does not show `victim` starving as `file` stores it: the cycle does
 /// not return to its state, leaves a runnable task out (not weakly fair), does not keep
 /// the victim blocked, or keeps it blocked on another wait.
-fn not_shown(replayed: &Replayed, victim: u8, file: &LassoFile) -> String {
+pub(crate) fn not_shown(replayed: &Replayed, victim: u8, file: &LassoFile) -> String {
     let blocked = (replayed.starving.iter()).find(|(a, _)| *a == victim);
     if !replayed.returns {
         "the cycle does not return to the state after the stem".to_string()
@@ -803,13 +605,11 @@ pub fn hunt_class(path: &Path, stepper: Stepper) -> Result<HuntClass, String> {
     let replayed =
         liveness::replay_path(&looping, &steps, stepper).map_err(|e| format!("{shown}: {e}"))?;
     let class = file.class.map_or("unknown", Class::name);
-    let entry = panicked_last(&replayed, &steps).and_then(|_| {
-        let last = *steps.last()?;
-        Some(crate::signature::KnownEntry {
-            id: triage.id,
-            class,
-            signature: crate::signature::of_model_assertion(&replayed.state, last),
-        })
+    let signature = crate::cli_shrink_lasso::last_step_class(&replayed, &steps);
+    let entry = signature.map(|signature| crate::signature::KnownEntry {
+        id: triage.id,
+        class,
+        signature,
     });
     Ok(HuntClass::Assertion(entry))
 }
@@ -909,7 +709,10 @@ fn replay_assertion(
 }
 
 /// The model assertion of the path's last step, when it is the step that panicked.
-fn panicked_last<'a>(replayed: &'a PathReplayed, steps: &[Task]) -> Option<&'a Violation> {
+pub(crate) fn panicked_last<'a>(
+    replayed: &'a PathReplayed,
+    steps: &[Task],
+) -> Option<&'a Violation> {
     let last = replayed.trace.len() + 1 == steps.len();
     replayed.violation.as_ref().filter(|_| last)
 }

@@ -64,6 +64,7 @@ pub mod cli;
 pub mod cli_coverage;
 pub mod cli_liveness;
 pub mod cli_search;
+pub mod cli_shrink_lasso;
 pub mod codec;
 pub mod corpus;
 pub mod coverage;

@@ -217,7 +217,7 @@ fn candidates(scenario: &Scenario) -> Vec<Scenario> {
 }
 
 /// An operation with a halved length (kept a multiple of the sector) or its offset moved to
-/// the block boundary below.
+/// the block boundary below: a write of one segment, a read, a punch hole.
 pub(crate) fn smaller_ops(scenario: &Scenario, op: &Op) -> Vec<Op> {
     let (sector, block) = (
         scenario.geometry.sectorsize(),
@@ -253,6 +253,14 @@ pub(crate) fn smaller_ops(scenario: &Scenario, op: &Op) -> Vec<Op> {
             len,
             direct,
         });
+    }
+    if let Op::PunchHole { inode, pos, len } = *op {
+        if let Some(len) = shorter(len) {
+            out.push(Op::PunchHole { inode, pos, len });
+        }
+        if let Some(pos) = lower(pos) {
+            out.push(Op::PunchHole { inode, pos, len });
+        }
     }
     out
 }

@@ -1,19 +1,23 @@
-//! Shrinking a starvation lasso entry: the looping scenario, every candidate searched again
-//! with the liveness search ([`crate::liveness::search_with`], at most
-//! [`LASSO_CANDIDATE_STATES`] states) and kept when the search still finds a starvation of
-//! the same victim (renumbered when an actor before it goes) blocked on the same wait. In
-//! order: fewer actors, fewer operations, an actor that no longer repeats forever, smaller
-//! lengths and offsets ([`crate::shrink`]'s), to a fixpoint. The lasso stored is the one the
-//! search finds for the result: its stem is the shortest to the cycle's first state.
+//! Shrinking a lasso entry: the looping scenario, every candidate searched again with the
+//! liveness search ([`crate::liveness::search_with`], at most [`LASSO_CANDIDATE_STATES`]
+//! states). A starvation's candidate is kept when the search still finds a starvation of the
+//! same victim (renumbered when an actor before it goes) blocked on the same wait
+//! ([`shrink_lasso`]); a model assertion's, when the first model assertion the search meets
+//! is of the same class ([`shrink_assertion`]). In order: fewer actors, fewer operations, an
+//! actor that no longer repeats forever, smaller lengths and offsets of writes, reads and
+//! punch holes ([`crate::shrink`]'s), to a fixpoint. The lasso or path stored is the one the
+//! search finds for the result: the shortest stem to the cycle's first state, or the
+//! shortest path to a panicking step.
 //!
-//! The stored lasso is not a candidate of its own: [`crate::cli_liveness`] replays it first
-//! and refuses an entry that does not show its starvation.
+//! The stored lasso or path is not a candidate of its own: [`crate::cli_liveness`] replays
+//! it first and refuses an entry that does not show its finding.
 
 use model::state::ActorId;
 
 use crate::engine::Stepper;
-use crate::liveness::{self, Lasso};
+use crate::liveness::{self, Assertion, Lasso};
 use crate::scenario_file::Looping;
+use crate::signature::Signature;
 
 /// States the liveness search of each candidate may visit (the stored starvation entry's
 /// scenario has about 26 000): a candidate whose search is cut without the lasso is not
@@ -51,6 +55,17 @@ pub fn starves(
         .filter(|l| l.victim == target.victim && l.wait.to_string() == target.wait)
 }
 
+/// The first model assertion the search of `looping` meets within `max_states`, when it is
+/// of class `signature` ([`crate::signature::of_model_assertion`]).
+pub fn asserts(
+    looping: &Looping,
+    signature: &Signature,
+    (max_states, stepper): (usize, Stepper),
+) -> Option<Assertion> {
+    let report = liveness::search_with(looping, max_states, stepper).ok()?;
+    report.assertion.filter(|a| a.signature == *signature)
+}
+
 /// Shrinks `looping` while its search still starves `target` (each candidate searched
 /// within [`LASSO_CANDIDATE_STATES`] states); `None` when neither it nor any candidate does.
 /// `watch` is told, after each candidate's search, how many were searched and how many kept
@@ -62,44 +77,69 @@ pub fn shrink_lasso(
     watch: &mut dyn FnMut(usize, usize),
 ) -> Option<ShrunkLasso> {
     let search = (LASSO_CANDIDATE_STATES, stepper);
-    let mut best = looping.clone();
-    let mut victim = target.victim;
-    let mut lasso = starves(&best, target, search);
+    let keeps = |candidate: &Looping, victim: Option<ActorId>| {
+        let victim = victim?;
+        starves(candidate, Starving { victim, ..target }, search)
+    };
+    let (looping, lasso) = shrink_while(looping, Some(target.victim), &keeps, watch)?;
+    Some(ShrunkLasso { looping, lasso })
+}
+
+/// Shrinks `looping` while its search still meets a model assertion of class `signature`
+/// first (each candidate searched within [`LASSO_CANDIDATE_STATES`] states); `None` when
+/// neither it nor any candidate does. Any actor may go. `watch` as for [`shrink_lasso`].
+pub fn shrink_assertion(
+    looping: &Looping,
+    signature: &Signature,
+    stepper: Stepper,
+    watch: &mut dyn FnMut(usize, usize),
+) -> Option<(Looping, Assertion)> {
+    let search = (LASSO_CANDIDATE_STATES, stepper);
+    let keeps = |candidate: &Looping, _: Option<ActorId>| asserts(candidate, signature, search);
+    shrink_while(looping, None, &keeps, watch)
+}
+
+/// The fixpoint of both shrinks: the first candidate of the best scenario so far that
+/// `keeps` keeps becomes the best, until none does. `victim` is the actor no candidate
+/// removes (renumbered with the candidates); `keeps` is asked of the scenario itself first.
+fn shrink_while<F>(
+    looping: &Looping,
+    victim: Option<ActorId>,
+    keeps: &dyn Fn(&Looping, Option<ActorId>) -> Option<F>,
+    watch: &mut dyn FnMut(usize, usize),
+) -> Option<(Looping, F)> {
+    let (mut best, mut victim) = (looping.clone(), victim);
+    let mut found = keeps(&best, victim);
     let (mut searched, mut kept) = (0, 0);
     'fixpoint: loop {
         for (candidate, v) in candidates(&best, victim) {
-            let wanted = Starving {
-                victim: v,
-                ..target
-            };
-            let found = starves(&candidate, wanted, search);
+            let again = keeps(&candidate, v);
             searched += 1;
-            kept += usize::from(found.is_some());
+            kept += usize::from(again.is_some());
             watch(searched, kept);
-            if let Some(found) = found {
-                (best, victim, lasso) = (candidate, v, Some(found));
+            if let Some(again) = again {
+                (best, victim, found) = (candidate, v, Some(again));
                 continue 'fixpoint;
             }
         }
         break;
     }
-    Some(ShrunkLasso {
-        looping: best,
-        lasso: lasso?,
-    })
+    Some((best, found?))
 }
 
 /// Smaller looping scenarios, most shrinking first, each with the victim's number in it:
-/// without an actor (never the victim), without an operation (an actor keeps one), an
-/// actor that no longer repeats forever, a smaller length or offset.
-fn candidates(looping: &Looping, victim: ActorId) -> Vec<(Looping, ActorId)> {
+/// without an actor (never the victim, nor the last one), without an operation (an actor
+/// keeps one), an actor that no longer repeats forever, a smaller length or offset.
+fn candidates(looping: &Looping, victim: Option<ActorId>) -> Vec<(Looping, Option<ActorId>)> {
     let actors = looping.scenario.actors.len();
     let mut out = Vec::new();
-    for a in (0..actors).rev().filter(|&a| a != usize::from(victim)) {
+    let goes = |a: usize| actors > 1 && victim.is_none_or(|v| a != usize::from(v));
+    for a in (0..actors).rev().filter(|&a| goes(a)) {
         let mut l = looping.clone();
         l.scenario.actors.remove(a);
         l.forever.remove(a);
-        out.push((l, victim - ActorId::from(a < usize::from(victim))));
+        let renumbered = victim.map(|v| v - ActorId::from(a < usize::from(v)));
+        out.push((l, renumbered));
     }
     for a in 0..actors {
         let ops = looping.scenario.actors[a].len();
@@ -137,15 +177,20 @@ mod tests {
     #[test]
     fn candidates_keep_the_victim_and_renumber_it() {
         let looping = crate::scenario_file::parse_looping(SCENARIO).expect("a scenario");
-        let all = candidates(&looping, 1);
+        let all = candidates(&looping, Some(1));
         // Without a2, then without a0 (the victim is never removed, and becomes a0).
         assert_eq!(all[0].0.scenario.actors.len(), 2);
-        assert_eq!((all[0].1, all[0].0.forever.clone()), (1, vec![true, false]));
+        assert_eq!(
+            (all[0].1, all[0].0.forever.clone()),
+            (Some(1), vec![true, false])
+        );
         assert_eq!(
             (all[1].1, all[1].0.forever.clone()),
-            (0, vec![false, false])
+            (Some(0), vec![false, false])
         );
-        let victim_ops = |(l, v): &(Looping, ActorId)| l.scenario.actors[usize::from(*v)].len();
+        let victim_ops = |(l, v): &(Looping, Option<ActorId>)| {
+            l.scenario.actors[usize::from(v.expect("a victim"))].len()
+        };
         assert!(all.iter().all(|c| victim_ops(c) == 1), "its one op kept");
         // a0's two operations one at a time, its repeat, then the write's smaller forms.
         assert_eq!(all[2].0.scenario.actors[0].len(), 1);
@@ -154,12 +199,32 @@ mod tests {
         assert!(
             all[5..]
                 .iter()
-                .all(|(l, v)| *v == 1 && l.scenario.actors != looping.scenario.actors)
+                .all(|(l, v)| *v == Some(1) && l.scenario.actors != looping.scenario.actors)
         );
         assert_eq!(
             all.len(),
             7,
             "a shorter write and a write at the block below"
         );
+    }
+
+    /// A punch hole shrinks as a write does: half its length (a multiple of the sector),
+    /// and its offset down to the block boundary.
+    #[test]
+    fn a_punch_hole_is_shortened_and_moved_down() {
+        let text = SCENARIO.replace(
+            "ops = [{ op = \"commit\" }]",
+            "ops = [{ op = \"punch_hole\", pos = 5120, len = 4096 }]",
+        );
+        let looping = crate::scenario_file::parse_looping(&text).expect("a scenario");
+        let punches: Vec<(u64, u64)> = candidates(&looping, Some(1))
+            .iter()
+            .filter_map(|(l, _)| match l.scenario.actors.get(2)?.as_slice() {
+                [model::ops::Op::PunchHole { pos, len, .. }] => Some((*pos, *len)),
+                _ => None,
+            })
+            .filter(|&p| p != (5120, 4096))
+            .collect();
+        assert_eq!(punches, vec![(5120, 2048), (4096, 4096)]);
     }
 }
