@@ -306,7 +306,7 @@ fn shrunk_file(
 
 /// What a lasso file's step count counts: stem and cycle, or the path.
 fn steps_counted(file: &LassoFile) -> &'static str {
-    if file.wait.is_some() || file.verdict == crate::cli_liveness::STARVATION {
+    if file.verdict == crate::cli_liveness::STARVATION {
         "stem and cycle"
     } else {
         "the path"
