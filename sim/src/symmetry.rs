@@ -103,7 +103,10 @@ fn inode_and_actor_refs(state: &mut State, f: &mut impl FnMut(&mut ObjId)) {
             f(id);
         }
         if let Frame::Write(w) = &mut actor.frame {
-            for id in [&mut w.io_end, &mut w.dio, &mut w.gb_io].into_iter().flatten() {
+            for id in [&mut w.io_end, &mut w.dio, &mut w.gb_io]
+                .into_iter()
+                .flatten()
+            {
                 f(id);
             }
             if let IocbPrivate::IoEnd(id) = &mut w.iocb_private {
@@ -207,8 +210,8 @@ fn renamed_state(state: &State, to: impl Fn(ObjId) -> ObjId, next_id: ObjId) -> 
     } = state;
     let mut f = |id: &mut ObjId| *id = to(*id);
     let mut renamed = State {
-        geometry: geometry.clone(),
-        mount: mount.clone(),
+        geometry: *geometry,
+        mount: *mount,
         inodes: inodes.clone(),
         disk: disk.clone(),
         aio_mutex: aio_mutex.clone(),
@@ -221,7 +224,7 @@ fn renamed_state(state: &State, to: impl Fn(ObjId) -> ObjId, next_id: ObjId) -> 
         crashed: *crashed,
         journal: journal.clone(),
         hazard: hazard.clone(),
-        patches: patches.clone(),
+        patches: *patches,
     };
     renamed.bios = renamed_map(bios, &to, |bio| bio_refs(bio, &mut f));
     renamed.dios = renamed_map(dios, &to, |dio| dio_refs(dio, &mut f));

@@ -46,7 +46,8 @@ fn compare(state: &State, observer: &Observer, tally: &mut Tally) {
     held.sort_unstable();
     held.dedup();
     let walked = walked_ids(state, observer);
-    let ranked = held.iter().zip(1..).all(|(&id, r)| id == r) && state.next_id == held.len() as ObjId;
+    let ranked =
+        held.iter().zip(1..).all(|(&id, r)| id == r) && state.next_id == held.len() as ObjId;
     let fast = canonical_fingerprint(state, observer);
     let slow = canonical_fingerprint_slow(state, observer);
     tally.checked += 1;
@@ -89,7 +90,13 @@ fn fast_symmetry_key_equals_slow_on_every_successor_of_examples_and_corpus() {
         total.checked += tally.checked;
         total.ranked += tally.ranked;
     }
-    assert!(total.checked > 10 * TWIN_STATES, "successors checked: {total:?}");
+    assert!(
+        total.checked > 10 * TWIN_STATES,
+        "successors checked: {total:?}"
+    );
     assert!(total.ranked > 0, "no state was its own renaming: {total:?}");
-    assert!(total.ranked < total.checked, "every state was its own renaming: {total:?}");
+    assert!(
+        total.ranked < total.checked,
+        "every state was its own renaming: {total:?}"
+    );
 }
