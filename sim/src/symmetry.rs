@@ -17,7 +17,8 @@
 
 use model::exec::Task;
 use model::ops::{Frame, IocbPrivate};
-use model::state::{BioOwner, ObjId, State, Work};
+use model::state::{Bio, BioOwner, Dio, ObjId, State, Work};
+use model::vec_map::VecMap;
 
 use crate::oracle::Observer;
 
@@ -27,11 +28,6 @@ use crate::oracle::Observer;
 /// and `get_block` io_end, its `iocb->private`, a writeback pass's `ext4_inode_aio` read).
 /// `next_id` is left alone. [`rename_objects`] and [`object_ids`] are this one walk.
 pub fn visit_objects(state: &mut State, f: &mut impl FnMut(&mut ObjId)) {
-    let opt = |id: &mut Option<ObjId>, f: &mut dyn FnMut(&mut ObjId)| {
-        if let Some(id) = id {
-            f(id);
-        }
-    };
     let rekey = |mut id: ObjId, f: &mut dyn FnMut(&mut ObjId)| {
         f(&mut id);
         id
@@ -39,16 +35,14 @@ pub fn visit_objects(state: &mut State, f: &mut impl FnMut(&mut ObjId)) {
     state.bios = std::mem::take(&mut state.bios)
         .into_iter()
         .map(|(id, mut bio)| {
-            match &mut bio.owner {
-                BioOwner::Dio(d) | BioOwner::Writeback(d) => f(d),
-            }
+            bio_refs(&mut bio, f);
             (rekey(id, f), bio)
         })
         .collect();
     state.dios = std::mem::take(&mut state.dios)
         .into_iter()
         .map(|(id, mut dio)| {
-            opt(&mut dio.private, f);
+            dio_refs(&mut dio, f);
             (rekey(id, f), dio)
         })
         .collect();
@@ -59,30 +53,62 @@ pub fn visit_objects(state: &mut State, f: &mut impl FnMut(&mut ObjId)) {
     state.work = std::mem::take(&mut state.work)
         .into_iter()
         .map(|(id, mut work)| {
-            match &mut work {
-                Work::DioComplete { dio, wb_map, .. } => {
-                    f(dio);
-                    if let Some(entry) = wb_map {
-                        opt(entry, f);
-                    }
-                }
-                Work::EndIo { io_end } => f(io_end),
-                Work::Commit { .. } => {}
-            }
+            work_refs(&mut work, f);
             (rekey(id, f), work)
         })
         .collect();
+    inode_and_actor_refs(state, f);
+}
+
+/// Visits the identifier a bio refers to (its owner: a dio or a writeback io_end).
+fn bio_refs(bio: &mut Bio, f: &mut impl FnMut(&mut ObjId)) {
+    match &mut bio.owner {
+        BioOwner::Dio(d) | BioOwner::Writeback(d) => f(d),
+    }
+}
+
+/// Visits the identifier a dio refers to (its `private` io_end).
+fn dio_refs(dio: &mut Dio, f: &mut impl FnMut(&mut ObjId)) {
+    if let Some(id) = &mut dio.private {
+        f(id);
+    }
+}
+
+/// Visits the identifiers a work item refers to (its dio, and the io_end its writeback
+/// read, or its io_end).
+fn work_refs(work: &mut Work, f: &mut impl FnMut(&mut ObjId)) {
+    match work {
+        Work::DioComplete { dio, wb_map, .. } => {
+            f(dio);
+            if let Some(Some(id)) = wb_map {
+                f(id);
+            }
+        }
+        Work::EndIo { io_end } => f(io_end),
+        Work::Commit { .. } => {}
+    }
+}
+
+/// Visits the identifiers the inodes (`i_private`) and the actors (a writeback pass's
+/// `ext4_inode_aio` read; a writer's io_end, dio, `get_block` io_end and `iocb->private`)
+/// refer to.
+fn inode_and_actor_refs(state: &mut State, f: &mut impl FnMut(&mut ObjId)) {
     for inode in &mut state.inodes {
-        opt(&mut inode.i_private, f);
+        if let Some(id) = &mut inode.i_private {
+            f(id);
+        }
     }
     for actor in &mut state.actors {
-        if let Some(entry) = &mut actor.wb_map {
-            opt(entry, f);
+        if let Some(Some(id)) = &mut actor.wb_map {
+            f(id);
         }
         if let Frame::Write(w) = &mut actor.frame {
-            opt(&mut w.io_end, f);
-            opt(&mut w.dio, f);
-            opt(&mut w.gb_io, f);
+            for id in [&mut w.io_end, &mut w.dio, &mut w.gb_io]
+                .into_iter()
+                .flatten()
+            {
+                f(id);
+            }
             if let IocbPrivate::IoEnd(id) = &mut w.iocb_private {
                 f(id);
             }
@@ -133,11 +159,164 @@ pub fn canonical(state: &State, observer: &Observer) -> (State, Observer, Vec<Ob
 
 /// The visited-set key of a state under symmetry: [`crate::fingerprint::fingerprint`] of its
 /// [`canonical`] renaming, with of the history's order only what the oracles read
-/// ([`Observer::forget_unread_order`]).
+/// ([`Observer::forget_unread_order`]). The same value as [`canonical_fingerprint_slow`]
+/// (`sim/tests/symmetry_twins.rs`), built with less copying: the identifiers are gathered
+/// without rebuilding any map ([`held_ids`]), and a state whose identifiers already are
+/// their ranks (`1..=n`, with `next_id` at `n`: nothing freed since) is its own renaming,
+/// so it is hashed as it stands and only the history is copied (to forget its order).
 pub fn canonical_fingerprint(state: &State, observer: &Observer) -> u64 {
+    let (ranked, count) = IDS.with_borrow_mut(|ids| {
+        ids.clear();
+        held_ids(state, observer, ids);
+        ids.sort_unstable();
+        ids.dedup();
+        (are_ranks(ids), ids.len() as ObjId)
+    });
+    let mut observer = observer.clone();
+    if ranked && state.next_id == count {
+        observer.forget_unread_order(state);
+        return crate::fingerprint::fingerprint(state, &observer);
+    }
+    let renamed = IDS.with_borrow(|ids| {
+        if !ranked {
+            observer.visit_objects(&mut |id| *id = rank(ids, *id));
+        }
+        renamed_state(state, |id| rank(ids, id), count)
+    });
+    observer.forget_unread_order(&renamed);
+    crate::fingerprint::fingerprint(&renamed, &observer)
+}
+
+/// `state` with its object identifiers renamed by `to` (order-preserving) and `next_id` set
+/// to `next_id`: what [`rename_objects`] makes of a copy, built in one pass (each map of
+/// identifiers collected once, renamed, instead of copied and then rebuilt).
+fn renamed_state(state: &State, to: impl Fn(ObjId) -> ObjId, next_id: ObjId) -> State {
+    let State {
+        geometry,
+        mount,
+        inodes,
+        disk,
+        aio_mutex,
+        bios,
+        dios,
+        io_ends,
+        work,
+        actors,
+        next_id: _,
+        crashed,
+        journal,
+        hazard,
+        patches,
+    } = state;
+    let mut f = |id: &mut ObjId| *id = to(*id);
+    let mut renamed = State {
+        geometry: *geometry,
+        mount: *mount,
+        inodes: inodes.clone(),
+        disk: disk.clone(),
+        aio_mutex: aio_mutex.clone(),
+        bios: Default::default(),
+        dios: Default::default(),
+        io_ends: io_ends.iter().map(|(&id, e)| (to(id), e.clone())).collect(),
+        work: Default::default(),
+        actors: actors.clone(),
+        next_id,
+        crashed: *crashed,
+        journal: journal.clone(),
+        hazard: hazard.clone(),
+        patches: *patches,
+    };
+    renamed.bios = renamed_map(bios, &to, |bio| bio_refs(bio, &mut f));
+    renamed.dios = renamed_map(dios, &to, |dio| dio_refs(dio, &mut f));
+    renamed.work = renamed_map(work, &to, |w| work_refs(w, &mut f));
+    inode_and_actor_refs(&mut renamed, &mut f);
+    renamed
+}
+
+/// A copy of `map` with its keys renamed by `to` (order-preserving, so the copy stays
+/// sorted) and each value's references by `refs`.
+fn renamed_map<V: Clone, M: FromIterator<(ObjId, V)>>(
+    map: &VecMap<ObjId, V>,
+    to: &impl Fn(ObjId) -> ObjId,
+    mut refs: impl FnMut(&mut V),
+) -> M {
+    map.iter()
+        .map(|(&id, v)| {
+            let mut v = v.clone();
+            refs(&mut v);
+            (to(id), v)
+        })
+        .collect()
+}
+
+/// The slow twin of [`canonical_fingerprint`]: the whole state and history copied, every
+/// identifier renamed ([`canonical`]), the order forgotten, then hashed.
+pub fn canonical_fingerprint_slow(state: &State, observer: &Observer) -> u64 {
     let (state, mut observer, _) = canonical(state, observer);
     observer.forget_unread_order(&state);
     crate::fingerprint::fingerprint(&state, &observer)
+}
+
+std::thread_local! {
+    /// [`canonical_fingerprint`]'s list of identifiers, kept between calls on one thread so
+    /// that it allocates once (its contents never outlive a call).
+    static IDS: std::cell::RefCell<Vec<ObjId>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `ids` (sorted, without repeats) are `1, 2, …, n`: each its own rank.
+fn are_ranks(ids: &[ObjId]) -> bool {
+    ids.iter().zip(1..).all(|(&id, rank)| id == rank)
+}
+
+/// Appends to `out` every object identifier `state` and the oracles' history hold: the
+/// identifiers [`object_ids`] and [`Observer::visit_objects`] visit, read in place.
+pub fn held_ids(state: &State, observer: &Observer, out: &mut Vec<ObjId>) {
+    state_ids(state, out);
+    let h = observer.history();
+    for (&id, record) in &h.bios {
+        out.extend(record.io_end);
+        out.push(id);
+    }
+    out.extend(h.conversions.keys());
+    out.extend(h.landed.keys());
+    out.extend(h.landed_superseded.keys());
+}
+
+/// Appends to `out` every object identifier of `state`, keys and references: those
+/// [`visit_objects`] visits, read without rebuilding the maps.
+fn state_ids(state: &State, out: &mut Vec<ObjId>) {
+    for (&id, bio) in state.bios.iter() {
+        match bio.owner {
+            BioOwner::Dio(d) | BioOwner::Writeback(d) => out.push(d),
+        }
+        out.push(id);
+    }
+    for (&id, dio) in &state.dios {
+        out.extend(dio.private);
+        out.push(id);
+    }
+    out.extend(state.io_ends.keys());
+    for (&id, work) in &state.work {
+        match work {
+            Work::DioComplete { dio, wb_map, .. } => {
+                out.push(*dio);
+                out.extend(wb_map.flatten());
+            }
+            Work::EndIo { io_end } => out.push(*io_end),
+            Work::Commit { .. } => {}
+        }
+        out.push(id);
+    }
+    out.extend(state.inodes.iter().filter_map(|inode| inode.i_private));
+    for actor in &state.actors {
+        out.extend(actor.wb_map.flatten());
+        if let Frame::Write(w) = &actor.frame {
+            out.extend([w.io_end, w.dio, w.gb_io].into_iter().flatten());
+            if let IocbPrivate::IoEnd(id) = w.iocb_private {
+                out.push(id);
+            }
+        }
+    }
 }
 
 /// [`canonical_fingerprint`] keeping the history's whole order of events (every step number

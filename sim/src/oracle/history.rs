@@ -867,7 +867,8 @@ impl History {
     /// [`History::forget_unread_order`], keeping the pairs [`History::order_read`] keeps
     /// but for those only `dropped` keeps.
     fn forget_order_but(&mut self, state: &State, dropped: Option<OrderRule>) {
-        let mut moments = Vec::new();
+        let most = 1 + 2 * (self.writes.len() + self.zero_makers.len()) + self.op_start.len();
+        let mut moments = Vec::with_capacity(most);
         self.visit_moments(&mut |m, s| moments.push((m, *s)));
         let constraints = self.read_constraints(state, &moments, dropped);
         let numbers = least_numbers(moments.len(), &constraints);
@@ -887,7 +888,9 @@ impl History {
         moments: &[(Moment, Step)],
         dropped: Option<OrderRule>,
     ) -> Vec<Constraint> {
-        let mut out = Vec::new();
+        let ends = moments.iter().filter(|(m, _)| matches!(m, Moment::End(_)));
+        let ends = ends.count();
+        let mut out = Vec::with_capacity(ends * (moments.len() - ends));
         for (i, &(end, e)) in moments.iter().enumerate() {
             let Moment::End(end) = end else { continue };
             for (j, &(start, s)) in moments.iter().enumerate() {

@@ -1,0 +1,102 @@
+//! The symmetry reduction's key ([`canonical_fingerprint`], which gathers identifiers in place
+//! and hashes a state that is its own renaming without copying it) against its slow twin
+//! ([`canonical_fingerprint_slow`], which copies and renames everything), over every
+//! successor of a bounded breadth-first search of every example scenario and corpus entry
+//! (keyed by the slow twin, as the reduced search is): the two keys must be equal, and the
+//! identifiers gathered in place must be those the renaming walks visit. Both ways of the
+//! fast key (a state already its own renaming, and one to rename) must occur.
+
+mod common;
+
+use std::collections::{HashSet, VecDeque};
+
+use model::exec::{self, Trace};
+use model::state::{ObjId, State};
+use sim::engine;
+use sim::oracle::Observer;
+use sim::symmetry::{canonical_fingerprint, canonical_fingerprint_slow, held_ids, object_ids};
+
+/// States each twin search may visit, per scenario.
+const TWIN_STATES: u64 = 3_000;
+
+/// Successors checked, how many were their own renaming, and how many the twins told apart.
+#[derive(Debug, Default)]
+struct Tally {
+    checked: u64,
+    ranked: u64,
+    differ: u64,
+}
+
+/// The identifiers of `state` and `observer` as the renaming walks visit them (copies
+/// rebuilt), sorted, without repeats.
+fn walked_ids(state: &State, observer: &Observer) -> Vec<ObjId> {
+    let (mut state, mut observer) = (state.clone(), observer.clone());
+    let mut ids = Vec::new();
+    object_ids(&mut state, &mut ids);
+    observer.visit_objects(&mut |id| ids.push(*id));
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Compares the twins on one state, counting into `tally`.
+fn compare(state: &State, observer: &Observer, tally: &mut Tally) {
+    let mut held = Vec::new();
+    held_ids(state, observer, &mut held);
+    held.sort_unstable();
+    held.dedup();
+    let walked = walked_ids(state, observer);
+    let ranked =
+        held.iter().zip(1..).all(|(&id, r)| id == r) && state.next_id == held.len() as ObjId;
+    let fast = canonical_fingerprint(state, observer);
+    let slow = canonical_fingerprint_slow(state, observer);
+    tally.checked += 1;
+    tally.ranked += u64::from(ranked);
+    tally.differ += u64::from(fast != slow || held != walked);
+}
+
+/// Breadth-first over the states reachable from `initial` (at most `max_states`, keyed by
+/// the slow twin; a violating step ends its path), comparing the twins on every successor.
+fn twin_bfs(initial: &State, max_states: u64) -> Tally {
+    let mut tally = Tally::default();
+    let first = Observer::new(initial);
+    compare(initial, &first, &mut tally);
+    let mut seen = HashSet::from([canonical_fingerprint_slow(initial, &first)]);
+    let mut queue = VecDeque::from([(initial.clone(), first)]);
+    while let Some((state, observer)) = queue.pop_front() {
+        for task in exec::runnable(&state) {
+            let (mut next, mut watch) = (state.clone(), observer.clone());
+            let checked = engine::apply(exec::step_with, &mut next, task, Trace::Off)
+                .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
+            if checked.is_err() {
+                continue;
+            }
+            compare(&next, &watch, &mut tally);
+            let key = canonical_fingerprint_slow(&next, &watch);
+            if seen.insert(key) && (seen.len() as u64) < max_states {
+                queue.push_back((next, watch));
+            }
+        }
+    }
+    tally
+}
+
+#[test]
+fn fast_symmetry_key_equals_slow_on_every_successor_of_examples_and_corpus() {
+    let mut total = Tally::default();
+    for (path, initial, _) in common::examples_and_corpus() {
+        let tally = twin_bfs(&initial, TWIN_STATES);
+        assert_eq!(tally.differ, 0, "{}: {tally:?}", path.display());
+        total.checked += tally.checked;
+        total.ranked += tally.ranked;
+    }
+    assert!(
+        total.checked > 10 * TWIN_STATES,
+        "successors checked: {total:?}"
+    );
+    assert!(total.ranked > 0, "no state was its own renaming: {total:?}");
+    assert!(
+        total.ranked < total.checked,
+        "every state was its own renaming: {total:?}"
+    );
+}
