@@ -7,7 +7,12 @@ use crate::state::{ActorId, State};
 /// engine's `actor_wait`, passed in: kernel code does not call the engine).
 pub fn flush_plugs_of_sleepers(state: &mut State, sleeps: impl Fn(&State, ActorId) -> bool) {
     let plugged = |b: &crate::state::Bio| b.plugged_by;
-    if !state.bios.values().filter_map(plugged).any(|o| sleeps(state, o)) {
+    if !state
+        .bios
+        .values()
+        .filter_map(plugged)
+        .any(|o| sleeps(state, o))
+    {
         return; // nothing to dispatch (asked without collecting): the bios stay unmarked
     }
     let sleepers: Vec<u8> = state
