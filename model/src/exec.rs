@@ -272,7 +272,10 @@ fn frame_wait(state: &State, a: ActorId, op: &Op, frame: &Frame) -> Option<Wait>
 /// on the stack (not boxed), its iovec with the count but not the segments (a writer's wait
 /// reads at most `iov_iter_count`, and at its first program point, `ext4_file_write_iter`'s
 /// unaligned-AIO gate or `mutex_lock(&inode->i_mutex)` (fs/ext4/file.c:106-116), only the
-/// inode's locks). [`actor_wait_simple`] builds the whole frame.
+/// inode's locks). [`actor_wait_simple`] builds the whole frame. Kept out of line: the
+/// frame it builds on the stack would otherwise cost every call of [`actor_wait`] (most of
+/// them for a busy actor) a larger stack frame to set up.
+#[inline(never)]
 fn idle_wait(state: &State, a: ActorId, op: &Op) -> Option<Wait> {
     match op {
         Op::Write(w) => {

@@ -6,15 +6,21 @@ use crate::state::{ActorId, State};
 /// plugged bios are dispatched for good. `sleeps` says whether an actor cannot go on (the
 /// engine's `actor_wait`, passed in: kernel code does not call the engine).
 pub fn flush_plugs_of_sleepers(state: &mut State, sleeps: impl Fn(&State, ActorId) -> bool) {
+    let plugged = |b: &crate::state::Bio| b.plugged_by;
+    if !state
+        .bios
+        .values()
+        .filter_map(plugged)
+        .any(|o| sleeps(state, o))
+    {
+        return; // nothing to dispatch (asked without collecting): the bios stay unmarked
+    }
     let sleepers: Vec<u8> = state
         .bios
         .values()
         .filter_map(|b| b.plugged_by)
         .filter(|&owner| sleeps(state, owner))
         .collect();
-    if sleepers.is_empty() {
-        return; // nothing to dispatch: the bios are left untouched (unmarked)
-    }
     for bio in state.bios.values_mut() {
         if bio
             .plugged_by
