@@ -809,8 +809,40 @@ impl History {
     }
 
     /// What the oracles still need of the history, with step numbers replaced by their
-    /// ranks (see [`super::Observer::summary`]).
+    /// ranks (see [`super::Observer::summary`]). The recorded steps are gathered, sorted and
+    /// deduplicated in place, inline up to [`SUMMARY_STEPS_INLINE`] of them: no heap
+    /// allocation for the visited set's key. [`History::summary_slow`] is its slow twin.
     pub fn summary(&self) -> Summary<'_> {
+        let mut steps = SummarySteps::new();
+        steps.push(self.epoch);
+        for w in self.writes.values() {
+            for s in [w.start, w.returned, w.completed].into_iter().flatten() {
+                steps.push(s);
+            }
+        }
+        for m in &self.zero_makers {
+            steps.push(m.start);
+            if let Some(end) = m.end {
+                steps.push(end);
+            }
+        }
+        for s in self.op_start.iter().flatten() {
+            steps.push(*s);
+        }
+        steps.sort_unstable();
+        let kept = dedup_sorted(&mut steps);
+        steps.truncate(kept);
+        Summary {
+            history: self,
+            steps,
+        }
+    }
+
+    /// [`History::summary`]'s slow twin: the recorded steps gathered in a `Vec`, sorted and
+    /// deduplicated by the standard library (the summary before the inline one), for
+    /// `sim/tests/summary_twins.rs`, which hashes both on every state of bounded searches.
+    #[doc(hidden)]
+    pub fn summary_slow(&self) -> Summary<'_> {
         let mut steps: Vec<Step> = vec![self.epoch];
         for w in self.writes.values() {
             steps.extend([w.start, w.returned, w.completed].into_iter().flatten());
@@ -823,9 +855,28 @@ impl History {
         steps.dedup();
         Summary {
             history: self,
-            steps,
+            steps: SummarySteps::from(steps),
         }
     }
+}
+
+/// Recorded step numbers a [`Summary`] holds inline (more go to the heap): the canonical
+/// scenario records at most 13 (the epoch, three per write, one per actor).
+pub const SUMMARY_STEPS_INLINE: usize = 16;
+
+/// The sorted distinct step numbers of a [`Summary`].
+type SummarySteps = model::inline_vec::InlineVec<Step, SUMMARY_STEPS_INLINE>;
+
+/// Moves the distinct values of sorted `steps` to its front, in order; how many there are.
+fn dedup_sorted(steps: &mut [Step]) -> usize {
+    let mut kept = 0;
+    for i in 0..steps.len() {
+        if kept == 0 || steps[kept - 1] != steps[i] {
+            steps[kept] = steps[i];
+            kept += 1;
+        }
+    }
+    kept
 }
 
 impl History {
@@ -973,7 +1024,7 @@ impl History {
 /// rank among the steps recorded.
 pub struct Summary<'a> {
     history: &'a History,
-    steps: Vec<Step>,
+    steps: SummarySteps,
 }
 
 impl Summary<'_> {
