@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use model::exec::{Event, Task};
 use model::fs::ext4::extents::ExtentState;
@@ -251,8 +252,10 @@ pub struct History {
     /// Likewise, the buffered writes those sectors' page data superseded
     /// ([`BioRecord::superseded`]): lost with it should the io_end fail.
     pub landed_superseded: BTreeMap<ObjId, Vec<Landed>>,
-    /// The contents at the start of the epoch.
-    pub prior: Prior,
+    /// The contents at the start of the epoch. Shared, never changed in place: a new epoch
+    /// puts a new one, so the copies of a history the searches make share it instead of
+    /// copying (and later freeing) its maps.
+    pub prior: Arc<Prior>,
     /// Blocks under an in-flight direct I/O bio whose page was dirty after the last step.
     pub dirty_under_dio: BTreeSet<(InodeIx, u64)>,
 }
@@ -299,7 +302,7 @@ impl History {
             lost: BTreeSet::new(),
             landed: BTreeMap::new(),
             landed_superseded: BTreeMap::new(),
-            prior: Prior::snapshot(initial),
+            prior: Arc::new(Prior::snapshot(initial)),
             dirty_under_dio: BTreeSet::new(),
         }
     }
@@ -805,7 +808,7 @@ impl History {
         self.landed.clear();
         self.landed_superseded.clear();
         self.dirty_under_dio.clear();
-        self.prior = Prior::snapshot(state);
+        self.prior = Arc::new(Prior::snapshot(state));
     }
 
     /// What the oracles still need of the history, with step numbers replaced by their
@@ -1334,6 +1337,16 @@ crate::codec::record! {
     BioRecord { inode, dio, blocks, sectors, io_end, superseded }
     Conversion { inode, blocks }
     Prior { i_size, below, above, written }
+}
+
+/// As the shared value: postcard writes an `Arc` as what it points to.
+impl crate::codec::Codec for Arc<Prior> {
+    fn put(&self, out: &mut Vec<u8>) {
+        (**self).put(out);
+    }
+    fn take(input: &mut &[u8]) -> Arc<Prior> {
+        Arc::new(Prior::take(input))
+    }
 }
 
 /// A tag byte, then the variant's fields in order.
