@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use model::exec::{Event, Task};
 use model::fs::ext4::extents::ExtentState;
@@ -1339,14 +1340,62 @@ crate::codec::record! {
     Prior { i_size, below, above, written }
 }
 
-/// As the shared value: postcard writes an `Arc` as what it points to.
+/// As the shared value: postcard writes an `Arc` as what it points to. Most records of a
+/// search hold one prior (it changes only at a crash), so each thread keeps the last one it
+/// wrote or read with its bytes ([`PRIOR_CACHE`]): writing that very `Arc` copies the bytes,
+/// and a record that starts with them reads back that `Arc` without decoding (the bytes
+/// of a whole value decode to it whatever follows them). [`share_priors_for_tests`] turns
+/// this off: each prior then goes through [`Prior`]'s own codec, the slow twin.
 impl crate::codec::Codec for Arc<Prior> {
     fn put(&self, out: &mut Vec<u8>) {
-        (**self).put(out);
+        if !PRIOR_SHARING.load(Ordering::Relaxed) {
+            return (**self).put(out);
+        }
+        PRIOR_CACHE.with_borrow_mut(|cache| match cache {
+            Some((last, bytes)) if Arc::ptr_eq(last, self) => out.extend_from_slice(bytes),
+            _ => {
+                let from = out.len();
+                (**self).put(out);
+                *cache = Some((Arc::clone(self), out[from..].to_vec()));
+            }
+        });
     }
     fn take(input: &mut &[u8]) -> Arc<Prior> {
-        Arc::new(Prior::take(input))
+        if !PRIOR_SHARING.load(Ordering::Relaxed) {
+            return Arc::new(Prior::take(input));
+        }
+        PRIOR_CACHE.with_borrow_mut(|cache| match cache {
+            Some((last, bytes)) if input.starts_with(bytes) => {
+                *input = &input[bytes.len()..];
+                Arc::clone(last)
+            }
+            _ => {
+                let before = *input;
+                let prior = Arc::new(Prior::take(input));
+                let used = &before[..before.len() - input.len()];
+                *cache = Some((Arc::clone(&prior), used.to_vec()));
+                prior
+            }
+        })
     }
+}
+
+std::thread_local! {
+    /// The last prior this thread's codec wrote or read, and its bytes. An `Arc` held here
+    /// is never changed in place (`Arc::get_mut` fails on a shared one), so one pointer is
+    /// one value.
+    static PRIOR_CACHE: std::cell::RefCell<Option<(Arc<Prior>, Vec<u8>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Whether the codec shares priors through [`PRIOR_CACHE`] (the default).
+static PRIOR_SHARING: AtomicBool = AtomicBool::new(true);
+
+/// Makes the codec share priors through its cache (`true`, the default) or encode and
+/// decode each one whole (`false`, the slow twin): only for the twin tests.
+#[doc(hidden)]
+pub fn share_priors_for_tests(share: bool) {
+    PRIOR_SHARING.store(share, Ordering::Relaxed);
 }
 
 /// A tag byte, then the variant's fields in order.
