@@ -1342,7 +1342,7 @@ crate::codec::record! {
 
 /// As the shared value: postcard writes an `Arc` as what it points to. Most records of a
 /// search hold one prior (it changes only at a crash), so each thread keeps the last one it
-/// wrote or read with its bytes ([`PRIOR_CACHE`]): writing that very `Arc` copies the bytes,
+/// wrote or read with its bytes (`PRIOR_CACHE`): writing that very `Arc` copies the bytes,
 /// and a record that starts with them reads back that `Arc` without decoding (the bytes
 /// of a whole value decode to it whatever follows them). [`share_priors_for_tests`] turns
 /// this off: each prior then goes through [`Prior`]'s own codec, the slow twin.
