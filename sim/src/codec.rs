@@ -263,13 +263,20 @@ impl<T: Codec + Copy + Default, const N: usize> Codec for model::inline_vec::Inl
     fn put(&self, out: &mut Vec<u8>) {
         put_slice(self, out);
     }
+    /// A list that fits inline is sized first and its items read into place (no push
+    /// per item); a longer one is pushed item by item as [`take_seq`] does, so that a cut
+    /// record's length allocates nothing before the cut is met.
     #[inline]
     fn take(input: &mut &[u8]) -> model::inline_vec::InlineVec<T, N> {
-        take_seq(
-            input,
-            |_| model::inline_vec::InlineVec::new(),
-            |v, x| v.push(x),
-        )
+        let n = usize::take(input);
+        let mut items = model::inline_vec::InlineVec::new();
+        if n <= N {
+            items.resize(n, T::default());
+            items.iter_mut().for_each(|item| *item = T::take(input));
+        } else {
+            (0..n).for_each(|_| items.push(T::take(input)));
+        }
+        items
     }
 }
 

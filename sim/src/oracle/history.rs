@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use model::exec::{Event, Task};
 use model::fs::ext4::extents::ExtentState;
@@ -251,8 +253,10 @@ pub struct History {
     /// Likewise, the buffered writes those sectors' page data superseded
     /// ([`BioRecord::superseded`]): lost with it should the io_end fail.
     pub landed_superseded: BTreeMap<ObjId, Vec<Landed>>,
-    /// The contents at the start of the epoch.
-    pub prior: Prior,
+    /// The contents at the start of the epoch. Shared, never changed in place: a new epoch
+    /// puts a new one, so the copies of a history the searches make share it instead of
+    /// copying (and later freeing) its maps.
+    pub prior: Arc<Prior>,
     /// Blocks under an in-flight direct I/O bio whose page was dirty after the last step.
     pub dirty_under_dio: BTreeSet<(InodeIx, u64)>,
 }
@@ -299,7 +303,7 @@ impl History {
             lost: BTreeSet::new(),
             landed: BTreeMap::new(),
             landed_superseded: BTreeMap::new(),
-            prior: Prior::snapshot(initial),
+            prior: Arc::new(Prior::snapshot(initial)),
             dirty_under_dio: BTreeSet::new(),
         }
     }
@@ -805,12 +809,44 @@ impl History {
         self.landed.clear();
         self.landed_superseded.clear();
         self.dirty_under_dio.clear();
-        self.prior = Prior::snapshot(state);
+        self.prior = Arc::new(Prior::snapshot(state));
     }
 
     /// What the oracles still need of the history, with step numbers replaced by their
-    /// ranks (see [`super::Observer::summary`]).
+    /// ranks (see [`super::Observer::summary`]). The recorded steps are gathered, sorted and
+    /// deduplicated in place, inline up to [`SUMMARY_STEPS_INLINE`] of them: no heap
+    /// allocation for the visited set's key. [`History::summary_slow`] is its slow twin.
     pub fn summary(&self) -> Summary<'_> {
+        let mut steps = SummarySteps::new();
+        steps.push(self.epoch);
+        for w in self.writes.values() {
+            for s in [w.start, w.returned, w.completed].into_iter().flatten() {
+                steps.push(s);
+            }
+        }
+        for m in &self.zero_makers {
+            steps.push(m.start);
+            if let Some(end) = m.end {
+                steps.push(end);
+            }
+        }
+        for s in self.op_start.iter().flatten() {
+            steps.push(*s);
+        }
+        steps.sort_unstable();
+        let kept = dedup_sorted(&mut steps);
+        steps.truncate(kept);
+        Summary {
+            history: self,
+            steps,
+        }
+    }
+
+    /// [`History::summary`]'s slow twin: the recorded steps gathered in a `Vec`, sorted and
+    /// deduplicated by the standard library (the summary before the inline one), for
+    /// `sim/tests/summary_twins.rs`, which hashes both on every state of bounded searches.
+    #[doc(hidden)]
+    pub fn summary_slow(&self) -> Summary<'_> {
         let mut steps: Vec<Step> = vec![self.epoch];
         for w in self.writes.values() {
             steps.extend([w.start, w.returned, w.completed].into_iter().flatten());
@@ -823,9 +859,28 @@ impl History {
         steps.dedup();
         Summary {
             history: self,
-            steps,
+            steps: SummarySteps::from(steps),
         }
     }
+}
+
+/// Recorded step numbers a [`Summary`] holds inline (more go to the heap): the canonical
+/// scenario records at most 13 (the epoch, three per write, one per actor).
+pub const SUMMARY_STEPS_INLINE: usize = 16;
+
+/// The sorted distinct step numbers of a [`Summary`].
+type SummarySteps = model::inline_vec::InlineVec<Step, SUMMARY_STEPS_INLINE>;
+
+/// Moves the distinct values of sorted `steps` to its front, in order; how many there are.
+fn dedup_sorted(steps: &mut [Step]) -> usize {
+    let mut kept = 0;
+    for i in 0..steps.len() {
+        if kept == 0 || steps[kept - 1] != steps[i] {
+            steps[kept] = steps[i];
+            kept += 1;
+        }
+    }
+    kept
 }
 
 impl History {
@@ -976,7 +1031,7 @@ impl History {
 /// rank among the steps recorded.
 pub struct Summary<'a> {
     history: &'a History,
-    steps: Vec<Step>,
+    steps: SummarySteps,
 }
 
 impl Summary<'_> {
@@ -1286,6 +1341,64 @@ crate::codec::record! {
     BioRecord { inode, dio, blocks, sectors, io_end, superseded }
     Conversion { inode, blocks }
     Prior { i_size, below, above, written }
+}
+
+/// As the shared value: postcard writes an `Arc` as what it points to. Most records of a
+/// search hold one prior (it changes only at a crash), so each thread keeps the last one it
+/// wrote or read with its bytes (`PRIOR_CACHE`): writing that very `Arc` copies the bytes,
+/// and a record that starts with them reads back that `Arc` without decoding (the bytes
+/// of a whole value decode to it whatever follows them). [`share_priors_for_tests`] turns
+/// this off: each prior then goes through [`Prior`]'s own codec, the slow twin.
+impl crate::codec::Codec for Arc<Prior> {
+    fn put(&self, out: &mut Vec<u8>) {
+        if !PRIOR_SHARING.load(Ordering::Relaxed) {
+            return (**self).put(out);
+        }
+        PRIOR_CACHE.with_borrow_mut(|cache| match cache {
+            Some((last, bytes)) if Arc::ptr_eq(last, self) => out.extend_from_slice(bytes),
+            _ => {
+                let from = out.len();
+                (**self).put(out);
+                *cache = Some((Arc::clone(self), out[from..].to_vec()));
+            }
+        });
+    }
+    fn take(input: &mut &[u8]) -> Arc<Prior> {
+        if !PRIOR_SHARING.load(Ordering::Relaxed) {
+            return Arc::new(Prior::take(input));
+        }
+        PRIOR_CACHE.with_borrow_mut(|cache| match cache {
+            Some((last, bytes)) if input.starts_with(bytes) => {
+                *input = &input[bytes.len()..];
+                Arc::clone(last)
+            }
+            _ => {
+                let before = *input;
+                let prior = Arc::new(Prior::take(input));
+                let used = &before[..before.len() - input.len()];
+                *cache = Some((Arc::clone(&prior), used.to_vec()));
+                prior
+            }
+        })
+    }
+}
+
+std::thread_local! {
+    /// The last prior this thread's codec wrote or read, and its bytes. An `Arc` held here
+    /// is never changed in place (`Arc::get_mut` fails on a shared one), so one pointer is
+    /// one value.
+    static PRIOR_CACHE: std::cell::RefCell<Option<(Arc<Prior>, Vec<u8>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Whether the codec shares priors through [`PRIOR_CACHE`] (the default).
+static PRIOR_SHARING: AtomicBool = AtomicBool::new(true);
+
+/// Makes the codec share priors through its cache (`true`, the default) or encode and
+/// decode each one whole (`false`, the slow twin): only for the twin tests.
+#[doc(hidden)]
+pub fn share_priors_for_tests(share: bool) {
+    PRIOR_SHARING.store(share, Ordering::Relaxed);
 }
 
 /// A tag byte, then the variant's fields in order.

@@ -1,0 +1,80 @@
+//! The history summary the visited set hashes ([`History::summary`]: the recorded step
+//! numbers gathered, sorted and deduplicated inline) against its slow twin
+//! ([`History::summary_slow`]: the same through a `Vec` and the standard library), on every
+//! state of a bounded breadth-first search of every example scenario and corpus entry: the
+//! two must hash alike. The fingerprint reads the summary through
+//! [`sim::oracle::Observer::summary`], so equal hashes keep every search's states and
+//! counts.
+
+mod common;
+
+use std::collections::{HashSet, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use model::exec::{self, Trace};
+use model::state::State;
+use sim::engine;
+use sim::fingerprint::{FoldHasher, fingerprint};
+use sim::oracle::Observer;
+use sim::oracle::history::History;
+
+/// States each twin search may visit, per scenario.
+const TWIN_STATES: u64 = 3_000;
+
+/// The summary hashed by SipHash with fixed keys and by the fingerprint's hasher, fast or
+/// slow.
+fn hashes(history: &History, slow: bool) -> (u64, u64) {
+    let (mut sip, mut fold) = (DefaultHasher::new(), FoldHasher::default());
+    if slow {
+        history.summary_slow().hash(&mut sip);
+        history.summary_slow().hash(&mut fold);
+    } else {
+        history.summary().hash(&mut sip);
+        history.summary().hash(&mut fold);
+    }
+    (sip.finish(), fold.finish())
+}
+
+/// Histories compared and how many of them the two summaries hashed apart.
+#[derive(Debug, Default)]
+struct Tally {
+    checked: u64,
+    differ: u64,
+}
+
+/// Breadth-first over the states reachable from `initial` (at most `max_states`, a violating
+/// step ends its path), comparing the two summaries of every successor's history.
+fn twin_bfs(initial: &State, max_states: u64) -> Tally {
+    let mut tally = Tally::default();
+    let first = Observer::new(initial);
+    let mut seen = HashSet::from([fingerprint(initial, &first)]);
+    let mut queue = VecDeque::from([(initial.clone(), first)]);
+    while let Some((state, observer)) = queue.pop_front() {
+        for task in exec::runnable(&state) {
+            let (mut next, mut watch) = (state.clone(), observer.clone());
+            let checked = engine::apply(exec::step_with, &mut next, task, Trace::Off)
+                .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
+            if checked.is_err() {
+                continue;
+            }
+            let history = watch.history();
+            tally.checked += 1;
+            tally.differ += u64::from(hashes(history, false) != hashes(history, true));
+            if seen.insert(fingerprint(&next, &watch)) && (seen.len() as u64) < max_states {
+                queue.push_back((next, watch));
+            }
+        }
+    }
+    tally
+}
+
+#[test]
+fn the_inline_summary_hashes_as_the_slow_one_on_every_state_of_examples_and_corpus() {
+    let mut checked = 0;
+    for (path, initial, _) in common::examples_and_corpus() {
+        let tally = twin_bfs(&initial, TWIN_STATES);
+        assert_eq!(tally.differ, 0, "{}: {tally:?}", path.display());
+        checked += tally.checked;
+    }
+    assert!(checked > 10 * TWIN_STATES, "histories checked: {checked}");
+}
