@@ -320,7 +320,9 @@ fn state_ids(state: &State, out: &mut Vec<ObjId>) {
 }
 
 /// [`canonical_fingerprint`] keeping the history's whole order of events (every step number
-/// as its rank): the symmetry key before [`Observer::forget_unread_order`], its slow twin.
+/// as its rank): the symmetry key before [`Observer::forget_unread_order`], which the
+/// reduction tests hold the coarser key against (its twin for the history's order, not for
+/// the copying [`canonical_fingerprint_slow`] stands for).
 pub fn renamed_fingerprint(state: &State, observer: &Observer) -> u64 {
     let (state, observer, _) = canonical(state, observer);
     crate::fingerprint::fingerprint(&state, &observer)

@@ -653,7 +653,7 @@ const EXACT: &dyn Fn(&State, &sim::oracle::Observer) -> u64 = &sim::fingerprint:
 /// The symmetry reduction's key (with of the history's order only what the oracles read).
 const RENAMED: &dyn Fn(&State, &sim::oracle::Observer) -> u64 =
     &sim::symmetry::canonical_fingerprint;
-/// The symmetry key keeping the history's whole order of events (its slow twin).
+/// The symmetry key keeping the history's whole order of events (its twin for the order).
 const RENAMED_FULL_ORDER: &dyn Fn(&State, &sim::oracle::Observer) -> u64 =
     &sim::symmetry::renamed_fingerprint;
 
