@@ -227,7 +227,8 @@ impl Observer {
     /// ([`memo`]): they would pass again. Which parts may differ, the bookkeeping and the
     /// memo learn from the state's change mark ([`model::mark`]): the bookkeeping of an
     /// actor, the bios or the io_ends the step left untouched is skipped, and of the memo's
-    /// inputs only the touched parts are compared. A step that breaks an oracle leaves the
+    /// inputs only the touched parts are compared; the exposure walk is skipped too when only
+    /// writes changed whose data it judged nowhere ([`Memo::walk_unaffected`]). A step that breaks an oracle leaves the
     /// bookkeeping after the broken check undone, so the memo goes cold: an observer used
     /// again after a violation takes every part for touched on its next step.
     pub fn after_step(&mut self, state: &State, event: &Event) -> Result<(), Violation> {
@@ -269,7 +270,7 @@ impl Observer {
         match self.memo.checking() {
             Checking::Every => contents::check_exposure_simple(h, state)?,
             _ if unchanged.state && unchanged.history => {}
-            _ => contents::check_exposure_cached(h, state, self.memo.passed_offsets(h, unchanged))?,
+            _ => self.memo.check_exposure(h, state, unchanged)?,
         }
         protocol::check_frames(state, event)?;
         if !unchanged.state {
