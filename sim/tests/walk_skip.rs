@@ -6,6 +6,12 @@
 //! the walk when the changed write's data showed nowhere in its last walk, and walks again
 //! (taking as judged only the offsets judged on other values) when it did.
 //!
+//! The memo compares of an inode's locks only what decides which reads run now: a lock or
+//! unlock of `i_mutex` leaves its inputs as they were unless `invalidate_lock` is held for
+//! write and a direct read takes the locked path, when a direct read waits for `i_mutex`
+//! ([`the_memo_sees_each_lock_a_read_waits_for`], on the same walks' states with the locks
+//! set by hand).
+//!
 //! The comparison can fail: [`Checking::WrongWalkSkipForTests`], which skips the walk
 //! whenever the state's inputs are as remembered, passes some of those histories that the
 //! simple check fails. (The random walks of `sim/tests/oracle_twins.rs` never tell it apart:
@@ -65,8 +71,8 @@ fn plant(h: &History, state: &State, checking: Checking) -> (usize, usize) {
     (differ, failing)
 }
 
-/// [`plant`] over the passing states of the walks: `(differences, simple check failures)`.
-fn walks(checking: Checking) -> (usize, usize) {
+/// The passing states of the walks of `canonical.toml`, each with its observer's history.
+fn passing_states(mut visit: impl FnMut(&History, &State)) {
     let path = std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../examples/canonical.toml"
@@ -75,7 +81,6 @@ fn walks(checking: Checking) -> (usize, usize) {
         .expect("loads")
         .build()
         .expect("builds");
-    let (mut differ, mut failing) = (0, 0);
     for seed in 0..WALK_SEEDS {
         let mut state = initial.clone();
         let mut observer = Observer::checking(&state, Checking::Every);
@@ -90,12 +95,47 @@ fn walks(checking: Checking) -> (usize, usize) {
             if observer.after_step(&state, &event).is_err() {
                 break;
             }
-            let (d, f) = plant(observer.history(), &state, checking);
-            differ += d;
-            failing += f;
+            visit(observer.history(), &state);
         }
     }
+}
+
+/// [`plant`] over the passing states of the walks: `(differences, simple check failures)`.
+fn walks(checking: Checking) -> (usize, usize) {
+    let (mut differ, mut failing) = (0, 0);
+    passing_states(|h, state| {
+        let (d, f) = plant(h, state, checking);
+        differ += d;
+        failing += f;
+    });
     (differ, failing)
+}
+
+/// Whether a memo warm on `state` with inode 0's `invalidate_lock` writer as `writer` and
+/// `i_mutex` free sees the state changed once `i_mutex` is taken.
+fn i_mutex_seen(h: &History, state: &State, writer: bool) -> bool {
+    let mut before = state.clone();
+    before.inodes[0].invalidate_lock.writer = writer;
+    before.inodes[0].i_mutex = None;
+    let memo = warm_memo(h, &before, Checking::Incremental);
+    let mut after = before.clone();
+    after.inodes[0].i_mutex = Some(0);
+    !memo.unchanged(&after, h, Touched::default(), false).state
+}
+
+#[test]
+fn the_memo_sees_each_lock_a_read_waits_for() {
+    let mut states = 0;
+    passing_states(|h, state| {
+        if check_exposure_simple(h, state).is_err() {
+            return;
+        }
+        let locked_path = !state.should_dioread_nolock(0) || state.inodes[0].state_dioread_lock;
+        assert_eq!(i_mutex_seen(h, state, true), locked_path, "{state:?}");
+        assert!(!i_mutex_seen(h, state, false), "{state:?}");
+        states += 1;
+    });
+    assert!(states > 1_000, "{states} states");
 }
 
 #[test]
