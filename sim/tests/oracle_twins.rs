@@ -9,6 +9,8 @@
 //! ([`Checking::WrongSkipForTests`], which looks only at the block maps) gives another
 //! verdict on at least one corpus entry (11,137 executions of the entries under it), and so
 //! does a wrong skip of the history's bio bookkeeping ([`Checking::WrongBioSkipForTests`]).
+//! (A wrong skip of the exposure walk, [`Checking::WrongWalkSkipForTests`], gives the corpus
+//! no other verdict: `sim/tests/walk_skip.rs` shows it wrong on planted histories.)
 //!
 //! The history's bookkeeping is compared more closely too: over [`WALK_SEEDS_HISTORY`]
 //! random walks of every example and corpus entry, the two observers' records of the run

@@ -14,11 +14,22 @@
 //!   conflict: the page is its source, and the page is what writeback writes again.)
 
 use model::exec::{Event, Pc, Task};
+use model::mark::Touched;
 use model::ops::{Op, WritePc};
 use model::state::{Data, InodeIx, State};
 
 use super::history::{History, block_dirty};
 use super::{Oracle, Violation, violation};
+
+/// Whether what [`check_in_flight`] reads may have changed since the last step, which passed
+/// it: the bios the history records (`bios`: some came or went), its pending conversions
+/// (recorded from the io_ends), or some inode's block map (the mark's parts). The rest it
+/// reads (the free blocks, other inodes' maps) only words a violation. An observer new,
+/// cloned or used after a violation takes everything for touched, as
+/// [`super::Checking::Every`] does: then the check always runs.
+pub fn in_flight_inputs_changed(state: &State, touched: Touched, bios: bool) -> bool {
+    bios || touched.io_ends() || (0..state.inodes.len()).any(|ix| touched.map(ix))
+}
 
 /// Blocks under in-flight bios and pending conversions are still mapped where they were.
 pub fn check_in_flight(h: &History, state: &State) -> Result<(), Violation> {
@@ -89,6 +100,9 @@ pub fn check_rewrites(h: &History, state: &State, event: &Event) -> Result<(), V
     let Task::Actor(a) = event.task else {
         return Ok(());
     };
+    if !h.bios.values().any(|b| b.dio) {
+        return Ok(());
+    }
     let who = match (h.op_of_step(state, a), event.pc) {
         (Op::Truncate { .. }, _) => "truncate (ext4_block_truncate_page)",
         (Op::PunchHole { .. }, _) => "punch hole (ext4_zero_partial_blocks)",

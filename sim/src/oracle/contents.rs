@@ -181,6 +181,9 @@ pub fn check_exposure_cached(
     state: &State,
     mut passed: Option<&mut PassedOffsets>,
 ) -> Result<(), Violation> {
+    if let Some(p) = passed.as_deref_mut() {
+        p.walked = Some(0);
+    }
     for inode in 0..state.inodes.len() {
         let mut walk = InodeWalk::of(h, state, inode, passed.as_deref_mut());
         for e in &state.inodes[inode].map.extents {
@@ -293,8 +296,12 @@ impl<'s, 'p> InodeWalk<'s, 'p> {
         }
         let sector = offset >> g.sector_bits;
         let key = (self.inode, offset, judged);
-        if (self.passed.as_ref()).is_some_and(|p| p.holds(sector, key)) {
-            return Ok(());
+        if let Some(p) = self.passed.as_mut() {
+            let bits = data_bit(judged.buffered) | data_bit(judged.direct);
+            p.walked = Some(p.walked.unwrap_or(0) | bits);
+            if p.holds(sector, key) {
+                return Ok(());
+            }
         }
         self.judge(offset, judged.buffered, "a read")?;
         self.judge(offset, judged.direct, "a direct read")?;
@@ -347,6 +354,28 @@ impl Judged {
 #[derive(Clone, Debug)]
 pub struct PassedOffsets {
     slots: Vec<Option<(InodeIx, u64, Judged)>>,
+    /// The writes whose data the last walk with these offsets judged at some offset (whether
+    /// it took the verdict from a slot or judged it), as a [`TagMask`]; `None` before such a
+    /// walk.
+    walked: Option<TagMask>,
+}
+
+/// A set of write tags, each as bit `tag % 64`: a tag's bit set may stand for another tag
+/// too, so a mask holds at least the tags it was given (enough for an emptiness test of
+/// the intersection of two such sets, which is all it is used for).
+pub type TagMask = u64;
+
+/// The bit of write `tag` in a [`TagMask`].
+pub fn tag_bit(tag: u8) -> TagMask {
+    1 << (tag % 64)
+}
+
+/// The bit of `value`'s write, if it is a write's data.
+fn data_bit(value: Data) -> TagMask {
+    match value {
+        Data::Write(t) => tag_bit(t),
+        _ => 0,
+    }
 }
 
 /// Slots of a [`PassedOffsets`].
@@ -358,6 +387,7 @@ impl Default for PassedOffsets {
     fn default() -> PassedOffsets {
         PassedOffsets {
             slots: vec![None; PASSED_OFFSET_SLOTS],
+            walked: None,
         }
     }
 }
@@ -379,6 +409,23 @@ impl PassedOffsets {
         }
     }
 
+    /// Forgets the offsets where the data of a write in `tags` was judged (only those
+    /// writes of the history's inputs changed).
+    pub fn forget_tags(&mut self, tags: TagMask) {
+        for slot in &mut self.slots {
+            if slot.is_some_and(|(_, _, j)| (data_bit(j.buffered) | data_bit(j.direct)) & tags != 0)
+            {
+                *slot = None;
+            }
+        }
+    }
+
+    /// The writes whose data the last walk with these offsets judged somewhere (`None`:
+    /// no walk yet).
+    pub fn walked(&self) -> Option<TagMask> {
+        self.walked
+    }
+
     /// The slot of an offset in sector number `sector` of `inode`.
     fn slot(sector: u64, inode: InodeIx) -> usize {
         (sector as usize).wrapping_add(inode * INODE_SLOT_STRIDE) % PASSED_OFFSET_SLOTS
@@ -393,22 +440,27 @@ impl PassedOffsets {
     }
 }
 
-/// What [`reads_now`] reads of an inode, once for all its offsets.
-#[derive(Clone, Copy)]
-struct Reads {
+/// What [`reads_now`] reads of an inode, once for all its offsets: all the exposure check
+/// reads of its locks and flags, so the memo compares this rather than the fields it comes
+/// from ([`super::memo`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Reads {
     /// `mapping->invalidate_lock` is held for write.
     invalidate_writer: bool,
-    /// A direct read waits for `i_mutex`, which is held.
+    /// A direct read waits for `i_mutex`, which is held, and `invalidate_writer` (else
+    /// nothing waits, and whether `i_mutex` is held does not matter: false).
     direct_waits: bool,
 }
 
 impl Reads {
-    fn of(state: &State, inode: InodeIx) -> Reads {
+    /// What the reads of `inode` wait for now.
+    pub(crate) fn of(state: &State, inode: InodeIx) -> Reads {
         let ino = &state.inodes[inode];
+        let writer = ino.invalidate_lock.writer;
         let locked_path = !state.should_dioread_nolock(inode) || ino.state_dioread_lock;
         Reads {
-            invalidate_writer: ino.invalidate_lock.writer,
-            direct_waits: locked_path && ino.i_mutex.is_some(),
+            invalidate_writer: writer,
+            direct_waits: writer && locked_path && ino.i_mutex.is_some(),
         }
     }
 

@@ -183,6 +183,15 @@ impl Prior {
     }
 }
 
+/// What [`History::note_bios`] may have changed.
+#[derive(Clone, Copy, Debug)]
+pub struct BiosNoted {
+    /// The bios recorded in flight (some came or went).
+    pub bios: bool,
+    /// Where failed data did not land (the keys of `failed`).
+    pub failed: bool,
+}
+
 /// An operation that returned in this step.
 #[derive(Clone, Copy, Debug)]
 pub struct Finished {
@@ -488,15 +497,16 @@ impl History {
     /// direct I/O rebuilt after every step (the slow twin). Otherwise bios the step left
     /// untouched are the recorded ones; io_ends left untouched keep what landed under them;
     /// with neither the bios nor a page cache touched, the dirty set is still what it was.
-    /// Returns whether where failed data did not land (the keys of `failed`) may have
-    /// changed: bios came or went while some data had failed to land, or some now has.
+    /// Returns whether the recorded bios may have changed, and whether where failed data did
+    /// not land (the keys of `failed`) may have: bios came or went while some data had
+    /// failed to land, or some now has.
     pub fn note_bios(
         &mut self,
         state: &State,
         event: &Event,
         checking: Checking,
         touched: Touched,
-    ) -> bool {
+    ) -> BiosNoted {
         let same_bios = match checking {
             Checking::Every => false,
             Checking::WrongBioSkipForTests => self.bios.keys().next() == state.bios.keys().next(),
@@ -524,7 +534,10 @@ impl History {
         {
             self.dirty_under_dio = self.dio_blocks_dirty(state);
         }
-        !same_bios && (failed_before || !self.failed.is_empty())
+        BiosNoted {
+            bios: !same_bios,
+            failed: !same_bios && (failed_before || !self.failed.is_empty()),
+        }
     }
 
     /// [`History::note_bios`] when bios came or went: the finished ones' data landed or

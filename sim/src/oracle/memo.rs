@@ -33,7 +33,8 @@ use model::fs::ext4::super_::{Geometry, Mount};
 use model::mark::Touched;
 use model::state::{Data, Inode, InodeIx, Page, Sectors, State};
 
-use super::contents::PassedOffsets;
+use super::Violation;
+use super::contents::{PassedOffsets, Reads, TagMask, check_exposure_cached, tag_bit};
 use super::history::{History, Step, WriteRecord, ZeroMaker};
 use crate::codec::Codec;
 
@@ -65,6 +66,11 @@ pub enum Checking {
     /// (a completion delivering an AIO event to its submitter does).
     #[doc(hidden)]
     WrongMarkSkipForTests,
+    /// Wrong on purpose: as [`Checking::Incremental`], but the exposure walk is skipped
+    /// whenever the state's inputs are as remembered, whatever changed in the history (the
+    /// truncates and punches, the writes whose data the last walk judged).
+    #[doc(hidden)]
+    WrongWalkSkipForTests,
 }
 
 /// What the exposure and limits checks read of the state.
@@ -75,7 +81,10 @@ struct StateInputs {
     inodes: Vec<InodeInputs>,
 }
 
-/// What the exposure and limits checks read of one inode: the block map's extents
+/// What the exposure and limits checks read of one inode: of its locks and flags only what
+/// decides which reads run now ([`Reads`]: whether `i_mutex` is held matters only while
+/// `invalidate_lock` is held for write, so a lock or unlock of `i_mutex` alone leaves the
+/// inputs as they were), the block map's extents
 /// (`ExtentMap::pblk` answers from them alone), the disk only through the written extents
 /// ([`super::contents::on_disk`]), so only their sectors, in extent order, and of each cached
 /// page its index, its data and whether it is dirty or under writeback
@@ -84,9 +93,7 @@ struct StateInputs {
 struct InodeInputs {
     i_size: u64,
     extents: bool,
-    state_dioread_lock: bool,
-    i_mutex_held: bool,
-    invalidate_writer: bool,
+    reads: Reads,
     map: Extents,
     pages: Vec<PageInputs>,
     written: Vec<Data>,
@@ -151,12 +158,11 @@ impl Parts {
 
 impl InodeInputs {
     /// Remembers the scalars and the parts in `parts` (the others are as remembered).
-    fn remember(&mut self, state: &State, ino: &Inode, parts: Parts) {
+    fn remember(&mut self, state: &State, ix: InodeIx, parts: Parts) {
+        let ino = &state.inodes[ix];
         self.i_size = ino.i_size;
         self.extents = ino.extents;
-        self.state_dioread_lock = ino.state_dioread_lock;
-        self.i_mutex_held = ino.i_mutex.is_some();
-        self.invalidate_writer = ino.invalidate_lock.writer;
+        self.reads = Reads::of(state, ix);
         if parts.map {
             self.map = ino.map.extents.clone();
         }
@@ -178,15 +184,14 @@ impl InodeInputs {
 
     /// The inode's inputs are as remembered: the scalars compared, and of the parts only
     /// those in `parts` (the others are unchanged since remembered).
-    fn matches(&self, state: &State, ino: &Inode, full: bool, parts: Parts) -> bool {
+    fn matches(&self, state: &State, ix: InodeIx, full: bool, parts: Parts) -> bool {
+        let ino = &state.inodes[ix];
         if !full {
             return self.map == ino.map.extents;
         }
         let same = self.i_size == ino.i_size
             && self.extents == ino.extents
-            && self.state_dioread_lock == ino.state_dioread_lock
-            && self.i_mutex_held == ino.i_mutex.is_some()
-            && self.invalidate_writer == ino.invalidate_lock.writer
+            && self.reads == Reads::of(state, ix)
             && (!parts.map || self.map == ino.map.extents)
             && (!parts.pages || self.pages_match(ino));
         if !same {
@@ -225,8 +230,8 @@ impl StateInputs {
         };
         self.inodes
             .resize_with(state.inodes.len(), InodeInputs::default);
-        for (ix, (memo, ino)) in self.inodes.iter_mut().zip(&state.inodes).enumerate() {
-            memo.remember(state, ino, Parts::of(touched, ix));
+        for (ix, memo) in self.inodes.iter_mut().enumerate() {
+            memo.remember(state, ix, Parts::of(touched, ix));
         }
     }
 
@@ -237,14 +242,15 @@ impl StateInputs {
         self.geometry == state.geometry
             && self.mount == state.mount
             && self.inodes.len() == state.inodes.len()
-            && (self.inodes.iter().zip(&state.inodes).enumerate())
-                .all(|(ix, (i, s))| i.matches(state, s, full, Parts::of(touched, ix)))
+            && (self.inodes.iter().enumerate())
+                .all(|(ix, i)| i.matches(state, ix, full, Parts::of(touched, ix)))
     }
 }
 
-/// What the exposure check reads of the history: of each write its tag, file, actor, start,
-/// range and completion; the truncates and punches; where a failed bio's data did not land
-/// (the keys of `failed`). The prior contents are not compared: they are replaced only when
+/// What the exposure check reads of the history: of each write its tag, file, whether it
+/// belongs to the epoch, and of an epoch write its range and, while there are truncates or
+/// punches (only they read it), its completion; the truncates and punches; where a failed
+/// bio's data did not land (the keys of `failed`). The prior contents are not compared: they are replaced only when
 /// a crash starts a new epoch, which moves `epoch` to that step (at most one crash returns a
 /// step), so an equal `epoch` means the same prior contents.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -256,18 +262,18 @@ struct HistoryInputs {
     failed: Vec<(InodeIx, u64)>,
 }
 
-/// What the exposure check reads of a write.
-type WriteInputs = (
-    u8,
-    InodeIx,
-    u8,
-    Option<Step>,
-    Option<(u64, u64)>,
-    Option<Step>,
-);
+/// What the exposure check reads of a write: its tag, file, whether it started in the
+/// epoch, and if so its range and (only read against a truncate or punch) its completion.
+type WriteInputs = (u8, InodeIx, bool, Option<(u64, u64)>, Option<Step>);
 
-fn write_inputs((&tag, w): (&u8, &WriteRecord)) -> WriteInputs {
-    (tag, w.inode, w.actor, w.start, w.range, w.completed)
+/// [`WriteInputs`] of write `tag` of `h` (`exposure` reads nothing else of it: the actor
+/// only for a message, the start only against the epoch).
+fn write_inputs(h: &History, (&tag, w): (&u8, &WriteRecord)) -> WriteInputs {
+    let in_epoch = w.start.is_some_and(|s| s > h.epoch);
+    let removers = !h.zero_makers.is_empty();
+    let range = w.range.filter(|_| in_epoch);
+    let completed = w.completed.filter(|_| in_epoch && removers);
+    (tag, w.inode, in_epoch, range, completed)
 }
 
 impl HistoryInputs {
@@ -275,14 +281,28 @@ impl HistoryInputs {
         self.block_bits = h.block_bits;
         self.epoch = h.epoch;
         self.writes.clear();
-        self.writes.extend(h.writes.iter().map(write_inputs));
+        self.writes
+            .extend(h.writes.iter().map(|w| write_inputs(h, w)));
         self.zero_makers.clone_from(&h.zero_makers);
         self.failed.clear();
         self.failed.extend(h.failed.keys().copied());
     }
 
-    fn matches(&self, h: &History) -> bool {
-        self.matches_but_writes(h) && self.writes_match(h)
+    /// How `h` differs from what is remembered.
+    fn diff(&self, h: &History) -> HistoryDiff {
+        if !self.matches_but_writes(h) || self.writes.len() != h.writes.len() {
+            return HistoryDiff::Other;
+        }
+        let mut tags = 0;
+        for (m, w) in self.writes.iter().zip(h.writes.iter()) {
+            if *m != write_inputs(h, w) {
+                tags |= tag_bit(*w.0);
+            }
+        }
+        match tags {
+            0 => HistoryDiff::Same,
+            tags => HistoryDiff::Writes(tags),
+        }
     }
 
     /// As remembered in all but the writes: what the exposure check reads of the history
@@ -295,11 +315,17 @@ impl HistoryInputs {
             && self.failed.len() == h.failed.len()
             && self.failed.iter().zip(h.failed.keys()).all(|(m, k)| m == k)
     }
+}
 
-    fn writes_match(&self, h: &History) -> bool {
-        self.writes.len() == h.writes.len()
-            && (self.writes.iter().zip(h.writes.iter().map(write_inputs))).all(|(m, w)| *m == w)
-    }
+/// How the history's inputs to the exposure check differ from the remembered ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryDiff {
+    /// Not at all.
+    Same,
+    /// Only in the writes of these tags ([`TagMask`]).
+    Writes(TagMask),
+    /// Elsewhere too, or nothing is remembered.
+    Other,
 }
 
 /// The inputs of the last passing step, and which checks this step may skip. Encoded (for
@@ -340,6 +366,8 @@ pub struct Unchanged {
     pub state: bool,
     /// `HistoryInputs` are as remembered.
     pub history: bool,
+    /// How `HistoryInputs` differ from the remembered ones.
+    pub diff: HistoryDiff,
 }
 
 impl Memo {
@@ -405,38 +433,75 @@ impl Memo {
     ) -> Unchanged {
         let full = self.checking != Checking::WrongSkipForTests;
         let state_same = (self.state.as_ref()).is_some_and(|s| s.matches(state, full, touched));
-        let history_same = match self.checking {
-            Checking::WrongSkipForTests => true,
-            _ => (self.history.as_ref()).is_some_and(|m| !noted || m.inputs.matches(h)),
+        let diff = match (self.checking, self.history.as_ref()) {
+            (Checking::WrongSkipForTests, _) => HistoryDiff::Same,
+            (_, None) => HistoryDiff::Other,
+            (_, Some(_)) if !noted => HistoryDiff::Same,
+            (_, Some(m)) => m.inputs.diff(h),
         };
         Unchanged {
             state: state_same,
-            history: history_same,
+            history: diff == HistoryDiff::Same,
+            diff,
         }
     }
 
-    /// The offsets that passed the exposure check and would pass again under `h`, given
-    /// what is `unchanged`: all of them when the history's inputs are as remembered (those
-    /// of the last passing step, under which the offsets held were judged); when only the
-    /// writes differ, those judged on values none of which is a write's data (such a
-    /// verdict reads no write); none otherwise. None while nothing is remembered, and under
+    /// The offsets that passed the exposure check and would pass again under the history
+    /// `unchanged` was judged on: all of them when the history's inputs are as remembered
+    /// (those of the last passing step, under which the offsets held were judged); when
+    /// only some writes differ, those judged on values none of which is the data of one of
+    /// them (a verdict on a write's data reads that write alone of the writes); none
+    /// otherwise. None while nothing is remembered, and under
     /// [`Checking::WrongSkipForTests`], whose unchanged history is assumed, not compared.
-    pub fn passed_offsets(
-        &mut self,
-        h: &History,
-        unchanged: Unchanged,
-    ) -> Option<&mut PassedOffsets> {
+    pub fn passed_offsets(&mut self, unchanged: Unchanged) -> Option<&mut PassedOffsets> {
         if self.checking == Checking::WrongSkipForTests {
             return None;
         }
         let memo = self.history.as_mut()?;
-        if !unchanged.history {
-            match memo.inputs.matches_but_writes(h) {
-                true => memo.passed.forget_writes(),
-                false => memo.passed.clear(),
-            }
+        match unchanged.diff {
+            HistoryDiff::Same => {}
+            HistoryDiff::Writes(tags) => memo.passed.forget_tags(tags),
+            HistoryDiff::Other => memo.passed.clear(),
         }
         Some(&mut memo.passed)
+    }
+
+    /// `no-stale-exposure` after a step whose inputs to it are not all `unchanged`: taking
+    /// as judged the offsets that passed under equal inputs, and no walk at all when it would
+    /// judge nothing anew ([`Memo::walk_unaffected`]).
+    pub fn check_exposure(
+        &mut self,
+        h: &History,
+        state: &State,
+        unchanged: Unchanged,
+    ) -> Result<(), Violation> {
+        let checking = self.checking;
+        let passed = self.passed_offsets(unchanged);
+        if let Some(p) = &passed
+            && Memo::walk_unaffected(checking, p, unchanged)
+        {
+            return Ok(());
+        }
+        check_exposure_cached(h, state, passed)
+    }
+
+    /// The exposure check would pass again without a walk: the state's inputs are as
+    /// remembered, so a walk would judge the very offsets and values of the last walk (made
+    /// with `offsets`: every walk is, once the history is remembered), and of the history's
+    /// inputs at most writes changed whose data that walk judged nowhere; each verdict reads
+    /// of the writes only its value's own. ([`Checking::WrongWalkSkipForTests`] ignores the
+    /// history here.)
+    pub fn walk_unaffected(
+        checking: Checking,
+        offsets: &PassedOffsets,
+        unchanged: Unchanged,
+    ) -> bool {
+        unchanged.state
+            && match (checking, unchanged.diff) {
+                (Checking::WrongWalkSkipForTests, _) | (_, HistoryDiff::Same) => true,
+                (_, HistoryDiff::Writes(tags)) => offsets.walked().is_some_and(|w| w & tags == 0),
+                (_, HistoryDiff::Other) => false,
+            }
     }
 
     /// The step passed every check: remember its inputs (what changed of them) for the next.
@@ -491,6 +556,7 @@ impl Codec for Checking {
             Checking::WrongBioSkipForTests => 3,
             Checking::WrongDirtySkipForTests => 4,
             Checking::WrongMarkSkipForTests => 5,
+            Checking::WrongWalkSkipForTests => 6,
         });
     }
     fn take(input: &mut &[u8]) -> Checking {
@@ -501,6 +567,7 @@ impl Codec for Checking {
             3 => Checking::WrongBioSkipForTests,
             4 => Checking::WrongDirtySkipForTests,
             5 => Checking::WrongMarkSkipForTests,
+            6 => Checking::WrongWalkSkipForTests,
             _ => panic!("{}", crate::codec::MALFORMED),
         }
     }

@@ -227,7 +227,10 @@ impl Observer {
     /// ([`memo`]): they would pass again. Which parts may differ, the bookkeeping and the
     /// memo learn from the state's change mark ([`model::mark`]): the bookkeeping of an
     /// actor, the bios or the io_ends the step left untouched is skipped, and of the memo's
-    /// inputs only the touched parts are compared. A step that breaks an oracle leaves the
+    /// inputs only the touched parts are compared; the exposure walk is skipped too when only
+    /// writes changed whose data it judged nowhere ([`Memo::walk_unaffected`]), and the
+    /// check of the blocks under bios and conversions when neither they nor any block map
+    /// changed ([`blocks::in_flight_inputs_changed`]). A step that breaks an oracle leaves the
     /// bookkeeping after the broken check undone, so the memo goes cold: an observer used
     /// again after a violation takes every part for touched on its next step.
     pub fn after_step(&mut self, state: &State, event: &Event) -> Result<(), Violation> {
@@ -250,7 +253,8 @@ impl Observer {
             protocol::check_range(h, state, tag)?;
         }
         blocks::check_rewrites(h, state, event)?;
-        noted |= h.note_bios(state, event, self.memo.checking(), touched);
+        let bios = h.note_bios(state, event, self.memo.checking(), touched);
+        noted |= bios.failed;
         h.note_conversions(state, touched);
         let finished = h.note_finished(state, touched);
         noted |= !finished.is_empty();
@@ -265,11 +269,13 @@ impl Observer {
         protocol::check_hazard(event)?;
         let h = &self.history;
         let unchanged = self.memo.unchanged(state, h, touched, noted);
-        blocks::check_in_flight(h, state)?;
+        if blocks::in_flight_inputs_changed(state, touched, bios.bios) {
+            blocks::check_in_flight(h, state)?;
+        }
         match self.memo.checking() {
             Checking::Every => contents::check_exposure_simple(h, state)?,
             _ if unchanged.state && unchanged.history => {}
-            _ => contents::check_exposure_cached(h, state, self.memo.passed_offsets(h, unchanged))?,
+            _ => self.memo.check_exposure(h, state, unchanged)?,
         }
         protocol::check_frames(state, event)?;
         if !unchanged.state {
