@@ -1,6 +1,7 @@
 //! `writeiter shrink LASSO`: a lasso entry shrunk in place ([`crate::shrink_lasso`]). A
 //! starvation keeps its victim starving on its stored wait; a model assertion keeps the
-//! class of its path's last step ([`crate::signature::of_model_assertion`]). The stored
+//! class of its path's last step ([`crate::signature::of_model_assertion`]) and its panic's
+//! words ([`crate::shrink_lasso::panic_words`]). The stored
 //! lasso or path must replay its finding first; the file written names the patches it was
 //! shrunk under, rewrites only the lines of the finding (`victim`, `wait`, `schedule`, or
 //! `violation`, `schedule`) and the scenario, and must replay its finding before it is
@@ -18,7 +19,7 @@ use crate::engine::Stepper;
 use crate::liveness::{self, Assertion, Lasso, PathReplayed};
 use crate::scenario_file::{self, Looping};
 use crate::shrink::Size;
-use crate::shrink_lasso::{self, LASSO_CANDIDATE_STATES, Starving};
+use crate::shrink_lasso::{self, Asserting, LASSO_CANDIDATE_STATES, Starving};
 use crate::signature::Signature;
 use model::exec::Task;
 use model::patches::Patches;
@@ -143,20 +144,10 @@ fn shrink_starvation(
         (&shrunk.looping, &before),
         &fields,
         &lasso.schedule(),
-    )?;
-    if !lasso_replays_as_written(&text, lasso, stepper) {
-        let _ = writeln!(
-            out,
-            "{shown}: the shrunk file does not replay its lasso; nothing written"
-        );
-        return Ok(ExitCode::from(1));
-    }
-    std::fs::write(entry.path, text).map_err(|e| format!("{shown}: {e}"))?;
-    let _ = writeln!(
-        out,
-        "{shown}: {before} -> {after} (stem {stem}, cycle {cycle}; steps count both)"
     );
-    Ok(ExitCode::SUCCESS)
+    let replays = |text: &str| lasso_replays_as_written(text, lasso, stepper);
+    let done = format!("{before} -> {after} (stem {stem}, cycle {cycle}; steps count both)");
+    write_shrunk(entry, (text, &replays), ("lasso", &done), out)
 }
 
 /// Shrinks a model assertion's lasso entry: its path's last step must still panic, and each
@@ -168,26 +159,32 @@ fn shrink_path(
     (progress, out): (bool, &mut dyn Write),
 ) -> Result<ExitCode, String> {
     let shown = entry.path.display();
-    let signature = match liveness::replay_path(entry.looping, steps, stepper) {
-        Ok(replayed) => last_step_class(&replayed, steps),
+    let replayed = match liveness::replay_path(entry.looping, steps, stepper) {
+        Ok(replayed) => replayed,
         Err(e) => {
             let _ = writeln!(out, "{shown}: broken: {e}; nothing written");
             return Ok(ExitCode::from(1));
         }
     };
-    let Some(signature) = signature else {
+    let class = last_step_class(&replayed, steps);
+    let (Some(signature), Some(violation)) = (class, &replayed.violation) else {
         let why = "the path's last step no longer panics";
         let _ = writeln!(out, "{shown}: not reproduced: {why}; nothing written");
         return Ok(ExitCode::from(1));
     };
+    let panic = shrink_lasso::panic_words(violation);
+    let target = Asserting {
+        signature: &signature,
+        panic: &panic,
+    };
     let before = crate::shrink::size(&entry.looping.scenario, steps.len());
     let shrunk = with_progress(progress, "path", &mut |watch| {
-        shrink_lasso::shrink_assertion(entry.looping, &signature, stepper, watch)
+        shrink_lasso::shrink_assertion(entry.looping, target, stepper, watch)
     });
     let Some((looping, assertion)) = shrunk else {
         let _ = writeln!(
             out,
-            "{shown}: the liveness search (at most {LASSO_CANDIDATE_STATES} states a scenario) meets no model assertion of class {signature} first; nothing written"
+            "{shown}: the liveness search (at most {LASSO_CANDIDATE_STATES} states a scenario) meets no model assertion of class {signature} panicking with \"{panic}\" first; nothing written"
         );
         return Ok(ExitCode::from(1));
     };
@@ -196,20 +193,37 @@ fn shrink_path(
         ("violation", quoted(&assertion.violation.to_string())),
         ("schedule", quoted(&assertion.schedule())),
     ];
-    let text = shrunk_file(entry, (&looping, &before), &fields, &assertion.schedule())?;
-    if !path_replays_as_written(&text, &assertion, stepper) {
+    let text = shrunk_file(entry, (&looping, &before), &fields, &assertion.schedule());
+    let replays = |text: &str| path_replays_as_written(text, &assertion, stepper);
+    let done = format!(
+        "{before} -> {after} (a path of {} steps)",
+        assertion.path.len()
+    );
+    write_shrunk(entry, (text, &replays), ("path", &done), out)
+}
+
+/// Whether a shrunk entry's text replays its finding.
+type Replays<'a> = &'a dyn Fn(&str) -> bool;
+
+/// Writes the shrunk entry's `text` in place when it read back and `replays` its finding,
+/// and prints `done` (exit 0); else says the shrunk file does not replay its `what` (exit 1,
+/// nothing written).
+fn write_shrunk(
+    entry: &Entry<'_>,
+    (text, replays): (Option<String>, Replays<'_>),
+    (what, done): (&str, &str),
+    out: &mut dyn Write,
+) -> Result<ExitCode, String> {
+    let shown = entry.path.display();
+    let Some(text) = text.filter(|text| replays(text)) else {
         let _ = writeln!(
             out,
-            "{shown}: the shrunk file does not replay its path; nothing written"
+            "{shown}: the shrunk file does not replay its {what}; nothing written"
         );
         return Ok(ExitCode::from(1));
-    }
+    };
     std::fs::write(entry.path, text).map_err(|e| format!("{shown}: {e}"))?;
-    let steps = assertion.path.len();
-    let _ = writeln!(
-        out,
-        "{shown}: {before} -> {after} (a path of {steps} steps)"
-    );
+    let _ = writeln!(out, "{shown}: {done}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -280,28 +294,23 @@ fn path_replays_as_written(text: &str, assertion: &Assertion, stepper: Stepper) 
 
 /// The entry's text with the shrunk scenario `written` (the patches it was shrunk under:
 /// its own and those of the command line; a comment gives the sizes `before`) and the
-/// finding's `fields` in place of the stored ones, every other field as it was; checked by
-/// reading it back (its scenario and its `schedule`).
+/// finding's `fields` in place of the stored ones, every other field as it was; `None` when
+/// it does not read back (its scenario and its `schedule`).
 fn shrunk_file(
     entry: &Entry<'_>,
     (written, before): (&Looping, &Size),
     fields: &[(&str, String)],
     schedule: &str,
-) -> Result<String, String> {
-    let shown = entry.path.display();
+) -> Option<String> {
     let scenario = format!(
         "# Shrunk by `writeiter shrink` from {before} (steps: {}).\n{}{}",
         steps_counted(entry.file),
         comments_before(&entry.file.scenario),
         scenario_file::looping_to_toml(written)
     );
-    let keys: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
-    let new = with_fields(entry.text, fields, &scenario_field(&scenario))
-        .ok_or_else(|| format!("{shown}: {}", not_rewritable(&keys)))?;
-    let back: LassoFile = toml::from_str(&new).map_err(|e| format!("{shown}: rewritten: {e}"))?;
-    let same = back.scenario == scenario && back.schedule == schedule;
-    same.then_some(new)
-        .ok_or_else(|| format!("{shown}: the rewritten file does not read back; nothing written"))
+    let new = with_fields(entry.text, fields, &scenario_field(&scenario))?;
+    let back: LassoFile = toml::from_str(&new).ok()?;
+    (back.scenario == scenario && back.schedule == schedule).then_some(new)
 }
 
 /// What a lasso file's step count counts: stem and cycle, or the path.

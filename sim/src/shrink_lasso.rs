@@ -3,19 +3,20 @@
 //! states). A starvation's candidate is kept when the search still finds a starvation of the
 //! same victim (renumbered when an actor before it goes) blocked on the same wait
 //! ([`shrink_lasso`]); a model assertion's, when the first model assertion the search meets
-//! is of the same class ([`shrink_assertion`]). In order: fewer actors, fewer operations, an
-//! actor that no longer repeats forever, smaller lengths and offsets of writes, reads and
-//! punch holes ([`crate::shrink`]'s), to a fixpoint. The lasso or path stored is the one the
-//! search finds for the result: the shortest stem to the cycle's first state, or the
-//! shortest path to a panicking step.
+//! is of the same class and panics with the same words ([`shrink_assertion`]). In order:
+//! fewer actors, fewer operations, an actor that no longer repeats forever, smaller lengths
+//! and offsets of writes, reads and punch holes ([`crate::shrink`]'s), to a fixpoint. The
+//! lasso or path stored is the one the search finds for the result: the shortest stem to the
+//! cycle's first state, or the shortest path to a panicking step.
 //!
-//! The stored lasso or path is not a candidate of its own: [`crate::cli_liveness`] replays
-//! it first and refuses an entry that does not show its finding.
+//! The stored lasso or path is not a candidate of its own: [`crate::cli_shrink_lasso`]
+//! replays it first and refuses an entry that does not show its finding.
 
 use model::state::ActorId;
 
 use crate::engine::Stepper;
 use crate::liveness::{self, Assertion, Lasso};
+use crate::oracle::Violation;
 use crate::scenario_file::Looping;
 use crate::signature::Signature;
 
@@ -55,15 +56,46 @@ pub fn starves(
         .filter(|l| l.victim == target.victim && l.wait.to_string() == target.wait)
 }
 
+/// What a shrunk model assertion's entry keeps: the class of the panicking step
+/// ([`crate::signature::of_model_assertion`]: the operation's kinds) and the panic itself,
+/// its message with every number masked ([`panic_words`]), since a class alone would let
+/// another assertion in an operation of the same kinds take the stored one's place.
+#[derive(Clone, Copy, Debug)]
+pub struct Asserting<'a> {
+    /// The class.
+    pub signature: &'a Signature,
+    /// The panic's words ([`panic_words`] of the stored violation).
+    pub panic: &'a str,
+}
+
+/// The panic message of a `model-assertion` violation with every run of digits as `#`: the
+/// same assertion in a renumbered or resized scenario gives the same words (which task
+/// stepped is left out: removing an actor renumbers it).
+pub fn panic_words(violation: &Violation) -> String {
+    let text = (violation.message.split_once("'s step panicked: "))
+        .map_or(violation.message.as_str(), |(_, text)| text);
+    let mut words = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '0'..='9' if words.ends_with('#') => {}
+            '0'..='9' => words.push('#'),
+            c => words.push(c),
+        }
+    }
+    words
+}
+
 /// The first model assertion the search of `looping` meets within `max_states`, when it is
-/// of class `signature` ([`crate::signature::of_model_assertion`]).
+/// the one `target` keeps (its class and its panic's words).
 pub fn asserts(
     looping: &Looping,
-    signature: &Signature,
+    target: Asserting<'_>,
     (max_states, stepper): (usize, Stepper),
 ) -> Option<Assertion> {
     let report = liveness::search_with(looping, max_states, stepper).ok()?;
-    report.assertion.filter(|a| a.signature == *signature)
+    report
+        .assertion
+        .filter(|a| a.signature == *target.signature && panic_words(&a.violation) == target.panic)
 }
 
 /// Shrinks `looping` while its search still starves `target` (each candidate searched
@@ -85,17 +117,18 @@ pub fn shrink_lasso(
     Some(ShrunkLasso { looping, lasso })
 }
 
-/// Shrinks `looping` while its search still meets a model assertion of class `signature`
-/// first (each candidate searched within [`LASSO_CANDIDATE_STATES`] states); `None` when
-/// neither it nor any candidate does. Any actor may go. `watch` as for [`shrink_lasso`].
+/// Shrinks `looping` while the first model assertion its search meets is still `target`'s
+/// (each candidate searched within [`LASSO_CANDIDATE_STATES`] states); `None` when neither
+/// it nor any candidate does. Any actor but the last may go. `watch` as for
+/// [`shrink_lasso`].
 pub fn shrink_assertion(
     looping: &Looping,
-    signature: &Signature,
+    target: Asserting<'_>,
     stepper: Stepper,
     watch: &mut dyn FnMut(usize, usize),
 ) -> Option<(Looping, Assertion)> {
     let search = (LASSO_CANDIDATE_STATES, stepper);
-    let keeps = |candidate: &Looping, _: Option<ActorId>| asserts(candidate, signature, search);
+    let keeps = |candidate: &Looping, _: Option<ActorId>| asserts(candidate, target, search);
     shrink_while(looping, None, &keeps, watch)
 }
 

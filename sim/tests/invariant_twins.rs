@@ -6,7 +6,9 @@
 //! by both, alike. Each state a walk reaches keeps the marks of the step that made it, so
 //! the per-step check skips there the extent trees that step left unwritten
 //! ([`model::mark`]); a corruption is planted on a copy, every part of which counts as
-//! written, so the per-step check must look at every tree there.
+//! written, so the per-step check must look at every tree there. The skip's premise is
+//! checked on every step too: a tree whose mark the step left clear equals the tree before
+//! the step (on more than half the states walked), and a tree changed unmarked is caught.
 
 mod common;
 
@@ -120,10 +122,15 @@ fn plant(state: &State, planted: &mut [usize; CORRUPTIONS.len()], what: &str) {
 /// One seeded random walk of `initial` to its end (or the model's panic): both checks on
 /// every state, corruptions planted every [`PLANT_EVERY`] steps (seeds below
 /// [`PLANT_SEEDS`]). Returns the states checked.
-fn walk(initial: &State, seed: u64, planted: &mut [usize; CORRUPTIONS.len()], what: &str) -> u64 {
+fn walk(
+    initial: &State,
+    seed: u64,
+    planted: &mut [usize; CORRUPTIONS.len()],
+    what: &str,
+) -> (u64, u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut state = initial.clone();
-    let mut checked = 0;
+    let (mut checked, mut skipped) = (0, 0);
     for depth in 0..model::limits::STEPS_MAX {
         let verdict = both(&state, what);
         checked += 1;
@@ -135,18 +142,37 @@ fn walk(initial: &State, seed: u64, planted: &mut [usize; CORRUPTIONS.len()], wh
             plant(&state, planted, what);
         }
         let task = runnable[rng.random_range(0..runnable.len())];
+        let maps: Vec<_> = state.inodes.iter().map(|i| (*i.map).clone()).collect();
         if sim::engine::apply(exec::step_with, &mut state, task, Trace::Off).is_err() {
             checked += u64::from(both(&state, what).is_err());
             break;
         }
+        skipped += unmarked_maps_unchanged(&state, &maps, what);
     }
-    checked
+    (checked, skipped)
+}
+
+/// The skip's premise, on the state a step left: a block map whose mark is clear is the
+/// map it was before the step (`before`). The count of such maps (shape checks skipped).
+fn unmarked_maps_unchanged(
+    state: &State,
+    before: &[model::fs::ext4::extents::ExtentMap],
+    what: &str,
+) -> u64 {
+    let mut unmarked = 0;
+    for (inode, before) in state.inodes.iter().zip(before) {
+        if !inode.map.marked() {
+            assert_eq!(*inode.map, *before, "{what}: a block map changed unmarked");
+            unmarked += 1;
+        }
+    }
+    unmarked
 }
 
 #[test]
 fn the_per_step_invariant_check_agrees_with_the_full_one_and_catches_planted_breakage() {
     let mut planted = [0; CORRUPTIONS.len()];
-    let mut checked = 0;
+    let (mut checked, mut skipped) = (0, 0);
     for (path, initial, schedule) in common::examples_and_corpus() {
         let seeds = if schedule.is_some() {
             SEEDS_ENTRY
@@ -154,12 +180,46 @@ fn the_per_step_invariant_check_agrees_with_the_full_one_and_catches_planted_bre
             SEEDS_EXAMPLE
         };
         let what = path.display().to_string();
-        checked += (0..seeds)
-            .map(|seed| walk(&initial, seed, &mut planted, &what))
-            .sum::<u64>();
+        for seed in 0..seeds {
+            let (c, s) = walk(&initial, seed, &mut planted, &what);
+            (checked, skipped) = (checked + c, skipped + s);
+        }
     }
     assert!(checked > 1_000_000, "{checked} states checked");
+    assert!(
+        skipped > checked / 2,
+        "{skipped} shape checks skipped of {checked}"
+    );
     for ((text, _), count) in CORRUPTIONS.iter().zip(planted) {
         assert!(count >= PLANTED_MIN, "`{text}` planted {count} times");
     }
+}
+
+/// The premise check catches a block map changed behind its mark: a delayed block added
+/// through the test-only unmarked access.
+#[test]
+fn a_block_map_changed_unmarked_is_caught() {
+    let (path, initial, _) = common::examples_and_corpus()
+        .into_iter()
+        .find(|(_, s, _)| !s.inodes.is_empty())
+        .expect("a scenario with an inode");
+    let before: Vec<_> = initial.inodes.iter().map(|i| (*i.map).clone()).collect();
+    let mut state = initial.clone();
+    state.clear_touched_for_tests();
+    let what = path.display().to_string();
+    let inodes = state.inodes.len() as u64;
+    assert_eq!(unmarked_maps_unchanged(&state, &before, &what), inodes);
+    state.inodes[0]
+        .map
+        .unmarked_for_tests()
+        .delayed
+        .insert(u64::MAX);
+    let caught = sim::sync::catch_quietly(|| {
+        unmarked_maps_unchanged(&state, &before, &what);
+    });
+    let message = caught.expect_err("the unmarked change is caught");
+    assert!(
+        message.contains("a block map changed unmarked"),
+        "{message}"
+    );
 }

@@ -395,9 +395,10 @@ fn with_idle_actor(text: &str) -> String {
 }
 
 /// A model assertion's lasso entry shrinks too: padded with an idle actor, it shrinks back
-/// (the search of each candidate must meet a model assertion of the same class first), the
-/// file written replays its path under the stepper that panics and keeps its violation, and
-/// a shrink under the real model, whose search meets no assertion, writes nothing.
+/// (the search of each candidate must meet a model assertion of the same class first, with
+/// the same words), the file written replays its path under the stepper that panics and
+/// keeps its violation, and a shrink under the real model, whose replay of the stored path
+/// no longer panics, writes nothing.
 #[test]
 fn a_model_assertion_lasso_entry_shrinks_and_still_replays() {
     let (dir, _) = search_into_corpus("corpus-shrink", broken_step_any);
@@ -449,4 +450,48 @@ fn a_model_assertion_lasso_entry_shrinks_and_still_replays() {
         String::from_utf8_lossy(&out)
     );
     assert_eq!(std::fs::read_to_string(&entry).expect("kept"), shrunk);
+}
+
+/// Another planted assertion, in the same kind of operation (the stream's first punch: the
+/// same class), with other words.
+const OTHER: &str = "planted: another assertion in a punch";
+
+/// [`broken_step_any`], plus [`OTHER`] in the stream's first punch once the scenario has
+/// only two actors: a candidate without the idle actor meets it first.
+fn broken_step_twice(state: &mut State, task: Task, trace: Trace) -> Result<Event, StepError> {
+    let first_punch = state.actors.get(1).is_some_and(|a| a.op == 0);
+    if task == Task::Actor(1) && state.actors.len() == 2 && first_punch {
+        panic!("{OTHER}");
+    }
+    broken_step_any(state, task, trace)
+}
+
+/// A candidate whose first assertion has the stored one's class but other words is not
+/// kept: the padded entry keeps its idle actor (removing it lets [`OTHER`] fire first) and
+/// its violation.
+#[test]
+fn a_model_assertion_shrink_keeps_the_stored_panic_not_its_class_alone() {
+    let (dir, _) = search_into_corpus("corpus-shrink-other", broken_step_any);
+    let entry = dir.join("liveness").join("0001-model-assertion.toml");
+    let stored = std::fs::read_to_string(&entry).expect("written");
+    std::fs::write(&entry, with_idle_actor(&stored)).expect("padded");
+    cli_liveness::assert_lasso_entry(&entry, broken_step_twice);
+
+    let mut out = Vec::new();
+    let shrink = sim::cli_shrink_lasso::shrink_with;
+    let code = shrink(&entry, Patches::NONE, broken_step_twice, (false, &mut out));
+    let said = String::from_utf8_lossy(&out).into_owned();
+    assert_eq!(code, Ok(ExitCode::SUCCESS), "{said}");
+    let shrunk = std::fs::read_to_string(&entry).expect("written");
+    let table: toml::Table = toml::from_str(&shrunk).expect("toml");
+    let scenario = table["scenario"].as_str().expect("text");
+    let looping = sim::scenario_file::parse_looping(scenario).expect("a scenario");
+    assert_eq!(
+        looping.scenario.actors.len(),
+        3,
+        "the idle actor kept: {said}"
+    );
+    let violation = table["violation"].as_str().expect("a violation");
+    assert!(violation.contains(PLANTED), "{violation}");
+    cli_liveness::assert_lasso_entry(&entry, broken_step_twice);
 }

@@ -6,21 +6,10 @@ use crate::state::{ActorId, State};
 /// plugged bios are dispatched for good. `sleeps` says whether an actor cannot go on (the
 /// engine's `actor_wait`, passed in: kernel code does not call the engine).
 pub fn flush_plugs_of_sleepers(state: &mut State, sleeps: impl Fn(&State, ActorId) -> bool) {
-    let plugged = |b: &crate::state::Bio| b.plugged_by;
-    if !state
-        .bios
-        .values()
-        .filter_map(plugged)
-        .any(|o| sleeps(state, o))
-    {
+    if plugged_sleepers(state, &sleeps).next().is_none() {
         return; // nothing to dispatch (asked without collecting): the bios stay unmarked
     }
-    let sleepers: Vec<u8> = state
-        .bios
-        .values()
-        .filter_map(|b| b.plugged_by)
-        .filter(|&owner| sleeps(state, owner))
-        .collect();
+    let sleepers: Vec<ActorId> = plugged_sleepers(state, &sleeps).collect();
     for bio in state.bios.values_mut() {
         if bio
             .plugged_by
@@ -29,4 +18,14 @@ pub fn flush_plugs_of_sleepers(state: &mut State, sleeps: impl Fn(&State, ActorI
             bio.plugged_by = None;
         }
     }
+}
+
+/// The owners of plugged bios that sleep (one per bio: an owner may repeat).
+fn plugged_sleepers<'a>(
+    state: &'a State,
+    sleeps: &'a impl Fn(&State, ActorId) -> bool,
+) -> impl Iterator<Item = ActorId> + 'a {
+    (state.bios.values())
+        .filter_map(|b| b.plugged_by)
+        .filter(move |&owner| sleeps(state, owner))
 }
