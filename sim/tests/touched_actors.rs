@@ -40,5 +40,8 @@ fn touched_actors_match_testing_each_actor() {
             checked += 1;
         }
     }
-    assert_eq!(checked, ((1 << ACTORS_MAX) + 2) * (ACTORS_MAX + EXTRA_ACTORS + 1));
+    assert_eq!(
+        checked,
+        ((1 << ACTORS_MAX) + 2) * (ACTORS_MAX + EXTRA_ACTORS + 1)
+    );
 }
