@@ -226,6 +226,18 @@ impl Touched {
         a as usize >= ACTORS_MAX || self.has(ACTOR + u32::from(a))
     }
 
+    /// The marked actors among the first `count`, in increasing order: those
+    /// [`Touched::actor`] reports, without testing each in turn (an actor from
+    /// [`ACTORS_MAX`] on always counts as marked).
+    pub fn actors(self, count: usize) -> TouchedActors {
+        let below = count.min(ACTORS_MAX);
+        let mask = (1u32 << below) - 1;
+        TouchedActors {
+            bits: (self.0 >> ACTOR) & mask,
+            wide: ACTORS_MAX..count.max(ACTORS_MAX),
+        }
+    }
+
     /// The disk's sectors.
     pub fn sectors(self) -> bool {
         self.has(SECTORS)
@@ -258,6 +270,28 @@ impl Touched {
     /// Every part `self` marks is marked in `other` too.
     pub fn within(self, other: Touched) -> bool {
         self.0 & !other.0 == 0
+    }
+}
+
+/// The marked actors of a [`Touched`] ([`Touched::actors`]).
+#[derive(Clone, Debug)]
+pub struct TouchedActors {
+    /// The marked actors below [`ACTORS_MAX`] not yet given, one bit each.
+    bits: u32,
+    /// The actors from [`ACTORS_MAX`] on not yet given.
+    wide: std::ops::Range<usize>,
+}
+
+impl Iterator for TouchedActors {
+    type Item = ActorId;
+
+    fn next(&mut self) -> Option<ActorId> {
+        if self.bits != 0 {
+            let a = self.bits.trailing_zeros();
+            self.bits &= self.bits - 1;
+            return Some(a as ActorId);
+        }
+        self.wide.next().map(|a| a as ActorId)
     }
 }
 

@@ -15,6 +15,7 @@
 //!   the sector is still unsettled (a bio in flight, a conversion pending).
 
 use model::fs::ext4::extents::{Extent, ExtentState};
+use model::inline_vec::InlineVec;
 use model::state::{Data, InodeIx, Page, State};
 
 use super::history::{History, Step, WriteRecord, ZeroMaker};
@@ -577,33 +578,47 @@ enum Producer {
     Remover(usize),
 }
 
+/// Only to fill the unused slots of an inline list ([`InlineVec`] needs a default).
+impl Default for Producer {
+    fn default() -> Producer {
+        Producer::Write(0)
+    }
+}
+
+/// Producers of one sector kept inline by the quiescence check before it spills to the
+/// heap (the canonical scenarios have at most a handful).
+pub const AT_REST_PRODUCERS_INLINE: usize = 8;
+/// Offsets of one inode kept inline by the quiescence check before it spills to the heap.
+pub const AT_REST_OFFSETS_INLINE: usize = 64;
+
+/// An operation covering a sector: who, when it started, when it completed, and whether it
+/// definitely put its value there.
+type Covering = (Producer, Step, Option<Step>, bool);
+
 /// The values a sector may hold at quiescence, and the operations that must have put
-/// theirs there when exactly one is left.
+/// theirs there when exactly one is left. Inline lists: the quiescence check allocates
+/// nothing for them ([`allowed_simple`] is the `Vec` twin).
 struct Allowed {
-    values: Vec<Data>,
+    values: InlineVec<Data, AT_REST_PRODUCERS_INLINE>,
     /// The completed operations no other completed operation followed.
-    last: Vec<Producer>,
+    last: InlineVec<Producer, AT_REST_PRODUCERS_INLINE>,
 }
 
 /// The operations of the epoch covering `offset` of `inode`, with when each started and
 /// completed, and whether it definitely put its value there.
-fn producers(
-    h: &History,
-    inode: InodeIx,
-    offset: u64,
-) -> Vec<(Producer, Step, Option<Step>, bool)> {
+fn producers<O: Default + Extend<Covering>>(h: &History, inode: InodeIx, offset: u64) -> O {
     let covers = |r: Option<(u64, u64)>| r.is_some_and(|(f, t)| f <= offset && offset < t);
-    let mut out = Vec::new();
+    let mut out = O::default();
     for (tag, w) in h.epoch_writes() {
         if w.inode == inode && covers(w.range) {
             let definite = covers(w.done) && !h.lost(inode, offset, tag);
-            out.push((Producer::Write(tag), start_of(w), w.completed, definite));
+            out.extend([(Producer::Write(tag), start_of(w), w.completed, definite)]);
         }
     }
     for (k, m) in h.zero_makers.iter().enumerate() {
         if m.inode == inode && m.from <= offset && offset < m.to {
             let definite = m.end.is_some() && !zeros_lost(h, m, offset);
-            out.push((Producer::Remover(k), m.start, m.end, definite));
+            out.extend([(Producer::Remover(k), m.start, m.end, definite)]);
         }
     }
     out
@@ -613,21 +628,19 @@ fn start_of(w: &WriteRecord) -> Step {
     w.start.expect("an epoch write started")
 }
 
+/// What `offset` of `inode` may hold at quiescence: the value of every covering operation
+/// that no covering operation which definitely put its value there followed.
 fn allowed(h: &History, inode: InodeIx, offset: u64) -> Allowed {
-    let ops = producers(h, inode, offset);
-    let definite: Vec<_> = ops.iter().filter(|o| o.3).collect();
-    let followed = |(_, _, completed, _): &(Producer, Step, Option<Step>, bool)| {
-        definite.iter().any(|d| History::precedes(*completed, d.1))
+    let ops: InlineVec<Covering, AT_REST_PRODUCERS_INLINE> = producers(h, inode, offset);
+    let followed = |&(_, _, completed, _): &Covering| {
+        ops.iter().any(|d| d.3 && History::precedes(completed, d.1))
     };
     let mut allowed = Allowed {
-        values: Vec::new(),
-        last: Vec::new(),
+        values: InlineVec::new(),
+        last: InlineVec::new(),
     };
     for op in ops.iter().filter(|o| !followed(o)) {
-        allowed.values.push(match op.0 {
-            Producer::Write(t) => Data::Write(t),
-            Producer::Remover(_) => Data::Zero,
-        });
+        allowed.values.push(value_of(op.0));
         if op.3 {
             allowed.last.push(op.0);
         }
@@ -635,9 +648,87 @@ fn allowed(h: &History, inode: InodeIx, offset: u64) -> Allowed {
     allowed
 }
 
+/// The value a producer puts at a sector.
+fn value_of(p: Producer) -> Data {
+    match p {
+        Producer::Write(t) => Data::Write(t),
+        Producer::Remover(_) => Data::Zero,
+    }
+}
+
+/// [`allowed`] as it was first written, with heap lists: the slow twin of the quiescence
+/// check ([`check_at_rest_simple`]).
+fn allowed_simple(h: &History, inode: InodeIx, offset: u64) -> Allowed {
+    let ops: Vec<Covering> = producers(h, inode, offset);
+    let definite: Vec<_> = ops.iter().filter(|o| o.3).collect();
+    let followed = |(_, _, completed, _): &Covering| {
+        definite.iter().any(|d| History::precedes(*completed, d.1))
+    };
+    let mut values = Vec::new();
+    let mut last = Vec::new();
+    for op in ops.iter().filter(|o| !followed(o)) {
+        values.push(value_of(op.0));
+        if op.3 {
+            last.push(op.0);
+        }
+    }
+    Allowed {
+        values: InlineVec::from(values),
+        last: InlineVec::from(last),
+    }
+}
+
 /// The quiescence checks: every sector below `i_size` holds a value some order allows, and
 /// clean cached pages hold what the disk holds.
+/// Allocates nothing while the lists fit inline ([`AT_REST_OFFSETS_INLINE`],
+/// [`AT_REST_PRODUCERS_INLINE`]); [`check_at_rest_simple`] is its slow twin.
 pub fn check_at_rest(h: &History, state: &State) -> Result<(), Violation> {
+    for (inode, ino) in state.inodes.iter().enumerate() {
+        let mut offsets: InlineVec<u64, AT_REST_OFFSETS_INLINE> = InlineVec::new();
+        offsets.extend(sectors_of_interest(state, inode));
+        offsets.extend(done_sectors(h, state, inode));
+        offsets.sort_unstable();
+        let unique = dedup_sorted(&mut offsets);
+        offsets.truncate(unique);
+        for &offset in offsets.iter().filter(|&&s| s < ino.i_size) {
+            check_sector(h, state, inode, offset, allowed)?;
+        }
+        for &offset in offsets.iter().filter(|&&s| s < ino.i_size) {
+            check_page(h, state, inode, offset, None)?;
+        }
+    }
+    Ok(())
+}
+
+/// The sectors of `inode` that the epoch's completed writes returned as done.
+fn done_sectors<'s>(
+    h: &'s History,
+    state: &State,
+    inode: InodeIx,
+) -> impl Iterator<Item = u64> + 's {
+    let sector = state.geometry.sectorsize();
+    h.epoch_writes()
+        .filter(move |(_, w)| w.inode == inode)
+        .filter_map(|(_, w)| w.done)
+        .flat_map(move |(from, to)| (from & !(sector - 1)..to).step_by(sector as usize))
+}
+
+/// Moves the distinct items of sorted `items` to its front; returns how many there are.
+fn dedup_sorted(items: &mut [u64]) -> usize {
+    let mut kept = 0;
+    for i in 0..items.len() {
+        if kept == 0 || items[i] != items[kept - 1] {
+            items[kept] = items[i];
+            kept += 1;
+        }
+    }
+    kept
+}
+
+/// [`check_at_rest`] as it was first written, with heap lists: its slow twin, which
+/// [`Checking::Every`](super::Checking::Every) observers run (`sim/tests/oracle_twins.rs`
+/// compares their verdicts).
+pub fn check_at_rest_simple(h: &History, state: &State) -> Result<(), Violation> {
     for (inode, ino) in state.inodes.iter().enumerate() {
         let mut offsets: Vec<u64> = sectors_of_interest(state, inode).collect();
         for (_, w) in h.epoch_writes().filter(|(_, w)| w.inode == inode) {
@@ -649,7 +740,7 @@ pub fn check_at_rest(h: &History, state: &State) -> Result<(), Violation> {
         offsets.sort_unstable();
         offsets.dedup();
         for &offset in offsets.iter().filter(|&&s| s < ino.i_size) {
-            check_sector(h, state, inode, offset)?;
+            check_sector(h, state, inode, offset, allowed_simple)?;
         }
         for &offset in offsets.iter().filter(|&&s| s < ino.i_size) {
             check_page(h, state, inode, offset, None)?;
@@ -658,7 +749,14 @@ pub fn check_at_rest(h: &History, state: &State) -> Result<(), Violation> {
     Ok(())
 }
 
-fn check_sector(h: &History, state: &State, inode: InodeIx, offset: u64) -> Result<(), Violation> {
+/// One sector at quiescence, judged with `allowed` (the fast lists or their twin).
+fn check_sector(
+    h: &History,
+    state: &State,
+    inode: InodeIx,
+    offset: u64,
+    allowed: fn(&History, InodeIx, u64) -> Allowed,
+) -> Result<(), Violation> {
     let value = visible(state, inode, offset);
     if let Some(why) = exposure(h, inode, offset, value, Step::MAX) {
         return violation(

@@ -382,10 +382,9 @@ impl History {
     /// operation started, or a truncate's or punch's range was pending).
     pub fn note_starts(&mut self, state: &State, touched: Touched) -> bool {
         let mut noted = false;
-        for (a, actor) in state.actors.iter().enumerate() {
-            if !touched.actor(a as u8) {
-                continue;
-            }
+        for a in touched.actors(state.actors.len()) {
+            let actor = &state.actors[a as usize];
+            let a = a as usize;
             let running = !matches!(actor.frame, Frame::Idle);
             if running && self.op_start[a].is_none() {
                 self.op_start[a] = Some(self.step);
@@ -472,10 +471,8 @@ impl History {
     /// tags. An actor the step left untouched has nothing new.
     pub fn note_ranges(&mut self, state: &State, touched: Touched) -> Vec<u8> {
         let mut new = Vec::new();
-        for (a, actor) in state.actors.iter().enumerate() {
-            if !touched.actor(a as u8) {
-                continue;
-            }
+        for a in touched.actors(state.actors.len()) {
+            let actor = &state.actors[a as usize];
             let (Frame::Write(f), Some(Op::Write(w))) = (&actor.frame, actor.program.get(actor.op))
             else {
                 continue;
@@ -728,10 +725,9 @@ impl History {
     /// result).
     pub fn note_finished(&mut self, state: &State, touched: Touched) -> Vec<Finished> {
         let mut finished = Vec::new();
-        for (a, actor) in state.actors.iter().enumerate() {
-            if !touched.actor(a as u8) {
-                continue;
-            }
+        for a in touched.actors(state.actors.len()) {
+            let actor = &state.actors[a as usize];
+            let a = a as usize;
             while self.results_seen[a] < actor.results.len() {
                 let op = self.results_seen[a];
                 self.results_seen[a] += 1;
