@@ -77,7 +77,10 @@ fn unprobed(initial: &State, key: Key, jobs: usize) -> Outcome {
 #[test]
 fn the_bfs_is_the_same_with_scratch_states_and_fresh_ones() {
     let keys: [(&str, Key); 2] = [
-        ("none", sim::fingerprint::fingerprint as fn(&State, &Observer) -> u64),
+        (
+            "none",
+            sim::fingerprint::fingerprint as fn(&State, &Observer) -> u64,
+        ),
         ("symmetry", sim::symmetry::canonical_fingerprint),
     ];
     let mut found = 0;
@@ -85,7 +88,10 @@ fn the_bfs_is_the_same_with_scratch_states_and_fresh_ones() {
     for (path, initial, _) in scenarios.into_iter().step_by(EVERY) {
         for (name, key) in keys {
             for (jobs, measure) in JOBS.into_iter().flat_map(|j| [(j, false), (j, true)]) {
-                let at = format!("{} ({name}, jobs {jobs}, measure {measure})", path.display());
+                let at = format!(
+                    "{} ({name}, jobs {jobs}, measure {measure})",
+                    path.display()
+                );
                 let reused = search(&initial, key, jobs, measure);
                 let bare = unprobed(&initial, key, jobs);
                 expand::use_fresh_states_for_tests(true);

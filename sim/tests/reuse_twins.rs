@@ -91,7 +91,11 @@ fn differs(got: &Pair, want: &Pair) -> Option<String> {
         return Some(format!("the state differs: {:?}", got.0));
     }
     if got.0.touched() != want.0.touched() {
-        return Some(format!("marks {:?}, not {:?}", got.0.touched(), want.0.touched()));
+        return Some(format!(
+            "marks {:?}, not {:?}",
+            got.0.touched(),
+            want.0.touched()
+        ));
     }
     if format!("{:?}", got.1) != format!("{:?}", want.1) {
         return Some("the observer differs".to_string());
