@@ -49,12 +49,30 @@ const VARINT_MORE: u8 = 0x80;
 
 /// A value with a byte form: `put` appends it, `take` reads it back from the front of
 /// `input` and moves `input` past it.
-pub trait Codec: Sized {
+///
+/// Two more methods reuse a value's heap buffers instead of allocating new ones, for the
+/// breadth-first search's per-thread scratch states: [`Codec::take_into`] (decoding over an
+/// old value) and [`Codec::copy_from`] (copying over one). Each leaves the value equal, in
+/// every field, to what [`Codec::take`] or [`Clone::clone`] gives, which stay their slow
+/// twins (`sim/tests/reuse_twins.rs`); a type that overrides neither simply takes or clones
+/// anew.
+pub trait Codec: Sized + Clone {
     /// Appends the value's bytes to `out`.
     fn put(&self, out: &mut Vec<u8>);
     /// Reads a value [`Codec::put`] wrote at the start of `input`, moving past it; panics
     /// ([`CUT`], [`MALFORMED`]) when `input` does not start with one.
     fn take(input: &mut &[u8]) -> Self;
+    /// [`Codec::take`] over `self`: `self` becomes the value read, keeping what it can of
+    /// its buffers.
+    #[inline]
+    fn take_into(&mut self, input: &mut &[u8]) {
+        *self = Self::take(input);
+    }
+    /// `source.clone()` over `self`, keeping what it can of its buffers.
+    #[inline]
+    fn copy_from(&mut self, source: &Self) {
+        *self = source.clone();
+    }
 }
 
 /// The first byte of `input`, moved past.
@@ -217,6 +235,21 @@ impl<T: Codec> Codec for Option<T> {
     fn take(input: &mut &[u8]) -> Option<T> {
         bool::take(input).then(|| T::take(input))
     }
+    #[inline]
+    fn take_into(&mut self, input: &mut &[u8]) {
+        match (bool::take(input), self.as_mut()) {
+            (true, Some(x)) => x.take_into(input),
+            (true, None) => *self = Some(T::take(input)),
+            (false, _) => *self = None,
+        }
+    }
+    #[inline]
+    fn copy_from(&mut self, source: &Self) {
+        match (self.as_mut(), source) {
+            (Some(x), Some(y)) => x.copy_from(y),
+            _ => self.clone_from(source),
+        }
+    }
 }
 
 impl<A: Codec, B: Codec> Codec for (A, B) {
@@ -256,6 +289,24 @@ impl<T: Codec> Codec for Vec<T> {
     fn take(input: &mut &[u8]) -> Vec<T> {
         take_seq(input, Vec::with_capacity, Vec::push)
     }
+    /// The items it holds are read over, one by one; those beyond are dropped or pushed.
+    #[inline]
+    fn take_into(&mut self, input: &mut &[u8]) {
+        let n = usize::take(input);
+        self.truncate(n);
+        self.iter_mut().for_each(|x| x.take_into(input));
+        for _ in self.len()..n {
+            self.push(T::take(input));
+        }
+    }
+    /// The items it holds are copied over, one by one; those beyond are dropped or cloned.
+    #[inline]
+    fn copy_from(&mut self, source: &Self) {
+        self.truncate(source.len());
+        let (over, beyond) = source.split_at(self.len());
+        self.iter_mut().zip(over).for_each(|(x, y)| x.copy_from(y));
+        self.extend_from_slice(beyond);
+    }
 }
 
 impl<T: Codec + Copy + Default, const N: usize> Codec for model::inline_vec::InlineVec<T, N> {
@@ -289,6 +340,14 @@ impl<T: Codec> Codec for Box<T> {
     fn take(input: &mut &[u8]) -> Box<T> {
         Box::new(T::take(input))
     }
+    #[inline]
+    fn take_into(&mut self, input: &mut &[u8]) {
+        (**self).take_into(input);
+    }
+    #[inline]
+    fn copy_from(&mut self, source: &Self) {
+        (**self).copy_from(source);
+    }
 }
 
 impl<T: Codec> Codec for Arc<[T]> {
@@ -300,6 +359,17 @@ impl<T: Codec> Codec for Arc<[T]> {
     fn take(input: &mut &[u8]) -> Arc<[T]> {
         Vec::take(input).into()
     }
+    /// An empty slice (a queued record's program, restored after) is the shared empty
+    /// one.
+    #[inline]
+    fn take_into(&mut self, input: &mut &[u8]) {
+        let items = Vec::take(input);
+        *self = if items.is_empty() {
+            Arc::default()
+        } else {
+            items.into()
+        };
+    }
 }
 
 impl<T: Codec> Codec for Tracked<T> {
@@ -310,6 +380,16 @@ impl<T: Codec> Codec for Tracked<T> {
     #[inline]
     fn take(input: &mut &[u8]) -> Tracked<T> {
         Tracked::new(T::take(input))
+    }
+    /// Through the mutable access, which marks it, as [`Tracked::new`] does.
+    #[inline]
+    fn take_into(&mut self, input: &mut &[u8]) {
+        (**self).take_into(input);
+    }
+    /// Through the mutable access, which marks it, as a clone is.
+    #[inline]
+    fn copy_from(&mut self, source: &Self) {
+        (**self).copy_from(source);
     }
 }
 
@@ -326,6 +406,60 @@ impl<K: Codec + Ord, V: Codec> Codec for VecMap<K, V> {
     #[inline]
     fn take(input: &mut &[u8]) -> VecMap<K, V> {
         take_seq(input, |_| VecMap::new(), |m, (k, v)| drop(m.insert(k, v)))
+    }
+    /// Its entries are read over in order while their keys are the record's; from the
+    /// first that differs, the rest are dropped and the record's inserted anew.
+    #[inline]
+    fn take_into(&mut self, input: &mut &[u8]) {
+        let n = usize::take(input);
+        let (mut same, mut differs) = (0, None);
+        for (k, v) in self.iter_mut().take(n) {
+            let key = K::take(input);
+            if key != *k {
+                differs = Some(key);
+                break;
+            }
+            v.take_into(input);
+            same += 1;
+        }
+        keep_first(self, same);
+        if let Some(key) = differs {
+            let value = V::take(input);
+            self.insert(key, value);
+            same += 1;
+        }
+        for _ in same..n {
+            let (k, v) = <(K, V)>::take(input);
+            self.insert(k, v);
+        }
+    }
+    /// Its entries are copied over in order while their keys are `source`'s; from the
+    /// first that differs, the rest are dropped and `source`'s cloned.
+    #[inline]
+    fn copy_from(&mut self, source: &Self) {
+        let mut same = 0;
+        for ((k, v), (sk, sv)) in self.iter_mut().zip(source) {
+            if k != sk {
+                break;
+            }
+            v.copy_from(sv);
+            same += 1;
+        }
+        keep_first(self, same);
+        let rest = source.iter().skip(same);
+        self.extend(rest.map(|(k, v)| (k.clone(), v.clone())));
+    }
+}
+
+/// Drops every entry of `map` but its first `n`.
+#[inline]
+fn keep_first<K: Ord, V>(map: &mut VecMap<K, V>, n: usize) {
+    if map.len() > n {
+        let mut seen = 0;
+        map.retain(|_, _| {
+            seen += 1;
+            seen <= n
+        });
     }
 }
 
@@ -377,6 +511,16 @@ macro_rules! record {
             #[inline]
             fn take(input: &mut &[u8]) -> $ty {
                 $ty { $($field: $crate::codec::Codec::take(input)),* }
+            }
+            #[inline]
+            fn take_into(&mut self, input: &mut &[u8]) {
+                let $ty { $($field),* } = self;
+                $($crate::codec::Codec::take_into($field, input);)*
+            }
+            #[inline]
+            fn copy_from(&mut self, source: &Self) {
+                let $ty { $($field),* } = self;
+                $($crate::codec::Codec::copy_from($field, &source.$field);)*
             }
         }
     )*};
@@ -693,12 +837,37 @@ impl Codec for Frame {
     }
     #[inline]
     fn take(input: &mut &[u8]) -> Frame {
-        match byte(input) {
-            0 => Frame::Idle,
-            1 => Frame::Write(Codec::take(input)),
-            2 => Frame::Other(Codec::take(input)),
-            _ => panic!("{MALFORMED}"),
+        let tag = byte(input);
+        frame_of(tag, input)
+    }
+    /// A frame of the same variant is read over; another is replaced.
+    #[inline]
+    fn take_into(&mut self, input: &mut &[u8]) {
+        match (byte(input), self) {
+            (1, Frame::Write(w)) => w.take_into(input),
+            (2, Frame::Other(o)) => o.take_into(input),
+            (tag, frame) => *frame = frame_of(tag, input),
         }
+    }
+    /// A frame of the same variant is copied over; another is replaced by a clone.
+    #[inline]
+    fn copy_from(&mut self, source: &Self) {
+        match (self, source) {
+            (Frame::Write(w), Frame::Write(s)) => w.copy_from(s),
+            (Frame::Other(o), Frame::Other(s)) => o.copy_from(s),
+            (frame, _) => *frame = source.clone(),
+        }
+    }
+}
+
+/// The frame of tag `tag`, its payload read from `input`.
+#[inline]
+fn frame_of(tag: u8, input: &mut &[u8]) -> Frame {
+    match tag {
+        0 => Frame::Idle,
+        1 => Frame::Write(Codec::take(input)),
+        2 => Frame::Other(Codec::take(input)),
+        _ => panic!("{MALFORMED}"),
     }
 }
 

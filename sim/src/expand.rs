@@ -10,16 +10,17 @@
 
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use model::drive::ending;
 use model::exec::{self, Task, Trace};
 use model::state::State;
 
+use crate::codec::Codec;
 use crate::engine::{Stepper, apply};
 use crate::fingerprint::{Parts, Visited};
-use crate::frontier::{FingerprintSet, append_body, restore, strip_programs};
+use crate::frontier::{FingerprintSet, append_body, restore, restore_into, strip_programs};
 use crate::oracle::{Observer, Violation};
 
 /// Queued states taken and expanded together: the batch the threads share. Fixed, not a
@@ -85,20 +86,146 @@ pub struct Context<'a> {
 }
 
 /// What one thread reuses from record to record: the fingerprints it encoded so far in the
-/// batch.
+/// batch, and two scratch states with their observers whose buffers each record's decoding
+/// and each successor's copy write over instead of allocating anew.
 #[derive(Default)]
 struct Worker {
     met: Visited,
+    /// The state being expanded, decoded over the one before ([`restore_into`]).
+    parent: Option<(State, Observer)>,
+    /// The successor being stepped, copied over the one before ([`Codec::copy_from`]).
+    child: Option<(State, Observer)>,
 }
 
-/// Decodes `raw` and expands it: its end verdict, and each runnable task's successor. A
+/// Whether [`expand`] decodes and copies each state anew ([`expand_fresh`], the slow twin)
+/// instead of over the thread's scratch states. Process-wide: a test that sets it runs alone
+/// in its test binary.
+static FRESH_STATES: AtomicBool = AtomicBool::new(false);
+
+/// Makes every expansion from now on decode and clone fresh states (`true`, the slow twin)
+/// or reuse the thread's scratch states (`false`, the default): only for the twin tests,
+/// with no search running.
+#[doc(hidden)]
+pub fn use_fresh_states_for_tests(fresh: bool) {
+    FRESH_STATES.store(fresh, Ordering::Relaxed);
+}
+
+/// Decodes `raw` over the thread's scratch parent and expands it as [`expand_fresh`] does
+/// (the same steps, checks, fingerprints and bytes, in the same order): each successor but
+/// the last is copied over the scratch child, the last is stepped in place on the parent
+/// (unless the state is kept for a probe).
+fn expand(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker) -> Expanded {
+    if FRESH_STATES.load(Ordering::Relaxed) {
+        return expand_fresh(raw, cx, visited, w);
+    }
+    let Worker { met, parent, child } = w;
+    let id = match parent {
+        Some(p) => restore_into(raw, cx.programs, p),
+        None => {
+            let (id, state, observer) = restore(raw, cx.programs);
+            *parent = Some((state, observer));
+            id
+        }
+    };
+    let parent = parent.as_mut().expect("decoded above");
+    let mut out = start(id, &parent.0, &parent.1);
+    let parts = (cx.incremental && out.runnable.len() >= INCREMENTAL_MIN_SUCCESSORS)
+        .then(|| Parts::of(&parent.0));
+    let n = out.runnable.len();
+    for i in 0..n {
+        let pair = if i + 1 == n && !cx.keep {
+            &mut *parent
+        } else {
+            copy_over(child, parent)
+        };
+        let stepped = Stepped {
+            task: out.runnable[i],
+            parts: parts.as_ref(),
+        };
+        let successor = step(cx, pair, stepped, (visited, met), &mut out.bytes);
+        out.successors.push(successor);
+    }
+    out.state = cx.keep.then(|| parent.0.clone());
+    out
+}
+
+/// `parent` copied over `child` (cloned the first time); the copy.
+fn copy_over<'c>(
+    child: &'c mut Option<(State, Observer)>,
+    parent: &(State, Observer),
+) -> &'c mut (State, Observer) {
+    match child {
+        Some(c) => {
+            c.0.copy_from(&parent.0);
+            c.1.copy_from(&parent.1);
+            c
+        }
+        None => child.insert(parent.clone()),
+    }
+}
+
+/// An expansion of state `id` before its successors: its runnable tasks and, when none,
+/// its end verdict.
+fn start(id: u32, state: &State, observer: &Observer) -> Expanded {
+    let runnable = exec::runnable(state);
+    let runnable_len = runnable.len();
+    let end = runnable
+        .is_empty()
+        .then(|| observer.at_end(state, &ending(state)).err())
+        .flatten();
+    Expanded {
+        id,
+        state: None,
+        successors: Vec::with_capacity(runnable_len),
+        runnable,
+        end,
+        bytes: Vec::with_capacity(runnable_len * BODY_BYTES_HINT),
+    }
+}
+
+/// The step taken for one successor: its task, and the parent's parts when the key is
+/// incremental.
+struct Stepped<'p> {
+    task: Task,
+    parts: Option<&'p Parts>,
+}
+
+/// Steps `next` (with its observer) by the task, checks it, and fingerprints it; a fresh
+/// one (not in `visited`, not yet `met`) is encoded at the end of `bytes`, its programs
+/// stripped first.
+fn step(
+    cx: Context<'_>,
+    (next, watch): &mut (State, Observer),
+    stepped: Stepped<'_>,
+    (visited, met): (&FingerprintSet, &mut Visited),
+    bytes: &mut Vec<u8>,
+) -> Successor {
+    let checked = apply(cx.stepper, next, stepped.task, Trace::Off)
+        .and_then(|event| watch.after_step(next, &event.expect("runnable")));
+    match checked {
+        Err(v) => Successor::Broken(v),
+        Ok(()) => {
+            let fp = key(cx, stepped.parts, next, watch);
+            if visited.contains(fp) || !met.insert(fp) {
+                Successor::Known(fp)
+            } else {
+                strip_programs(next);
+                let from = bytes.len();
+                *bytes = append_body(next, watch, std::mem::take(bytes));
+                Successor::Fresh(fp, from..bytes.len())
+            }
+        }
+    }
+}
+
+/// [`expand`]'s slow twin, decoding and cloning fresh states. Decodes `raw` and expands it: its end verdict, and each runnable task's successor. A
 /// successor is encoded unless `visited` (before the batch) holds it or it was already met
 /// (in `w.met`, the fingerprints this thread encoded earlier in the batch, which the
 /// merge meets, and inserts, before this one). The same steps and checks as the
 /// one-state-at-a-time search's expansion, in the same order. Under the unreduced key, a
 /// parent with [`INCREMENTAL_MIN_SUCCESSORS`] or more successors has its parts hashed once
 /// and each successor's fingerprint rehashes only what its step marked.
-fn expand(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker) -> Expanded {
+fn expand_fresh(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker) -> Expanded {
     let (id, state, observer) = restore(raw, cx.programs);
     let runnable = exec::runnable(&state);
     let runnable_len = runnable.len();

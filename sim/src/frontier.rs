@@ -514,6 +514,22 @@ pub fn decode(bytes: &[u8]) -> (u32, State, Observer, usize) {
     (id, state, observer, input.len())
 }
 
+/// [`decode`] over `into`, whose buffers it reuses ([`Codec::take_into`]): the record's
+/// index, and the bytes left after it. The same state and observer as [`decode`], field for
+/// field (`sim/tests/reuse_twins.rs`); under the slow codec it is [`decode_slow`] moved in.
+pub fn decode_into(bytes: &[u8], into: &mut (State, Observer)) -> (u32, usize) {
+    if slow_codec() {
+        let (id, state, observer, left) = decode_slow(bytes);
+        *into = (state, observer);
+        return (id, left);
+    }
+    let mut input = bytes;
+    let id = u32::take(&mut input);
+    into.0.take_into(&mut input);
+    into.1.take_into(&mut input);
+    (id, input.len())
+}
+
 /// [`encode`]'s slow twin: postcard, a compact varint form of the serde derives.
 pub fn encode_slow(id: u32, state: &State, observer: &Observer, mut into: Vec<u8>) -> Vec<u8> {
     into.clear();
@@ -557,6 +573,19 @@ pub fn restore(raw: &[u8], programs: &[Arc<[model::ops::Op]>]) -> (u32, State, O
         actor.program = program.clone();
     }
     (id, state, observer)
+}
+
+/// [`restore`] over `into`, whose buffers it reuses ([`decode_into`]): the record's index.
+pub fn restore_into(
+    raw: &[u8],
+    programs: &[Arc<[model::ops::Op]>],
+    into: &mut (State, Observer),
+) -> u32 {
+    let (id, _) = decode_into(raw, into);
+    for (actor, program) in into.0.actors.iter_mut().zip(programs) {
+        actor.program = program.clone();
+    }
+    id
 }
 
 /// The bytes the compact breadth-first search holds: the visited set's slots, the links'
