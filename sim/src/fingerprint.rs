@@ -262,6 +262,16 @@ impl Part {
         }
     }
 
+    /// The part may hold an object identifier: the bios, the io_ends, an actor that holds
+    /// one ([`crate::symmetry::actor_holds_ids`]).
+    fn holds_ids(self, state: &State) -> bool {
+        match self {
+            Part::Bios | Part::IoEnds => true,
+            Part::Actor(a) => crate::symmetry::actor_holds_ids(&state.actors[a]),
+            Part::Sectors | Part::Pages(_) | Part::Map(_) => false,
+        }
+    }
+
     /// Where the part sits in `Parts::hashes` of a state with `inodes` inodes.
     fn position(self, inodes: usize) -> usize {
         match self {
@@ -515,15 +525,49 @@ impl Parts {
     /// taken from the parent. Equal to [`fingerprint`] whenever `touched` covers every
     /// change to a marked part (as [`State::touched`] does after a step).
     pub fn fingerprint_after(&self, state: &State, observer: &Observer, touched: Touched) -> u64 {
+        self.named_fingerprint_after(state, observer, touched, &AsIs)
+    }
+
+    /// [`named_fingerprint`] of `state` (a successor of the parent, as for
+    /// [`Parts::fingerprint_after`]) under naming `n`: a part the step left unmarked keeps
+    /// its hash from the parent unless `n` renames an identifier it holds (the parent's
+    /// parts are hashed as they stand, and a part without identifiers hashes the same
+    /// renamed or not).
+    pub fn named_fingerprint_after(
+        &self,
+        state: &State,
+        observer: &Observer,
+        touched: Touched,
+        n: &impl Naming,
+    ) -> u64 {
         let parts = sum_parts(state, |part| {
-            let kept = if part.marked(touched) {
+            let kept = if part.marked(touched) || (n.renames() && part.holds_ids(state)) {
                 None
             } else {
                 self.get(part)
             };
-            kept.unwrap_or_else(|| part_hash(state, part))
+            kept.unwrap_or_else(|| named_part_hash(state, part, n))
         });
-        combine(rest_hash(state, observer, &AsIs).wrapping_add(parts))
+        combine(rest_hash(state, observer, n).wrapping_add(parts))
+    }
+}
+
+/// A visited-set key computed from the parent's [`Parts`] and the step's mark: the
+/// incremental form of a [`crate::frontier::Key`].
+pub type IncrementalKey = fn(&Parts, &State, &Observer, Touched) -> u64;
+
+/// The incremental form of `key`, when it has one: [`Parts::fingerprint_after`] for
+/// [`fingerprint`], [`crate::symmetry::canonical_fingerprint_after`] for the symmetry key
+/// (checked by function address, as [`is_fingerprint`]: a miss only leaves the search
+/// hashing whole states).
+pub fn incremental_key(key: fn(&State, &Observer) -> u64) -> Option<IncrementalKey> {
+    let symmetry = crate::symmetry::canonical_fingerprint as fn(&State, &Observer) -> u64;
+    if is_fingerprint(key) {
+        Some(|parts, state, observer, touched| parts.fingerprint_after(state, observer, touched))
+    } else if std::ptr::fn_addr_eq(key, symmetry) {
+        Some(crate::symmetry::canonical_fingerprint_after)
+    } else {
+        None
     }
 }
 

@@ -189,6 +189,34 @@ pub fn canonical(state: &State, observer: &Observer) -> (State, Observer, Vec<Ob
 /// the others value by value, renamed as they are hashed). When the identifiers already are
 /// their ranks (`1..=n`: nothing freed since), nothing is renamed but `next_id`.
 pub fn canonical_fingerprint(state: &State, observer: &Observer) -> u64 {
+    canonical_key(state, observer, |observer, ranks| {
+        crate::fingerprint::named_fingerprint(state, observer, ranks)
+    })
+}
+
+/// [`canonical_fingerprint`] of `state`, a successor of the state whose parts `parts` holds
+/// by a step that marked `touched`: the parts the step left unmarked and the renaming
+/// leaves alone keep their hashes from the parent
+/// ([`crate::fingerprint::Parts::named_fingerprint_after`]). The same value
+/// (`sim/tests/symmetry_twins.rs`).
+pub fn canonical_fingerprint_after(
+    parts: &crate::fingerprint::Parts,
+    state: &State,
+    observer: &Observer,
+    touched: model::mark::Touched,
+) -> u64 {
+    canonical_key(state, observer, |observer, ranks| {
+        parts.named_fingerprint_after(state, observer, touched, ranks)
+    })
+}
+
+/// The symmetry key of `state` and `observer` by `hash`, given the history renamed with
+/// its order forgotten, and the renaming ([`Ranks`]) to hash the state under.
+fn canonical_key(
+    state: &State,
+    observer: &Observer,
+    hash: impl FnOnce(&Observer, &Ranks<'_>) -> u64,
+) -> u64 {
     IDS.with_borrow_mut(|ids| {
         ids.clear();
         held_ids(state, observer, ids);
@@ -205,7 +233,7 @@ pub fn canonical_fingerprint(state: &State, observer: &Observer) -> u64 {
         // The order the oracles read depends on the actors' programs and positions alone,
         // which the renaming leaves: the state as it stands serves for its renaming.
         observer.forget_unread_order(state);
-        crate::fingerprint::named_fingerprint(state, &observer, &ranks)
+        hash(&observer, &ranks)
     })
 }
 
