@@ -330,7 +330,12 @@ fn named_part_hash(state: &State, part: Part, n: &impl Naming) -> u64 {
     match part {
         Part::Bios => {
             h.word(part.slot());
-            hash_named_map(&state.bios, n, |v, mut f| crate::symmetry::bio_refs(v, &mut f), &mut h);
+            hash_named_map(
+                &state.bios,
+                n,
+                |v, mut f| crate::symmetry::bio_refs(v, &mut f),
+                &mut h,
+            );
         }
         Part::IoEnds => {
             h.word(part.slot());
@@ -418,8 +423,18 @@ fn rest_hash(state: &State, observer: &Observer, n: &impl Naming) -> u64 {
         hash_inode_rest(inode, n, &mut h);
     }
     (free, freed_uncommitted, aio_mutex).hash(&mut h);
-    hash_map_as(dios, n, |v, mut f| crate::symmetry::dio_refs(v, &mut f), &mut h);
-    hash_map_as(work, n, |v, mut f| crate::symmetry::work_refs(v, &mut f), &mut h);
+    hash_map_as(
+        dios,
+        n,
+        |v, mut f| crate::symmetry::dio_refs(v, &mut f),
+        &mut h,
+    );
+    hash_map_as(
+        work,
+        n,
+        |v, mut f| crate::symmetry::work_refs(v, &mut f),
+        &mut h,
+    );
     h.write_usize(actors.len());
     (n.next_id(*next_id), crashed, journal, hazard).hash(&mut h);
     observer.summary().hash(&mut h);

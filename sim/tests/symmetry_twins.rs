@@ -15,8 +15,8 @@ use std::collections::{HashSet, VecDeque};
 use model::exec::{self, Trace};
 use model::state::{ObjId, State};
 use sim::engine;
-use sim::oracle::Observer;
 use sim::fingerprint::Parts;
+use sim::oracle::Observer;
 use sim::symmetry::{
     canonical_fingerprint, canonical_fingerprint_after, canonical_fingerprint_slow, held_ids,
     object_ids,
