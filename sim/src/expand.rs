@@ -19,7 +19,7 @@ use model::state::State;
 
 use crate::codec::Codec;
 use crate::engine::{Stepper, apply};
-use crate::fingerprint::{Parts, Visited};
+use crate::fingerprint::{IncrementalKey, Parts, Visited};
 use crate::frontier::{FingerprintSet, append_body, restore, restore_into, strip_programs};
 use crate::oracle::{Observer, Violation};
 
@@ -78,9 +78,10 @@ pub struct Context<'a> {
     pub stepper: Stepper,
     /// The visited-set key ([`crate::frontier::Key`]).
     pub key: crate::frontier::Key,
-    /// The key is [`crate::fingerprint::fingerprint`]: each successor's is computed
-    /// incrementally from its parent's parts ([`Parts::fingerprint_after`]).
-    pub incremental: bool,
+    /// The key's incremental form, when it has one
+    /// ([`crate::fingerprint::incremental_key`]): each successor's key is computed from its
+    /// parent's parts ([`Parts::fingerprint_after`]).
+    pub incremental: Option<IncrementalKey>,
     /// Whether to keep each state for a probe.
     pub keep: bool,
 }
@@ -129,7 +130,7 @@ fn expand(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker)
     };
     let parent = parent.as_mut().expect("decoded above");
     let mut out = start(id, &parent.0, &parent.1);
-    let parts = (cx.incremental && out.runnable.len() >= INCREMENTAL_MIN_SUCCESSORS)
+    let parts = (cx.incremental.is_some() && out.runnable.len() >= INCREMENTAL_MIN_SUCCESSORS)
         .then(|| Parts::of(&parent.0));
     let n = out.runnable.len();
     for i in 0..n {
@@ -222,9 +223,11 @@ fn step(
 /// successor is encoded unless `visited` (before the batch) holds it or it was already met
 /// (in `w.met`, the fingerprints this thread encoded earlier in the batch, which the
 /// merge meets, and inserts, before this one). The same steps and checks as the
-/// one-state-at-a-time search's expansion, in the same order. Under the unreduced key, a
-/// parent with [`INCREMENTAL_MIN_SUCCESSORS`] or more successors has its parts hashed once
-/// and each successor's fingerprint rehashes only what its step marked.
+/// one-state-at-a-time search's expansion, in the same order. Under a key with an
+/// incremental form (the unreduced one and the symmetry one), a parent with
+/// [`INCREMENTAL_MIN_SUCCESSORS`] or more successors has its parts hashed once and each
+/// successor's key rehashes only what its step marked (and, under symmetry, what holds an
+/// identifier).
 fn expand_fresh(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker) -> Expanded {
     let (id, state, observer) = restore(raw, cx.programs);
     let runnable = exec::runnable(&state);
@@ -241,7 +244,7 @@ fn expand_fresh(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut W
         end,
         bytes: Vec::with_capacity(runnable_len * BODY_BYTES_HINT),
     };
-    let incremental = cx.incremental && runnable_len >= INCREMENTAL_MIN_SUCCESSORS;
+    let incremental = cx.incremental.is_some() && runnable_len >= INCREMENTAL_MIN_SUCCESSORS;
     let parts = incremental.then(|| Parts::of(&state));
     let mut pair = Some((state, observer));
     for i in 0..out.runnable.len() {
@@ -276,12 +279,11 @@ fn expand_fresh(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut W
 }
 
 /// The visited-set key of `next`: from its parent's `parts` and the step's mark when given
-/// (the same value as `cx.key`, which is then [`crate::fingerprint::fingerprint`]), else
-/// `cx.key`.
+/// (by the key's incremental form, the same value as `cx.key`), else `cx.key`.
 fn key(cx: Context<'_>, parts: Option<&Parts>, next: &State, watch: &Observer) -> u64 {
-    match parts {
-        Some(parts) => parts.fingerprint_after(next, watch, next.touched()),
-        None => (cx.key)(next, watch),
+    match (parts, cx.incremental) {
+        (Some(parts), Some(after)) => after(parts, next, watch, next.touched()),
+        _ => (cx.key)(next, watch),
     }
 }
 

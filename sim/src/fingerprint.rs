@@ -29,7 +29,9 @@
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use model::mark::Touched;
-use model::state::{Actor, ActorId, Disk, Inode, State};
+use model::ops::Frame;
+use model::state::{Actor, ActorId, Disk, Inode, MapEntry, ObjId, State};
+use model::vec_map::VecMap;
 
 use crate::oracle::Observer;
 
@@ -121,22 +123,29 @@ impl Hasher for FoldHasher {
 /// Hashes what a step can change of actor `actor`: everything but its program, which no step
 /// changes. Listed by destructuring, so a new field of [`Actor`] must be placed here.
 fn hash_actor(actor: &Actor, h: &mut FoldHasher) {
+    hash_actor_with(actor, &actor.frame, &actor.wb_map, h);
+}
+
+/// [`hash_actor`] of `actor` with `frame` and `wb_map` (the parts that hold identifiers) in
+/// place of its own.
+fn hash_actor_with(actor: &Actor, frame: &Frame, wb_map: &MapEntry, h: &mut FoldHasher) {
     let Actor {
         program: _,
         op,
-        frame,
+        frame: _,
         sleeping,
         results,
-        wb_map,
+        wb_map: _,
         fdatawait,
         f_wb_err,
     } = actor;
     (op, frame, sleeping, results, wb_map, fdatawait, f_wb_err).hash(h);
 }
 
-/// Hashes inode `inode` but its page cache and block map (each a [`Part`] of its own).
-/// Listed by destructuring, so a new field of [`Inode`] must be placed here.
-fn hash_inode_rest(inode: &Inode, h: &mut FoldHasher) {
+/// Hashes inode `inode` but its page cache and block map (each a [`Part`] of its own), its
+/// `i_private` named by `n`. Listed by destructuring, so a new field of [`Inode`] must be
+/// placed here.
+fn hash_inode_rest(inode: &Inode, n: &impl Naming, h: &mut FoldHasher) {
     let Inode {
         ino,
         extents,
@@ -177,6 +186,7 @@ fn hash_inode_rest(inode: &Inode, h: &mut FoldHasher) {
         as_eio, wb_err, i_size, i_disksize, orphan, i_mutex, i_data_sem,
     )
         .hash(h);
+    let i_private = i_private.map(|id| n.name(id));
     (
         invalidate_lock,
         i_dio_count,
@@ -252,6 +262,16 @@ impl Part {
         }
     }
 
+    /// The part may hold an object identifier: the bios, the io_ends, an actor that holds
+    /// one ([`crate::symmetry::actor_holds_ids`]).
+    fn holds_ids(self, state: &State) -> bool {
+        match self {
+            Part::Bios | Part::IoEnds => true,
+            Part::Actor(a) => crate::symmetry::actor_holds_ids(&state.actors[a]),
+            Part::Sectors | Part::Pages(_) | Part::Map(_) => false,
+        }
+    }
+
     /// Where the part sits in `Parts::hashes` of a state with `inodes` inodes.
     fn position(self, inodes: usize) -> usize {
         match self {
@@ -298,12 +318,82 @@ fn part_hash(state: &State, part: Part) -> u64 {
     h.finish()
 }
 
+/// [`part_hash`] of `part` of `state` with its object identifiers named by `n`: a part that
+/// holds none (the sectors, page caches, block maps, an actor without one), or any part when
+/// `n` renames nothing, is hashed in place; the bios, the io_ends and an actor holding an
+/// identifier are hashed as their renamed copies would be, value by value.
+fn named_part_hash(state: &State, part: Part, n: &impl Naming) -> u64 {
+    if !n.renames() {
+        return part_hash(state, part);
+    }
+    let mut h = FoldHasher::default();
+    match part {
+        Part::Bios => {
+            h.word(part.slot());
+            hash_named_map(
+                &state.bios,
+                n,
+                |v, mut f| crate::symmetry::bio_refs(v, &mut f),
+                &mut h,
+            );
+        }
+        Part::IoEnds => {
+            h.word(part.slot());
+            hash_named_map(&state.io_ends, n, |_, _| {}, &mut h);
+        }
+        Part::Actor(a) if crate::symmetry::actor_holds_ids(&state.actors[a]) => {
+            h.word(part.slot());
+            let actor = &state.actors[a];
+            let (mut frame, mut wb_map) = (actor.frame.clone(), actor.wb_map);
+            crate::symmetry::actor_refs(&mut frame, &mut wb_map, &mut |id: &mut ObjId| {
+                *id = n.name(*id);
+            });
+            hash_actor_with(actor, &frame, &wb_map, &mut h);
+        }
+        _ => return part_hash(state, part),
+    }
+    h.finish()
+}
+
+/// Hashes `map` as its copy with every key and each value's references (`refs`) named by
+/// `n` would hash (the naming keeps the keys' order): what `VecMap`'s `Hash` feeds, the
+/// length, then each key and value.
+fn hash_named_map<V: Clone + Hash>(
+    map: &VecMap<ObjId, V>,
+    n: &impl Naming,
+    refs: impl Fn(&mut V, &mut dyn FnMut(&mut ObjId)),
+    h: &mut FoldHasher,
+) {
+    h.write_usize(map.len());
+    for (&id, v) in map {
+        n.name(id).hash(h);
+        let mut v = v.clone();
+        refs(&mut v, &mut |id| *id = n.name(*id));
+        v.hash(h);
+    }
+}
+
+/// Hashes `map` with its identifiers named by `n` ([`hash_named_map`]), or in place when
+/// `n` renames nothing.
+fn hash_map_as<V: Clone + Hash>(
+    map: &VecMap<ObjId, V>,
+    n: &impl Naming,
+    refs: impl Fn(&mut V, &mut dyn FnMut(&mut ObjId)),
+    h: &mut FoldHasher,
+) {
+    if n.renames() {
+        hash_named_map(map, n, refs, h);
+    } else {
+        map.hash(h);
+    }
+}
+
 /// [`FoldHasher`] over the rest of `state` (what no mark covers) and the oracles' history
 /// summary, keyed by the rest's slot. It leaves out the geometry, the mount options, the
 /// patches and each actor's program, which stay fixed within one search (a search starts
 /// from one state). Listed by destructuring, so a new field of [`State`] must be placed here
 /// (hashed, left to a [`Part`], or left out with a reason).
-fn rest_hash(state: &State, observer: &Observer) -> u64 {
+fn rest_hash(state: &State, observer: &Observer, n: &impl Naming) -> u64 {
     let State {
         geometry: _,
         mount: _,
@@ -330,11 +420,23 @@ fn rest_hash(state: &State, observer: &Observer) -> u64 {
     h.word(TAG_REST << SLOT_INDEX_BITS);
     h.write_usize(inodes.len());
     for inode in inodes {
-        hash_inode_rest(inode, &mut h);
+        hash_inode_rest(inode, n, &mut h);
     }
-    (free, freed_uncommitted, aio_mutex, dios, work).hash(&mut h);
+    (free, freed_uncommitted, aio_mutex).hash(&mut h);
+    hash_map_as(
+        dios,
+        n,
+        |v, mut f| crate::symmetry::dio_refs(v, &mut f),
+        &mut h,
+    );
+    hash_map_as(
+        work,
+        n,
+        |v, mut f| crate::symmetry::work_refs(v, &mut f),
+        &mut h,
+    );
     h.write_usize(actors.len());
-    (next_id, crashed, journal, hazard).hash(&mut h);
+    (n.next_id(*next_id), crashed, journal, hazard).hash(&mut h);
     observer.summary().hash(&mut h);
     h.finish()
 }
@@ -351,7 +453,49 @@ fn combine(sum: u64) -> u64 {
 /// (`sim/tests/fingerprint_twins.rs`).
 pub fn fingerprint(state: &State, observer: &Observer) -> u64 {
     let parts = sum_parts(state, |part| part_hash(state, part));
-    combine(rest_hash(state, observer).wrapping_add(parts))
+    combine(rest_hash(state, observer, &AsIs).wrapping_add(parts))
+}
+
+/// How a key names the object identifiers of a state: [`fingerprint`] as they stand
+/// ([`AsIs`]), the symmetry key by an order-preserving renaming
+/// ([`crate::symmetry::canonical_fingerprint`]).
+pub trait Naming {
+    /// Whether some identifier is renamed (else every part is hashed in place).
+    fn renames(&self) -> bool;
+    /// The name of identifier `id`. Order-preserving: `a < b` gives `name(a) < name(b)`.
+    fn name(&self, id: ObjId) -> ObjId;
+    /// The `next_id` hashed for a state whose own is `next_id`.
+    fn next_id(&self, next_id: ObjId) -> ObjId;
+}
+
+/// The identifiers as they stand: [`fingerprint`]'s naming.
+pub struct AsIs;
+
+impl Naming for AsIs {
+    #[inline]
+    fn renames(&self) -> bool {
+        false
+    }
+
+    #[inline]
+    fn name(&self, id: ObjId) -> ObjId {
+        id
+    }
+
+    #[inline]
+    fn next_id(&self, next_id: ObjId) -> ObjId {
+        next_id
+    }
+}
+
+/// [`fingerprint`] of the copy of `state` whose object identifiers (every one
+/// [`crate::symmetry::visit_objects`] visits) and `next_id` are named by `n`, with
+/// `observer` already so renamed, computed without the copy: the parts that hold no
+/// identifier hash the same renamed or not, so they are hashed in place, and the others
+/// value by value with each identifier renamed as it is hashed.
+pub fn named_fingerprint(state: &State, observer: &Observer, n: &impl Naming) -> u64 {
+    let parts = sum_parts(state, |part| named_part_hash(state, part, n));
+    combine(rest_hash(state, observer, n).wrapping_add(parts))
 }
 
 /// The marked parts' hashes of one state (the parent of the successors a search expands),
@@ -396,15 +540,49 @@ impl Parts {
     /// taken from the parent. Equal to [`fingerprint`] whenever `touched` covers every
     /// change to a marked part (as [`State::touched`] does after a step).
     pub fn fingerprint_after(&self, state: &State, observer: &Observer, touched: Touched) -> u64 {
+        self.named_fingerprint_after(state, observer, touched, &AsIs)
+    }
+
+    /// [`named_fingerprint`] of `state` (a successor of the parent, as for
+    /// [`Parts::fingerprint_after`]) under naming `n`: a part the step left unmarked keeps
+    /// its hash from the parent unless `n` renames an identifier it holds (the parent's
+    /// parts are hashed as they stand, and a part without identifiers hashes the same
+    /// renamed or not).
+    pub fn named_fingerprint_after(
+        &self,
+        state: &State,
+        observer: &Observer,
+        touched: Touched,
+        n: &impl Naming,
+    ) -> u64 {
         let parts = sum_parts(state, |part| {
-            let kept = if part.marked(touched) {
+            let kept = if part.marked(touched) || (n.renames() && part.holds_ids(state)) {
                 None
             } else {
                 self.get(part)
             };
-            kept.unwrap_or_else(|| part_hash(state, part))
+            kept.unwrap_or_else(|| named_part_hash(state, part, n))
         });
-        combine(rest_hash(state, observer).wrapping_add(parts))
+        combine(rest_hash(state, observer, n).wrapping_add(parts))
+    }
+}
+
+/// A visited-set key computed from the parent's [`Parts`] and the step's mark: the
+/// incremental form of a [`crate::frontier::Key`].
+pub type IncrementalKey = fn(&Parts, &State, &Observer, Touched) -> u64;
+
+/// The incremental form of `key`, when it has one: [`Parts::fingerprint_after`] for
+/// [`fingerprint`], [`crate::symmetry::canonical_fingerprint_after`] for the symmetry key
+/// (checked by function address, as [`is_fingerprint`]: a miss only leaves the search
+/// hashing whole states).
+pub fn incremental_key(key: fn(&State, &Observer) -> u64) -> Option<IncrementalKey> {
+    let symmetry = crate::symmetry::canonical_fingerprint as fn(&State, &Observer) -> u64;
+    if is_fingerprint(key) {
+        Some(|parts, state, observer, touched| parts.fingerprint_after(state, observer, touched))
+    } else if std::ptr::fn_addr_eq(key, symmetry) {
+        Some(crate::symmetry::canonical_fingerprint_after)
+    } else {
+        None
     }
 }
 

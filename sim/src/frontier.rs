@@ -695,7 +695,7 @@ pub fn bfs_watched(
         programs: &programs,
         stepper,
         key,
-        incremental: crate::fingerprint::is_fingerprint(key),
+        incremental: crate::fingerprint::incremental_key(key),
         keep: probe.is_some(),
     };
     s.report.exhausted = std::thread::scope(|scope| {

@@ -17,9 +17,9 @@
 
 use model::exec::Task;
 use model::ops::{Frame, IocbPrivate};
-use model::state::{Bio, BioOwner, Dio, ObjId, State, Work};
-use model::vec_map::VecMap;
+use model::state::{Actor, Bio, BioOwner, Dio, MapEntry, ObjId, State, Work};
 
+use crate::fingerprint::Naming;
 use crate::oracle::Observer;
 
 /// Visits every object identifier of `state`, keys and references, letting `f` rewrite it:
@@ -61,14 +61,14 @@ pub fn visit_objects(state: &mut State, f: &mut impl FnMut(&mut ObjId)) {
 }
 
 /// Visits the identifier a bio refers to (its owner: a dio or a writeback io_end).
-fn bio_refs(bio: &mut Bio, f: &mut impl FnMut(&mut ObjId)) {
+pub(crate) fn bio_refs(bio: &mut Bio, f: &mut impl FnMut(&mut ObjId)) {
     match &mut bio.owner {
         BioOwner::Dio(d) | BioOwner::Writeback(d) => f(d),
     }
 }
 
 /// Visits the identifier a dio refers to (its `private` io_end).
-fn dio_refs(dio: &mut Dio, f: &mut impl FnMut(&mut ObjId)) {
+pub(crate) fn dio_refs(dio: &mut Dio, f: &mut impl FnMut(&mut ObjId)) {
     if let Some(id) = &mut dio.private {
         f(id);
     }
@@ -76,7 +76,7 @@ fn dio_refs(dio: &mut Dio, f: &mut impl FnMut(&mut ObjId)) {
 
 /// Visits the identifiers a work item refers to (its dio, and the io_end its writeback
 /// read, or its io_end).
-fn work_refs(work: &mut Work, f: &mut impl FnMut(&mut ObjId)) {
+pub(crate) fn work_refs(work: &mut Work, f: &mut impl FnMut(&mut ObjId)) {
     match work {
         Work::DioComplete { dio, wb_map, .. } => {
             f(dio);
@@ -99,21 +99,43 @@ fn inode_and_actor_refs(state: &mut State, f: &mut impl FnMut(&mut ObjId)) {
         }
     }
     for actor in &mut state.actors {
-        if let Some(Some(id)) = &mut actor.wb_map {
+        let actor: &mut Actor = actor;
+        actor_refs(&mut actor.frame, &mut actor.wb_map, f);
+    }
+}
+
+/// Visits the identifiers an actor refers to: in its `frame`, a writer's io_end, dio,
+/// `get_block` io_end and `iocb->private`; in `wb_map`, a writeback pass's `ext4_inode_aio`
+/// read.
+pub(crate) fn actor_refs(frame: &mut Frame, wb_map: &mut MapEntry, f: &mut impl FnMut(&mut ObjId)) {
+    if let Some(Some(id)) = wb_map {
+        f(id);
+    }
+    if let Frame::Write(w) = frame {
+        for id in [&mut w.io_end, &mut w.dio, &mut w.gb_io]
+            .into_iter()
+            .flatten()
+        {
             f(id);
         }
-        if let Frame::Write(w) = &mut actor.frame {
-            for id in [&mut w.io_end, &mut w.dio, &mut w.gb_io]
-                .into_iter()
-                .flatten()
-            {
-                f(id);
-            }
-            if let IocbPrivate::IoEnd(id) = &mut w.iocb_private {
-                f(id);
-            }
+        if let IocbPrivate::IoEnd(id) = &mut w.iocb_private {
+            f(id);
         }
     }
+}
+
+/// An actor holds an object identifier (in its frame or `wb_map`, as [`actor_refs`] visits).
+pub(crate) fn actor_holds_ids(actor: &Actor) -> bool {
+    let frame = match &actor.frame {
+        Frame::Write(w) => {
+            w.io_end.is_some()
+                || w.dio.is_some()
+                || w.gb_io.is_some()
+                || matches!(w.iocb_private, IocbPrivate::IoEnd(_))
+        }
+        _ => false,
+    };
+    frame || matches!(actor.wb_map, Some(Some(_)))
 }
 
 /// Renames every object identifier of `state` by `to` ([`visit_objects`]).
@@ -160,93 +182,82 @@ pub fn canonical(state: &State, observer: &Observer) -> (State, Observer, Vec<Ob
 /// The visited-set key of a state under symmetry: [`crate::fingerprint::fingerprint`] of its
 /// [`canonical`] renaming, with of the history's order only what the oracles read
 /// ([`Observer::forget_unread_order`]). The same value as [`canonical_fingerprint_slow`]
-/// (`sim/tests/symmetry_twins.rs`), built with less copying: the identifiers are gathered
-/// without rebuilding any map ([`held_ids`]), and a state whose identifiers already are
-/// their ranks (`1..=n`, with `next_id` at `n`: nothing freed since) is its own renaming,
-/// so it is hashed as it stands and only the history is copied (to forget its order).
+/// (`sim/tests/symmetry_twins.rs`), built without copying the state: the identifiers are
+/// gathered in place ([`held_ids`]), only the history is copied (to rename it and forget its
+/// order), and the state is hashed as its renaming would be
+/// ([`crate::fingerprint::named_fingerprint`]: the parts that hold no identifier in place,
+/// the others value by value, renamed as they are hashed). When the identifiers already are
+/// their ranks (`1..=n`: nothing freed since), nothing is renamed but `next_id`.
 pub fn canonical_fingerprint(state: &State, observer: &Observer) -> u64 {
-    let (ranked, count) = IDS.with_borrow_mut(|ids| {
+    canonical_key(state, observer, |observer, ranks| {
+        crate::fingerprint::named_fingerprint(state, observer, ranks)
+    })
+}
+
+/// [`canonical_fingerprint`] of `state`, a successor of the state whose parts `parts` holds
+/// by a step that marked `touched`: the parts the step left unmarked and the renaming
+/// leaves alone keep their hashes from the parent
+/// ([`crate::fingerprint::Parts::named_fingerprint_after`]). The same value
+/// (`sim/tests/symmetry_twins.rs`).
+pub fn canonical_fingerprint_after(
+    parts: &crate::fingerprint::Parts,
+    state: &State,
+    observer: &Observer,
+    touched: model::mark::Touched,
+) -> u64 {
+    canonical_key(state, observer, |observer, ranks| {
+        parts.named_fingerprint_after(state, observer, touched, ranks)
+    })
+}
+
+/// The symmetry key of `state` and `observer` by `hash`, given the history renamed with
+/// its order forgotten, and the renaming ([`Ranks`]) to hash the state under.
+fn canonical_key(
+    state: &State,
+    observer: &Observer,
+    hash: impl FnOnce(&Observer, &Ranks<'_>) -> u64,
+) -> u64 {
+    IDS.with_borrow_mut(|ids| {
         ids.clear();
         held_ids(state, observer, ids);
         ids.sort_unstable();
         ids.dedup();
-        (are_ranks(ids), ids.len() as ObjId)
-    });
-    let mut observer = observer.clone();
-    if ranked && state.next_id == count {
-        observer.forget_unread_order(state);
-        return crate::fingerprint::fingerprint(state, &observer);
-    }
-    let renamed = IDS.with_borrow(|ids| {
-        if !ranked {
-            observer.visit_objects(&mut |id| *id = rank(ids, *id));
+        let ranks = Ranks {
+            renames: !are_ranks(ids),
+            ids,
+        };
+        let mut observer = observer.clone();
+        if ranks.renames {
+            observer.visit_objects(&mut |id| *id = ranks.name(*id));
         }
-        renamed_state(state, |id| rank(ids, id), count)
-    });
-    observer.forget_unread_order(&renamed);
-    crate::fingerprint::fingerprint(&renamed, &observer)
+        // The order the oracles read depends on the actors' programs and positions alone,
+        // which the renaming leaves: the state as it stands serves for its renaming.
+        observer.forget_unread_order(state);
+        hash(&observer, &ranks)
+    })
 }
 
-/// `state` with its object identifiers renamed by `to` (order-preserving) and `next_id` set
-/// to `next_id`: what [`rename_objects`] makes of a copy, built in one pass (each map of
-/// identifiers collected once, renamed, instead of copied and then rebuilt).
-fn renamed_state(state: &State, to: impl Fn(ObjId) -> ObjId, next_id: ObjId) -> State {
-    let State {
-        geometry,
-        mount,
-        inodes,
-        disk,
-        aio_mutex,
-        bios,
-        dios,
-        io_ends,
-        work,
-        actors,
-        next_id: _,
-        crashed,
-        journal,
-        hazard,
-        patches,
-    } = state;
-    let mut f = |id: &mut ObjId| *id = to(*id);
-    let mut renamed = State {
-        geometry: *geometry,
-        mount: *mount,
-        inodes: inodes.clone(),
-        disk: disk.clone(),
-        aio_mutex: aio_mutex.clone(),
-        bios: Default::default(),
-        dios: Default::default(),
-        io_ends: io_ends.iter().map(|(&id, e)| (to(id), e.clone())).collect(),
-        work: Default::default(),
-        actors: actors.clone(),
-        next_id,
-        crashed: *crashed,
-        journal: journal.clone(),
-        hazard: hazard.clone(),
-        patches: *patches,
-    };
-    renamed.bios = renamed_map(bios, &to, |bio| bio_refs(bio, &mut f));
-    renamed.dios = renamed_map(dios, &to, |dio| dio_refs(dio, &mut f));
-    renamed.work = renamed_map(work, &to, |w| work_refs(w, &mut f));
-    inode_and_actor_refs(&mut renamed, &mut f);
-    renamed
+/// The renaming of [`canonical`] as a [`Naming`]: each identifier to its rank among `ids`
+/// (sorted, without repeats), and `next_id` to their count.
+struct Ranks<'a> {
+    /// Some identifier is not its own rank.
+    renames: bool,
+    /// The identifiers held.
+    ids: &'a [ObjId],
 }
 
-/// A copy of `map` with its keys renamed by `to` (order-preserving, so the copy stays
-/// sorted) and each value's references by `refs`.
-fn renamed_map<V: Clone, M: FromIterator<(ObjId, V)>>(
-    map: &VecMap<ObjId, V>,
-    to: &impl Fn(ObjId) -> ObjId,
-    mut refs: impl FnMut(&mut V),
-) -> M {
-    map.iter()
-        .map(|(&id, v)| {
-            let mut v = v.clone();
-            refs(&mut v);
-            (to(id), v)
-        })
-        .collect()
+impl Naming for Ranks<'_> {
+    fn renames(&self) -> bool {
+        self.renames
+    }
+
+    fn name(&self, id: ObjId) -> ObjId {
+        if self.renames { rank(self.ids, id) } else { id }
+    }
+
+    fn next_id(&self, _: ObjId) -> ObjId {
+        self.ids.len() as ObjId
+    }
 }
 
 /// The slow twin of [`canonical_fingerprint`]: the whole state and history copied, every

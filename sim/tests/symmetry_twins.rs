@@ -3,8 +3,10 @@
 //! ([`canonical_fingerprint_slow`], which copies and renames everything), over every
 //! successor of a bounded breadth-first search of every example scenario and corpus entry
 //! (keyed by the slow twin, as the reduced search is): the two keys must be equal, and the
-//! identifiers gathered in place must be those the renaming walks visit. Both ways of the
-//! fast key (a state already its own renaming, and one to rename) must occur.
+//! identifiers gathered in place must be those the renaming walks visit. The incremental
+//! form ([`canonical_fingerprint_after`], which takes the parts the step left unmarked and
+//! the renaming leaves alone from the parent's hashes) must equal the slow twin too. Both
+//! ways of the fast key (a state already its own renaming, and one to rename) must occur.
 
 mod common;
 
@@ -13,8 +15,12 @@ use std::collections::{HashSet, VecDeque};
 use model::exec::{self, Trace};
 use model::state::{ObjId, State};
 use sim::engine;
+use sim::fingerprint::Parts;
 use sim::oracle::Observer;
-use sim::symmetry::{canonical_fingerprint, canonical_fingerprint_slow, held_ids, object_ids};
+use sim::symmetry::{
+    canonical_fingerprint, canonical_fingerprint_after, canonical_fingerprint_slow, held_ids,
+    object_ids,
+};
 
 /// States each twin search may visit, per scenario.
 const TWIN_STATES: u64 = 3_000;
@@ -39,8 +45,9 @@ fn walked_ids(state: &State, observer: &Observer) -> Vec<ObjId> {
     ids
 }
 
-/// Compares the twins on one state, counting into `tally`.
-fn compare(state: &State, observer: &Observer, tally: &mut Tally) {
+/// Compares the twins on one state, counting into `tally`; with its parent's `parts`, the
+/// incremental key too.
+fn compare(state: &State, observer: &Observer, parts: Option<&Parts>, tally: &mut Tally) {
     let mut held = Vec::new();
     held_ids(state, observer, &mut held);
     held.sort_unstable();
@@ -52,7 +59,10 @@ fn compare(state: &State, observer: &Observer, tally: &mut Tally) {
     let slow = canonical_fingerprint_slow(state, observer);
     tally.checked += 1;
     tally.ranked += u64::from(ranked);
-    tally.differ += u64::from(fast != slow || held != walked);
+    let after = parts.map_or(slow, |parts| {
+        canonical_fingerprint_after(parts, state, observer, state.touched())
+    });
+    tally.differ += u64::from(fast != slow || after != slow || held != walked);
 }
 
 /// Breadth-first over the states reachable from `initial` (at most `max_states`, keyed by
@@ -60,10 +70,11 @@ fn compare(state: &State, observer: &Observer, tally: &mut Tally) {
 fn twin_bfs(initial: &State, max_states: u64) -> Tally {
     let mut tally = Tally::default();
     let first = Observer::new(initial);
-    compare(initial, &first, &mut tally);
+    compare(initial, &first, None, &mut tally);
     let mut seen = HashSet::from([canonical_fingerprint_slow(initial, &first)]);
     let mut queue = VecDeque::from([(initial.clone(), first)]);
     while let Some((state, observer)) = queue.pop_front() {
+        let parts = Parts::of(&state);
         for task in exec::runnable(&state) {
             let (mut next, mut watch) = (state.clone(), observer.clone());
             let checked = engine::apply(exec::step_with, &mut next, task, Trace::Off)
@@ -71,7 +82,7 @@ fn twin_bfs(initial: &State, max_states: u64) -> Tally {
             if checked.is_err() {
                 continue;
             }
-            compare(&next, &watch, &mut tally);
+            compare(&next, &watch, Some(&parts), &mut tally);
             let key = canonical_fingerprint_slow(&next, &watch);
             if seen.insert(key) && (seen.len() as u64) < max_states {
                 queue.push_back((next, watch));
