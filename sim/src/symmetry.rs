@@ -5,7 +5,11 @@
 //! same futures, step for step, with the same verdicts.
 //!
 //! [`rename_objects`] rewrites every identifier a state holds (keys and references); the
-//! liveness search and [`canonical_fingerprint`] share it. [`canonical_fingerprint`] is the
+//! liveness search and the slow twin [`canonical_fingerprint_slow`] use it, while
+//! [`canonical_fingerprint`] hashes the state as its renaming would be without building it
+//! (through the same per-value visitors, `bio_refs` and the others), gathering the
+//! identifiers with [`held_ids`], a read-only list of the same places kept beside them
+//! (`sim/tests/symmetry_twins.rs` compares the two lists). [`canonical_fingerprint`] is the
 //! visited-set key of the reduced breadth-first search: the state and the oracles' history
 //! with every identifier either holds (live or dangling) replaced by its rank, 1, 2, …, and
 //! `next_id` by their count, so that the next identifier handed out is still above every
