@@ -148,21 +148,9 @@ fn forgetting_writes_rejudges_their_data() {
         .expect("builds");
     let mut planted = 0;
     for seed in 0..PLANT_SEEDS {
-        let mut state = initial.clone();
-        let mut observer = Observer::checking(&state, Checking::Every);
-        let mut chooser = RandomWalk::new(seed);
-        for _ in 0..WALK_STEPS_MAX {
-            let runnable = model::exec::runnable(&state);
-            if runnable.is_empty() {
-                break;
-            }
-            let task = chooser.choose(&state, &runnable);
-            let event = model::exec::step_with(&mut state, task, Trace::Off).expect("runnable");
-            if observer.after_step(&state, &event).is_err() {
-                break;
-            }
-            planted += usize::from(plant(observer.history(), &state));
-        }
+        common::each_passing_state(&initial, (seed, WALK_STEPS_MAX), &mut |history, state| {
+            planted += usize::from(plant(history, state));
+        });
     }
     assert!(planted > 0, "no state showed a write's data");
 }

@@ -17,14 +17,14 @@
 //! simple check fails. (The random walks of `sim/tests/oracle_twins.rs` never tell it apart:
 //! there a write's inputs change only before its data shows anywhere.)
 
-use model::exec::Trace;
+mod common;
+
 use model::mark::Touched;
 use model::state::State;
-use sim::engine::{Chooser, RandomWalk};
 use sim::oracle::contents::check_exposure_simple;
 use sim::oracle::history::History;
 use sim::oracle::memo::{HistoryDiff, Memo, Unchanged};
-use sim::oracle::{Checking, Observer, Violation};
+use sim::oracle::{Checking, Violation};
 
 /// Random-walk seeds of `canonical.toml`.
 const WALK_SEEDS: u64 = 60;
@@ -82,21 +82,7 @@ fn passing_states(mut visit: impl FnMut(&History, &State)) {
         .build()
         .expect("builds");
     for seed in 0..WALK_SEEDS {
-        let mut state = initial.clone();
-        let mut observer = Observer::checking(&state, Checking::Every);
-        let mut chooser = RandomWalk::new(seed);
-        for _ in 0..WALK_STEPS_MAX {
-            let runnable = model::exec::runnable(&state);
-            if runnable.is_empty() {
-                break;
-            }
-            let task = chooser.choose(&state, &runnable);
-            let event = model::exec::step_with(&mut state, task, Trace::Off).expect("runnable");
-            if observer.after_step(&state, &event).is_err() {
-                break;
-            }
-            visit(observer.history(), &state);
-        }
+        common::each_passing_state(&initial, (seed, WALK_STEPS_MAX), &mut visit);
     }
 }
 

@@ -189,3 +189,30 @@ pub fn assert_progress(seen: &[sim::reduce::Progress], states: u64) {
     let last = seen.last().expect("a call");
     assert!(last.states <= states && last.queued > 0, "{last:?}");
 }
+
+/// A seeded random walk from `initial` under every check (`Checking::Every`), at most
+/// `steps_max` steps: `visit` sees the history and the state after each step that broke no
+/// oracle; the walk stops at the first that does, or when nothing can run.
+pub fn each_passing_state(
+    initial: &model::state::State,
+    (seed, steps_max): (u64, usize),
+    visit: &mut dyn FnMut(&sim::oracle::history::History, &model::state::State),
+) {
+    use sim::engine::Chooser;
+    let mut state = initial.clone();
+    let mut observer = sim::oracle::Observer::checking(&state, sim::oracle::Checking::Every);
+    let mut chooser = sim::engine::RandomWalk::new(seed);
+    for _ in 0..steps_max {
+        let runnable = model::exec::runnable(&state);
+        if runnable.is_empty() {
+            break;
+        }
+        let task = chooser.choose(&state, &runnable);
+        let event =
+            model::exec::step_with(&mut state, task, model::exec::Trace::Off).expect("runnable");
+        if observer.after_step(&state, &event).is_err() {
+            break;
+        }
+        visit(observer.history(), &state);
+    }
+}
