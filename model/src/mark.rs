@@ -188,6 +188,8 @@ const BIOS: u32 = SECTORS + 1;
 const IO_ENDS: u32 = BIOS + 1;
 /// Every bit used.
 const ALL: u32 = (1 << (IO_ENDS + 1)) - 1;
+// Every bit, the actors' included, fits the mark's `u32` (with `ALL`'s shift).
+const _: () = assert!(IO_ENDS + 1 < u32::BITS);
 
 impl Touched {
     /// Everything touched.

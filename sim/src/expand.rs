@@ -219,10 +219,11 @@ fn step(
     }
 }
 
-/// [`expand`]'s slow twin, decoding and cloning fresh states. Decodes `raw` and expands it: its end verdict, and each runnable task's successor. A
-/// successor is encoded unless `visited` (before the batch) holds it or it was already met
-/// (in `w.met`, the fingerprints this thread encoded earlier in the batch, which the
-/// merge meets, and inserts, before this one). The same steps and checks as the
+/// [`expand`]'s slow twin, decoding and cloning fresh states. Decodes `raw` and expands it:
+/// its end verdict, and each runnable task's successor. A successor is encoded unless
+/// `visited` (before the batch) holds it or it was already met (in `w.met`, the fingerprints
+/// this thread encoded earlier in the batch, which the merge meets, and inserts, before this
+/// one). The same steps and checks as the
 /// one-state-at-a-time search's expansion, in the same order. Under a key with an
 /// incremental form (the unreduced one and the symmetry one), a parent with
 /// [`INCREMENTAL_MIN_SUCCESSORS`] or more successors has its parts hashed once and each

@@ -41,7 +41,6 @@ fn warm_memo(h: &History, state: &State, checking: Checking) -> Memo {
     }
     let walked = Unchanged {
         state: false,
-        history: true,
         diff: HistoryDiff::Same,
     };
     assert_eq!(memo.check_exposure(h, state, walked), Ok(()));

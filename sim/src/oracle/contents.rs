@@ -399,17 +399,6 @@ impl PassedOffsets {
         self.slots.fill(None);
     }
 
-    /// Forgets the offsets where a write's data was judged (only the writes of the
-    /// history's inputs changed: the verdict on a value reads them only for a write's data).
-    pub fn forget_writes(&mut self) {
-        let write = |d: Data| matches!(d, Data::Write(_));
-        for slot in &mut self.slots {
-            if slot.is_some_and(|(_, _, j)| write(j.buffered) || write(j.direct)) {
-                *slot = None;
-            }
-        }
-    }
-
     /// Forgets the offsets where the data of a write in `tags` was judged (only those
     /// writes of the history's inputs changed).
     pub fn forget_tags(&mut self, tags: TagMask) {

@@ -250,9 +250,9 @@ impl StateInputs {
 /// What the exposure check reads of the history: of each write its tag, file, whether it
 /// belongs to the epoch, and of an epoch write its range and, while there are truncates or
 /// punches (only they read it), its completion; the truncates and punches; where a failed
-/// bio's data did not land (the keys of `failed`). The prior contents are not compared: they are replaced only when
-/// a crash starts a new epoch, which moves `epoch` to that step (at most one crash returns a
-/// step), so an equal `epoch` means the same prior contents.
+/// bio's data did not land (the keys of `failed`). The prior contents are not compared: they
+/// are replaced only when a crash starts a new epoch, which moves `epoch` to that step (at
+/// most one crash returns a step), so an equal `epoch` means the same prior contents.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct HistoryInputs {
     block_bits: u32,
@@ -296,7 +296,7 @@ impl HistoryInputs {
         let mut tags = 0;
         for (m, w) in self.writes.iter().zip(h.writes.iter()) {
             if *m != write_inputs(h, w) {
-                tags |= tag_bit(*w.0);
+                tags |= tag_bit(m.0) | tag_bit(*w.0);
             }
         }
         match tags {
@@ -364,10 +364,15 @@ impl Clone for Memo {
 pub struct Unchanged {
     /// `StateInputs` are as remembered.
     pub state: bool,
-    /// `HistoryInputs` are as remembered.
-    pub history: bool,
     /// How `HistoryInputs` differ from the remembered ones.
     pub diff: HistoryDiff,
+}
+
+impl Unchanged {
+    /// `HistoryInputs` are as remembered.
+    pub fn history(self) -> bool {
+        self.diff == HistoryDiff::Same
+    }
 }
 
 impl Memo {
@@ -441,7 +446,6 @@ impl Memo {
         };
         Unchanged {
             state: state_same,
-            history: diff == HistoryDiff::Same,
             diff,
         }
     }
@@ -523,7 +527,7 @@ impl Memo {
             });
             memo.remember(state, touched);
         }
-        if !unchanged.history || self.history.is_none() {
+        if !unchanged.history() || self.history.is_none() {
             let memo = self.history.get_or_insert_with(Box::default);
             memo.inputs.remember(h);
         }

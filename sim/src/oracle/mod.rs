@@ -274,7 +274,7 @@ impl Observer {
         }
         match self.memo.checking() {
             Checking::Every => contents::check_exposure_simple(h, state)?,
-            _ if unchanged.state && unchanged.history => {}
+            _ if unchanged.state && unchanged.history() => {}
             _ => self.memo.check_exposure(h, state, unchanged)?,
         }
         protocol::check_frames(state, event)?;
