@@ -223,12 +223,11 @@ fn step(
 /// its end verdict, and each runnable task's successor. A successor is encoded unless
 /// `visited` (before the batch) holds it or it was already met (in `w.met`, the fingerprints
 /// this thread encoded earlier in the batch, which the merge meets, and inserts, before this
-/// one). The same steps and checks as the
-/// one-state-at-a-time search's expansion, in the same order. Under a key with an
-/// incremental form (the unreduced one and the symmetry one), a parent with
-/// [`INCREMENTAL_MIN_SUCCESSORS`] or more successors has its parts hashed once and each
-/// successor's key rehashes only what its step marked (and, under symmetry, what holds an
-/// identifier).
+/// one). The same steps and checks as the one-state-at-a-time search's expansion, in the
+/// same order. Under a key with an incremental form (the unreduced one and the symmetry
+/// one), a parent with [`INCREMENTAL_MIN_SUCCESSORS`] or more successors has its parts hashed
+/// once and each successor's key rehashes only what its step marked (and, under symmetry,
+/// what holds an identifier).
 fn expand_fresh(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker) -> Expanded {
     let (id, state, observer) = restore(raw, cx.programs);
     let runnable = exec::runnable(&state);

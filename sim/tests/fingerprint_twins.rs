@@ -6,14 +6,10 @@
 
 mod common;
 
-use std::collections::{HashSet, VecDeque};
-
-use model::exec::{self, Task, Trace};
+use model::exec::Task;
 use model::mark::Touched;
 use model::state::State;
-use sim::engine;
-use sim::fingerprint::{Parts, fingerprint, is_fingerprint};
-use sim::oracle::Observer;
+use sim::fingerprint::{fingerprint, is_fingerprint};
 
 /// States each twin search may visit, per scenario.
 const TWIN_STATES: u64 = 3_000;
@@ -50,27 +46,16 @@ struct Tally {
 /// parent's parts, under the mark `mark` makes of the step's, with the whole one.
 fn twin_bfs(initial: &State, max_states: u64, mark: Mark) -> Tally {
     let mut tally = Tally::default();
-    let first = Observer::new(initial);
-    let mut seen = HashSet::from([fingerprint(initial, &first)]);
-    let mut queue = VecDeque::from([(initial.clone(), first)]);
-    while let Some((state, observer)) = queue.pop_front() {
-        let parts = Parts::of(&state);
-        for task in exec::runnable(&state) {
-            let (mut next, mut watch) = (state.clone(), observer.clone());
-            let checked = engine::apply(exec::step_with, &mut next, task, Trace::Off)
-                .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
-            if checked.is_err() {
-                continue;
-            }
-            let whole = fingerprint(&next, &watch);
-            let incremental = parts.fingerprint_after(&next, &watch, mark(next.touched(), task));
+    common::each_successor(
+        initial,
+        (max_states, fingerprint),
+        &mut |parts, task, next, watch| {
+            let whole = fingerprint(next, watch);
+            let incremental = parts.fingerprint_after(next, watch, mark(next.touched(), task));
             tally.checked += 1;
             tally.differ += u64::from(whole != incremental);
-            if seen.insert(whole) && (seen.len() as u64) < max_states {
-                queue.push_back((next, watch));
-            }
-        }
-    }
+        },
+    );
     tally
 }
 

@@ -8,14 +8,10 @@
 
 mod common;
 
-use std::collections::{HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use model::exec::{self, Trace};
 use model::state::State;
-use sim::engine;
 use sim::fingerprint::{FoldHasher, fingerprint};
-use sim::oracle::Observer;
 use sim::oracle::history::History;
 
 /// States each twin search may visit, per scenario.
@@ -46,25 +42,11 @@ struct Tally {
 /// step ends its path), comparing the two summaries of every successor's history.
 fn twin_bfs(initial: &State, max_states: u64) -> Tally {
     let mut tally = Tally::default();
-    let first = Observer::new(initial);
-    let mut seen = HashSet::from([fingerprint(initial, &first)]);
-    let mut queue = VecDeque::from([(initial.clone(), first)]);
-    while let Some((state, observer)) = queue.pop_front() {
-        for task in exec::runnable(&state) {
-            let (mut next, mut watch) = (state.clone(), observer.clone());
-            let checked = engine::apply(exec::step_with, &mut next, task, Trace::Off)
-                .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
-            if checked.is_err() {
-                continue;
-            }
-            let history = watch.history();
-            tally.checked += 1;
-            tally.differ += u64::from(hashes(history, false) != hashes(history, true));
-            if seen.insert(fingerprint(&next, &watch)) && (seen.len() as u64) < max_states {
-                queue.push_back((next, watch));
-            }
-        }
-    }
+    common::each_successor(initial, (max_states, fingerprint), &mut |_, _, _, watch| {
+        let history = watch.history();
+        tally.checked += 1;
+        tally.differ += u64::from(hashes(history, false) != hashes(history, true));
+    });
     tally
 }
 

@@ -10,11 +10,7 @@
 
 mod common;
 
-use std::collections::{HashSet, VecDeque};
-
-use model::exec::{self, Trace};
 use model::state::{ObjId, State};
-use sim::engine;
 use sim::fingerprint::Parts;
 use sim::oracle::Observer;
 use sim::symmetry::{
@@ -72,26 +68,12 @@ fn compare(state: &State, observer: &Observer, parts: Option<&Parts>, tally: &mu
 /// the slow twin; a violating step ends its path), comparing the twins on every successor.
 fn twin_bfs(initial: &State, max_states: u64) -> Tally {
     let mut tally = Tally::default();
-    let first = Observer::new(initial);
-    compare(initial, &first, None, &mut tally);
-    let mut seen = HashSet::from([canonical_fingerprint_slow(initial, &first)]);
-    let mut queue = VecDeque::from([(initial.clone(), first)]);
-    while let Some((state, observer)) = queue.pop_front() {
-        let parts = Parts::of(&state);
-        for task in exec::runnable(&state) {
-            let (mut next, mut watch) = (state.clone(), observer.clone());
-            let checked = engine::apply(exec::step_with, &mut next, task, Trace::Off)
-                .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
-            if checked.is_err() {
-                continue;
-            }
-            compare(&next, &watch, Some(&parts), &mut tally);
-            let key = canonical_fingerprint_slow(&next, &watch);
-            if seen.insert(key) && (seen.len() as u64) < max_states {
-                queue.push_back((next, watch));
-            }
-        }
-    }
+    compare(initial, &Observer::new(initial), None, &mut tally);
+    common::each_successor(
+        initial,
+        (max_states, canonical_fingerprint_slow),
+        &mut |parts, _, next, watch| compare(next, watch, Some(parts), &mut tally),
+    );
     tally
 }
 

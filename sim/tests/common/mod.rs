@@ -216,3 +216,42 @@ pub fn each_passing_state(
         visit(observer.history(), &state);
     }
 }
+
+/// What a twin search visits: the parent's parts, the task stepped, the successor and its
+/// observer.
+pub type VisitSuccessor<'a> = &'a mut dyn FnMut(
+    &sim::fingerprint::Parts,
+    model::exec::Task,
+    &model::state::State,
+    &sim::oracle::Observer,
+);
+
+/// Breadth-first over the states reachable from `initial`, keyed by `key`, at most
+/// `max_states` of them kept (a step that breaks an oracle ends its path): `visit` sees every
+/// successor that broke none, with its parent's parts and the task that made it. The driver
+/// of the twin tests that compare two keys or hashes on every successor.
+pub fn each_successor(
+    initial: &model::state::State,
+    (max_states, key): (u64, fn(&model::state::State, &sim::oracle::Observer) -> u64),
+    visit: VisitSuccessor<'_>,
+) {
+    use model::exec::{self, Trace};
+    let first = sim::oracle::Observer::new(initial);
+    let mut seen = std::collections::HashSet::from([key(initial, &first)]);
+    let mut queue = std::collections::VecDeque::from([(initial.clone(), first)]);
+    while let Some((state, observer)) = queue.pop_front() {
+        let parts = sim::fingerprint::Parts::of(&state);
+        for task in exec::runnable(&state) {
+            let (mut next, mut watch) = (state.clone(), observer.clone());
+            let checked = sim::engine::apply(exec::step_with, &mut next, task, Trace::Off)
+                .and_then(|event| watch.after_step(&next, &event.expect("runnable")));
+            if checked.is_err() {
+                continue;
+            }
+            visit(&parts, task, &next, &watch);
+            if seen.insert(key(&next, &watch)) && (seen.len() as u64) < max_states {
+                queue.push_back((next, watch));
+            }
+        }
+    }
+}
