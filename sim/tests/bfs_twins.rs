@@ -21,7 +21,7 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use model::exec::{self, Task};
 use model::state::State;
@@ -377,11 +377,7 @@ fn the_visited_set_agrees_with_a_hash_set() {
 
 #[test]
 fn the_compact_estimate_cuts_deterministically_and_far_below_the_clones() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/canonical.toml");
-    let initial = sim::scenario_file::load(Path::new(path))
-        .expect("loads")
-        .build()
-        .expect("builds");
+    let initial = common::canonical_state();
     let run = |limits: (u64, u64), compact: bool| {
         let quiet = &mut |_: &State, _: &[Task], _: Task| {};
         let refuse = &|_: &Execution| false;

@@ -17,13 +17,11 @@ mod common;
 
 use std::sync::Arc;
 
-use model::exec;
 use model::ops::{CommitPc, CompletePc, OtherPc, WritePc};
 use model::state::{Data, State};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::codec::{self, Codec};
-use sim::engine::{self, RandomWalk};
 use sim::frontier;
 use sim::oracle::Observer;
 
@@ -92,29 +90,13 @@ fn stripped(state: &State) -> State {
     s
 }
 
-/// The states and observers along a random walk of `initial` from `seed`, first to last.
-fn walk(initial: &State, seed: u64) -> Vec<(State, Observer)> {
-    let plain = engine::execute(initial, &mut RandomWalk::new(seed), exec::step_with, false);
-    let (mut state, mut observer) = (initial.clone(), Observer::new(initial));
-    let mut passed = vec![(state.clone(), observer.clone())];
-    for &task in &plain.schedule {
-        let checked = engine::apply(exec::step_with, &mut state, task, exec::Trace::Off)
-            .and_then(|event| observer.after_step(&state, &event.expect("runnable")));
-        passed.push((state.clone(), observer.clone()));
-        if checked.is_err() {
-            break;
-        }
-    }
-    passed
-}
-
 /// Every scenario's walked states, by file.
 fn walked() -> Vec<(String, Vec<(State, Observer)>)> {
     common::examples_and_corpus()
         .into_iter()
         .map(|(path, initial, _)| {
             let states = (0..WALK_SEEDS)
-                .flat_map(|seed| walk(&initial, seed))
+                .flat_map(|seed| common::walk_pairs(&initial, seed))
                 .collect();
             (path.display().to_string(), states)
         })
@@ -209,7 +191,7 @@ fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> Option<String> {
 #[test]
 fn a_cut_record_panics_with_a_clear_message() {
     let (_, initial, _) = common::examples_and_corpus().swap_remove(0);
-    let states = walk(&initial, 0);
+    let states = common::walk_pairs(&initial, 0);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     for _ in 0..CUT_RECORDS {
         let (state, observer) = &states[rng.random_range(0..states.len())];

@@ -146,14 +146,7 @@ const PLANT_SEEDS: u64 = 50;
 /// and with them kept it would not.
 #[test]
 fn forgetting_writes_rejudges_their_data() {
-    let path = std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/canonical.toml"
-    ));
-    let initial = sim::scenario_file::load(path)
-        .expect("loads")
-        .build()
-        .expect("builds");
+    let initial = common::canonical_state();
     let mut planted = 0;
     for seed in 0..PLANT_SEEDS {
         common::each_passing_state(&initial, (seed, WALK_STEPS_MAX), &mut |history, state| {

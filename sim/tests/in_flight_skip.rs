@@ -9,13 +9,10 @@
 
 mod common;
 
-use model::exec::Trace;
 use model::mark::Touched;
 use model::state::State;
-use sim::engine::{Chooser, RandomWalk};
 use sim::oracle::blocks::{check_in_flight, in_flight_inputs_changed};
 use sim::oracle::history::History;
-use sim::oracle::{Checking, Observer};
 
 /// Random-walk seeds per example and corpus entry.
 const WALK_SEEDS: u64 = 20;
@@ -62,25 +59,11 @@ fn the_in_flight_skip_never_skips_a_broken_check() {
     let (mut broken, mut skipped) = (0, 0);
     for (_, initial, _) in common::examples_and_corpus() {
         for seed in 0..WALK_SEEDS {
-            let mut state = initial.clone();
-            let mut observer = Observer::checking(&state, Checking::Every);
-            let mut chooser = RandomWalk::new(seed);
-            for _ in 0..WALK_STEPS_MAX {
-                let runnable = model::exec::runnable(&state);
-                if runnable.is_empty() {
-                    break;
-                }
-                let task = chooser.choose(&state, &runnable);
-                let stepped =
-                    sim::engine::apply(model::exec::step_with, &mut state, task, Trace::Off);
-                let Ok(Ok(event)) = stepped else { break };
-                if observer.after_step(&state, &event).is_err() {
-                    break;
-                }
-                let (b, s) = compare(observer.history(), &state);
+            common::each_passing_state(&initial, (seed, WALK_STEPS_MAX), &mut |history, state| {
+                let (b, s) = compare(history, state);
                 broken += b;
                 skipped += s;
-            }
+            });
         }
     }
     assert!(broken > 100, "only {broken} planted states break the check");

@@ -17,13 +17,11 @@ mod common;
 
 use std::sync::Arc;
 
-use model::exec;
 use model::state::State;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use sim::codec::Codec;
-use sim::engine::{self, RandomWalk};
 use sim::frontier;
 use sim::oracle::Observer;
 
@@ -39,22 +37,6 @@ const SHUFFLE_SEED: u64 = 23;
 /// A state and its observer.
 type Pair = (State, Observer);
 
-/// The states and observers along a random walk of `initial` from `seed`, first to last.
-fn walk(initial: &State, seed: u64) -> Vec<Pair> {
-    let plain = engine::execute(initial, &mut RandomWalk::new(seed), exec::step_with, false);
-    let (mut state, mut observer) = (initial.clone(), Observer::new(initial));
-    let mut passed = vec![(state.clone(), observer.clone())];
-    for &task in &plain.schedule {
-        let checked = engine::apply(exec::step_with, &mut state, task, exec::Trace::Off)
-            .and_then(|event| observer.after_step(&state, &event.expect("runnable")));
-        passed.push((state.clone(), observer.clone()));
-        if checked.is_err() {
-            break;
-        }
-    }
-    passed
-}
-
 /// Every scenario's walked states, in one seeded shuffle: consecutive states mostly come
 /// from different scenarios.
 fn shuffled() -> Vec<Pair> {
@@ -62,7 +44,7 @@ fn shuffled() -> Vec<Pair> {
         .into_iter()
         .flat_map(|(_, initial, _)| {
             (0..WALK_SEEDS)
-                .flat_map(|seed| walk(&initial, seed))
+                .flat_map(|seed| common::walk_pairs(&initial, seed))
                 .collect::<Vec<_>>()
         })
         .collect();

@@ -18,7 +18,7 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use model::drive::ending;
 use model::exec::{self, Task, Trace};
@@ -195,14 +195,7 @@ fn quiet_walks_match_traced_10000_seeds_an_example_300_an_entry_and_its_schedule
 /// state: the first steps of the canonical scenario, one task at a time.
 #[test]
 fn untraced_step_writes_no_notes_and_changes_the_state_alike() {
-    let path = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/canonical.toml"
-    ));
-    let initial = sim::scenario_file::load(path)
-        .expect("canonical loads")
-        .build()
-        .expect("builds");
+    let initial = common::canonical_state();
     let (mut quiet, mut traced) = (initial.clone(), initial);
     let mut noted = 0;
     while let Some(&task) = exec::runnable(&traced).first() {

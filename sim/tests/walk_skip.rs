@@ -72,14 +72,7 @@ fn plant(h: &History, state: &State, checking: Checking) -> (usize, usize) {
 
 /// The passing states of the walks of `canonical.toml`, each with its observer's history.
 fn passing_states(mut visit: impl FnMut(&History, &State)) {
-    let path = std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/canonical.toml"
-    ));
-    let initial = sim::scenario_file::load(path)
-        .expect("loads")
-        .build()
-        .expect("builds");
+    let initial = common::canonical_state();
     for seed in 0..WALK_SEEDS {
         common::each_passing_state(&initial, (seed, WALK_STEPS_MAX), &mut visit);
     }

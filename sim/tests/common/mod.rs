@@ -192,7 +192,8 @@ pub fn assert_progress(seen: &[sim::reduce::Progress], states: u64) {
 
 /// A seeded random walk from `initial` under every check (`Checking::Every`), at most
 /// `steps_max` steps: `visit` sees the history and the state after each step that broke no
-/// oracle; the walk stops at the first that does, or when nothing can run.
+/// oracle; the walk stops at the first that does (a model assertion too), or when nothing
+/// can run.
 pub fn each_passing_state(
     initial: &model::state::State,
     (seed, steps_max): (u64, usize),
@@ -208,8 +209,13 @@ pub fn each_passing_state(
             break;
         }
         let task = chooser.choose(&state, &runnable);
-        let event =
-            model::exec::step_with(&mut state, task, model::exec::Trace::Off).expect("runnable");
+        let stepped = sim::engine::apply(
+            model::exec::step_with,
+            &mut state,
+            task,
+            model::exec::Trace::Off,
+        );
+        let Ok(Ok(event)) = stepped else { break };
         if observer.after_step(&state, &event).is_err() {
             break;
         }
@@ -254,4 +260,36 @@ pub fn each_successor(
             }
         }
     }
+}
+
+/// `examples/canonical.toml`, built.
+pub fn canonical_state() -> model::state::State {
+    let path = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/canonical.toml"
+    ));
+    let scenario = sim::scenario_file::load(path).expect("examples/canonical.toml loads");
+    scenario.build().expect("examples/canonical.toml builds")
+}
+
+/// The states and observers along a random walk of `initial` from `seed`, first to last
+/// (the last the one a step that broke an oracle left).
+pub fn walk_pairs(
+    initial: &model::state::State,
+    seed: u64,
+) -> Vec<(model::state::State, sim::oracle::Observer)> {
+    use model::exec;
+    let chooser = &mut sim::engine::RandomWalk::new(seed);
+    let plain = sim::engine::execute(initial, chooser, exec::step_with, false);
+    let (mut state, mut observer) = (initial.clone(), sim::oracle::Observer::new(initial));
+    let mut passed = vec![(state.clone(), observer.clone())];
+    for &task in &plain.schedule {
+        let checked = sim::engine::apply(exec::step_with, &mut state, task, exec::Trace::Off)
+            .and_then(|event| observer.after_step(&state, &event.expect("runnable")));
+        passed.push((state.clone(), observer.clone()));
+        if checked.is_err() {
+            break;
+        }
+    }
+    passed
 }
