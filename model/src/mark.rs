@@ -36,6 +36,7 @@ impl<T> Tracked<T> {
     }
 
     /// Written since the flag was last cleared.
+    #[inline]
     pub fn marked(&self) -> bool {
         self.touched
     }
@@ -195,35 +196,42 @@ impl Touched {
     /// Everything touched.
     pub const ALL: Touched = Touched(ALL);
 
+    #[inline]
     fn has(self, bit: u32) -> bool {
         self.0 & (1 << bit) != 0
     }
 
+    #[inline]
     fn set(&mut self, bit: u32, touched: bool) {
         self.0 |= u32::from(touched) << bit;
     }
 
     /// Inode `ix`'s page cache.
+    #[inline]
     pub fn pages(self, ix: InodeIx) -> bool {
         ix >= INODES_MAX || self.has(PAGES + ix as u32)
     }
 
     /// Inode `ix`'s block map (extents and delayed blocks).
+    #[inline]
     pub fn map(self, ix: InodeIx) -> bool {
         ix >= INODES_MAX || self.has(MAP + ix as u32)
     }
 
     /// Some inode's page cache.
+    #[inline]
     pub fn any_pages(self) -> bool {
         self.0 & (((1 << INODES_MAX) - 1) << PAGES) != 0
     }
 
     /// Some actor.
+    #[inline]
     pub fn any_actor(self) -> bool {
         self.0 & (((1 << ACTORS_MAX) - 1) << ACTOR) != 0
     }
 
     /// Actor `a` (any of its fields).
+    #[inline]
     pub fn actor(self, a: ActorId) -> bool {
         a as usize >= ACTORS_MAX || self.has(ACTOR + u32::from(a))
     }
@@ -231,6 +239,7 @@ impl Touched {
     /// The marked actors among the first `count`, in increasing order: those
     /// [`Touched::actor`] reports, without testing each in turn (an actor from
     /// [`ACTORS_MAX`] on always counts as marked).
+    #[inline]
     pub fn actors(self, count: usize) -> TouchedActors {
         let below = count.min(ACTORS_MAX);
         let mask = (1u32 << below) - 1;
@@ -241,16 +250,19 @@ impl Touched {
     }
 
     /// The disk's sectors.
+    #[inline]
     pub fn sectors(self) -> bool {
         self.has(SECTORS)
     }
 
     /// The bios in flight.
+    #[inline]
     pub fn bios(self) -> bool {
         self.has(BIOS)
     }
 
     /// The io_ends.
+    #[inline]
     pub fn io_ends(self) -> bool {
         self.has(IO_ENDS)
     }
@@ -265,11 +277,13 @@ impl Touched {
     }
 
     /// Both marks' parts.
+    #[inline]
     pub fn union(self, other: Touched) -> Touched {
         Touched(self.0 | other.0)
     }
 
     /// Every part `self` marks is marked in `other` too.
+    #[inline]
     pub fn within(self, other: Touched) -> bool {
         self.0 & !other.0 == 0
     }
@@ -287,6 +301,7 @@ pub struct TouchedActors {
 impl Iterator for TouchedActors {
     type Item = ActorId;
 
+    #[inline]
     fn next(&mut self) -> Option<ActorId> {
         if self.bits != 0 {
             let a = self.bits.trailing_zeros();
@@ -300,6 +315,7 @@ impl Iterator for TouchedActors {
 impl State {
     /// The parts written since the flags were last cleared (by the step now running or the
     /// last one): what the last step touched, and anything written after it.
+    #[inline]
     pub fn touched(&self) -> Touched {
         let mut t = Touched(0);
         let wide = self.inodes.len() > INODES_MAX || self.actors.len() > ACTORS_MAX;
