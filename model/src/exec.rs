@@ -244,7 +244,17 @@ fn actor_wait_by(
     a: ActorId,
     idle: impl Fn(&State, ActorId, &Op) -> Option<Wait>,
 ) -> Option<Wait> {
-    let actor = &state.actors[a as usize];
+    actor_wait_of(state, a, &state.actors[a as usize], idle)
+}
+
+/// [`actor_wait_by`] of `actor`, actor `a` of `state`, looked up already.
+#[inline]
+fn actor_wait_of(
+    state: &State,
+    a: ActorId,
+    actor: &crate::state::Actor,
+    idle: impl Fn(&State, ActorId, &Op) -> Option<Wait>,
+) -> Option<Wait> {
     if let Some(sleep) = actor.sleeping {
         return Some(Wait::Asleep(sleep));
     }
@@ -259,6 +269,7 @@ fn actor_wait_by(
 }
 
 /// What the step at `frame` of `op` waits for.
+#[inline]
 fn frame_wait(state: &State, a: ActorId, op: &Op, frame: &Frame) -> Option<Wait> {
     match frame {
         Frame::Idle => unreachable!("a first frame is never idle"),
@@ -330,26 +341,27 @@ pub fn runnable(state: &State) -> Vec<Task> {
 
 /// [`runnable`] into `out` (cleared first), so that a loop can reuse one buffer. The tasks
 /// of [`tasks`], in its order, whose [`task_wait`] is `Ok(None)`, asked per kind without
-/// looking each task up again (a bio's two completions share its one wait);
-/// [`runnable_simple`] is the slow twin.
+/// looking each task up again (each actor, bio and work item is asked as the walk over
+/// them reaches it; a bio's two completions share its one wait); [`runnable_simple`] is the
+/// slow twin.
 pub fn runnable_into(state: &State, out: &mut Vec<Task>) {
     out.clear();
     for (a, actor) in state.actors.iter().enumerate() {
         let a = a as ActorId;
-        if actor.op < actor.program.len() && actor_wait(state, a).is_none() {
+        if actor.op < actor.program.len() && actor_wait_of(state, a, actor, idle_wait).is_none() {
             out.push(Task::Actor(a));
         }
     }
-    for &id in state.bios.keys() {
-        if crate::block::bio::bio_wait(state, id).is_none() {
+    for (&id, bio) in &*state.bios {
+        if crate::block::bio::wait_of(bio).is_none() {
             out.push(Task::Bio(id));
             if state.mount.bio_errors {
                 out.push(Task::BioError(id));
             }
         }
     }
-    for &id in state.work.keys() {
-        if crate::kernel::workqueue::work_wait(state, id).is_none() {
+    for (&id, work) in &state.work {
+        if crate::kernel::workqueue::wait_of(state, id, work).is_none() {
             out.push(Task::Work(id));
         }
     }

@@ -14,7 +14,12 @@ use crate::state::{BioOwner, ObjId, State, Wait};
 /// nothing else: a conversion its `dio_complete` would run there is a hazard, not a wait
 /// (`dio_bio_end` in [`crate::fs::direct_io`]).
 pub fn bio_wait(state: &State, id: ObjId) -> Option<Wait> {
-    let bio = &state.bios[&id];
+    wait_of(&state.bios[&id])
+}
+
+/// [`bio_wait`] of `bio`, looked up already.
+#[inline]
+pub fn wait_of(bio: &crate::state::Bio) -> Option<Wait> {
     bio.plugged_by.map(|owner| Wait::Plugged { owner })
 }
 

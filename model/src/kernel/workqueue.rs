@@ -12,7 +12,12 @@ use crate::state::{ObjId, State, Wait, Work};
 
 /// What a work item waits for.
 pub fn work_wait(state: &State, id: ObjId) -> Option<Wait> {
-    match &state.work[&id] {
+    wait_of(state, id, &state.work[&id])
+}
+
+/// [`work_wait`] of `work`, work item `id` of `state`, looked up already.
+pub fn wait_of(state: &State, id: ObjId, work: &Work) -> Option<Wait> {
+    match work {
         Work::EndIo { io_end } => {
             // rsv_conversion_wq runs one work at a time, in the order queued (max_active 1,
             // per-inode FIFO lists: ext4_add_complete_io, fs/ext4/page-io.c:215-231).
