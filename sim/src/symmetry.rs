@@ -25,6 +25,7 @@ use model::state::{Actor, Bio, BioOwner, Dio, MapEntry, ObjId, State, Work};
 
 use crate::fingerprint::Naming;
 use crate::oracle::Observer;
+use crate::oracle::history::CanonicalSummary;
 
 /// Visits every object identifier of `state`, keys and references, letting `f` rewrite it:
 /// the keys of the bios, dios, io_ends and work items and every reference to one (a bio's
@@ -193,8 +194,8 @@ pub fn canonical(state: &State, observer: &Observer) -> (State, Observer, Vec<Ob
 /// the others value by value, renamed as they are hashed). When the identifiers already are
 /// their ranks (`1..=n`: nothing freed since), nothing is renamed but `next_id`.
 pub fn canonical_fingerprint(state: &State, observer: &Observer) -> u64 {
-    canonical_key(state, observer, |observer, ranks| {
-        crate::fingerprint::named_fingerprint(state, observer, ranks)
+    canonical_key(state, observer, |summary, ranks| {
+        crate::fingerprint::named_fingerprint_with(state, summary, ranks)
     })
 }
 
@@ -209,17 +210,18 @@ pub fn canonical_fingerprint_after(
     observer: &Observer,
     touched: model::mark::Touched,
 ) -> u64 {
-    canonical_key(state, observer, |observer, ranks| {
-        parts.named_fingerprint_after(state, observer, touched, ranks)
+    canonical_key(state, observer, |summary, ranks| {
+        parts.named_fingerprint_after_with(state, summary, touched, ranks)
     })
 }
 
-/// The symmetry key of `state` and `observer` by `hash`, given the history renamed with
-/// its order forgotten, and the renaming ([`Ranks`]) to hash the state under.
+/// The symmetry key of `state` and `observer` by `hash`, given the history's summary as
+/// its renamed copy with its order forgotten would give it (read in place,
+/// [`Observer::canonical_summary`]), and the renaming ([`Ranks`]) to hash the state under.
 fn canonical_key(
     state: &State,
     observer: &Observer,
-    hash: impl FnOnce(&Observer, &Ranks<'_>) -> u64,
+    hash: impl FnOnce(&CanonicalSummary<'_, Ranks<'_>>, &Ranks<'_>) -> u64,
 ) -> u64 {
     IDS.with_borrow_mut(|ids| {
         ids.clear();
@@ -230,14 +232,10 @@ fn canonical_key(
             renames: !are_ranks(ids),
             ids,
         };
-        let mut observer = observer.clone();
-        if ranks.renames {
-            observer.visit_objects(&mut |id| *id = ranks.name(*id));
-        }
         // The order the oracles read depends on the actors' programs and positions alone,
         // which the renaming leaves: the state as it stands serves for its renaming.
-        observer.forget_unread_order(state);
-        hash(&observer, &ranks)
+        let summary = observer.canonical_summary(state, &ranks);
+        hash(&summary, &ranks)
     })
 }
 
