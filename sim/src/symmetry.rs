@@ -223,14 +223,13 @@ fn canonical_key(
     observer: &Observer,
     hash: impl FnOnce(&CanonicalSummary<'_, Ranks<'_>>, &Ranks<'_>) -> u64,
 ) -> u64 {
-    IDS.with_borrow_mut(|ids| {
-        ids.clear();
-        held_ids(state, observer, ids);
-        ids.sort_unstable();
-        ids.dedup();
+    HELD.with_borrow_mut(|held| {
+        held.clear();
+        each_held_id(state, observer, &mut |id| held.insert(id));
+        held.count();
         let ranks = Ranks {
-            renames: !are_ranks(ids),
-            ids,
+            renames: !held.are_ranks(),
+            held,
         };
         // The order the oracles read depends on the actors' programs and positions alone,
         // which the renaming leaves: the state as it stands serves for its renaming.
@@ -239,13 +238,14 @@ fn canonical_key(
     })
 }
 
-/// The renaming of [`canonical`] as a [`Naming`]: each identifier to its rank among `ids`
-/// (sorted, without repeats), and `next_id` to their count.
+/// The renaming of [`canonical`] as a [`Naming`]: each identifier to its rank among those
+/// held ([`HeldSet::rank`], what [`rank`] gives on their sorted list), and `next_id` to
+/// their count.
 struct Ranks<'a> {
     /// Some identifier is not its own rank.
     renames: bool,
     /// The identifiers held.
-    ids: &'a [ObjId],
+    held: &'a HeldSet,
 }
 
 impl Naming for Ranks<'_> {
@@ -254,11 +254,83 @@ impl Naming for Ranks<'_> {
     }
 
     fn name(&self, id: ObjId) -> ObjId {
-        if self.renames { rank(self.ids, id) } else { id }
+        if self.renames { self.held.rank(id) } else { id }
     }
 
     fn next_id(&self, _: ObjId) -> ObjId {
-        self.ids.len() as ObjId
+        self.held.held as ObjId
+    }
+}
+
+/// Bits of a [`HeldSet`] word.
+const WORD_BITS: usize = u64::BITS as usize;
+
+/// The identifiers held, as a set of bits with the count of those below each word: ranks
+/// without sorting, deduplicating or searching a list.
+#[derive(Default)]
+struct HeldSet {
+    /// Bit `id % 64` of word `id / 64`: `id` is held.
+    words: Vec<u64>,
+    /// Per word, the identifiers held below it ([`HeldSet::count`]).
+    below: Vec<u32>,
+    /// Words that may have a bit set (all past them are clear).
+    used: usize,
+    /// The identifiers held ([`HeldSet::count`]).
+    held: usize,
+}
+
+impl HeldSet {
+    /// No identifier held.
+    fn clear(&mut self) {
+        self.words[..self.used].fill(0);
+        self.used = 0;
+    }
+
+    /// `id` is held.
+    fn insert(&mut self, id: ObjId) {
+        let word = usize::from(id) / WORD_BITS;
+        if word >= self.words.len() {
+            self.words.resize(word + 1, 0);
+        }
+        self.words[word] |= 1 << (usize::from(id) % WORD_BITS);
+        self.used = self.used.max(word + 1);
+    }
+
+    /// Counts the identifiers held, below each word and in all.
+    fn count(&mut self) {
+        self.below.clear();
+        let mut held = 0;
+        for &word in &self.words[..self.used] {
+            self.below.push(held);
+            held += word.count_ones();
+        }
+        self.held = held as usize;
+    }
+
+    /// The rank of `id` among the identifiers held, from 1 (0 for one not held), as
+    /// [`rank`] on their sorted list; after [`HeldSet::count`].
+    fn rank(&self, id: ObjId) -> ObjId {
+        let (word, bit) = (usize::from(id) / WORD_BITS, usize::from(id) % WORD_BITS);
+        let Some(&w) = self.words[..self.used].get(word) else {
+            return 0;
+        };
+        if w & (1 << bit) == 0 {
+            return 0;
+        }
+        let below = self.below[word] + (w & ((1 << bit) - 1)).count_ones();
+        below as ObjId + 1
+    }
+
+    /// The identifiers held are `1, 2, …, n`: each its own rank (0 not held, and the
+    /// highest held is their count).
+    fn are_ranks(&self) -> bool {
+        let highest = self.words[..self.used]
+            .iter()
+            .rposition(|&w| w != 0)
+            .map(|word| {
+                word * WORD_BITS + (WORD_BITS - 1 - self.words[word].leading_zeros() as usize)
+            });
+        self.words.first().is_none_or(|&w| w & 1 == 0) && highest.unwrap_or(0) == self.held
     }
 }
 
@@ -271,62 +343,70 @@ pub fn canonical_fingerprint_slow(state: &State, observer: &Observer) -> u64 {
 }
 
 std::thread_local! {
-    /// [`canonical_fingerprint`]'s list of identifiers, kept between calls on one thread so
+    /// [`canonical_fingerprint`]'s set of identifiers, kept between calls on one thread so
     /// that it allocates once (its contents never outlive a call).
-    static IDS: std::cell::RefCell<Vec<ObjId>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// `ids` (sorted, without repeats) are `1, 2, …, n`: each its own rank.
-fn are_ranks(ids: &[ObjId]) -> bool {
-    ids.iter().zip(1..).all(|(&id, rank)| id == rank)
+    static HELD: std::cell::RefCell<HeldSet> = std::cell::RefCell::new(HeldSet::default());
 }
 
 /// Appends to `out` every object identifier `state` and the oracles' history hold: the
 /// identifiers [`object_ids`] and [`Observer::visit_objects`] visit, read in place.
 pub fn held_ids(state: &State, observer: &Observer, out: &mut Vec<ObjId>) {
-    state_ids(state, out);
-    let h = observer.history();
-    for (&id, record) in &h.bios {
-        out.extend(record.io_end);
-        out.push(id);
-    }
-    out.extend(h.conversions.keys());
-    out.extend(h.landed.keys());
-    out.extend(h.landed_superseded.keys());
+    each_held_id(state, observer, &mut |id| out.push(id));
 }
 
-/// Appends to `out` every object identifier of `state`, keys and references: those
+/// Calls `f` on every object identifier `state` and the oracles' history hold, as
+/// [`held_ids`] lists them.
+fn each_held_id(state: &State, observer: &Observer, f: &mut impl FnMut(ObjId)) {
+    state_ids(state, f);
+    let h = observer.history();
+    for (&id, record) in &h.bios {
+        record.io_end.into_iter().for_each(&mut *f);
+        f(id);
+    }
+    h.conversions.keys().copied().for_each(&mut *f);
+    h.landed.keys().copied().for_each(&mut *f);
+    h.landed_superseded.keys().copied().for_each(f);
+}
+
+/// Calls `f` on every object identifier of `state`, keys and references: those
 /// [`visit_objects`] visits, read without rebuilding the maps.
-fn state_ids(state: &State, out: &mut Vec<ObjId>) {
+fn state_ids(state: &State, f: &mut impl FnMut(ObjId)) {
     for (&id, bio) in state.bios.iter() {
         match bio.owner {
-            BioOwner::Dio(d) | BioOwner::Writeback(d) => out.push(d),
+            BioOwner::Dio(d) | BioOwner::Writeback(d) => f(d),
         }
-        out.push(id);
+        f(id);
     }
     for (&id, dio) in &state.dios {
-        out.extend(dio.private);
-        out.push(id);
+        dio.private.into_iter().for_each(&mut *f);
+        f(id);
     }
-    out.extend(state.io_ends.keys());
+    state.io_ends.keys().copied().for_each(&mut *f);
     for (&id, work) in &state.work {
         match work {
             Work::DioComplete { dio, wb_map, .. } => {
-                out.push(*dio);
-                out.extend(wb_map.flatten());
+                f(*dio);
+                wb_map.flatten().into_iter().for_each(&mut *f);
             }
-            Work::EndIo { io_end } => out.push(*io_end),
+            Work::EndIo { io_end } => f(*io_end),
             Work::Commit { .. } => {}
         }
-        out.push(id);
+        f(id);
     }
-    out.extend(state.inodes.iter().filter_map(|inode| inode.i_private));
+    state
+        .inodes
+        .iter()
+        .filter_map(|inode| inode.i_private)
+        .for_each(&mut *f);
     for actor in &state.actors {
-        out.extend(actor.wb_map.flatten());
+        actor.wb_map.flatten().into_iter().for_each(&mut *f);
         if let Frame::Write(w) = &actor.frame {
-            out.extend([w.io_end, w.dio, w.gb_io].into_iter().flatten());
+            [w.io_end, w.dio, w.gb_io]
+                .into_iter()
+                .flatten()
+                .for_each(&mut *f);
             if let IocbPrivate::IoEnd(id) = w.iocb_private {
-                out.push(id);
+                f(id);
             }
         }
     }

@@ -1065,6 +1065,25 @@ pub const MOMENTS_INLINE: usize = 32;
 /// Per moment, in [`History::visit_moments`] order, something of it.
 type PerMoment<T> = model::inline_vec::InlineVec<T, MOMENTS_INLINE>;
 
+/// Bits of [`History::forgotten_numbers`]'s sort key below a moment's step: whether it is
+/// an end, and its index.
+const MOMENT_KEY_BITS: u32 = 32;
+/// Bits of the sort key below the end bit: the moment's index (more moments than that
+/// many bits count are not recorded: two per write and remover, one per actor).
+const MOMENT_INDEX_BITS: u32 = 31;
+
+/// The moment's index in a sort key of [`History::forgotten_numbers`].
+fn moment_index(key: u64) -> usize {
+    (key & ((1 << MOMENT_INDEX_BITS) - 1)) as usize
+}
+
+std::thread_local! {
+    /// [`History::forgotten_numbers`]'s moments and their order, kept between calls on one
+    /// thread so that they allocate once (their contents never outlive a call).
+    static MOMENTS: std::cell::RefCell<(Vec<(Moment, Step)>, Vec<u64>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
 impl Default for Moment {
     fn default() -> Moment {
         Moment::End(EndOf::Epoch)
@@ -1128,33 +1147,40 @@ impl History {
     /// greatest its earlier constraints ask (longest paths in a graph without cycles),
     /// which is what [`least_numbers`] iterates to.
     fn forgotten_numbers(&self, state: &State) -> PerMoment<Step> {
-        let mut moments = PerMoment::<(Moment, Step)>::new();
-        self.each_moment(&mut |m, s| moments.push((m, s)));
-        let mut order = PerMoment::<usize>::new();
-        order.extend(0..moments.len());
-        order.sort_unstable_by_key(|&i| (moments[i].1, matches!(moments[i].0, Moment::End(_))));
-        let mut numbers = PerMoment::from_elem(0, moments.len());
-        for (pos, &j) in order.iter().enumerate() {
-            let (to, at) = moments[j];
-            let mut least = 0;
-            for &i in &order[..pos] {
-                let (from, was) = moments[i];
-                let gap = match (from, to) {
-                    (Moment::End(e), Moment::Start(s)) if was < at => {
-                        self.order_read(state, e, s).then_some(1)
+        MOMENTS.with_borrow_mut(|(moments, order)| {
+            moments.clear();
+            self.each_moment(&mut |m, s| moments.push((m, s)));
+            order.clear();
+            order.extend(moments.iter().enumerate().map(|(i, &(m, s))| {
+                let end = matches!(m, Moment::End(_));
+                (u64::from(s) << MOMENT_KEY_BITS) | (u64::from(end) << MOMENT_INDEX_BITS) | i as u64
+            }));
+            order.sort_unstable();
+            let mut numbers = PerMoment::from_elem(0, moments.len());
+            for (pos, &key) in order.iter().enumerate() {
+                let j = moment_index(key);
+                let (to, at) = moments[j];
+                let mut least = 0;
+                for &earlier in &order[..pos] {
+                    let i = moment_index(earlier);
+                    let (from, was) = moments[i];
+                    let gap = match (from, to) {
+                        (Moment::End(e), Moment::Start(s)) if was < at => {
+                            self.order_read(state, e, s).then_some(1)
+                        }
+                        (Moment::Start(s), Moment::End(e)) if was <= at => {
+                            self.order_read(state, e, s).then_some(0)
+                        }
+                        _ => None,
+                    };
+                    if let Some(gap) = gap {
+                        least = least.max(numbers[i] + gap);
                     }
-                    (Moment::Start(s), Moment::End(e)) if was <= at => {
-                        self.order_read(state, e, s).then_some(0)
-                    }
-                    _ => None,
-                };
-                if let Some(gap) = gap {
-                    least = least.max(numbers[i] + gap);
                 }
+                numbers[j] = least;
             }
-            numbers[j] = least;
-        }
-        numbers
+            numbers
+        })
     }
 
     /// [`History::visit_moments`] reading: every recorded step number but `returned`, the
