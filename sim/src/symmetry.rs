@@ -429,3 +429,46 @@ pub fn order_fingerprint(state: &State, observer: &Observer) -> u64 {
     observer.forget_unread_order(state);
     crate::fingerprint::fingerprint(state, &observer)
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    /// Seeded sets of identifiers the bit set is checked on.
+    const SETS: u64 = 2_000;
+    /// Identifiers drawn for one set, at most (repeats allowed).
+    const DRAWN: usize = 40;
+    /// Identifiers are drawn below this: several words of the bit set.
+    const ID_RANGE: ObjId = 400;
+
+    /// The bit set's ranks, count and `are_ranks` against [`rank`] on the sorted list, over
+    /// seeded sets (one set in four is `1..=n`, its own renaming), the set reused from one
+    /// to the next as [`canonical_key`] reuses it.
+    #[test]
+    fn held_set_ranks_as_the_sorted_list() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut held = HeldSet::default();
+        for _ in 0..SETS {
+            let drawn = rng.random_range(0..=DRAWN);
+            let mut ids: Vec<ObjId> = if rng.random_range(0..4) == 0 {
+                (1..=drawn as ObjId).collect()
+            } else {
+                (0..drawn).map(|_| rng.random_range(0..ID_RANGE)).collect()
+            };
+            held.clear();
+            ids.iter().for_each(|&id| held.insert(id));
+            held.count();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(held.held, ids.len(), "{ids:?}");
+            let own = ids.iter().zip(1..).all(|(&id, r)| id == r);
+            assert_eq!(held.are_ranks(), own, "{ids:?}");
+            for id in 0..ID_RANGE + 2 * WORD_BITS as ObjId {
+                assert_eq!(held.rank(id), rank(&ids, id), "{id} in {ids:?}");
+            }
+        }
+    }
+}
