@@ -1077,10 +1077,13 @@ fn moment_index(key: u64) -> usize {
     (key & ((1 << MOMENT_INDEX_BITS) - 1)) as usize
 }
 
+/// [`History::forgotten_numbers`]'s lists: each moment with its step, and their sort keys.
+type MomentLists = (Vec<(Moment, Step)>, Vec<u64>);
+
 std::thread_local! {
     /// [`History::forgotten_numbers`]'s moments and their order, kept between calls on one
     /// thread so that they allocate once (their contents never outlive a call).
-    static MOMENTS: std::cell::RefCell<(Vec<(Moment, Step)>, Vec<u64>)> =
+    static MOMENTS: std::cell::RefCell<MomentLists> =
         const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
@@ -1201,9 +1204,9 @@ impl History {
                 .into_iter()
                 .for_each(|s| f(Moment::End(EndOf::Remover(k)), s));
         }
-        for (a, s) in self.op_start.iter().enumerate() {
+        for (a, &s) in self.op_start.iter().enumerate() {
             s.into_iter()
-                .for_each(|s| f(Moment::Start(StartOf::Op(a)), *s));
+                .for_each(|s| f(Moment::Start(StartOf::Op(a)), s));
         }
     }
 
