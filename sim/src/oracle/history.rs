@@ -1120,7 +1120,7 @@ impl<N: crate::fingerprint::Naming> Hash for CanonicalSummary<'_, N> {
 impl History {
     /// [`History::summary`] of this history's copy renamed by `n` with its order forgotten
     /// ([`History::forget_unread_order`] on `state`), without the copy: the new numbers come
-    /// from [`History::forgotten_numbers`], the identifiers are named as they are hashed.
+    /// from `forgotten_numbers` (one pass over the moments), the identifiers are named as they are hashed.
     pub fn canonical_summary<'a, N: crate::fingerprint::Naming>(
         &'a self,
         state: &State,
