@@ -187,9 +187,10 @@ pub fn canonical(state: &State, observer: &Observer) -> (State, Observer, Vec<Ob
 /// The visited-set key of a state under symmetry: [`crate::fingerprint::fingerprint`] of its
 /// [`canonical`] renaming, with of the history's order only what the oracles read
 /// ([`Observer::forget_unread_order`]). The same value as [`canonical_fingerprint_slow`]
-/// (`sim/tests/symmetry_twins.rs`), built without copying the state: the identifiers are
-/// gathered in place ([`held_ids`]), only the history is copied (to rename it and forget its
-/// order), and the state is hashed as its renaming would be
+/// (`sim/tests/symmetry_twins.rs`), built without copying the state or the history: the
+/// identifiers are gathered in place into a set of bits that gives their ranks, the history
+/// is hashed as its renamed copy with its order forgotten would be
+/// ([`Observer::canonical_summary`]), and the state as its renaming would be
 /// ([`crate::fingerprint::named_fingerprint`]: the parts that hold no identifier in place,
 /// the others value by value, renamed as they are hashed). When the identifiers already are
 /// their ranks (`1..=n`: nothing freed since), nothing is renamed but `next_id`.
