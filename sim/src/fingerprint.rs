@@ -393,7 +393,7 @@ fn hash_map_as<V: Clone + Hash>(
 /// patches and each actor's program, which stay fixed within one search (a search starts
 /// from one state). Listed by destructuring, so a new field of [`State`] must be placed here
 /// (hashed, left to a [`Part`], or left out with a reason).
-fn rest_hash(state: &State, observer: &Observer, n: &impl Naming) -> u64 {
+fn rest_hash(state: &State, summary: &impl Hash, n: &impl Naming) -> u64 {
     let State {
         geometry: _,
         mount: _,
@@ -437,7 +437,7 @@ fn rest_hash(state: &State, observer: &Observer, n: &impl Naming) -> u64 {
     );
     h.write_usize(actors.len());
     (n.next_id(*next_id), crashed, journal, hazard).hash(&mut h);
-    observer.summary().hash(&mut h);
+    summary.hash(&mut h);
     h.finish()
 }
 
@@ -453,7 +453,7 @@ fn combine(sum: u64) -> u64 {
 /// (`sim/tests/fingerprint_twins.rs`).
 pub fn fingerprint(state: &State, observer: &Observer) -> u64 {
     let parts = sum_parts(state, |part| part_hash(state, part));
-    combine(rest_hash(state, observer, &AsIs).wrapping_add(parts))
+    combine(rest_hash(state, &observer.summary(), &AsIs).wrapping_add(parts))
 }
 
 /// How a key names the object identifiers of a state: [`fingerprint`] as they stand
@@ -494,8 +494,14 @@ impl Naming for AsIs {
 /// identifier hash the same renamed or not, so they are hashed in place, and the others
 /// value by value with each identifier renamed as it is hashed.
 pub fn named_fingerprint(state: &State, observer: &Observer, n: &impl Naming) -> u64 {
+    named_fingerprint_with(state, &observer.summary(), n)
+}
+
+/// [`named_fingerprint`] with the history's part given as `summary`, what the observer's
+/// summary hashes as (the symmetry key's [`Observer::canonical_summary`], read in place).
+pub fn named_fingerprint_with(state: &State, summary: &impl Hash, n: &impl Naming) -> u64 {
     let parts = sum_parts(state, |part| named_part_hash(state, part, n));
-    combine(rest_hash(state, observer, n).wrapping_add(parts))
+    combine(rest_hash(state, summary, n).wrapping_add(parts))
 }
 
 /// The marked parts' hashes of one state (the parent of the successors a search expands),
@@ -555,6 +561,18 @@ impl Parts {
         touched: Touched,
         n: &impl Naming,
     ) -> u64 {
+        self.named_fingerprint_after_with(state, &observer.summary(), touched, n)
+    }
+
+    /// [`Parts::named_fingerprint_after`] with the history's part given as `summary` (as
+    /// for [`named_fingerprint_with`]).
+    pub fn named_fingerprint_after_with(
+        &self,
+        state: &State,
+        summary: &impl Hash,
+        touched: Touched,
+        n: &impl Naming,
+    ) -> u64 {
         let parts = sum_parts(state, |part| {
             let kept = if part.marked(touched) || (n.renames() && part.holds_ids(state)) {
                 None
@@ -563,7 +581,7 @@ impl Parts {
             };
             kept.unwrap_or_else(|| named_part_hash(state, part, n))
         });
-        combine(rest_hash(state, observer, n).wrapping_add(parts))
+        combine(rest_hash(state, summary, n).wrapping_add(parts))
     }
 }
 

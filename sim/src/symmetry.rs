@@ -25,6 +25,7 @@ use model::state::{Actor, Bio, BioOwner, Dio, MapEntry, ObjId, State, Work};
 
 use crate::fingerprint::Naming;
 use crate::oracle::Observer;
+use crate::oracle::history::CanonicalSummary;
 
 /// Visits every object identifier of `state`, keys and references, letting `f` rewrite it:
 /// the keys of the bios, dios, io_ends and work items and every reference to one (a bio's
@@ -186,15 +187,16 @@ pub fn canonical(state: &State, observer: &Observer) -> (State, Observer, Vec<Ob
 /// The visited-set key of a state under symmetry: [`crate::fingerprint::fingerprint`] of its
 /// [`canonical`] renaming, with of the history's order only what the oracles read
 /// ([`Observer::forget_unread_order`]). The same value as [`canonical_fingerprint_slow`]
-/// (`sim/tests/symmetry_twins.rs`), built without copying the state: the identifiers are
-/// gathered in place ([`held_ids`]), only the history is copied (to rename it and forget its
-/// order), and the state is hashed as its renaming would be
+/// (`sim/tests/symmetry_twins.rs`), built without copying the state or the history: the
+/// identifiers are gathered in place into a set of bits that gives their ranks, the history
+/// is hashed as its renamed copy with its order forgotten would be
+/// ([`Observer::canonical_summary`]), and the state as its renaming would be
 /// ([`crate::fingerprint::named_fingerprint`]: the parts that hold no identifier in place,
 /// the others value by value, renamed as they are hashed). When the identifiers already are
 /// their ranks (`1..=n`: nothing freed since), nothing is renamed but `next_id`.
 pub fn canonical_fingerprint(state: &State, observer: &Observer) -> u64 {
-    canonical_key(state, observer, |observer, ranks| {
-        crate::fingerprint::named_fingerprint(state, observer, ranks)
+    canonical_key(state, observer, |summary, ranks| {
+        crate::fingerprint::named_fingerprint_with(state, summary, ranks)
     })
 }
 
@@ -209,45 +211,42 @@ pub fn canonical_fingerprint_after(
     observer: &Observer,
     touched: model::mark::Touched,
 ) -> u64 {
-    canonical_key(state, observer, |observer, ranks| {
-        parts.named_fingerprint_after(state, observer, touched, ranks)
+    canonical_key(state, observer, |summary, ranks| {
+        parts.named_fingerprint_after_with(state, summary, touched, ranks)
     })
 }
 
-/// The symmetry key of `state` and `observer` by `hash`, given the history renamed with
-/// its order forgotten, and the renaming ([`Ranks`]) to hash the state under.
+/// The symmetry key of `state` and `observer` by `hash`, given the history's summary as
+/// its renamed copy with its order forgotten would give it (read in place,
+/// [`Observer::canonical_summary`]), and the renaming ([`Ranks`]) to hash the state under.
 fn canonical_key(
     state: &State,
     observer: &Observer,
-    hash: impl FnOnce(&Observer, &Ranks<'_>) -> u64,
+    hash: impl FnOnce(&CanonicalSummary<'_, Ranks<'_>>, &Ranks<'_>) -> u64,
 ) -> u64 {
-    IDS.with_borrow_mut(|ids| {
-        ids.clear();
-        held_ids(state, observer, ids);
-        ids.sort_unstable();
-        ids.dedup();
+    HELD.with_borrow_mut(|held| {
+        held.clear();
+        each_held_id(state, observer, &mut |id| held.insert(id));
+        held.count();
         let ranks = Ranks {
-            renames: !are_ranks(ids),
-            ids,
+            renames: !held.are_ranks(),
+            held,
         };
-        let mut observer = observer.clone();
-        if ranks.renames {
-            observer.visit_objects(&mut |id| *id = ranks.name(*id));
-        }
         // The order the oracles read depends on the actors' programs and positions alone,
         // which the renaming leaves: the state as it stands serves for its renaming.
-        observer.forget_unread_order(state);
-        hash(&observer, &ranks)
+        let summary = observer.canonical_summary(state, &ranks);
+        hash(&summary, &ranks)
     })
 }
 
-/// The renaming of [`canonical`] as a [`Naming`]: each identifier to its rank among `ids`
-/// (sorted, without repeats), and `next_id` to their count.
+/// The renaming of [`canonical`] as a [`Naming`]: each identifier to its rank among those
+/// held ([`HeldSet::rank`], what [`rank`] gives on their sorted list), and `next_id` to
+/// their count.
 struct Ranks<'a> {
     /// Some identifier is not its own rank.
     renames: bool,
     /// The identifiers held.
-    ids: &'a [ObjId],
+    held: &'a HeldSet,
 }
 
 impl Naming for Ranks<'_> {
@@ -256,11 +255,83 @@ impl Naming for Ranks<'_> {
     }
 
     fn name(&self, id: ObjId) -> ObjId {
-        if self.renames { rank(self.ids, id) } else { id }
+        if self.renames { self.held.rank(id) } else { id }
     }
 
     fn next_id(&self, _: ObjId) -> ObjId {
-        self.ids.len() as ObjId
+        self.held.held as ObjId
+    }
+}
+
+/// Bits of a [`HeldSet`] word.
+const WORD_BITS: usize = u64::BITS as usize;
+
+/// The identifiers held, as a set of bits with the count of those below each word: ranks
+/// without sorting, deduplicating or searching a list.
+#[derive(Default)]
+struct HeldSet {
+    /// Bit `id % 64` of word `id / 64`: `id` is held.
+    words: Vec<u64>,
+    /// Per word, the identifiers held below it ([`HeldSet::count`]).
+    below: Vec<u32>,
+    /// Words that may have a bit set (all past them are clear).
+    used: usize,
+    /// The identifiers held ([`HeldSet::count`]).
+    held: usize,
+}
+
+impl HeldSet {
+    /// No identifier held.
+    fn clear(&mut self) {
+        self.words[..self.used].fill(0);
+        self.used = 0;
+    }
+
+    /// `id` is held.
+    fn insert(&mut self, id: ObjId) {
+        let word = usize::from(id) / WORD_BITS;
+        if word >= self.words.len() {
+            self.words.resize(word + 1, 0);
+        }
+        self.words[word] |= 1 << (usize::from(id) % WORD_BITS);
+        self.used = self.used.max(word + 1);
+    }
+
+    /// Counts the identifiers held, below each word and in all.
+    fn count(&mut self) {
+        self.below.clear();
+        let mut held = 0;
+        for &word in &self.words[..self.used] {
+            self.below.push(held);
+            held += word.count_ones();
+        }
+        self.held = held as usize;
+    }
+
+    /// The rank of `id` among the identifiers held, from 1 (0 for one not held), as
+    /// [`rank`] on their sorted list; after [`HeldSet::count`].
+    fn rank(&self, id: ObjId) -> ObjId {
+        let (word, bit) = (usize::from(id) / WORD_BITS, usize::from(id) % WORD_BITS);
+        let Some(&w) = self.words[..self.used].get(word) else {
+            return 0;
+        };
+        if w & (1 << bit) == 0 {
+            return 0;
+        }
+        let below = self.below[word] + (w & ((1 << bit) - 1)).count_ones();
+        below as ObjId + 1
+    }
+
+    /// The identifiers held are `1, 2, …, n`: each its own rank (0 not held, and the
+    /// highest held is their count).
+    fn are_ranks(&self) -> bool {
+        let highest = self.words[..self.used]
+            .iter()
+            .rposition(|&w| w != 0)
+            .map(|word| {
+                word * WORD_BITS + (WORD_BITS - 1 - self.words[word].leading_zeros() as usize)
+            });
+        self.words.first().is_none_or(|&w| w & 1 == 0) && highest.unwrap_or(0) == self.held
     }
 }
 
@@ -273,62 +344,70 @@ pub fn canonical_fingerprint_slow(state: &State, observer: &Observer) -> u64 {
 }
 
 std::thread_local! {
-    /// [`canonical_fingerprint`]'s list of identifiers, kept between calls on one thread so
+    /// [`canonical_fingerprint`]'s set of identifiers, kept between calls on one thread so
     /// that it allocates once (its contents never outlive a call).
-    static IDS: std::cell::RefCell<Vec<ObjId>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// `ids` (sorted, without repeats) are `1, 2, …, n`: each its own rank.
-fn are_ranks(ids: &[ObjId]) -> bool {
-    ids.iter().zip(1..).all(|(&id, rank)| id == rank)
+    static HELD: std::cell::RefCell<HeldSet> = std::cell::RefCell::new(HeldSet::default());
 }
 
 /// Appends to `out` every object identifier `state` and the oracles' history hold: the
 /// identifiers [`object_ids`] and [`Observer::visit_objects`] visit, read in place.
 pub fn held_ids(state: &State, observer: &Observer, out: &mut Vec<ObjId>) {
-    state_ids(state, out);
-    let h = observer.history();
-    for (&id, record) in &h.bios {
-        out.extend(record.io_end);
-        out.push(id);
-    }
-    out.extend(h.conversions.keys());
-    out.extend(h.landed.keys());
-    out.extend(h.landed_superseded.keys());
+    each_held_id(state, observer, &mut |id| out.push(id));
 }
 
-/// Appends to `out` every object identifier of `state`, keys and references: those
+/// Calls `f` on every object identifier `state` and the oracles' history hold, as
+/// [`held_ids`] lists them.
+fn each_held_id(state: &State, observer: &Observer, f: &mut impl FnMut(ObjId)) {
+    state_ids(state, f);
+    let h = observer.history();
+    for (&id, record) in &h.bios {
+        record.io_end.into_iter().for_each(&mut *f);
+        f(id);
+    }
+    h.conversions.keys().copied().for_each(&mut *f);
+    h.landed.keys().copied().for_each(&mut *f);
+    h.landed_superseded.keys().copied().for_each(f);
+}
+
+/// Calls `f` on every object identifier of `state`, keys and references: those
 /// [`visit_objects`] visits, read without rebuilding the maps.
-fn state_ids(state: &State, out: &mut Vec<ObjId>) {
+fn state_ids(state: &State, f: &mut impl FnMut(ObjId)) {
     for (&id, bio) in state.bios.iter() {
         match bio.owner {
-            BioOwner::Dio(d) | BioOwner::Writeback(d) => out.push(d),
+            BioOwner::Dio(d) | BioOwner::Writeback(d) => f(d),
         }
-        out.push(id);
+        f(id);
     }
     for (&id, dio) in &state.dios {
-        out.extend(dio.private);
-        out.push(id);
+        dio.private.into_iter().for_each(&mut *f);
+        f(id);
     }
-    out.extend(state.io_ends.keys());
+    state.io_ends.keys().copied().for_each(&mut *f);
     for (&id, work) in &state.work {
         match work {
             Work::DioComplete { dio, wb_map, .. } => {
-                out.push(*dio);
-                out.extend(wb_map.flatten());
+                f(*dio);
+                wb_map.flatten().into_iter().for_each(&mut *f);
             }
-            Work::EndIo { io_end } => out.push(*io_end),
+            Work::EndIo { io_end } => f(*io_end),
             Work::Commit { .. } => {}
         }
-        out.push(id);
+        f(id);
     }
-    out.extend(state.inodes.iter().filter_map(|inode| inode.i_private));
+    state
+        .inodes
+        .iter()
+        .filter_map(|inode| inode.i_private)
+        .for_each(&mut *f);
     for actor in &state.actors {
-        out.extend(actor.wb_map.flatten());
+        actor.wb_map.flatten().into_iter().for_each(&mut *f);
         if let Frame::Write(w) = &actor.frame {
-            out.extend([w.io_end, w.dio, w.gb_io].into_iter().flatten());
+            [w.io_end, w.dio, w.gb_io]
+                .into_iter()
+                .flatten()
+                .for_each(&mut *f);
             if let IocbPrivate::IoEnd(id) = w.iocb_private {
-                out.push(id);
+                f(id);
             }
         }
     }
@@ -350,4 +429,47 @@ pub fn order_fingerprint(state: &State, observer: &Observer) -> u64 {
     let mut observer = observer.clone();
     observer.forget_unread_order(state);
     crate::fingerprint::fingerprint(state, &observer)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    /// Seeded sets of identifiers the bit set is checked on.
+    const SETS: u64 = 2_000;
+    /// Identifiers drawn for one set, at most (repeats allowed).
+    const DRAWN: usize = 40;
+    /// Identifiers are drawn below this: several words of the bit set.
+    const ID_RANGE: ObjId = 400;
+
+    /// The bit set's ranks, count and `are_ranks` against [`rank`] on the sorted list, over
+    /// seeded sets (one set in four is `1..=n`, its own renaming), the set reused from one
+    /// to the next as [`canonical_key`] reuses it.
+    #[test]
+    fn held_set_ranks_as_the_sorted_list() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut held = HeldSet::default();
+        for _ in 0..SETS {
+            let drawn = rng.random_range(0..=DRAWN);
+            let mut ids: Vec<ObjId> = if rng.random_range(0..4) == 0 {
+                (1..=drawn as ObjId).collect()
+            } else {
+                (0..drawn).map(|_| rng.random_range(0..ID_RANGE)).collect()
+            };
+            held.clear();
+            ids.iter().for_each(|&id| held.insert(id));
+            held.count();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(held.held, ids.len(), "{ids:?}");
+            let own = ids.iter().zip(1..).all(|(&id, r)| id == r);
+            assert_eq!(held.are_ranks(), own, "{ids:?}");
+            for id in 0..ID_RANGE + 2 * WORD_BITS as ObjId {
+                assert_eq!(held.rank(id), rank(&ids, id), "{id} in {ids:?}");
+            }
+        }
+    }
 }

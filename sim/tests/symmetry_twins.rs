@@ -7,15 +7,20 @@
 //! form ([`canonical_fingerprint_after`], which takes the parts the step left unmarked and
 //! the renaming leaves alone from the parent's hashes) must equal the slow twin too. Both
 //! ways of the fast key (a state already its own renaming, and one to rename) must occur.
+//! The history's part alone is compared too: [`Observer::canonical_summary`] (read in place)
+//! must hash as the summary of the observer's copy renamed and with its order forgotten, under
+//! the ranks and under no renaming.
 
 mod common;
 
+use std::hash::{Hash, Hasher};
+
 use model::state::{ObjId, State};
-use sim::fingerprint::Parts;
+use sim::fingerprint::{AsIs, FoldHasher, Naming, Parts};
 use sim::oracle::Observer;
 use sim::symmetry::{
     canonical_fingerprint, canonical_fingerprint_after, canonical_fingerprint_slow, held_ids,
-    object_ids,
+    object_ids, rank,
 };
 
 /// States each twin search may visit, per scenario.
@@ -41,6 +46,42 @@ fn walked_ids(state: &State, observer: &Observer) -> Vec<ObjId> {
     ids
 }
 
+/// The symmetry key's renaming by the sorted list of identifiers ([`rank`]).
+struct ListRanks<'a>(&'a [ObjId]);
+
+impl Naming for ListRanks<'_> {
+    fn renames(&self) -> bool {
+        true
+    }
+
+    fn name(&self, id: ObjId) -> ObjId {
+        rank(self.0, id)
+    }
+
+    fn next_id(&self, _: ObjId) -> ObjId {
+        self.0.len() as ObjId
+    }
+}
+
+/// `value` hashed by the fingerprint's hasher.
+fn hashed(value: &impl Hash) -> u64 {
+    let mut h = FoldHasher::default();
+    value.hash(&mut h);
+    h.finish()
+}
+
+/// The history's part of the key read in place against the copy's, renamed by `ids`'
+/// ranks and not renamed: whether both agree.
+fn summaries_agree(state: &State, observer: &Observer, ids: &[ObjId]) -> bool {
+    let mut renamed = observer.clone();
+    renamed.visit_objects(&mut |id| *id = rank(ids, *id));
+    renamed.forget_unread_order(state);
+    let mut kept = observer.clone();
+    kept.forget_unread_order(state);
+    hashed(&observer.canonical_summary(state, &ListRanks(ids))) == hashed(&renamed.summary())
+        && hashed(&observer.canonical_summary(state, &AsIs)) == hashed(&kept.summary())
+}
+
 /// Compares the twins on one state, counting into `tally`; with its parent's `parts`, the
 /// incremental key too.
 fn compare(state: &State, observer: &Observer, parts: Option<&Parts>, tally: &mut Tally) {
@@ -61,7 +102,8 @@ fn compare(state: &State, observer: &Observer, parts: Option<&Parts>, tally: &mu
     let after = parts.map_or(slow, |parts| {
         canonical_fingerprint_after(parts, state, observer, state.touched())
     });
-    tally.differ += u64::from(fast != slow || after != slow || held != walked);
+    let summaries = summaries_agree(state, observer, &walked);
+    tally.differ += u64::from(fast != slow || after != slow || held != walked || !summaries);
 }
 
 /// Breadth-first over the states reachable from `initial` (at most `max_states`, keyed by

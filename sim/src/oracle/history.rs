@@ -1051,27 +1051,248 @@ impl Summary<'_> {
 
 impl Hash for Summary<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        let h = self.history;
-        (self.rank(Some(h.epoch)), h.tid).hash(state);
-        for (tag, w) in &h.writes {
-            (tag, self.rank(w.start), w.range, self.rank(w.returned)).hash(state);
-            (w.queued, self.rank(w.completed), w.completed_tid, w.done).hash(state);
+        let rank = |s| self.rank(s);
+        let mut moment = rank;
+        self.history
+            .hash_summary(state, &mut moment, rank, &crate::fingerprint::AsIs);
+    }
+}
+
+/// Moments (recorded step numbers but `returned`) [`CanonicalSummary`] holds inline (more
+/// go to the heap): the canonical scenario records at most 13.
+pub const MOMENTS_INLINE: usize = 32;
+
+/// Per moment, in [`History::visit_moments`] order, something of it.
+type PerMoment<T> = model::inline_vec::InlineVec<T, MOMENTS_INLINE>;
+
+/// Bits of [`History::forgotten_numbers`]'s sort key below a moment's step: whether it is
+/// an end, and its index.
+const MOMENT_KEY_BITS: u32 = 32;
+/// Bits of the sort key below the end bit: the moment's index (more moments than that
+/// many bits count are not recorded: two per write and remover, one per actor).
+const MOMENT_INDEX_BITS: u32 = 31;
+
+/// The moment's index in a sort key of [`History::forgotten_numbers`].
+fn moment_index(key: u64) -> usize {
+    (key & ((1 << MOMENT_INDEX_BITS) - 1)) as usize
+}
+
+/// [`History::forgotten_numbers`]'s lists: each moment with its step, and their sort keys.
+type MomentLists = (Vec<(Moment, Step)>, Vec<u64>);
+
+std::thread_local! {
+    /// [`History::forgotten_numbers`]'s moments and their order, kept between calls on one
+    /// thread so that they allocate once (their contents never outlive a call).
+    static MOMENTS: std::cell::RefCell<MomentLists> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+impl Default for Moment {
+    fn default() -> Moment {
+        Moment::End(EndOf::Epoch)
+    }
+}
+
+/// The history as the symmetry key sees it, read in place: the [`Summary`] of its copy
+/// with every object identifier named by a [`crate::fingerprint::Naming`] and its order
+/// forgotten ([`History::forget_unread_order`]), hashing as that copy's summary would
+/// (`sim/tests/symmetry_twins.rs` holds the keys built on each equal).
+pub struct CanonicalSummary<'a, N> {
+    history: &'a History,
+    /// The forgotten order's number of each moment, in [`History::visit_moments`] order.
+    numbers: PerMoment<Step>,
+    /// The distinct numbers of the copy (the moments', and 0 for a set `returned`), sorted.
+    steps: SummarySteps,
+    naming: &'a N,
+}
+
+impl<N: crate::fingerprint::Naming> Hash for CanonicalSummary<'_, N> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let rank = |s: Option<Step>| s.map(|s| self.steps.binary_search(&s).expect("collected"));
+        let mut next = self.numbers.iter();
+        let mut moment = |s: Option<Step>| rank(s.map(|_| *next.next().expect("a number")));
+        let returned = |s: Option<Step>| rank(s.map(|_| 0));
+        self.history
+            .hash_summary(state, &mut moment, returned, self.naming);
+    }
+}
+
+impl History {
+    /// [`History::summary`] of this history's copy renamed by `n` with its order forgotten
+    /// ([`History::forget_unread_order`] on `state`), without the copy: the new numbers come
+    /// from `forgotten_numbers` (one pass over the moments), the identifiers are named as they are hashed.
+    pub fn canonical_summary<'a, N: crate::fingerprint::Naming>(
+        &'a self,
+        state: &State,
+        n: &'a N,
+    ) -> CanonicalSummary<'a, N> {
+        let numbers = self.forgotten_numbers(state);
+        let mut steps = SummarySteps::new();
+        steps.extend_from_slice(&numbers);
+        if self.writes.values().any(|w| w.returned.is_some()) {
+            steps.push(0);
         }
-        for m in &h.zero_makers {
+        steps.sort_unstable();
+        let kept = dedup_sorted(&mut steps);
+        steps.truncate(kept);
+        CanonicalSummary {
+            history: self,
+            numbers,
+            steps,
+            naming: n,
+        }
+    }
+
+    /// The numbers [`History::forget_unread_order`] gives the moments, in
+    /// [`History::visit_moments`] order, in one pass: every constraint goes from a moment
+    /// to one at a later step, or at the same step from a start to an end, so taken in
+    /// that order (starts before ends at one step) each moment's least number is the
+    /// greatest its earlier constraints ask (longest paths in a graph without cycles),
+    /// which is what [`least_numbers`] iterates to.
+    fn forgotten_numbers(&self, state: &State) -> PerMoment<Step> {
+        MOMENTS.with_borrow_mut(|(moments, order)| {
+            moments.clear();
+            self.each_moment(&mut |m, s| moments.push((m, s)));
+            order.clear();
+            order.extend(moments.iter().enumerate().map(|(i, &(m, s))| {
+                let end = matches!(m, Moment::End(_));
+                (u64::from(s) << MOMENT_KEY_BITS) | (u64::from(end) << MOMENT_INDEX_BITS) | i as u64
+            }));
+            order.sort_unstable();
+            let mut numbers = PerMoment::from_elem(0, moments.len());
+            for (pos, &key) in order.iter().enumerate() {
+                let j = moment_index(key);
+                let (to, at) = moments[j];
+                let mut least = 0;
+                for &earlier in &order[..pos] {
+                    let i = moment_index(earlier);
+                    let (from, was) = moments[i];
+                    let gap = match (from, to) {
+                        (Moment::End(e), Moment::Start(s)) if was < at => {
+                            self.order_read(state, e, s).then_some(1)
+                        }
+                        (Moment::Start(s), Moment::End(e)) if was <= at => {
+                            self.order_read(state, e, s).then_some(0)
+                        }
+                        _ => None,
+                    };
+                    if let Some(gap) = gap {
+                        least = least.max(numbers[i] + gap);
+                    }
+                }
+                numbers[j] = least;
+            }
+            numbers
+        })
+    }
+
+    /// [`History::visit_moments`] reading: every recorded step number but `returned`, the
+    /// epoch first, with what it is.
+    fn each_moment(&self, f: &mut impl FnMut(Moment, Step)) {
+        f(Moment::End(EndOf::Epoch), self.epoch);
+        for (&tag, w) in &self.writes {
+            w.start
+                .into_iter()
+                .for_each(|s| f(Moment::Start(StartOf::Write(tag)), s));
+            w.completed
+                .into_iter()
+                .for_each(|s| f(Moment::End(EndOf::Write(tag)), s));
+        }
+        for (k, m) in self.zero_makers.iter().enumerate() {
+            f(Moment::Start(StartOf::Remover(k)), m.start);
+            m.end
+                .into_iter()
+                .for_each(|s| f(Moment::End(EndOf::Remover(k)), s));
+        }
+        for (a, &s) in self.op_start.iter().enumerate() {
+            s.into_iter()
+                .for_each(|s| f(Moment::Start(StartOf::Op(a)), s));
+        }
+    }
+
+    /// Hashes what [`Summary`] hashes: each moment's step by `moment` (called once per
+    /// moment field, set or not, in [`History::visit_moments`] order), each `returned` by
+    /// `returned`, the object identifiers named by `n` (the maps hashed as their renamed
+    /// copies would be, or as they stand when `n` renames nothing).
+    fn hash_summary<H: Hasher>(
+        &self,
+        state: &mut H,
+        moment: &mut impl FnMut(Option<Step>) -> Option<usize>,
+        returned: impl Fn(Option<Step>) -> Option<usize>,
+        n: &impl crate::fingerprint::Naming,
+    ) {
+        (moment(Some(self.epoch)), self.tid).hash(state);
+        for (tag, w) in &self.writes {
+            let start = moment(w.start);
+            (tag, start, w.range, returned(w.returned)).hash(state);
+            (w.queued, moment(w.completed), w.completed_tid, w.done).hash(state);
+        }
+        for m in &self.zero_makers {
             (m.actor, m.inode, m.from, m.to, m.pending).hash(state);
-            (self.rank(Some(m.start)), self.rank(m.end)).hash(state);
+            let start = moment(Some(m.start));
+            (start, moment(m.end)).hash(state);
         }
-        for s in &h.op_start {
-            self.rank(*s).hash(state);
+        for s in &self.op_start {
+            moment(*s).hash(state);
         }
-        h.bios.hash(state);
-        h.conversions.hash(state);
-        h.failed.hash(state);
-        h.lost.hash(state);
-        h.landed.hash(state);
-        h.landed_superseded.hash(state);
-        h.prior.hash(state);
-        h.dirty_under_dio.hash(state);
+        self.hash_named_ids(state, n);
+    }
+
+    /// Hashes the maps from the bios on, as [`Summary`] does, with the object identifiers
+    /// of the bios, conversions and landed sectors named by `n`.
+    fn hash_named_ids<H: Hasher>(&self, state: &mut H, n: &impl crate::fingerprint::Naming) {
+        if n.renames() {
+            state.write_usize(self.bios.len());
+            for (&id, record) in &self.bios {
+                n.name(id).hash(state);
+                let BioRecord {
+                    inode,
+                    dio,
+                    blocks,
+                    sectors,
+                    io_end,
+                    superseded,
+                } = record;
+                let io_end = io_end.map(|id| n.name(id));
+                (inode, dio, blocks, sectors, io_end, superseded).hash(state);
+            }
+            hash_renamed(self.conversions.len(), &self.conversions, n, state);
+        } else {
+            self.bios.hash(state);
+            self.conversions.hash(state);
+        }
+        self.failed.hash(state);
+        self.lost.hash(state);
+        if n.renames() {
+            hash_renamed(self.landed.len(), &self.landed, n, state);
+            hash_renamed(
+                self.landed_superseded.len(),
+                &self.landed_superseded,
+                n,
+                state,
+            );
+        } else {
+            self.landed.hash(state);
+            self.landed_superseded.hash(state);
+        }
+        self.prior.hash(state);
+        self.dirty_under_dio.hash(state);
+    }
+}
+
+/// Hashes a map of `len` entries keyed by object identifier as its copy with every key
+/// named by `n` would (the naming keeps the keys' order): the length, then each key and
+/// value, as `VecMap`'s and `BTreeMap`'s `Hash` feed them.
+fn hash_renamed<'a, V: Hash + 'a, H: Hasher>(
+    len: usize,
+    entries: impl IntoIterator<Item = (&'a ObjId, &'a V)>,
+    n: &impl crate::fingerprint::Naming,
+    state: &mut H,
+) {
+    state.write_usize(len);
+    for (&id, v) in entries {
+        n.name(id).hash(state);
+        v.hash(state);
     }
 }
 

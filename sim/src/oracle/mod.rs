@@ -215,6 +215,17 @@ impl Observer {
         self.history.forget_unread_order_dropping(state, rule);
     }
 
+    /// [`Observer::summary`] of this observer's copy with its object identifiers named by
+    /// `n` and its order forgotten ([`Observer::forget_unread_order`] on `state`), read in
+    /// place ([`History::canonical_summary`]): the symmetry key's history, without the copy.
+    pub fn canonical_summary<'a, N: crate::fingerprint::Naming>(
+        &'a self,
+        state: &State,
+        n: &'a N,
+    ) -> history::CanonicalSummary<'a, N> {
+        self.history.canonical_summary(state, n)
+    }
+
     /// Forgets the history's order of events entirely ([`History::forget_all_order_for_tests`]):
     /// an unsound key, for the tests.
     pub fn forget_all_order_for_tests(&mut self) {
