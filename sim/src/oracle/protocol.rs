@@ -184,7 +184,7 @@ pub fn check_write_return(h: &History, state: &State, tag: u8) -> Result<(), Vio
 }
 
 /// Mutual exclusion, lock order and the single DIO decision, on every step. The tests are
-/// kept apart from the messages ([`dio_decision_bad`], [`lock_fault`]; the messages in cold
+/// kept apart from the messages (`dio_decision_bad`, `lock_fault`; the messages in cold
 /// functions), so the loop over the frames stays small.
 pub fn check_frames(state: &State, event: &Event) -> Result<(), Violation> {
     for (a, actor) in state.actors.iter().enumerate() {
