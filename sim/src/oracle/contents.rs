@@ -320,15 +320,23 @@ impl<'s, 'p> InodeWalk<'s, 'p> {
         }
         match exposure(self.h, self.inode, offset, value, Step::MAX) {
             None => Ok(()),
-            Some(why) => violation(
-                Oracle::NoStaleExposure,
-                actors_of(self.h, value),
-                format!(
-                    "{read} of inode {} at {offset} now returns {why}",
-                    self.inode
-                ),
-            ),
+            Some(why) => self.exposed(offset, value, read, why),
         }
+    }
+
+    /// The `no-stale-exposure` violation of [`InodeWalk::judge`] (kept out of the walk's
+    /// loop: only a failing walk builds a message).
+    #[cold]
+    #[inline(never)]
+    fn exposed(&self, offset: u64, value: Data, read: &str, why: String) -> Result<(), Violation> {
+        violation(
+            Oracle::NoStaleExposure,
+            actors_of(self.h, value),
+            format!(
+                "{read} of inode {} at {offset} now returns {why}",
+                self.inode
+            ),
+        )
     }
 }
 

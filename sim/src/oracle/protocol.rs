@@ -183,58 +183,95 @@ pub fn check_write_return(h: &History, state: &State, tag: u8) -> Result<(), Vio
     Ok(())
 }
 
-/// Mutual exclusion, lock order and the single DIO decision, on every step.
+/// Mutual exclusion, lock order and the single DIO decision, on every step. The tests are
+/// kept apart from the messages (`dio_decision_bad`, `lock_fault`; the messages in cold
+/// functions), so the loop over the frames stays small.
 pub fn check_frames(state: &State, event: &Event) -> Result<(), Violation> {
     for (a, actor) in state.actors.iter().enumerate() {
         let Frame::Write(f) = &actor.frame else {
             continue;
         };
         let a = a as u8;
-        check_dio_decision(a, f, state)?;
+        if dio_decision_bad(f, state) {
+            return dio_decision_violation(a, f);
+        }
         if event.task == Task::Actor(a) && event.pc == Pc::Write(WritePc::DioMapAlloc) {
             check_get_block_io_end(a, f, state)?;
         }
-        let holds = state.inodes[f.inode].i_mutex == Some(a);
-        if holds != f.i_mutex_held {
-            let msg = format!("i_mutex owner disagrees with a{a}'s frame at {}", f.pc);
-            return violation(Oracle::Locks, vec![a], msg);
-        }
-        if let Some(bucket) = f.aio_mutex
-            && !matches!(f.pc, WritePc::Gate | WritePc::AioMutexLock)
-            && state.aio_mutex.get(&bucket) != Some(&a)
-        {
-            let msg = format!("a{a} runs as aio_mutex[{bucket}] owner without owning it");
-            return violation(Oracle::Locks, vec![a], msg);
-        }
-        if f.pc == WritePc::AioMutexLock && f.i_mutex_held {
-            let msg = "aio_mutex taken under i_mutex: lock order".to_string();
-            return violation(Oracle::Locks, vec![a], msg);
+        if let Some(fault) = lock_fault(a, f, state) {
+            return lock_violation(a, f, fault);
         }
     }
     Ok(())
 }
 
-/// The layers agree on direct or buffered, the path and `iocb->private`.
-fn check_dio_decision(a: u8, f: &WriteFrame, state: &State) -> Result<(), Violation> {
+/// How a writer's frame disagrees with the locks, in the order they are tested.
+#[derive(Clone, Copy)]
+enum LockFault {
+    /// The frame's `i_mutex_held` is not whether it owns its inode's `i_mutex`.
+    IMutex,
+    /// It runs as the owner of `aio_mutex[bucket]` without owning it.
+    AioMutex(u8),
+    /// It takes `aio_mutex` holding `i_mutex`.
+    Order,
+}
+
+/// The first way writer `a`'s frame `f` disagrees with the lock owners or the lock order.
+fn lock_fault(a: u8, f: &WriteFrame, state: &State) -> Option<LockFault> {
+    let holds = state.inodes[f.inode].i_mutex == Some(a);
+    if holds != f.i_mutex_held {
+        return Some(LockFault::IMutex);
+    }
+    if let Some(bucket) = f.aio_mutex
+        && !matches!(f.pc, WritePc::Gate | WritePc::AioMutexLock)
+        && state.aio_mutex.get(&bucket) != Some(&a)
+    {
+        return Some(LockFault::AioMutex(bucket));
+    }
+    if f.pc == WritePc::AioMutexLock && f.i_mutex_held {
+        return Some(LockFault::Order);
+    }
+    None
+}
+
+/// The `locks` violation of `fault` by writer `a` at frame `f`.
+#[cold]
+#[inline(never)]
+fn lock_violation(a: u8, f: &WriteFrame, fault: LockFault) -> Result<(), Violation> {
+    let msg = match fault {
+        LockFault::IMutex => format!("i_mutex owner disagrees with a{a}'s frame at {}", f.pc),
+        LockFault::AioMutex(bucket) => {
+            format!("a{a} runs as aio_mutex[{bucket}] owner without owning it")
+        }
+        LockFault::Order => "aio_mutex taken under i_mutex: lock order".to_string(),
+    };
+    violation(Oracle::Locks, vec![a], msg)
+}
+
+/// The layers disagree on direct or buffered, the path or `iocb->private`.
+fn dio_decision_bad(f: &WriteFrame, state: &State) -> bool {
     let direct_step = f.path.is_some() || f.dio.is_some();
     let overwrite_path = f.path == Some(DioPath::ExtOverwrite);
-    let bad = (direct_step && !f.iocb.ki_flags.direct)
+    (direct_step && !f.iocb.ki_flags.direct)
         || (overwrite_path != f.overwrite && f.path.is_some() && f.path != Some(DioPath::Ind))
         || (f.overwrite
             && (f.aio_mutex.is_some() || f.unaligned_aio || !state.should_dioread_nolock(f.inode)))
-        || (f.io_end.is_some() && f.iocb.is_sync_kiocb());
-    if bad {
-        let msg = format!(
-            "a{a} at {}: IOCB_DIRECT={} path={} overwrite={} io_end={}",
-            f.pc,
-            f.iocb.ki_flags.direct,
-            f.path.map_or("none".to_string(), |p| p.to_string()),
-            f.overwrite,
-            model::state::io_end_name(f.io_end)
-        );
-        return violation(Oracle::SingleDioDecision, vec![a], msg);
-    }
-    Ok(())
+        || (f.io_end.is_some() && f.iocb.is_sync_kiocb())
+}
+
+/// The `single-dio-decision` violation of writer `a` at frame `f` ([`dio_decision_bad`]).
+#[cold]
+#[inline(never)]
+fn dio_decision_violation(a: u8, f: &WriteFrame) -> Result<(), Violation> {
+    let msg = format!(
+        "a{a} at {}: IOCB_DIRECT={} path={} overwrite={} io_end={}",
+        f.pc,
+        f.iocb.ki_flags.direct,
+        f.path.map_or("none".to_string(), |p| p.to_string()),
+        f.overwrite,
+        model::state::io_end_name(f.io_end)
+    );
+    violation(Oracle::SingleDioDecision, vec![a], msg)
 }
 
 /// `ext4_ext_map_blocks`, for `ext4_ext_direct_IO`'s `get_block`, just made a new
