@@ -199,7 +199,7 @@ impl Source<'_> {
 
     /// How many bytes from `raw[q]` on equal those `distance` back in the stream (0 when
     /// that is before the dictionary); a match from the dictionary stops at its end.
-    #[inline]
+    #[inline(always)]
     fn common(&self, q: usize, distance: u64) -> usize {
         let here = self.start + q as u64;
         if distance == 0 || distance > here - self.base {
@@ -220,6 +220,7 @@ impl Source<'_> {
 }
 
 /// Bytes at the start of `a` and `b` that are equal.
+#[inline(always)]
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     let most = a.len().min(b.len());
     let mut n = 0;
@@ -270,6 +271,7 @@ fn index(table: &mut [u64; 1 << HASH_BITS], bytes: &[u8], start: u64, at: std::o
 }
 
 /// Appends one sequence: `literals`, then the match of `(length, distance code)` if any.
+#[inline(always)]
 fn put_sequence(out: &mut Vec<u8>, literals: &[u8], matched: Option<(usize, u64)>) {
     let extra = matched.map_or(0, |(len, _)| len - MIN_MATCH);
     let token = (literals.len().min(NIBBLE_MORE) << 4) | extra.min(NIBBLE_MORE);
