@@ -81,8 +81,9 @@ fn real_records_round_trip_under_both_packers() {
         });
         assert!(records.len() >= RECORDS_MIN, "{}", path.display());
         let at = path.display();
-        let delta = round_trip(Method::Delta, &dictionary, &records).expect(&at.to_string());
-        let lz4 = round_trip(Method::Lz4, &dictionary, &records).expect(&at.to_string());
+        let trip = |method| round_trip(method, &dictionary, &records);
+        let delta = trip(Method::Delta).unwrap_or_else(|e| panic!("{at}: {e}"));
+        let lz4 = trip(Method::Lz4).unwrap_or_else(|e| panic!("{at}: {e}"));
         count += records.len();
         delta_total += delta;
         lz4_total += lz4;
@@ -148,7 +149,8 @@ fn random_records_round_trip_under_both_packers() {
             records.push(next);
         }
         for method in [Method::Delta, Method::Lz4] {
-            round_trip(method, &dictionary, &records).expect(&format!("seed {seed}"));
+            let trip = round_trip(method, &dictionary, &records);
+            trip.unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         }
     }
 }
