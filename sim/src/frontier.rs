@@ -29,6 +29,7 @@ use crate::engine::{Execution, Probe, SearchReport, Stepper, replay};
 use crate::expand::{BATCH_STATES, Context, Expanded, Pool, Successor};
 use crate::fingerprint::fingerprint;
 use crate::oracle::{Observer, Violation};
+use crate::pack::{Method, Packer};
 
 /// Shards of the visited set, chosen by a fingerprint's top bits: `2^SHARD_BITS` of them.
 pub const SHARD_BITS: u32 = 8;
@@ -246,17 +247,19 @@ impl Links {
 pub const FRONTIER_CHUNK_BYTES: usize = 1 << 18;
 
 /// The queue of states to expand, encoded: per state, its record ([`encode`]: index, state
-/// without programs, history) compressed against the initial state's record, which holds most
-/// of any state's bytes (LZ4 with that record as its dictionary). The records lie one after
-/// the other in chunks; a chunk is freed once every record in it was taken.
+/// without programs, history) packed against the record queued before it (at first the
+/// initial state's), which holds most of its bytes ([`crate::pack`]). The records lie one
+/// after the other in chunks; a chunk is freed once every record in it was taken.
 #[derive(Debug)]
 pub struct Frontier {
     chunks: VecDeque<Vec<u8>>,
     read: usize,
     len: u64,
     bytes: u64,
-    /// The record pushed last (at first the initial state's): the next push's dictionary.
-    pushed: Vec<u8>,
+    /// Packs each pushed record against the one before it (at first the initial state's).
+    packer: Packer,
+    /// How the records are packed ([`crate::pack::method`] when the queue was made).
+    method: Method,
     /// The record popped last (at first the initial state's): the next pop's dictionary.
     popped: Vec<u8>,
     /// Reused buffers: a record, and its compressed form.
@@ -275,12 +278,14 @@ impl Frontier {
         let mut stripped = initial.clone();
         let programs = strip_programs(&mut stripped);
         let dictionary = encode(0, &stripped, &Observer::new(initial), Vec::new());
+        let method = crate::pack::method();
         Frontier {
             chunks: VecDeque::new(),
             read: 0,
             len: 0,
             bytes: 0,
-            pushed: dictionary.clone(),
+            packer: Packer::new(dictionary.clone(), method),
+            method,
             popped: dictionary,
             raw: Vec::new(),
             packed: Vec::new(),
@@ -309,21 +314,18 @@ impl Frontier {
             id.put(&mut raw);
         }
         raw.extend_from_slice(body);
-        self.raw = raw;
-        let most = lz4_flex::block::get_maximum_output_size(self.raw.len());
-        self.packed.resize(most, 0);
-        let n = lz4_flex::block::compress_into_with_dict(&self.raw, &mut self.packed, &self.pushed)
-            .expect("the buffer holds the worst case");
-        std::mem::swap(&mut self.raw, &mut self.pushed);
+        self.packer.pack(&raw, &mut self.packed);
+        let n = self.packed.len();
         let mut header = [0u8; 2 * LENGTH_BYTES_MAX];
-        let raw_len = put_length(&mut header, self.pushed.len());
+        let raw_len = put_length(&mut header, raw.len());
         let header_len = raw_len + put_length(&mut header[raw_len..], n);
         let header = &header[..header_len];
         self.append(header, n);
         self.len += 1;
         self.pushes += 1;
-        self.encoded += self.pushed.len() as u64;
+        self.encoded += raw.len() as u64;
         self.compressed += (header.len() + n) as u64;
+        self.raw = raw;
     }
 
     /// Appends `header` and the first `n` compressed bytes as one record, in the last chunk
@@ -379,11 +381,8 @@ impl Frontier {
             }
             let (before, from) = raws.split_at_mut(n);
             let dictionary = before.last().unwrap_or(&self.popped);
-            from[0].resize(raw_len, 0);
             let packed = &bytes[at..at + packed_len];
-            let got = lz4_flex::block::decompress_into_with_dict(packed, &mut from[0], dictionary)
-                .expect("a queued state decompresses");
-            assert_eq!(got, raw_len, "a queued state decompresses whole");
+            crate::pack::unpack(self.method, packed, dictionary, raw_len, &mut from[0]);
             at += packed_len;
             n += 1;
         }

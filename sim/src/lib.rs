@@ -78,6 +78,7 @@ pub mod hunt;
 pub mod liveness;
 pub mod matrix;
 pub mod oracle;
+pub mod pack;
 pub mod persistent;
 pub mod reduce;
 pub mod report;
