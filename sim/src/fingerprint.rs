@@ -489,16 +489,11 @@ impl Naming for AsIs {
 }
 
 /// [`fingerprint`] of the copy of `state` whose object identifiers (every one
-/// [`crate::symmetry::visit_objects`] visits) and `next_id` are named by `n`, with
-/// `observer` already so renamed, computed without the copy: the parts that hold no
-/// identifier hash the same renamed or not, so they are hashed in place, and the others
-/// value by value with each identifier renamed as it is hashed.
-pub fn named_fingerprint(state: &State, observer: &Observer, n: &impl Naming) -> u64 {
-    named_fingerprint_with(state, &observer.summary(), n)
-}
-
-/// [`named_fingerprint`] with the history's part given as `summary`, what the observer's
-/// summary hashes as (the symmetry key's [`Observer::canonical_summary`], read in place).
+/// [`crate::symmetry::visit_objects`] visits) and `next_id` are named by `n`, with the
+/// history's part given as `summary`, what the so renamed observer's summary hashes as (the
+/// symmetry key's [`Observer::canonical_summary`], read in place), computed without the
+/// copy: the parts that hold no identifier hash the same renamed or not, so they are hashed
+/// in place, and the others value by value with each identifier renamed as it is hashed.
 pub fn named_fingerprint_with(state: &State, summary: &impl Hash, n: &impl Naming) -> u64 {
     let parts = sum_parts(state, |part| named_part_hash(state, part, n));
     combine(rest_hash(state, summary, n).wrapping_add(parts))
@@ -549,7 +544,7 @@ impl Parts {
         self.named_fingerprint_after(state, observer, touched, &AsIs)
     }
 
-    /// [`named_fingerprint`] of `state` (a successor of the parent, as for
+    /// [`named_fingerprint_with`] of `state` (a successor of the parent, as for
     /// [`Parts::fingerprint_after`]) under naming `n`: a part the step left unmarked keeps
     /// its hash from the parent unless `n` renames an identifier it holds (the parent's
     /// parts are hashed as they stand, and a part without identifiers hashes the same

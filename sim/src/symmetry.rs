@@ -8,7 +8,8 @@
 //! liveness search and the slow twin [`canonical_fingerprint_slow`] use it, while
 //! [`canonical_fingerprint`] hashes the state as its renaming would be without building it
 //! (through the same per-value visitors, `bio_refs` and the others), gathering the
-//! identifiers with [`held_ids`], a read-only list of the same places kept beside them
+//! identifiers in place into a set of bits that gives their ranks, by the walk that
+//! [`held_ids`] lists them with: a read-only walk of the same places kept beside them
 //! (`sim/tests/symmetry_twins.rs` compares the two lists). [`canonical_fingerprint`] is the
 //! visited-set key of the reduced breadth-first search: the state and the oracles' history
 //! with every identifier either holds (live or dangling) replaced by its rank, 1, 2, …, and
@@ -191,7 +192,7 @@ pub fn canonical(state: &State, observer: &Observer) -> (State, Observer, Vec<Ob
 /// identifiers are gathered in place into a set of bits that gives their ranks, the history
 /// is hashed as its renamed copy with its order forgotten would be
 /// ([`Observer::canonical_summary`]), and the state as its renaming would be
-/// ([`crate::fingerprint::named_fingerprint`]: the parts that hold no identifier in place,
+/// ([`crate::fingerprint::named_fingerprint_with`]: the parts that hold no identifier in place,
 /// the others value by value, renamed as they are hashed). When the identifiers already are
 /// their ranks (`1..=n`: nothing freed since), nothing is renamed but `next_id`.
 pub fn canonical_fingerprint(state: &State, observer: &Observer) -> u64 {
@@ -203,7 +204,7 @@ pub fn canonical_fingerprint(state: &State, observer: &Observer) -> u64 {
 /// [`canonical_fingerprint`] of `state`, a successor of the state whose parts `parts` holds
 /// by a step that marked `touched`: the parts the step left unmarked and the renaming
 /// leaves alone keep their hashes from the parent
-/// ([`crate::fingerprint::Parts::named_fingerprint_after`]). The same value
+/// ([`crate::fingerprint::Parts::named_fingerprint_after_with`]). The same value
 /// (`sim/tests/symmetry_twins.rs`).
 pub fn canonical_fingerprint_after(
     parts: &crate::fingerprint::Parts,
@@ -346,7 +347,14 @@ pub fn canonical_fingerprint_slow(state: &State, observer: &Observer) -> u64 {
 std::thread_local! {
     /// [`canonical_fingerprint`]'s set of identifiers, kept between calls on one thread so
     /// that it allocates once (its contents never outlive a call).
-    static HELD: std::cell::RefCell<HeldSet> = std::cell::RefCell::new(HeldSet::default());
+    static HELD: std::cell::RefCell<HeldSet> = const {
+        std::cell::RefCell::new(HeldSet {
+            words: Vec::new(),
+            below: Vec::new(),
+            used: 0,
+            held: 0,
+        })
+    };
 }
 
 /// Appends to `out` every object identifier `state` and the oracles' history hold: the
