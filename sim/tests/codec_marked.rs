@@ -37,7 +37,11 @@ fn differs(got: &State, parent: &State) -> Option<String> {
         return Some(format!("the state differs: {got:?}"));
     }
     if got.touched() != want.touched() {
-        return Some(format!("marks {:?}, not {:?}", got.touched(), want.touched()));
+        return Some(format!(
+            "marks {:?}, not {:?}",
+            got.touched(),
+            want.touched()
+        ));
     }
     (bytes(got) != bytes(&want)).then(|| "the bytes differ".to_string())
 }
@@ -82,7 +86,10 @@ fn each_parent(visit: &mut dyn FnMut(&State)) {
 fn copying_a_parent_over_its_successors_equals_a_clone() {
     let mut copies = 0;
     each_parent(&mut |parent| {
-        for (i, found) in copies_over_successors(parent, false).into_iter().enumerate() {
+        for (i, found) in copies_over_successors(parent, false)
+            .into_iter()
+            .enumerate()
+        {
             if let Some(e) = found {
                 panic!("task {i} of {parent:?}: {e}");
             }
