@@ -653,7 +653,7 @@ record! {
 }
 
 /// A tag byte, then the payload. The common sectors (a stale block below 128, a write)
-/// are two bytes, read as one pair; the rest go through the general path ([`take_data`]).
+/// are two bytes, read as one pair; the rest go through the general path (`take_data`).
 /// (Writing them as one pair was measured: it costs more than two pushes.)
 impl Codec for Data {
     #[inline]
