@@ -73,6 +73,17 @@ pub trait Codec: Sized + Clone {
     fn copy_from(&mut self, source: &Self) {
         *self = source.clone();
     }
+    /// [`Codec::copy_from`] for a `self` that was copied from `source` and since then
+    /// written only through its marked parts (the [`Tracked`] cells whose flag is set): an
+    /// unmarked cell still holds `source`'s value, so it is only marked (as a copy is), not
+    /// copied. Sequences of one length are walked item by item; anything else is copied
+    /// whole. The breadth-first search copies a parent over the successor stepped before
+    /// from that same parent; [`Codec::copy_from`] stays the slow twin
+    /// (`sim/tests/reuse_twins.rs`).
+    #[inline]
+    fn copy_marked_from(&mut self, source: &Self) {
+        self.copy_from(source);
+    }
 }
 
 /// The first byte of `input`, moved past.
@@ -307,6 +318,17 @@ impl<T: Codec> Codec for Vec<T> {
         self.iter_mut().zip(over).for_each(|(x, y)| x.copy_from(y));
         self.extend_from_slice(beyond);
     }
+    /// Of the same length, item by item; else copied whole.
+    #[inline]
+    fn copy_marked_from(&mut self, source: &Self) {
+        if self.len() == source.len() {
+            self.iter_mut()
+                .zip(source)
+                .for_each(|(x, y)| x.copy_marked_from(y));
+        } else {
+            self.copy_from(source);
+        }
+    }
 }
 
 impl<T: Codec + Copy + Default, const N: usize> Codec for model::inline_vec::InlineVec<T, N> {
@@ -347,6 +369,10 @@ impl<T: Codec> Codec for Box<T> {
     #[inline]
     fn copy_from(&mut self, source: &Self) {
         (**self).copy_from(source);
+    }
+    #[inline]
+    fn copy_marked_from(&mut self, source: &Self) {
+        (**self).copy_marked_from(source);
     }
 }
 
@@ -390,6 +416,16 @@ impl<T: Codec> Codec for Tracked<T> {
     #[inline]
     fn copy_from(&mut self, source: &Self) {
         (**self).copy_from(source);
+    }
+    /// Copied when marked; else only marked: unwritten since `source` was copied, it holds
+    /// `source`'s value.
+    #[inline]
+    fn copy_marked_from(&mut self, source: &Self) {
+        if self.marked() {
+            (**self).copy_from(source);
+        } else {
+            std::ops::DerefMut::deref_mut(self);
+        }
     }
 }
 
@@ -522,6 +558,11 @@ macro_rules! record {
                 let $ty { $($field),* } = self;
                 $($crate::codec::Codec::copy_from($field, &source.$field);)*
             }
+            #[inline]
+            fn copy_marked_from(&mut self, source: &Self) {
+                let $ty { $($field),* } = self;
+                $($crate::codec::Codec::copy_marked_from($field, &source.$field);)*
+            }
         }
     )*};
 }
@@ -611,7 +652,9 @@ record! {
     OtherFrame { pc, pos, read, flag, orphan, error, tid }
 }
 
-/// A tag byte, then the payload.
+/// A tag byte, then the payload. The common sectors (a stale block below 128, a write)
+/// are two bytes, read as one pair; the rest go through the general path (`take_data`).
+/// (Writing them as one pair was measured: it costs more than two pushes.)
 impl Codec for Data {
     #[inline]
     fn put(&self, out: &mut Vec<u8>) {
@@ -630,17 +673,33 @@ impl Codec for Data {
     }
     #[inline]
     fn take(input: &mut &[u8]) -> Data {
-        match byte(input) {
-            0 => Data::Zero,
-            1 => Data::Stale(u32::take(input)),
-            2 => {
-                let inode = byte(input);
-                let lblk = u32::take(input);
-                Data::Initial { inode, lblk }
+        match *input {
+            [1, p, rest @ ..] if p & VARINT_MORE == 0 => {
+                *input = rest;
+                Data::Stale(u32::from(*p))
             }
-            3 => Data::Write(byte(input)),
-            _ => panic!("{MALFORMED}"),
+            [3, n, rest @ ..] => {
+                *input = rest;
+                Data::Write(*n)
+            }
+            _ => take_data(input),
         }
+    }
+}
+
+/// [`Data::take`] of any sector, its tag byte first.
+#[inline(never)]
+fn take_data(input: &mut &[u8]) -> Data {
+    match byte(input) {
+        0 => Data::Zero,
+        1 => Data::Stale(u32::take(input)),
+        2 => {
+            let inode = byte(input);
+            let lblk = u32::take(input);
+            Data::Initial { inode, lblk }
+        }
+        3 => Data::Write(byte(input)),
+        _ => panic!("{MALFORMED}"),
     }
 }
 

@@ -96,6 +96,9 @@ struct Worker {
     parent: Option<(State, Observer)>,
     /// The successor being stepped, copied over the one before ([`Codec::copy_from`]).
     child: Option<(State, Observer)>,
+    /// Whether `child` is a successor of the present `parent` (stepped from a copy of it), so
+    /// the next copy may skip its unmarked parts ([`Codec::copy_marked_from`]).
+    child_of_parent: bool,
 }
 
 /// Whether [`expand`] decodes and copies each state anew ([`expand_fresh`], the slow twin)
@@ -119,7 +122,13 @@ fn expand(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker)
     if FRESH_STATES.load(Ordering::Relaxed) {
         return expand_fresh(raw, cx, visited, w);
     }
-    let Worker { met, parent, child } = w;
+    let Worker {
+        met,
+        parent,
+        child,
+        child_of_parent,
+    } = w;
+    *child_of_parent = false;
     let id = match parent {
         Some(p) => restore_into(raw, cx.programs, p),
         None => {
@@ -137,7 +146,7 @@ fn expand(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker)
         let pair = if i + 1 == n && !cx.keep {
             &mut *parent
         } else {
-            copy_over(child, parent)
+            copy_over(child, parent, std::mem::replace(child_of_parent, true))
         };
         let stepped = Stepped {
             task: out.runnable[i],
@@ -150,14 +159,21 @@ fn expand(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker)
     out
 }
 
-/// `parent` copied over `child` (cloned the first time); the copy.
+/// `parent` copied over `child` (cloned the first time); the copy. When `child` is a
+/// successor of `parent` (`stepped_from`), its state's unmarked parts, which no step wrote
+/// since it was copied from `parent`, are left as they are ([`Codec::copy_marked_from`]).
 fn copy_over<'c>(
     child: &'c mut Option<(State, Observer)>,
     parent: &(State, Observer),
+    stepped_from: bool,
 ) -> &'c mut (State, Observer) {
     match child {
         Some(c) => {
-            c.0.copy_from(&parent.0);
+            if stepped_from {
+                c.0.copy_marked_from(&parent.0);
+            } else {
+                c.0.copy_from(&parent.0);
+            }
             c.1.copy_from(&parent.1);
             c
         }
