@@ -11,6 +11,13 @@
 //! reader of the state sees also what was written after the step ([`State::touched`]).
 //! `sim/tests/marks.rs` is the slow twin: it diffs the state before and after each step part
 //! by part and checks the mark covers every change.
+//!
+//! What a cell cannot see is itself being moved: a cell swapped with another, or sorted,
+//! or removed and pushed back within a sequence of one length, keeps its flag while its
+//! slot's value changes. The model never moves cells so (it writes through `DerefMut` or
+//! puts new cells), and the readers of the marks (the incremental fingerprint, the oracles'
+//! skips, the breadth-first search's copy of a parent over its successor) rely on it; the
+//! diff of `marks.rs` would catch such a move as a change left unmarked.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};

@@ -50,12 +50,13 @@ const VARINT_MORE: u8 = 0x80;
 /// A value with a byte form: `put` appends it, `take` reads it back from the front of
 /// `input` and moves `input` past it.
 ///
-/// Two more methods reuse a value's heap buffers instead of allocating new ones, for the
+/// Three more methods reuse a value's heap buffers instead of allocating new ones, for the
 /// breadth-first search's per-thread scratch states: [`Codec::take_into`] (decoding over an
-/// old value) and [`Codec::copy_from`] (copying over one). Each leaves the value equal, in
-/// every field, to what [`Codec::take`] or [`Clone::clone`] gives, which stay their slow
-/// twins (`sim/tests/reuse_twins.rs`); a type that overrides neither simply takes or clones
-/// anew.
+/// old value), [`Codec::copy_from`] (copying over one) and [`Codec::copy_marked_from`]
+/// (copying over a value copied from the same source, only its marked parts). Each leaves
+/// the value equal, in every field, to what [`Codec::take`] or [`Clone::clone`] gives,
+/// which stay their slow twins (`sim/tests/reuse_twins.rs`, `codec_marked.rs`); a type that
+/// overrides none simply takes or clones anew.
 pub trait Codec: Sized + Clone {
     /// Appends the value's bytes to `out`.
     fn put(&self, out: &mut Vec<u8>);
@@ -79,7 +80,13 @@ pub trait Codec: Sized + Clone {
     /// copied. Sequences of one length are walked item by item; anything else is copied
     /// whole. The breadth-first search copies a parent over the successor stepped before
     /// from that same parent; [`Codec::copy_from`] stays the slow twin
-    /// (`sim/tests/reuse_twins.rs`).
+    /// (`sim/tests/codec_marked.rs` state by state, `reuse_search.rs` search by search).
+    ///
+    /// Sound only while nothing moves a whole [`Tracked`] cell without marking it (a swap,
+    /// sort or remove-and-push of cells within a sequence of one length, `mem::swap` of two
+    /// cells): the model writes cells only through their `DerefMut` or replaces them with
+    /// new (marked) ones, the rule the incremental fingerprint rests on too
+    /// ([`model::mark`]).
     #[inline]
     fn copy_marked_from(&mut self, source: &Self) {
         self.copy_from(source);

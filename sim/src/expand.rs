@@ -94,7 +94,8 @@ struct Worker {
     met: Visited,
     /// The state being expanded, decoded over the one before ([`restore_into`]).
     parent: Option<(State, Observer)>,
-    /// The successor being stepped, copied over the one before ([`Codec::copy_from`]).
+    /// The successor being stepped, copied over the one before ([`Codec::copy_from`], or
+    /// [`Codec::copy_marked_from`] when `child_of_parent`).
     child: Option<(State, Observer)>,
     /// Whether `child` is a successor of the present `parent` (stepped from a copy of it), so
     /// the next copy may skip its unmarked parts ([`Codec::copy_marked_from`]).

@@ -311,9 +311,12 @@ fn take_varint(bytes: &[u8], at: &mut usize) -> u64 {
     }
 }
 
+/// The panic message of a record whose literals or match run past its length.
+pub const UNPACKS_WITHIN: &str = "a queued state unpacks within its length";
+
 /// Unpacks into `out` (cleared first) the `raw_len` bytes that `method` packed as `packed`
 /// against `dictionary`. Records come only from the queue itself: one that does not unpack
-/// is a bug, and panics.
+/// is a bug, and panics ([`UNPACKS_WITHIN`] before a count past the record is acted on).
 pub fn unpack(method: Method, packed: &[u8], dictionary: &[u8], raw_len: usize, out: &mut Vec<u8>) {
     match method {
         Method::Delta => unpack_delta(packed, dictionary, raw_len, out),
@@ -338,6 +341,7 @@ fn unpack_delta(packed: &[u8], dictionary: &[u8], raw_len: usize, out: &mut Vec<
         if literals == NIBBLE_MORE {
             literals += take_varint(packed, &mut at) as usize;
         }
+        assert!(literals <= raw_len - out.len(), "{UNPACKS_WITHIN}");
         out.extend_from_slice(&packed[at..at + literals]);
         at += literals;
         if out.len() >= raw_len {
@@ -348,6 +352,7 @@ fn unpack_delta(packed: &[u8], dictionary: &[u8], raw_len: usize, out: &mut Vec<
         if token & 0xf == NIBBLE_MORE {
             len += take_varint(packed, &mut at) as usize;
         }
+        assert!(len <= raw_len - out.len(), "{UNPACKS_WITHIN}");
         repeat = next_repeats(repeat, code);
         copy_match(out, dictionary, repeat[0] as usize, len);
     }

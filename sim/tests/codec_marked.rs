@@ -9,6 +9,9 @@
 //!   form, in its bytes and in its marks ([`State::touched`], all set, as a clone's are).
 //! - A planted fault, a copy that takes every part for unwritten (the successor's flags
 //!   cleared before it), fails that comparison.
+//! - A child whose actors are one more or one fewer than the parent's (every flag cleared,
+//!   so a walk item by item would trust every cell it meets) is copied whole: the no-step
+//!   path of a sequence whose length changed, which no model step takes.
 
 mod common;
 
@@ -107,4 +110,28 @@ fn a_copy_that_forgets_the_marks_fails_the_comparison() {
         caught += found.iter().filter(|f| f.is_some()).count();
     });
     assert!(caught >= CAUGHT_MIN, "caught {caught}");
+}
+
+#[test]
+fn a_child_with_more_or_fewer_actors_is_copied_whole() {
+    let mut copies = 0;
+    each_parent(&mut |parent| {
+        for grow in [true, false] {
+            let mut child = parent.clone();
+            child.clear_touched_for_tests();
+            if grow {
+                let first = (*child.actors[0]).clone();
+                child.actors.push(model::mark::Tracked::new(first));
+            } else {
+                child.actors.pop();
+            }
+            child.clear_touched_for_tests();
+            child.copy_marked_from(parent);
+            if let Some(e) = differs(&child, parent) {
+                panic!("grow {grow}, {parent:?}: {e}");
+            }
+            copies += 1;
+        }
+    });
+    assert!(copies >= COPIES_MIN, "{copies} copies");
 }

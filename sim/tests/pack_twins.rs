@@ -154,3 +154,14 @@ fn random_records_round_trip_under_both_packers() {
         }
     }
 }
+
+/// A record whose match runs past the record's length panics at once instead of growing
+/// its buffer by the length it claims (here a quarter of a billion bytes for a two-byte
+/// record): one literal, then a self-match of distance 1 and length 2^28 + 19.
+#[test]
+#[should_panic(expected = "a queued state unpacks within its length")]
+fn a_match_past_the_record_panics_before_it_copies() {
+    let packed = [0x1F, b'a', 3, 0x80, 0x80, 0x80, 0x80, 0x01];
+    let mut out = Vec::new();
+    pack::unpack(Method::Delta, &packed, b"", 2, &mut out);
+}
