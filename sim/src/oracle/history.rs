@@ -380,6 +380,7 @@ impl History {
     /// Records the operations that started in this step (only a touched actor starts one);
     /// whether it may have changed what the exposure check reads of the history (an
     /// operation started, or a truncate's or punch's range was pending).
+    #[inline]
     pub fn note_starts(&mut self, state: &State, touched: Touched) -> bool {
         let mut noted = false;
         for a in touched.actors(state.actors.len()) {
@@ -392,8 +393,10 @@ impl History {
                 noted = true;
             }
         }
-        noted |= self.zero_makers.iter().any(|m| m.pending.is_some());
-        self.note_punch_ranges(state);
+        if self.zero_makers.iter().any(|m| m.pending.is_some()) {
+            noted = true;
+            self.note_punch_ranges(state);
+        }
         noted
     }
 
@@ -469,6 +472,7 @@ impl History {
 
     /// Records the ranges writes got past `generic_write_checks` in this step; returns their
     /// tags. An actor the step left untouched has nothing new.
+    #[inline]
     pub fn note_ranges(&mut self, state: &State, touched: Touched) -> Vec<u8> {
         let mut new = Vec::new();
         for a in touched.actors(state.actors.len()) {
@@ -477,7 +481,7 @@ impl History {
             else {
                 continue;
             };
-            let record = self.writes.get_mut(&w.tag).expect("known");
+            let record = write_mut(&mut self.writes, w.tag);
             if record.range.is_none() && past_checks(f) {
                 record.range = Some((f.iocb.ki_pos, f.iocb.ki_pos + f.iter.count()));
                 new.push(w.tag);
@@ -497,6 +501,7 @@ impl History {
     /// Returns whether the recorded bios may have changed, and whether where failed data did
     /// not land (the keys of `failed`) may have: bios came or went while some data had
     /// failed to land, or some now has.
+    #[inline]
     pub fn note_bios(
         &mut self,
         state: &State,
@@ -678,6 +683,7 @@ impl History {
 
     /// Records the ranges of flagged io_ends once known; forgets converted ones. Nothing to
     /// do when the step left the io_ends untouched.
+    #[inline]
     pub fn note_conversions(&mut self, state: &State, touched: Touched) {
         if !touched.io_ends() {
             return;
@@ -723,6 +729,7 @@ impl History {
 
     /// Records the operations that returned in this step (only a touched actor has a new
     /// result).
+    #[inline]
     pub fn note_finished(&mut self, state: &State, touched: Touched) -> Vec<Finished> {
         let mut finished = Vec::new();
         for a in touched.actors(state.actors.len()) {
@@ -778,6 +785,7 @@ impl History {
 
     /// Records the AIO events that arrived in this step; returns the writes they completed.
     /// An event arrives in its actor's frame or results: only a touched actor has one.
+    #[inline]
     pub fn note_events(&mut self, state: &State, touched: Touched) -> Vec<u8> {
         let mut completed = Vec::new();
         for (&tag, w) in self.writes.iter_mut() {
@@ -1296,6 +1304,21 @@ fn hash_renamed<'a, V: Hash + 'a, H: Hasher>(
     }
 }
 
+/// Writes up to which [`write_mut`] looks a tag up by walking the entries in order (a
+/// few compares) rather than by binary search.
+const WRITES_SCANNED: usize = 8;
+
+/// The record of write `tag` (which must be known), to change: up to [`WRITES_SCANNED`]
+/// writes by a walk over the entries, beyond by [`VecMap::get_mut`] (the unit test
+/// `write_mut_finds_what_get_mut_finds` holds the two to one answer).
+fn write_mut(writes: &mut VecMap<u8, WriteRecord>, tag: u8) -> &mut WriteRecord {
+    if writes.len() <= WRITES_SCANNED {
+        let found = writes.iter_mut().find(|(t, _)| **t == tag);
+        return found.expect("known").1;
+    }
+    writes.get_mut(&tag).expect("known")
+}
+
 /// A writer frame is past `generic_write_checks` with something to write. The gate and its
 /// wait come before `i_mutex` in 4.4, after the checks (under `i_mutex`) with
 /// `e142d05263a4`.
@@ -1754,6 +1777,53 @@ ops = [{ op = "write", pos = 2048, len = 2048, sync = "dsync" }, { op = "punch_h
         }
         for actor in &mut state.actors {
             actor.op = rng.random_range(0..actor.program.len());
+        }
+    }
+
+    /// Seeded maps of writes [`write_mut`] is checked on.
+    const WRITE_MAPS: u64 = 2_000;
+
+    /// A write record told apart by `op`.
+    fn record(op: usize) -> WriteRecord {
+        WriteRecord {
+            actor: 0,
+            op,
+            inode: 0,
+            start: None,
+            range: None,
+            returned: None,
+            queued: false,
+            completed: None,
+            completed_tid: 0,
+            done: None,
+            sync: false,
+            direct: false,
+            append: false,
+        }
+    }
+
+    /// [`write_mut`] (a walk over the entries up to [`WRITES_SCANNED`] writes) finds the
+    /// record [`VecMap::get_mut`] finds, for every tag of seeded maps of sizes on both sides
+    /// of that limit.
+    #[test]
+    fn write_mut_finds_what_get_mut_finds() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..WRITE_MAPS {
+            let size = rng.random_range(1..=3 * WRITES_SCANNED);
+            let mut writes = VecMap::new();
+            while writes.len() < size {
+                let tag = rng.random_range(0..=u8::MAX);
+                writes.insert(tag, record(usize::from(tag)));
+            }
+            let tags: Vec<u8> = writes.keys().copied().collect();
+            for tag in tags {
+                let fast = write_mut(&mut writes, tag).op;
+                assert_eq!(
+                    Some(fast),
+                    writes.get_mut(&tag).map(|w| w.op),
+                    "{tag} in {size}"
+                );
+            }
         }
     }
 
