@@ -380,6 +380,7 @@ impl History {
     /// Records the operations that started in this step (only a touched actor starts one);
     /// whether it may have changed what the exposure check reads of the history (an
     /// operation started, or a truncate's or punch's range was pending).
+    #[inline]
     pub fn note_starts(&mut self, state: &State, touched: Touched) -> bool {
         let mut noted = false;
         for a in touched.actors(state.actors.len()) {
@@ -392,8 +393,10 @@ impl History {
                 noted = true;
             }
         }
-        noted |= self.zero_makers.iter().any(|m| m.pending.is_some());
-        self.note_punch_ranges(state);
+        if self.zero_makers.iter().any(|m| m.pending.is_some()) {
+            noted = true;
+            self.note_punch_ranges(state);
+        }
         noted
     }
 
@@ -469,6 +472,7 @@ impl History {
 
     /// Records the ranges writes got past `generic_write_checks` in this step; returns their
     /// tags. An actor the step left untouched has nothing new.
+    #[inline]
     pub fn note_ranges(&mut self, state: &State, touched: Touched) -> Vec<u8> {
         let mut new = Vec::new();
         for a in touched.actors(state.actors.len()) {
@@ -477,7 +481,7 @@ impl History {
             else {
                 continue;
             };
-            let record = self.writes.get_mut(&w.tag).expect("known");
+            let record = write_mut(&mut self.writes, w.tag);
             if record.range.is_none() && past_checks(f) {
                 record.range = Some((f.iocb.ki_pos, f.iocb.ki_pos + f.iter.count()));
                 new.push(w.tag);
@@ -497,6 +501,7 @@ impl History {
     /// Returns whether the recorded bios may have changed, and whether where failed data did
     /// not land (the keys of `failed`) may have: bios came or went while some data had
     /// failed to land, or some now has.
+    #[inline]
     pub fn note_bios(
         &mut self,
         state: &State,
@@ -678,6 +683,7 @@ impl History {
 
     /// Records the ranges of flagged io_ends once known; forgets converted ones. Nothing to
     /// do when the step left the io_ends untouched.
+    #[inline]
     pub fn note_conversions(&mut self, state: &State, touched: Touched) {
         if !touched.io_ends() {
             return;
@@ -723,6 +729,7 @@ impl History {
 
     /// Records the operations that returned in this step (only a touched actor has a new
     /// result).
+    #[inline]
     pub fn note_finished(&mut self, state: &State, touched: Touched) -> Vec<Finished> {
         let mut finished = Vec::new();
         for a in touched.actors(state.actors.len()) {
@@ -778,6 +785,7 @@ impl History {
 
     /// Records the AIO events that arrived in this step; returns the writes they completed.
     /// An event arrives in its actor's frame or results: only a touched actor has one.
+    #[inline]
     pub fn note_events(&mut self, state: &State, touched: Touched) -> Vec<u8> {
         let mut completed = Vec::new();
         for (&tag, w) in self.writes.iter_mut() {
@@ -1296,6 +1304,21 @@ fn hash_renamed<'a, V: Hash + 'a, H: Hasher>(
     }
 }
 
+/// Writes up to which [`write_mut`] looks a tag up by walking the entries in order (a
+/// few compares) rather than by binary search.
+const WRITES_SCANNED: usize = 8;
+
+/// The record of write `tag` (which must be known), to change: up to [`WRITES_SCANNED`]
+/// writes by a walk over the entries, beyond by [`VecMap::get_mut`] (the unit test
+/// `write_mut_finds_what_get_mut_finds` holds the two to one answer).
+fn write_mut(writes: &mut VecMap<u8, WriteRecord>, tag: u8) -> &mut WriteRecord {
+    if writes.len() <= WRITES_SCANNED {
+        let found = writes.iter_mut().find(|(t, _)| **t == tag);
+        return found.expect("known").1;
+    }
+    writes.get_mut(&tag).expect("known")
+}
+
 /// A writer frame is past `generic_write_checks` with something to write. The gate and its
 /// wait come before `i_mutex` in 4.4, after the checks (under `i_mutex`) with
 /// `e142d05263a4`.
@@ -1660,5 +1683,188 @@ impl crate::codec::Codec for Removal {
             }
             _ => panic!("{}", crate::codec::MALFORMED),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    /// Seeded histories the one-pass numbers are checked on.
+    const HISTORIES: u64 = 20_000;
+    /// Recorded steps are drawn below this: few enough that starts and ends often share one.
+    const STEPS: Step = 4;
+    /// Truncates and punches a history records, at most.
+    const REMOVERS: usize = 3;
+    /// Byte offsets of ranges are drawn below this (two blocks of the scenario).
+    const BYTES: u64 = 8192;
+
+    /// Two files; writes of every kind (sync, append, direct), reads of either file (which the
+    /// rule on a remover's end against a reader's `op_start` reads), a truncate and a punch.
+    const SCENARIO: &str = r#"
+[geometry]
+blkbits = 12
+sector_bits = 10
+page_bits = 12
+huge_file = true
+disk_blocks = 16
+
+[[inodes]]
+ino = 12
+i_size = 8192
+
+[[inodes]]
+ino = 13
+i_size = 4096
+
+[[actors]]
+ops = [{ op = "write", pos = 0, len = 4096, direct = true, aio = true, sync = "dsync" }, { op = "read", pos = 0, len = 8192 }]
+
+[[actors]]
+ops = [{ op = "write", pos = 0, len = 1024, append = true }, { op = "read", inode = 1, pos = 0, len = 4096 }]
+
+[[actors]]
+ops = [{ op = "write", inode = 1, pos = 1024, len = 1024 }, { op = "truncate", size = 1024 }]
+
+[[actors]]
+ops = [{ op = "write", pos = 2048, len = 2048, sync = "dsync" }, { op = "punch_hole", inode = 1, pos = 0, len = 4096 }]
+"#;
+
+    /// A step, or none (one time in three).
+    fn maybe_step(rng: &mut ChaCha8Rng) -> Option<Step> {
+        (rng.random_range(0..3) != 0).then(|| rng.random_range(0..STEPS))
+    }
+
+    /// `[from, to)`, possibly empty.
+    fn range(rng: &mut ChaCha8Rng) -> (u64, u64) {
+        let from = rng.random_range(0..BYTES);
+        (from, from + rng.random_range(0..BYTES / 2))
+    }
+
+    /// `history` with every recorded step, range, flag and remover drawn at random, and
+    /// each actor of `state` at a random operation of its program.
+    fn scramble(rng: &mut ChaCha8Rng, state: &mut State, history: &mut History) {
+        history.epoch = rng.random_range(0..STEPS);
+        for w in history.writes.values_mut() {
+            w.start = maybe_step(rng);
+            w.completed = maybe_step(rng);
+            w.returned = maybe_step(rng);
+            w.range = (rng.random_range(0..3) != 0).then(|| range(rng));
+            w.sync = rng.random_range(0..2) == 0;
+            w.append = rng.random_range(0..2) == 0;
+        }
+        history.zero_makers = (0..rng.random_range(0..=REMOVERS))
+            .map(|_| {
+                let (from, to) = range(rng);
+                let pending =
+                    (rng.random_range(0..3) == 0).then_some(Removal::Truncate { size: from });
+                ZeroMaker {
+                    actor: rng.random_range(0..state.actors.len()) as u8,
+                    inode: rng.random_range(0..state.inodes.len()),
+                    from,
+                    to,
+                    pending,
+                    start: rng.random_range(0..STEPS),
+                    end: maybe_step(rng),
+                }
+            })
+            .collect();
+        for s in history.op_start.iter_mut() {
+            *s = maybe_step(rng);
+        }
+        for actor in &mut state.actors {
+            actor.op = rng.random_range(0..actor.program.len());
+        }
+    }
+
+    /// Seeded maps of writes [`write_mut`] is checked on.
+    const WRITE_MAPS: u64 = 2_000;
+
+    /// A write record told apart by `op`.
+    fn record(op: usize) -> WriteRecord {
+        WriteRecord {
+            actor: 0,
+            op,
+            inode: 0,
+            start: None,
+            range: None,
+            returned: None,
+            queued: false,
+            completed: None,
+            completed_tid: 0,
+            done: None,
+            sync: false,
+            direct: false,
+            append: false,
+        }
+    }
+
+    /// [`write_mut`] (a walk over the entries up to [`WRITES_SCANNED`] writes) finds the
+    /// record [`VecMap::get_mut`] finds, for every tag of seeded maps of sizes on both sides
+    /// of that limit.
+    #[test]
+    fn write_mut_finds_what_get_mut_finds() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..WRITE_MAPS {
+            let size = rng.random_range(1..=3 * WRITES_SCANNED);
+            let mut writes = VecMap::new();
+            while writes.len() < size {
+                let tag = rng.random_range(0..=u8::MAX);
+                writes.insert(tag, record(usize::from(tag)));
+            }
+            let tags: Vec<u8> = writes.keys().copied().collect();
+            for tag in tags {
+                let fast = write_mut(&mut writes, tag).op;
+                assert_eq!(
+                    Some(fast),
+                    writes.get_mut(&tag).map(|w| w.op),
+                    "{tag} in {size}"
+                );
+            }
+        }
+    }
+
+    /// What [`History::forget_order_but`] computes: the constraints of every kept pair,
+    /// iterated to their least numbers.
+    fn slow_numbers(history: &History, state: &State) -> Vec<Step> {
+        let mut moments = Vec::new();
+        history.each_moment(&mut |m, s| moments.push((m, s)));
+        let constraints = history.read_constraints(state, &moments, None);
+        least_numbers(moments.len(), &constraints)
+    }
+
+    /// [`History::forgotten_numbers`] (one pass in step order) against [`least_numbers`] on
+    /// the constraints [`History::read_constraints`] lists, over seeded histories whose
+    /// steps are drawn from a few, so that a start and an end often share a step (the
+    /// start-before-end constraint at one step, which the searches' twins never reach).
+    #[test]
+    fn forgotten_numbers_are_the_least_numbers() {
+        let scenario = crate::scenario_file::parse(SCENARIO).expect("valid scenario");
+        let initial = scenario.build().expect("builds");
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut same_step_pairs = 0;
+        for _ in 0..HISTORIES {
+            let mut state = initial.clone();
+            let mut history = History::new(&state);
+            scramble(&mut rng, &mut state, &mut history);
+            let fast = history.forgotten_numbers(&state);
+            let slow = slow_numbers(&history, &state);
+            assert_eq!(fast.as_slice(), slow.as_slice(), "{history:?}");
+            let mut moments = Vec::new();
+            history.each_moment(&mut |m, s| moments.push((m, s)));
+            let constraints = history.read_constraints(&state, &moments, None);
+            same_step_pairs += constraints
+                .iter()
+                .filter(|&&(from, to, _)| from != to && moments[from].1 == moments[to].1)
+                .filter(|&&(from, _, _)| matches!(moments[from].0, Moment::Start(_)))
+                .count();
+        }
+        assert!(
+            same_step_pairs > 0,
+            "no start and end at one step were compared"
+        );
     }
 }
