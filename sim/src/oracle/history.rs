@@ -1076,8 +1076,8 @@ type PerMoment<T> = model::inline_vec::InlineVec<T, MOMENTS_INLINE>;
 /// Bits of [`History::forgotten_numbers`]'s sort key below a moment's step: whether it is
 /// an end, and its index.
 const MOMENT_KEY_BITS: u32 = 32;
-/// Bits of the sort key below the end bit: the moment's index (more moments than that
-/// many bits count are not recorded: two per write and remover, one per actor).
+/// Bits of the sort key below the end bit: the moment's index, which fits (a history has
+/// two moments per write and remover and one per actor, far fewer than 2^31).
 const MOMENT_INDEX_BITS: u32 = 31;
 
 /// The moment's index in a sort key of [`History::forgotten_numbers`].
@@ -1128,7 +1128,10 @@ impl<N: crate::fingerprint::Naming> Hash for CanonicalSummary<'_, N> {
 impl History {
     /// [`History::summary`] of this history's copy renamed by `n` with its order forgotten
     /// ([`History::forget_unread_order`] on `state`), without the copy: the new numbers come
-    /// from `forgotten_numbers` (one pass over the moments), the identifiers are named as they are hashed.
+    /// from `forgotten_numbers` (the moments sorted by step, each numbered from its earlier
+    /// constraints), the identifiers are named as they are hashed. `n` must keep the
+    /// identifiers' order (as the symmetry key's ranks do): the renamed maps are hashed in
+    /// their present key order, which is the copy's only then.
     pub fn canonical_summary<'a, N: crate::fingerprint::Naming>(
         &'a self,
         state: &State,
@@ -1161,6 +1164,10 @@ impl History {
         MOMENTS.with_borrow_mut(|(moments, order)| {
             moments.clear();
             self.each_moment(&mut |m, s| moments.push((m, s)));
+            debug_assert!(
+                moments.len() < 1 << MOMENT_INDEX_BITS,
+                "indices fit the key"
+            );
             order.clear();
             order.extend(moments.iter().enumerate().map(|(i, &(m, s))| {
                 let end = matches!(m, Moment::End(_));
@@ -1298,8 +1305,12 @@ fn hash_renamed<'a, V: Hash + 'a, H: Hasher>(
     state: &mut H,
 ) {
     state.write_usize(len);
+    let mut last = None;
     for (&id, v) in entries {
-        n.name(id).hash(state);
+        let named = n.name(id);
+        debug_assert!(last < Some(named), "a naming that keeps the keys' order");
+        last = Some(named);
+        named.hash(state);
         v.hash(state);
     }
 }

@@ -218,6 +218,7 @@ impl Observer {
     /// [`Observer::summary`] of this observer's copy with its object identifiers named by
     /// `n` and its order forgotten ([`Observer::forget_unread_order`] on `state`), read in
     /// place ([`History::canonical_summary`]): the symmetry key's history, without the copy.
+    /// `n` must keep the identifiers' order, as the symmetry key's ranks do.
     pub fn canonical_summary<'a, N: crate::fingerprint::Naming>(
         &'a self,
         state: &State,
