@@ -467,16 +467,7 @@ fn put_length(into: &mut [u8], mut n: usize) -> usize {
 
 /// Reads a length [`put_length`] wrote at `*at`, moving past it.
 fn read_length(bytes: &[u8], at: &mut usize) -> usize {
-    let (mut n, mut shift) = (0usize, 0);
-    loop {
-        let byte = bytes[*at];
-        *at += 1;
-        n |= usize::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return n;
-        }
-        shift += 7;
-    }
+    crate::pack::take_varint(bytes, at) as usize
 }
 
 /// Appends the encoding of `(id, state, observer)` to `into` (cleared first): the hand

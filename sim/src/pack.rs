@@ -298,7 +298,7 @@ fn put_varint(out: &mut Vec<u8>, mut n: u64) {
 }
 
 /// Reads a varint [`put_varint`] wrote at `*at`, moving past it.
-fn take_varint(bytes: &[u8], at: &mut usize) -> u64 {
+pub(crate) fn take_varint(bytes: &[u8], at: &mut usize) -> u64 {
     let (mut n, mut shift) = (0u64, 0);
     loop {
         let byte = bytes[*at];

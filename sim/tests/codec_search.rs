@@ -9,9 +9,7 @@
 
 mod common;
 
-use model::exec::{self, Task};
 use model::state::State;
-use sim::engine::{self, Execution, SearchReport};
 use sim::frontier;
 
 /// Every how many scenarios of [`common::examples_and_corpus`] one is searched.
@@ -26,22 +24,12 @@ const FOUND_MIN: usize = 4;
 /// What both codecs' searches must agree on: all the report but the memory figures.
 type Outcome = (
     (u64, u64, u64, bool, bool, u64),
-    Option<(Vec<Task>, String)>,
+    Option<common::Counterexample>,
 );
 
 /// The search of `initial` on `jobs` threads, refusing every violation when `measure`.
 fn search(initial: &State, jobs: usize, measure: bool) -> Outcome {
-    let accept = |_: &Execution| !measure;
-    let wanted = ("", &accept as &dyn Fn(&Execution) -> bool);
-    let limits = (TWIN_STATES, u64::MAX);
-    let r: SearchReport = engine::bfs_jobs(initial, limits, (exec::step_with, jobs), wanted, None);
-    let found = r.found.as_ref().map(|run| {
-        let v = run.violation.as_ref().expect("a found run violates");
-        (
-            run.schedule.clone(),
-            format!("{}: {}", v.oracle.name(), v.message),
-        )
-    });
+    let (r, found) = common::twin_bfs(initial, TWIN_STATES, jobs, measure);
     let figures = (
         r.states,
         r.steps,

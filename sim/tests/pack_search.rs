@@ -9,9 +9,7 @@
 
 mod common;
 
-use model::exec::{self, Task};
 use model::state::State;
-use sim::engine::{self, Execution, SearchReport};
 use sim::pack;
 
 /// Every how many scenarios of [`common::examples_and_corpus`] one is searched.
@@ -29,23 +27,13 @@ const SMALLER_MIN: usize = 4;
 /// the queued bytes, which they need not.
 type Outcome = (
     (u64, u64, u64, bool, bool, u64, u64),
-    Option<(Vec<Task>, String)>,
+    Option<common::Counterexample>,
     u64,
 );
 
 /// The search of `initial` on `jobs` threads, refusing every violation when `measure`.
 fn search(initial: &State, jobs: usize, measure: bool) -> Outcome {
-    let accept = |_: &Execution| !measure;
-    let wanted = ("", &accept as &dyn Fn(&Execution) -> bool);
-    let limits = (TWIN_STATES, u64::MAX);
-    let r: SearchReport = engine::bfs_jobs(initial, limits, (exec::step_with, jobs), wanted, None);
-    let found = r.found.as_ref().map(|run| {
-        let v = run.violation.as_ref().expect("a found run violates");
-        (
-            run.schedule.clone(),
-            format!("{}: {}", v.oracle.name(), v.message),
-        )
-    });
+    let (r, found) = common::twin_bfs(initial, TWIN_STATES, jobs, measure);
     let (pushes, encoded, queued) = r.queued;
     let figures = (
         r.states,

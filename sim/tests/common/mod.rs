@@ -293,3 +293,28 @@ pub fn walk_pairs(
     }
     passed
 }
+
+/// A run's counterexample as the twin searches compare it: its schedule, and its
+/// violation's oracle and message.
+pub type Counterexample = (Vec<model::exec::Task>, String);
+
+/// The breadth-first search of `initial` within `states` on `jobs` threads, refusing every
+/// violation when `measure` (else taking the first): its report, and its counterexample.
+pub fn twin_bfs(
+    initial: &model::state::State,
+    states: u64,
+    jobs: usize,
+    measure: bool,
+) -> (sim::engine::SearchReport, Option<Counterexample>) {
+    use sim::engine::Execution;
+    let accept = |_: &Execution| !measure;
+    let wanted = ("", &accept as &dyn Fn(&Execution) -> bool);
+    let step = (model::exec::step_with as sim::engine::Stepper, jobs);
+    let r = sim::engine::bfs_jobs(initial, (states, u64::MAX), step, wanted, None);
+    let found = r.found.as_ref().map(|run| {
+        let v = run.violation.as_ref().expect("a found run violates");
+        let message = format!("{}: {}", v.oracle.name(), v.message);
+        (run.schedule.clone(), message)
+    });
+    (r, found)
+}
