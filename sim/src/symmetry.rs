@@ -432,8 +432,17 @@ pub fn renamed_fingerprint(state: &State, observer: &Observer) -> u64 {
 
 /// The state and the history with of its order only what the oracles read, without
 /// renaming: the persistent sets' key ([`crate::persistent`]), under which one task's
-/// identifiers name the same objects in two states with one key.
+/// identifiers name the same objects in two states with one key. The history is read in
+/// place ([`Observer::canonical_summary`] under no renaming); the same value as
+/// [`order_fingerprint_slow`], which copies it (`sim/tests/symmetry_twins.rs`).
 pub fn order_fingerprint(state: &State, observer: &Observer) -> u64 {
+    let summary = observer.canonical_summary(state, &crate::fingerprint::AsIs);
+    crate::fingerprint::named_fingerprint_with(state, &summary, &crate::fingerprint::AsIs)
+}
+
+/// The slow twin of [`order_fingerprint`]: the history copied, its order forgotten
+/// ([`Observer::forget_unread_order`]), then the state and the copy fingerprinted.
+pub fn order_fingerprint_slow(state: &State, observer: &Observer) -> u64 {
     let mut observer = observer.clone();
     observer.forget_unread_order(state);
     crate::fingerprint::fingerprint(state, &observer)

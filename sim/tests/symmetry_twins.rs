@@ -9,7 +9,9 @@
 //! ways of the fast key (a state already its own renaming, and one to rename) must occur.
 //! The history's part alone is compared too: [`Observer::canonical_summary`] (read in place)
 //! must hash as the summary of the observer's copy renamed and with its order forgotten, under
-//! the ranks and under no renaming.
+//! the ranks and under no renaming. The persistent sets' key ([`order_fingerprint`], the
+//! history read in place without renaming) must equal its copying twin
+//! ([`order_fingerprint_slow`]).
 
 mod common;
 
@@ -20,7 +22,7 @@ use sim::fingerprint::{AsIs, FoldHasher, Naming, Parts};
 use sim::oracle::Observer;
 use sim::symmetry::{
     canonical_fingerprint, canonical_fingerprint_after, canonical_fingerprint_slow, held_ids,
-    object_ids, rank,
+    object_ids, order_fingerprint, order_fingerprint_slow, rank,
 };
 
 /// States each twin search may visit, per scenario.
@@ -103,7 +105,9 @@ fn compare(state: &State, observer: &Observer, parts: Option<&Parts>, tally: &mu
         canonical_fingerprint_after(parts, state, observer, state.touched())
     });
     let summaries = summaries_agree(state, observer, &walked);
-    tally.differ += u64::from(fast != slow || after != slow || held != walked || !summaries);
+    let order = order_fingerprint(state, observer) == order_fingerprint_slow(state, observer);
+    tally.differ +=
+        u64::from(fast != slow || after != slow || held != walked || !summaries || !order);
 }
 
 /// Breadth-first over the states reachable from `initial` (at most `max_states`, keyed by
