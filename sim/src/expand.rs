@@ -247,20 +247,8 @@ fn step(
 /// what holds an identifier).
 fn expand_fresh(raw: &[u8], cx: Context<'_>, visited: &FingerprintSet, w: &mut Worker) -> Expanded {
     let (id, state, observer) = restore(raw, cx.programs);
-    let runnable = exec::runnable(&state);
-    let runnable_len = runnable.len();
-    let end = runnable
-        .is_empty()
-        .then(|| observer.at_end(&state, &ending(&state)).err())
-        .flatten();
-    let mut out = Expanded {
-        id,
-        state: None,
-        successors: Vec::with_capacity(runnable_len),
-        runnable,
-        end,
-        bytes: Vec::with_capacity(runnable_len * BODY_BYTES_HINT),
-    };
+    let mut out = start(id, &state, &observer);
+    let runnable_len = out.runnable.len();
     let incremental = cx.incremental.is_some() && runnable_len >= INCREMENTAL_MIN_SUCCESSORS;
     let parts = incremental.then(|| Parts::of(&state));
     let mut pair = Some((state, observer));

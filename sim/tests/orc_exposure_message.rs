@@ -38,14 +38,8 @@ fn well_formed(message: &str) -> bool {
 #[test]
 fn each_stored_exposure_names_its_read_inode_offset_and_value() {
     let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus"));
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .expect("the corpus")
-        .map(|e| e.expect("an entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    paths.sort();
     let mut checked = 0;
-    for path in paths {
+    for path in sim::corpus::toml_files(dir).expect("the corpus") {
         let loaded = sim::corpus::load(&path).expect("a corpus entry loads");
         let entry = &loaded.entry;
         if entry.oracle != Oracle::NoStaleExposure.name() || entry.verdict != Verdict::Violates {

@@ -941,7 +941,7 @@ impl History {
     fn forget_order_but(&mut self, state: &State, dropped: Option<OrderRule>) {
         let most = 1 + 2 * (self.writes.len() + self.zero_makers.len()) + self.op_start.len();
         let mut moments = Vec::with_capacity(most);
-        self.visit_moments(&mut |m, s| moments.push((m, *s)));
+        self.each_moment(&mut |m, s| moments.push((m, s)));
         let constraints = self.read_constraints(state, &moments, dropped);
         let numbers = least_numbers(moments.len(), &constraints);
         let mut next = numbers.into_iter();
@@ -1202,7 +1202,8 @@ impl History {
     }
 
     /// [`History::visit_moments`] reading: every recorded step number but `returned`, the
-    /// epoch first, with what it is.
+    /// epoch first, with what it is. The same walk in the same order (the two are kept
+    /// together: one by reference, one by `&mut`, which one body cannot serve).
     fn each_moment(&self, f: &mut impl FnMut(Moment, Step)) {
         f(Moment::End(EndOf::Epoch), self.epoch);
         for (&tag, w) in &self.writes {
